@@ -1,0 +1,176 @@
+/**
+ * `npm run bench`: ZenSweep against fping, measured in the same run, same timeout, retries and pacing.
+ *
+ * 1. loopback 127.0.0.0/16, 1 echo, no retries, unlimited rate (fping -i 0)   target: ratio ≤ 1.0, peak RSS ≤ 150 MB
+ * 2. the lab /24, mostly empty addresses, timeout 1000 ms, no retries         target: wall ≤ timeout + 150 ms
+ *
+ * Each case runs several times, alternating the tools; medians are printed. Wall time is that of the whole
+ * command, process start included, for both tools. Peak RSS is ZenSweep's whole footprint: its own process
+ * (GNU time's %M) plus the peak of every process it starts (the send helper), added up.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLab } from '../test/support/lab.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const TIME = '/usr/bin/time';
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+interface Measure {
+  wallMs: number;
+  /** Peak RSS of the command's own process (GNU time's %M). */
+  rssKb: number;
+  /** Peak RSS of each process it started (zensweep's send helper), from /proc, polled every few ms. */
+  descendantsKb: number;
+  stdout: string;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    const tasks = readdirSync(`/proc/${pid}/task`);
+    return tasks.flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+function peakKb(pid: number): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Watches the processes below `root` (time → the tool → its helpers) and keeps each one's peak RSS. */
+function watchDescendants(root: number): () => Map<number, number> {
+  const peaks = new Map<number, number>();
+  const timer = setInterval(() => {
+    const tool = childrenOf(root);
+    const below = tool.flatMap((pid) => childrenOf(pid));
+    for (const pid of below) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, peakKb(pid)));
+  }, 10);
+  return () => {
+    clearInterval(timer);
+    return peaks;
+  };
+}
+
+/**
+ * Runs a command with its stdout going to a file (as fast for both tools: a pipe read by this process would
+ * slow fping, which flushes every line) and returns its wall time, peak RSS and output.
+ */
+function measure(argv: string[], wrap: string[] = []): Promise<Measure> {
+  return new Promise((resolve, reject) => {
+    const full = [...wrap, TIME, '-f', '%M', ...argv];
+    const outPath = join(tmpdir(), `zensweep-bench-${process.pid}.out`);
+    const out = openSync(outPath, 'w');
+    const started = performance.now();
+    const child = spawn(full[0] as string, full.slice(1), { stdio: ['ignore', out, 'pipe'] });
+    const stopWatching = watchDescendants(child.pid ?? 0);
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', () => {
+      const wallMs = performance.now() - started;
+      const descendantsKb = [...stopWatching().values()].reduce((sum, kb) => sum + kb, 0);
+      closeSync(out);
+      const stdout = readFileSync(outPath, 'utf8');
+      rmSync(outPath, { force: true });
+      const rssLine = stderr.trim().split('\n').at(-1) ?? '';
+      const rssKb = Number(rssLine);
+      if (!Number.isFinite(rssKb)) reject(new Error(`no RSS figure from ${full.join(' ')}: ${stderr}`));
+      else resolve({ wallMs, rssKb, descendantsKb, stdout });
+    });
+  });
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+async function compare(
+  title: string,
+  zensweep: string[],
+  fping: string[],
+  wrap: string[] = [],
+): Promise<{ zs: number; fp: number; rssMb: number; zsAlive: number; fpAlive: number }> {
+  const zsWall: number[] = [];
+  const fpWall: number[] = [];
+  const rss: number[] = [];
+  const mainRss: number[] = [];
+  const helperRss: number[] = [];
+  let zsAlive = 0;
+  let fpAlive = 0;
+  for (let i = 0; i < RUNS; i++) {
+    // Run as installed (`npx zensweep`): the executable itself, so its shebang's Node flags apply.
+    const z = await measure([CLI, ...zensweep, '--json', '--no-progress'], wrap);
+    const report = JSON.parse(z.stdout) as { summary: { alive: number } };
+    zsAlive = report.summary.alive;
+    zsWall.push(z.wallMs);
+    rss.push(z.rssKb + z.descendantsKb);
+    mainRss.push(z.rssKb);
+    helperRss.push(z.descendantsKb);
+    const f = await measure(['fping', ...fping], wrap);
+    fpAlive = f.stdout.split('\n').filter(Boolean).length;
+    fpWall.push(f.wallMs);
+  }
+  const zs = median(zsWall);
+  const fp = median(fpWall);
+  const rssMb = Math.max(...rss) / 1024;
+  console.log(`\n${title}`);
+  console.log(`  zensweep ${zensweep.join(' ')}`);
+  console.log(`  fping    ${fping.join(' ')}`);
+  console.log(`  wall     zensweep ${zs.toFixed(0)} ms   fping ${fp.toFixed(0)} ms   ratio ${(zs / fp).toFixed(2)}  (median of ${RUNS})`);
+  console.log(`  runs     zensweep ${zsWall.map((w) => w.toFixed(0)).join(', ')}   fping ${fpWall.map((w) => w.toFixed(0)).join(', ')}`);
+  const mb = (kb: number[]): string => (Math.max(...kb) / 1024).toFixed(0);
+  console.log(
+    `  peak RSS zensweep ${rssMb.toFixed(0)} MB in all: main process ${mb(mainRss)} MB + send helper ${mb(helperRss)} MB (max of runs)`,
+  );
+  console.log(`  alive    zensweep ${zsAlive}   fping ${fpAlive}`);
+  return { zs, fp, rssMb, zsAlive, fpAlive };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (raw sockets, network namespaces)');
+  for (const tool of [TIME, '/usr/bin/fping', CLI]) {
+    if (!existsSync(tool)) throw new Error(`${tool} is missing (apt-get install time fping; npm run build)`);
+  }
+
+  const loopback = await compare(
+    '1. loopback 127.0.0.0/16, 1 echo, no retries, unlimited rate',
+    ['sweep', '127.0.0.0/16', 'count:1', 'retries:0', 'timeout:1000', 'rate:0'],
+    ['-g', '127.0.0.0/16', '-a', '-q', '-r', '0', '-t', '1000', '-i', '0'],
+  );
+
+  const lab = await createLab();
+  let labResult;
+  try {
+    const wrap = ['ip', 'netns', 'exec', lab.sweeperNs];
+    const cidr = lab.addresses.lan.v4Cidr;
+    labResult = await compare(
+      `2. lab ${cidr} (mostly empty, on-link), timeout 1000 ms, no retries, unlimited rate`,
+      ['sweep', cidr, 'retries:0', 'timeout:1000', 'rate:0'],
+      ['-g', cidr, '-a', '-q', '-r', '0', '-t', '1000', '-i', '0'],
+      wrap,
+    );
+  } finally {
+    await lab.destroy();
+  }
+
+  console.log('\nTargets');
+  const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  console.log(`  (1) ratio ${(loopback.zs / loopback.fp).toFixed(2)} ≤ 1.00: ${mark(loopback.zs <= loopback.fp)}`);
+  console.log(`  (1) peak RSS ${loopback.rssMb.toFixed(0)} MB ≤ 150 MB: ${mark(loopback.rssMb <= 150)}`);
+  console.log(`  (2) wall ${labResult.zs.toFixed(0)} ms ≤ 1150 ms: ${mark(labResult.zs <= 1150)}`);
+}
+
+await main();

@@ -1,0 +1,51 @@
+import type { SweepReport } from '../../core/report.js';
+
+const HEADER = [
+  'ip',
+  'names',
+  'state',
+  'echo_sent',
+  'echo_received',
+  'loss_pct',
+  'rtt_min_ms',
+  'rtt_avg_ms',
+  'rtt_max_ms',
+  'rtt_mdev_ms',
+  'ports',
+  'reported_by',
+  'reason',
+];
+
+function cell(value: string | number | undefined): string {
+  if (value === undefined) return '';
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** One row per host; ports as `5432/open;22/closed`. */
+export function renderCsv(report: SweepReport): string {
+  const rows = [HEADER.join(',')];
+  for (const host of report.hosts) {
+    const rtt = host.icmp.rtt;
+    rows.push(
+      [
+        host.ip,
+        host.names?.join(' '),
+        host.state,
+        host.icmp.sent,
+        host.icmp.received,
+        host.icmp.lossPct,
+        rtt?.min.toFixed(3),
+        rtt?.avg.toFixed(3),
+        rtt?.max.toFixed(3),
+        rtt?.mdev.toFixed(3),
+        host.ports.map((p) => `${p.port}/${p.state}`).join(';'),
+        host.reporter?.address,
+        host.reporter?.reason,
+      ]
+        .map(cell)
+        .join(','),
+    );
+  }
+  return rows.join('\n') + '\n';
+}

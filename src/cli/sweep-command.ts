@@ -1,0 +1,88 @@
+import { parseArgs } from 'node:util';
+import { loadEngineConfig } from '../config.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { parseSweepText } from '../core/grammar.js';
+import { runSweep } from '../engine/sweep.js';
+import { ProgressBar } from './progress.js';
+import { renderCsv } from './render/csv.js';
+import { jsonChunks } from './render/json.js';
+import { renderText } from './render/text.js';
+
+export const SWEEP_USAGE = `usage: zensweep sweep <targets…> [tcp:PORTS] [count:N] [timeout:MS] [retries:N] [rate:PPS] [interval:MS]
+                      [--json | --csv] [--max-addresses N] [--in-flight N] [--no-progress]
+
+  targets   10.0.1.0/24, 10.0.2.10, 10.0.3.5-20, 2001:db8::/120, db.internal (every A/AAAA record)
+  tcp:      ports, ranges, presets: tcp:22,5432  tcp:8000-8010  tcp:rds (3306,5432,1433,1521) web ssh rdp
+  count:    echoes per host (default 1)     timeout:  ms per probe (default 1000)
+  retries:  extra tries when unanswered (1) rate:     packets/s, 0 = unlimited (10000)
+  interval: ms between a host's echoes (1000)
+  key=value works as well as key:value.
+
+example: zensweep sweep 127.0.0.0/28 tcp:22
+`;
+
+export interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+function wholeNumber(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new InvalidOptionError(`--${flag} ${value} is not a whole number, e.g. --${flag} 1024`);
+  return Number(value);
+}
+
+/** `zensweep sweep`: the engine in this process, no Redis and no Slack. Returns the exit code. */
+export async function sweepCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean' },
+      csv: { type: 'boolean' },
+      'max-addresses': { type: 'string' },
+      'in-flight': { type: 'string' },
+      'no-progress': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(SWEEP_USAGE);
+    return 0;
+  }
+  if (values.json && values.csv) throw new InvalidOptionError('--json and --csv cannot be used together; pick one');
+  const config = loadEngineConfig(io.env);
+  const maxAddresses = wholeNumber('max-addresses', values['max-addresses']) ?? config.maxAddresses;
+  const maxInFlight = wholeNumber('in-flight', values['in-flight']) ?? config.maxInFlight;
+  if (maxInFlight < 1 || maxInFlight > 60_000) {
+    throw new InvalidOptionError(`--in-flight ${maxInFlight} is out of range: it takes 1 to 60000, e.g. --in-flight 4096`);
+  }
+  const request = parseSweepText(positionals.join(' '), { maxAddresses });
+
+  const bar = io.stderr.isTTY && !values['no-progress'] ? new ProgressBar(io.stderr) : undefined;
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    const report = await runSweep(request, {
+      maxAddresses,
+      maxInFlight,
+      sendHelper: config.sendHelper,
+      signal: controller.signal,
+      onProgress: bar ? (p) => bar.update(p) : undefined,
+      onWarning: (message) => {
+        bar?.clear();
+        io.stderr.write(`zensweep: warning: ${message}\n`);
+      },
+    });
+    bar?.clear();
+    if (values.json) for (const chunk of jsonChunks(report)) io.stdout.write(chunk);
+    else if (values.csv) io.stdout.write(renderCsv(report));
+    else io.stdout.write(renderText(report));
+    return report.complete ? 0 : 130;
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}

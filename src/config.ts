@@ -1,0 +1,43 @@
+import { ConfigError } from './core/errors.js';
+import { DEFAULT_MAX_ADDRESSES } from './core/grammar.js';
+import { DEFAULT_MAX_IN_FLIGHT } from './engine/scheduler.js';
+import { MAX_OUTSTANDING_ECHOES } from './engine/icmp/echo-prober.js';
+
+/** Limits of the probe engine, from the environment. */
+export interface EngineConfig {
+  /** Most addresses in one sweep (ZENSWEEP_MAX_ADDRESSES), default 65,536. */
+  maxAddresses: number;
+  /** Probes outstanding at once (ZENSWEEP_MAX_IN_FLIGHT), default 4096, at most 60,000. */
+  maxInFlight: number;
+  /** Send echoes from a helper process (ZENSWEEP_SEND_HELPER: auto, 1 or 0), default auto. */
+  sendHelper: boolean | 'auto';
+}
+
+function integerVariable(env: NodeJS.ProcessEnv, name: string, min: number, max: number, fallback: number): number {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new ConfigError(`${name}=${text} is invalid: it takes a whole number from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+function switchVariable(env: NodeJS.ProcessEnv, name: string): boolean | 'auto' {
+  const text = env[name]?.trim().toLowerCase();
+  if (!text || text === 'auto') return 'auto';
+  if (['1', 'true', 'on', 'yes'].includes(text)) return true;
+  if (['0', 'false', 'off', 'no'].includes(text)) return false;
+  throw new ConfigError(`${name}=${env[name]} is invalid: it takes auto, 1 or 0`);
+}
+
+/**
+ * Reads and validates the engine's settings once; throws ConfigError with one readable sentence. (Kept free of a
+ * schema library: `zensweep sweep` pays for every module it loads at start.)
+ */
+export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): Readonly<EngineConfig> {
+  return Object.freeze({
+    maxAddresses: integerVariable(env, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216, DEFAULT_MAX_ADDRESSES),
+    maxInFlight: integerVariable(env, 'ZENSWEEP_MAX_IN_FLIGHT', 1, MAX_OUTSTANDING_ECHOES, DEFAULT_MAX_IN_FLIGHT),
+    sendHelper: switchVariable(env, 'ZENSWEEP_SEND_HELPER'),
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * What a user asked for, after parsing: the same for the CLI and for Slack. Holds no secret, so it can travel in
+ * job data as it is.
+ */
+
+/** One target token as the user wrote it, validated. Addresses are kept as BigInt ranges (inclusive). */
+export type TargetSpec =
+  | { kind: 'cidr'; text: string; family: 4 | 6; prefix: number; start: bigint; end: bigint }
+  | { kind: 'address'; text: string; family: 4 | 6; start: bigint; end: bigint }
+  | { kind: 'range'; text: string; family: 4 | 6; start: bigint; end: bigint }
+  | { kind: 'name'; text: string; name: string };
+
+export interface SweepOptions {
+  /** TCP ports to probe on every host, sorted, unique; empty for an ICMP-only sweep. */
+  ports: number[];
+  /** ICMP echoes per host, default 1. */
+  count: number;
+  /** Time to wait for an answer to one probe, in milliseconds, default 1000. */
+  timeoutMs: number;
+  /** Extra attempts for a probe that got no answer at all, default 1 (each waits 1.5× longer). */
+  retries: number;
+  /** Packets per second for the whole sweep; 0 means unlimited. Default 10,000. */
+  rate: number;
+  /** Gap between two echoes to the same host when count > 1, in milliseconds, default 1000 (as ping). */
+  intervalMs: number;
+  /** Agent group to run in (`vpc:NAME`, or `vpc:all` for every group's declared CIDRs); used by the dispatcher. */
+  vpc?: string;
+  /** Save this sweep as a named baseline (`save:NAME`). */
+  save?: string;
+  /** Compare this sweep with a named baseline (`compare:NAME`). */
+  compare?: string;
+}
+
+export const DEFAULT_OPTIONS: Readonly<SweepOptions> = Object.freeze({
+  ports: [],
+  count: 1,
+  timeoutMs: 1000,
+  retries: 1,
+  rate: 10_000,
+  intervalMs: 1000,
+});
+
+export interface SweepRequest {
+  targets: TargetSpec[];
+  options: SweepOptions;
+}

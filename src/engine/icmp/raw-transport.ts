@@ -1,0 +1,187 @@
+import raw from 'raw-socket';
+import type { NativeSocket, Socket } from 'raw-socket';
+import { ZenSweepError } from '../../core/errors.js';
+
+/**
+ * One raw ICMP (or ICMPv6) socket, non-blocking, read and written in batches.
+ *
+ * raw-socket's public `send()`/`'message'` API moves one packet per turn of the libuv loop (it reacts to one
+ * readable/writable poll event at a time), which caps a sweep at the loop's turn rate. Its native handle
+ * (`socket.wrap`, pinned with raw-socket 1.8.1) offers plain synchronous `sendto`/`recvfrom` on the same
+ * non-blocking descriptor, so we send a batch per turn and drain every queued reply per readable event.
+ */
+
+const SOL_SOCKET = 1;
+const SO_SNDBUFFORCE = 32;
+const SO_RCVBUFFORCE = 33;
+const SOL_RAW = 255;
+const ICMP_FILTER = 1;
+const IPPROTO_ICMPV6 = 58;
+const ICMP6_FILTER = 1;
+
+/** Send buffer: 4 MiB, so sends do not stall behind ARP resolution (measured with net-ping, see DESIGN.md). */
+export const SEND_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Receive buffer: room for thousands of queued replies between two reads. */
+export const RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** raw-socket throws `Error(strerror(errno))`; map glibc's texts back to errno names. */
+const STRERROR_TO_ERRNO: Record<string, string> = {
+  'resource temporarily unavailable': 'EAGAIN',
+  'no buffer space available': 'ENOBUFS',
+  'network is unreachable': 'ENETUNREACH',
+  'no route to host': 'EHOSTUNREACH',
+  'operation not permitted': 'EPERM',
+  'permission denied': 'EACCES',
+  'invalid argument': 'EINVAL',
+  'cannot assign requested address': 'EADDRNOTAVAIL',
+  'message too long': 'EMSGSIZE',
+  'address family not supported by protocol': 'EAFNOSUPPORT',
+};
+
+export function errnoOf(error: unknown): string {
+  const message = error instanceof Error ? error.message.toLowerCase() : String(error).toLowerCase();
+  return STRERROR_TO_ERRNO[message] ?? 'EUNKNOWN';
+}
+
+/** ICMP cannot be used: the process lacks root or CAP_NET_RAW. */
+export class IcmpUnavailableError extends ZenSweepError {
+  constructor(family: 4 | 6, cause: unknown) {
+    super(
+      'icmp_unavailable',
+      `ICMP${family === 6 ? 'v6' : ''} echo needs root or CAP_NET_RAW (docker: cap_add: [NET_RAW]); ` +
+        `running the TCP probes only (${errnoOf(cause)})`,
+      { cause },
+    );
+  }
+}
+
+export type SendResult = 'sent' | 'again' | { errno: string };
+
+export class RawIcmpTransport {
+  readonly family: 4 | 6;
+  private readonly socket: Socket;
+  private readonly handle: NativeSocket;
+  private readonly receiveBuffer = Buffer.alloc(65_536);
+  private watchingWritable = false;
+  private closed = false;
+
+  /**
+   * @param onPacket called for every packet read: its first `length` bytes, and its source address. The buffer is
+   *   reused after the call (no copy and no view is made per packet: a /16 sweep reads 65,536 of them).
+   * @param onWritable called when a send that returned `again` may be retried.
+   */
+  constructor(
+    family: 4 | 6,
+    private readonly onPacket: (buffer: Buffer, length: number, source: string) => void,
+    private readonly onWritable: () => void,
+    /** False for a socket that only sends (a send helper's): the kernel then queues nothing to it. */
+    private readonly receives = true,
+  ) {
+    this.family = family;
+    try {
+      this.socket = raw.createSocket({
+        addressFamily: family === 4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
+        protocol: family === 4 ? raw.Protocol.ICMP : raw.Protocol.ICMPv6,
+      });
+    } catch (error) {
+      throw new IcmpUnavailableError(family, error);
+    }
+    this.handle = this.socket.wrap;
+    // Take the events over from raw-socket's one-packet-per-event handlers.
+    this.handle.removeAllListeners('recvReady');
+    this.handle.removeAllListeners('sendReady');
+    this.handle.on('recvReady', () => this.drain());
+    this.handle.on('sendReady', () => {
+      this.watchWritable(false);
+      this.onWritable();
+    });
+    this.socket.on('error', () => undefined);
+    this.setBuffer(SO_SNDBUFFORCE, raw.SocketOption.SO_SNDBUF, SEND_BUFFER_BYTES);
+    this.setBuffer(SO_RCVBUFFORCE, raw.SocketOption.SO_RCVBUF, RECEIVE_BUFFER_BYTES);
+    this.installFilter();
+  }
+
+  /** Sends one packet now. `again` means the socket buffer is full: wait for onWritable. */
+  send(packet: Buffer, address: string): SendResult {
+    try {
+      this.handle.send(packet, 0, packet.length, address, noop);
+      return 'sent';
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (errno === 'EAGAIN' || errno === 'ENOBUFS') {
+        this.watchWritable(true);
+        return 'again';
+      }
+      return { errno };
+    }
+  }
+
+  /** Reads every packet already queued on the socket (also called before judging a TCP failure). */
+  drain(): void {
+    if (this.closed) return;
+    // The native recv throws on EAGAIN (every drain ends that way): without a stack trace the throw is cheap.
+    const stackLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      // Bounded so one flood cannot starve timers and TCP callbacks.
+      for (let i = 0; i < 20_000; i++) this.handle.recv(this.receiveBuffer, this.deliver);
+    } catch {
+      // EAGAIN: nothing more queued
+    } finally {
+      Error.stackTraceLimit = stackLimit;
+    }
+  }
+
+  private readonly deliver = (buffer: Buffer, bytes: number, source: string): void => {
+    this.onPacket(buffer, bytes, source);
+  };
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+  }
+
+  private watchWritable(on: boolean): void {
+    if (this.closed || this.watchingWritable === on) return;
+    this.watchingWritable = on;
+    this.handle.pause(false, !on);
+  }
+
+  private setBuffer(forceOption: number, plainOption: number, bytes: number): void {
+    try {
+      this.handle.setOption(SOL_SOCKET, forceOption, bytes);
+    } catch {
+      // Without CAP_NET_ADMIN the kernel caps the size at net.core.[rw]mem_max; take what it gives.
+      try {
+        this.handle.setOption(SOL_SOCKET, plainOption, bytes);
+      } catch {
+        /* keep the default */
+      }
+    }
+  }
+
+  /**
+   * Lets through only echo replies and the errors a sweep reads. A raw socket otherwise also receives every echo
+   * request on loopback (our own, looping back), which would double the work of a loopback sweep.
+   */
+  private installFilter(): void {
+    try {
+      if (this.family === 4) {
+        const pass = this.receives ? (1 << 0) | (1 << 3) | (1 << 11) | (1 << 12) : 0;
+        this.handle.setOption(SOL_RAW, ICMP_FILTER, ~pass >>> 0);
+      } else {
+        const filter = Buffer.alloc(32, 0xff); // a set bit blocks that type
+        for (const type of this.receives ? [1, 2, 3, 4, 129] : []) {
+          const word = type >> 5;
+          filter.writeUInt32LE((filter.readUInt32LE(word * 4) & ~(1 << (type & 31))) >>> 0, word * 4);
+        }
+        this.handle.setOption(IPPROTO_ICMPV6, ICMP6_FILTER, filter, filter.length);
+      }
+    } catch {
+      /* without the filter the decoder still ignores what it does not want */
+    }
+  }
+}
+
+function noop(): void {}

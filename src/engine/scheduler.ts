@@ -1,0 +1,392 @@
+import { classifyHost } from '../core/classify.js';
+import type { HostResult, PortResult } from '../core/report.js';
+import type { SweepOptions } from '../core/request.js';
+import type { Reporter } from '../core/states.js';
+import type { EchoStats } from '../core/stats.js';
+import { lossPercent, rttStats } from '../core/stats.js';
+import type { EchoProber, TcpOutcome, TcpProber } from './probers.js';
+import { Fifo } from './queue.js';
+
+export interface SweepProgress {
+  /** Hosts finished. */
+  done: number;
+  /** Hosts planned. */
+  total: number;
+  /** Hosts found alive (by echo or TCP) so far. */
+  alive: number;
+}
+
+export interface SchedulerLimits {
+  /** Probes (echoes and connects) outstanding at once, default 4096. Also caps the hosts in progress at once. */
+  maxInFlight?: number;
+  signal?: AbortSignal;
+  /** Called each time a host is finished. */
+  onProgress?: (progress: SweepProgress) => void;
+  /** Host names that led to an address, reported with it. */
+  names?: ReadonlyMap<string, string[]>;
+}
+
+export interface ProbeKit {
+  /** Absent when ICMP cannot be used (no root or CAP_NET_RAW): the TCP probes run alone. */
+  echo?: EchoProber;
+  tcp: TcpProber;
+  /** An ICMP error seen for a TCP attempt to address:port, if the echo prober watches for them. */
+  tcpError?: (address: string, port: number) => Reporter | undefined;
+}
+
+export const DEFAULT_MAX_IN_FLIGHT = 4096;
+/** Each retry waits this much longer than the attempt before it (fping's default backoff). */
+export const RETRY_BACKOFF = 1.5;
+/** Times a probe is put back when the sweeper itself is short of ports or descriptors, before it gives up. */
+const RESOURCE_RETRIES = 20;
+const RESOURCE_RETRY_DELAY_MS = 20;
+const NO_PORTS: PortResult[] = [];
+/** Probes sent in one go before the event loop gets a turn to read replies. */
+const SEND_BATCH = 128;
+
+/**
+ * One address being probed. It also stands for its own next echo in the queues, so the echo path (the hot one:
+ * a /16 sweep sends 65,536 of them) allocates no job object.
+ */
+interface ActiveHost {
+  index: number;
+  ip: string;
+  family: 4 | 6;
+  /** Echoes still to send, the one queued included. */
+  echoesLeft: number;
+  /** Attempt number of the echo queued next (> 0 for a retry). */
+  echoAttempt: number;
+  echoSent: number;
+  echoReceived: number;
+  rttSum: number;
+  rttSumSquares: number;
+  rttMin: number;
+  rttMax: number;
+  echoError: Reporter | undefined;
+  ports: PortResult[];
+  /** Probes of this host queued, delayed or in flight. */
+  outstanding: number;
+  /** When its next echo is due (count > 1). */
+  dueAt: number;
+}
+
+interface TcpJob {
+  host: ActiveHost;
+  port: PortResult;
+  attempt: number;
+  resourceRetries: number;
+}
+
+type Work = ActiveHost | TcpJob;
+
+const isTcpJob = (work: Work): work is TcpJob => (work as TcpJob).port !== undefined;
+
+/**
+ * Runs every probe of a sweep: admits addresses lazily from the iterator (memory stays flat in the number of
+ * addresses), keeps at most `maxInFlight` probes outstanding, paces sends to `rate` packets per second, spaces
+ * a host's echoes by `intervalMs`, retries unanswered probes with a growing timeout, and finishes each host as soon
+ * as its last probe is in. Resolves with the hosts in iteration order; `complete` is false when aborted.
+ */
+export class ProbeScheduler {
+  private readonly maxInFlight: number;
+  private readonly results: (HostResult | undefined)[] = [];
+  private readonly ready = new Fifo<Work>();
+  private readonly delayed = new Fifo<ActiveHost>();
+  private delayTimer: NodeJS.Timeout | undefined;
+  private paceTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private activeHosts = 0;
+  private admitted = 0;
+  private done = 0;
+  private alive = 0;
+  private exhausted = false;
+  private pumping = false;
+  private yielded = false;
+  private finished = false;
+  private tokens: number;
+  private readonly burst: number;
+  private lastRefill = performance.now();
+  private resolve!: (value: { hosts: HostResult[]; complete: boolean }) => void;
+  private readonly onEchoDone = (host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void =>
+    this.echoDone(host, rttMs, reporter);
+
+  constructor(
+    private readonly addresses: Iterator<string>,
+    private readonly total: number,
+    private readonly options: SweepOptions,
+    private readonly kit: ProbeKit,
+    private readonly limits: SchedulerLimits = {},
+  ) {
+    this.maxInFlight = Math.max(1, limits.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    // A burst of 10 ms worth of packets: pacing at high rates cannot rely on timers finer than a millisecond.
+    this.burst = Math.max(1, Math.ceil(options.rate / 100));
+    this.tokens = this.burst;
+  }
+
+  run(): Promise<{ hosts: HostResult[]; complete: boolean }> {
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      const signal = this.limits.signal;
+      if (signal?.aborted) return this.finish(false);
+      signal?.addEventListener('abort', () => this.finish(false), { once: true });
+      this.pump();
+    });
+  }
+
+  private finish(complete: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.delayTimer) clearTimeout(this.delayTimer);
+    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.ready.clear();
+    this.delayed.clear();
+    const hosts: HostResult[] = [];
+    for (const host of this.results) if (host) hosts.push(host);
+    this.resolve({ hosts, complete });
+  }
+
+  private pump(): void {
+    if (this.pumping || this.finished || this.yielded) return;
+    this.pumping = true;
+    try {
+      let sent = 0;
+      while (this.inFlight < this.maxInFlight && !this.finished) {
+        if (sent === SEND_BATCH) {
+          // Let the loop read replies between batches: keeps RTTs honest and the receive queue short.
+          this.yielded = true;
+          setImmediate(() => {
+            this.yielded = false;
+            this.pump();
+          });
+          break;
+        }
+        if (this.ready.length === 0 && !this.admit()) break;
+        if (!this.takeToken()) break;
+        const work = this.ready.shift();
+        if (work === undefined) continue;
+        if (isTcpJob(work)) this.sendTcp(work);
+        else this.sendEcho(work);
+        sent += 1;
+      }
+      if (this.exhausted && this.activeHosts === 0) this.finish(true);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Takes the next address from the iterator and queues its first probes; false when none can be admitted. */
+  private admit(): boolean {
+    if (this.exhausted || this.activeHosts >= this.maxInFlight) return false;
+    const next = this.addresses.next();
+    if (next.done) {
+      this.exhausted = true;
+      return false;
+    }
+    const ip = next.value;
+    const ports = this.options.ports;
+    const host: ActiveHost = {
+      index: this.admitted++,
+      ip,
+      family: ip.includes(':') ? 6 : 4,
+      echoesLeft: this.kit.echo ? this.options.count : 0,
+      echoAttempt: 0,
+      echoSent: 0,
+      echoReceived: 0,
+      rttSum: 0,
+      rttSumSquares: 0,
+      rttMin: Infinity,
+      rttMax: -Infinity,
+      echoError: undefined,
+      ports: ports.length === 0 ? NO_PORTS : ports.map((port) => ({ port, state: 'filtered', attempts: 0 })),
+      outstanding: 0,
+      dueAt: 0,
+    };
+    this.activeHosts += 1;
+    if (host.echoesLeft > 0) {
+      host.outstanding += 1;
+      this.ready.push(host);
+    }
+    for (const port of host.ports) {
+      host.outstanding += 1;
+      this.ready.push({ host, port, attempt: 0, resourceRetries: 0 });
+    }
+    if (host.outstanding === 0) this.finishHost(host);
+    return true;
+  }
+
+  private takeToken(): boolean {
+    const rate = this.options.rate;
+    if (rate <= 0) return true;
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) * rate) / 1000);
+    this.lastRefill = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    if (!this.paceTimer) {
+      const waitMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate));
+      this.paceTimer = setTimeout(() => {
+        this.paceTimer = undefined;
+        this.pump();
+      }, waitMs);
+    }
+    return false;
+  }
+
+  private timeoutFor(attempt: number): number {
+    return attempt === 0 ? this.options.timeoutMs : Math.round(this.options.timeoutMs * RETRY_BACKOFF ** attempt);
+  }
+
+  private sendEcho(host: ActiveHost): void {
+    this.inFlight += 1;
+    host.echoesLeft -= 1;
+    host.echoSent += 1;
+    const attempt = host.echoAttempt;
+    if (host.echoesLeft > 0 && attempt === 0) {
+      // The next echo of `count`, one interval from now; it stays outstanding until sent.
+      host.outstanding += 1;
+      host.dueAt = performance.now() + this.options.intervalMs;
+      this.delayed.push(host);
+      this.armDelayTimer();
+    }
+    this.kit.echo?.echo(host.ip, host.family, this.timeoutFor(attempt), host, this.onEchoDone);
+  }
+
+  private sendTcp(job: TcpJob): void {
+    this.inFlight += 1;
+    job.port.attempts += 1;
+    // Replies already queued are read first, so the slow connect() setup does not stretch their RTTs.
+    this.kit.echo?.poll();
+    this.kit.tcp.connect(job.host.ip, job.port.port, this.timeoutFor(job.attempt), (outcome) =>
+      this.tcpDone(job, outcome),
+    );
+  }
+
+  private armDelayTimer(): void {
+    const head = this.delayed.peek();
+    if (!head || this.delayTimer) return;
+    this.delayTimer = setTimeout(
+      () => {
+        this.delayTimer = undefined;
+        const now = performance.now();
+        for (let next = this.delayed.peek(); next && next.dueAt <= now; next = this.delayed.peek()) {
+          this.delayed.shift();
+          next.echoAttempt = 0;
+          this.ready.push(next);
+        }
+        this.armDelayTimer();
+        this.pump();
+      },
+      Math.max(0, Math.ceil(head.dueAt - performance.now())),
+    );
+  }
+
+  private echoDone(host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void {
+    if (this.finished) return;
+    this.inFlight -= 1;
+    if (rttMs >= 0) {
+      host.echoReceived += 1;
+      host.rttSum += rttMs;
+      host.rttSumSquares += rttMs * rttMs;
+      if (rttMs < host.rttMin) host.rttMin = rttMs;
+      if (rttMs > host.rttMax) host.rttMax = rttMs;
+    } else if (reporter) {
+      if (!host.echoError || (reporter.verdict === 'prohibited' && host.echoError.verdict !== 'prohibited')) {
+        host.echoError = reporter;
+      }
+    } else if (this.options.count === 1 && host.echoAttempt < this.options.retries && host.echoReceived === 0) {
+      // Retries stand in for a lost single echo; with count > 1 the loss is the measurement.
+      host.echoAttempt += 1;
+      host.echoesLeft += 1;
+      this.ready.push(host);
+      this.pump();
+      return;
+    }
+    this.probeDone(host);
+  }
+
+  private tcpDone(job: TcpJob, outcome: TcpOutcome): void {
+    if (this.finished) return;
+    const { host, port } = job;
+    this.inFlight -= 1;
+    switch (outcome.kind) {
+      case 'open':
+        port.state = 'open';
+        port.ms = outcome.ms;
+        break;
+      case 'closed': {
+        // A firewall's REJECT with ICMP port-unreachable also ends in ECONNREFUSED: tell it from a real RST.
+        const icmp = this.kit.tcpError?.(host.ip, port.port);
+        if (icmp) {
+          port.state = icmp.verdict;
+          port.reporter = icmp;
+        } else {
+          port.state = 'closed';
+          port.ms = outcome.ms;
+        }
+        break;
+      }
+      case 'timeout':
+        if (job.attempt < this.options.retries) {
+          this.ready.push({ host, port, attempt: job.attempt + 1, resourceRetries: 0 });
+          this.pump();
+          return;
+        }
+        port.state = 'filtered';
+        break;
+      case 'error': {
+        const reporter = this.kit.tcpError?.(host.ip, port.port) ?? outcome.reporter;
+        port.state = reporter.verdict;
+        port.reporter = reporter;
+        break;
+      }
+      case 'resource':
+        if (job.resourceRetries < RESOURCE_RETRIES) {
+          port.attempts -= 1;
+          const retry = { ...job, resourceRetries: job.resourceRetries + 1 };
+          setTimeout(() => {
+            if (this.finished) return;
+            this.ready.push(retry);
+            this.pump();
+          }, RESOURCE_RETRY_DELAY_MS);
+          return;
+        }
+        port.state = 'unreachable';
+        port.reporter = {
+          verdict: 'unreachable',
+          address: 'local',
+          errno: outcome.errno,
+          reason: `the sweeper ran short of resources (${outcome.errno})`,
+        };
+        break;
+    }
+    this.probeDone(host);
+  }
+
+  private probeDone(host: ActiveHost): void {
+    host.outstanding -= 1;
+    if (host.outstanding === 0) this.finishHost(host);
+    this.pump();
+  }
+
+  private finishHost(host: ActiveHost): void {
+    const { state, reporter } = classifyHost(host.echoReceived, host.echoError, host.ports);
+    const icmp: EchoStats = {
+      sent: host.echoSent,
+      received: host.echoReceived,
+      lossPct: lossPercent(host.echoSent, host.echoReceived),
+    };
+    const rtt = rttStats(host.echoReceived, host.rttSum, host.rttSumSquares, host.rttMin, host.rttMax);
+    if (rtt) icmp.rtt = rtt;
+    const result: HostResult = { ip: host.ip, state, icmp, ports: host.ports };
+    const names = this.limits.names?.get(host.ip);
+    if (names) result.names = names;
+    if (reporter) result.reporter = reporter;
+    this.results[host.index] = result;
+    this.activeHosts -= 1;
+    this.done += 1;
+    if (state === 'alive' || state === 'alive_tcp_only') this.alive += 1;
+    this.limits.onProgress?.({ done: this.done, total: this.total, alive: this.alive });
+  }
+}

@@ -1,0 +1,185 @@
+import { lookup } from 'node:dns/promises';
+import { availableParallelism } from 'node:os';
+import { OutOfScopeError, SweepTooLargeError, isZenSweepError } from '../core/errors.js';
+import { summarize } from '../core/report.js';
+import type { NameResolution, SweepReport } from '../core/report.js';
+import type { SweepRequest } from '../core/request.js';
+import { AddressSet, addressToBigInt } from '../core/targets.js';
+import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
+import { IcmpEchoProber } from './icmp/echo-prober.js';
+import { NodeTcpProber } from './tcp.js';
+import { ProbeScheduler } from './scheduler.js';
+import type { ProbeKit, SweepProgress } from './scheduler.js';
+
+/** Resolves a host name to every address it has (A and AAAA). */
+export type NameResolver = (name: string) => Promise<string[]>;
+
+export interface SweepDependencies {
+  /** Most addresses one sweep may probe (after names are resolved), default 65,536. */
+  maxAddresses?: number;
+  /** Probes outstanding at once, default 4096. */
+  maxInFlight?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: SweepProgress) => void;
+  /** Called once with a warning a person should see, e.g. that ICMP cannot be used. */
+  onWarning?: (message: string) => void;
+  /** Name resolution where the probes run; default getaddrinfo (hosts file, private DNS zones). */
+  resolve?: NameResolver;
+  /** Probers to use instead of real sockets (tests of the scheduler's logic). */
+  kit?: ProbeKit;
+  /** Time allowed to resolve all names, in milliseconds, default 5000. */
+  resolveTimeoutMs?: number;
+  /**
+   * Send echoes from a helper process (ZENSWEEP_SEND_HELPER): `auto` (default) for sweeps of 8,192 addresses or
+   * more on a machine with more than one core; true or false to force it.
+   */
+  sendHelper?: boolean | 'auto';
+  /** The send helper's module (tests point it at a broken one to check the fallback). */
+  sendHelperModule?: string;
+  /**
+   * The only addresses this process may probe (an agent's declared CIDRs), with their text for messages. Checked
+   * after names are resolved: anything outside is refused before a packet leaves.
+   */
+  scope?: { set: AddressSet; text: string };
+}
+
+/** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
+export const SEND_HELPER_MIN_ADDRESSES = 8192;
+
+const defaultResolver: NameResolver = async (name) => {
+  const records = await lookup(name, { all: true, verbatim: true });
+  return records.map((r) => r.address);
+};
+
+async function resolveNames(
+  names: string[],
+  resolve: NameResolver,
+  timeoutMs: number,
+): Promise<NameResolution[]> {
+  return Promise.all(
+    names.map(async (name): Promise<NameResolution> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })), timeoutMs);
+      });
+      try {
+        const addresses = [...new Set(await Promise.race([resolve(name), timeout]))];
+        return addresses.length > 0 ? { name, addresses } : { name, addresses, error: 'ENODATA' };
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'ENOTFOUND';
+        return { name, addresses: [], error: code };
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}
+
+function openKit(
+  families: Set<4 | 6>,
+  echoOptions: ConstructorParameters<typeof IcmpEchoProber>[1],
+  onWarning?: (message: string) => void,
+): {
+  kit: ProbeKit;
+  icmp: SweepReport['icmp'];
+} {
+  const tcp = new NodeTcpProber();
+  if (families.size === 0) return { kit: { tcp }, icmp: { available: true } };
+  try {
+    const echo = new IcmpEchoProber(families, {
+      ...echoOptions,
+      onTcpError: (address, port, reporter) => tcp.failFromIcmp(address, port, reporter),
+    });
+    return { kit: { echo, tcp, tcpError: (a, p) => echo.takeTcpError(a, p) }, icmp: { available: true } };
+  } catch (error) {
+    if (!isZenSweepError(error)) throw error;
+    onWarning?.(error.message);
+    return { kit: { tcp }, icmp: { available: false, warning: error.message } };
+  }
+}
+
+/**
+ * Sweeps every address of the request where this process runs: resolves names, checks the size cap, probes with
+ * ICMP echo and TCP connects, and returns the report model shared by the CLI, JSON and Slack.
+ */
+export async function runSweep(request: SweepRequest, deps: SweepDependencies = {}): Promise<SweepReport> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const maxAddresses = deps.maxAddresses ?? DEFAULT_MAX_ADDRESSES;
+
+  const nameTargets = request.targets.flatMap((t) => (t.kind === 'name' ? [t.name] : []));
+  const names = await resolveNames(
+    [...new Set(nameTargets)],
+    deps.resolve ?? defaultResolver,
+    deps.resolveTimeoutMs ?? 5000,
+  );
+
+  const set = AddressSet.fromSpecs(request.targets);
+  const namesByAddress = new Map<string, string[]>();
+  for (const resolution of names) {
+    for (const address of resolution.addresses) {
+      const { family, value } = addressToBigInt(address);
+      set.add(family, value, value);
+      const list = namesByAddress.get(address) ?? [];
+      list.push(resolution.name);
+      namesByAddress.set(address, list);
+    }
+  }
+  if (deps.scope && !deps.scope.set.covers(set)) {
+    const outside = set.subtract(deps.scope.set);
+    const first = outside.toTargets()[0] ?? '';
+    throw new OutOfScopeError(
+      `${first} is outside the networks this agent may probe (${deps.scope.text}); nothing was probed`,
+    );
+  }
+  if (set.size > BigInt(maxAddresses)) {
+    throw new SweepTooLargeError(
+      `these targets come to ${set.size.toLocaleString('en-US')} addresses; a sweep may probe at most ` +
+        `${maxAddresses.toLocaleString('en-US')}`,
+    );
+  }
+  const total = Number(set.size);
+
+  const families = new Set<4 | 6>();
+  for (const range of set.ranges()) families.add(range.family);
+  const { kit, icmp } = deps.kit
+    ? { kit: deps.kit, icmp: { available: deps.kit.echo !== undefined } }
+    : openKit(
+        families,
+        {
+          sendHelper:
+            deps.sendHelper === 'auto' || deps.sendHelper === undefined
+              ? total >= SEND_HELPER_MIN_ADDRESSES && availableParallelism() > 1
+              : deps.sendHelper,
+          sendHelperModule: deps.sendHelperModule,
+        },
+        deps.onWarning,
+      );
+
+  try {
+    const scheduler = new ProbeScheduler(set[Symbol.iterator](), total, request.options, kit, {
+      maxInFlight: deps.maxInFlight,
+      signal: deps.signal,
+      onProgress: deps.onProgress,
+      names: namesByAddress,
+    });
+    const { hosts, complete } = await scheduler.run();
+    return {
+      targets: request.targets.map((t) => t.text),
+      options: request.options,
+      startedAt,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      complete,
+      planned: total,
+      icmp,
+      summary: summarize(hosts),
+      names,
+      hosts,
+    };
+  } finally {
+    if (!deps.kit) {
+      kit.echo?.close();
+      kit.tcp.close();
+    }
+  }
+}

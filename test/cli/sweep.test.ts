@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import type { SweepReport } from '../../src/core/report.js';
+import { CLI, run, zensweep } from '../support/cli.js';
+import { assertRoot } from '../support/root.js';
+
+describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
+  before(() => {
+    assertRoot();
+    assert.ok(existsSync(CLI), `${CLI} is missing: npm test builds it first (npm run build)`);
+  });
+
+  it('prints the report model as JSON for a /24, every host alive', async () => {
+    const result = await zensweep(['sweep', '127.0.0.0/24', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as SweepReport;
+    assert.equal(report.summary.alive, 254);
+    assert.equal(report.summary.total, 254);
+    assert.equal(report.hosts.length, 254);
+    assert.ok(report.hosts.every((h) => h.state === 'alive' && typeof h.ip === 'string'));
+    assert.equal(typeof report.durationMs, 'number');
+  });
+
+  it('sweeps a /16 on loopback and finds all 65,534 hosts alive', async () => {
+    const result = await zensweep(['sweep', '127.0.0.0/16', 'retries:2', 'rate:0', '--json'], { timeoutMs: 120_000 });
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as SweepReport;
+    assert.equal(report.summary.total, 65_534);
+    assert.equal(report.summary.alive, 65_534);
+    assert.equal(report.hosts[0]?.ip, '127.0.0.1');
+    assert.equal(report.hosts.at(-1)?.ip, '127.0.255.254');
+  });
+
+  it('starts the text report with the summary line, then groups hosts by state', async () => {
+    const result = await zensweep(['sweep', '127.0.0.0/29', 'tcp:1']);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.split('\n');
+    assert.match(lines[0] ?? '', /^127\.0\.0\.0\/29 — 6 alive · \d+ ms$/);
+    assert.equal(lines[2], 'Alive (6)');
+    assert.match(result.stdout, /127\.0\.0\.1 +rtt \d+\.\d{3} ms +1\/tcp closed/);
+    assert.match(result.stdout, /Statistics\n {2}6 addresses in/);
+  });
+
+  it('writes CSV with a header and one row per host', async () => {
+    const result = await zensweep(['sweep', '127.0.0.1-3', 'count=2', 'interval=10', '--csv']);
+    assert.equal(result.code, 0, result.stderr);
+    const rows = result.stdout.trim().split('\n');
+    assert.equal(rows[0], 'ip,names,state,echo_sent,echo_received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_mdev_ms,ports,reported_by,reason');
+    assert.equal(rows.length, 4);
+    assert.match(rows[1] ?? '', /^127\.0\.0\.1,,alive,2,2,0,\d/);
+  });
+
+  for (const [args, fragment] of [
+    [['10.0.1.0/33'], '10.0.1.0/33'],
+    [['10.0.0.0/8'], 'at most 65,536'],
+    [['127.0.0.1', 'count:0'], 'count:0'],
+    [['127.0.0.1', 'bogus:1'], 'bogus'],
+    [['127.0.0.1', '--frobnicate'], 'frobnicate'],
+    [[], 'target'],
+  ] as const) {
+    it(`refuses bad input with exit 2 and one line naming it: ${args.join(' ') || '(nothing)'}`, async () => {
+      const result = await zensweep(['sweep', ...args]);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.equal(result.stdout, '');
+      const lines = result.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, result.stderr);
+      assert.ok(lines[0]?.includes(fragment), `${lines[0]} should mention ${fragment}`);
+    });
+  }
+
+  it('honours ZENSWEEP_MAX_ADDRESSES and refuses a bad value of it in one line', async () => {
+    const small = await zensweep(['sweep', '127.0.0.0/24'], { env: { ...process.env, ZENSWEEP_MAX_ADDRESSES: '100' } });
+    assert.equal(small.code, 2);
+    assert.match(small.stderr, /at most 100/);
+    const bad = await zensweep(['sweep', '127.0.0.1'], { env: { ...process.env, ZENSWEEP_MAX_ADDRESSES: 'lots' } });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /ZENSWEEP_MAX_ADDRESSES=lots is invalid/);
+  });
+
+  it('without root or CAP_NET_RAW: warns once, still runs the TCP probes, exits 0', async () => {
+    const result = await run(
+      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'sweep', '127.0.0.1', 'tcp:1', '--json'],
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const warnings = result.stderr.split('\n').filter((l) => l.includes('CAP_NET_RAW'));
+    assert.equal(warnings.length, 1, result.stderr);
+    const report = JSON.parse(result.stdout) as SweepReport;
+    assert.equal(report.icmp.available, false);
+    assert.equal(report.hosts[0]?.state, 'alive_tcp_only');
+    assert.equal(report.hosts[0]?.icmp.sent, 0);
+    assert.equal(report.hosts[0]?.ports[0]?.state, 'closed');
+  });
+});
+
+describe('zensweep sweep on a terminal', () => {
+  it('draws a progress bar on stderr when it is a TTY, and clears it before the report', async () => {
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    const result = await run(['script', '-qec', `${process.execPath} ${CLI} sweep 127.0.0.0/22 count:2 interval:200`, '/dev/null']);
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(result.stdout, /█+░*\s+\d[\d,]*\/1,022 · [\d,]+ alive/);
+    assert.match(result.stdout, /\r\x1b\[K127\.0\.0\.0\/22 — 1,022 alive/);
+  });
+});
+
+describe('zensweep sweep --json', () => {
+  it('writes one valid JSON document equal to the report model, hosts last', async () => {
+    const result = await zensweep(['sweep', '127.0.0.0/21', 'retries:2', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(result.stdout.endsWith(']}\n'));
+    const report = JSON.parse(result.stdout) as SweepReport;
+    assert.deepEqual(Object.keys(report).at(-1), 'hosts');
+    assert.equal(report.hosts.length, 2046);
+    assert.equal(new Set(report.hosts.map((h) => h.ip)).size, 2046);
+    assert.equal(report.summary.alive, 2046);
+  });
+});

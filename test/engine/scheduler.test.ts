@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_OPTIONS } from '../../src/core/request.js';
+import type { SweepOptions } from '../../src/core/request.js';
+import type { Reporter } from '../../src/core/states.js';
+import type { EchoDone, EchoProber, TcpOutcome, TcpProber } from '../../src/engine/probers.js';
+import { ProbeScheduler } from '../../src/engine/scheduler.js';
+import type { ProbeKit } from '../../src/engine/scheduler.js';
+
+/** What a scripted echo comes to: an RTT for a reply, a reporter for an ICMP error. */
+type EchoOutcome = { kind: 'reply'; rttMs: number } | { kind: 'error'; reporter: Reporter };
+type EchoBehaviour = (address: string, attempt: number) => { outcome: EchoOutcome; afterMs: number } | 'never';
+
+/** An echo prober that answers by a rule, honours the timeout it is given, and records every call. */
+class ScriptedEcho implements EchoProber {
+  readonly calls: { address: string; timeoutMs: number; at: number }[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  private readonly attempts = new Map<string, number>();
+  constructor(private readonly behaviour: EchoBehaviour) {}
+
+  echo<C>(address: string, _family: 4 | 6, timeoutMs: number, context: C, done: EchoDone<C>): void {
+    const attempt = this.attempts.get(address) ?? 0;
+    this.attempts.set(address, attempt + 1);
+    this.calls.push({ address, timeoutMs, at: performance.now() });
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const planned = this.behaviour(address, attempt);
+    const settle = (rttMs: number, reporter?: Reporter): void => {
+      this.inFlight -= 1;
+      done(context, rttMs, reporter);
+    };
+    if (planned === 'never') setTimeout(() => settle(-1), timeoutMs);
+    else {
+      const { outcome } = planned;
+      setTimeout(() => (outcome.kind === 'reply' ? settle(outcome.rttMs) : settle(-1, outcome.reporter)), planned.afterMs);
+    }
+  }
+  poll(): void {}
+  close(): void {}
+}
+
+class ScriptedTcp implements TcpProber {
+  readonly calls: string[] = [];
+  constructor(private readonly rule: (address: string, port: number, attempt: number) => TcpOutcome) {}
+  private readonly attempts = new Map<string, number>();
+  connect(address: string, port: number, _timeoutMs: number, done: (o: TcpOutcome) => void): void {
+    const key = `${address}:${port}`;
+    const attempt = this.attempts.get(key) ?? 0;
+    this.attempts.set(key, attempt + 1);
+    this.calls.push(key);
+    setImmediate(() => done(this.rule(address, port, attempt)));
+  }
+  close(): void {}
+}
+
+function* targets(count: number, pulled?: { n: number }): Generator<string> {
+  for (let i = 0; i < count; i++) {
+    if (pulled) pulled.n += 1;
+    yield `198.18.${i >> 8}.${i & 255}`;
+  }
+}
+
+const options = (over: Partial<SweepOptions>): SweepOptions => ({ ...DEFAULT_OPTIONS, rate: 0, ...over });
+const reply = (ms = 1): { outcome: EchoOutcome; afterMs: number } => ({ outcome: { kind: 'reply', rttMs: ms }, afterMs: 1 });
+const noTcp = new ScriptedTcp(() => ({ kind: 'timeout' }));
+
+describe('ProbeScheduler', () => {
+  it('never has more probes outstanding than the cap, and pulls addresses lazily', async () => {
+    const echo = new ScriptedEcho(() => reply());
+    const pulled = { n: 0 };
+    let worstAhead = 0;
+    let done = 0;
+    const scheduler = new ProbeScheduler(targets(5000, pulled), 5000, options({}), { echo, tcp: noTcp }, {
+      maxInFlight: 64,
+      onProgress: (p) => {
+        done = p.done;
+        worstAhead = Math.max(worstAhead, pulled.n - done);
+      },
+    });
+    const result = await scheduler.run();
+    assert.equal(result.hosts.length, 5000);
+    assert.equal(result.complete, true);
+    assert.ok(echo.maxInFlight <= 64, `max in flight ${echo.maxInFlight}`);
+    assert.ok(echo.maxInFlight >= 32, `the cap should be used, saw ${echo.maxInFlight}`);
+    // Hosts held at once stay bounded by the cap, however many addresses there are.
+    assert.ok(worstAhead <= 65, `addresses pulled ahead of finished hosts: ${worstAhead}`);
+    assert.deepEqual(
+      result.hosts.slice(0, 3).map((h) => h.ip),
+      ['198.18.0.0', '198.18.0.1', '198.18.0.2'],
+    );
+  });
+
+  it('retries an unanswered echo with a 1.5× longer timeout, and counts every echo sent', async () => {
+    const echo = new ScriptedEcho((address, attempt) =>
+      address.endsWith('.1') && attempt === 1 ? reply() : 'never',
+    );
+    const { hosts } = await new ProbeScheduler(targets(2), 2, options({ timeoutMs: 40, retries: 2 }), {
+      echo,
+      tcp: noTcp,
+    }).run();
+    const [silent, late] = hosts;
+    assert.equal(silent?.state, 'silent');
+    assert.equal(silent?.icmp.sent, 3);
+    assert.deepEqual(
+      echo.calls.filter((c) => c.address === '198.18.0.0').map((c) => c.timeoutMs),
+      [40, 60, 90],
+    );
+    assert.equal(late?.state, 'alive');
+    assert.deepEqual([late?.icmp.sent, late?.icmp.received, late?.icmp.lossPct], [2, 1, 50]);
+  });
+
+  it('sends count echoes per host spaced by the interval and reports ping statistics', async () => {
+    const rtts = [1, 2, 3, 4];
+    const echo = new ScriptedEcho((_a, attempt) =>
+      attempt === 2 ? 'never' : { outcome: { kind: 'reply', rttMs: rtts[attempt] as number }, afterMs: 1 },
+    );
+    const { hosts } = await new ProbeScheduler(
+      targets(1),
+      1,
+      options({ count: 4, intervalMs: 30, timeoutMs: 50, retries: 3 }),
+      { echo, tcp: noTcp },
+    ).run();
+    const host = hosts[0];
+    assert.equal(echo.calls.length, 4, 'retries do not add echoes when count > 1');
+    for (let i = 1; i < echo.calls.length; i++) {
+      const gap = (echo.calls[i]?.at ?? 0) - (echo.calls[i - 1]?.at ?? 0);
+      assert.ok(gap >= 25, `echoes ${i - 1} and ${i} only ${gap.toFixed(1)} ms apart`);
+    }
+    assert.deepEqual([host?.icmp.sent, host?.icmp.received, host?.icmp.lossPct], [4, 3, 25]);
+    // rtts 1, 2 and 4 ms: avg 7/3, mdev sqrt(21/3 − (7/3)²) = 1.2472…
+    assert.equal(host?.icmp.rtt?.min, 1);
+    assert.equal(host?.icmp.rtt?.max, 4);
+    // Kept to the microsecond, as ping prints them: avg 2.333, mdev 1.247.
+    assert.equal(host?.icmp.rtt?.avg, 2.333);
+    assert.equal(host?.icmp.rtt?.mdev, 1.247);
+  });
+
+  it('paces sends to the rate', async () => {
+    const echo = new ScriptedEcho(() => reply());
+    const started = performance.now();
+    await new ProbeScheduler(targets(60), 60, options({ rate: 200 }), { echo, tcp: noTcp }).run();
+    const elapsed = performance.now() - started;
+    // 60 packets at 200/s with a burst of 2: at least ~290 ms; only a lower bound is checked.
+    assert.ok(elapsed >= 250, `60 packets at 200 pps took only ${elapsed.toFixed(0)} ms`);
+    const firstHalf = echo.calls.filter((c) => c.at - started < elapsed / 2).length;
+    assert.ok(firstHalf < 45, `sends should be spread out, ${firstHalf} of 60 went in the first half`);
+  });
+
+  it('stops at once when aborted and reports the sweep as incomplete', async () => {
+    const echo = new ScriptedEcho(() => 'never');
+    const controller = new AbortController();
+    const scheduler = new ProbeScheduler(targets(1000), 1000, options({ timeoutMs: 60_000 }), { echo, tcp: noTcp }, {
+      maxInFlight: 10,
+      signal: controller.signal,
+    });
+    const running = scheduler.run();
+    setTimeout(() => controller.abort(), 20);
+    const result = await running;
+    assert.equal(result.complete, false);
+    assert.equal(result.hosts.length, 0);
+    assert.ok(echo.calls.length <= 10);
+  });
+
+  it('classifies from every probe: TCP answers beat silence, prohibited beats unreachable', async () => {
+    const firewall: Reporter = { verdict: 'prohibited', address: '198.18.0.254', icmpType: 3, icmpCode: 13, reason: 'x' };
+    const noRoute: Reporter = { verdict: 'unreachable', address: 'local', errno: 'ENETUNREACH', reason: 'y' };
+    const echo = new ScriptedEcho((address) => {
+      if (address.endsWith('.2')) return { outcome: { kind: 'error', reporter: noRoute }, afterMs: 1 };
+      if (address.endsWith('.3')) return { outcome: { kind: 'error', reporter: firewall }, afterMs: 1 };
+      return 'never';
+    });
+    const tcp = new ScriptedTcp((address, port) => {
+      if (address.endsWith('.0')) return { kind: 'open', ms: 1 };
+      if (address.endsWith('.1') && port === 22) return { kind: 'closed', ms: 1 };
+      return { kind: 'timeout' };
+    });
+    const kit: ProbeKit = { echo, tcp };
+    const { hosts } = await new ProbeScheduler(targets(5), 5, options({ ports: [22, 5432], timeoutMs: 20, retries: 1 }), kit).run();
+    assert.deepEqual(
+      hosts.map((h) => h.state),
+      ['alive_tcp_only', 'alive_tcp_only', 'unreachable', 'prohibited', 'silent'],
+    );
+    assert.equal(hosts[3]?.reporter?.address, '198.18.0.254');
+    assert.deepEqual(hosts[0]?.ports.map((p) => p.state), ['open', 'open']);
+    assert.deepEqual(hosts[4]?.ports.map((p) => [p.state, p.attempts]), [['filtered', 2], ['filtered', 2]]);
+  });
+
+  it('turns a refused connect into prohibited when an ICMP error explains it (REJECT with port-unreachable)', async () => {
+    const tcp = new ScriptedTcp(() => ({ kind: 'closed', ms: 1 }));
+    const reject: Reporter = { verdict: 'prohibited', address: '198.18.0.31', icmpType: 3, icmpCode: 3, reason: 'port unreachable' };
+    const kit: ProbeKit = { tcp, tcpError: (address) => (address.endsWith('.1') ? reject : undefined) };
+    const { hosts } = await new ProbeScheduler(targets(2), 2, options({ ports: [5432] }), kit).run();
+    assert.equal(hosts[0]?.state, 'alive_tcp_only');
+    assert.equal(hosts[1]?.state, 'prohibited');
+    assert.equal(hosts[1]?.ports[0]?.state, 'prohibited');
+    assert.equal(hosts[1]?.icmp.sent, 0, 'no echo prober: no echo counted');
+  });
+
+  it('puts a probe back when the sweeper runs short of ports, without counting an attempt', async () => {
+    const tcp = new ScriptedTcp((_a, _p, attempt) =>
+      attempt < 3 ? { kind: 'resource', errno: 'EADDRNOTAVAIL' } : { kind: 'open', ms: 1 },
+    );
+    const { hosts } = await new ProbeScheduler(targets(1), 1, options({ ports: [80] }), { tcp }).run();
+    assert.equal(hosts[0]?.ports[0]?.state, 'open');
+    assert.equal(hosts[0]?.ports[0]?.attempts, 1);
+    assert.equal(tcp.calls.length, 4);
+  });
+});

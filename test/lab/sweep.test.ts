@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { HostResult, SweepReport } from '../../src/core/report.js';
+import { CLI } from '../support/cli.js';
+import { createLab } from '../support/lab.js';
+import type { Lab } from '../support/lab.js';
+import { assertRoot } from '../support/root.js';
+
+/**
+ * The sweeper runs inside the lab's sweeper namespace (no default route): nothing it sends can leave the machine.
+ * Every host state is produced by a real kernel: nft rules, a router namespace, empty addresses.
+ */
+describe('zensweep sweep in the network lab', () => {
+  let lab: Lab;
+  const a = () => lab.addresses;
+
+  async function sweep(args: string[]): Promise<SweepReport> {
+    const result = await lab.exec([process.execPath, CLI, 'sweep', ...args, '--json'], { timeoutMs: 60_000 });
+    assert.equal(result.code, 0, `sweep ${args.join(' ')} failed: ${result.stderr}`);
+    return JSON.parse(result.stdout) as SweepReport;
+  }
+
+  function host(report: SweepReport, ip: string): HostResult {
+    const found = report.hosts.find((h) => h.ip === ip);
+    assert.ok(found, `${ip} missing from the report`);
+    return found;
+  }
+
+  before(async () => {
+    assertRoot();
+    lab = await createLab();
+  });
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  it('sweeps the IPv4 LAN /24 with TCP 5432: every state on-link, with who said so', async () => {
+    const report = await sweep([a().lan.v4Cidr, a().behind.v4Cidr, `tcp:${a().lan.rds.openPort}`, 'timeout:500']);
+    const lan = a().lan;
+    for (const ip of lan.alive.v4) assert.equal(host(report, ip).state, 'alive', ip);
+
+    const rds = host(report, lan.rds.v4);
+    assert.equal(rds.state, 'alive_tcp_only');
+    assert.equal(rds.ports[0]?.state, 'open');
+    assert.equal(rds.icmp.received, 0);
+
+    const prohibited = host(report, lan.prohibited.v4);
+    assert.equal(prohibited.state, 'prohibited');
+    assert.equal(prohibited.reporter?.address, lan.prohibited.v4, 'the host itself rejects');
+    assert.equal(prohibited.reporter?.icmpCode, 13);
+
+    const rejecting = host(report, lan.portUnreachable.v4);
+    assert.equal(rejecting.state, 'prohibited', 'REJECT with port-unreachable is a firewall, not a closed port');
+    assert.equal(rejecting.ports[0]?.state, 'prohibited');
+
+    assert.equal(host(report, lan.silent.v4).state, 'silent');
+    assert.equal(host(report, lan.silent.v4).ports[0]?.state, 'filtered');
+    assert.equal(host(report, lan.empty.v4).state, 'silent');
+
+    const behind = a().behind;
+    assert.equal(host(report, behind.alive.v4).state, 'alive');
+    const routed = host(report, behind.prohibitedByRouter.v4);
+    assert.equal(routed.state, 'prohibited');
+    assert.equal(routed.reporter?.address, a().router.lan.v4, 'the report names the router, not the host');
+    assert.equal(host(report, behind.droppedByRouter.v4).state, 'silent');
+
+    assert.equal(report.summary.total, 508);
+    // Also alive: the sweeper's own address and both of the router's.
+    const alive = report.hosts.filter((h) => h.state === 'alive').map((h) => h.ip);
+    assert.deepEqual(alive, [a().sweeper.v4, ...lan.alive.v4, a().router.lan.v4, a().router.behind.v4, behind.alive.v4]);
+  });
+
+  it('names the router for an unreachable route and the sweeper itself when it has no route', async () => {
+    const report = await sweep([a().unreachable.v4, a().noRoute.v4, a().noRoute.v6]);
+    const unreachable = host(report, a().unreachable.v4);
+    assert.equal(unreachable.state, 'unreachable');
+    assert.equal(unreachable.reporter?.address, a().router.lan.v4);
+    assert.equal(unreachable.reporter?.icmpType, 3);
+    for (const ip of [a().noRoute.v4, a().noRoute.v6]) {
+      const local = host(report, ip);
+      assert.equal(local.state, 'unreachable', ip);
+      assert.equal(local.reporter?.address, 'local');
+      assert.equal(local.reporter?.errno, 'ENETUNREACH');
+    }
+  });
+
+  it('sweeps the IPv6 LAN and the routed IPv6 subnet', async () => {
+    const report = await sweep([a().lan.v6Cidr, a().behind.v6Cidr, `tcp:${a().lan.rds.openPort}`, 'timeout:500']);
+    for (const ip of a().lan.alive.v6) assert.equal(host(report, ip).state, 'alive', ip);
+    assert.equal(host(report, a().lan.rds.v6).state, 'alive_tcp_only');
+    const prohibited = host(report, a().lan.prohibited.v6);
+    assert.equal(prohibited.state, 'prohibited');
+    assert.equal(prohibited.reporter?.icmpType, 1);
+    assert.equal(prohibited.reporter?.icmpCode, 1);
+    // The kernel drops the first ICMPv6 error for a SYN and fails connect() only a second later; the raw socket
+    // saw the error, so the port is prohibited (and its sender named) well within the 500 ms timeout.
+    assert.equal(prohibited.ports[0]?.state, 'prohibited');
+    assert.equal(prohibited.ports[0]?.reporter?.address, a().lan.prohibited.v6);
+    assert.equal(host(report, a().lan.silent.v6).state, 'silent');
+    assert.equal(host(report, a().behind.alive.v6).state, 'alive');
+    const routed = host(report, a().behind.prohibitedByRouter.v6);
+    assert.equal(routed.state, 'prohibited');
+    assert.equal(routed.reporter?.address, a().router.lan.v6);
+    assert.equal(routed.ports[0]?.state, 'prohibited');
+    assert.equal(routed.ports[0]?.reporter?.address, a().router.lan.v6);
+    assert.equal(report.summary.total, 512);
+  });
+
+  it('resolves names where the probes run and reports one that does not resolve', async () => {
+    const names = a().names;
+    const report = await sweep([names.rds.name, names.unknown, `tcp:${a().lan.rds.openPort}`]);
+    const rds = report.names.find((n) => n.name === names.rds.name);
+    assert.deepEqual([...(rds?.addresses ?? [])].sort(), [names.rds.v4, names.rds.v6].sort());
+    assert.deepEqual(host(report, names.rds.v4).names, [names.rds.name]);
+    assert.equal(host(report, names.rds.v4).state, 'alive_tcp_only');
+    assert.equal(host(report, names.rds.v6).state, 'alive_tcp_only');
+    const unknown = report.names.find((n) => n.name === names.unknown);
+    assert.ok(unknown?.error, 'an unknown name carries its resolver error');
+    assert.deepEqual(unknown?.addresses, []);
+  });
+
+  it('keeps a silent host silent while another sweep in the same process gets replies', async () => {
+    // Two engines in one process share no replies: the silent host must not pick up the other's echo replies.
+    const script = `
+      const { runSweep } = await import(${JSON.stringify(new URL('../../dist/engine/sweep.js', import.meta.url).href)});
+      const { parseSweepText } = await import(${JSON.stringify(new URL('../../dist/core/grammar.js', import.meta.url).href)});
+      const [busy, quiet] = await Promise.all([
+        runSweep(parseSweepText('${a().lan.alive.v4.join(' ')} count:5 interval:20')),
+        runSweep(parseSweepText('${a().lan.silent.v4} count:5 interval:20 timeout:300')),
+      ]);
+      console.log(JSON.stringify({ busy: busy.summary, quiet: quiet.hosts[0] }));`;
+    const result = await lab.exec([process.execPath, '--input-type=module', '-e', script]);
+    assert.equal(result.code, 0, result.stderr);
+    const { busy, quiet } = JSON.parse(result.stdout) as { busy: SweepReport['summary']; quiet: HostResult };
+    assert.equal(busy.alive, a().lan.alive.v4.length);
+    assert.equal(quiet.state, 'silent');
+    assert.deepEqual([quiet.icmp.sent, quiet.icmp.received], [5, 0]);
+  });
+});
