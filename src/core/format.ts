@@ -1,6 +1,8 @@
 import type { HostResult, PortResult, SweepReport, SweepSummary } from './report.js';
 import type { HostState, Reporter } from './states.js';
 import { formatRtt } from './stats.js';
+import type { SweepDiff } from './diff.js';
+import { foldAddresses } from './ranges.js';
 
 /** Words for each state, shared by every view. */
 export const STATE_TITLES: Record<HostState, string> = {
@@ -87,4 +89,45 @@ export function packetTotals(report: SweepReport): { echoesSent: number; echoesR
     for (const port of host.ports) tcpAttempts += port.attempts;
   }
   return { echoesSent, echoesReceived, tcpAttempts };
+}
+
+const ANSWERING_WORDS: Record<HostState, string> = {
+  alive: 'alive',
+  alive_tcp_only: 'TCP only',
+  prohibited: 'prohibited',
+  unreachable: 'unreachable',
+  silent: 'silent',
+};
+
+function listAddresses(addresses: readonly string[], limit: number): string {
+  const folded = foldAddresses(addresses);
+  const shown = folded.slice(0, limit).join(', ');
+  return folded.length > limit ? `${shown} and ${folded.length - limit} more` : shown;
+}
+
+/**
+ * What changed between two sweeps, in a few lines: `Appeared (2): 198.18.0.7, 198.18.0.9`,
+ * `Went silent (1): 198.18.0.10 (now unreachable)`, `Changed (1): 198.18.0.20 alive → TCP only`. Each list shows
+ * at most `limit` entries. One line `No change (254 hosts)` when nothing changed.
+ */
+export function describeDiff(diff: SweepDiff, limit = 20): string[] {
+  const lines: string[] = [];
+  if (diff.appeared.length > 0) {
+    lines.push(`Appeared (${diff.appeared.length}): ${listAddresses(diff.appeared.map(([ip]) => ip), limit)}`);
+  }
+  if (diff.wentSilent.length > 0) {
+    const byState = new Map<HostState, string[]>();
+    for (const [ip, state] of diff.wentSilent) byState.set(state, [...(byState.get(state) ?? []), ip]);
+    const parts = [...byState].map(([state, ips]) =>
+      state === 'silent' ? listAddresses(ips, limit) : `${listAddresses(ips, limit)} (now ${ANSWERING_WORDS[state]})`,
+    );
+    lines.push(`Went silent (${diff.wentSilent.length}): ${parts.join('; ')}`);
+  }
+  if (diff.changed.length > 0) {
+    const shown = diff.changed.slice(0, limit).map((c) => `${c.ip} ${ANSWERING_WORDS[c.from]} → ${ANSWERING_WORDS[c.to]}`);
+    const more = diff.changed.length > limit ? ` and ${diff.changed.length - limit} more` : '';
+    lines.push(`Changed (${diff.changed.length}): ${shown.join(', ')}${more}`);
+  }
+  if (lines.length === 0) lines.push(`No change (${diff.unchanged.toLocaleString('en-US')} hosts)`);
+  return lines;
 }

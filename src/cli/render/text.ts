@@ -45,12 +45,12 @@ function hostDetail(host: HostResult): string {
  * The human report: the summary line first, then hosts grouped by state (silent ones folded into ranges), then
  * names and statistics. It reads like the Slack thread will.
  */
-export function renderText(report: SweepReport): string {
+export function renderText(report: SweepReport, stopped = 'Cancelled'): string {
   const lines: string[] = [];
   const header = report.targets.join(' ');
   lines.push(`${header} — ${summaryLine(report.summary, report.durationMs)}`);
   if (!report.complete) {
-    lines.push(`Cancelled: ${report.summary.total} of ${report.planned} addresses were probed before the stop.`);
+    lines.push(`${stopped}: ${report.summary.total} of ${report.planned} addresses were probed.`);
   }
   if (report.icmp.warning) lines.push(`Warning: ${report.icmp.warning}`);
 

@@ -1,0 +1,88 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { AddressSet, parseNetwork } from '../core/targets.js';
+import { DEFAULT_HISTORY_AGE_DAYS, DEFAULT_HISTORY_COUNT } from '../queue/history.js';
+
+const GROUP = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const schema = z.object({
+  REDIS_URL: z
+    .string({ error: 'is required, e.g. redis://:password@redis.internal:6379 (rediss:// for TLS)' })
+    .trim()
+    .refine((url) => /^rediss?:\/\//.test(url), 'must start with redis:// or rediss://'),
+  ZENSWEEP_VPC: z
+    .string({ error: 'is required: the agent group name, e.g. prod' })
+    .trim()
+    .toLowerCase()
+    .refine((name) => GROUP.test(name) && name !== 'all', "must be letters, digits, '-' or '_' (not 'all'), e.g. prod"),
+  ZENSWEEP_CIDRS: z.string({ error: 'is required: the networks this agent may probe, e.g. 10.0.0.0/16' }).trim().min(1),
+  ZENSWEEP_AGENT_ID: z.string().trim().min(1).max(100).optional(),
+  ZENSWEEP_RATE: z.string().trim().regex(/^\d+$/, 'must be a whole number of packets per second').optional(),
+  ZENSWEEP_CONCURRENCY: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_HISTORY_COUNT: z.string().trim().regex(/^\d+$/, 'must be a whole number of sweeps').optional(),
+  ZENSWEEP_HISTORY_DAYS: z.string().trim().regex(/^\d+$/, 'must be a whole number of days').optional(),
+  ZENSWEEP_LOCK_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
+});
+
+/** An agent's settings, from its environment, checked once at start. */
+export interface AgentConfig {
+  redisUrl: string;
+  group: string;
+  /** The CIDRs as written, and as a set for scope checks. */
+  cidrs: string[];
+  scope: AddressSet;
+  agentId: string;
+  /** Packets per second for the whole agent (ZENSWEEP_RATE), shared by its chunks; 0 = unlimited. Default 10,000. */
+  rate: number;
+  /** Chunks probed at once (ZENSWEEP_CONCURRENCY), default 2. */
+  concurrency: number;
+  /**
+   * How long a chunk's lock lasts without renewal, in ms (ZENSWEEP_LOCK_MS), default 30,000: a replica that dies
+   * mid-chunk is found stalled and its chunk runs elsewhere after about this long.
+   */
+  lockMs: number;
+  /** Finished sweeps kept in the history (ZENSWEEP_HISTORY_COUNT), default 1000; the oldest go first. */
+  historyCount: number;
+  /** Days a finished sweep stays in the history (ZENSWEEP_HISTORY_DAYS), default 30. */
+  historyDays: number;
+}
+
+/** Reads the agent's environment; throws ConfigError naming the first bad variable, never echoing a password. */
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}`);
+  }
+  const data = parsed.data;
+  const cidrs = data.ZENSWEEP_CIDRS.split(',').map((c) => c.trim()).filter(Boolean);
+  const scope = new AddressSet();
+  for (const cidr of cidrs) {
+    try {
+      const network = parseNetwork(cidr);
+      scope.add(network.family, network.start, network.end);
+    } catch (error) {
+      throw new ConfigError(`ZENSWEEP_CIDRS: ${(error as Error).message}`);
+    }
+  }
+  const int = (text: string | undefined, fallback: number, name: string, min: number, max: number): number => {
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (value < min || value > max) throw new ConfigError(`${name}=${text} is out of range: it takes ${min} to ${max}`);
+    return value;
+  };
+  return {
+    redisUrl: data.REDIS_URL,
+    group: data.ZENSWEEP_VPC,
+    cidrs,
+    scope,
+    agentId: data.ZENSWEEP_AGENT_ID ?? `${hostname()}-${process.pid}`,
+    rate: int(data.ZENSWEEP_RATE, 10_000, 'ZENSWEEP_RATE', 0, 1_000_000),
+    concurrency: int(data.ZENSWEEP_CONCURRENCY, 2, 'ZENSWEEP_CONCURRENCY', 1, 64),
+    lockMs: int(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
+    historyCount: int(data.ZENSWEEP_HISTORY_COUNT, DEFAULT_HISTORY_COUNT, 'ZENSWEEP_HISTORY_COUNT', 1, 1_000_000),
+    historyDays: int(data.ZENSWEEP_HISTORY_DAYS, DEFAULT_HISTORY_AGE_DAYS, 'ZENSWEEP_HISTORY_DAYS', 1, 3650),
+  };
+}

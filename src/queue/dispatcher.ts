@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto';
+import { FlowProducer, Job, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ZenSweepError } from '../core/errors.js';
+import type { SweepRequest } from '../core/request.js';
+import type { ChunkJob, DistributedReport, ReportJob } from './jobs.js';
+import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
+import { HistoryStore } from './history.js';
+import { planSweep } from './plan.js';
+import type { SweepPlan } from './plan.js';
+import { AgentRegistry } from './registry.js';
+import type { AgentInfo } from './registry.js';
+
+/** compare:NAME names a baseline nobody saved. */
+export class UnknownBaselineError extends ZenSweepError {
+  constructor(message: string) {
+    super('unknown_baseline', message);
+  }
+}
+
+/** The sweep ran but its report job failed for good (e.g. history could not be written). */
+export class SweepFailedError extends ZenSweepError {
+  constructor(message: string) {
+    super('sweep_failed', message);
+  }
+}
+
+export interface DispatcherOptions {
+  /** A connection with `maxRetriesPerRequest: null`; duplicated for the blocking clients. */
+  connection: Redis;
+  /** Redis key prefix for ZenSweep's own keys, default 'zensweep'. */
+  prefix?: string;
+  /** Addresses per chunk, default 256. */
+  chunkSize?: number;
+  /** Tries per chunk (a stalled or failed chunk runs again), default 3. */
+  attempts?: number;
+  /** Most addresses one sweep may probe, default 65,536. */
+  maxAddresses?: number;
+}
+
+export interface SubmittedSweep {
+  sweepId: string;
+  plan: SweepPlan;
+  agents: AgentInfo[];
+}
+
+export interface SweepProgressEvent {
+  done: number;
+  total: number;
+  alive: number;
+}
+
+export function newSweepId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Turns a parsed request into a BullMQ flow: one report job (the parent) on the report queue, whose children are
+ * the chunks on each group's queue. Used by `zensweep submit` and by the Slack bot.
+ */
+export class Dispatcher {
+  private readonly prefix: string;
+  private readonly flows: FlowProducer;
+  private readonly reports: Queue;
+  private readonly registry: AgentRegistry;
+  private readonly history: HistoryStore;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.prefix = options.prefix ?? KEY_PREFIX;
+    this.flows = new FlowProducer({ connection: options.connection });
+    this.reports = new Queue(REPORT_QUEUE, { connection: options.connection });
+    this.registry = new AgentRegistry(options.connection, this.prefix);
+    this.history = new HistoryStore(options.connection, { prefix: this.prefix });
+  }
+
+  agents(): Promise<AgentInfo[]> {
+    return this.registry.list();
+  }
+
+  /** Plans against the live agents (refusing what none covers) and enqueues; nothing is enqueued on a refusal. */
+  async submit(request: SweepRequest, requestedBy: string, sweepId = newSweepId()): Promise<SubmittedSweep> {
+    const agents = await this.registry.list();
+    const plan = planSweep(request, agents, {
+      chunkSize: this.options.chunkSize,
+      maxAddresses: this.options.maxAddresses,
+    });
+    const compare = request.options.compare;
+    if (compare !== undefined && !(await this.history.baseline(compare))) {
+      throw new UnknownBaselineError(`there is no baseline named ${compare}: save one first with save:${compare}`);
+    }
+    const options = request.options;
+    const report: ReportJob = {
+      v: 1,
+      sweepId,
+      targets: request.targets.map((t) => t.text),
+      options,
+      groups: plan.groups,
+      requestedBy,
+      createdAt: new Date().toISOString(),
+    };
+    await this.flows.add({
+      name: 'report',
+      queueName: REPORT_QUEUE,
+      data: report,
+      opts: { jobId: sweepId, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+      children: plan.chunks.map((chunk) => {
+        const data: ChunkJob = { v: 1, sweepId, group: chunk.group, index: chunk.index, targets: chunk.targets, options };
+        return {
+          name: 'chunk',
+          queueName: sweepQueueName(chunk.group),
+          data,
+          opts: {
+            jobId: `${sweepId}.${chunk.index}`,
+            attempts: this.options.attempts ?? 3,
+            backoff: { type: 'exponential', delay: 500 },
+            // A chunk that fails for good (out of scope, bad data) is reported, not left to block the report.
+            ignoreDependencyOnFailure: true,
+            removeOnComplete: { age: 3600 },
+            removeOnFail: { age: 24 * 3600 },
+          },
+        };
+      }),
+    });
+    return { sweepId, plan, agents };
+  }
+
+  /** Stops a sweep: chunks not started are skipped, running ones are aborted; the report says it was cancelled. */
+  async cancel(sweepId: string): Promise<void> {
+    await this.options.connection.set(cancelledKey(sweepId, this.prefix), '1', 'EX', 24 * 3600);
+    await this.options.connection.publish(cancelChannel(this.prefix), sweepId);
+  }
+
+  /**
+   * Waits for a sweep's report. Listens for completion and progress events, and also polls the job now and
+   * then: events published while Redis or this process was disconnected are not replayed.
+   */
+  async waitForReport(
+    submitted: SubmittedSweep,
+    handlers: { onProgress?: (p: SweepProgressEvent) => void; signal?: AbortSignal } = {},
+  ): Promise<DistributedReport> {
+    const { sweepId, plan } = submitted;
+    const connection = this.options.connection;
+    // QueueEvents blocks its connection, so each gets its own; BullMQ leaves a connection it was given open, so
+    // they are closed here at the end.
+    const owned: Redis[] = [];
+    const listen = (queue: string): QueueEvents => {
+      const own = connection.duplicate().on('error', () => undefined);
+      owned.push(own);
+      return new QueueEvents(queue, { connection: own });
+    };
+    const reportEvents = listen(REPORT_QUEUE);
+    const chunkEvents = handlers.onProgress ? plan.groups.map((group) => listen(sweepQueueName(group))) : [];
+    const progress = new Map<string, { done: number; alive: number }>();
+    const total = plan.addresses;
+    for (const events of chunkEvents) {
+      events.on('progress', ({ jobId, data }) => {
+        if (!jobId.startsWith(`${sweepId}.`) || typeof data !== 'object' || data === null) return;
+        const p = data as { done?: number; alive?: number };
+        progress.set(jobId, { done: Number(p.done ?? 0), alive: Number(p.alive ?? 0) });
+        let done = 0;
+        let alive = 0;
+        for (const q of progress.values()) {
+          done += q.done;
+          alive += q.alive;
+        }
+        handlers.onProgress?.({ done, total, alive });
+      });
+    }
+    let poll: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<DistributedReport>((resolve, reject) => {
+        let settled = false;
+        const check = async (): Promise<void> => {
+          if (settled) return;
+          const job = await Job.fromId(this.reports, sweepId).catch(() => undefined);
+          if (!job || settled || !job.finishedOn) return;
+          settled = true;
+          if (job.failedReason) reject(new SweepFailedError(`sweep ${sweepId} failed: ${job.failedReason}`));
+          else resolve(job.returnvalue as DistributedReport);
+        };
+        const onEvent = ({ jobId }: { jobId: string }): void => {
+          if (jobId === sweepId) void check();
+        };
+        reportEvents.on('completed', onEvent);
+        reportEvents.on('failed', onEvent);
+        poll = setInterval(() => void check(), 1000);
+        handlers.signal?.addEventListener('abort', () => {
+          if (settled) return;
+          settled = true;
+          reject(handlers.signal?.reason ?? new Error('aborted'));
+        });
+        // A report that completed before we listened is found by this first look.
+        void reportEvents.waitUntilReady().then(() => check(), () => undefined);
+      });
+    } finally {
+      clearInterval(poll);
+      await Promise.all([reportEvents.close(), ...chunkEvents.map((e) => e.close())]);
+      for (const own of owned) own.disconnect();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.flows.close(), this.reports.close()]);
+  }
+}

@@ -1,0 +1,227 @@
+import type { Redis } from 'ioredis';
+import type { CompactHost } from '../core/diff.js';
+import type { HostResult, SweepSummary } from '../core/report.js';
+import type { HostState } from '../core/states.js';
+import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';
+import { KEY_PREFIX } from './names.js';
+
+/**
+ * One host as history keeps it: only hosts that were not silent, with the figures a later look wants (the
+ * silent ones are kept as address ranges, so a /16 of empty space costs a few bytes, not 65,536 entries).
+ */
+export interface RecordedHost {
+  ip: string;
+  state: HostState;
+  /** Average echo round trip in milliseconds, when an echo came back. */
+  rttMs?: number;
+  /** Echo loss in percent, when echoes were sent. */
+  lossPct?: number;
+  /** TCP ports that answered (open or closed). */
+  openPorts?: number[];
+}
+
+/** A finished sweep, as stored. Holds no secret. */
+export interface SweepRecord {
+  id: string;
+  /** Who asked: a Slack user id, or user@host for the CLI. */
+  requestedBy: string;
+  /** Where it was asked from, e.g. a Slack channel id; absent for the CLI. */
+  origin?: string;
+  /** When it finished, ISO 8601. */
+  at: string;
+  targets: string[];
+  /** The targets in canonical form: two sweeps with the same key swept the same addresses and names. */
+  targetKey: string;
+  groups: string[];
+  summary: SweepSummary;
+  durationMs: number;
+  complete: boolean;
+  hosts: RecordedHost[];
+  /** Silent addresses, as ranges in the grammar's words (`198.18.0.2-198.18.0.9`). */
+  silent: string[];
+}
+
+/** A named sweep to compare later sweeps with ("before the cutover"). Kept until replaced, whatever the retention. */
+export interface Baseline {
+  name: string;
+  savedBy: string;
+  savedAt: string;
+  record: SweepRecord;
+}
+
+export interface HistoryOptions {
+  /** Redis key prefix, default 'zensweep'. */
+  prefix?: string;
+  /** Sweeps kept at most, oldest dropped first, default 1000. */
+  maxCount?: number;
+  /** Age after which a sweep is dropped, in days, default 30. */
+  maxAgeDays?: number;
+}
+
+export const DEFAULT_HISTORY_COUNT = 1000;
+export const DEFAULT_HISTORY_AGE_DAYS = 30;
+
+/**
+ * The canonical form of a sweep's targets: address targets merged into ranges (so `10.0.1.0/24` and
+ * `10.0.1.1-254` are the same sweep), host names lower-cased, both sorted. Unreadable tokens are kept as written.
+ */
+export function targetKey(targets: readonly string[]): string {
+  const addresses = new AddressSet();
+  const others = new Set<string>();
+  for (const text of targets) {
+    try {
+      const spec = parseTargetToken(text);
+      if (spec.kind === 'name') others.add(spec.name.toLowerCase().replace(/\.$/, ''));
+      else {
+        const range = probeRange(spec);
+        addresses.add(range.family, range.start, range.end);
+      }
+    } catch {
+      others.add(text);
+    }
+  }
+  return [...addresses.toTargets(), ...[...others].sort()].join(' ');
+}
+
+/** The stored form of a report's hosts. */
+export function recordHosts(hosts: readonly HostResult[]): Pick<SweepRecord, 'hosts' | 'silent'> {
+  const kept: RecordedHost[] = [];
+  const silent = new AddressSet();
+  for (const host of hosts) {
+    if (host.state === 'silent') {
+      const spec = parseTargetToken(host.ip);
+      if (spec.kind !== 'name') silent.add(spec.family, spec.start, spec.end);
+      continue;
+    }
+    const entry: RecordedHost = { ip: host.ip, state: host.state };
+    if (host.icmp.rtt) entry.rttMs = host.icmp.rtt.avg;
+    if (host.icmp.sent > 0) entry.lossPct = host.icmp.lossPct;
+    const answered = host.ports.filter((p) => p.state === 'open' || p.state === 'closed').map((p) => p.port);
+    if (answered.length > 0) entry.openPorts = answered;
+    kept.push(entry);
+  }
+  return { hosts: kept, silent: silent.toTargets() };
+}
+
+/** Every host of a record, silent ones included, in the form `diffSweeps` compares. */
+export function compactRecord(record: Pick<SweepRecord, 'hosts' | 'silent'>): CompactHost[] {
+  const all: CompactHost[] = record.hosts.map((h): CompactHost => [h.ip, h.state]);
+  const silent = new AddressSet();
+  for (const text of record.silent) {
+    const spec = parseTargetToken(text);
+    if (spec.kind !== 'name') silent.add(spec.family, spec.start, spec.end);
+  }
+  for (const ip of silent) all.push([ip, 'silent']);
+  return all;
+}
+
+/**
+ * Finished sweeps in Redis, with bounded retention (count and age), the last sweep of the same targets, and named
+ * baselines. Keys: `PREFIX:history:sweep:ID` (the record, expiring with the age limit), `PREFIX:history:all` (ids
+ * by time), `PREFIX:history:target:KEY` (ids of one target key by time), `PREFIX:baseline:NAME`.
+ */
+export class HistoryStore {
+  private readonly prefix: string;
+  private readonly maxCount: number;
+  private readonly maxAgeMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    options: HistoryOptions = {},
+  ) {
+    this.prefix = options.prefix ?? KEY_PREFIX;
+    this.maxCount = options.maxCount ?? DEFAULT_HISTORY_COUNT;
+    this.maxAgeMs = (options.maxAgeDays ?? DEFAULT_HISTORY_AGE_DAYS) * 24 * 3600 * 1000;
+  }
+
+  private recordKey(id: string): string {
+    return `${this.prefix}:history:sweep:${id}`;
+  }
+
+  private indexKey(): string {
+    return `${this.prefix}:history:all`;
+  }
+
+  private targetIndexKey(key: string): string {
+    return `${this.prefix}:history:target:${key}`;
+  }
+
+  private baselineKey(name: string): string {
+    return `${this.prefix}:baseline:${name.toLowerCase()}`;
+  }
+
+  /**
+   * Stores a finished sweep and drops what the retention no longer allows. Recording the same id twice (a report
+   * job that ran again) replaces the record and keeps one index entry.
+   */
+  async record(record: SweepRecord): Promise<void> {
+    const at = Date.parse(record.at);
+    const ttlSeconds = Math.max(1, Math.ceil((at + this.maxAgeMs - Date.now()) / 1000));
+    await this.redis
+      .multi()
+      .set(this.recordKey(record.id), JSON.stringify(record), 'EX', ttlSeconds)
+      .zadd(this.indexKey(), at, record.id)
+      .zadd(this.targetIndexKey(record.targetKey), at, record.id)
+      .pexpire(this.targetIndexKey(record.targetKey), this.maxAgeMs)
+      .exec();
+    await this.prune();
+  }
+
+  private async prune(): Promise<void> {
+    const cutoff = Date.now() - this.maxAgeMs;
+    const old = await this.redis.zrangebyscore(this.indexKey(), '-inf', `(${cutoff}`);
+    const excess = await this.redis.zrange(this.indexKey(), 0, -(this.maxCount + 1));
+    const gone = [...new Set([...old, ...excess])];
+    if (gone.length === 0) return;
+    const records = await this.redis.mget(...gone.map((id) => this.recordKey(id)));
+    const tx = this.redis.multi();
+    gone.forEach((id, i) => {
+      const text = records[i];
+      if (text) {
+        const key = (JSON.parse(text) as SweepRecord).targetKey;
+        tx.zrem(this.targetIndexKey(key), id);
+      }
+      tx.del(this.recordKey(id));
+    });
+    tx.zrem(this.indexKey(), ...gone);
+    await tx.exec();
+  }
+
+  async get(id: string): Promise<SweepRecord | undefined> {
+    const text = await this.redis.get(this.recordKey(id));
+    return text ? (JSON.parse(text) as SweepRecord) : undefined;
+  }
+
+  /** The most recent sweep of the same targets, other than `exceptId`. */
+  async lastOf(key: string, exceptId?: string): Promise<SweepRecord | undefined> {
+    const ids = await this.redis.zrevrange(this.targetIndexKey(key), 0, 10);
+    for (const id of ids) {
+      if (id === exceptId) continue;
+      const record = await this.get(id);
+      if (record) return record;
+    }
+    return undefined;
+  }
+
+  /** The newest sweeps first, all of them or those of one target key, at most `limit`. */
+  async recent(limit = 10, key?: string): Promise<SweepRecord[]> {
+    const ids = await this.redis.zrevrange(key ? this.targetIndexKey(key) : this.indexKey(), 0, limit - 1);
+    if (ids.length === 0) return [];
+    const texts = await this.redis.mget(...ids.map((id) => this.recordKey(id)));
+    return texts.filter((t): t is string => t !== null).map((t) => JSON.parse(t) as SweepRecord);
+  }
+
+  /** Saves a recorded sweep under a name, replacing any baseline of that name. False when the sweep is not kept. */
+  async saveBaseline(name: string, sweepId: string, savedBy: string): Promise<boolean> {
+    const record = await this.get(sweepId);
+    if (!record) return false;
+    const baseline: Baseline = { name, savedBy, savedAt: new Date().toISOString(), record };
+    await this.redis.set(this.baselineKey(name), JSON.stringify(baseline));
+    return true;
+  }
+
+  async baseline(name: string): Promise<Baseline | undefined> {
+    const text = await this.redis.get(this.baselineKey(name));
+    return text ? (JSON.parse(text) as Baseline) : undefined;
+  }
+}

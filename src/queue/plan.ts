@@ -1,0 +1,188 @@
+import { OutOfScopeError, SweepTooLargeError } from '../core/errors.js';
+import type { SweepRequest } from '../core/request.js';
+import { AddressSet, parseNetwork, parseTargetToken, probeRange } from '../core/targets.js';
+import type { AgentInfo } from './registry.js';
+
+/** Addresses per chunk: a /24, so several agent replicas share a large sweep. */
+export const DEFAULT_CHUNK_SIZE = 256;
+
+interface Cover {
+  group: string;
+  cidr: string;
+  set: AddressSet;
+}
+
+export interface PlannedChunk {
+  index: number;
+  group: string;
+  targets: string[];
+}
+
+export interface SweepPlan {
+  /** Groups that run a part of the sweep, sorted. */
+  groups: string[];
+  chunks: PlannedChunk[];
+  /** Addresses planned (names not counted: the agents resolve them). */
+  addresses: number;
+}
+
+function coversOf(agents: readonly AgentInfo[]): Cover[] {
+  const seen = new Set<string>();
+  const covers: Cover[] = [];
+  for (const agent of agents) {
+    for (const cidr of agent.cidrs) {
+      const key = `${agent.group} ${cidr}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      try {
+        const { family, start, end } = parseNetwork(cidr);
+        covers.push({ group: agent.group, cidr, set: new AddressSet().add(family, start, end) });
+      } catch {
+        // An agent validates its own CIDRs at start; an unreadable one is not ours to judge here.
+      }
+    }
+  }
+  return covers;
+}
+
+/** `a covers 10.0.0.0/16; b covers 10.1.0.0/16, 10.2.0.0/16` */
+export function describeGroups(agents: readonly AgentInfo[]): string {
+  const byGroup = new Map<string, Set<string>>();
+  for (const agent of agents) {
+    const cidrs = byGroup.get(agent.group) ?? new Set<string>();
+    for (const cidr of agent.cidrs) cidrs.add(cidr);
+    byGroup.set(agent.group, cidrs);
+  }
+  if (byGroup.size === 0) return 'no agent is online';
+  return [...byGroup]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([group, cidrs]) => `${group} covers ${[...cidrs].join(', ')}`)
+    .join('; ');
+}
+
+/** Cuts a group's addresses into aligned blocks of `size` (a /24 each by default), so chunks never straddle two. */
+function chunked(group: string, set: AddressSet, size: bigint): { group: string; first: bigint; family: number; targets: string[] }[] {
+  const chunks = [];
+  for (const range of set.ranges()) {
+    for (let start = range.start; start <= range.end; ) {
+      const blockEnd = (start / size + 1n) * size - 1n;
+      const end = blockEnd < range.end ? blockEnd : range.end;
+      const part = new AddressSet().add(range.family, start, end);
+      chunks.push({ group, first: start, family: range.family, targets: part.toTargets() });
+      start = end + 1n;
+    }
+  }
+  return chunks;
+}
+
+/**
+ * Decides which agent group probes what, before anything is enqueued. Each address goes to the group whose agents
+ * declared the narrowest CIDR containing it (longest prefix wins); `vpc:NAME` sends everything to one group and
+ * `vpc:all` alone sweeps every group's declared CIDRs. Host names are resolved by the agents inside their network,
+ * so they need `vpc:NAME` unless only one group is online. Anything no live agent covers is refused, with a
+ * message that says what each group covers.
+ */
+export function planSweep(
+  request: SweepRequest,
+  agents: readonly AgentInfo[],
+  options: { chunkSize?: number; maxAddresses?: number } = {},
+): SweepPlan {
+  const chunkSize = BigInt(options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const groups = [...new Set(agents.map((a) => a.group))].sort();
+  if (groups.length === 0) {
+    throw new OutOfScopeError(
+      'no agent is online to run this sweep: start one inside the network with zensweep agent (ZENSWEEP_VPC, ZENSWEEP_CIDRS)',
+    );
+  }
+  const covers = coversOf(agents);
+  const vpc = request.options.vpc;
+  if (vpc !== undefined && vpc !== 'all' && !groups.includes(vpc)) {
+    throw new OutOfScopeError(`no live agent in group ${vpc}: ${describeGroups(agents)}`);
+  }
+
+  const wanted = new AddressSet();
+  const names: string[] = [];
+  for (const spec of request.targets) {
+    if (spec.kind === 'name') names.push(spec.name);
+    else {
+      const range = probeRange(spec);
+      wanted.add(range.family, range.start, range.end);
+    }
+  }
+  if (vpc === 'all' && request.targets.length === 0) {
+    for (const cover of covers) {
+      // As a sweep target: an IPv4 /30 or wider skips its network and broadcast addresses.
+      const spec = cover.cidr.includes(':') ? undefined : parseTargetToken(cover.cidr);
+      const range = spec && spec.kind !== 'name' ? probeRange(spec) : cover.set.ranges()[0];
+      if (range) wanted.add(range.family, range.start, range.end);
+    }
+  }
+  const maxAddresses = options.maxAddresses;
+  if (maxAddresses !== undefined && wanted.size > BigInt(maxAddresses)) {
+    throw new SweepTooLargeError(
+      `this sweep comes to ${wanted.size.toLocaleString('en-US')} addresses; a sweep may probe at most ${maxAddresses.toLocaleString('en-US')}`,
+    );
+  }
+
+  const assigned = new Map<string, AddressSet>();
+  const assign = (group: string, part: AddressSet): void => {
+    const set = assigned.get(group) ?? new AddressSet();
+    for (const r of part.ranges()) set.add(r.family, r.start, r.end);
+    assigned.set(group, set);
+  };
+  if (vpc !== undefined && vpc !== 'all') {
+    const scope = new AddressSet();
+    for (const cover of covers) {
+      if (cover.group !== vpc) continue;
+      for (const r of cover.set.ranges()) scope.add(r.family, r.start, r.end);
+    }
+    const outside = wanted.subtract(scope);
+    if (outside.size > 0n) {
+      throw new OutOfScopeError(
+        `${outside.toTargets().slice(0, 3).join(', ')} ${outside.ranges().length > 1 || outside.size > 1n ? 'are' : 'is'} outside group ${vpc}: ${describeGroups(agents)}`,
+      );
+    }
+    if (wanted.size > 0n) assign(vpc, wanted);
+  } else {
+    // Narrowest CIDR first: its group wins the addresses it holds.
+    const ordered = [...covers].sort((a, b) => (a.set.size < b.set.size ? -1 : a.set.size > b.set.size ? 1 : a.group.localeCompare(b.group)));
+    let remaining = wanted;
+    for (const cover of ordered) {
+      if (remaining.size === 0n) break;
+      const part = remaining.intersect(cover.set);
+      if (part.size === 0n) continue;
+      assign(cover.group, part);
+      remaining = remaining.subtract(part);
+    }
+    if (remaining.size > 0n) {
+      const list = remaining.toTargets();
+      throw new OutOfScopeError(
+        `no live agent covers ${list.slice(0, 3).join(', ')}${list.length > 3 ? ` and ${list.length - 3} more ranges` : ''}: ${describeGroups(agents)}`,
+      );
+    }
+  }
+
+  let nameGroup: string | undefined;
+  if (names.length > 0) {
+    if (vpc !== undefined && vpc !== 'all') nameGroup = vpc;
+    else if (groups.length === 1) nameGroup = groups[0];
+    else {
+      throw new OutOfScopeError(
+        `${names[0]} is a host name, resolved by the agents inside their network: say which group with vpc:NAME (groups: ${groups.join(', ')})`,
+      );
+    }
+  }
+
+  const pieces = [...assigned].flatMap(([group, set]) => chunked(group, set, chunkSize));
+  pieces.sort((a, b) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const chunks: PlannedChunk[] = pieces.map((p, index) => ({ index, group: p.group, targets: p.targets }));
+  if (nameGroup !== undefined) chunks.push({ index: chunks.length, group: nameGroup, targets: names });
+  if (chunks.length === 0) {
+    throw new OutOfScopeError(`nothing to sweep: the groups online declare no addresses (${describeGroups(agents)})`);
+  }
+  return {
+    groups: [...new Set(chunks.map((c) => c.group))].sort(),
+    chunks,
+    addresses: Number(wanted.size),
+  };
+}

@@ -1,0 +1,123 @@
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { UnrecoverableError } from 'bullmq';
+import { compactHosts, diffSweeps } from '../core/diff.js';
+import type { HostResult, NameResolution } from '../core/report.js';
+import { summarize } from '../core/report.js';
+import type { HistoryStore } from './history.js';
+import { compactRecord, recordHosts, targetKey } from './history.js';
+import { reportJobSchema } from './jobs.js';
+import { cancelledKey } from './names.js';
+import type { ChunkAccount, ChunkResult, DistributedReport } from './jobs.js';
+
+/** `sweep.prod:1h2k-ab12cd34.7` → 7: the chunk index is the last part of its job id. */
+function chunkIndex(jobKey: string): number {
+  const dot = jobKey.lastIndexOf('.');
+  return Number(jobKey.slice(dot + 1));
+}
+
+function groupOf(jobKey: string): string {
+  // Keys look like `bull:sweep.GROUP:JOBID`.
+  const parts = jobKey.split(':');
+  return (parts[1] ?? '').replace(/^sweep\./, '');
+}
+
+/**
+ * Processes a sweep's report job once all its chunks are in: puts the chunks' hosts back in address order into one
+ * report model (the same the CLI prints), notes which agent ran which chunk and which ran again, records the sweep
+ * in the history, and says what changed since the last sweep of the same targets and against a named baseline.
+ */
+export function reportProcessor(deps: { connection: Redis; history?: HistoryStore; prefix?: string }) {
+  const { connection, history } = deps;
+  return async (job: Job): Promise<DistributedReport> => {
+    const parsed = reportJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`bad report job data: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const data = parsed.data;
+    const values = (await job.getChildrenValues()) as Record<string, ChunkResult>;
+    const ignored = await job.getIgnoredChildrenFailures();
+
+    const results = Object.values(values).sort((a, b) => a.index - b.index);
+    const hosts: HostResult[] = [];
+    const names: NameResolution[] = [];
+    const chunks: ChunkAccount[] = [];
+    let icmp: DistributedReport['icmp'] = { available: true };
+    let planned = 0;
+    let complete = true;
+    for (const result of results) {
+      for (const host of result.hosts) hosts.push(host);
+      names.push(...result.names);
+      if (!result.icmp.available) icmp = result.icmp;
+      if (!result.complete) complete = false;
+      planned += result.planned;
+      chunks.push({
+        index: result.index,
+        group: result.group,
+        agentId: result.agentId,
+        attempt: result.attempt,
+        stalled: result.stalled,
+        durationMs: result.durationMs,
+      });
+    }
+    const failures = Object.entries(ignored)
+      .map(([key, reason]) => ({ index: chunkIndex(key), group: groupOf(key), reason: String(reason) }))
+      .sort((a, b) => a.index - b.index);
+    if (failures.length > 0) complete = false;
+
+    const cancelled = (await connection.exists(cancelledKey(data.sweepId, deps.prefix))) === 1;
+    if (cancelled) complete = false;
+    const finishedAt = new Date();
+    const report: DistributedReport = {
+      targets: data.targets,
+      options: data.options,
+      startedAt: data.createdAt,
+      durationMs: finishedAt.getTime() - new Date(data.createdAt).getTime(),
+      complete,
+      planned,
+      icmp,
+      summary: summarize(hosts),
+      names,
+      hosts,
+      sweepId: data.sweepId,
+      groups: data.groups,
+      requestedBy: data.requestedBy,
+      chunks,
+      failures,
+      cancelled,
+    };
+
+    if (history) {
+      const key = targetKey(data.targets);
+      const compact = compactHosts(hosts);
+      const previous = await history.lastOf(key, data.sweepId);
+      if (previous) {
+        report.changes = { since: previous.at, sinceId: previous.id, diff: diffSweeps(compactRecord(previous), compact) };
+      }
+      if (data.options.compare) {
+        const baseline = await history.baseline(data.options.compare);
+        if (baseline) {
+          report.baseline = {
+            name: baseline.name,
+            at: baseline.record.at,
+            diff: diffSweeps(compactRecord(baseline.record), compact),
+          };
+        }
+      }
+      await history.record({
+        id: data.sweepId,
+        requestedBy: data.requestedBy,
+        at: finishedAt.toISOString(),
+        targets: data.targets,
+        targetKey: key,
+        groups: data.groups,
+        summary: report.summary,
+        durationMs: report.durationMs,
+        complete,
+        ...recordHosts(hosts),
+      });
+      if (data.options.save && (await history.saveBaseline(data.options.save, data.sweepId, data.requestedBy))) {
+        report.savedAs = data.options.save;
+      }
+    }
+    return report;
+  };
+}

@@ -1,0 +1,349 @@
+/**
+ * Sweeps through Redis and real agent processes, on loopback: the agents, the submitter and redis-server are all
+ * real processes, and the faults are real (SIGKILL, a Redis restart). Every test gets its own redis-server.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, before, describe, it } from 'node:test';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { parseSweepText } from '../../src/core/grammar.js';
+import { Dispatcher } from '../../src/queue/dispatcher.js';
+import { HistoryStore } from '../../src/queue/history.js';
+import type { DistributedReport } from '../../src/queue/jobs.js';
+import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
+import { AgentRegistry } from '../../src/queue/registry.js';
+import { startAgent, type AgentProcess } from '../support/agents.js';
+import { zensweep, type CliResult } from '../support/cli.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { assertRoot } from '../support/root.js';
+
+const TIMEOUT = { timeout: 120_000 };
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function parseReport(result: CliResult): DistributedReport {
+  assert.equal(result.code, 0, `submit exited ${result.code}:\n${result.stderr}`);
+  return JSON.parse(result.stdout) as DistributedReport;
+}
+
+/** Every address once, in the report's order. */
+function assertEachOnce(report: DistributedReport, expected: number): void {
+  const ips = report.hosts.map((h) => h.ip);
+  assert.equal(new Set(ips).size, ips.length, 'an address is reported twice');
+  assert.equal(ips.length, expected);
+  assert.equal(report.summary.total, expected);
+}
+
+describe('zensweep submit with agents (real processes, real redis-server)', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  const agents: AgentProcess[] = [];
+  const env = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, REDIS_URL: redis.url });
+  const agent = async (options: Omit<Parameters<typeof startAgent>[0], 'redisUrl'>): Promise<AgentProcess> => {
+    const started = await startAgent({ redisUrl: redis.url, ...options });
+    agents.push(started);
+    return started;
+  };
+  /** Resolves once a chunk of this group's queue is being probed. */
+  const chunkActive = (group: string): Promise<void> => {
+    const queue = new Queue(sweepQueueName(group), { connection: client });
+    return until(`an active chunk in ${group}`, async () => (await queue.getActiveCount()) > 0).finally(() => queue.close());
+  };
+
+  before(async () => {
+    assertRoot();
+  });
+
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((a) => a.kill()));
+    client?.disconnect();
+    await redis?.destroy();
+  });
+
+  async function freshRedis(appendOnly = false): Promise<void> {
+    redis = await startRedis({ appendOnly });
+    client = new Redis(redis.url, { maxRetriesPerRequest: null });
+  }
+
+  it('runs a /24 on two replicas of one group and prints the same report model as sweep, plus who ran it', TIMEOUT, async () => {
+    await freshRedis();
+    const a1 = await agent({ group: 'lo', cidrs: '127.0.0.0/16' });
+    const a2 = await agent({ group: 'lo', cidrs: '127.0.0.0/16' });
+    const report = parseReport(await zensweep(['submit', '127.0.0.0/23', 'tcp:1', '--json'], { env: env() }));
+    assertEachOnce(report, 510);
+    assert.equal(report.summary.alive, 510);
+    assert.equal(report.complete, true);
+    assert.deepEqual(report.groups, ['lo']);
+    assert.equal(report.chunks.length, 2);
+    for (const chunk of report.chunks) assert.ok([a1.id, a2.id].includes(chunk.agentId));
+    assert.ok(report.hosts.every((h) => h.ports[0]?.state === 'closed'), 'port 1 is closed on loopback');
+    assert.match(report.requestedBy, /@/);
+
+    const text = await zensweep(['submit', '127.0.0.0/23', 'tcp:1'], { env: env() });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^127\.0\.0\.0\/23 — 510 alive · /);
+    assert.match(text.stdout, /\nRun\n {2}sweep \S+, asked by \S+, in lo\n/);
+    assert.match(text.stdout, /\nSince the last sweep of these targets \(.+\)\n {2}No change \(510 hosts\)\n/);
+  });
+
+  it('lists agents with what they declared, and drops a dead one within 30 s', { timeout: 90_000 }, async () => {
+    await freshRedis();
+    const a = await agent({ group: 'lo', cidrs: '127.0.0.0/25,127.0.1.0/24', concurrency: 3 });
+    const listed = await zensweep(['agents', '--json'], { env: env() });
+    assert.equal(listed.code, 0, listed.stderr);
+    const [info] = JSON.parse(listed.stdout) as Awaited<ReturnType<AgentRegistry['list']>>;
+    assert.equal(info?.id, a.id);
+    assert.equal(info?.group, 'lo');
+    assert.deepEqual(info?.cidrs, ['127.0.0.0/25', '127.0.1.0/24']);
+    assert.equal(info?.icmp, true);
+    assert.deepEqual(info?.load, { active: 0, concurrency: 3 });
+    assert.match(info?.version ?? '', /^\d+\.\d+\.\d+/);
+    const human = await zensweep(['agents'], { env: env() });
+    assert.match(human.stdout, new RegExp(`^lo\\n {2}${a.id} {3}127\\.0\\.0\\.0/25, 127\\.0\\.1\\.0/24 {3}ICMP\\+TCP`));
+
+    await a.kill();
+    const registry = new AgentRegistry(client);
+    const killedAt = Date.now();
+    await until('the dead agent to leave the registry', async () => (await registry.list()).length === 0, 35_000);
+    assert.ok(Date.now() - killedAt <= 31_000, `left after ${Date.now() - killedAt} ms`);
+  });
+
+  it('refuses a target no agent covers, saying what each group covers, and enqueues nothing', TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'a', cidrs: '127.0.0.0/25' });
+    const result = await zensweep(['submit', '127.0.0.0/24'], { env: env() });
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, 'zensweep: no live agent covers 127.0.0.128-127.0.0.254: a covers 127.0.0.0/25\n');
+    const forced = await zensweep(['submit', '127.0.0.5', 'vpc:b'], { env: env() });
+    assert.equal(forced.code, 2);
+    assert.match(forced.stderr, /^zensweep: no live agent in group b: a covers 127\.0\.0\.0\/25\n$/);
+    const bad = await zensweep(['submit', '127.0.0.0/24', 'count:0'], { env: env() });
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.split('\n').length, 2, bad.stderr);
+    const unknown = await zensweep(['submit', '127.0.0.5', 'compare:never-saved'], { env: env() });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no baseline named never-saved/);
+    for (const name of [sweepQueueName('a'), REPORT_QUEUE]) {
+      const queue = new Queue(name, { connection: client });
+      const counts = await queue.getJobCounts();
+      await queue.close();
+      assert.ok(Object.values(counts).every((n) => n === 0), `${name}: ${JSON.stringify(counts)}`);
+    }
+  });
+
+  it('splits one sweep across two groups and brings it back as one report', TIMEOUT, async () => {
+    await freshRedis();
+    const a = await agent({ group: 'a', cidrs: '127.0.0.0/25' });
+    const b = await agent({ group: 'b', cidrs: '127.0.0.128/25,127.0.1.0/24' });
+    const report = parseReport(await zensweep(['submit', '127.0.0.0/24', '127.0.1.1-10', '--json'], { env: env() }));
+    assertEachOnce(report, 264);
+    assert.equal(report.summary.alive, 264);
+    assert.deepEqual(report.groups, ['a', 'b']);
+    const ran = new Map(report.chunks.map((c) => [c.index, `${c.group}/${c.agentId}`]));
+    assert.deepEqual([...ran.values()].sort(), [`a/${a.id}`, `b/${b.id}`, `b/${b.id}`]);
+    // Address order is restored across groups.
+    assert.deepEqual(report.hosts.slice(125, 129).map((h) => h.ip), ['127.0.0.126', '127.0.0.127', '127.0.0.128', '127.0.0.129']);
+  });
+
+  it('finishes a chunk whose agent was SIGKILLed mid-way on another replica, and notes the retry', TIMEOUT, async () => {
+    await freshRedis();
+    // 254 echoes at 40/s: about 6 s, time enough to kill the agent in the middle.
+    const doomed = await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 40, lockMs: 2000 });
+    const submission = zensweep(['submit', '127.0.0.0/24', 'retries:0', '--json'], { env: env() });
+    await chunkActive('lo');
+    await new Promise((r) => setTimeout(r, 500));
+    await doomed.kill();
+    const rescuer = await agent({ group: 'lo', cidrs: '127.0.0.0/16', lockMs: 2000 });
+    const report = parseReport(await submission);
+    assertEachOnce(report, 254);
+    assert.equal(report.summary.alive, 254);
+    assert.equal(report.complete, true);
+    const [chunk] = report.chunks;
+    assert.equal(chunk?.agentId, rescuer.id);
+    assert.ok((chunk?.stalled ?? 0) >= 1, `stalled ${chunk?.stalled}`);
+  });
+
+  it('survives a Redis restart (AOF on) in the middle of a sweep: nothing lost, nothing counted twice', TIMEOUT, async () => {
+    await freshRedis(true);
+    await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 100, concurrency: 1 });
+    await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 100, concurrency: 1 });
+    const submission = zensweep(['submit', '127.0.0.0/22', 'retries:0', '--json'], { env: env() });
+    await chunkActive('lo');
+    await new Promise((r) => setTimeout(r, 300));
+    await redis.restart();
+    const report = parseReport(await submission);
+    assertEachOnce(report, 1022);
+    assert.equal(report.summary.alive, 1022);
+    assert.equal(report.complete, true);
+    assert.deepEqual(report.chunks.map((c) => c.index), [0, 1, 2, 3]);
+    const history = await new HistoryStore(client).recent(10);
+    assert.deepEqual(history.map((r) => r.id), [report.sweepId]);
+  });
+
+  it('completes 50 sweeps submitted at once across 3 agents, each reported once', TIMEOUT, async () => {
+    await freshRedis();
+    for (let i = 0; i < 3; i += 1) await agent({ group: 'lo', cidrs: '127.0.0.0/16', concurrency: 4 });
+    const completed: string[] = [];
+    const eventsConnection = client.duplicate();
+    const events = new QueueEvents(REPORT_QUEUE, { connection: eventsConnection });
+    events.on('completed', ({ jobId }) => completed.push(jobId));
+    await events.waitUntilReady();
+    const dispatcher = new Dispatcher({ connection: client });
+    try {
+      const reports = await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const submitted = await dispatcher.submit(parseSweepText(`127.0.${i}.0/28`), 'test');
+          return { target: i, report: await dispatcher.waitForReport(submitted) };
+        }),
+      );
+      for (const { target, report } of reports) {
+        assert.equal(report.complete, true);
+        assert.equal(report.summary.alive, 14, `127.0.${target}.0/28`);
+        assert.ok(report.hosts.every((h) => h.ip.startsWith(`127.0.${target}.`)));
+      }
+      const ids = reports.map((r) => r.report.sweepId);
+      assert.equal(new Set(ids).size, 50);
+      await until('50 completion events', () => completed.length >= 50, 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual([...completed].sort(), [...ids].sort(), 'each report completed exactly once');
+      assert.equal((await new HistoryStore(client).recent(100)).length, 50);
+    } finally {
+      await events.close();
+      eventsConnection.disconnect();
+      await dispatcher.close();
+    }
+  });
+
+  it('fails bad job data put straight into a queue with a clear reason, and keeps serving', TIMEOUT, async () => {
+    await freshRedis();
+    const a = await agent({ group: 'a', cidrs: '127.0.0.0/25' });
+    const queue = new Queue(sweepQueueName('a'), { connection: client });
+    try {
+      const options = { ports: [], count: 1, timeoutMs: 500, retries: 0, rate: 0, intervalMs: 1000 };
+      const garbage = await queue.add('chunk', { hello: 'world' }, { attempts: 3 });
+      const outside = await queue.add(
+        'chunk',
+        { v: 1, sweepId: 'x', group: 'a', index: 0, targets: ['127.0.0.5', '127.0.1.5'], options },
+        { attempts: 3 },
+      );
+      const wrongGroup = await queue.add('chunk', { v: 1, sweepId: 'y', group: 'b', index: 0, targets: ['127.0.0.5'], options });
+      const badTarget = await queue.add('chunk', { v: 1, sweepId: 'z', group: 'a', index: 0, targets: ['10.0.0.0/-1'], options });
+      for (const job of [garbage, outside, wrongGroup, badTarget]) {
+        await until(`job ${job.id} to fail`, async () => (await queue.getJobState(job.id ?? '')) === 'failed');
+      }
+      const reasons = await Promise.all(
+        [garbage, outside, wrongGroup, badTarget].map(async (job) => (await queue.getJob(job.id ?? ''))?.failedReason),
+      );
+      assert.match(reasons[0] ?? '', /^bad chunk data: v /);
+      assert.equal(
+        reasons[1],
+        '127.0.1.5 is outside the networks this agent may probe (127.0.0.0/25); nothing was probed',
+      );
+      assert.equal(reasons[2], 'chunk for group b reached an agent of group a');
+      assert.match(reasons[3] ?? '', /^bad chunk data: .*10\.0\.0\.0\/-1/);
+      // Final: a bad job is not tried again.
+      assert.equal((await queue.getJob(outside.id ?? ''))?.attemptsMade, 1);
+
+      const report = parseReport(await zensweep(['submit', '127.0.0.0/28', '--json'], { env: env() }));
+      assert.equal(report.summary.alive, 14);
+      assert.equal(report.chunks[0]?.agentId, a.id);
+      assert.equal(a.child.exitCode, null, 'the agent is still running');
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('cancels a running sweep: the report comes back incomplete, and says so', TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 20 });
+    const dispatcher = new Dispatcher({ connection: client });
+    try {
+      const submitted = await dispatcher.submit(parseSweepText('127.0.0.0/24 retries:0'), 'test');
+      const waiting = dispatcher.waitForReport(submitted);
+      await chunkActive('lo');
+      const cancel = await zensweep(['cancel', submitted.sweepId], { env: env() });
+      assert.equal(cancel.code, 0, cancel.stderr);
+      const report = await waiting;
+      assert.equal(report.complete, false);
+      assert.equal(report.cancelled, true);
+      assert.ok(report.summary.total < 254, `probed ${report.summary.total}`);
+      assert.equal(report.planned, 254);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  it('on SIGTERM finishes the chunk it runs, leaves the registry and exits 0', TIMEOUT, async () => {
+    await freshRedis();
+    const a = await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 100 });
+    const submission = zensweep(['submit', '127.0.0.0/24', 'retries:0', '--json'], { env: env() });
+    await chunkActive('lo');
+    a.child.kill('SIGTERM');
+    assert.equal(await a.exited, 0, a.log());
+    assert.deepEqual(await new AgentRegistry(client).list(), []);
+    const report = parseReport(await submission);
+    assert.equal(report.summary.alive, 254);
+    assert.equal(report.chunks[0]?.agentId, a.id);
+    assert.equal(a.events('agent_stopped').length, 1);
+  });
+
+  it('compares with a named baseline and says what changed', TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'lo', cidrs: '127.0.0.0/16' });
+    const saved = parseReport(await zensweep(['submit', '127.0.0.0/28', 'save:before-cutover', '--json'], { env: env() }));
+    assert.equal(saved.savedAs, 'before-cutover');
+    // Pretend the baseline saw 127.0.0.3 silent and 127.0.0.4 answering TCP only: the next sweep sees both alive.
+    const history = new HistoryStore(client);
+    const baseline = await history.baseline('before-cutover');
+    assert.ok(baseline);
+    baseline.record.hosts = baseline.record.hosts
+      .filter((h) => h.ip !== '127.0.0.3')
+      .map((h) => (h.ip === '127.0.0.4' ? { ...h, state: 'alive_tcp_only' as const } : h));
+    baseline.record.silent = ['127.0.0.3'];
+    await client.set('zensweep:baseline:before-cutover', JSON.stringify(baseline));
+    const result = await zensweep(['submit', '127.0.0.0/28', 'compare:before-cutover'], { env: env() });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /\nAgainst baseline before-cutover \(.+\)\n {2}Appeared \(1\): 127\.0\.0\.3\n {2}Changed \(1\): 127\.0\.0\.4 TCP only → alive\n/);
+  });
+});
+
+describe('zensweep agent configuration', () => {
+  it('refuses a bad environment in one line, exit 2, before touching Redis', async () => {
+    const base = { PATH: process.env.PATH, REDIS_URL: 'redis://127.0.0.1:1', ZENSWEEP_VPC: 'prod', ZENSWEEP_CIDRS: '127.0.0.0/24' };
+    const cases: [NodeJS.ProcessEnv, RegExp][] = [
+      [{ ...base, ZENSWEEP_VPC: undefined }, /^zensweep: ZENSWEEP_VPC is required/],
+      [{ ...base, ZENSWEEP_VPC: 'all' }, /^zensweep: ZENSWEEP_VPC must be letters/],
+      [{ ...base, ZENSWEEP_CIDRS: '127.0.0.0/33' }, /^zensweep: ZENSWEEP_CIDRS: /],
+      [{ ...base, REDIS_URL: 'http://:hunter2@x:6379' }, /^zensweep: REDIS_URL must start with redis:\/\/ or rediss:\/\//],
+      [{ ...base, ZENSWEEP_RATE: 'fast' }, /^zensweep: ZENSWEEP_RATE must be a whole number/],
+    ];
+    for (const [env, expected] of cases) {
+      const result = await zensweep(['agent'], { env, timeoutMs: 10_000 });
+      assert.equal(result.code, 2, `${JSON.stringify(env)}: ${result.stderr}`);
+      assert.match(result.stderr, expected);
+      assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+      assert.doesNotMatch(result.stderr, /hunter2/);
+    }
+  });
+
+  it('never writes the Redis password, in its log or in submit errors, while Redis cannot be reached', async () => {
+    const url = 'redis://:hunter2-secret@127.0.0.1:1';
+    const agentRun = zensweep(['agent'], {
+      env: { PATH: process.env.PATH, REDIS_URL: url, ZENSWEEP_VPC: 'prod', ZENSWEEP_CIDRS: '127.0.0.0/24' },
+      timeoutMs: 3000,
+    });
+    const submit = await zensweep(['submit', '127.0.0.1'], { env: { PATH: process.env.PATH, REDIS_URL: url } });
+    assert.equal(submit.code, 1);
+    assert.match(submit.stderr, /^zensweep: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    assert.doesNotMatch(submit.stderr, /hunter2/);
+    const agentResult = await agentRun;
+    assert.match(agentResult.stdout, /"event":"redis_error"/);
+    assert.doesNotMatch(agentResult.stdout + agentResult.stderr, /hunter2/);
+  });
+});

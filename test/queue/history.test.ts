@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { diffSweeps } from '../../src/core/diff.js';
+import { describeDiff } from '../../src/core/format.js';
+import type { HostResult } from '../../src/core/report.js';
+import { summarize } from '../../src/core/report.js';
+import type { HostState } from '../../src/core/states.js';
+import { runLines } from '../../src/cli/render/distributed.js';
+import { HistoryStore, compactRecord, recordHosts, targetKey } from '../../src/queue/history.js';
+import type { SweepRecord } from '../../src/queue/history.js';
+import type { DistributedReport } from '../../src/queue/jobs.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+function host(ip: string, state: HostState, rtt?: number): HostResult {
+  const sent = state === 'alive_tcp_only' || state === 'alive' ? 2 : 1;
+  return {
+    ip,
+    state,
+    icmp: {
+      sent,
+      received: state === 'alive' ? 2 : 0,
+      lossPct: state === 'alive' ? 0 : 100,
+      ...(rtt !== undefined ? { rtt: { min: rtt, avg: rtt, max: rtt, mdev: 0 } } : {}),
+    },
+    ports: state === 'alive_tcp_only' ? [{ port: 5432, state: 'open', ms: 1, attempts: 1 }] : [],
+  };
+}
+
+function record(id: string, at: Date, targets: string[], hosts: HostResult[]): SweepRecord {
+  return {
+    id,
+    requestedBy: 'U1',
+    at: at.toISOString(),
+    targets,
+    targetKey: targetKey(targets),
+    groups: ['lo'],
+    summary: summarize(hosts),
+    durationMs: 12,
+    complete: true,
+    ...recordHosts(hosts),
+  };
+}
+
+describe('targetKey', () => {
+  it('treats the same addresses written differently as the same sweep', () => {
+    assert.equal(targetKey(['10.0.1.0/24']), targetKey(['10.0.1.1-254']));
+    assert.equal(targetKey(['10.0.1.0/24', '10.0.1.5']), targetKey(['10.0.1.0/24']));
+    assert.equal(targetKey(['DB.internal.', '10.0.0.1']), targetKey(['10.0.0.1', 'db.internal']));
+    assert.notEqual(targetKey(['10.0.1.0/24']), targetKey(['10.0.1.0/25']));
+  });
+});
+
+describe('recordHosts / compactRecord', () => {
+  it('keeps answering hosts with their figures and folds silent ones into ranges, losslessly', () => {
+    const hosts = [
+      host('198.18.0.1', 'alive', 0.5),
+      ...Array.from({ length: 200 }, (_, i) => host(`198.18.0.${i + 2}`, 'silent')),
+      host('198.18.0.202', 'alive_tcp_only'),
+      host('198.18.0.203', 'prohibited'),
+    ];
+    const stored = recordHosts(hosts);
+    assert.deepEqual(stored.silent, ['198.18.0.2-198.18.0.201']);
+    assert.deepEqual(stored.hosts, [
+      { ip: '198.18.0.1', state: 'alive', rttMs: 0.5, lossPct: 0 },
+      { ip: '198.18.0.202', state: 'alive_tcp_only', lossPct: 100, openPorts: [5432] },
+      { ip: '198.18.0.203', state: 'prohibited', lossPct: 100 },
+    ]);
+    const compact = compactRecord(stored);
+    assert.equal(compact.length, 203);
+    assert.deepEqual(diffSweeps(compact, hosts.map((h) => [h.ip, h.state])).unchanged, 203);
+  });
+});
+
+describe('HistoryStore (real redis-server)', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  before(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+  });
+  after(async () => {
+    redis.disconnect();
+    await server.destroy();
+  });
+
+  it('finds the last sweep of the same targets, not counting the one being recorded', async () => {
+    const store = new HistoryStore(redis, { prefix: 't1' });
+    const now = Date.now();
+    await store.record(record('a', new Date(now - 3000), ['127.0.0.0/30'], [host('127.0.0.1', 'alive', 1)]));
+    await store.record(record('b', new Date(now - 2000), ['127.0.1.0/30'], [host('127.0.1.1', 'alive', 1)]));
+    await store.record(record('c', new Date(now - 1000), ['127.0.0.1-2'], [host('127.0.0.1', 'silent')]));
+    assert.equal((await store.lastOf(targetKey(['127.0.0.0/30'])))?.id, 'c');
+    assert.equal((await store.lastOf(targetKey(['127.0.0.0/30']), 'c'))?.id, 'a');
+    assert.equal(await store.lastOf(targetKey(['127.0.2.0/30'])), undefined);
+    assert.deepEqual((await store.recent(10)).map((r) => r.id), ['c', 'b', 'a']);
+    assert.deepEqual((await store.recent(10, targetKey(['127.0.1.1-2']))).map((r) => r.id), ['b']);
+  });
+
+  it('keeps at most maxCount sweeps, dropping the oldest with their index entries', async () => {
+    const store = new HistoryStore(redis, { prefix: 't2', maxCount: 3 });
+    const now = Date.now();
+    for (let i = 0; i < 5; i += 1) {
+      await store.record(record(`s${i}`, new Date(now - 10_000 + i * 1000), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
+    }
+    assert.deepEqual((await store.recent(10)).map((r) => r.id), ['s4', 's3', 's2']);
+    assert.equal(await store.get('s0'), undefined);
+    assert.equal(await redis.zcard(`t2:history:target:${targetKey(['127.0.0.1'])}`), 3);
+  });
+
+  it('drops sweeps older than maxAgeDays, and lets kept ones expire on their own', async () => {
+    const store = new HistoryStore(redis, { prefix: 't3', maxAgeDays: 1 });
+    const now = Date.now();
+    await store.record(record('old', new Date(now - 2 * 24 * 3600 * 1000), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
+    await store.record(record('new', new Date(now), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
+    assert.deepEqual((await store.recent(10)).map((r) => r.id), ['new']);
+    const ttl = await redis.ttl('t3:history:sweep:new');
+    assert.ok(ttl > 23 * 3600 && ttl <= 24 * 3600, `ttl ${ttl}`);
+  });
+
+  it('saves a baseline that outlives the history retention, and replaces it by name', async () => {
+    const store = new HistoryStore(redis, { prefix: 't4', maxCount: 1 });
+    await store.record(record('first', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
+    assert.equal(await store.saveBaseline('Before-Cutover', 'first', 'U1'), true);
+    await store.record(record('second', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'silent')]));
+    assert.equal(await store.get('first'), undefined, 'retention dropped the sweep itself');
+    const baseline = await store.baseline('before-cutover');
+    assert.equal(baseline?.record.id, 'first');
+    assert.equal(baseline?.savedBy, 'U1');
+    assert.equal(await store.saveBaseline('before-cutover', 'gone', 'U1'), false);
+    assert.equal(await store.saveBaseline('before-cutover', 'second', 'U2'), true);
+    assert.equal((await store.baseline('before-cutover'))?.record.id, 'second');
+  });
+});
+
+describe('describeDiff / runLines', () => {
+  it('says what appeared, what went silent and what changed, folding long lists', () => {
+    const before = Array.from({ length: 40 }, (_, i): [string, HostState] => [`198.18.0.${i + 1}`, 'alive']);
+    const after = before.map(([ip], i): [string, HostState] => [ip, i < 30 ? 'silent' : i === 30 ? 'unreachable' : 'alive']);
+    after.push(['198.18.0.100', 'alive'], ['198.18.0.101', 'alive_tcp_only']);
+    after[35] = ['198.18.0.36', 'alive_tcp_only'];
+    const lines = describeDiff(diffSweeps(before, after), 2);
+    assert.deepEqual(lines, [
+      'Appeared (2): 198.18.0.100-101',
+      'Went silent (31): 198.18.0.1-30; 198.18.0.31 (now unreachable)',
+      'Changed (1): 198.18.0.36 alive → TCP only',
+    ]);
+    assert.deepEqual(describeDiff(diffSweeps(before, before)), ['No change (40 hosts)']);
+  });
+
+  it('notes a chunk that ran again after its agent stalled, and chunks that failed', () => {
+    const report = {
+      sweepId: 'abc',
+      requestedBy: 'U1',
+      groups: ['a'],
+      chunks: [
+        { index: 0, group: 'a', agentId: 'a-1', attempt: 1, stalled: 0, durationMs: 5 },
+        { index: 1, group: 'a', agentId: 'a-2', attempt: 1, stalled: 1, durationMs: 5 },
+      ],
+      failures: [{ index: 2, group: 'a', reason: '127.0.1.5 is outside the networks this agent may probe (127.0.0.0/25)' }],
+    } as unknown as DistributedReport;
+    assert.deepEqual(runLines(report), [
+      '',
+      'Run',
+      '  sweep abc, asked by U1, in a',
+      '  a/a-1: 1 chunk',
+      '  a/a-2: 1 chunk',
+      '  retried: chunk 1 ran again on a-2 after its agent stopped answering (stalled)',
+      '  failed: chunk 2 in a: 127.0.1.5 is outside the networks this agent may probe (127.0.0.0/25)',
+    ]);
+  });
+});

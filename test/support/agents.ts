@@ -1,0 +1,121 @@
+/**
+ * Real `zensweep agent` processes for the distributed tests: each one is `node dist/cli.js agent` with its own
+ * environment, its log kept for assertions and for the message of a failing test.
+ *
+ * ```ts
+ * const agent = await startAgent({ redisUrl: redis.url, group: 'a', cidrs: '127.0.0.0/25' });
+ * after(() => agent.stop());
+ * ```
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { AgentRegistry } from '../../src/queue/registry.js';
+import { CLI } from './cli.js';
+
+export interface AgentOptions {
+  redisUrl: string;
+  group: string;
+  /** ZENSWEEP_CIDRS, comma separated. */
+  cidrs: string;
+  /** Default: a unique name per test process. */
+  id?: string;
+  /** ZENSWEEP_RATE, packets/s for the whole agent. */
+  rate?: number;
+  /** ZENSWEEP_CONCURRENCY. */
+  concurrency?: number;
+  /** ZENSWEEP_LOCK_MS: how soon a chunk of a dead agent is found stalled. */
+  lockMs?: number;
+  /** Any other variables. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface AgentProcess {
+  readonly id: string;
+  readonly child: ChildProcess;
+  /** Everything the agent wrote so far (pino JSON lines and any stderr). */
+  log(): string;
+  /** Parsed log events with this `event` name. */
+  events(name: string): Record<string, unknown>[];
+  /** Resolves with the exit code once the process is gone. */
+  readonly exited: Promise<number | null>;
+  /** SIGTERM and wait; SIGKILL if it has not exited after `graceMs` (default 20 s). Safe to call twice. */
+  stop(graceMs?: number): Promise<number | null>;
+  /** SIGKILL and wait: a crash, no shutdown work. */
+  kill(): Promise<void>;
+}
+
+let counter = 0;
+const all = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of all) child.kill('SIGKILL');
+});
+
+/** Starts an agent and waits until it is listed in the registry (so a sweep submitted next will be planned on it). */
+export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000): Promise<AgentProcess> {
+  counter += 1;
+  const id = options.id ?? `agent-${process.pid}-${counter}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    LOG_LEVEL: 'info',
+    REDIS_URL: options.redisUrl,
+    ZENSWEEP_VPC: options.group,
+    ZENSWEEP_CIDRS: options.cidrs,
+    ZENSWEEP_AGENT_ID: id,
+    ...(options.rate !== undefined ? { ZENSWEEP_RATE: String(options.rate) } : {}),
+    ...(options.concurrency !== undefined ? { ZENSWEEP_CONCURRENCY: String(options.concurrency) } : {}),
+    ...(options.lockMs !== undefined ? { ZENSWEEP_LOCK_MS: String(options.lockMs) } : {}),
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [CLI, 'agent'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  all.add(child);
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      all.delete(child);
+      resolve(code);
+    }),
+  );
+  const agent: AgentProcess = {
+    id,
+    child,
+    exited,
+    log: () => output,
+    events: (name) =>
+      output
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((event) => event.event === name),
+    async stop(graceMs = 20_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  try {
+    const registry = new AgentRegistry(redis);
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      if ((await registry.list()).some((a) => a.id === id)) return agent;
+      if (child.exitCode !== null) throw new Error(`agent ${id} exited with ${child.exitCode}:\n${output}`);
+      if (Date.now() > deadline) {
+        await agent.kill();
+        throw new Error(`agent ${id} did not register within ${readyTimeoutMs} ms:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * A real redis-server per test file (DESIGN.md, "Testing without the internet"): its own free port on 127.0.0.1,
+ * its own temporary directory, so tests can stop, kill and restart it without touching any other Redis.
+ *
+ * ```ts
+ * const redis = await startRedis({ appendOnly: true });
+ * after(() => redis.destroy());
+ * const queue = new Queue(name, { connection: redisConnection(redis.url) });
+ * ```
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RedisOptions {
+  /** Append-only file on, fsynced after every write, so `restart()` and even `kill()` keep every write. Default false. */
+  appendOnly?: boolean;
+  /** `requirepass`: clients must AUTH with it. Default none. */
+  password?: string;
+}
+
+export interface RedisServer {
+  readonly port: number;
+  /** `redis://127.0.0.1:PORT`, or `redis://:PASSWORD@127.0.0.1:PORT` with a password. */
+  readonly url: string;
+  /** The server's directory (AOF, log); removed by `destroy()`. */
+  readonly dir: string;
+  /** Asks the server to shut down without saving (SIGTERM) and waits until it has exited. No-op when stopped. */
+  stop(): Promise<void>;
+  /** Stops (if running), then starts again on the same port and directory, and waits until it answers PING. */
+  restart(): Promise<void>;
+  /** SIGKILL, as a crash: no shutdown work at all. Waits until the process is gone. No-op when stopped. */
+  kill(): Promise<void>;
+  /** Stops the server if it runs and removes its directory. Safe to call more than once. */
+  destroy(): Promise<void>;
+}
+
+/** How long a server may take to answer PING after start, in milliseconds (a loaded CI machine can be slow). */
+const READY_TIMEOUT_MS = 20_000;
+/** How long a stop may take before the process is killed, in milliseconds. */
+const STOP_TIMEOUT_MS = 10_000;
+const LOG_FILE = 'redis.log';
+/** stdout and stderr of the process: errors in the arguments are printed there, before the log file is opened. */
+const CONSOLE_FILE = 'console.log';
+
+/** Every server still running, killed if the test process exits without destroying it. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) {
+    return;
+  }
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of running) {
+      child.kill('SIGKILL');
+    }
+  });
+}
+
+/** ioredis options for BullMQ (`connection`) from a `redis://` URL; workers need `maxRetriesPerRequest: null`. */
+export function redisConnection(url: string): { host: string; port: number; password?: string; maxRetriesPerRequest: null } {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'redis:') {
+    throw new Error(`${url} is not a redis:// URL`);
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = parsed.port === '' ? 6379 : Number(parsed.port);
+  const password = decodeURIComponent(parsed.password);
+  return password === '' ? { host, port, maxRetriesPerRequest: null } : { host, port, password, maxRetriesPerRequest: null };
+}
+
+/** Starts a redis-server of its own; throws (never skips) when redis-server is not installed. */
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'zensweep-redis-'));
+  try {
+    // A port found free can be taken by someone else before redis binds it: try a few.
+    for (let attempt = 1; ; attempt += 1) {
+      const port = await freePort();
+      try {
+        const child = await launch(dir, port, options);
+        return new LocalRedis(dir, port, options, child);
+      } catch (error) {
+        if (attempt >= 5 || !(error instanceof PortTakenError)) {
+          throw error;
+        }
+      }
+    }
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+class LocalRedis implements RedisServer {
+  readonly url: string;
+  private child: ChildProcess | undefined;
+  private destroyed = false;
+
+  constructor(
+    readonly dir: string,
+    readonly port: number,
+    private readonly options: RedisOptions,
+    child: ChildProcess,
+  ) {
+    this.child = child;
+    const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
+    this.url = `redis://${auth}127.0.0.1:${port}`;
+  }
+
+  async stop(): Promise<void> {
+    await this.end('SIGTERM');
+  }
+
+  async kill(): Promise<void> {
+    await this.end('SIGKILL');
+  }
+
+  async restart(): Promise<void> {
+    if (this.destroyed) {
+      throw new Error('this redis-server was destroyed: start a new one');
+    }
+    await this.stop();
+    this.child = await launch(this.dir, this.port, this.options);
+  }
+
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** SIGTERM makes redis shut down cleanly; with `save ''` it writes no RDB, and the AOF is already fsynced. */
+  private async end(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child === undefined) {
+      return;
+    }
+    const exited = exitOf(child);
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    try {
+      await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function launch(dir: string, port: number, options: RedisOptions): Promise<ChildProcess> {
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', options.appendOnly === true ? 'yes' : 'no',
+    ...(options.appendOnly === true ? ['--appendfsync', 'always'] : []),
+    ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+    '--logfile', LOG_FILE,
+    '--daemonize', 'no',
+  ];
+  const consoleFd = openSync(join(dir, CONSOLE_FILE), 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', consoleFd, consoleFd] });
+  } finally {
+    closeSync(consoleFd);
+  }
+  const exited = exitOf(child);
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'ENOENT'
+          ? new Error('redis-server is not installed or not on the PATH: install it (e.g. apt-get install redis-server) to run these tests', { cause: error })
+          : error,
+      );
+    });
+  });
+  running.add(child);
+  installExitHook();
+  void exited.then(() => running.delete(child));
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  while (Date.now() < deadline) {
+    if (gone) {
+      const tail = await logTail(dir);
+      if (/Address already in use/i.test(tail)) {
+        throw new PortTakenError(`port ${port} is taken`);
+      }
+      throw new Error(`redis-server on port ${port} exited (code ${String(child.exitCode)}, signal ${String(child.signalCode)}) before answering PING; its log ends:\n${tail}`);
+    }
+    try {
+      await ping(port, options.password);
+      return child;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  child.kill('SIGKILL');
+  await exited;
+  throw new Error(
+    `redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms (last error: ${String(lastError)}); its log ends:\n${await logTail(dir)}`,
+  );
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** A port that was free a moment ago: bind port 0, read the port, close. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') {
+    throw new Error('could not find a free port');
+  }
+  return address.port;
+}
+
+/** Resolves when the server answers PING with PONG (not LOADING, not NOAUTH); rejects otherwise. Plain RESP. */
+function ping(port: number, password: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let received = '';
+    const fail = (error: Error): void => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.setTimeout(1000, () => fail(new Error('no answer within 1 s')));
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      const command = (...parts: string[]): string =>
+        `*${parts.length}\r\n${parts.map((part) => `$${Buffer.byteLength(part)}\r\n${part}\r\n`).join('')}`;
+      socket.write((password === undefined ? '' : command('AUTH', password)) + command('PING'));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8');
+      const lines = received.split('\r\n').filter((line) => line !== '');
+      if (lines.includes('+PONG')) {
+        socket.end();
+        resolve();
+      } else if (lines.length >= (password === undefined ? 1 : 2) || lines.some((line) => line.startsWith('-'))) {
+        fail(new Error(`answer: ${lines.join(' | ')}`));
+      }
+    });
+  });
+}
+
+async function logTail(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const file of [CONSOLE_FILE, LOG_FILE]) {
+    try {
+      const text = (await readFile(join(dir, file), 'utf8')).trim();
+      if (text !== '') {
+        parts.push(text.split('\n').slice(-15).join('\n'));
+      }
+    } catch {
+      // Not written yet.
+    }
+  }
+  return parts.length === 0 ? '(empty)' : parts.join('\n');
+}
