@@ -3,6 +3,7 @@
  *
  * 1. loopback 127.0.0.0/16, 1 echo, no retries, unlimited rate (fping -i 0)   target: ratio ≤ 1.0, peak RSS ≤ 150 MB
  * 2. the lab /24, mostly empty addresses, timeout 1000 ms, no retries         target: wall ≤ timeout + 150 ms
+ * 3. and 4. through Redis and agents: see distributed.ts (BENCH_ONLY=engine skips them)
  *
  * Each case runs several times, alternating the tools; medians are printed. Wall time is that of the whole
  * command, process start included, for both tools. Peak RSS is ZenSweep's whole footprint: its own process
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab } from '../test/support/lab.js';
+import { benchDistributed } from './distributed.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const TIME = '/usr/bin/time';
@@ -166,11 +168,20 @@ async function main(): Promise<void> {
     await lab.destroy();
   }
 
+  const distributed = process.env.BENCH_ONLY === 'engine' ? undefined : await benchDistributed(RUNS, median);
+
   console.log('\nTargets');
   const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
   console.log(`  (1) ratio ${(loopback.zs / loopback.fp).toFixed(2)} ≤ 1.00: ${mark(loopback.zs <= loopback.fp)}`);
   console.log(`  (1) peak RSS ${loopback.rssMb.toFixed(0)} MB ≤ 150 MB: ${mark(loopback.rssMb <= 150)}`);
   console.log(`  (2) wall ${labResult.zs.toFixed(0)} ms ≤ 1150 ms: ${mark(labResult.zs <= 1150)}`);
+  if (distributed) {
+    const one = distributed.scaling.get(1) ?? 0;
+    const speedups = [2, 4].map((n) => `${n} agents ${(one / (distributed.scaling.get(n) ?? one)).toFixed(2)}×`);
+    console.log(`  (3) speed-up over 1 agent: ${speedups.join(', ')} (no fixed target)`);
+    const overhead = distributed.submitMs - distributed.sweepMs;
+    console.log(`  (4) submit overhead ${overhead.toFixed(0)} ms ≤ 100 ms: ${mark(overhead <= 100)}`);
+  }
 }
 
 await main();

@@ -14,6 +14,7 @@ import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName }
 import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
+import { ResultStore } from '../queue/results.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
@@ -41,6 +42,7 @@ export class Agent {
   private readonly connection: Redis;
   private readonly subscriber: Redis;
   private readonly registry: AgentRegistry;
+  private readonly results: ResultStore;
   private chunks: Worker | undefined;
   private reports: Worker | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -56,6 +58,7 @@ export class Agent {
     this.connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX);
+    this.results = new ResultStore(this.connection, KEY_PREFIX);
     for (const client of [this.connection, this.subscriber]) {
       // ioredis reconnects by itself; say so once per event, without the URL (it may hold a password).
       client.on('error', (error: Error) => this.log.warn({ event: 'redis_error', message: error.message }));
@@ -148,8 +151,6 @@ export class Agent {
       index: data.index,
       group: data.group,
       agentId: this.config.agentId,
-      hosts: [],
-      names: [],
       planned: 0,
       complete: false,
       icmp: { available: this.icmp },
@@ -188,9 +189,8 @@ export class Agent {
         },
       });
       if (signal?.aborted && signal.reason === SHUTDOWN) throw new Error('agent shut down: chunk handed back');
+      await this.results.saveChunk(data.sweepId, data.index, { hosts: report.hosts, names: report.names });
       return result({
-        hosts: report.hosts,
-        names: report.names,
         planned: report.planned,
         complete: report.complete,
         icmp: report.icmp,

@@ -4,11 +4,10 @@ import { loadEngineConfig } from '../config.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { parseSweepText } from '../core/grammar.js';
 import { connectRedis } from '../queue/connect.js';
-import { Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { REPORT_QUEUE } from '../queue/names.js';
-import { reportProcessor } from '../queue/report-worker.js';
 import { HistoryStore, targetKey } from '../queue/history.js';
 import { AgentRegistry } from '../queue/registry.js';
 import { ProgressBar } from './progress.js';
@@ -26,6 +25,9 @@ REDIS_URL (default redis://127.0.0.1:6379) names the Redis the agents use.
 
 example: zensweep submit 10.0.1.0/24 tcp:5432 vpc:prod
 `;
+
+/** How long submit waits for an agent to put the report together before it does so itself, in ms. */
+const FALLBACK_REPORT_AFTER_MS = 2000;
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -66,6 +68,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
   let cancelled = false;
   let reportWorker: Worker | undefined;
   let workerConnection: Redis | undefined;
+  let stopFallback = (): void => undefined;
   try {
     const submitted = await dispatcher.submit(request, requester());
     // On stderr even with --json: the id is what `zensweep cancel` takes.
@@ -74,12 +77,22 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
       `zensweep: sweep ${submitted.sweepId}: ${submitted.plan.addresses.toLocaleString('en-US')} addresses in ` +
         `${chunks} chunk${chunks === 1 ? '' : 's'} on ${submitted.plan.groups.join(', ')}\n`,
     );
-    // The report is put together by whoever runs a report worker: the agents, and this process while it waits,
-    // so a sweep whose agents all left after their chunks (a redeploy) still gets its report.
-    workerConnection = redis.duplicate().on('error', () => undefined);
-    reportWorker = new Worker(REPORT_QUEUE, reportProcessor({ connection: redis, history: new HistoryStore(redis) }), { connection: workerConnection });
-    // Connection trouble is retried by ioredis; what matters to the user is the report, or its absence.
-    reportWorker.on('error', () => undefined);
+    // The agents put reports together. If none has after a while (they all left after their chunks: a redeploy),
+    // this process does it while it waits; loaded only then, as it costs a noticeable part of a small sweep.
+    const fallback = setTimeout(() => {
+      void (async () => {
+        const { Worker } = await import('bullmq');
+        const { reportProcessor } = await import('../queue/report-worker.js');
+        workerConnection = redis.duplicate().on('error', () => undefined);
+        const history = new HistoryStore(redis);
+        reportWorker = new Worker(REPORT_QUEUE, reportProcessor({ connection: redis, history }), {
+          connection: workerConnection,
+        });
+        // Connection trouble is retried by ioredis; what matters to the user is the report, or its absence.
+        reportWorker.on('error', () => undefined);
+      })();
+    }, FALLBACK_REPORT_AFTER_MS);
+    stopFallback = () => clearTimeout(fallback);
     const onSignal = (): void => {
       cancelled = true;
       void dispatcher.cancel(submitted.sweepId);
@@ -98,6 +111,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     }
   } finally {
     bar?.clear();
+    stopFallback();
     await reportWorker?.close();
     workerConnection?.disconnect();
     await dispatcher.close();

@@ -6,6 +6,7 @@ import type { SweepRequest } from '../core/request.js';
 import type { ChunkJob, DistributedReport, ReportJob } from './jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
 import { HistoryStore } from './history.js';
+import { ResultStore } from './results.js';
 import { planSweep } from './plan.js';
 import type { SweepPlan } from './plan.js';
 import { AgentRegistry } from './registry.js';
@@ -64,6 +65,7 @@ export class Dispatcher {
   private readonly reports: Queue;
   private readonly registry: AgentRegistry;
   private readonly history: HistoryStore;
+  private readonly results: ResultStore;
 
   constructor(private readonly options: DispatcherOptions) {
     this.prefix = options.prefix ?? KEY_PREFIX;
@@ -71,6 +73,7 @@ export class Dispatcher {
     this.reports = new Queue(REPORT_QUEUE, { connection: options.connection });
     this.registry = new AgentRegistry(options.connection, this.prefix);
     this.history = new HistoryStore(options.connection, { prefix: this.prefix });
+    this.results = new ResultStore(options.connection, this.prefix);
   }
 
   agents(): Promise<AgentInfo[]> {
@@ -102,7 +105,14 @@ export class Dispatcher {
       name: 'report',
       queueName: REPORT_QUEUE,
       data: report,
-      opts: { jobId: sweepId, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+      opts: {
+        jobId: sweepId,
+        // A report that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: { age: 24 * 3600 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
       children: plan.chunks.map((chunk) => {
         const data: ChunkJob = { v: 1, sweepId, group: chunk.group, index: chunk.index, targets: chunk.targets, options };
         return {
@@ -170,13 +180,43 @@ export class Dispatcher {
     try {
       return await new Promise<DistributedReport>((resolve, reject) => {
         let settled = false;
+        let checking = false;
+        let again = false;
+        const settle = (done: () => void): void => {
+          if (settled) return;
+          settled = true;
+          done();
+        };
         const check = async (): Promise<void> => {
           if (settled) return;
-          const job = await Job.fromId(this.reports, sweepId).catch(() => undefined);
-          if (!job || settled || !job.finishedOn) return;
-          settled = true;
-          if (job.failedReason) reject(new SweepFailedError(`sweep ${sweepId} failed: ${job.failedReason}`));
-          else resolve(job.returnvalue as DistributedReport);
+          if (checking) {
+            // An event came during a look that may have been too early: look once more after it.
+            again = true;
+            return;
+          }
+          checking = true;
+          try {
+            const job = await Job.fromId(this.reports, sweepId);
+            if (!job?.finishedOn) return;
+            if (job.failedReason) {
+              settle(() => reject(new SweepFailedError(`sweep ${sweepId} failed: ${job.failedReason}`)));
+              return;
+            }
+            const report = await this.results.loadReport(sweepId);
+            settle(() =>
+              report
+                ? resolve(report)
+                : reject(new SweepFailedError(`sweep ${sweepId} finished but its report is no longer in Redis`)),
+            );
+          } catch {
+            // Redis is away for a moment: the next event or poll looks again.
+          } finally {
+            checking = false;
+            if (again) {
+              again = false;
+              void check();
+            }
+          }
         };
         const onEvent = ({ jobId }: { jobId: string }): void => {
           if (jobId === sweepId) void check();
@@ -184,11 +224,9 @@ export class Dispatcher {
         reportEvents.on('completed', onEvent);
         reportEvents.on('failed', onEvent);
         poll = setInterval(() => void check(), 1000);
-        handlers.signal?.addEventListener('abort', () => {
-          if (settled) return;
-          settled = true;
-          reject(handlers.signal?.reason ?? new Error('aborted'));
-        });
+        handlers.signal?.addEventListener('abort', () =>
+          settle(() => reject(handlers.signal?.reason ?? new Error('aborted'))),
+        );
         // A report that completed before we listened is found by this first look.
         void reportEvents.waitUntilReady().then(() => check(), () => undefined);
       });

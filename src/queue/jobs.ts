@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { HostResult, NameResolution, SweepReport } from '../core/report.js';
+import type { SweepReport, SweepSummary } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import type { SweepDiff } from '../core/diff.js';
 
@@ -32,13 +32,11 @@ export const chunkJobSchema = z.object({
 });
 export type ChunkJob = z.infer<typeof chunkJobSchema> & { options: SweepOptions };
 
-/** What an agent returns for a chunk. */
+/** What an agent returns for a chunk; the hosts it found are in the ResultStore, not here. */
 export interface ChunkResult {
   index: number;
   group: string;
   agentId: string;
-  hosts: HostResult[];
-  names: NameResolution[];
   /** Addresses this chunk was to probe. */
   planned: number;
   complete: boolean;
@@ -87,4 +85,11 @@ export interface DistributedReport extends SweepReport {
   baseline?: { name: string; at: string; diff: SweepDiff };
   /** The baseline saved with save:NAME. */
   savedAs?: string;
+}
+
+/** What a report job returns (the report itself is in the ResultStore). */
+export interface ReportDone {
+  sweepId: string;
+  summary: SweepSummary;
+  complete: boolean;
 }

@@ -8,7 +8,8 @@ import type { HistoryStore } from './history.js';
 import { compactRecord, recordHosts, targetKey } from './history.js';
 import { reportJobSchema } from './jobs.js';
 import { cancelledKey } from './names.js';
-import type { ChunkAccount, ChunkResult, DistributedReport } from './jobs.js';
+import type { ChunkAccount, ChunkResult, DistributedReport, ReportDone } from './jobs.js';
+import { ResultStore } from './results.js';
 
 /** `sweep.prod:1h2k-ab12cd34.7` → 7: the chunk index is the last part of its job id. */
 function chunkIndex(jobKey: string): number {
@@ -29,7 +30,8 @@ function groupOf(jobKey: string): string {
  */
 export function reportProcessor(deps: { connection: Redis; history?: HistoryStore; prefix?: string }) {
   const { connection, history } = deps;
-  return async (job: Job): Promise<DistributedReport> => {
+  const store = new ResultStore(connection, deps.prefix);
+  return async (job: Job): Promise<ReportDone> => {
     const parsed = reportJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`bad report job data: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     const data = parsed.data;
@@ -44,8 +46,11 @@ export function reportProcessor(deps: { connection: Redis; history?: HistoryStor
     let planned = 0;
     let complete = true;
     for (const result of results) {
-      for (const host of result.hosts) hosts.push(host);
-      names.push(...result.names);
+      const found = await store.loadChunk(data.sweepId, result.index);
+      if (found) {
+        for (const host of found.hosts) hosts.push(host);
+        names.push(...found.names);
+      }
       if (!result.icmp.available) icmp = result.icmp;
       if (!result.complete) complete = false;
       planned += result.planned;
@@ -118,6 +123,9 @@ export function reportProcessor(deps: { connection: Redis; history?: HistoryStor
         report.savedAs = data.options.save;
       }
     }
-    return report;
+    // Saved before the job completes: whoever sees it complete finds the report there.
+    await store.saveReport(report);
+    await store.deleteChunks(data.sweepId, results.map((r) => r.index));
+    return { sweepId: data.sweepId, summary: report.summary, complete };
   };
 }

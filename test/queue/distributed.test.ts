@@ -84,6 +84,14 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     for (const chunk of report.chunks) assert.ok([a1.id, a2.id].includes(chunk.agentId));
     assert.ok(report.hosts.every((h) => h.ports[0]?.state === 'closed'), 'port 1 is closed on loopback');
     assert.match(report.requestedBy, /@/);
+    // Host results travel in their own keys, not in return values that BullMQ copies into its event streams.
+    for (const stream of ['bull:sweep.lo:events', 'bull:sweep-reports:events']) {
+      const entries = await client.xrange(stream, '-', '+');
+      assert.ok(entries.length > 0, stream);
+      const longest = Math.max(...entries.flatMap(([, fields]) => fields.map((f) => f.length)));
+      assert.ok(longest < 2000, `${stream} holds a field of ${longest} characters`);
+    }
+    assert.deepEqual(await client.keys('zensweep:chunk:*'), [], 'chunk results are removed once reported');
 
     const text = await zensweep(['submit', '127.0.0.0/23', 'tcp:1'], { env: env() });
     assert.equal(text.code, 0, text.stderr);
@@ -291,6 +299,41 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.equal(report.summary.alive, 254);
     assert.equal(report.chunks[0]?.agentId, a.id);
     assert.equal(a.events('agent_stopped').length, 1);
+  });
+
+  it('reports progress while the agents sweep', TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 200 });
+    const dispatcher = new Dispatcher({ connection: client });
+    try {
+      const seen: { done: number; total: number; alive: number }[] = [];
+      const submitted = await dispatcher.submit(parseSweepText('127.0.0.0/24 retries:0'), 'test');
+      const report = await dispatcher.waitForReport(submitted, { onProgress: (p) => seen.push(p) });
+      assert.equal(report.summary.alive, 254);
+      assert.ok(seen.length >= 2, `${seen.length} progress events`);
+      assert.ok(seen.every((p) => p.total === 254 && p.done <= 254 && p.alive <= p.done));
+      assert.ok(seen.some((p) => p.done > 0 && p.done < 254), JSON.stringify(seen));
+      for (let i = 1; i < seen.length; i += 1) assert.ok((seen[i]?.done ?? 0) >= (seen[i - 1]?.done ?? 0));
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  it('has host names resolved by the agent, which still refuses an address outside its CIDRs', TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'a', cidrs: '127.0.0.0/25' });
+    const report = parseReport(await zensweep(['submit', 'localhost', '--json'], { env: env() }));
+    assert.deepEqual(report.names, [{ name: 'localhost', addresses: ['127.0.0.1'] }]);
+    assert.deepEqual(report.hosts.map((h) => [h.ip, h.names, h.state]), [['127.0.0.1', ['localhost'], 'alive']]);
+
+    await agent({ group: 'b', cidrs: '127.0.0.128/25' });
+    const ambiguous = await zensweep(['submit', 'localhost'], { env: env() });
+    assert.equal(ambiguous.code, 2);
+    assert.match(ambiguous.stderr, /localhost is a host name, resolved by the agents inside their network: say which group with vpc:NAME \(groups: a, b\)/);
+    const outside = await zensweep(['submit', 'localhost', 'vpc:b'], { env: env() });
+    assert.equal(outside.code, 1, outside.stderr);
+    assert.match(outside.stdout, /failed: chunk 0 in b: 127\.0\.0\.1 is outside the networks this agent may probe \(127\.0\.0\.128\/25\); nothing was probed/);
+    assert.match(outside.stdout, /^localhost — no hosts · /);
   });
 
   it('compares with a named baseline and says what changed', TIMEOUT, async () => {
