@@ -4,6 +4,11 @@ import type { HostResult, NameResolution } from '../core/report.js';
 import type { DistributedReport } from './jobs.js';
 import { KEY_PREFIX } from './names.js';
 
+/** Level 1: a /16 report packs about as small as at the default level, in a fraction of the time. */
+function pack(value: unknown): Buffer {
+  return gzipSync(JSON.stringify(value), { level: 1 });
+}
+
 /** How long results stay in Redis, in seconds: a day, time enough for a reporter that was down to catch up. */
 export const RESULT_TTL_SECONDS = 24 * 3600;
 
@@ -34,7 +39,7 @@ export class ResultStore {
 
   /** Stores a chunk's hosts; a chunk that runs again writes the same key, so it is never counted twice. */
   async saveChunk(sweepId: string, index: number, result: ChunkHosts): Promise<void> {
-    await this.redis.set(this.chunkKey(sweepId, index), gzipSync(JSON.stringify(result)), 'EX', RESULT_TTL_SECONDS);
+    await this.redis.set(this.chunkKey(sweepId, index), pack(result), 'EX', RESULT_TTL_SECONDS);
   }
 
   async loadChunk(sweepId: string, index: number): Promise<ChunkHosts | undefined> {
@@ -47,7 +52,7 @@ export class ResultStore {
   }
 
   async saveReport(report: DistributedReport): Promise<void> {
-    await this.redis.set(this.reportKey(report.sweepId), gzipSync(JSON.stringify(report)), 'EX', RESULT_TTL_SECONDS);
+    await this.redis.set(this.reportKey(report.sweepId), pack(report), 'EX', RESULT_TTL_SECONDS);
   }
 
   async loadReport(sweepId: string): Promise<DistributedReport | undefined> {
