@@ -16,6 +16,7 @@ const DISTRIBUTED: Record<string, () => Promise<Command>> = {
   cancel: async () => (await import('./cli/submit-command.js')).cancelCommand,
   history: async () => (await import('./cli/submit-command.js')).historyCommand,
   agent: async () => (await import('./cli/agent-command.js')).agentCommand,
+  bot: async () => (await import('./cli/bot-command.js')).botCommand,
 };
 
 const USAGE = `usage: zensweep <command> [arguments]
@@ -27,6 +28,7 @@ commands:
   history [targets…]           recent sweeps, all or of the same targets
   cancel <sweep id>            stop a running sweep
   agent                        run an agent (settings from the environment; see zensweep agent --help)
+  bot                          run the Slack app (settings from the environment; see zensweep bot --help)
   help                         this text
 
 ${SWEEP_USAGE}`;
@@ -52,7 +54,11 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       default: {
         const load = command in DISTRIBUTED ? DISTRIBUTED[command] : undefined;
-        if (load) return await (await load())(rest, io);
+        if (load) {
+          // The services read their settings from the environment, or from a .env file beside them.
+          (await import('dotenv')).config({ quiet: true });
+          return await (await load())(rest, io);
+        }
         process.stderr.write(`zensweep: unknown command '${command}'; try: zensweep sweep 127.0.0.0/28\n`);
         return 2;
       }

@@ -80,8 +80,11 @@ export class Dispatcher {
     return this.registry.list();
   }
 
-  /** Plans against the live agents (refusing what none covers) and enqueues; nothing is enqueued on a refusal. */
-  async submit(request: SweepRequest, requestedBy: string, sweepId = newSweepId()): Promise<SubmittedSweep> {
+  /**
+   * Plans against the live agents, refusing what none covers, and checks that a compare:NAME baseline exists.
+   * Nothing is enqueued.
+   */
+  async plan(request: SweepRequest): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
     const agents = await this.registry.list();
     const plan = planSweep(request, agents, {
       chunkSize: this.options.chunkSize,
@@ -91,6 +94,17 @@ export class Dispatcher {
     if (compare !== undefined && !(await this.history.baseline(compare))) {
       throw new UnknownBaselineError(`there is no baseline named ${compare}: save one first with save:${compare}`);
     }
+    return { plan, agents };
+  }
+
+  /** Plans (or takes the plan just made) and enqueues; nothing is enqueued on a refusal. */
+  async submit(
+    request: SweepRequest,
+    requestedBy: string,
+    sweepId = newSweepId(),
+    planned?: { plan: SweepPlan; agents: AgentInfo[] },
+  ): Promise<SubmittedSweep> {
+    const { plan, agents } = planned ?? (await this.plan(request));
     const options = request.options;
     const report: ReportJob = {
       v: 1,
@@ -99,6 +113,7 @@ export class Dispatcher {
       options,
       groups: plan.groups,
       requestedBy,
+      addresses: plan.addresses,
       createdAt: new Date().toISOString(),
     };
     await this.flows.add({

@@ -55,6 +55,8 @@ export const reportJobSchema = z.object({
   options: optionsSchema,
   groups: z.array(z.string()),
   requestedBy: z.string().max(200),
+  /** Addresses planned (names not counted: the agents resolve them). */
+  addresses: z.number().int().min(0).optional(),
   createdAt: z.string(),
 });
 export type ReportJob = z.infer<typeof reportJobSchema> & { options: SweepOptions };

@@ -77,7 +77,8 @@ export function reportProcessor(deps: { connection: Redis; history?: HistoryStor
       startedAt: data.createdAt,
       durationMs: finishedAt.getTime() - new Date(data.createdAt).getTime(),
       complete,
-      planned,
+      // A chunk skipped because the sweep was cancelled before it started probed nothing but was still planned.
+      planned: Math.max(planned, data.addresses ?? 0),
       icmp,
       summary: summarize(hosts),
       names,

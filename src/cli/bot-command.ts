@@ -1,0 +1,31 @@
+import { createLogger } from '../log.js';
+import { loadBotConfig } from '../slack/config.js';
+import { startBot } from '../slack/app.js';
+import type { CommandIo } from './sweep-command.js';
+
+export const BOT_USAGE = `usage: zensweep bot
+
+Runs the Slack app: the /sweep command, its buttons, and the threaded reports. Settings come from the
+environment (see .env.example): SLACK_BOT_TOKEN, and SLACK_APP_TOKEN for Socket Mode (no inbound port) or
+SLACK_SIGNING_SECRET and PORT for HTTP mode (/slack/events); REDIS_URL; SLACK_API_URL for GovSlack.
+`;
+
+/** `zensweep bot`: runs until SIGTERM or SIGINT; deliveries in progress are handed to the next bot. */
+export async function botCommand(argv: string[], io: CommandIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(BOT_USAGE);
+    return 0;
+  }
+  const config = loadBotConfig(io.env);
+  const bot = await startBot(config, createLogger('zensweep-bot'));
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void bot.stop().then(resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  return 0;
+}

@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
+import { parsePolicy } from './policy.js';
+import type { Policy } from './policy.js';
+
+const schema = z.object({
+  SLACK_BOT_TOKEN: z
+    .string({ error: 'is required: the bot token (xoxb-…) from your Slack app’s OAuth & Permissions page' })
+    .trim()
+    .refine((t) => t.startsWith('xoxb-'), 'must be a bot token, starting with xoxb-'),
+  SLACK_SIGNING_SECRET: z.string().trim().min(1).optional(),
+  SLACK_APP_TOKEN: z
+    .string()
+    .trim()
+    .refine((t) => t.startsWith('xapp-'), 'must be an app-level token, starting with xapp- (connections:write)')
+    .optional(),
+  SLACK_API_URL: z.string().trim().url('must be a URL, e.g. https://slack.com/api/').optional(),
+  PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
+  REDIS_URL: z
+    .string({ error: 'is required, e.g. redis://:password@redis.internal:6379 (rediss:// for TLS)' })
+    .trim()
+    .refine((url) => /^rediss?:\/\//.test(url), 'must start with redis:// or rediss://'),
+  ZENSWEEP_POLICY: z.string().trim().optional(),
+  ZENSWEEP_MAX_SWEEPS_PER_USER: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_MAX_ADDRESSES: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_LOCK_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
+});
+
+/** The bot's settings, from its environment, checked once at start. Tokens are kept here and nowhere else. */
+export interface BotConfig {
+  botToken: string;
+  /** HTTP mode only: verifies that requests come from Slack. */
+  signingSecret?: string;
+  /** When set, Socket Mode: no inbound port. */
+  appToken?: string;
+  /** Slack's Web API base, default https://slack.com/api/ (GovSlack: https://slack-gov.com/api/). */
+  slackApiUrl: string;
+  /** HTTP mode: port of /slack/events, default 3000. */
+  port: number;
+  redisUrl: string;
+  policy: Policy;
+  /** Sweeps one user may have running at once, default 3. */
+  maxSweepsPerUser: number;
+  /** Most addresses in one sweep, default 65,536. */
+  maxAddresses: number;
+  /** How long a report delivery's lock lasts, in ms (a bot that died hands it over after this), default 30,000. */
+  lockMs: number;
+}
+
+/** Reads the bot's environment; throws ConfigError naming the first bad variable, never echoing a secret. */
+export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`${String(issue?.path[0] ?? 'environment')} ${issue?.message ?? 'is invalid'}`);
+  }
+  const data = parsed.data;
+  if (!data.SLACK_APP_TOKEN && !data.SLACK_SIGNING_SECRET) {
+    throw new ConfigError(
+      'SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode, which needs no inbound port)',
+    );
+  }
+  const int = (text: string | undefined, fallback: number, name: string, min: number, max: number): number => {
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (value < min || value > max) throw new ConfigError(`${name}=${text} is out of range: it takes ${min} to ${max}`);
+    return value;
+  };
+  let policyText: string | undefined = data.ZENSWEEP_POLICY;
+  if (policyText && !policyText.startsWith('{')) {
+    try {
+      policyText = readFileSync(policyText, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`ZENSWEEP_POLICY: cannot read ${data.ZENSWEEP_POLICY}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  return {
+    botToken: data.SLACK_BOT_TOKEN,
+    signingSecret: data.SLACK_SIGNING_SECRET,
+    appToken: data.SLACK_APP_TOKEN,
+    slackApiUrl: data.SLACK_API_URL ?? 'https://slack.com/api/',
+    port: int(data.PORT, 3000, 'PORT', 1, 65_535),
+    redisUrl: data.REDIS_URL,
+    policy: parsePolicy(policyText),
+    maxSweepsPerUser: int(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
+    maxAddresses: int(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216),
+    lockMs: int(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
+  };
+}

@@ -1,0 +1,61 @@
+import { formatDuration } from '../../core/format.js';
+import type { SweepRecord } from '../../queue/history.js';
+import type { AgentInfo } from '../../queue/registry.js';
+import { escapeText } from './blocks.js';
+import { BLOCK_LIMITS, clip } from './limits.js';
+
+/** A correct example to show under every error. */
+export const EXAMPLE = '/sweep 10.0.1.0/24 tcp:5432';
+
+export const HELP_TEXT = [
+  '*/sweep* checks which hosts answer, from inside the network, and why the others do not.',
+  '`/sweep 10.0.1.0/24` — ICMP sweep, run by the agents that cover it',
+  '`/sweep 10.0.1.0/24 10.0.2.10 10.0.3.5-20` — several targets: CIDR, address, last-octet range',
+  '`/sweep 10.0.2.0/24 tcp:3306,5432` — add TCP probes; presets `tcp:rds` `tcp:web` `tcp:ssh` `tcp:rdp`',
+  '`/sweep db.internal tcp:rds vpc:prod` — a host name, resolved inside that group',
+  '`/sweep 10.0.1.0/24 count:5 timeout:800` — 5 echoes per host: loss %, rtt min/avg/max/mdev',
+  '`/sweep 10.0.1.0/24 save:before-cutover` then `compare:before-cutover` — what changed since',
+  '`/sweep agents` · `/sweep history 10.0.1.0/24` · `/sweep help`',
+  'Options are `key:value` or `key=value`.',
+].join('\n');
+
+/** The ephemeral answer to bad input: what was wrong, and a correct example. */
+export function errorText(message: string): string {
+  return clip(`:warning: ${escapeText(message)}\nFor example: \`${EXAMPLE}\` (see \`/sweep help\`)`, 3000);
+}
+
+export function agentsText(agents: readonly AgentInfo[], now = Date.now()): string {
+  if (agents.length === 0) return 'No agent is online. Start one inside a network with `zensweep agent`.';
+  const lines: string[] = [];
+  let group = '';
+  for (const agent of agents) {
+    if (agent.group !== group) {
+      group = agent.group;
+      lines.push(`*${escapeText(group)}*`);
+    }
+    const seen = formatDuration(Math.max(0, now - Date.parse(agent.lastSeen)));
+    lines.push(
+      `• \`${escapeText(agent.id)}\` ${escapeText(agent.cidrs.join(', '))} · ${agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)'}` +
+        ` · ${agent.load.active}/${agent.load.concurrency} chunks · seen ${seen} ago`,
+    );
+  }
+  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
+}
+
+export function historyText(records: readonly SweepRecord[], target?: string): string {
+  if (records.length === 0) return target ? `No sweep of \`${escapeText(target)}\` is on record.` : 'No sweep is on record.';
+  const lines = records.map((r) => {
+    const s = r.summary;
+    const who = r.requestedBy.startsWith('U') || r.requestedBy.startsWith('W') ? `<@${r.requestedBy}>` : escapeText(r.requestedBy);
+    return (
+      `• ${r.at.slice(0, 16).replace('T', ' ')} \`${escapeText(r.targets.join(' '))}\` in ${escapeText(r.groups.join(', '))}: ` +
+      `${s.alive} alive · ${s.alive_tcp_only} TCP only · ${s.prohibited} prohibited · ${s.unreachable} unreachable · ` +
+      `${s.silent} silent, by ${who}${r.complete ? '' : ' (incomplete)'}`
+    );
+  });
+  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
+}
+
+/** For a channel the bot cannot post in. */
+export const INVITE_HINT =
+  'I could not post in this channel, so only you see this. To share reports with the channel, invite me: `/invite @ZenSweep`.';

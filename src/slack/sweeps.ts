@@ -1,0 +1,203 @@
+import type { Queue } from 'bullmq';
+import type { WebClient } from '@slack/web-api';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ZenSweepError, isZenSweepError } from '../core/errors.js';
+import { describeRequest, parseCommand } from '../core/grammar.js';
+import type { Command } from '../core/grammar.js';
+import type { SweepRequest } from '../core/request.js';
+import type { Dispatcher } from '../queue/dispatcher.js';
+import { newSweepId } from '../queue/dispatcher.js';
+import type { HistoryStore } from '../queue/history.js';
+import { targetKey } from '../queue/history.js';
+import { KEY_PREFIX } from '../queue/names.js';
+import type { AuditTrail } from './audit.js';
+import { checkPolicy } from './policy.js';
+import type { Policy } from './policy.js';
+import { progressBlocks } from './render/blocks.js';
+import type { SweepHeader } from './render/blocks.js';
+import { HELP_TEXT, agentsText, errorText, historyText } from './render/replies.js';
+
+/** The queue of report deliveries: one long job per sweep, run by the bot. */
+export const DELIVERY_QUEUE = 'slack-deliveries';
+
+/** A user already has as many sweeps running as the limit allows. */
+export class TooManySweepsError extends ZenSweepError {
+  constructor(message: string) {
+    super('too_many_sweeps', message);
+  }
+}
+
+/** Job data of a delivery: where the report goes. No token, no response_url (kept under its own key). */
+export interface DeliveryJob {
+  v: 1;
+  sweepId: string;
+  channel: string;
+  /** The parent message; absent when the bot could not post in the channel (the report goes to response_url). */
+  parentTs?: string;
+  header: SweepHeader;
+}
+
+/** What the slash command answers at once, privately. */
+export interface Ack {
+  response_type: 'ephemeral';
+  text: string;
+}
+
+export interface SweepOrigin {
+  user: string;
+  channel: string;
+  text: string;
+  responseUrl: string;
+  /** Unique per slash command; a retry of the same request carries the same one. */
+  triggerId?: string;
+}
+
+export interface SlackSweepsDeps {
+  client: WebClient;
+  redis: Redis;
+  dispatcher: Dispatcher;
+  history: HistoryStore;
+  deliveries: Queue;
+  audit: AuditTrail;
+  policy: Policy;
+  maxSweepsPerUser: number;
+  maxAddresses: number;
+  log: Logger;
+}
+
+/** Slack errors that mean "the bot cannot post here": the report then goes to the user through response_url. */
+const CANNOT_POST = new Set(['not_in_channel', 'channel_not_found', 'is_archived', 'restricted_action', 'missing_scope']);
+
+function slackErrorCode(error: unknown): string | undefined {
+  const data = (error as { data?: { error?: unknown } }).data;
+  return typeof data?.error === 'string' ? data.error : undefined;
+}
+
+/**
+ * Everything `/sweep` and the Re-run button do, apart from Bolt: parse, authorize, plan, answer at once, then post
+ * the parent message, enqueue the sweep and its delivery.
+ */
+export class SlackSweeps {
+  constructor(private readonly deps: SlackSweepsDeps) {}
+
+  activeKey(user: string): string {
+    return `${KEY_PREFIX}:slack:active:${user}`;
+  }
+
+  responseUrlKey(sweepId: string): string {
+    return `${KEY_PREFIX}:slack:response:${sweepId}`;
+  }
+
+  /**
+   * Answers a command. Returns the ephemeral ack and, for a sweep, the work to do right after the ack (Slack wants
+   * the ack within 3 s; posting and enqueueing come after).
+   */
+  async handle(origin: SweepOrigin): Promise<{ ack: Ack; after?: () => Promise<void> }> {
+    const { deps } = this;
+    if (origin.triggerId) {
+      const first = await deps.redis.set(`${KEY_PREFIX}:slack:trigger:${origin.triggerId}`, '1', 'EX', 3600, 'NX');
+      if (first !== 'OK') return { ack: { response_type: 'ephemeral', text: 'This request is already being handled.' } };
+    }
+    let command: Command;
+    try {
+      command = parseCommand(origin.text, { maxAddresses: deps.maxAddresses });
+    } catch (error) {
+      if (!isZenSweepError(error)) throw error;
+      await deps.audit.record({ user: origin.user, channel: origin.channel, text: origin.text, outcome: 'invalid', reason: error.message });
+      return { ack: { response_type: 'ephemeral', text: errorText(error.message) } };
+    }
+    switch (command.kind) {
+      case 'help':
+        return { ack: { response_type: 'ephemeral', text: HELP_TEXT } };
+      case 'agents':
+        return { ack: { response_type: 'ephemeral', text: agentsText(await deps.dispatcher.agents()) } };
+      case 'history': {
+        const key = command.target ? targetKey([command.target]) : undefined;
+        return { ack: { response_type: 'ephemeral', text: historyText(await deps.history.recent(10, key), command.target) } };
+      }
+      case 'sweep':
+        return this.sweep(origin, command.request);
+    }
+  }
+
+  /** Checks and plans a sweep; on success answers "Sweeping…" and starts it right after the ack. */
+  async sweep(origin: SweepOrigin, request: SweepRequest): Promise<{ ack: Ack; after?: () => Promise<void> }> {
+    const { deps } = this;
+    const text = describeRequest(request);
+    try {
+      const running = await deps.redis.scard(this.activeKey(origin.user));
+      if (running >= deps.maxSweepsPerUser) {
+        throw new TooManySweepsError(
+          `you already have ${running} sweep${running === 1 ? '' : 's'} running (at most ${deps.maxSweepsPerUser}); wait for one to finish or cancel it`,
+        );
+      }
+      const planned = await deps.dispatcher.plan(request);
+      checkPolicy(deps.policy, origin, request, planned.plan);
+      const header: SweepHeader = { user: origin.user, text, groups: planned.plan.groups, addresses: planned.plan.addresses };
+      const sweepId = newSweepId();
+      // Counted at once, so a burst of commands cannot start more than the limit.
+      await deps.redis.multi().sadd(this.activeKey(origin.user), sweepId).expire(this.activeKey(origin.user), 24 * 3600).exec();
+      const where = planned.plan.groups.join(', ');
+      const size = planned.plan.addresses > 0 ? ` (${planned.plan.addresses.toLocaleString('en-US')} addresses)` : '';
+      return {
+        ack: { response_type: 'ephemeral', text: `Sweeping \`${text}\` in ${where}${size}…` },
+        after: () =>
+          this.start(origin, request, header, sweepId, planned).catch(async (error: unknown) => {
+            // Whatever went wrong, the sweep no longer counts against the user's limit.
+            await deps.redis.srem(this.activeKey(origin.user), sweepId);
+            throw error;
+          }),
+      };
+    } catch (error) {
+      if (!isZenSweepError(error)) throw error;
+      const outcome = error.code === 'invalid_target' || error.code === 'invalid_option' ? 'invalid' : 'refused';
+      await deps.audit.record({ user: origin.user, channel: origin.channel, text, outcome, reason: error.message });
+      return { ack: { response_type: 'ephemeral', text: errorText(error.message) } };
+    }
+  }
+
+  private async start(
+    origin: SweepOrigin,
+    request: SweepRequest,
+    header: SweepHeader,
+    sweepId: string,
+    planned: Awaited<ReturnType<Dispatcher['plan']>>,
+  ): Promise<void> {
+    const { deps } = this;
+    let parentTs: string | undefined;
+    try {
+      const posted = await deps.client.chat.postMessage({
+        channel: origin.channel,
+        text: `<@${origin.user}> swept ${header.text} in ${header.groups.join(', ')}`,
+        blocks: progressBlocks(header, sweepId, { done: 0, total: header.addresses, alive: 0 }),
+      });
+      parentTs = posted.ts;
+    } catch (error) {
+      const code = slackErrorCode(error);
+      if (!code || !CANNOT_POST.has(code)) throw error;
+      deps.log.info({ event: 'cannot_post', channel: origin.channel, error: code });
+    }
+    // Kept apart from job data, with the 30 minutes Slack honours it for.
+    await deps.redis.set(this.responseUrlKey(sweepId), origin.responseUrl, 'EX', 30 * 60);
+    try {
+      await deps.dispatcher.submit(request, origin.user, sweepId, planned);
+    } catch (error) {
+      const reason = isZenSweepError(error) ? error.message : 'the sweep could not be queued';
+      await deps.audit.record({ user: origin.user, channel: origin.channel, text: header.text, outcome: 'failed', sweepId, reason });
+      if (parentTs) {
+        await deps.client.chat.update({ channel: origin.channel, ts: parentTs, text: `Sweep failed: ${reason}`, blocks: [] });
+      }
+      throw error;
+    }
+    const job: DeliveryJob = { v: 1, sweepId, channel: origin.channel, parentTs, header };
+    await deps.deliveries.add('deliver', job, {
+      jobId: `deliver-${sweepId}`,
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+    await deps.audit.record({ user: origin.user, channel: origin.channel, text: header.text, outcome: 'started', sweepId });
+  }
+}

@@ -1,0 +1,387 @@
+/**
+ * `/sweep` end to end: a real bot process, a real redis-server, real agents probing loopback, and the fake Slack
+ * on 127.0.0.1 that checks every message against Block Kit's limits.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { DistributedReport } from '../../src/queue/jobs.js';
+import { ResultStore } from '../../src/queue/results.js';
+import { AuditTrail } from '../../src/slack/audit.js';
+import { ACTIONS } from '../../src/slack/render/blocks.js';
+import { REPORT_QUEUE } from '../../src/queue/names.js';
+import { startAgent, type AgentProcess } from '../support/agents.js';
+import { SIGNING_SECRET, actionFields, commandFields, postSigned, startBot, type BotProcess } from '../support/bot.js';
+import { APP_TOKEN, BOT_TOKEN, FakeSlack, type SlackCall } from '../support/fake-slack.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { assertRoot } from '../support/root.js';
+import { pino } from 'pino';
+
+const TIMEOUT = { timeout: 120_000 };
+
+interface Block {
+  type: string;
+  text?: { text: string };
+  elements?: { action_id?: string; value?: string; text?: string | { text: string } }[];
+}
+
+function blocksOf(call: SlackCall | undefined): Block[] {
+  return (call?.args.blocks as Block[] | undefined) ?? [];
+}
+
+function allText(blocks: Block[]): string {
+  return blocks
+    .map((b) => [b.text?.text ?? '', ...(b.elements ?? []).map((e) => (typeof e.text === 'string' ? e.text : (e.text?.text ?? '')))].join('\n'))
+    .join('\n');
+}
+
+describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  let slack: FakeSlack;
+  let agent: AgentProcess;
+  let bot: BotProcess;
+  const bots: BotProcess[] = [];
+  const launch = async (env: NodeJS.ProcessEnv = {}): Promise<BotProcess> => {
+    const started = await startBot({ redisUrl: redis.url, slack, env });
+    bots.push(started);
+    return started;
+  };
+  const threadReplies = (): SlackCall[] => slack.callsOf('chat.postMessage').filter((c) => c.args.thread_ts !== undefined);
+  const parents = (): SlackCall[] => slack.callsOf('chat.postMessage').filter((c) => c.args.thread_ts === undefined);
+  const command = (text: string, overrides: Record<string, string> = {}) =>
+    postSigned(bot.eventsUrl, commandFields(text, { response_url: slack.responseUrl(), ...overrides }));
+
+  before(async () => {
+    assertRoot();
+    redis = await startRedis();
+    client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    agent = await startAgent({ redisUrl: redis.url, group: 'lo', cidrs: '127.0.0.0/16' });
+  });
+
+  afterEach(async () => {
+    await Promise.all(bots.splice(0).map((b) => b.stop()));
+    const logs = bots.map((b) => b.log()).join('');
+    assert.doesNotMatch(logs, new RegExp(`${BOT_TOKEN}|${SIGNING_SECRET}|${APP_TOKEN}`));
+    await slack?.close();
+  });
+
+  after(async () => {
+    await agent?.kill();
+    client?.disconnect();
+    await redis?.destroy();
+  });
+
+  async function fresh(env: NodeJS.ProcessEnv = {}): Promise<void> {
+    slack = await FakeSlack.start();
+    bot = await launch(env);
+  }
+
+  it('acks at once, posts the parent with a Cancel button, then the report in its thread, once', TIMEOUT, async () => {
+    await fresh();
+    const ack = await command('127.0.0.0/24 tcp:1');
+    assert.equal(ack.status, 200);
+    const body = JSON.parse(ack.body) as { response_type: string; text: string };
+    assert.equal(body.response_type, 'ephemeral');
+    assert.equal(body.text, 'Sweeping `127.0.0.0/24 tcp:1` in lo (254 addresses)…');
+
+    const reply = await slack.waitFor('the threaded report', () => threadReplies()[0]);
+    const [parent] = parents();
+    assert.ok(parent);
+    assert.equal(parent.args.channel, 'C0PUBLIC');
+    assert.match(allText(blocksOf(parent)), /<@U0ONCALL> swept `127\.0\.0\.0\/24 tcp:1` in \*lo\*/);
+    assert.ok(blocksOf(parent).some((b) => b.elements?.some((e) => e.action_id === ACTIONS.cancel)));
+
+    const blocks = blocksOf(reply);
+    assert.match(blocks[0]?.text?.text ?? '', /^\*254 alive · [\d.]+ (ms|s)\*$/);
+    assert.equal((blocks[1]?.text?.text.match(/🟩/g) ?? []).length, 254, 'the grid map shows every address');
+    assert.match(allText(blocks), /\*Alive \(254\)\*\n`127\.0\.0\.1` {2}1 sent, 1 received, 0% loss, rtt min\/avg\/max\/mdev = [\d./]+ ms · 1\/tcp closed/);
+    assert.match(allText(blocks), /and 234 more \(all in the CSV\)/);
+    const buttons = blocks.at(-1)?.elements?.map((e) => e.action_id);
+    assert.deepEqual(buttons, [ACTIONS.rerun, ACTIONS.saveBaseline]);
+
+    // The parent ends with the summary and no buttons; the full table comes as a CSV in the thread.
+    await slack.waitFor('the parent marked done', () =>
+      slack.callsOf('chat.update').find((c) => /done: 254 alive/.test(allText(blocksOf(c)))),
+    );
+    const upload = await slack.waitFor('the CSV', () => slack.callsOf('files.completeUploadExternal')[0]);
+    assert.equal(upload.args.channel_id, 'C0PUBLIC');
+    assert.equal(upload.args.thread_ts, parent.args.ts ?? upload.args.thread_ts);
+    const csv = [...slack.uploads.values()][0] ?? '';
+    assert.equal(csv.trim().split('\n').length, 255, 'a header and one row per host');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(threadReplies().length, 1, 'the report is posted once');
+    assert.deepEqual(slack.violations, []);
+    const audit = await new AuditTrail(client, pino({ level: 'silent' })).recent(10);
+    assert.deepEqual(audit.slice(0, 2).map((a) => a.outcome), ['delivered', 'started']);
+    assert.equal(audit[0]?.user, 'U0ONCALL');
+    assert.equal(audit[0]?.channel, 'C0PUBLIC');
+  });
+
+  it('refuses requests that are unsigned, wrongly signed or stale, and does nothing', TIMEOUT, async () => {
+    await fresh();
+    const fields = commandFields('127.0.0.0/28', { response_url: slack.responseUrl() });
+    const unsigned = await postSigned(bot.eventsUrl, fields, { signature: null });
+    const wrong = await postSigned(bot.eventsUrl, fields, { secret: 'not-the-secret' });
+    const stale = await postSigned(bot.eventsUrl, fields, { timestamp: Math.floor(Date.now() / 1000) - 600 });
+    for (const result of [unsigned, wrong, stale]) assert.equal(result.status, 401, result.body);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(slack.calls.filter((c) => c.method !== 'auth.test'), []);
+  });
+
+  it('answers bad input with one private line and an example, posting and enqueueing nothing', TIMEOUT, async () => {
+    await fresh();
+    const reports = new Queue(REPORT_QUEUE, { connection: client });
+    const before = await reports.count();
+    const cases: [string, RegExp][] = [
+      ['10.0.1.0/33', /10\.0\.1\.0\/33/],
+      ['127.0.0.0/24 count:0', /count/],
+      ['127.0.0.0/24 tcp:70000', /70000/],
+      ['127.0.0.0/24 —json', /json/],
+      ['0.0.0.0/0', /addresses/],
+      ['198.18.0.0/24', /no live agent covers 198\.18\.0\.1-198\.18\.0\.254: lo covers 127\.0\.0\.0\/16/],
+      ['127.0.0.0/24 vpc:nowhere', /no live agent in group nowhere/],
+      ['127.0.0.0/24 compare:never-saved', /no baseline named never-saved/],
+    ];
+    for (const [text, expected] of cases) {
+      const ack = await command(text);
+      assert.equal(ack.status, 200);
+      const body = JSON.parse(ack.body) as { response_type: string; text: string };
+      assert.equal(body.response_type, 'ephemeral', text);
+      assert.match(body.text, expected, text);
+      assert.match(body.text, /For example: `\/sweep 10\.0\.1\.0\/24 tcp:5432`/, text);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(parents(), []);
+    assert.equal(await reports.count(), before);
+    await reports.close();
+  });
+
+  it('answers help, agents and history privately', TIMEOUT, async () => {
+    await fresh();
+    const help = JSON.parse((await command('help')).body) as { text: string };
+    assert.match(help.text, /`\/sweep 10\.0\.2\.0\/24 tcp:3306,5432`/);
+    const empty = JSON.parse((await command('')).body) as { text: string };
+    assert.equal(empty.text, help.text);
+    const agents = JSON.parse((await command('agents')).body) as { text: string };
+    assert.match(agents.text, new RegExp(`\\*lo\\*\\n• \`${agent.id}\` 127\\.0\\.0\\.0/16 · ICMP\\+TCP`));
+    const none = JSON.parse((await command('history 127.0.3.0/28')).body) as { text: string };
+    assert.equal(none.text, 'No sweep of `127.0.3.0/28` is on record.');
+    await command('127.0.3.0/28');
+    await slack.waitFor('the report', () => threadReplies()[0]);
+    const history = JSON.parse((await command('history 127.0.3.0/28')).body) as { text: string };
+    assert.match(history.text, /^• \d{4}-\d\d-\d\d \d\d:\d\d `127\.0\.3\.0\/28` in lo: 14 alive · 0 TCP only · 0 prohibited · 0 unreachable · 0 silent, by <@U0ONCALL>$/);
+  });
+
+  it('starts one sweep however often Slack retries the same request', TIMEOUT, async () => {
+    await fresh();
+    const fields = commandFields('127.0.0.0/28', { response_url: slack.responseUrl() });
+    const first = await postSigned(bot.eventsUrl, fields);
+    const retry = await postSigned(bot.eventsUrl, fields, { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
+    assert.equal(first.status, 200);
+    assert.equal(retry.status, 200);
+    await slack.waitFor('the report', () => threadReplies()[0]);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(parents().length, 1);
+    assert.equal(threadReplies().length, 1);
+  });
+
+  it('delivers through response_url, with how to invite the bot, where it cannot post', TIMEOUT, async () => {
+    await fresh();
+    slack.failNext('chat.postMessage', { error: 'not_in_channel' });
+    const responseUrl = slack.responseUrl();
+    const ack = await postSigned(bot.eventsUrl, commandFields('127.0.0.0/28', { channel_id: 'G0PRIVATE', response_url: responseUrl }));
+    assert.match(ack.body, /Sweeping/);
+    const delivered = await slack.waitFor('the report by response_url', () => slack.responsesTo(responseUrl)[0]);
+    assert.equal(delivered.response_type, 'ephemeral');
+    const blocks = delivered.blocks as Block[];
+    assert.match(allText(blocks), /invite me: `\/invite @ZenSweep`/);
+    assert.match(allText(blocks), /\*14 alive · /);
+    assert.deepEqual(threadReplies(), []);
+    assert.deepEqual(slack.violations, []);
+  });
+
+  it('still posts the report exactly once when Slack answers 429 (honouring Retry-After) and 5xx', TIMEOUT, async () => {
+    await fresh();
+    const ack = await command('127.0.0.0/28');
+    assert.match(ack.body, /Sweeping/);
+    await slack.waitFor('the parent', () => parents()[0]);
+    slack.failNext('chat.postMessage', { status: 429, retryAfter: 1 });
+    slack.failNext('chat.postMessage', { status: 503 });
+    const reply = await slack.waitFor('the report', () => threadReplies()[0]);
+    const failed = slack.callsOf('chat.postMessage!failed');
+    assert.equal(failed.length, 2, 'both failures were met');
+    assert.ok(reply);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(threadReplies().length, 1);
+  });
+
+  it('delivers the report once after the bot restarts in the middle of a sweep', TIMEOUT, async () => {
+    await fresh();
+    const slow = await startAgent({ redisUrl: redis.url, group: 'slow', cidrs: '127.1.0.0/16', rate: 40 });
+    try {
+      const ack = await command('127.1.0.0/24 retries:0');
+      assert.match(ack.body, /Sweeping/);
+      await slack.waitFor('the parent', () => parents()[0]);
+      assert.equal(await bot.stop(), 0);
+      const second = await launch();
+      const reply = await slack.waitFor('the report after the restart', () => threadReplies()[0], 90_000);
+      assert.match(blocksOf(reply)[0]?.text?.text ?? '', /^\*254 alive/);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(threadReplies().length, 1);
+      await second.stop();
+    } finally {
+      await slow.kill();
+    }
+  });
+
+  it('runs the buttons: Cancel, Save as baseline, Re-run, Show silent hosts', TIMEOUT, async () => {
+    await fresh();
+    const slow = await startAgent({ redisUrl: redis.url, group: 'slow', cidrs: '127.1.0.0/16', rate: 20 });
+    try {
+      await command('127.1.0.0/24 retries:0');
+      const parent = await slack.waitFor('the parent', () => parents()[0]);
+      const sweepId = blocksOf(parent).flatMap((b) => b.elements ?? []).find((e) => e.action_id === ACTIONS.cancel)?.value ?? '';
+      const cancelUrl = slack.responseUrl();
+      const cancel = await postSigned(bot.eventsUrl, actionFields(ACTIONS.cancel, sweepId, cancelUrl));
+      assert.equal(cancel.status, 200);
+      const reply = await slack.waitFor('the cancelled report', () => threadReplies()[0]);
+      assert.match(allText(blocksOf(reply)), /Cancelled: \d+ of 254 addresses were probed\./);
+      assert.match(String(slack.responsesTo(cancelUrl)[0]?.text), /Cancelling/);
+    } finally {
+      await slow.kill();
+    }
+
+    slack.calls.length = 0;
+    await command('127.0.0.0/28 timeout:200 retries:0 tcp:1');
+    const report = await slack.waitFor('the report', () => threadReplies()[0]);
+    const buttons = blocksOf(report).at(-1)?.elements ?? [];
+    const value = (id: string): string => buttons.find((e) => e.action_id === id)?.value ?? '';
+
+    const saveUrl = slack.responseUrl();
+    await postSigned(bot.eventsUrl, actionFields(ACTIONS.saveBaseline, value(ACTIONS.saveBaseline), saveUrl));
+    const saved = await slack.waitFor('the save answer', () => slack.responsesTo(saveUrl)[0]);
+    assert.match(String(saved.text), /Saved as baseline `base-127\.0\.0\.0-28`\. Compare later with `\/sweep 127\.0\.0\.0\/28 compare:base-127\.0\.0\.0-28`/);
+    const compared = await command('127.0.0.0/28 compare:base-127.0.0.0-28');
+    assert.match(compared.body, /Sweeping/);
+    const second = await slack.waitFor('the compared report', () => threadReplies()[1]);
+    assert.match(allText(blocksOf(second)), /\*Against baseline base-127\.0\.0\.0-28\* \(.+\)\nNo change \(14 hosts\)/);
+
+    const rerunUrl = slack.responseUrl();
+    await postSigned(bot.eventsUrl, actionFields(ACTIONS.rerun, value(ACTIONS.rerun), rerunUrl));
+    await slack.waitFor('the re-run report', () => threadReplies()[2]);
+    assert.match(String(slack.responsesTo(rerunUrl)[0]?.text), /Sweeping `127\.0\.0\.0\/28 tcp:1 timeout:200 retries:0` in lo/);
+    assert.match(allText(blocksOf(threadReplies()[2])), /\*Since the last sweep\*/);
+
+    // Loopback has no silent address: the report behind the button is one the agents could have stored.
+    const stored = (await new ResultStore(client).loadReport(value(ACTIONS.saveBaseline))) as DistributedReport;
+    stored.sweepId = 'silent-test';
+    stored.hosts = stored.hosts.map((h, i) => (i >= 2 && i <= 9 ? { ...h, state: 'silent' as const } : h));
+    stored.hosts[12] = { ...stored.hosts[12]!, state: 'silent' };
+    await new ResultStore(client).saveReport(stored);
+    const silentUrl = slack.responseUrl();
+    await postSigned(bot.eventsUrl, actionFields(ACTIONS.showSilent, 'silent-test', silentUrl));
+    const silent = await slack.waitFor('the silent hosts', () => slack.responsesTo(silentUrl)[0]);
+    assert.equal(silent.response_type, 'ephemeral');
+    assert.equal(allText(silent.blocks as Block[]), '*Silent (9)*\n127.0.0.3-10, 127.0.0.13');
+    const goneUrl = slack.responseUrl();
+    await postSigned(bot.eventsUrl, actionFields(ACTIONS.showSilent, 'no-such-sweep', goneUrl));
+    assert.match(String((await slack.waitFor('the answer', () => slack.responsesTo(goneUrl)[0])).text), /older than a day/);
+    assert.deepEqual(slack.violations, []);
+  });
+
+  it('keeps a /16 report within Block Kit limits with the CSV attached', TIMEOUT, async () => {
+    await fresh();
+    const idle = await startAgent({ redisUrl: redis.url, group: 'empty', cidrs: '127.2.0.0/16' });
+    try {
+      await command('127.0.0.0/16 retries:0 rate:0');
+      const big = await slack.waitFor('the /16 report', () => threadReplies()[0], 90_000);
+      assert.match(blocksOf(big)[0]?.text?.text ?? '', /^\*65,534 alive · /);
+      assert.ok(blocksOf(big).length <= 50);
+      await slack.waitFor('the /16 CSV', () => slack.callsOf('files.completeUploadExternal')[0], 30_000);
+      assert.equal(([...slack.uploads.values()][0] ?? '').trim().split('\n').length, 65_535);
+      assert.deepEqual(slack.violations, []);
+    } finally {
+      await idle.kill();
+    }
+  });
+
+  it('limits concurrent sweeps per user and applies the channel policy', TIMEOUT, async () => {
+    const policy = JSON.stringify({
+      rules: [
+        { channels: ['C0PUBLIC'], groups: ['*'] },
+        { channels: ['C0SMALL'], cidrs: ['127.0.0.0/28'] },
+      ],
+    });
+    await fresh({ ZENSWEEP_MAX_SWEEPS_PER_USER: '1', ZENSWEEP_POLICY: policy });
+    const slow = await startAgent({ redisUrl: redis.url, group: 'slow', cidrs: '127.1.0.0/16', rate: 20 });
+    try {
+      const first = await command('127.1.0.0/24 retries:0');
+      assert.match(first.body, /Sweeping/);
+      const second = await command('127.0.0.0/28');
+      assert.match(second.body, /you already have 1 sweep running \(at most 1\)/);
+      const other = await command('127.0.0.0/28', { user_id: 'U0OTHER' });
+      assert.match(other.body, /Sweeping/);
+    } finally {
+      await slow.kill();
+    }
+    const small = await command('127.0.0.0/24', { channel_id: 'C0SMALL', user_id: 'U0THIRD' });
+    assert.match(small.body, /this channel may sweep only any group within 127\.0\.0\.0\/28/);
+    const fine = await command('127.0.0.0/28', { channel_id: 'C0SMALL', user_id: 'U0THIRD' });
+    assert.match(fine.body, /Sweeping/);
+    const elsewhere = await command('127.0.0.0/28', { channel_id: 'C0OTHER', user_id: 'U0FOURTH' });
+    assert.match(elsewhere.body, /no sweep is allowed from this channel for you/);
+  });
+});
+
+describe('zensweep bot (Socket Mode)', () => {
+  it('connects through apps.connections.open, acks the command over the socket and posts the report', TIMEOUT, async () => {
+    assertRoot();
+    const redis = await startRedis();
+    const slack = await FakeSlack.start();
+    const agent = await startAgent({ redisUrl: redis.url, group: 'lo', cidrs: '127.0.0.0/16' });
+    const bot = await startBot({ redisUrl: redis.url, slack, socketMode: true });
+    try {
+      const fields = commandFields('127.0.0.0/28 tcp:1', { response_url: slack.responseUrl() });
+      const ack = (await slack.sendEnvelope('slash_commands', fields)) as { response_type: string; text: string };
+      assert.equal(ack.response_type, 'ephemeral');
+      assert.match(ack.text, /^Sweeping `127\.0\.0\.0\/28 tcp:1` in lo/);
+      const reply = await slack.waitFor('the report', () =>
+        slack.callsOf('chat.postMessage').find((c) => c.args.thread_ts !== undefined),
+      );
+      assert.match(blocksOf(reply)[0]?.text?.text ?? '', /^\*14 alive · /);
+      assert.equal(slack.callsOf('apps.connections.open').length >= 1, true);
+      assert.deepEqual(slack.badTokens, []);
+      assert.deepEqual(slack.violations, []);
+    } finally {
+      await bot.stop();
+      await agent.kill();
+      await slack.close();
+      await redis.destroy();
+    }
+    assert.doesNotMatch(bot.log(), new RegExp(`${BOT_TOKEN}|${APP_TOKEN}`));
+  });
+});
+
+describe('zensweep bot configuration', () => {
+  it('refuses a bad environment in one line, exit 2, naming the variable and never a secret', async () => {
+    const { zensweep } = await import('../support/cli.js');
+    const base = { PATH: process.env.PATH, REDIS_URL: 'redis://127.0.0.1:1', SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: 's3cr3t' };
+    const cases: [NodeJS.ProcessEnv, RegExp][] = [
+      [{ ...base, SLACK_BOT_TOKEN: undefined }, /^zensweep: SLACK_BOT_TOKEN is required/],
+      [{ ...base, SLACK_BOT_TOKEN: 'xoxp-user-token-secret' }, /^zensweep: SLACK_BOT_TOKEN must be a bot token/],
+      [{ ...base, SLACK_SIGNING_SECRET: undefined }, /^zensweep: SLACK_SIGNING_SECRET is required in HTTP mode/],
+      [{ ...base, SLACK_APP_TOKEN: 'nope-secret' }, /^zensweep: SLACK_APP_TOKEN must be an app-level token/],
+      [{ ...base, ZENSWEEP_POLICY: '{"rules":[{"channels":["nope"]}]}' }, /^zensweep: ZENSWEEP_POLICY: rules\.0\.channels\.0 /],
+      [{ ...base, PORT: 'http' }, /^zensweep: PORT must be a port number/],
+    ];
+    for (const [env, expected] of cases) {
+      const result = await zensweep(['bot'], { env, timeoutMs: 10_000 });
+      assert.equal(result.code, 2, `${JSON.stringify(env)}: ${result.stderr}`);
+      assert.match(result.stderr, expected);
+      assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+      assert.doesNotMatch(result.stderr, /secret|xoxb-test/);
+    }
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * A real `zensweep bot` process against the fake Slack, and requests signed the way Slack signs them (v0 HMAC).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createServer } from 'node:net';
+import { CLI } from './cli.js';
+import { APP_TOKEN, BOT_TOKEN, type FakeSlack } from './fake-slack.js';
+
+export const SIGNING_SECRET = 'test-signing-secret-0000';
+
+export interface BotProcess {
+  readonly child: ChildProcess;
+  /** HTTP mode: http://127.0.0.1:PORT/slack/events */
+  readonly eventsUrl: string;
+  log(): string;
+  readonly exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+const all = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of all) child.kill('SIGKILL');
+});
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startBot(
+  options: { redisUrl: string; slack: FakeSlack; socketMode?: boolean; env?: NodeJS.ProcessEnv },
+  readyTimeoutMs = 30_000,
+): Promise<BotProcess> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    REDIS_URL: options.redisUrl,
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_API_URL: options.slack.apiUrl,
+    ...(options.socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: SIGNING_SECRET, PORT: String(port) }),
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [CLI, 'bot'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  all.add(child);
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      all.delete(child);
+      resolve(code);
+    }),
+  );
+  const bot: BotProcess = {
+    child,
+    eventsUrl: `http://127.0.0.1:${port}/slack/events`,
+    exited,
+    log: () => output,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!output.includes('"event":"bot_started"')) {
+    if (child.exitCode !== null) throw new Error(`bot exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) {
+      await bot.kill();
+      throw new Error(`bot did not start within ${readyTimeoutMs} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return bot;
+}
+
+export function sign(body: string, timestamp: number, secret = SIGNING_SECRET): string {
+  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+}
+
+let trigger = 0;
+
+/** The form fields of a slash command, as Slack sends them. */
+export function commandFields(text: string, overrides: Record<string, string> = {}): Record<string, string> {
+  trigger += 1;
+  return {
+    token: 'deprecated-verification-token',
+    team_id: 'T1',
+    team_domain: 'test',
+    channel_id: 'C0PUBLIC',
+    channel_name: 'ops',
+    user_id: 'U0ONCALL',
+    user_name: 'oncall',
+    command: '/sweep',
+    text,
+    api_app_id: 'A0TEST',
+    response_url: 'http://127.0.0.1:9/unused',
+    trigger_id: `${Date.now()}.${process.pid}.${trigger}`,
+    ...overrides,
+  };
+}
+
+export interface PostOptions {
+  /** Seconds since the epoch; default now. */
+  timestamp?: number;
+  /** Replace the signature (e.g. a wrong one); `null` sends none. */
+  signature?: string | null;
+  secret?: string;
+  headers?: Record<string, string>;
+}
+
+/** POSTs a form to the bot as Slack does, signed with v0 HMAC unless told otherwise. */
+export async function postSigned(url: string, fields: Record<string, string>, options: PostOptions = {}): Promise<{ status: number; body: string }> {
+  const body = new URLSearchParams(fields).toString();
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-slack-request-timestamp': String(timestamp),
+    ...options.headers,
+  };
+  const signature = options.signature === undefined ? sign(body, timestamp, options.secret) : options.signature;
+  if (signature !== null) headers['x-slack-signature'] = signature;
+  const response = await fetch(url, { method: 'POST', headers, body });
+  return { status: response.status, body: await response.text() };
+}
+
+/** A button click (block_actions), as Slack POSTs it: one form field `payload` holding JSON. */
+export function actionFields(actionId: string, value: string, responseUrl: string, user = 'U0ONCALL'): Record<string, string> {
+  return {
+    payload: JSON.stringify({
+      type: 'block_actions',
+      team: { id: 'T1', domain: 'test' },
+      user: { id: user, username: 'oncall', team_id: 'T1' },
+      api_app_id: 'A0TEST',
+      token: 'deprecated-verification-token',
+      container: { type: 'message', message_ts: '1700000001.000100', channel_id: 'C0PUBLIC' },
+      trigger_id: `${Date.now()}.action`,
+      channel: { id: 'C0PUBLIC', name: 'ops' },
+      response_url: responseUrl,
+      actions: [{ type: 'button', action_id: actionId, block_id: 'sweep_report', value, text: { type: 'plain_text', text: 'x' }, action_ts: `${Date.now() / 1000}` }],
+    }),
+  };
+}

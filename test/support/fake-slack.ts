@@ -1,0 +1,262 @@
+/**
+ * A fake Slack on 127.0.0.1 (DESIGN.md, "Testing without the internet"): the Web API methods the bot calls, the
+ * response_url endpoint, the file upload endpoint, and a Socket Mode WebSocket behind apps.connections.open. It
+ * records every call, checks every message against Block Kit's limits, and can be told to fail the next calls of
+ * a method (429 with Retry-After, 5xx, or a Slack error such as not_in_channel).
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface SlackCall {
+  method: string;
+  args: Record<string, unknown>;
+}
+
+export type Failure = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 } | { error: string };
+
+export const BOT_TOKEN = 'xoxb-test-0000-secret-bot-token';
+export const APP_TOKEN = 'xapp-test-0000-secret-app-token';
+
+const LIMITS = { blocks: 50, section: 3000, context: 2000, contextElements: 10, actions: 25, button: 75, value: 2000, header: 150 };
+
+interface Block {
+  type: string;
+  text?: { text?: string };
+  elements?: { type: string; text?: string | { text?: string }; value?: string }[];
+  fields?: { text?: string }[];
+}
+
+/** Block Kit's limits as Slack enforces them; returns what is broken, empty when the message is valid. */
+export function blockKitViolations(message: { text?: unknown; blocks?: unknown }): string[] {
+  const problems: string[] = [];
+  const blocks = (typeof message.blocks === 'string' ? JSON.parse(message.blocks) : message.blocks) as Block[] | undefined;
+  if (!blocks || blocks.length === 0) {
+    if (typeof message.text !== 'string' || message.text.length === 0) problems.push('no text and no blocks');
+  }
+  if (typeof message.text === 'string' && message.text.length > 40_000) problems.push(`text of ${message.text.length}`);
+  if (!blocks) return problems;
+  if (blocks.length > LIMITS.blocks) problems.push(`${blocks.length} blocks`);
+  blocks.forEach((block, i) => {
+    const text = block.text?.text ?? '';
+    if (block.type === 'section') {
+      if (text.length === 0 && !block.fields) problems.push(`block ${i}: empty section`);
+      if (text.length > LIMITS.section) problems.push(`block ${i}: section text of ${text.length}`);
+    }
+    if (block.type === 'header' && text.length > LIMITS.header) problems.push(`block ${i}: header of ${text.length}`);
+    if (block.type === 'context') {
+      if ((block.elements?.length ?? 0) > LIMITS.contextElements) problems.push(`block ${i}: ${block.elements?.length} context elements`);
+      for (const element of block.elements ?? []) {
+        const t = typeof element.text === 'string' ? element.text : '';
+        if (t.length > LIMITS.context) problems.push(`block ${i}: context text of ${t.length}`);
+      }
+    }
+    if (block.type === 'actions') {
+      if ((block.elements?.length ?? 0) > LIMITS.actions) problems.push(`block ${i}: ${block.elements?.length} actions`);
+      for (const element of block.elements ?? []) {
+        const label = typeof element.text === 'object' ? (element.text.text ?? '') : '';
+        if (label.length > LIMITS.button) problems.push(`block ${i}: button text of ${label.length}`);
+        if ((element.value?.length ?? 0) > LIMITS.value) problems.push(`block ${i}: button value of ${element.value?.length}`);
+      }
+    }
+  });
+  return problems;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** An upload comes raw or as one multipart part: the file's own bytes, without the envelope. */
+function fileContent(req: IncomingMessage, body: Buffer): string {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(req.headers['content-type'] ?? '');
+  const text = body.toString('utf8');
+  if (!boundary) return text;
+  const marker = `--${boundary[1] ?? boundary[2]}`;
+  const part = text.split(marker).find((p) => p.includes('\r\n\r\n')) ?? '';
+  return part.slice(part.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, '');
+}
+
+/** Web API arguments arrive form-encoded, with objects JSON-encoded in their fields, or as JSON. */
+function parseArgs(req: IncomingMessage, body: Buffer): Record<string, unknown> {
+  const text = body.toString('utf8');
+  if ((req.headers['content-type'] ?? '').includes('application/json')) return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  const args: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    args[key] = /^[[{]/.test(value) ? (JSON.parse(value) as unknown) : value;
+  }
+  return args;
+}
+
+export class FakeSlack {
+  readonly calls: SlackCall[] = [];
+  /** Messages POSTed to response URLs, by the id in the URL. */
+  readonly responses = new Map<string, Record<string, unknown>[]>();
+  /** Uploaded file contents, by file id. */
+  readonly uploads = new Map<string, string>();
+  /** Every Block Kit limit broken by any message, with the method. */
+  readonly violations: string[] = [];
+  /** Tokens seen in Authorization headers that were not the expected ones. */
+  readonly badTokens: string[] = [];
+  private readonly failures = new Map<string, Failure[]>();
+  private readonly sockets = new Set<WebSocket>();
+  private readonly pendingAcks = new Map<string, (payload: unknown) => void>();
+  private tsCounter = 1_700_000_000;
+  private server!: Server;
+  private wss!: WebSocketServer;
+  url = '';
+
+  static async start(): Promise<FakeSlack> {
+    const fake = new FakeSlack();
+    await fake.listen();
+    return fake;
+  }
+
+  get apiUrl(): string {
+    return `${this.url}api/`;
+  }
+
+  /** A fresh response_url for one command. */
+  responseUrl(): string {
+    return `${this.url}response/${randomUUID()}`;
+  }
+
+  responsesTo(url: string): Record<string, unknown>[] {
+    return this.responses.get(url.split('/').at(-1) ?? '') ?? [];
+  }
+
+  /** The next `times` calls of `method` fail this way. */
+  failNext(method: string, failure: Failure, times = 1): void {
+    const list = this.failures.get(method) ?? [];
+    for (let i = 0; i < times; i += 1) list.push(failure);
+    this.failures.set(method, list);
+  }
+
+  callsOf(method: string): SlackCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  async waitFor<T>(what: string, find: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined) return found;
+      if (Date.now() > deadline) throw new Error(`fake Slack: timed out waiting for ${what}; calls: ${this.calls.map((c) => c.method).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Socket Mode: sends an envelope to the connected app and resolves with the payload of its ack. */
+  async sendEnvelope(type: string, payload: Record<string, unknown>): Promise<unknown> {
+    await this.waitFor('a Socket Mode connection', () => (this.sockets.size > 0 ? true : undefined), 20_000);
+    const envelopeId = randomUUID();
+    const acked = new Promise<unknown>((resolve) => this.pendingAcks.set(envelopeId, resolve));
+    for (const socket of this.sockets) {
+      socket.send(JSON.stringify({ envelope_id: envelopeId, type, payload, accepts_response_payload: true, retry_attempt: 0 }));
+      break;
+    }
+    return acked;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async listen(): Promise<void> {
+    this.server = createServer((req, res) => {
+      void this.handle(req, res).catch((error: Error) => {
+        res.writeHead(500).end(error.message);
+      });
+    });
+    this.wss = new WebSocketServer({ noServer: true });
+    this.server.on('upgrade', (req, socket, head) => {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.sockets.add(ws);
+        ws.on('close', () => this.sockets.delete(ws));
+        ws.on('message', (data: Buffer) => {
+          const message = JSON.parse(data.toString('utf8')) as { envelope_id?: string; payload?: unknown };
+          if (message.envelope_id) this.pendingAcks.get(message.envelope_id)?.(message.payload);
+        });
+        ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0TEST' }, debug_info: { host: 'fake' } }));
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const path = new URL(req.url ?? '/', this.url).pathname;
+    const json = (status: number, value: unknown, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
+    };
+    if (path.startsWith('/response/')) {
+      const message = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      this.violations.push(...blockKitViolations(message).map((v) => `response_url: ${v}`));
+      const id = path.slice('/response/'.length);
+      this.responses.set(id, [...(this.responses.get(id) ?? []), message]);
+      res.writeHead(200).end('ok');
+      return;
+    }
+    if (path.startsWith('/upload/')) {
+      this.uploads.set(path.slice('/upload/'.length), fileContent(req, body));
+      res.writeHead(200).end('OK');
+      return;
+    }
+    if (!path.startsWith('/api/')) {
+      res.writeHead(404).end();
+      return;
+    }
+    const method = path.slice('/api/'.length);
+    const args = parseArgs(req, body);
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const expected = method === 'apps.connections.open' ? APP_TOKEN : BOT_TOKEN;
+    if (token !== expected) {
+      this.badTokens.push(method);
+      json(200, { ok: false, error: 'invalid_auth' });
+      return;
+    }
+    const failure = this.failures.get(method)?.shift();
+    if (failure) {
+      this.calls.push({ method: `${method}!failed`, args });
+      if ('error' in failure) json(200, { ok: false, error: failure.error });
+      else if (failure.status === 429) json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(failure.retryAfter) });
+      else json(failure.status, { ok: false, error: 'internal_error' });
+      return;
+    }
+    this.calls.push({ method, args });
+    if (['chat.postMessage', 'chat.update', 'chat.postEphemeral'].includes(method)) {
+      this.violations.push(...blockKitViolations(args).map((v) => `${method}: ${v}`));
+    }
+    switch (method) {
+      case 'auth.test':
+        return json(200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', user: 'zensweep', team: 'test' });
+      case 'apps.connections.open':
+        return json(200, { ok: true, url: `${this.url.replace('http', 'ws')}socket` });
+      case 'chat.postMessage':
+        this.tsCounter += 1;
+        return json(200, { ok: true, channel: args.channel, ts: `${this.tsCounter}.000100`, message: { text: args.text } });
+      case 'chat.update':
+        return json(200, { ok: true, channel: args.channel, ts: args.ts });
+      case 'chat.postEphemeral':
+        return json(200, { ok: true, message_ts: `${this.tsCounter}.000200` });
+      case 'files.getUploadURLExternal': {
+        const id = `F${randomUUID().slice(0, 8).toUpperCase()}`;
+        return json(200, { ok: true, upload_url: `${this.url}upload/${id}`, file_id: id });
+      }
+      case 'files.completeUploadExternal':
+        return json(200, { ok: true, files: (args.files as { id: string }[]).map((f) => ({ id: f.id })) });
+      default:
+        return json(200, { ok: false, error: 'unknown_method' });
+    }
+  }
+}
