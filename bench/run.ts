@@ -3,7 +3,8 @@
  *
  * 1. loopback 127.0.0.0/16, 1 echo, no retries, unlimited rate (fping -i 0)   target: ratio ≤ 1.0, peak RSS ≤ 150 MB
  * 2. the lab /24, mostly empty addresses, timeout 1000 ms, no retries         target: wall ≤ timeout + 150 ms
- * 3. and 4. through Redis and agents: see distributed.ts (BENCH_ONLY=engine skips them)
+ * 3. and 4. through Redis and agents: see distributed.ts; 5. the Slack bot: see slack.ts (BENCH_ONLY=engine
+ *    skips 3 to 5)
  *
  * Each case runs several times, alternating the tools; medians are printed. Wall time is that of the whole
  * command, process start included, for both tools. Peak RSS is ZenSweep's whole footprint: its own process
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab } from '../test/support/lab.js';
 import { benchDistributed } from './distributed.js';
+import { benchSlack } from './slack.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const TIME = '/usr/bin/time';
@@ -169,6 +171,7 @@ async function main(): Promise<void> {
   }
 
   const distributed = process.env.BENCH_ONLY === 'engine' ? undefined : await benchDistributed(RUNS, median);
+  const slack = process.env.BENCH_ONLY === 'engine' ? undefined : await benchSlack(RUNS, median);
 
   console.log('\nTargets');
   const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
@@ -182,6 +185,7 @@ async function main(): Promise<void> {
     const overhead = distributed.submitMs - distributed.sweepMs;
     console.log(`  (4) submit overhead ${overhead.toFixed(0)} ms ≤ 100 ms: ${mark(overhead <= 100)}`);
   }
+  if (slack !== undefined) console.log(`  (5) Slack overhead ${slack.toFixed(0)} ms ≤ 300 ms: ${mark(slack <= 300)}`);
 }
 
 await main();

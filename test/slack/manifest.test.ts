@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+
+interface Manifest {
+  display_information?: { name?: string; description?: string };
+  features?: {
+    bot_user?: { display_name?: string };
+    slash_commands?: { command?: string; description?: string; url?: string; usage_hint?: string }[];
+  };
+  oauth_config?: { scopes?: { bot?: string[]; user?: string[] } };
+  settings?: { interactivity?: { is_enabled?: boolean; request_url?: string }; socket_mode_enabled?: boolean };
+}
+
+const manifest = parse(readFileSync(new URL('../../manifest.yml', import.meta.url), 'utf8')) as Manifest;
+
+describe('manifest.yml', () => {
+  it('has the fields Slack requires, within their lengths', () => {
+    const name = manifest.display_information?.name ?? '';
+    assert.ok(name.length >= 1 && name.length <= 35, `display_information.name "${name}"`);
+    assert.ok((manifest.display_information?.description ?? '').length <= 140);
+    const bot = manifest.features?.bot_user?.display_name ?? '';
+    assert.ok(bot.length >= 1 && bot.length <= 80, 'features.bot_user.display_name');
+    for (const command of manifest.features?.slash_commands ?? []) {
+      assert.match(command.command ?? '', /^\/[a-z0-9_-]{1,31}$/);
+      assert.ok((command.description ?? '').length >= 1 && (command.description ?? '').length <= 2000);
+      assert.ok((command.usage_hint ?? '').length <= 1000);
+      // A request URL is needed only without Socket Mode.
+      if (!manifest.settings?.socket_mode_enabled) assert.match(command.url ?? '', /^https:\/\//);
+    }
+  });
+
+  it('declares /sweep, interactivity for the buttons, and Socket Mode', () => {
+    assert.deepEqual(manifest.features?.slash_commands?.map((c) => c.command), ['/sweep']);
+    assert.equal(manifest.settings?.interactivity?.is_enabled, true);
+    assert.equal(manifest.settings?.socket_mode_enabled, true);
+  });
+
+  it('asks for only the scopes the bot uses', () => {
+    assert.deepEqual([...(manifest.oauth_config?.scopes?.bot ?? [])].sort(), ['chat:write', 'chat:write.public', 'commands', 'files:write']);
+    assert.equal(manifest.oauth_config?.scopes?.user, undefined);
+  });
+});
