@@ -20,6 +20,8 @@ import type { AgentConfig } from './config.js';
 export const VERSION = '0.1.0';
 const HEARTBEAT_MS = 10_000;
 const PROGRESS_EVERY_MS = 250;
+/** Lock of a report job, in ms (renewed while it runs). */
+export const REPORT_LOCK_MS = 10_000;
 /** Reason given to the processor's signal: a cancelled sweep ends its chunk; a shutdown hands it back. */
 const CANCELLED = 'cancelled';
 const SHUTDOWN = 'shutdown';
@@ -83,6 +85,8 @@ export class Agent {
     this.reports = new Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history }), {
       connection: this.connection,
       concurrency: 4,
+      // A report takes well under a second: a short lock lets another process take over soon if this one dies.
+      lockDuration: REPORT_LOCK_MS,
     });
     for (const worker of [this.chunks, this.reports]) {
       worker.on('failed', (job, error) =>

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { boundedInt, parseEnvironment } from '../config-env.js';
 import { AddressSet, parseNetwork } from '../core/targets.js';
 import { DEFAULT_HISTORY_AGE_DAYS, DEFAULT_HISTORY_COUNT } from '../queue/history.js';
 
@@ -50,13 +51,7 @@ export interface AgentConfig {
 
 /** Reads the agent's environment; throws ConfigError naming the first bad variable, never echoing a password. */
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const name = String(issue?.path[0] ?? 'environment');
-    throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}`);
-  }
-  const data = parsed.data;
+  const data = parseEnvironment(schema, env);
   const cidrs = data.ZENSWEEP_CIDRS.split(',').map((c) => c.trim()).filter(Boolean);
   const scope = new AddressSet();
   for (const cidr of cidrs) {
@@ -67,22 +62,16 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
       throw new ConfigError(`ZENSWEEP_CIDRS: ${(error as Error).message}`);
     }
   }
-  const int = (text: string | undefined, fallback: number, name: string, min: number, max: number): number => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (value < min || value > max) throw new ConfigError(`${name}=${text} is out of range: it takes ${min} to ${max}`);
-    return value;
-  };
   return {
     redisUrl: data.REDIS_URL,
     group: data.ZENSWEEP_VPC,
     cidrs,
     scope,
     agentId: data.ZENSWEEP_AGENT_ID ?? `${hostname()}-${process.pid}`,
-    rate: int(data.ZENSWEEP_RATE, 10_000, 'ZENSWEEP_RATE', 0, 1_000_000),
-    concurrency: int(data.ZENSWEEP_CONCURRENCY, 2, 'ZENSWEEP_CONCURRENCY', 1, 64),
-    lockMs: int(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
-    historyCount: int(data.ZENSWEEP_HISTORY_COUNT, DEFAULT_HISTORY_COUNT, 'ZENSWEEP_HISTORY_COUNT', 1, 1_000_000),
-    historyDays: int(data.ZENSWEEP_HISTORY_DAYS, DEFAULT_HISTORY_AGE_DAYS, 'ZENSWEEP_HISTORY_DAYS', 1, 3650),
+    rate: boundedInt(data.ZENSWEEP_RATE, 10_000, 'ZENSWEEP_RATE', 0, 1_000_000),
+    concurrency: boundedInt(data.ZENSWEEP_CONCURRENCY, 2, 'ZENSWEEP_CONCURRENCY', 1, 64),
+    lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
+    historyCount: boundedInt(data.ZENSWEEP_HISTORY_COUNT, DEFAULT_HISTORY_COUNT, 'ZENSWEEP_HISTORY_COUNT', 1, 1_000_000),
+    historyDays: boundedInt(data.ZENSWEEP_HISTORY_DAYS, DEFAULT_HISTORY_AGE_DAYS, 'ZENSWEEP_HISTORY_DAYS', 1, 3650),
   };
 }

@@ -2,6 +2,7 @@ import { loadAgentConfig } from '../agent/config.js';
 import { Agent } from '../agent/agent.js';
 import { createLogger } from '../log.js';
 import type { CommandIo } from './sweep-command.js';
+import { untilSignal } from './until-signal.js';
 
 export const AGENT_USAGE = `usage: zensweep agent
 
@@ -24,14 +25,6 @@ export async function agentCommand(argv: string[], io: CommandIo): Promise<numbe
   const config = loadAgentConfig(io.env);
   const agent = new Agent(config, createLogger('zensweep-agent'));
   await agent.start();
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      void agent.stop().then(resolve);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await untilSignal(() => agent.stop());
   return 0;
 }

@@ -2,6 +2,7 @@ import { createLogger } from '../log.js';
 import { loadBotConfig } from '../slack/config.js';
 import { startBot } from '../slack/app.js';
 import type { CommandIo } from './sweep-command.js';
+import { untilSignal } from './until-signal.js';
 
 export const BOT_USAGE = `usage: zensweep bot
 
@@ -18,14 +19,6 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
   }
   const config = loadBotConfig(io.env);
   const bot = await startBot(config, createLogger('zensweep-bot'));
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      void bot.stop().then(resolve);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await untilSignal(() => bot.stop());
   return 0;
 }

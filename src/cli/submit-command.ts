@@ -87,6 +87,8 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
         const history = new HistoryStore(redis);
         reportWorker = new Worker(REPORT_QUEUE, reportProcessor({ connection: redis, history }), {
           connection: workerConnection,
+          // Also finds, soon, a report job whose worker died holding it.
+          stalledInterval: 5000,
         });
         // Connection trouble is retried by ioredis; what matters to the user is the report, or its absence.
         reportWorker.on('error', () => undefined);

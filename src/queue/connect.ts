@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { ioredis } from './load.js';
 import { ZenSweepError } from '../core/errors.js';
 
 /** Redis cannot be reached (wrong URL, down, a firewall). */
@@ -27,7 +28,7 @@ export async function connectRedis(url: string, timeoutMs = 5000): Promise<Redis
   if (!/^rediss?:\/\//.test(url)) {
     throw new RedisUnavailableError(`REDIS_URL must start with redis:// or rediss://, got ${redactUrl(url)}`);
   }
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+  const redis = new ioredis.Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
   let lastError = '';
   redis.on('error', (error: Error) => (lastError = error.message));
   let timer: NodeJS.Timeout | undefined;

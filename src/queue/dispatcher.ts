@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { FlowProducer, Job, Queue, QueueEvents } from 'bullmq';
+import type { FlowProducer, Queue, QueueEvents } from 'bullmq';
+import { bullmq } from './load.js';
 import type { Redis } from 'ioredis';
 import { ZenSweepError } from '../core/errors.js';
 import type { SweepRequest } from '../core/request.js';
@@ -69,8 +70,8 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.prefix = options.prefix ?? KEY_PREFIX;
-    this.flows = new FlowProducer({ connection: options.connection });
-    this.reports = new Queue(REPORT_QUEUE, { connection: options.connection });
+    this.flows = new bullmq.FlowProducer({ connection: options.connection });
+    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection });
     this.registry = new AgentRegistry(options.connection, this.prefix);
     this.history = new HistoryStore(options.connection, { prefix: this.prefix });
     this.results = new ResultStore(options.connection, this.prefix);
@@ -171,7 +172,7 @@ export class Dispatcher {
     const listen = (queue: string): QueueEvents => {
       const own = connection.duplicate().on('error', () => undefined);
       owned.push(own);
-      return new QueueEvents(queue, { connection: own });
+      return new bullmq.QueueEvents(queue, { connection: own });
     };
     const reportEvents = listen(REPORT_QUEUE);
     const chunkEvents = handlers.onProgress ? plan.groups.map((group) => listen(sweepQueueName(group))) : [];
@@ -211,7 +212,7 @@ export class Dispatcher {
           }
           checking = true;
           try {
-            const job = await Job.fromId(this.reports, sweepId);
+            const job = await bullmq.Job.fromId(this.reports, sweepId);
             if (!job?.finishedOn) return;
             if (job.failedReason) {
               settle(() => reject(new SweepFailedError(`sweep ${sweepId} failed: ${job.failedReason}`)));

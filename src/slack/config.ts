@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { boundedInt, parseEnvironment } from '../config-env.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { parsePolicy } from './policy.js';
 import type { Policy } from './policy.js';
@@ -51,23 +52,12 @@ export interface BotConfig {
 
 /** Reads the bot's environment; throws ConfigError naming the first bad variable, never echoing a secret. */
 export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${String(issue?.path[0] ?? 'environment')} ${issue?.message ?? 'is invalid'}`);
-  }
-  const data = parsed.data;
+  const data = parseEnvironment(schema, env);
   if (!data.SLACK_APP_TOKEN && !data.SLACK_SIGNING_SECRET) {
     throw new ConfigError(
       'SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode, which needs no inbound port)',
     );
   }
-  const int = (text: string | undefined, fallback: number, name: string, min: number, max: number): number => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (value < min || value > max) throw new ConfigError(`${name}=${text} is out of range: it takes ${min} to ${max}`);
-    return value;
-  };
   let policyText: string | undefined = data.ZENSWEEP_POLICY;
   if (policyText && !policyText.startsWith('{')) {
     try {
@@ -81,11 +71,11 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     signingSecret: data.SLACK_SIGNING_SECRET,
     appToken: data.SLACK_APP_TOKEN,
     slackApiUrl: data.SLACK_API_URL ?? 'https://slack.com/api/',
-    port: int(data.PORT, 3000, 'PORT', 1, 65_535),
+    port: boundedInt(data.PORT, 3000, 'PORT', 1, 65_535),
     redisUrl: data.REDIS_URL,
     policy: parsePolicy(policyText),
-    maxSweepsPerUser: int(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
-    maxAddresses: int(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216),
-    lockMs: int(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
+    maxSweepsPerUser: boundedInt(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
+    maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216),
+    lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
   };
 }

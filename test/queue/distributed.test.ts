@@ -295,7 +295,9 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     a.child.kill('SIGTERM');
     assert.equal(await a.exited, 0, a.log());
     assert.deepEqual(await new AgentRegistry(client).list(), []);
-    const report = parseReport(await submission);
+    const submitted = await submission;
+    assert.equal(submitted.code, 0, `submit exited ${submitted.code}:\n${submitted.stderr}\nagent:\n${a.log()}`);
+    const report = parseReport(submitted);
     assert.equal(report.summary.alive, 254);
     assert.equal(report.chunks[0]?.agentId, a.id);
     assert.equal(a.events('agent_stopped').length, 1);

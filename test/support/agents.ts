@@ -7,10 +7,9 @@
  * after(() => agent.stop());
  * ```
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { AgentRegistry } from '../../src/queue/registry.js';
-import { CLI } from './cli.js';
+import { spawnService, type ServiceProcess } from './service.js';
 
 export interface AgentOptions {
   redisUrl: string;
@@ -29,26 +28,13 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface AgentProcess {
+export interface AgentProcess extends ServiceProcess {
   readonly id: string;
-  readonly child: ChildProcess;
-  /** Everything the agent wrote so far (pino JSON lines and any stderr). */
-  log(): string;
   /** Parsed log events with this `event` name. */
   events(name: string): Record<string, unknown>[];
-  /** Resolves with the exit code once the process is gone. */
-  readonly exited: Promise<number | null>;
-  /** SIGTERM and wait; SIGKILL if it has not exited after `graceMs` (default 20 s). Safe to call twice. */
-  stop(graceMs?: number): Promise<number | null>;
-  /** SIGKILL and wait: a crash, no shutdown work. */
-  kill(): Promise<void>;
 }
 
 let counter = 0;
-const all = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of all) child.kill('SIGKILL');
-});
 
 /** Starts an agent and waits until it is listed in the registry (so a sweep submitted next will be planned on it). */
 export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000): Promise<AgentProcess> {
@@ -66,40 +52,18 @@ export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000)
     ...(options.lockMs !== undefined ? { ZENSWEEP_LOCK_MS: String(options.lockMs) } : {}),
     ...options.env,
   };
-  const child = spawn(process.execPath, [CLI, 'agent'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  all.add(child);
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      all.delete(child);
-      resolve(code);
-    }),
-  );
+  const service = spawnService(['agent'], env);
+  const output = service.log;
   const agent: AgentProcess = {
+    ...service,
     id,
-    child,
-    exited,
-    log: () => output,
     events: (name) =>
-      output
+      service
+        .log()
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .filter((event) => event.event === name),
-    async stop(graceMs = 20_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
   };
 
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
@@ -108,10 +72,10 @@ export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000)
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
       if ((await registry.list()).some((a) => a.id === id)) return agent;
-      if (child.exitCode !== null) throw new Error(`agent ${id} exited with ${child.exitCode}:\n${output}`);
+      if (service.child.exitCode !== null) throw new Error(`agent ${id} exited with ${service.child.exitCode}:\n${output()}`);
       if (Date.now() > deadline) {
         await agent.kill();
-        throw new Error(`agent ${id} did not register within ${readyTimeoutMs} ms:\n${output}`);
+        throw new Error(`agent ${id} did not register within ${readyTimeoutMs} ms:\n${output()}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

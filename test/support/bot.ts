@@ -1,28 +1,17 @@
 /**
  * A real `zensweep bot` process against the fake Slack, and requests signed the way Slack signs them (v0 HMAC).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
-import { CLI } from './cli.js';
+import { spawnService, type ServiceProcess } from './service.js';
 import { APP_TOKEN, BOT_TOKEN, type FakeSlack } from './fake-slack.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0000';
 
-export interface BotProcess {
-  readonly child: ChildProcess;
+export interface BotProcess extends ServiceProcess {
   /** HTTP mode: http://127.0.0.1:PORT/slack/events */
   readonly eventsUrl: string;
-  log(): string;
-  readonly exited: Promise<number | null>;
-  stop(): Promise<number | null>;
-  kill(): Promise<void>;
 }
-
-const all = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of all) child.kill('SIGKILL');
-});
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -49,41 +38,14 @@ export async function startBot(
     ...(options.socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: SIGNING_SECRET, PORT: String(port) }),
     ...options.env,
   };
-  const child = spawn(process.execPath, [CLI, 'bot'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  all.add(child);
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      all.delete(child);
-      resolve(code);
-    }),
-  );
-  const bot: BotProcess = {
-    child,
-    eventsUrl: `http://127.0.0.1:${port}/slack/events`,
-    exited,
-    log: () => output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  const service = spawnService(['bot'], env);
+  const bot: BotProcess = { ...service, eventsUrl: `http://127.0.0.1:${port}/slack/events` };
   const deadline = Date.now() + readyTimeoutMs;
-  while (!output.includes('"event":"bot_started"')) {
-    if (child.exitCode !== null) throw new Error(`bot exited with ${child.exitCode}:\n${output}`);
+  while (!bot.log().includes('"event":"bot_started"')) {
+    if (bot.child.exitCode !== null) throw new Error(`bot exited with ${bot.child.exitCode}:\n${bot.log()}`);
     if (Date.now() > deadline) {
       await bot.kill();
-      throw new Error(`bot did not start within ${readyTimeoutMs} ms:\n${output}`);
+      throw new Error(`bot did not start within ${readyTimeoutMs} ms:\n${bot.log()}`);
     }
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -1,0 +1,55 @@
+/**
+ * A long-running `node dist/cli.js …` process (an agent, a bot), its output kept for assertions and for the
+ * message of a failing test, killed if the test process exits without stopping it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI } from './cli.js';
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  /** Everything it wrote so far (pino JSON lines and any stderr). */
+  log(): string;
+  /** Resolves with the exit code once the process is gone. */
+  readonly exited: Promise<number | null>;
+  /** SIGTERM and wait; SIGKILL if it has not exited after `graceMs` (default 20 s). Safe to call twice. */
+  stop(graceMs?: number): Promise<number | null>;
+  /** SIGKILL and wait: a crash, no shutdown work. */
+  kill(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export function spawnService(args: string[], env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  return {
+    child,
+    exited,
+    log: () => output,
+    async stop(graceMs = 20_000) {
+      if (gone()) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      if (!gone()) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
