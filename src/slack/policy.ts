@@ -17,6 +17,8 @@ const ruleSchema = z
     channels: z.array(z.string().regex(/^[CGD][A-Z0-9]+$/)).optional(),
     /** User ids (U…, W…) this rule applies to; absent: every user. */
     users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/)).optional(),
+    /** User group ids (S…): the rule applies to their members (needs the usergroups:read scope). */
+    usergroups: z.array(z.string().regex(/^S[A-Z0-9]+$/)).optional(),
     /** Agent groups it may sweep; absent or ["*"]: every group. */
     groups: z.array(z.string().min(1)).optional(),
     /** Networks it may sweep; absent: whatever the allowed groups cover. */
@@ -35,6 +37,7 @@ const policySchema = z
 interface Rule {
   channels?: Set<string>;
   users?: Set<string>;
+  usergroups?: Set<string>;
   groups?: Set<string>;
   cidrs?: AddressSet;
   cidrText?: string[];
@@ -78,6 +81,7 @@ export function parsePolicy(text: string | undefined): Policy {
     return {
       channels: rule.channels && new Set(rule.channels),
       users: rule.users && new Set(rule.users),
+      usergroups: rule.usergroups && new Set(rule.usergroups),
       groups: rule.groups && !rule.groups.includes('*') ? new Set(rule.groups) : undefined,
       cidrs,
       cidrText: rule.cidrs,
@@ -86,14 +90,26 @@ export function parsePolicy(text: string | undefined): Policy {
   return { rules, fallback: parsed.data.default ?? 'deny' };
 }
 
+/** The user groups the policy names, which a user's membership has to be looked up for. */
+export function policyUsergroups(policy: Policy): string[] {
+  return [...new Set(policy.rules.flatMap((r) => [...(r.usergroups ?? [])]))];
+}
+
 /**
  * Checks a planned sweep against the policy for this channel and user: every group it runs in and every address
  * it probes must be allowed by one rule that applies. Throws PolicyRefusedError saying why.
  */
-export function checkPolicy(policy: Policy, who: { channel: string; user: string }, request: SweepRequest, plan: SweepPlan): void {
-  const applying = policy.rules.filter(
-    (r) => (!r.channels || r.channels.has(who.channel)) && (!r.users || r.users.has(who.user)),
-  );
+export function checkPolicy(
+  policy: Policy,
+  who: { channel: string; user: string; usergroups?: ReadonlySet<string> },
+  request: SweepRequest,
+  plan: SweepPlan,
+): void {
+  const member = (groups: Set<string>): boolean => [...groups].some((g) => who.usergroups?.has(g) ?? false);
+  // A rule naming users and user groups applies to either.
+  const isWho = (r: Rule): boolean =>
+    (!r.users && !r.usergroups) || (r.users?.has(who.user) ?? false) || (r.usergroups ? member(r.usergroups) : false);
+  const applying = policy.rules.filter((r) => (!r.channels || r.channels.has(who.channel)) && isWho(r));
   if (applying.length === 0) {
     if (policy.fallback === 'allow') return;
     throw new PolicyRefusedError('no sweep is allowed from this channel for you; ask an admin to add a rule to ZENSWEEP_POLICY');

@@ -12,7 +12,7 @@ import type { HistoryStore } from '../queue/history.js';
 import { targetKey } from '../queue/history.js';
 import { KEY_PREFIX } from '../queue/names.js';
 import type { AuditTrail } from './audit.js';
-import { checkPolicy } from './policy.js';
+import { PolicyRefusedError, checkPolicy, policyUsergroups } from './policy.js';
 import type { Policy } from './policy.js';
 import { progressBlocks } from './render/blocks.js';
 import type { SweepHeader } from './render/blocks.js';
@@ -89,6 +89,28 @@ export class SlackSweeps {
     return `${KEY_PREFIX}:slack:response:${sweepId}`;
   }
 
+  private readonly members = new Map<string, { at: number; users: Set<string> }>();
+
+  /** The policy's user groups this user belongs to, looked up with usergroups.users.list, kept 5 minutes. */
+  private async usergroupsOf(user: string): Promise<Set<string>> {
+    const mine = new Set<string>();
+    for (const group of policyUsergroups(this.deps.policy)) {
+      let cached = this.members.get(group);
+      if (!cached || Date.now() - cached.at > 5 * 60_000) {
+        const listed = await this.deps.client.usergroups.users.list({ usergroup: group }).catch((error: unknown) => {
+          throw new PolicyRefusedError(
+            `the policy names user group ${group}, whose members I cannot read (${slackErrorCode(error) ?? 'error'}): ` +
+              'the app needs the usergroups:read scope',
+          );
+        });
+        cached = { at: Date.now(), users: new Set(listed.users ?? []) };
+        this.members.set(group, cached);
+      }
+      if (cached.users.has(user)) mine.add(group);
+    }
+    return mine;
+  }
+
   /**
    * Answers a command. Returns the ephemeral ack and, for a sweep, the work to do right after the ack (Slack wants
    * the ack within 3 s; posting and enqueueing come after).
@@ -133,7 +155,7 @@ export class SlackSweeps {
         );
       }
       const planned = await deps.dispatcher.plan(request);
-      checkPolicy(deps.policy, origin, request, planned.plan);
+      checkPolicy(deps.policy, { ...origin, usergroups: await this.usergroupsOf(origin.user) }, request, planned.plan);
       const header: SweepHeader = { user: origin.user, text, groups: planned.plan.groups, addresses: planned.plan.addresses };
       const sweepId = newSweepId();
       // Counted at once, so a burst of commands cannot start more than the limit.

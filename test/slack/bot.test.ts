@@ -307,14 +307,20 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     }
   });
 
-  it('limits concurrent sweeps per user and applies the channel policy', TIMEOUT, async () => {
+  it('limits concurrent sweeps per user and applies the policy by channel, user and user group', TIMEOUT, async () => {
     const policy = JSON.stringify({
       rules: [
         { channels: ['C0PUBLIC'], groups: ['*'] },
         { channels: ['C0SMALL'], cidrs: ['127.0.0.0/28'] },
+        { channels: ['C0NET'], usergroups: ['S0NETOPS'] },
       ],
     });
     await fresh({ ZENSWEEP_MAX_SWEEPS_PER_USER: '1', ZENSWEEP_POLICY: policy });
+    slack.usergroups.set('S0NETOPS', ['U0NETENG']);
+    const member = await command('127.0.0.0/28', { channel_id: 'C0NET', user_id: 'U0NETENG' });
+    assert.match(member.body, /Sweeping/);
+    const outsider = await command('127.0.0.0/28', { channel_id: 'C0NET', user_id: 'U0OUTSIDER' });
+    assert.match(outsider.body, /no sweep is allowed from this channel for you/);
     const slow = await startAgent({ redisUrl: redis.url, group: 'slow', cidrs: '127.1.0.0/16', rate: 20 });
     try {
       const first = await command('127.1.0.0/24 retries:0');

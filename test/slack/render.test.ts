@@ -124,6 +124,13 @@ describe('policy', () => {
     assert.throws(() => checkPolicy(policy, { channel: 'C0ANY', user: 'U1' }, parseSweepText('10.0.0.1'), plan(['prod'])), /no sweep is allowed from this channel/);
   });
 
+  it('applies a rule to the members of its user groups', () => {
+    const policy = parsePolicy(JSON.stringify({ rules: [{ usergroups: ['S0NETOPS'], groups: ['prod'] }] }));
+    const request = parseSweepText('10.0.0.0/24');
+    checkPolicy(policy, { channel: 'C1', user: 'U1', usergroups: new Set(['S0NETOPS']) }, request, plan(['prod']));
+    assert.throws(() => checkPolicy(policy, { channel: 'C1', user: 'U1', usergroups: new Set() }, request, plan(['prod'])), PolicyRefusedError);
+  });
+
   it('lets a policy fall back to allow, and refuses a malformed one in one line', () => {
     const open = parsePolicy(JSON.stringify({ rules: [], default: 'allow' }));
     checkPolicy(open, { channel: 'C1', user: 'U1' }, parseSweepText('10.0.0.1'), plan(['prod']));

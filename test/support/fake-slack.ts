@@ -104,6 +104,8 @@ export class FakeSlack {
   readonly violations: string[] = [];
   /** Tokens seen in Authorization headers that were not the expected ones. */
   readonly badTokens: string[] = [];
+  /** Members of user groups, for usergroups.users.list. */
+  readonly usergroups = new Map<string, string[]>();
   private readonly failures = new Map<string, Failure[]>();
   private readonly sockets = new Set<WebSocket>();
   private readonly pendingAcks = new Map<string, (payload: unknown) => void>();
@@ -252,6 +254,10 @@ export class FakeSlack {
       case 'files.getUploadURLExternal': {
         const id = `F${randomUUID().slice(0, 8).toUpperCase()}`;
         return json(200, { ok: true, upload_url: `${this.url}upload/${id}`, file_id: id });
+      }
+      case 'usergroups.users.list': {
+        const users = this.usergroups.get(String(args.usergroup));
+        return users ? json(200, { ok: true, users }) : json(200, { ok: false, error: 'no_such_subteam' });
       }
       case 'files.completeUploadExternal':
         return json(200, { ok: true, files: (args.files as { id: string }[]).map((f) => ({ id: f.id })) });
