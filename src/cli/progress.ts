@@ -1,4 +1,5 @@
 import type { SweepProgress } from '../engine/scheduler.js';
+import { formatCount } from '../core/format.js';
 
 /** A one-line progress bar on a TTY, redrawn at most ten times a second. */
 export class ProgressBar {
@@ -16,8 +17,8 @@ export class ProgressBar {
     const filled = Math.round(ratio * width);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
     this.stream.write(
-      `\r${bar} ${progress.done.toLocaleString('en-US')}/${progress.total.toLocaleString('en-US')}` +
-        ` · ${progress.alive.toLocaleString('en-US')} alive\x1b[K`,
+      `\r${bar} ${formatCount(progress.done)}/${formatCount(progress.total)}` +
+        ` · ${formatCount(progress.alive)} alive\x1b[K`,
     );
     this.drawn = true;
   }

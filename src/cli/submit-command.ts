@@ -15,6 +15,7 @@ import { renderCsv } from './render/csv.js';
 import { renderAgents, renderDistributedText } from './render/distributed.js';
 import { jsonChunks } from './render/json.js';
 import type { CommandIo } from './sweep-command.js';
+import { formatCount } from '../core/format.js';
 
 export const SUBMIT_USAGE = `usage: zensweep submit <targets…> [options] [vpc:NAME | vpc:all] [save:NAME] [compare:NAME]
                        [--json | --csv] [--no-progress]
@@ -74,7 +75,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     // On stderr even with --json: the id is what `zensweep cancel` takes.
     const chunks = submitted.plan.chunks.length;
     io.stderr.write(
-      `zensweep: sweep ${submitted.sweepId}: ${submitted.plan.addresses.toLocaleString('en-US')} addresses in ` +
+      `zensweep: sweep ${submitted.sweepId}: ${formatCount(submitted.plan.addresses)} addresses in ` +
         `${chunks} chunk${chunks === 1 ? '' : 's'} on ${submitted.plan.groups.join(', ')}\n`,
     );
     // The agents put reports together. If none has after a while (they all left after their chunks: a redeploy),

@@ -10,6 +10,7 @@ import { IcmpEchoProber } from './icmp/echo-prober.js';
 import { NodeTcpProber } from './tcp.js';
 import { ProbeScheduler } from './scheduler.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
+import { formatCount } from '../core/format.js';
 
 /** Resolves a host name to every address it has (A and AAAA). */
 export type NameResolver = (name: string) => Promise<string[]>;
@@ -134,8 +135,8 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
   }
   if (set.size > BigInt(maxAddresses)) {
     throw new SweepTooLargeError(
-      `these targets come to ${set.size.toLocaleString('en-US')} addresses; a sweep may probe at most ` +
-        `${maxAddresses.toLocaleString('en-US')}`,
+      `these targets come to ${formatCount(set.size)} addresses; a sweep may probe at most ` +
+        `${formatCount(maxAddresses)}`,
     );
   }
   const total = Number(set.size);

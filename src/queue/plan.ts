@@ -2,6 +2,7 @@ import { OutOfScopeError, SweepTooLargeError } from '../core/errors.js';
 import type { SweepRequest } from '../core/request.js';
 import { AddressSet, parseNetwork, parseTargetToken, probeRange } from '../core/targets.js';
 import type { AgentInfo } from './registry.js';
+import { formatCount } from '../core/format.js';
 
 /** Addresses per chunk: a /24, so several agent replicas share a large sweep. */
 export const DEFAULT_CHUNK_SIZE = 256;
@@ -120,7 +121,7 @@ export function planSweep(
   const maxAddresses = options.maxAddresses;
   if (maxAddresses !== undefined && wanted.size > BigInt(maxAddresses)) {
     throw new SweepTooLargeError(
-      `this sweep comes to ${wanted.size.toLocaleString('en-US')} addresses; a sweep may probe at most ${maxAddresses.toLocaleString('en-US')}`,
+      `this sweep comes to ${formatCount(wanted.size)} addresses; a sweep may probe at most ${formatCount(maxAddresses)}`,
     );
   }
 

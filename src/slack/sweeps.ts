@@ -17,6 +17,7 @@ import type { Policy } from './policy.js';
 import { progressBlocks } from './render/blocks.js';
 import type { SweepHeader } from './render/blocks.js';
 import { HELP_TEXT, agentsText, errorText, historyText } from './render/replies.js';
+import { formatCount } from '../core/format.js';
 
 /** The queue of report deliveries: one long job per sweep, run by the bot. */
 export const DELIVERY_QUEUE = 'slack-deliveries';
@@ -161,7 +162,7 @@ export class SlackSweeps {
       // Counted at once, so a burst of commands cannot start more than the limit.
       await deps.redis.multi().sadd(this.activeKey(origin.user), sweepId).expire(this.activeKey(origin.user), 24 * 3600).exec();
       const where = planned.plan.groups.join(', ');
-      const size = planned.plan.addresses > 0 ? ` (${planned.plan.addresses.toLocaleString('en-US')} addresses)` : '';
+      const size = planned.plan.addresses > 0 ? ` (${formatCount(planned.plan.addresses)} addresses)` : '';
       return {
         ack: { response_type: 'ephemeral', text: `Sweeping \`${text}\` in ${where}${size}…` },
         after: () =>

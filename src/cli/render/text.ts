@@ -1,15 +1,6 @@
 import { HOST_STATES } from '../../core/states.js';
 import type { HostResult, SweepReport } from '../../core/report.js';
-import {
-  STATE_TITLES,
-  describeEcho,
-  describePort,
-  describeReporter,
-  describeResolverError,
-  formatDuration,
-  packetTotals,
-  summaryLine,
-} from '../../core/format.js';
+import { describeEcho, describePort, describeReporter, describeResolverError, formatCount, formatDuration, packetTotals, STATE_TITLES, summaryLine } from '../../core/format.js';
 import { foldAddresses } from '../../core/ranges.js';
 
 function hostLabel(host: HostResult): string {
@@ -59,7 +50,7 @@ export function renderText(report: SweepReport, stopped = 'Cancelled'): string {
   for (const state of HOST_STATES) {
     const hosts = groups.get(state) ?? [];
     if (hosts.length === 0) continue;
-    lines.push('', `${STATE_TITLES[state]} (${hosts.length.toLocaleString('en-US')})`);
+    lines.push('', `${STATE_TITLES[state]} (${formatCount(hosts.length)})`);
     if (state === 'silent' && hosts.every((h) => h.ports.every((p) => p.state === 'filtered'))) {
       lines.push(...wrapList(foldAddresses(hosts.map((h) => h.ip)), '  '));
       continue;
@@ -90,10 +81,10 @@ export function renderText(report: SweepReport, stopped = 'Cancelled'): string {
   lines.push(
     '',
     'Statistics',
-    `  ${report.summary.total.toLocaleString('en-US')} addresses in ${formatDuration(report.durationMs)}` +
-      ` · echoes ${totals.echoesSent.toLocaleString('en-US')} sent, ` +
-      `${totals.echoesReceived.toLocaleString('en-US')} received${loss}` +
-      (totals.tcpAttempts > 0 ? ` · ${totals.tcpAttempts.toLocaleString('en-US')} TCP connects` : ''),
+    `  ${formatCount(report.summary.total)} addresses in ${formatDuration(report.durationMs)}` +
+      ` · echoes ${formatCount(totals.echoesSent)} sent, ` +
+      `${formatCount(totals.echoesReceived)} received${loss}` +
+      (totals.tcpAttempts > 0 ? ` · ${formatCount(totals.tcpAttempts)} TCP connects` : ''),
   );
   return lines.join('\n') + '\n';
 }

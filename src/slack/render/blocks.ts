@@ -2,15 +2,7 @@ import type { ActionsBlock, KnownBlock } from '@slack/types';
 import { HOST_STATES } from '../../core/states.js';
 import type { HostState } from '../../core/states.js';
 import type { HostResult } from '../../core/report.js';
-import {
-  STATE_TITLES,
-  describeDiff,
-  describeEcho,
-  describePort,
-  describeReporter,
-  describeResolverError,
-  summaryLine,
-} from '../../core/format.js';
+import { describeDiff, describeEcho, describePort, describeReporter, describeResolverError, formatCount, STATE_TITLES, summaryLine } from '../../core/format.js';
 import { foldAddresses } from '../../core/ranges.js';
 import { addressToBigInt } from '../../core/targets.js';
 import type { DistributedReport } from '../../queue/jobs.js';
@@ -69,8 +61,8 @@ export function progressBlocks(
   return [
     section(`<@${header.user}> swept \`${escapeText(header.text)}\` in *${header.groups.join(', ')}*`),
     context(
-      `\`${bar}\` ${progress.done.toLocaleString('en-US')}/${progress.total.toLocaleString('en-US')} · ` +
-        `${progress.alive.toLocaleString('en-US')} alive`,
+      `\`${bar}\` ${formatCount(progress.done)}/${formatCount(progress.total)} · ` +
+        `${formatCount(progress.alive)} alive`,
     ),
     {
       type: 'actions',
@@ -181,7 +173,7 @@ export function reportBlocks(report: DistributedReport, header: SweepHeader): Re
   for (const state of HOST_STATES) {
     const hosts = byState.get(state) ?? [];
     if (hosts.length === 0) continue;
-    const title = `*${STATE_TITLES[state]} (${hosts.length.toLocaleString('en-US')})*`;
+    const title = `*${STATE_TITLES[state]} (${formatCount(hosts.length)})*`;
     let lines: string[];
     if (state === 'silent') {
       const ranges = foldAddresses(hosts.map((h) => h.ip));
@@ -191,7 +183,7 @@ export function reportBlocks(report: DistributedReport, header: SweepHeader): Re
     } else {
       lines = hosts.slice(0, HOSTS_SHOWN).map(hostLine);
       if (hosts.length > HOSTS_SHOWN) {
-        lines.push(`and ${(hosts.length - HOSTS_SHOWN).toLocaleString('en-US')} more (all in the CSV)`);
+        lines.push(`and ${formatCount((hosts.length - HOSTS_SHOWN))} more (all in the CSV)`);
         folded = true;
       }
     }
@@ -263,7 +255,7 @@ export function silentBlocks(report: DistributedReport): KnownBlock[] {
   const silent = report.hosts.filter((h) => h.state === 'silent').map((h) => h.ip);
   if (silent.length === 0) return [section('No silent host in this sweep.')];
   const ranges = foldAddresses(silent);
-  const packed = packLines([`*Silent (${silent.length.toLocaleString('en-US')})*`, ranges.join(', ')], 10);
+  const packed = packLines([`*Silent (${formatCount(silent.length)})*`, ranges.join(', ')], 10);
   const blocks = packed.texts.map(section);
   if (packed.left > 0) blocks.push(context('The list is longer than a message holds: the CSV in the thread has every host.'));
   return blocks;
