@@ -107,7 +107,8 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     );
     const upload = await slack.waitFor('the CSV', () => slack.callsOf('files.completeUploadExternal')[0]);
     assert.equal(upload.args.channel_id, 'C0PUBLIC');
-    assert.equal(upload.args.thread_ts, parent.args.ts ?? upload.args.thread_ts);
+    assert.equal(upload.args.thread_ts, parent.ts);
+    assert.equal(reply.args.thread_ts, parent.ts);
     const csv = [...slack.uploads.values()][0] ?? '';
     assert.equal(csv.trim().split('\n').length, 255, 'a header and one row per host');
     await new Promise((r) => setTimeout(r, 1000));
@@ -243,6 +244,12 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       await command('127.1.0.0/24 retries:0');
       const parent = await slack.waitFor('the parent', () => parents()[0]);
       const sweepId = blocksOf(parent).flatMap((b) => b.elements ?? []).find((e) => e.action_id === ACTIONS.cancel)?.value ?? '';
+      // Live progress on the parent: a bar, done/total and alive so far, the Cancel button kept.
+      const progress = await slack.waitFor('a progress edit', () =>
+        slack.callsOf('chat.update').find((c) => /`[█░]{20}` \d+\/254 · \d+ alive/.test(allText(blocksOf(c)))),
+      );
+      assert.equal(progress.args.ts, parent.ts);
+      assert.ok(blocksOf(progress).some((b) => b.elements?.some((e) => e.action_id === ACTIONS.cancel)));
       const cancelUrl = slack.responseUrl();
       const cancel = await postSigned(bot.eventsUrl, actionFields(ACTIONS.cancel, sweepId, cancelUrl));
       assert.equal(cancel.status, 200);

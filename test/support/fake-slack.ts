@@ -12,6 +12,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 export interface SlackCall {
   method: string;
   args: Record<string, unknown>;
+  /** chat.postMessage: the ts it answered with. */
+  ts?: string;
 }
 
 export type Failure = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 } | { error: string };
@@ -244,9 +246,13 @@ export class FakeSlack {
         return json(200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', user: 'zensweep', team: 'test' });
       case 'apps.connections.open':
         return json(200, { ok: true, url: `${this.url.replace('http', 'ws')}socket` });
-      case 'chat.postMessage':
+      case 'chat.postMessage': {
         this.tsCounter += 1;
-        return json(200, { ok: true, channel: args.channel, ts: `${this.tsCounter}.000100`, message: { text: args.text } });
+        const ts = `${this.tsCounter}.000100`;
+        const call = this.calls.at(-1);
+        if (call) call.ts = ts;
+        return json(200, { ok: true, channel: args.channel, ts, message: { text: args.text } });
+      }
       case 'chat.update':
         return json(200, { ok: true, channel: args.channel, ts: args.ts });
       case 'chat.postEphemeral':
