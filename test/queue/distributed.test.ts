@@ -119,7 +119,8 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     const registry = new AgentRegistry(client);
     const killedAt = Date.now();
     await until('the dead agent to leave the registry', async () => (await registry.list()).length === 0, 35_000);
-    assert.ok(Date.now() - killedAt <= 31_000, `left after ${Date.now() - killedAt} ms`);
+    // The key expires 30 s after the last heartbeat, which came before the kill; 2 s more for a loaded machine's polling.
+    assert.ok(Date.now() - killedAt <= 32_000, `left after ${Date.now() - killedAt} ms`);
   });
 
   it('refuses a target no agent covers, saying what each group covers, and enqueues nothing', TIMEOUT, async () => {
