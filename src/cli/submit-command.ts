@@ -11,9 +11,8 @@ import { REPORT_QUEUE } from '../queue/names.js';
 import { HistoryStore, targetKey } from '../queue/history.js';
 import { AgentRegistry } from '../queue/registry.js';
 import { ProgressBar } from './progress.js';
-import { renderCsv } from './render/csv.js';
 import { renderAgents, renderDistributedText } from './render/distributed.js';
-import { jsonChunks } from './render/json.js';
+import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
 import type { CommandIo } from './sweep-command.js';
 import { formatCount } from '../core/format.js';
 
@@ -48,18 +47,13 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: {
-      json: { type: 'boolean' },
-      csv: { type: 'boolean' },
-      'no-progress': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: REPORT_FLAGS,
   });
   if (values.help) {
     io.stdout.write(SUBMIT_USAGE);
     return 0;
   }
-  if (values.json && values.csv) throw new InvalidOptionError('--json and --csv cannot be used together; pick one');
+  checkReportFlags(values);
   const config = loadEngineConfig(io.env);
   // Bad input is refused before Redis is even asked.
   const request = parseSweepText(positionals.join(' '), { maxAddresses: config.maxAddresses });
@@ -104,9 +98,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     try {
       const report = await dispatcher.waitForReport(submitted, { onProgress: bar ? (p) => bar.update(p) : undefined });
       bar?.clear();
-      if (values.json) for (const chunk of jsonChunks(report)) io.stdout.write(chunk);
-      else if (values.csv) io.stdout.write(renderCsv(report));
-      else io.stdout.write(renderDistributedText(report));
+      writeReport(io.stdout, report, values, renderDistributedText);
       if (cancelled) return 130;
       return report.complete ? 0 : 1;
     } finally {

@@ -4,8 +4,7 @@ import { InvalidOptionError } from '../core/errors.js';
 import { parseSweepText } from '../core/grammar.js';
 import { runSweep } from '../engine/sweep.js';
 import { ProgressBar } from './progress.js';
-import { renderCsv } from './render/csv.js';
-import { jsonChunks } from './render/json.js';
+import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
 import { renderText } from './render/text.js';
 
 export const SWEEP_USAGE = `usage: zensweep sweep <targets…> [tcp:PORTS] [count:N] [timeout:MS] [retries:N] [rate:PPS] [interval:MS]
@@ -40,19 +39,16 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
     allowPositionals: true,
     strict: true,
     options: {
-      json: { type: 'boolean' },
-      csv: { type: 'boolean' },
+      ...REPORT_FLAGS,
       'max-addresses': { type: 'string' },
       'in-flight': { type: 'string' },
-      'no-progress': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     io.stdout.write(SWEEP_USAGE);
     return 0;
   }
-  if (values.json && values.csv) throw new InvalidOptionError('--json and --csv cannot be used together; pick one');
+  checkReportFlags(values);
   const config = loadEngineConfig(io.env);
   const maxAddresses = wholeNumber('max-addresses', values['max-addresses']) ?? config.maxAddresses;
   const maxInFlight = wholeNumber('in-flight', values['in-flight']) ?? config.maxInFlight;
@@ -78,9 +74,7 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
       },
     });
     bar?.clear();
-    if (values.json) for (const chunk of jsonChunks(report)) io.stdout.write(chunk);
-    else if (values.csv) io.stdout.write(renderCsv(report));
-    else io.stdout.write(renderText(report));
+    writeReport(io.stdout, report, values, (r) => renderText(r));
     return report.complete ? 0 : 130;
   } finally {
     process.off('SIGINT', onSignal);
