@@ -35,6 +35,10 @@ export function reportProcessor(deps: { connection: Redis; history?: HistoryStor
     const parsed = reportJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`bad report job data: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     const data = parsed.data;
+    // Run again after it finished (its worker died before the job was marked completed): the chunks' hosts are
+    // gone by then, so the report already saved is the answer, not a rebuild from nothing.
+    const built = await store.loadReport(data.sweepId);
+    if (built) return { sweepId: built.sweepId, summary: built.summary, complete: built.complete };
     const values = (await job.getChildrenValues()) as Record<string, ChunkResult>;
     const ignored = await job.getIgnoredChildrenFailures();
 

@@ -48,8 +48,9 @@ function isDeliveryJob(data: unknown): data is DeliveryJob {
 export function deliveryProcessor(deps: ReporterDeps) {
   const post = deps.post ?? postJson;
   const stepKey = (sweepId: string, step: string): string => `${KEY_PREFIX}:slack:delivered:${sweepId}:${step}`;
-  const done = async (sweepId: string, step: string, value = '1'): Promise<boolean> =>
-    (await deps.redis.set(stepKey(sweepId, step), value, 'EX', 7 * 24 * 3600, 'NX')) === 'OK';
+  const done = async (sweepId: string, step: string, value = '1'): Promise<void> => {
+    await deps.redis.set(stepKey(sweepId, step), value, 'EX', 7 * 24 * 3600);
+  };
   const isDone = async (sweepId: string, step: string): Promise<boolean> =>
     (await deps.redis.exists(stepKey(sweepId, step))) === 1;
 
