@@ -3,6 +3,7 @@ import { loadEngineConfig } from '../config.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { parseSweepText } from '../core/grammar.js';
 import { runSweep } from '../engine/sweep.js';
+import type { SweepProgress } from '../engine/scheduler.js';
 import { ProgressBar } from './progress.js';
 import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
 import { renderText } from './render/text.js';
@@ -57,7 +58,17 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const request = parseSweepText(positionals.join(' '), { maxAddresses });
 
-  const bar = io.stderr.isTTY && !values['no-progress'] ? new ProgressBar(io.stderr) : undefined;
+  // Made at the first progress report, when the first probes are out: opening stderr (on a terminal that loads
+  // node:tty and node:net) would otherwise delay them by ~10 ms.
+  let bar: ProgressBar | undefined;
+  let barDecided = values['no-progress'] === true;
+  const showProgress = (progress: SweepProgress): void => {
+    if (!barDecided) {
+      barDecided = true;
+      if (io.stderr.isTTY) bar = new ProgressBar(io.stderr);
+    }
+    bar?.update(progress);
+  };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.once('SIGINT', onSignal);
@@ -67,7 +78,7 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
       maxInFlight,
       sendHelper: config.sendHelper,
       signal: controller.signal,
-      onProgress: bar ? (p) => bar.update(p) : undefined,
+      onProgress: barDecided ? undefined : showProgress,
       onWarning: (message) => {
         bar?.clear();
         io.stderr.write(`zensweep: warning: ${message}\n`);

@@ -2,7 +2,7 @@
  * Target tokens (CIDR, address, range, host name) and the address space they cover. Addresses are handled as
  * BigInt ranges so that a /8 or an IPv6 /112 never becomes an array; iteration is lazy.
  */
-import { isIP } from 'node:net';
+import { isIP } from './ip-text.js';
 import IPCIDR from 'ip-cidr';
 import { InvalidTargetError } from './errors.js';
 import type { TargetSpec } from './request.js';

@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import { availableParallelism } from 'node:os';
 import { OutOfScopeError, SweepTooLargeError, isZenSweepError } from '../core/errors.js';
 import { summarize } from '../core/report.js';
@@ -8,6 +7,7 @@ import { AddressSet, addressToBigInt } from '../core/targets.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { IcmpEchoProber } from './icmp/echo-prober.js';
 import { NodeTcpProber } from './tcp.js';
+import { dnsModule } from './builtins.js';
 import { ProbeScheduler } from './scheduler.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
 import { formatCount } from '../core/format.js';
@@ -48,7 +48,7 @@ export interface SweepDependencies {
 export const SEND_HELPER_MIN_ADDRESSES = 8192;
 
 const defaultResolver: NameResolver = async (name) => {
-  const records = await lookup(name, { all: true, verbatim: true });
+  const records = await dnsModule().lookup(name, { all: true, verbatim: true });
   return records.map((r) => r.address);
 };
 

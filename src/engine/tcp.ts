@@ -1,6 +1,7 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { diagnoseLocalError } from '../core/diagnosis.js';
 import type { Reporter } from '../core/states.js';
+import { netModule } from './builtins.js';
 import type { TcpOutcome, TcpProber } from './probers.js';
 
 /** Errors that say the sweeper itself ran short, not that the host did anything. */
@@ -35,7 +36,7 @@ export class NodeTcpProber implements TcpProber {
     const started = process.hrtime.bigint();
     const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e6;
     let settled = false;
-    const socket = net.connect({ host: address, port, autoSelectFamily: false });
+    const socket = netModule().connect({ host: address, port, autoSelectFamily: false });
     const key = `${address}|${port}`;
     this.sockets.add(socket);
     const finish = (outcome: TcpOutcome): void => {

@@ -1,4 +1,3 @@
-import { randomBytes, randomInt } from 'node:crypto';
 import { diagnoseIcmpError, diagnoseLocalError } from '../../core/diagnosis.js';
 import type { Reporter } from '../../core/states.js';
 import type { EchoDone, EchoProber } from '../probers.js';
@@ -18,6 +17,7 @@ import type { EchoMark, IcmpMessage } from './codec.js';
 import { RawIcmpTransport } from './raw-transport.js';
 import { SendHelperClient } from './send-helper-client.js';
 import { monotonicMs } from '../clock.js';
+import { randomBits, randomBytes } from '../random.js';
 
 interface PendingEcho {
   family: 4 | 6;
@@ -54,7 +54,7 @@ const HELPER_QUEUE = 1024;
  * when the quote is long enough); the reporter is the error's source address.
  */
 export class IcmpEchoProber implements EchoProber {
-  private readonly identifier = randomInt(0, 0x10000);
+  private readonly identifier = randomBits(16);
   private readonly token = randomBytes(TOKEN_BYTES);
   private readonly packet = newEchoPacket();
   private readonly transports = new Map<4 | 6, RawIcmpTransport>();
@@ -66,7 +66,7 @@ export class IcmpEchoProber implements EchoProber {
   private readonly backlog = new Fifo<PendingEcho>();
   private readonly deadlines: DeadlineQueue<PendingEcho>;
   private readonly tcpErrors = new Map<string, { at: number; reporter: Reporter }>();
-  private nextProbeNumber = randomInt(0, 0x7fffffff);
+  private nextProbeNumber = randomBits(31);
   private closed = false;
   private sendsSincePoll = 0;
   private readonly helper: SendHelperClient<PendingEcho> | undefined;

@@ -1,5 +1,6 @@
-import raw from 'raw-socket';
-import type { NativeSocket, Socket } from 'raw-socket';
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { NativeModule, NativeSocket } from 'raw-socket';
 import { ZenSweepError } from '../../core/errors.js';
 
 /**
@@ -7,10 +8,34 @@ import { ZenSweepError } from '../../core/errors.js';
  *
  * raw-socket's public `send()`/`'message'` API moves one packet per turn of the libuv loop (it reacts to one
  * readable/writable poll event at a time), which caps a sweep at the loop's turn rate. Its native handle
- * (`socket.wrap`, pinned with raw-socket 1.8.1) offers plain synchronous `sendto`/`recvfrom` on the same
+ * (`SocketWrap`, pinned with raw-socket 1.8.1) offers plain synchronous `sendto`/`recvfrom` on the same
  * non-blocking descriptor, so we send a batch per turn and drain every queued reply per readable event.
+ *
+ * The handle is taken from raw-socket's native addon itself, not through its index.js: that file loads node:net
+ * (for an isIP check in the send() we do not use), which costs ~7 ms before the first probe of every sweep. What
+ * index.js does to the handle, giving it EventEmitter's methods, is done here.
  */
 
+const require = createRequire(import.meta.url);
+let nativeModule: NativeModule | undefined;
+
+function native(): NativeModule {
+  if (!nativeModule) {
+    const loaded = require('raw-socket/build/Release/raw.node') as NativeModule;
+    for (const key of Object.getOwnPropertyNames(EventEmitter.prototype)) {
+      const descriptor = Object.getOwnPropertyDescriptor(EventEmitter.prototype, key);
+      if (key !== 'constructor' && descriptor && !(key in loaded.SocketWrap.prototype)) {
+        Object.defineProperty(loaded.SocketWrap.prototype, key, descriptor);
+      }
+    }
+    nativeModule = loaded;
+  }
+  return nativeModule;
+}
+
+/** raw-socket's own codes for the address family (its AddressFamily; not the system's AF_INET values). */
+const FAMILY_CODE = { 4: 1, 6: 2 } as const;
+const IPPROTO_ICMP = 1;
 const SOL_SOCKET = 1;
 const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
@@ -59,7 +84,6 @@ export type SendResult = 'sent' | 'again' | { errno: string };
 
 export class RawIcmpTransport {
   readonly family: 4 | 6;
-  private readonly socket: Socket;
   private readonly handle: NativeSocket;
   private readonly receiveBuffer = Buffer.alloc(65_536);
   private watchingWritable = false;
@@ -78,24 +102,20 @@ export class RawIcmpTransport {
     private readonly receives = true,
   ) {
     this.family = family;
+    const raw = native();
     try {
-      this.socket = raw.createSocket({
-        addressFamily: family === 4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
-        protocol: family === 4 ? raw.Protocol.ICMP : raw.Protocol.ICMPv6,
-      });
+      this.handle = new raw.SocketWrap(family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, FAMILY_CODE[family]);
     } catch (error) {
       throw new IcmpUnavailableError(family, error);
     }
-    this.handle = this.socket.wrap;
-    // Take the events over from raw-socket's one-packet-per-event handlers.
-    this.handle.removeAllListeners('recvReady');
-    this.handle.removeAllListeners('sendReady');
     this.handle.on('recvReady', () => this.drain());
     this.handle.on('sendReady', () => {
       this.watchWritable(false);
       this.onWritable();
     });
-    this.socket.on('error', () => undefined);
+    // A poll error on the descriptor (libuv's status): the socket is of no more use, as raw-socket's own wrapper
+    // decides too. Echoes still outstanding then end at their deadline, as silent.
+    this.handle.on('error', () => this.close());
     this.setBuffer(SO_SNDBUFFORCE, raw.SocketOption.SO_SNDBUF, SEND_BUFFER_BYTES);
     this.setBuffer(SO_RCVBUFFORCE, raw.SocketOption.SO_RCVBUF, RECEIVE_BUFFER_BYTES);
     this.installFilter();
@@ -139,7 +159,7 @@ export class RawIcmpTransport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.close();
+    this.handle.close();
   }
 
   private watchWritable(on: boolean): void {

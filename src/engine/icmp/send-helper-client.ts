@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childProcessModule } from '../builtins.js';
 import { Fifo } from '../queue.js';
 import { FRAME, FrameReader, INIT_BYTES, ORDER_HEADER_BYTES, REPLY_BYTES, SEND_ERRNOS } from './send-frames.js';
 
@@ -50,7 +50,7 @@ export class SendHelperClient<T extends SendOrder> {
   ) {
     // The helper holds almost nothing: small heap limits keep its footprint near a bare Node process's.
     const heap = ['--max-semi-space-size=1', '--max-old-space-size=64'];
-    this.child = spawn(process.execPath, [...process.execArgv, ...heap, module], {
+    this.child = childProcessModule().spawn(process.execPath, [...process.execArgv, ...heap, module], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const init = Buffer.alloc(INIT_BYTES);
