@@ -7,6 +7,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
+COPY scripts ./scripts
 # prepare builds dist/; then only the runtime dependencies are kept.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
@@ -18,5 +19,5 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # ICMP needs CAP_NET_RAW (compose: cap_add: [NET_RAW]); without it the agent runs TCP probes only and says so.
 # The process runs as root inside the container only to hold that capability; it opens no port.
-ENTRYPOINT ["node", "dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/cli.cjs"]
 CMD ["agent"]

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { startAgent, type AgentProcess } from '../test/support/agents.js';
-import { CLI } from '../test/support/cli.js';
+import { cliCommand } from '../test/support/cli.js';
 import { startRedis } from '../test/support/redis.js';
 
 const AGENT_RATE = Number(process.env.BENCH_AGENT_RATE ?? 20_000);
@@ -20,7 +20,8 @@ interface Timed {
 function timed(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args, '--json', '--no-progress'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [node, ...flagsAndCli] = cliCommand();
+    const child = spawn(node as string, [...flagsAndCli, ...args, '--json', '--no-progress'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));

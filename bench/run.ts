@@ -19,7 +19,7 @@ import { createLab } from '../test/support/lab.js';
 import { benchDistributed } from './distributed.js';
 import { benchSlack } from './slack.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const TIME = '/usr/bin/time';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 

@@ -1,6 +1,6 @@
-import type { Job } from 'bullmq';
-import { UnrecoverableError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { bullmq, ioredis } from '../queue/load.js';
 import type { Logger } from 'pino';
 import { isZenSweepError } from '../core/errors.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
@@ -57,7 +57,7 @@ export class Agent {
     private readonly config: AgentConfig,
     private readonly log: Logger,
   ) {
-    this.connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    this.connection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX);
     this.results = new ResultStore(this.connection, KEY_PREFIX);
@@ -71,7 +71,7 @@ export class Agent {
     this.icmp = canSendIcmp();
     if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
     const { group, concurrency, lockMs } = this.config;
-    this.chunks = new Worker(sweepQueueName(group), (job, _token, signal) => this.processChunk(job, signal), {
+    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.processChunk(job, signal), {
       connection: this.connection,
       concurrency,
       lockDuration: lockMs,
@@ -82,7 +82,7 @@ export class Agent {
       maxCount: this.config.historyCount,
       maxAgeDays: this.config.historyDays,
     });
-    this.reports = new Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history }), {
+    this.reports = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history }), {
       connection: this.connection,
       concurrency: 4,
       // A report takes well under a second: a short lock lets another process take over soon if this one dies.
@@ -144,11 +144,11 @@ export class Agent {
     const parsed = chunkJobSchema.safeParse(job.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new UnrecoverableError(`bad chunk data: ${issue?.path.join('.') || 'job'} ${issue?.message ?? 'is invalid'}`);
+      throw new bullmq.UnrecoverableError(`bad chunk data: ${issue?.path.join('.') || 'job'} ${issue?.message ?? 'is invalid'}`);
     }
     const data = parsed.data;
     if (data.group !== this.config.group) {
-      throw new UnrecoverableError(`chunk for group ${data.group} reached an agent of group ${this.config.group}`);
+      throw new bullmq.UnrecoverableError(`chunk for group ${data.group} reached an agent of group ${this.config.group}`);
     }
     const started = performance.now();
     const result = (partial: Partial<ChunkResult>): ChunkResult => ({
@@ -169,7 +169,7 @@ export class Agent {
     try {
       targets = data.targets.map((t) => parseTargetToken(t));
     } catch (error) {
-      throw new UnrecoverableError(`bad chunk data: ${(error as Error).message}`);
+      throw new bullmq.UnrecoverableError(`bad chunk data: ${(error as Error).message}`);
     }
     const options = { ...data.options };
     // The agent's own rate is shared by the chunks it runs at once.
@@ -201,7 +201,7 @@ export class Agent {
       });
     } catch (error) {
       // Out of scope, too large, a bad target: the same data fails the same way everywhere.
-      if (isZenSweepError(error)) throw new UnrecoverableError(error.message);
+      if (isZenSweepError(error)) throw new bullmq.UnrecoverableError(error.message);
       throw error;
     } finally {
       this.active.delete(String(job.id));

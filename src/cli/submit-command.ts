@@ -76,11 +76,11 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     // this process does it while it waits; loaded only then, as it costs a noticeable part of a small sweep.
     const fallback = setTimeout(() => {
       void (async () => {
-        const { Worker } = await import('bullmq');
+        const { bullmq } = await import('../queue/load.js');
         const { reportProcessor } = await import('../queue/report-worker.js');
         workerConnection = redis.duplicate().on('error', () => undefined);
         const history = new HistoryStore(redis);
-        reportWorker = new Worker(REPORT_QUEUE, reportProcessor({ connection: redis, history }), {
+        reportWorker = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: redis, history }), {
           connection: workerConnection,
           // Also finds, soon, a report job whose worker died holding it.
           stalledInterval: 5000,

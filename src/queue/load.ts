@@ -1,11 +1,20 @@
 import { createRequire } from 'node:module';
+import { loadBundle } from '../bundle-loader.cjs';
 
-const require = createRequire(import.meta.url);
+type Vendor = { bullmq: typeof import('bullmq'); ioredis: typeof import('ioredis') };
 
 /**
- * bullmq and ioredis, loaded with require(). Both are CommonJS; an ESM import of them first parses every one of
- * their files for its exports, which made `zensweep submit` start about 40% slower (measured: 0.60 s against
- * 0.45 s to load both, on the 2-core development machine). The same module instances as an `import` would give.
+ * bullmq and ioredis, one instance of each for the whole process: every value from them is taken from here (a
+ * second copy would have classes of its own, and `instanceof` would fail across the two).
+ *
+ * From the queue-vendor bundle with its code cache when the build made one: loading the two packages' ~250 files
+ * took about 110 ms of every `zensweep submit`. Otherwise from node_modules, with require(): both are CommonJS, and
+ * an ESM import would first parse every one of their files for its exports (about 40% slower again).
  */
-export const bullmq = require('bullmq') as typeof import('bullmq');
-export const ioredis = require('ioredis') as typeof import('ioredis');
+const vendor: Vendor = loadBundle<Vendor>('queue-vendor')?.exports ?? {
+  bullmq: createRequire(import.meta.url)('bullmq') as Vendor['bullmq'],
+  ioredis: createRequire(import.meta.url)('ioredis') as Vendor['ioredis'],
+};
+
+export const bullmq = vendor.bullmq;
+export const ioredis = vendor.ioredis;

@@ -1,6 +1,5 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { UnrecoverableError } from 'bullmq';
 import { compactHosts, diffSweeps } from '../core/diff.js';
 import type { HostResult, NameResolution } from '../core/report.js';
 import { summarize } from '../core/report.js';
@@ -10,6 +9,7 @@ import { reportJobSchema } from './jobs.js';
 import { cancelledKey } from './names.js';
 import type { ChunkAccount, ChunkResult, DistributedReport, ReportDone } from './jobs.js';
 import { ResultStore } from './results.js';
+import { bullmq } from './load.js';
 
 /** `sweep.prod:1h2k-ab12cd34.7` → 7: the chunk index is the last part of its job id. */
 function chunkIndex(jobKey: string): number {
@@ -33,7 +33,7 @@ export function reportProcessor(deps: { connection: Redis; history?: HistoryStor
   const store = new ResultStore(connection, deps.prefix);
   return async (job: Job): Promise<ReportDone> => {
     const parsed = reportJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`bad report job data: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (!parsed.success) throw new bullmq.UnrecoverableError(`bad report job data: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     const data = parsed.data;
     // Run again after it finished (its worker died before the job was marked completed): the chunks' hosts are
     // gone by then, so the report already saved is the answer, not a rebuild from nothing.

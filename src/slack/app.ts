@@ -1,9 +1,8 @@
 import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/bolt';
-import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { connectRedis } from '../queue/connect.js';
+import { bullmq, ioredis } from '../queue/load.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
 import { ResultStore } from '../queue/results.js';
@@ -63,7 +62,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const history = new HistoryStore(redis);
   const results = new ResultStore(redis);
   const audit = new AuditTrail(redis, log);
-  const deliveries = new Queue(DELIVERY_QUEUE, { connection: redis });
+  const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
   const sweeps = new SlackSweeps({
     client: app.client,
     redis,
@@ -82,9 +81,9 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     log.error({ event: 'bolt_error', message: error.message, code: (error as { code?: string }).code });
   });
 
-  const workerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const workerConnection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
   workerConnection.on('error', () => undefined);
-  const worker = new Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, redis, dispatcher, audit, log }), {
+  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, redis, dispatcher, audit, log }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
     concurrency: 100,

@@ -1,11 +1,11 @@
 import type { Job } from 'bullmq';
-import { UnrecoverableError } from 'bullmq';
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { renderCsv } from '../cli/render/csv.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import type { DistributedReport } from '../queue/jobs.js';
+import { bullmq } from '../queue/load.js';
 import { KEY_PREFIX } from '../queue/names.js';
 import type { AuditTrail } from './audit.js';
 import { finishedBlocks, progressBlocks, reportBlocks } from './render/blocks.js';
@@ -55,7 +55,7 @@ export function deliveryProcessor(deps: ReporterDeps) {
     (await deps.redis.exists(stepKey(sweepId, step))) === 1;
 
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<{ posted: boolean }> => {
-    if (!isDeliveryJob(job.data)) throw new UnrecoverableError('bad delivery job data');
+    if (!isDeliveryJob(job.data)) throw new bullmq.UnrecoverableError('bad delivery job data');
     const { sweepId, channel, parentTs, header } = job.data;
     let lastUpdate = 0;
     let updating: Promise<unknown> = Promise.resolve();
@@ -91,7 +91,7 @@ export function deliveryProcessor(deps: ReporterDeps) {
         await done(sweepId, 'report', reply.ts ?? '1');
       } else {
         const url = await deps.redis.get(`${KEY_PREFIX}:slack:response:${sweepId}`);
-        if (!url) throw new UnrecoverableError('the response_url of this sweep has expired: the report is in the history only');
+        if (!url) throw new bullmq.UnrecoverableError('the response_url of this sweep has expired: the report is in the history only');
         await post(url, {
           response_type: 'ephemeral',
           replace_original: false,

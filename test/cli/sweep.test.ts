@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import type { SweepReport } from '../../src/core/report.js';
-import { CLI, run, zensweep } from '../support/cli.js';
+import { CLI, cliCommand, run, zensweep } from '../support/cli.js';
 import { assertRoot } from '../support/root.js';
 
 describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
@@ -80,7 +80,7 @@ describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
 
   it('without root or CAP_NET_RAW: warns once, still runs the TCP probes, exits 0', async () => {
     const result = await run(
-      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'sweep', '127.0.0.1', 'tcp:1', '--json'],
+      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', ...cliCommand(), 'sweep', '127.0.0.1', 'tcp:1', '--json'],
     );
     assert.equal(result.code, 0, result.stderr);
     const warnings = result.stderr.split('\n').filter((l) => l.includes('CAP_NET_RAW'));
@@ -96,7 +96,7 @@ describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
 describe('zensweep sweep on a terminal', () => {
   it('draws a progress bar on stderr when it is a TTY, and clears it before the report', async () => {
     // `script` gives the command a pseudo-terminal, as a person's shell would.
-    const result = await run(['script', '-qec', `${process.execPath} ${CLI} sweep 127.0.0.0/22 count:2 interval:200`, '/dev/null']);
+    const result = await run(['script', '-qec', `${cliCommand().join(' ')} sweep 127.0.0.0/22 count:2 interval:200`, '/dev/null']);
     assert.equal(result.code, 0, result.stdout);
     assert.match(result.stdout, /█+░*\s+\d[\d,]*\/1,022 · [\d,]+ alive/);
     assert.match(result.stdout, /\r\x1b\[K127\.0\.0\.0\/22 — 1,022 alive/);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { HostResult, SweepReport } from '../../src/core/report.js';
-import { CLI } from '../support/cli.js';
+import { cliCommand } from '../support/cli.js';
 import { createLab } from '../support/lab.js';
 import type { Lab } from '../support/lab.js';
 import { assertRoot } from '../support/root.js';
@@ -15,7 +15,7 @@ describe('zensweep sweep in the network lab', () => {
   const a = () => lab.addresses;
 
   async function sweep(args: string[]): Promise<SweepReport> {
-    const result = await lab.exec([process.execPath, CLI, 'sweep', ...args, '--json'], { timeoutMs: 60_000 });
+    const result = await lab.exec([...cliCommand(), 'sweep', ...args, '--json'], { timeoutMs: 60_000 });
     assert.equal(result.code, 0, `sweep ${args.join(' ')} failed: ${result.stderr}`);
     return JSON.parse(result.stdout) as SweepReport;
   }

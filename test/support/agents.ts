@@ -1,5 +1,5 @@
 /**
- * Real `zensweep agent` processes for the distributed tests: each one is `node dist/cli.js agent` with its own
+ * Real `zensweep agent` processes for the distributed tests: each one is `node dist/cli.cjs agent` with its own
  * environment, its log kept for assertions and for the message of a failing test.
  *
  * ```ts

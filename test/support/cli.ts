@@ -1,7 +1,22 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli.cjs', import.meta.url));
+
+/**
+ * `node`, the Node flags of the executable's shebang line, and the executable: the CLI as `npx zensweep` starts it
+ * (its code cache is made for those flags).
+ */
+export function cliCommand(): string[] {
+  return [process.execPath, ...cliNodeFlags(), CLI];
+}
+
+/** The Node flags on the executable's shebang line. */
+export function cliNodeFlags(): string[] {
+  const shebang = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
+  return shebang.split(/\s+/).filter((word) => word.startsWith('--'));
+}
 
 export interface CliResult {
   code: number | null;
@@ -28,7 +43,7 @@ export function run(argv: string[], options: { timeoutMs?: number; env?: NodeJS.
   });
 }
 
-/** `node dist/cli.js …` */
+/** `node dist/cli.cjs …` */
 export function zensweep(args: string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
-  return run([process.execPath, CLI, ...args], options);
+  return run([...cliCommand(), ...args], options);
 }

@@ -33,7 +33,7 @@ Names       ${a.names.rds.name} ${a.names.web.name} ${a.names.behind.name}; anyt
 
 Run something in the sweeper namespace (never probe lab addresses from the host namespace):
   ip netns exec ${sw} fping -c1 -t500 ${a.lan.prohibited.v4}
-  ip netns exec ${sw} node dist/cli.js sweep ${a.lan.v4Cidr} tcp:rds   (after npm run build)
+  ip netns exec ${sw} node dist/cli.cjs sweep ${a.lan.v4Cidr} tcp:rds   (after npm run build)
   ip netns exec ${sw} bash
 Tear down: npm run lab:down${name === DEFAULT_NAME ? '' : ` -- ${name}`}`;
 }

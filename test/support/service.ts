@@ -1,9 +1,9 @@
 /**
- * A long-running `node dist/cli.js …` process (an agent, a bot), its output kept for assertions and for the
+ * A long-running `node dist/cli.cjs …` process (an agent, a bot), its output kept for assertions and for the
  * message of a failing test, killed if the test process exits without stopping it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI } from './cli.js';
+import { cliCommand } from './cli.js';
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
@@ -23,7 +23,8 @@ process.on('exit', () => {
 });
 
 export function spawnService(args: string[], env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [node, ...flagsAndCli] = cliCommand();
+  const child = spawn(node as string, [...flagsAndCli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));

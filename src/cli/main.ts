@@ -1,8 +1,14 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
-// A small young generation: measured on a /16 sweep, it is faster and peaks ~15 MB lower than V8's default.
-import { isZenSweepError } from './core/errors.js';
-import { SWEEP_USAGE, sweepCommand } from './cli/sweep-command.js';
-import type { CommandIo } from './cli/sweep-command.js';
+/**
+ * The `zensweep` command line: picks the command and turns errors into exit codes. `src/cli.ts` (the executable)
+ * runs it from the bundle that `npm run build` makes, or from these modules when there is none.
+ */
+import { isZenSweepError } from '../core/errors.js';
+import { SWEEP_USAGE, sweepCommand } from './sweep-command.js';
+import type { CommandIo } from './sweep-command.js';
+
+export { warmUp } from './warm-up.js';
+/** Where the send helper's module is: in the bundle, its own bundle beside it (test/cli/bundle.test.ts checks). */
+export { defaultSendHelperModule } from '../engine/icmp/send-helper-client.js';
 
 /** Error codes that are not bad input. */
 const OPERATIONAL = new Set(['redis_unavailable', 'sweep_failed']);
@@ -11,12 +17,12 @@ type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
 /** Loaded on use: `zensweep sweep` does not pay for BullMQ and ioredis at start. */
 const DISTRIBUTED: Record<string, () => Promise<Command>> = {
-  submit: async () => (await import('./cli/submit-command.js')).submitCommand,
-  agents: async () => (await import('./cli/submit-command.js')).agentsCommand,
-  cancel: async () => (await import('./cli/submit-command.js')).cancelCommand,
-  history: async () => (await import('./cli/submit-command.js')).historyCommand,
-  agent: async () => (await import('./cli/agent-command.js')).agentCommand,
-  bot: async () => (await import('./cli/bot-command.js')).botCommand,
+  submit: async () => (await import('./submit-command.js')).submitCommand,
+  agents: async () => (await import('./submit-command.js')).agentsCommand,
+  cancel: async () => (await import('./submit-command.js')).cancelCommand,
+  history: async () => (await import('./submit-command.js')).historyCommand,
+  agent: async () => (await import('./agent-command.js')).agentCommand,
+  bot: async () => (await import('./bot-command.js')).botCommand,
 };
 
 const USAGE = `usage: zensweep <command> [arguments]
@@ -39,9 +45,36 @@ function isArgumentError(error: unknown): error is Error {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
-async function main(argv: string[]): Promise<number> {
+let stdoutOpened = false;
+
+/**
+ * process.stdout, opened on first use: opening it loads Node's stream modules (~5 ms), which a sweep can do while
+ * its first probes are out rather than before.
+ */
+function stdout(): NodeJS.WriteStream {
+  if (!stdoutOpened) {
+    stdoutOpened = true;
+    // A reader that stops early (`zensweep sweep … | head`) is not an error.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+  return process.stdout;
+}
+
+/** Runs one command line (without `node` and the script) and returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  const io: CommandIo = {
+    get stdout() {
+      return stdout();
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    env: process.env,
+  };
   try {
     switch (command) {
       case 'sweep':
@@ -50,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
-        process.stdout.write(USAGE);
+        io.stdout.write(USAGE);
         return 0;
       default: {
         const load = command in DISTRIBUTED ? DISTRIBUTED[command] : undefined;
@@ -74,10 +107,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A reader that stops early (`zensweep sweep … | head`) is not an error.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw error;
-});
 
-process.exitCode = await main(process.argv.slice(2));

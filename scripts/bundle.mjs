@@ -1,0 +1,55 @@
+/**
+ * The second half of `npm run build` (tsc is the first): bundles the command line into dist/bundle/ and writes
+ * each bundle's V8 code cache (see src/bundle-loader.cts for why).
+ *
+ *   zensweep.cjs      everything `zensweep` runs of its own, with ip-cidr, zod and dotenv
+ *   queue-vendor.cjs  bullmq and ioredis (loaded only by the commands that use Redis)
+ *   send-helper.cjs   the send helper process (src/engine/icmp/send-helper.ts)
+ *
+ * Left out and loaded from node_modules: raw-socket (a native addon), pino (it starts worker threads from its
+ * own files) and the Slack packages (only the bot uses them, and it starts once). A bundle is built for one
+ * Node version; the cache of another is rejected by V8 and the bundle compiled as usual.
+ */
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}dist/bundle`;
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  logLevel: 'warning',
+  // The bundle's own folder; src/bundle-loader.cts looks for the other bundles there.
+  define: { 'import.meta.url': '__zensweepBundleUrl', __ZENSWEEP_BUNDLE_DIR__: '__dirname' },
+  banner: { js: 'var __zensweepBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  external: ['raw-socket', 'pino', '@slack/*', 'bullmq', 'ioredis'],
+};
+
+rmSync(outdir, { recursive: true, force: true });
+await build({
+  ...common,
+  entryPoints: { zensweep: `${root}src/cli/main.ts`, 'send-helper': `${root}src/engine/icmp/send-helper.ts` },
+});
+await build({
+  ...common,
+  entryPoints: { 'queue-vendor': `${root}scripts/queue-vendor.ts` },
+  external: [],
+});
+
+// Load each bundle as the CLI does, warm it up, and write its cache. Same V8 flags as the CLI's shebang line:
+// V8 rejects a cache made under flags that change how code compiles.
+const loader = `${root}dist/bundle-loader.cjs`;
+for (const name of ['zensweep', 'queue-vendor']) {
+  execFileSync(
+    process.execPath,
+    ['--max-semi-space-size=2', '-e', `require(${JSON.stringify(loader)}).loadBundle(${JSON.stringify(name)});`],
+    { env: { ...process.env, ZENSWEEP_CODE_CACHE: 'write' }, stdio: 'inherit' },
+  );
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SendHelperClient, type SendOrder } from '../../src/engine/icmp/send-helper-client.js';
+import { assertRoot } from '../support/root.js';
+import { CLI, cliNodeFlags, run } from '../support/cli.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST = join(ROOT, 'dist');
+const BUNDLES = join(DIST, 'bundle');
+
+/** Loads each bundle as the CLI does, in a process with the CLI's Node flags, and says what V8 made of it. */
+async function loadInChild(): Promise<Record<string, { cached: boolean; helper?: string }>> {
+  const script = `
+    const { loadBundle } = require(${JSON.stringify(join(DIST, 'bundle-loader.cjs'))});
+    const cli = loadBundle('zensweep');
+    const vendor = loadBundle('queue-vendor');
+    console.log(JSON.stringify({
+      zensweep: { cached: cli.cached, helper: cli.exports.defaultSendHelperModule() },
+      'queue-vendor': { cached: vendor.cached, worker: typeof vendor.exports.bullmq.Worker, redis: typeof vendor.exports.ioredis.Redis },
+    }));`;
+  const result = await run([process.execPath, ...cliNodeFlags(), '-e', script]);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as Record<string, { cached: boolean; helper?: string }>;
+}
+
+describe('the built CLI: bundles and their code caches (npm run build)', () => {
+  before(() => assert.ok(existsSync(CLI), `${CLI} is missing: npm test builds it first (npm run build)`));
+
+  it('builds the bundles with code caches that V8 accepts under the shebang line flags', async () => {
+    for (const file of ['zensweep.cjs', 'zensweep.cjs.cache', 'queue-vendor.cjs', 'queue-vendor.cjs.cache', 'send-helper.cjs']) {
+      assert.ok(existsSync(join(BUNDLES, file)), `dist/bundle/${file} is missing`);
+    }
+    const loaded = await loadInChild();
+    assert.equal(loaded.zensweep?.cached, true, 'the zensweep bundle was compiled without its code cache');
+    assert.equal(loaded['queue-vendor']?.cached, true, 'the queue-vendor bundle was compiled without its code cache');
+    assert.deepEqual(loaded['queue-vendor'], { cached: true, worker: 'function', redis: 'function' });
+    assert.equal(loaded.zensweep?.helper, join(BUNDLES, 'send-helper.cjs'), 'the bundle must start the bundled send helper');
+  });
+
+  it('runs the bundled send helper: it gets ready and confirms what it sent', async () => {
+    assertRoot();
+    const lost: SendOrder[] = [];
+    const client = new SendHelperClient(
+      0x5a5a,
+      Buffer.alloc(8, 7),
+      { onSendError: () => undefined, onLost: (orders) => lost.push(...orders) },
+      join(BUNDLES, 'send-helper.cjs'),
+    );
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!client.usable && Date.now() < deadline && lost.length === 0) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(client.usable, 'the bundled send helper never said it was ready');
+      client.order({ family: 4, sequence: 1, probeNumber: 1, address: '127.0.0.1', settled: false });
+      while (client.backlog > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(client.backlog, 0, 'the bundled send helper never confirmed the echo it was given');
+      assert.deepEqual(lost, []);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('runs from its modules when no bundle was built (tsc alone)', async () => {
+    assertRoot();
+    // Inside the project, so that node_modules is found as from dist/.
+    const copy = mkdtempSync(join(ROOT, '.test-dist-'));
+    try {
+      cpSync(DIST, copy, { recursive: true, filter: (source) => source !== BUNDLES && !source.startsWith(`${BUNDLES}/`) });
+      assert.ok(!existsSync(join(copy, 'bundle')));
+      const result = await run([process.execPath, ...cliNodeFlags(), join(copy, 'cli.cjs'), 'sweep', '127.0.0.0/30', '--json']);
+      assert.equal(result.code, 0, result.stderr);
+      const report = JSON.parse(result.stdout) as { summary: { alive: number } };
+      assert.equal(report.summary.alive, 2);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
