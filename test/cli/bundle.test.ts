@@ -62,6 +62,13 @@ describe('the built CLI: bundles and their code caches (npm run build)', () => {
     }
   });
 
+  it('also runs as dist/cli.js, which hands over to dist/cli.cjs', async () => {
+    assertRoot();
+    const result = await run([join(DIST, 'cli.js'), 'sweep', '127.0.0.0/30', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((JSON.parse(result.stdout) as { summary: { alive: number } }).summary.alive, 2);
+  });
+
   it('runs from its modules when no bundle was built (tsc alone)', async () => {
     assertRoot();
     // Inside the project, so that node_modules is found as from dist/.
