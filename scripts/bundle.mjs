@@ -11,7 +11,7 @@
  * Node version; the cache of another is rejected by V8 and the bundle compiled as usual.
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -43,13 +43,15 @@ await build({
   external: [],
 });
 
-// Load each bundle as the CLI does, warm it up, and write its cache. Same V8 flags as the CLI's shebang line:
+// Load each bundle as the CLI does, warm it up, and write its cache, under the V8 flags of the CLI's shebang line:
 // V8 rejects a cache made under flags that change how code compiles.
+const shebang = readFileSync(`${root}src/cli.cts`, 'utf8').split('\n', 1)[0];
+const flags = shebang.split(/\s+/).filter((word) => word.startsWith('--'));
 const loader = `${root}dist/bundle-loader.cjs`;
 for (const name of ['zensweep', 'queue-vendor']) {
   execFileSync(
     process.execPath,
-    ['--max-semi-space-size=2', '-e', `require(${JSON.stringify(loader)}).loadBundle(${JSON.stringify(name)});`],
+    [...flags, '-e', `require(${JSON.stringify(loader)}).loadBundle(${JSON.stringify(name)});`],
     { env: { ...process.env, ZENSWEEP_CODE_CACHE: 'write' }, stdio: 'inherit' },
   );
 }

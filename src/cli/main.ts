@@ -1,5 +1,5 @@
 /**
- * The `zensweep` command line: picks the command and turns errors into exit codes. `src/cli.ts` (the executable)
+ * The `zensweep` command line: picks the command and turns errors into exit codes. `src/cli.cts` (the executable)
  * runs it from the bundle that `npm run build` makes, or from these modules when there is none.
  */
 import { isZenSweepError } from '../core/errors.js';
@@ -106,5 +106,3 @@ export async function runCli(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-

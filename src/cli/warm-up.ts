@@ -2,6 +2,7 @@ import { loadEngineConfig } from '../config.js';
 import { parseSweepText } from '../core/grammar.js';
 import { summarize } from '../core/report.js';
 import type { HostResult, SweepReport } from '../core/report.js';
+import { HOST_STATES } from '../core/states.js';
 import { AddressSet } from '../core/targets.js';
 import { writeReport } from './report-output.js';
 import { renderText } from './render/text.js';
@@ -9,7 +10,7 @@ import { renderText } from './render/text.js';
 /**
  * Runs, on made-up data and without any I/O, the code that every sweep runs before its first probe and after its
  * last: parsing, address iteration, the three report formats. The build calls it before it writes the bundle's
- * code cache (bundle-loader.ts), so the cache holds these functions already compiled and a sweep starts sooner.
+ * code cache (bundle-loader.cts), so the cache holds these functions already compiled and a sweep starts sooner.
  */
 export function warmUp(): void {
   const config = loadEngineConfig({});
@@ -21,7 +22,7 @@ export function warmUp(): void {
   const hosts: HostResult[] = [];
   let n = 0;
   for (const ip of set) {
-    const state = (['alive', 'alive_tcp_only', 'prohibited', 'unreachable', 'silent'] as const)[n++ % 5] ?? 'silent';
+    const state = HOST_STATES[n++ % HOST_STATES.length] ?? 'silent';
     const reporter = { verdict: 'unreachable' as const, address: '127.0.0.254', icmpType: 3, icmpCode: 1, reason: 'host unreachable' };
     hosts.push({
       ip,

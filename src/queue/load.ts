@@ -11,10 +11,12 @@ type Vendor = { bullmq: typeof import('bullmq'); ioredis: typeof import('ioredis
  * took about 110 ms of every `zensweep submit`. Otherwise from node_modules, with require(): both are CommonJS, and
  * an ESM import would first parse every one of their files for its exports (about 40% slower again).
  */
-const vendor: Vendor = loadBundle<Vendor>('queue-vendor')?.exports ?? {
-  bullmq: createRequire(import.meta.url)('bullmq') as Vendor['bullmq'],
-  ioredis: createRequire(import.meta.url)('ioredis') as Vendor['ioredis'],
-};
+function fromNodeModules(): Vendor {
+  const require = createRequire(import.meta.url);
+  return { bullmq: require('bullmq') as Vendor['bullmq'], ioredis: require('ioredis') as Vendor['ioredis'] };
+}
+
+const vendor: Vendor = loadBundle<Vendor>('queue-vendor')?.exports ?? fromNodeModules();
 
 export const bullmq = vendor.bullmq;
 export const ioredis = vendor.ioredis;
