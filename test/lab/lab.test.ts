@@ -3,7 +3,10 @@
  * (fping, a raw ICMPv6 socket, node:net) run inside the sweeper namespace. Needs root; fails, never skips.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { assertLabPrerequisites, createLab, listNamespaces, type Lab, type LabExecResult } from '../support/lab.js';
@@ -147,6 +150,7 @@ describe('network lab', () => {
     assert.doesNotMatch(v6.stdout, /^default/m);
     assert.match(v4.stdout, new RegExp(`^${a.behind.v4Cidr} via ${a.router.lan.v4} `, 'm'));
     assert.match(v4.stdout, new RegExp(`^${a.unreachable.v4Cidr} via ${a.router.lan.v4} `, 'm'));
+    assert.match(v4.stdout, new RegExp(`^${a.routed.v4Cidr} via ${a.router.lan.v4} `, 'm'));
     assert.match(v6.stdout, new RegExp(`^2001:db8:0:2::/64 via ${a.router.lan.v6} `, 'm'));
     for (const address of [a.noRoute.v4, a.noRoute.v6]) {
       const lookup = await lab.exec(['ip', 'route', 'get', address]);
@@ -291,6 +295,53 @@ describe('network lab', () => {
     );
     assert.equal(fromRouter.length, 254, report.result.stderr.slice(0, 2000));
     assert.ok(report.icmpErrors.some((error) => error.target === a.unreachable.v4));
+  });
+
+  it('routes the mostly empty /16 to the router: its own addresses answer, every other one is dropped without a word', async () => {
+    const { v4Cidr, live, empty } = a.routed;
+    const route = await lab.exec(['ip', 'route', 'get', empty]);
+    assert.match(route.stdout, new RegExp(`^${empty.replace(/\./g, '\\.')} via ${a.router.lan.v4} `), route.stdout);
+    // A few hundred addresses around the live ones, and one far away: only the live ones answer, nothing else
+    // comes back (no ICMP error from the router, no ARP failure: the blackhole route drops in silence).
+    const base = live[0]?.replace(/\.\d+$/, '') ?? '';
+    const around = Array.from({ length: 254 }, (_, i) => `${base}.${i + 1}`);
+    const targets = [...new Set([...around, ...live, empty, '198.19.255.254'])];
+    const report = await fping(['-c1', '-t500', '-i1', ...targets]);
+    const answered = [...report.summary].filter(([, r]) => r.received > 0).map(([host]) => host);
+    assert.deepEqual(answered.sort(), [...live].sort());
+    assert.equal(report.summary.size, targets.length);
+    assert.deepEqual(report.icmpErrors, []);
+    assert.deepEqual(outcomes(await tcp([[empty, 22]], 300)), [`${empty} 22 timeout`]);
+    const routes = await lab.exec(['ip', '-n', lab.namespaces.router, 'route', 'show', 'type', 'blackhole']);
+    assert.match(routes.stdout, new RegExp(`^blackhole ${v4Cidr}`, 'm'));
+  });
+
+  it('bridges a Unix socket of the host namespace to 127.0.0.1 in the sweeper namespace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zensweep-bridge-'));
+    const path = join(dir, 'echo.sock');
+    const server = createServer((socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      await lab.bridgeToHost(port, path);
+      const result = await lab.exec([
+        'node',
+        '-e',
+        `const s = require('node:net').connect(${port}, '127.0.0.1', () => s.end('through the bridge'));
+         let got = ''; s.on('data', (d) => (got += d)); s.on('close', () => console.log(got));`,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.trim(), 'through the bridge');
+      // The host namespace's 127.0.0.1 is another loopback: nothing there listens on that port.
+      const host = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => resolve('connected'));
+        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+      assert.equal(host, 'ECONNREFUSED');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('does not rate-limit ICMP errors: 100 echoes in 1 s to a rejecting host get 100 errors, v4 and v6', async () => {

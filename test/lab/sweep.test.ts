@@ -70,6 +70,16 @@ describe('zensweep sweep in the network lab', () => {
     assert.deepEqual(alive, [a().sweeper.v4, ...lan.alive.v4, a().router.lan.v4, a().router.behind.v4, behind.alive.v4]);
   });
 
+  it('sweeps half of the mostly empty routed /16: the router\'s own addresses alive, every other address silent', async () => {
+    const { v4Half, live } = a().routed;
+    const report = await sweep([v4Half, 'timeout:500']);
+    assert.equal(report.complete, true);
+    assert.equal(report.summary.total, 32_766);
+    assert.deepEqual(report.hosts.filter((h) => h.state !== 'silent').map((h) => [h.ip, h.state]), live.map((ip) => [ip, 'alive']));
+    const empty = host(report, a().routed.empty);
+    assert.deepEqual([empty.icmp.sent, empty.icmp.received, empty.reporter], [2, 0, undefined]);
+  });
+
   it('names the router for an unreachable route and the sweeper itself when it has no route', async () => {
     const report = await sweep([a().unreachable.v4, a().noRoute.v4, a().noRoute.v6]);
     const unreachable = host(report, a().unreachable.v4);

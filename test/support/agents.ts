@@ -26,6 +26,8 @@ export interface AgentOptions {
   lockMs?: number;
   /** Any other variables. */
   env?: NodeJS.ProcessEnv;
+  /** Run inside this network namespace (a lab's `sweeperNs`, reaching Redis through `lab.bridgeToHost`). */
+  netns?: string;
 }
 
 export interface AgentProcess extends ServiceProcess {
@@ -52,7 +54,7 @@ export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000)
     ...(options.lockMs !== undefined ? { ZENSWEEP_LOCK_MS: String(options.lockMs) } : {}),
     ...options.env,
   };
-  const service = spawnService(['agent'], env);
+  const service = spawnService(['agent'], env, options.netns);
   const output = service.log;
   const agent: AgentProcess = {
     ...service,

@@ -10,7 +10,13 @@
  *  no default route                   │   2001:db8:0:1::10 … ::40    │        2001:db8:0:1::fe/64
  *                                 rt0 ┘ ────────────── veth ─────────┘   eth1 198.18.1.1/24  ── veth ── eth0 198.18.1.10 .20 .30
  *                                                                             2001:db8:0:2::1/64         2001:db8:0:2::10 ::20
+ *                                                                        lo   198.19.0.10, 198.19.77.7
+ *                                                                        blackhole 198.19.0.0/16 (the "VPC")
  * ```
+ *
+ * `routed` is what a VPC looks like from an agent inside it: a /16 reached through a router, mostly empty, where
+ * packets to an address nobody holds are dropped without a word (the router's blackhole route; a cloud fabric does
+ * the same), and a couple of addresses answer (the router's own, on its `lo`).
  *
  * Safety: every address is in 198.18.0.0/15 or 2001:db8::/32 and lives only inside the lab's namespaces. The
  * sweeper namespace has no default route in either family, so a probe of anything else fails locally with
@@ -70,6 +76,20 @@ export interface LabAddresses {
     /** Nobody holds it: the router answers host/address unreachable once its ARP/ND fails (about 3 s). */
     readonly empty: HostAddresses;
   };
+  /**
+   * A mostly empty routed range, like a VPC seen from inside: routed to the router, which holds `live` on its `lo`
+   * and drops everything else in the range silently (a blackhole route: no ICMP error, no ARP).
+   */
+  readonly routed: {
+    /** `198.19.0.0/16`. */
+    readonly v4Cidr: string;
+    /** `198.19.0.0/17`: the half the benchmark sweeps; it holds every `live` address. */
+    readonly v4Half: string;
+    /** Answer ICMP echo (the router itself). */
+    readonly live: readonly string[];
+    /** An address nobody holds. */
+    readonly empty: string;
+  };
   /** Routed to the router, which has an `unreachable` route for it: ICMP host unreachable (3/1) at once. */
   readonly unreachable: { readonly v4Cidr: string; readonly v4: string };
   /** No route in the sweeper namespace: sending fails locally with ENETUNREACH, nothing leaves. */
@@ -108,6 +128,7 @@ export const LAB_ADDRESSES: LabAddresses = deepFreeze({
     droppedByRouter: { v4: '198.18.1.30' },
     empty: { v4: '198.18.1.77', v6: '2001:db8:0:2::77' },
   },
+  routed: { v4Cidr: '198.19.0.0/16', v4Half: '198.19.0.0/17', live: ['198.19.0.10', '198.19.77.7'], empty: '198.19.5.5' },
   unreachable: { v4Cidr: '198.18.2.0/24', v4: '198.18.2.5' },
   noRoute: { v4Cidr: '198.18.3.0/24', v4: '198.18.3.5', v6: '2001:db8:0:3::5' },
   names: {
@@ -148,6 +169,12 @@ export interface Lab {
   exec(argv: readonly string[], options?: LabExecOptions): Promise<LabExecResult>;
   /** Starts a long-running argv inside the sweeper namespace; `destroy` kills it if it is still running. */
   spawn(argv: readonly string[], options?: { env?: Record<string, string> }): ChildProcess;
+  /**
+   * Makes a service of the host namespace that listens on a Unix socket (a test's redis-server) reachable inside
+   * the sweeper namespace at 127.0.0.1:`port`, so agents in the lab use the same `redis://127.0.0.1:PORT` URL as
+   * the test. A process relays the bytes; no network link joins the namespaces.
+   */
+  bridgeToHost(port: number, unixSocketPath: string): Promise<void>;
   /** Kills the lab's processes, deletes its namespaces and /etc/netns folders. Safe to call twice. */
   destroy(): Promise<void>;
 }
@@ -174,6 +201,7 @@ export class LabError extends Error {
 }
 
 const LISTENER_SCRIPT = fileURLToPath(new URL('./tcp-listener.mjs', import.meta.url));
+const BRIDGE_SCRIPT = fileURLToPath(new URL('./unix-bridge.mjs', import.meta.url));
 const NETNS_ETC = '/etc/netns';
 const NAME_PATTERN = /^[a-z][a-z0-9]{1,7}$/;
 const ROLE_SUFFIXES = ['sw', 'lan', 'rt', 'bh'] as const;
@@ -268,6 +296,16 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
       children.add(child);
       child.once('exit', () => children.delete(child));
       return child;
+    },
+    bridgeToHost: async (port, unixSocketPath) => {
+      const child = spawnProcess('ip', ['netns', 'exec', ns.sweeper, process.execPath, BRIDGE_SCRIPT, String(port), unixSocketPath], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      await waitForReady(child, `The bridge to ${unixSocketPath}`);
+      for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as Socket | null)?.unref();
+      child.unref();
     },
     destroy: async () => {
       if (destroyed) return;
@@ -367,6 +405,7 @@ async function buildTopology(ns: Namespaces): Promise<void> {
       // Only the lab's routed ranges; no default route in either family, on purpose.
       `route add ${a.behind.v4Cidr} via ${a.router.lan.v4}`,
       `route add ${a.unreachable.v4Cidr} via ${a.router.lan.v4}`,
+      `route add ${a.routed.v4Cidr} via ${a.router.lan.v4}`,
       `route add 2001:db8:0:2::/64 via ${a.router.lan.v6}`,
     ]),
     ipBatch(ns.router, [
@@ -380,6 +419,9 @@ async function buildTopology(ns: Namespaces): Promise<void> {
       'link set eth0 up',
       'link set eth1 up',
       `route add unreachable ${a.unreachable.v4Cidr}`,
+      ...a.routed.live.map((address) => `addr add ${address}/32 dev lo`),
+      // Local addresses win over this route (the local table is looked up first).
+      `route add blackhole ${a.routed.v4Cidr}`,
     ]),
   ]);
 
@@ -495,30 +537,7 @@ async function startListener(lanNs: string, detach: boolean): Promise<ChildProce
     ['netns', 'exec', lanNs, process.execPath, LISTENER_SCRIPT, ...(detach ? [] : ['--exit-with-stdin']), ...args],
     { stdio: ['pipe', 'pipe', 'pipe'], detached: detach },
   );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new LabError('lab_setup', `The TCP listener in ${lanNs} was not ready after ${LISTENER_READY_TIMEOUT_MS} ms.`));
-    }, LISTENER_READY_TIMEOUT_MS);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.includes('ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new LabError('lab_setup', `The TCP listener in ${lanNs} exited (${code}): ${stderr.trim()}`));
-    });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new LabError('lab_setup', `Cannot start the TCP listener in ${lanNs}: ${error.message}`, { cause: error }));
-    });
-  });
+  await waitForReady(child, `The TCP listener in ${lanNs}`);
   if (detach) {
     child.stdin?.destroy();
     child.stdout?.destroy();
@@ -530,6 +549,34 @@ async function startListener(lanNs: string, detach: boolean): Promise<ChildProce
     child.unref();
   }
   return child;
+}
+
+/** Waits until a helper process prints `ready`; kills it and throws a LabError if it exits or takes too long. */
+async function waitForReady(child: ChildProcess, what: string): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new LabError('lab_setup', `${what} was not ready after ${LISTENER_READY_TIMEOUT_MS} ms.`));
+    }, LISTENER_READY_TIMEOUT_MS);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new LabError('lab_setup', `${what} exited (${code}): ${stderr.trim()}`));
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new LabError('lab_setup', `${what} cannot start: ${error.message}`, { cause: error }));
+    });
+  });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -20,6 +20,8 @@ export interface RedisOptions {
   appendOnly?: boolean;
   /** `requirepass`: clients must AUTH with it. Default none. */
   password?: string;
+  /** Also listen on a Unix socket, `socketPath` (for a lab namespace's bridge, lab.bridgeToHost). Default false. */
+  unixSocket?: boolean;
 }
 
 export interface RedisServer {
@@ -28,6 +30,8 @@ export interface RedisServer {
   readonly url: string;
   /** The server's directory (AOF, log); removed by `destroy()`. */
   readonly dir: string;
+  /** Its Unix socket, when started with `unixSocket`. */
+  readonly socketPath: string | undefined;
   /** Asks the server to shut down without saving (SIGTERM) and waits until it has exited. No-op when stopped. */
   stop(): Promise<void>;
   /** Stops (if running), then starts again on the same port and directory, and waits until it answers PING. */
@@ -45,6 +49,7 @@ const STOP_TIMEOUT_MS = 10_000;
 const LOG_FILE = 'redis.log';
 /** stdout and stderr of the process: errors in the arguments are printed there, before the log file is opened. */
 const CONSOLE_FILE = 'console.log';
+const SOCKET_FILE = 'redis.sock';
 
 /** Every server still running, killed if the test process exits without destroying it. */
 const running = new Set<ChildProcess>();
@@ -98,6 +103,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
 
 class LocalRedis implements RedisServer {
   readonly url: string;
+  readonly socketPath: string | undefined;
   private child: ChildProcess | undefined;
   private destroyed = false;
 
@@ -110,6 +116,7 @@ class LocalRedis implements RedisServer {
     this.child = child;
     const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
     this.url = `redis://${auth}127.0.0.1:${port}`;
+    this.socketPath = options.unixSocket === true ? join(dir, SOCKET_FILE) : undefined;
   }
 
   async stop(): Promise<void> {
@@ -163,6 +170,7 @@ async function launch(dir: string, port: number, options: RedisOptions): Promise
     '--appendonly', options.appendOnly === true ? 'yes' : 'no',
     ...(options.appendOnly === true ? ['--appendfsync', 'always'] : []),
     ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+    ...(options.unixSocket === true ? ['--unixsocket', join(dir, SOCKET_FILE), '--unixsocketperm', '700'] : []),
     '--logfile', LOG_FILE,
     '--daemonize', 'no',
   ];

@@ -22,9 +22,14 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export function spawnService(args: string[], env: NodeJS.ProcessEnv): ServiceProcess {
-  const [node, ...flagsAndCli] = cliCommand();
-  const child = spawn(node as string, [...flagsAndCli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * @param netns run it inside this network namespace (a lab's sweeper, `lab.sweeperNs`): `ip netns exec` replaces
+ *   itself with the service, so signals reach the service itself.
+ */
+export function spawnService(args: string[], env: NodeJS.ProcessEnv, netns?: string): ServiceProcess {
+  const argv = [...cliCommand(), ...args];
+  const [command, ...rest] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
+  const child = spawn(command as string, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
