@@ -12,16 +12,18 @@ import { startRedis } from '../test/support/redis.js';
 
 const AGENT_RATE = Number(process.env.BENCH_AGENT_RATE ?? 20_000);
 
-interface Timed {
+export interface Timed {
   wallMs: number;
   alive: number;
 }
 
-function timed(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+/** Runs `zensweep ARGS --json` to the end (inside `netns` if given) and returns its wall time and alive count. */
+export function timed(args: string[], env: NodeJS.ProcessEnv, netns?: string): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const [node, ...flagsAndCli] = cliCommand();
-    const child = spawn(node as string, [...flagsAndCli, ...args, '--json', '--no-progress'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...cliCommand(), ...args, '--json', '--no-progress'];
+    const [command, ...rest] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
+    const child = spawn(command as string, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -3,8 +3,13 @@
  *
  * 1. loopback 127.0.0.0/16, 1 echo, no retries, unlimited rate (fping -i 0)   target: ratio ≤ 1.0, peak RSS ≤ 150 MB
  * 2. the lab /24, mostly empty addresses, timeout 1000 ms, no retries         target: wall ≤ timeout + 150 ms
- * 3. and 4. through Redis and agents: see distributed.ts; 5. the Slack bot: see slack.ts (BENCH_ONLY=engine
- *    skips 3 to 5)
+ * 3. and 4. through Redis and agents: see distributed.ts; 5. the Slack bot: see slack.ts
+ * 6. to 8. the routed, mostly empty /17 of the lab ("a VPC") at the defaults: sweep, submit through 1 and 4 agents,
+ *    fping at the same pacing, the lower bound; 4 agents where the rate is the limit; a /16 from Slack: see vpc.ts
+ *
+ * BENCH_ONLY=engine runs 1 and 2; BENCH_ONLY=vpc runs 6 to 8 alone (BENCH_VPC_SKIP=scaling,slack trims them).
+ * BENCH_RUNS (default 5) runs of cases 1 to 5, BENCH_VPC_RUNS (default 3) of cases 6 to 8. Run it on an idle
+ * machine: another process's CPU use shows in every figure.
  *
  * Each case runs several times, alternating the tools; medians are printed. Wall time is that of the whole
  * command, process start included, for both tools. Peak RSS is ZenSweep's whole footprint: its own process
@@ -18,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { createLab } from '../test/support/lab.js';
 import { benchDistributed } from './distributed.js';
 import { benchSlack } from './slack.js';
+import { benchVpc, type VpcFigures } from './vpc.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const TIME = '/usr/bin/time';
@@ -149,6 +155,11 @@ async function main(): Promise<void> {
     if (!existsSync(tool)) throw new Error(`${tool} is missing (apt-get install time fping; npm run build)`);
   }
 
+  const only = process.env.BENCH_ONLY;
+  if (only === 'vpc') {
+    printVpcTargets(await benchVpc(median));
+    return;
+  }
   const loopback = await compare(
     '1. loopback 127.0.0.0/16, 1 echo, no retries, unlimited rate',
     ['sweep', '127.0.0.0/16', 'count:1', 'retries:0', 'timeout:1000', 'rate:0'],
@@ -170,11 +181,11 @@ async function main(): Promise<void> {
     await lab.destroy();
   }
 
-  const distributed = process.env.BENCH_ONLY === 'engine' ? undefined : await benchDistributed(RUNS, median);
-  const slack = process.env.BENCH_ONLY === 'engine' ? undefined : await benchSlack(RUNS, median);
+  const distributed = only === 'engine' ? undefined : await benchDistributed(RUNS, median);
+  const slack = only === 'engine' ? undefined : await benchSlack(RUNS, median);
+  const vpc = only === 'engine' ? undefined : await benchVpc(median);
 
   console.log('\nTargets');
-  const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
   console.log(`  (1) ratio ${(loopback.zs / loopback.fp).toFixed(2)} ≤ 1.00: ${mark(loopback.zs <= loopback.fp)}`);
   console.log(`  (1) peak RSS ${loopback.rssMb.toFixed(0)} MB ≤ 150 MB: ${mark(loopback.rssMb <= 150)}`);
   console.log(`  (2) wall ${labResult.zs.toFixed(0)} ms ≤ 1150 ms: ${mark(labResult.zs <= 1150)}`);
@@ -186,6 +197,24 @@ async function main(): Promise<void> {
     console.log(`  (4) submit overhead ${overhead.toFixed(0)} ms ≤ 100 ms: ${mark(overhead <= 100)}`);
   }
   if (slack !== undefined) console.log(`  (5) Slack overhead ${slack.toFixed(0)} ms ≤ 300 ms: ${mark(slack <= 300)}`);
+  if (vpc) printVpcTargets(vpc);
+}
+
+const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+
+function printVpcTargets(vpc: VpcFigures): void {
+  if (process.env.BENCH_ONLY === 'vpc') console.log('\nTargets');
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  console.log(`  (6) sweep ${s(vpc.sweepMs)} ≤ fping ${s(vpc.fpingMs)}: ${mark(vpc.sweepMs <= vpc.fpingMs)}`);
+  const bound = vpc.sweepMs / vpc.lowerBoundMs;
+  console.log(`  (6) sweep ${bound.toFixed(2)} × the lower bound ${s(vpc.lowerBoundMs)} ≤ 1.30: ${mark(bound <= 1.3)}`);
+  const submit = vpc.submitMs / vpc.sweepMs;
+  console.log(`  (6) submit through 1 agent ${submit.toFixed(2)} × sweep ≤ 1.25: ${mark(submit <= 1.25)}`);
+  console.log(`  (6) 4 agents at the defaults: ${(vpc.submitMs / vpc.fourAgentsMs).toFixed(2)}× over 1 (the waits, not the rate, are most of it)`);
+  if (vpc.rateBoundSpeedup !== undefined) {
+    console.log(`  (7) 4 agents where the rate is the limit ${vpc.rateBoundSpeedup.toFixed(2)}× ≥ 3.5×: ${mark(vpc.rateBoundSpeedup >= 3.5)}`);
+  }
+  if (vpc.slackMs !== undefined) console.log(`  (8) a /16 from Slack ${s(vpc.slackMs)} ≤ 20 s: ${mark(vpc.slackMs <= 20_000)}`);
 }
 
 await main();
