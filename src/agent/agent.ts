@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import { isZenSweepError } from '../core/errors.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
 import { parseTargetToken } from '../core/targets.js';
-import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
+import { DEFAULT_OPTIONS } from '../core/request.js';
+import { TokenBucket } from '../engine/budget.js';
+import { ProbeEngine, inFlightBudget, totalWaitMs } from '../engine/engine.js';
 import { runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
 import { chunkJobSchema } from '../queue/jobs.js';
@@ -15,6 +17,7 @@ import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
 import { ResultStore } from '../queue/results.js';
+import { DEFAULT_CHUNK_SIZE } from '../queue/plan.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
@@ -25,14 +28,15 @@ export const REPORT_LOCK_MS = 10_000;
 /** Reason given to the processor's signal: a cancelled sweep ends its chunk; a shutdown hands it back. */
 const CANCELLED = 'cancelled';
 const SHUTDOWN = 'shutdown';
+/** Most chunks one agent holds at once, whatever its budget. */
+const MAX_CHUNKS_AT_ONCE = 256;
 
-function canSendIcmp(): boolean {
-  try {
-    new IcmpEchoProber([4]).close();
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Chunks held at once: enough to keep the engine's in-flight budget full when every address waits out its timeout
+ * and retry (a mostly empty VPC), so the rate is the limit; ZENSWEEP_CONCURRENCY sets it instead.
+ */
+export function chunksAtOnce(config: Pick<AgentConfig, 'concurrency'>, maxInFlight: number): number {
+  return config.concurrency ?? Math.min(MAX_CHUNKS_AT_ONCE, Math.max(2, Math.ceil(maxInFlight / DEFAULT_CHUNK_SIZE)));
 }
 
 /**
@@ -52,6 +56,10 @@ export class Agent {
   private readonly startedAt = new Date().toISOString();
   private icmp = false;
   private stopping = false;
+  private engine: ProbeEngine | undefined;
+  private concurrency = 1;
+  /** The pace of each sweep with chunks running here (its `rate`, on this agent), and how many chunks share it. */
+  private readonly sweepPace = new Map<string, { bucket: TokenBucket; chunks: number }>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -68,9 +76,17 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    this.icmp = canSendIcmp();
+    // One engine for every chunk: one ICMP socket per family, one rate (ZENSWEEP_RATE), one in-flight budget sized
+    // for addresses that wait out the default timeout and retry.
+    const families = new Set(this.config.scope.ranges().map((range) => range.family));
+    const maxInFlight = inFlightBudget(this.config.rate, totalWaitMs(DEFAULT_OPTIONS));
+    const engine = new ProbeEngine({ families, rate: this.config.rate, maxInFlight });
+    this.engine = engine;
+    this.icmp = engine.icmp.available;
     if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
-    const { group, concurrency, lockMs } = this.config;
+    const { group, lockMs } = this.config;
+    this.concurrency = chunksAtOnce(this.config, engine.budget.limits.maxInFlight);
+    const concurrency = this.concurrency;
     this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.processChunk(job, signal), {
       connection: this.connection,
       concurrency,
@@ -98,7 +114,17 @@ export class Agent {
     this.subscriber.on('message', (_channel: string, sweepId: string) => this.cancelSweep(sweepId));
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
-    this.log.info({ event: 'agent_started', group, agent: this.config.agentId, cidrs: this.config.cidrs, icmp: this.icmp });
+    this.log.info({
+      event: 'agent_started',
+      group,
+      agent: this.config.agentId,
+      cidrs: this.config.cidrs,
+      icmp: this.icmp,
+      rate: this.config.rate,
+      inFlight: engine.budget.limits.maxInFlight,
+      onLink: engine.budget.limits.maxOnLink,
+      chunks: concurrency,
+    });
   }
 
   /**
@@ -113,6 +139,7 @@ export class Agent {
     const timer = setTimeout(() => this.chunks?.cancelAllJobs(SHUTDOWN), graceMs);
     await closing;
     clearTimeout(timer);
+    this.engine?.close();
     await this.registry.remove(this.config.group, this.config.agentId).catch(() => undefined);
     await this.subscriber.quit().catch(() => undefined);
     await this.connection.quit().catch(() => undefined);
@@ -127,7 +154,7 @@ export class Agent {
       cidrs: this.config.cidrs,
       version: VERSION,
       icmp: this.icmp,
-      load: { active: this.active.size, concurrency: this.config.concurrency },
+      load: { active: this.active.size, concurrency: this.concurrency },
       startedAt: this.startedAt,
       lastSeen: now,
     };
@@ -171,18 +198,17 @@ export class Agent {
     } catch (error) {
       throw new bullmq.UnrecoverableError(`bad chunk data: ${(error as Error).message}`);
     }
-    const options = { ...data.options };
-    // The agent's own rate is shared by the chunks it runs at once.
-    if (this.config.rate > 0) {
-      const share = Math.max(1, Math.floor(this.config.rate / this.config.concurrency));
-      options.rate = options.rate > 0 ? Math.min(options.rate, share) : share;
-    }
-    const request: SweepRequest = { targets, options };
+    const request: SweepRequest = { targets, options: data.options };
+    const engine = this.engine;
+    if (!engine) throw new Error('agent not started');
     this.active.set(String(job.id), data.sweepId);
+    const pace = this.paceOf(data.sweepId, data.options.rate);
     let lastProgress = 0;
     try {
       const report = await runSweep(request, {
         scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
+        engine,
+        bucket: pace.bucket,
         signal,
         maxAddresses: 65_536,
         onProgress: (p) => {
@@ -205,6 +231,22 @@ export class Agent {
       throw error;
     } finally {
       this.active.delete(String(job.id));
+      pace.chunks -= 1;
+      if (pace.chunks === 0) this.sweepPace.delete(data.sweepId);
     }
+  }
+
+  /**
+   * The chunks of one sweep running here share its rate (`rate:`, per agent: N agents sweep N times as fast); the
+   * engine's own rate (ZENSWEEP_RATE) caps them all together.
+   */
+  private paceOf(sweepId: string, rate: number): { bucket: TokenBucket; chunks: number } {
+    let pace = this.sweepPace.get(sweepId);
+    if (!pace) {
+      pace = { bucket: new TokenBucket(rate), chunks: 0 };
+      this.sweepPace.set(sweepId, pace);
+    }
+    pace.chunks += 1;
+    return pace;
   }
 }

@@ -36,8 +36,11 @@ export interface AgentConfig {
   agentId: string;
   /** Packets per second for the whole agent (ZENSWEEP_RATE), shared by its chunks; 0 = unlimited. Default 10,000. */
   rate: number;
-  /** Chunks probed at once (ZENSWEEP_CONCURRENCY), default 2. */
-  concurrency: number;
+  /**
+   * Chunks held at once (ZENSWEEP_CONCURRENCY); default (undefined): enough to fill the engine's in-flight budget,
+   * so that the rate, not the number of chunks, limits a large sweep (about 120 at 10,000 packets/s).
+   */
+  concurrency: number | undefined;
   /**
    * How long a chunk's lock lasts without renewal, in ms (ZENSWEEP_LOCK_MS), default 30,000: a replica that dies
    * mid-chunk is found stalled and its chunk runs elsewhere after about this long.
@@ -69,7 +72,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     scope,
     agentId: data.ZENSWEEP_AGENT_ID ?? `${hostname()}-${process.pid}`,
     rate: boundedInt(data.ZENSWEEP_RATE, 10_000, 'ZENSWEEP_RATE', 0, 1_000_000),
-    concurrency: boundedInt(data.ZENSWEEP_CONCURRENCY, 2, 'ZENSWEEP_CONCURRENCY', 1, 64),
+    concurrency:
+      data.ZENSWEEP_CONCURRENCY === undefined ? undefined : boundedInt(data.ZENSWEEP_CONCURRENCY, 2, 'ZENSWEEP_CONCURRENCY', 1, 256),
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
     historyCount: boundedInt(data.ZENSWEEP_HISTORY_COUNT, DEFAULT_HISTORY_COUNT, 'ZENSWEEP_HISTORY_COUNT', 1, 1_000_000),
     historyDays: boundedInt(data.ZENSWEEP_HISTORY_DAYS, DEFAULT_HISTORY_AGE_DAYS, 'ZENSWEEP_HISTORY_DAYS', 1, 3650),

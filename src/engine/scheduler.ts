@@ -6,6 +6,8 @@ import type { EchoStats } from '../core/stats.js';
 import { lossPercent, rttStats } from '../core/stats.js';
 import type { EchoProber, TcpOutcome, TcpProber } from './probers.js';
 import { Fifo } from './queue.js';
+import { TokenBucket } from './budget.js';
+import type { BudgetWaiter, SendBudget } from './budget.js';
 
 export interface SweepProgress {
   /** Hosts finished. */
@@ -24,6 +26,15 @@ export interface SchedulerLimits {
   onProgress?: (progress: SweepProgress) => void;
   /** Host names that led to an address, reported with it. */
   names?: ReadonlyMap<string, string[]>;
+  /**
+   * The engine's budget, shared with the other schedulers of the engine (ProbeEngine): every probe also needs room
+   * in it (its rate, its in-flight count), and every on-link target room in its on-link allowance.
+   */
+  budget?: SendBudget;
+  /** True for an on-link target (ProbeEngine, from the kernel's routes); absent when none is. */
+  onLink?: (address: string) => boolean;
+  /** The pace of this sweep (`options.rate`), when shared with other schedulers (the chunks of one sweep). */
+  bucket?: TokenBucket;
 }
 
 export interface ProbeKit {
@@ -68,6 +79,10 @@ interface ActiveHost {
   outstanding: number;
   /** When its next echo is due (count > 1). */
   dueAt: number;
+  /** Holds room in the engine's on-link allowance. */
+  onLink: boolean;
+  /** When its first probe went (performance.now()), for the on-link allowance; 0 before. */
+  firstSentAt: number;
 }
 
 interface TcpJob {
@@ -87,7 +102,7 @@ const isTcpJob = (work: Work): work is TcpJob => (work as TcpJob).port !== undef
  * a host's echoes by `intervalMs`, retries unanswered probes with a growing timeout, and finishes each host as soon
  * as its last probe is in. Resolves with the hosts in iteration order; `complete` is false when aborted.
  */
-export class ProbeScheduler {
+export class ProbeScheduler implements BudgetWaiter {
   private readonly maxInFlight: number;
   private readonly results: (HostResult | undefined)[] = [];
   private readonly ready = new Fifo<Work>();
@@ -103,9 +118,12 @@ export class ProbeScheduler {
   private pumping = false;
   private yielded = false;
   private finished = false;
-  private tokens: number;
-  private readonly burst: number;
-  private lastRefill = performance.now();
+  private readonly bucket: TokenBucket;
+  private readonly budget: SendBudget | undefined;
+  /** An address taken from the iterator that waits for on-link room. */
+  private heldAddress: string | undefined;
+  /** Hosts of this scheduler holding on-link room. */
+  private readonly onLinkHosts = new Set<ActiveHost>();
   private resolve!: (value: { hosts: HostResult[]; complete: boolean }) => void;
   private readonly onEchoDone = (host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void =>
     this.echoDone(host, rttMs, reporter);
@@ -118,9 +136,13 @@ export class ProbeScheduler {
     private readonly limits: SchedulerLimits = {},
   ) {
     this.maxInFlight = Math.max(1, limits.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-    // A burst of 10 ms worth of packets: pacing at high rates cannot rely on timers finer than a millisecond.
-    this.burst = Math.max(1, Math.ceil(options.rate / 100));
-    this.tokens = this.burst;
+    this.bucket = limits.bucket ?? new TokenBucket(options.rate);
+    this.budget = limits.budget;
+  }
+
+  /** The engine's budget has room again (BudgetWaiter). */
+  wake(): void {
+    this.pump();
   }
 
   run(): Promise<{ hosts: HostResult[]; complete: boolean }> {
@@ -140,6 +162,9 @@ export class ProbeScheduler {
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.ready.clear();
     this.delayed.clear();
+    // Aborted: the on-link room of hosts left unfinished goes back (their probes' room comes back as they end).
+    for (const host of this.onLinkHosts) this.budget?.onLinkDone(host.firstSentAt || undefined);
+    this.onLinkHosts.clear();
     const hosts: HostResult[] = [];
     for (const host of this.results) if (host) hosts.push(host);
     this.resolve({ hosts, complete });
@@ -162,6 +187,8 @@ export class ProbeScheduler {
         }
         if (this.ready.length === 0 && !this.admit()) break;
         if (!this.takeToken()) break;
+        if (this.budget && !this.budget.takeProbe(this)) break;
+        this.bucket.take();
         const work = this.ready.shift();
         if (work === undefined) continue;
         if (isTcpJob(work)) this.sendTcp(work);
@@ -177,12 +204,21 @@ export class ProbeScheduler {
   /** Takes the next address from the iterator and queues its first probes; false when none can be admitted. */
   private admit(): boolean {
     if (this.exhausted || this.activeHosts >= this.maxInFlight) return false;
-    const next = this.addresses.next();
-    if (next.done) {
-      this.exhausted = true;
+    let ip = this.heldAddress;
+    this.heldAddress = undefined;
+    if (ip === undefined) {
+      const next = this.addresses.next();
+      if (next.done) {
+        this.exhausted = true;
+        return false;
+      }
+      ip = next.value;
+    }
+    const onLink = this.budget !== undefined && this.limits.onLink !== undefined && this.limits.onLink(ip);
+    if (onLink && !this.budget?.takeOnLink(this)) {
+      this.heldAddress = ip;
       return false;
     }
-    const ip = next.value;
     const ports = this.options.ports;
     const host: ActiveHost = {
       index: this.admitted++,
@@ -200,7 +236,10 @@ export class ProbeScheduler {
       ports: ports.length === 0 ? NO_PORTS : ports.map((port) => ({ port, state: 'filtered', attempts: 0 })),
       outstanding: 0,
       dueAt: 0,
+      onLink,
+      firstSentAt: 0,
     };
+    if (onLink) this.onLinkHosts.add(host);
     this.activeHosts += 1;
     if (host.echoesLeft > 0) {
       host.outstanding += 1;
@@ -214,18 +253,11 @@ export class ProbeScheduler {
     return true;
   }
 
+  /** True when this sweep's own pace lets a packet go now (spent once the engine's budget agrees too). */
   private takeToken(): boolean {
-    const rate = this.options.rate;
-    if (rate <= 0) return true;
-    const now = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) * rate) / 1000);
-    this.lastRefill = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
+    if (this.bucket.ready()) return true;
     if (!this.paceTimer) {
-      const waitMs = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate));
+      const waitMs = this.bucket.waitMs();
       this.paceTimer = setTimeout(() => {
         this.paceTimer = undefined;
         this.pump();
@@ -240,6 +272,7 @@ export class ProbeScheduler {
 
   private sendEcho(host: ActiveHost): void {
     this.inFlight += 1;
+    if (host.firstSentAt === 0) host.firstSentAt = performance.now();
     host.echoesLeft -= 1;
     host.echoSent += 1;
     const attempt = host.echoAttempt;
@@ -255,6 +288,7 @@ export class ProbeScheduler {
 
   private sendTcp(job: TcpJob): void {
     this.inFlight += 1;
+    if (job.host.firstSentAt === 0) job.host.firstSentAt = performance.now();
     job.port.attempts += 1;
     // Replies already queued are read first, so the slow connect() setup does not stretch their RTTs.
     this.kit.echo?.poll();
@@ -283,6 +317,7 @@ export class ProbeScheduler {
   }
 
   private echoDone(host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void {
+    this.budget?.probeDone();
     if (this.finished) return;
     this.inFlight -= 1;
     if (rttMs >= 0) {
@@ -307,6 +342,7 @@ export class ProbeScheduler {
   }
 
   private tcpDone(job: TcpJob, outcome: TcpOutcome): void {
+    this.budget?.probeDone();
     if (this.finished) return;
     const { host, port } = job;
     this.inFlight -= 1;
@@ -384,6 +420,10 @@ export class ProbeScheduler {
     if (names) result.names = names;
     if (reporter) result.reporter = reporter;
     this.results[host.index] = result;
+    if (host.onLink) {
+      this.onLinkHosts.delete(host);
+      this.budget?.onLinkDone(host.firstSentAt || undefined);
+    }
     this.activeHosts -= 1;
     this.done += 1;
     if (state === 'alive' || state === 'alive_tcp_only') this.alive += 1;

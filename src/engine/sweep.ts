@@ -1,15 +1,14 @@
 import { availableParallelism } from 'node:os';
-import { OutOfScopeError, SweepTooLargeError, isZenSweepError } from '../core/errors.js';
+import { OutOfScopeError, SweepTooLargeError } from '../core/errors.js';
 import { summarize } from '../core/report.js';
 import type { NameResolution, SweepReport } from '../core/report.js';
 import type { SweepRequest } from '../core/request.js';
 import { AddressSet, addressToBigInt } from '../core/targets.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
-import { IcmpEchoProber } from './icmp/echo-prober.js';
-import { NodeTcpProber } from './tcp.js';
 import { dnsModule } from './builtins.js';
-import { ProbeScheduler } from './scheduler.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
+import { ProbeEngine, inFlightBudget, totalWaitMs } from './engine.js';
+import type { TokenBucket } from './budget.js';
 import { formatCount } from '../core/format.js';
 
 /** Resolves a host name to every address it has (A and AAAA). */
@@ -18,8 +17,18 @@ export type NameResolver = (name: string) => Promise<string[]>;
 export interface SweepDependencies {
   /** Most addresses one sweep may probe (after names are resolved), default 65,536. */
   maxAddresses?: number;
-  /** Probes outstanding at once, default 4096. */
+  /**
+   * Probes outstanding at once; default sized from the rate and the timeouts (inFlightBudget): 4096 at an unlimited
+   * rate, 31,250 at 10,000/s with a 1 s timeout and 1 retry. With `engine`, at most the engine's.
+   */
   maxInFlight?: number;
+  /**
+   * The engine to run on (an agent's, shared by its chunks); default one opened for this sweep and closed after it,
+   * paced by the request's rate.
+   */
+  engine?: ProbeEngine;
+  /** The request's pace, shared with other sweeps on the same engine (the chunks of one sweep on one agent). */
+  bucket?: TokenBucket;
   signal?: AbortSignal;
   onProgress?: (progress: SweepProgress) => void;
   /** Called once with a warning a person should see, e.g. that ICMP cannot be used. */
@@ -76,29 +85,6 @@ async function resolveNames(
   );
 }
 
-function openKit(
-  families: Set<4 | 6>,
-  echoOptions: ConstructorParameters<typeof IcmpEchoProber>[1],
-  onWarning?: (message: string) => void,
-): {
-  kit: ProbeKit;
-  icmp: SweepReport['icmp'];
-} {
-  const tcp = new NodeTcpProber();
-  if (families.size === 0) return { kit: { tcp }, icmp: { available: true } };
-  try {
-    const echo = new IcmpEchoProber(families, {
-      ...echoOptions,
-      onTcpError: (address, port, reporter) => tcp.failFromIcmp(address, port, reporter),
-    });
-    return { kit: { echo, tcp, tcpError: (a, p) => echo.takeTcpError(a, p) }, icmp: { available: true } };
-  } catch (error) {
-    if (!isZenSweepError(error)) throw error;
-    onWarning?.(error.message);
-    return { kit: { tcp }, icmp: { available: false, warning: error.message } };
-  }
-}
-
 /**
  * Sweeps every address of the request where this process runs: resolves names, checks the size cap, probes with
  * ICMP echo and TCP connects, and returns the report model shared by the CLI, JSON and Slack.
@@ -143,26 +129,29 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
 
   const families = new Set<4 | 6>();
   for (const range of set.ranges()) families.add(range.family);
-  const { kit, icmp } = deps.kit
-    ? { kit: deps.kit, icmp: { available: deps.kit.echo !== undefined } }
-    : openKit(
-        families,
-        {
-          sendHelper:
-            deps.sendHelper === 'auto' || deps.sendHelper === undefined
-              ? total >= SEND_HELPER_MIN_ADDRESSES && availableParallelism() > 1
-              : deps.sendHelper,
-          sendHelperModule: deps.sendHelperModule,
-        },
-        deps.onWarning,
-      );
+  const engine =
+    deps.engine ??
+    new ProbeEngine({
+      families,
+      // The request's rate paces the sweep itself (its scheduler's bucket); the engine adds no second limit.
+      rate: 0,
+      maxInFlight: deps.maxInFlight ?? inFlightBudget(request.options.rate, totalWaitMs(request.options)),
+      kit: deps.kit,
+      sendHelper:
+        deps.sendHelper === 'auto' || deps.sendHelper === undefined
+          ? total >= SEND_HELPER_MIN_ADDRESSES && availableParallelism() > 1
+          : deps.sendHelper,
+      sendHelperModule: deps.sendHelperModule,
+      onWarning: deps.onWarning,
+    });
 
   try {
-    const scheduler = new ProbeScheduler(set[Symbol.iterator](), total, request.options, kit, {
+    const scheduler = engine.scheduler(set, total, request.options, {
       maxInFlight: deps.maxInFlight,
       signal: deps.signal,
       onProgress: deps.onProgress,
       names: namesByAddress,
+      bucket: deps.bucket,
     });
     const { hosts, complete } = await scheduler.run();
     return {
@@ -172,15 +161,12 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       complete,
       planned: total,
-      icmp,
+      icmp: engine.icmp,
       summary: summarize(hosts),
       names,
       hosts,
     };
   } finally {
-    if (!deps.kit) {
-      kit.echo?.close();
-      kit.tcp.close();
-    }
+    if (!deps.engine) engine.close();
   }
 }

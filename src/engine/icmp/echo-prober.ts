@@ -42,6 +42,9 @@ const TCP_ERROR_MAX = 16_384;
 const POLL_EVERY_SENDS = 16;
 /** Orders the send helper may have waiting before this process sends the next echo itself. */
 const HELPER_QUEUE = 1024;
+/** Pauses after ENOBUFS before the backlog is tried again: the first, and the longest (doubling in between). */
+const SHORT_PAUSE_MS = 10;
+const SHORT_PAUSE_MAX_MS = 640;
 
 /**
  * ICMP echo over raw sockets, IPv4 and IPv6, with many requests in flight.
@@ -71,6 +74,9 @@ export class IcmpEchoProber implements EchoProber {
   private sendsSincePoll = 0;
   private readonly helper: SendHelperClient<PendingEcho> | undefined;
   private readonly onTcpError: ((address: string, port: number, reporter: Reporter) => void) | undefined;
+  private readonly onCongestion: (() => void) | undefined;
+  private shortPauseMs = 0;
+  private shortTimer: NodeJS.Timeout | undefined;
 
   /**
    * Opens the socket of each family now, so a missing privilege shows up before the sweep starts.
@@ -87,9 +93,15 @@ export class IcmpEchoProber implements EchoProber {
       sendHelperModule?: string;
       /** Told at once of every ICMP error quoting a TCP SYN (to end that connect attempt early). */
       onTcpError?: (address: string, port: number, reporter: Reporter) => void;
+      /**
+       * Told each time the kernel refuses a send for want of buffers (ENOBUFS, e.g. a full neighbour table): the
+       * echo waits and is sent again after a pause that doubles while it lasts; the caller should send less.
+       */
+      onCongestion?: () => void;
     } = {},
   ) {
     this.onTcpError = options.onTcpError;
+    this.onCongestion = options.onCongestion;
     this.deadlines = new DeadlineQueue(
       (p) => p.settled,
       (p) => this.settle(p, -1, undefined),
@@ -135,7 +147,7 @@ export class IcmpEchoProber implements EchoProber {
       settled: false,
     };
     table[sequence] = echo;
-    if (this.backlog.length > 0 || !this.transmit(echo)) this.backlog.push(echo);
+    if (this.backlog.length > 0 || this.shortTimer !== undefined || !this.transmit(echo)) this.backlog.push(echo);
     // On a fast path (loopback, a LAN) replies are queued within microseconds: read them every few sends so the
     // RTT measures the network, not the length of our send batch.
     if (++this.sendsSincePoll >= POLL_EVERY_SENDS) this.poll();
@@ -163,6 +175,7 @@ export class IcmpEchoProber implements EchoProber {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.shortTimer) clearTimeout(this.shortTimer);
     this.helper?.close();
     this.deadlines.clear();
     this.backlog.clear();
@@ -205,12 +218,28 @@ export class IcmpEchoProber implements EchoProber {
     }
     const result = transport.send(this.packet, echo.address);
     if (result === 'again') return false;
+    if (result === 'short') {
+      this.pauseAfterShortage();
+      return false;
+    }
+    this.shortPauseMs = 0;
     if (result === 'sent') {
       this.deadlines.add(echo, echo.timeoutMs);
     } else {
       this.settle(echo, -1, diagnoseLocalError(result.errno));
     }
     return true;
+  }
+
+  /** ENOBUFS: the socket stays writable, so nothing wakes the backlog but this timer. */
+  private pauseAfterShortage(): void {
+    if (this.shortTimer) return;
+    this.shortPauseMs = Math.min(SHORT_PAUSE_MAX_MS, this.shortPauseMs > 0 ? this.shortPauseMs * 2 : SHORT_PAUSE_MS);
+    this.onCongestion?.();
+    this.shortTimer = setTimeout(() => {
+      this.shortTimer = undefined;
+      this.flushBacklog();
+    }, this.shortPauseMs);
   }
 
   private flushBacklog(): void {

@@ -80,7 +80,12 @@ export class IcmpUnavailableError extends ZenSweepError {
   }
 }
 
-export type SendResult = 'sent' | 'again' | { errno: string };
+/**
+ * `again`: the socket buffer is full, retry once it is writable. `short`: the kernel is short of buffers
+ * elsewhere (ENOBUFS: a full neighbour table, a full device queue): the socket stays writable, so retry after a
+ * pause, and send less.
+ */
+export type SendResult = 'sent' | 'again' | 'short' | { errno: string };
 
 export class RawIcmpTransport {
   readonly family: 4 | 6;
@@ -121,17 +126,18 @@ export class RawIcmpTransport {
     this.installFilter();
   }
 
-  /** Sends one packet now. `again` means the socket buffer is full: wait for onWritable. */
+  /** Sends one packet now. `again` means the socket buffer is full: wait for onWritable; `short`: see SendResult. */
   send(packet: Buffer, address: string): SendResult {
     try {
       this.handle.send(packet, 0, packet.length, address, noop);
       return 'sent';
     } catch (error) {
       const errno = errnoOf(error);
-      if (errno === 'EAGAIN' || errno === 'ENOBUFS') {
+      if (errno === 'EAGAIN') {
         this.watchWritable(true);
         return 'again';
       }
+      if (errno === 'ENOBUFS') return 'short';
       return { errno };
     }
   }

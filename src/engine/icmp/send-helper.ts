@@ -28,6 +28,9 @@ const waiting = new Fifo<Order>();
 let handled = 0;
 let reported = 0;
 let inputEnded = false;
+let retryTimer: NodeJS.Timeout | undefined;
+/** Pause after ENOBUFS before the next try, in ms. */
+const SHORT_PAUSE_MS = 20;
 
 function reply(type: number, family: number, sequence: number, value: number, errno = 0): Buffer {
   const frame = Buffer.alloc(REPLY_BYTES);
@@ -55,6 +58,13 @@ function flush(): void {
     writeEchoRequest(packet, order.family, identifier, order.sequence, token, order.probeNumber, monotonicMs());
     const result = transportFor(order.family).send(packet, order.address);
     if (result === 'again') break;
+    if (result === 'short') {
+      retryTimer ??= setTimeout(() => {
+        retryTimer = undefined;
+        flush();
+      }, SHORT_PAUSE_MS);
+      break;
+    }
     waiting.shift();
     handled += 1;
     if (result !== 'sent') out.push(reply(FRAME.sendError, order.family, order.sequence, order.probeNumber, errnoIndex(result.errno)));

@@ -1,0 +1,122 @@
+import { isZenSweepError } from '../core/errors.js';
+import type { SweepReport } from '../core/report.js';
+import type { SweepOptions } from '../core/request.js';
+import type { AddressSet } from '../core/targets.js';
+import { SendBudget } from './budget.js';
+import { IcmpEchoProber, MAX_OUTSTANDING_ECHOES } from './icmp/echo-prober.js';
+import { RouteTable, neighbourTableLimit } from './routes.js';
+import { DEFAULT_MAX_IN_FLIGHT, ProbeScheduler, RETRY_BACKOFF } from './scheduler.js';
+import type { ProbeKit, SchedulerLimits } from './scheduler.js';
+import { NodeTcpProber } from './tcp.js';
+
+/** How long one address can keep a probe waiting, in ms: the timeout of each attempt, retries included. */
+export function totalWaitMs(options: Pick<SweepOptions, 'timeoutMs' | 'retries'>): number {
+  let wait = 0;
+  for (let attempt = 0; attempt <= options.retries; attempt += 1) wait += options.timeoutMs * RETRY_BACKOFF ** attempt;
+  return wait;
+}
+
+/**
+ * Probes outstanding at once that let `rate` packets/s go out when nearly every probe waits its full timeout (a
+ * mostly empty VPC): rate × the total wait, with a quarter more for the replies' and timers' slack; at least the
+ * default 4096 (which is also the budget of an unlimited rate: then it is the pacing), at most what the echo
+ * prober's sequence numbers can tell apart.
+ */
+export function inFlightBudget(rate: number, waitMs: number): number {
+  if (rate <= 0) return DEFAULT_MAX_IN_FLIGHT;
+  return Math.min(MAX_OUTSTANDING_ECHOES, Math.max(DEFAULT_MAX_IN_FLIGHT, Math.ceil(((rate * waitMs) / 1000) * 1.25)));
+}
+
+export interface EngineOptions {
+  /** Address families to open ICMP sockets for now (others are opened on first use). */
+  families: Iterable<4 | 6>;
+  /** Packets per second for everything this engine sends, 0 = unlimited (each sweep still keeps its own rate). */
+  rate: number;
+  /** Probes outstanding at once, all sweeps together (see inFlightBudget). */
+  maxInFlight: number;
+  /**
+   * On-link targets in progress at once, default half the kernel's neighbour table limit (gc_thresh3, 1,024 by
+   * default): each holds a neighbour entry for up to about 3 s.
+   */
+  maxOnLink?: number;
+  /** Send echoes from a helper process (IcmpEchoProber's sendHelper). */
+  sendHelper?: boolean;
+  sendHelperModule?: string;
+  /** Told once that ICMP cannot be used. */
+  onWarning?: (message: string) => void;
+  /** Probers to use instead of real sockets (tests); left open by `close`. */
+  kit?: ProbeKit;
+  /** The routes that tell on-link targets; default the kernel's, read now. */
+  routes?: RouteTable;
+}
+
+/**
+ * One prober and one send budget for every sweep run on it: an ICMP socket per family, TCP connects, a rate, an
+ * in-flight count and an on-link allowance (budget.ts). `zensweep sweep` opens one per sweep; an agent opens one
+ * at start and runs all its chunks on it, so a large sweep is bound by the rate and the timeout, not by how many
+ * chunks run at once.
+ */
+export class ProbeEngine {
+  readonly kit: ProbeKit;
+  readonly icmp: SweepReport['icmp'];
+  readonly budget: SendBudget;
+  private readonly routes: RouteTable;
+  private readonly ownsKit: boolean;
+
+  constructor(options: EngineOptions) {
+    this.routes = options.routes ?? RouteTable.read();
+    const maxInFlight = Math.max(1, options.maxInFlight);
+    this.budget = new SendBudget({
+      rate: options.rate,
+      maxInFlight,
+      maxOnLink: Math.max(1, Math.min(maxInFlight, options.maxOnLink ?? Math.floor(neighbourTableLimit() / 2))),
+    });
+    this.ownsKit = options.kit === undefined;
+    if (options.kit) {
+      this.kit = options.kit;
+      this.icmp = { available: options.kit.echo !== undefined };
+    } else {
+      ({ kit: this.kit, icmp: this.icmp } = openKit(new Set(options.families), options, () => this.budget.congested()));
+    }
+  }
+
+  /** A scheduler for `set` on this engine's probers and budget; `limits.maxInFlight` defaults to the engine's. */
+  scheduler(set: AddressSet, total: number, options: SweepOptions, limits: SchedulerLimits = {}): ProbeScheduler {
+    return new ProbeScheduler(set[Symbol.iterator](), total, options, this.kit, {
+      ...limits,
+      maxInFlight: Math.min(limits.maxInFlight ?? Infinity, this.budget.limits.maxInFlight),
+      budget: this.budget,
+      onLink: this.routes.onLinkTest(set),
+    });
+  }
+
+  close(): void {
+    this.budget.close();
+    if (this.ownsKit) {
+      this.kit.echo?.close();
+      this.kit.tcp.close();
+    }
+  }
+}
+
+function openKit(
+  families: Set<4 | 6>,
+  options: Pick<EngineOptions, 'sendHelper' | 'sendHelperModule' | 'onWarning'>,
+  onCongestion: () => void,
+): { kit: ProbeKit; icmp: SweepReport['icmp'] } {
+  const tcp = new NodeTcpProber();
+  if (families.size === 0) return { kit: { tcp }, icmp: { available: true } };
+  try {
+    const echo = new IcmpEchoProber(families, {
+      sendHelper: options.sendHelper,
+      sendHelperModule: options.sendHelperModule,
+      onTcpError: (address, port, reporter) => tcp.failFromIcmp(address, port, reporter),
+      onCongestion,
+    });
+    return { kit: { echo, tcp, tcpError: (a, p) => echo.takeTcpError(a, p) }, icmp: { available: true } };
+  } catch (error) {
+    if (!isZenSweepError(error)) throw error;
+    options.onWarning?.(error.message);
+    return { kit: { tcp }, icmp: { available: false, warning: error.message } };
+  }
+}
