@@ -1,19 +1,21 @@
 import { ConfigError } from './core/errors.js';
 import { DEFAULT_MAX_ADDRESSES } from './core/grammar.js';
-import { DEFAULT_MAX_IN_FLIGHT } from './engine/scheduler.js';
 import { MAX_OUTSTANDING_ECHOES } from './engine/icmp/echo-prober.js';
 
 /** Limits of the probe engine, from the environment. */
 export interface EngineConfig {
   /** Most addresses in one sweep (ZENSWEEP_MAX_ADDRESSES), default 65,536. */
   maxAddresses: number;
-  /** Probes outstanding at once (ZENSWEEP_MAX_IN_FLIGHT), default 4096, at most 60,000. */
-  maxInFlight: number;
+  /**
+   * Probes outstanding at once (ZENSWEEP_MAX_IN_FLIGHT), at most 60,000; default (undefined) sized from the rate and
+   * the timeouts (engine.ts, inFlightBudget): 4096 at an unlimited rate, 31,250 at the defaults.
+   */
+  maxInFlight: number | undefined;
   /** Send echoes from a helper process (ZENSWEEP_SEND_HELPER: auto, 1 or 0), default auto. */
   sendHelper: boolean | 'auto';
 }
 
-function integerVariable(env: NodeJS.ProcessEnv, name: string, min: number, max: number, fallback: number): number {
+function integerVariable<F extends number | undefined>(env: NodeJS.ProcessEnv, name: string, min: number, max: number, fallback: F): number | F {
   const text = env[name]?.trim();
   if (!text) return fallback;
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
@@ -37,7 +39,7 @@ function switchVariable(env: NodeJS.ProcessEnv, name: string): boolean | 'auto' 
 export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): Readonly<EngineConfig> {
   return Object.freeze({
     maxAddresses: integerVariable(env, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216, DEFAULT_MAX_ADDRESSES),
-    maxInFlight: integerVariable(env, 'ZENSWEEP_MAX_IN_FLIGHT', 1, MAX_OUTSTANDING_ECHOES, DEFAULT_MAX_IN_FLIGHT),
+    maxInFlight: integerVariable(env, 'ZENSWEEP_MAX_IN_FLIGHT', 1, MAX_OUTSTANDING_ECHOES, undefined),
     sendHelper: switchVariable(env, 'ZENSWEEP_SEND_HELPER'),
   });
 }

@@ -53,7 +53,7 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
   const config = loadEngineConfig(io.env);
   const maxAddresses = wholeNumber('max-addresses', values['max-addresses']) ?? config.maxAddresses;
   const maxInFlight = wholeNumber('in-flight', values['in-flight']) ?? config.maxInFlight;
-  if (maxInFlight < 1 || maxInFlight > 60_000) {
+  if (maxInFlight !== undefined && (maxInFlight < 1 || maxInFlight > 60_000)) {
     throw new InvalidOptionError(`--in-flight ${maxInFlight} is out of range: it takes 1 to 60000, e.g. --in-flight 4096`);
   }
   const request = parseSweepText(positionals.join(' '), { maxAddresses });
