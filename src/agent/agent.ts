@@ -4,7 +4,7 @@ import { bullmq, ioredis } from '../queue/load.js';
 import type { Logger } from 'pino';
 import { isZenSweepError } from '../core/errors.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
-import { parseTargetToken } from '../core/targets.js';
+import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
 import { runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
@@ -166,8 +166,14 @@ export class Agent {
     if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) return result({});
 
     let targets: TargetSpec[];
+    // The requester's scope, from the policy that let the sweep start: enforced here too, names once resolved.
+    const requesterScope = data.scope && { set: new AddressSet(), text: data.scope.join(', ') };
     try {
       targets = data.targets.map((t) => parseTargetToken(t));
+      for (const cidr of data.scope ?? []) {
+        const network = parseNetwork(cidr);
+        requesterScope?.set.add(network.family, network.start, network.end);
+      }
     } catch (error) {
       throw new bullmq.UnrecoverableError(`bad chunk data: ${(error as Error).message}`);
     }
@@ -183,6 +189,7 @@ export class Agent {
     try {
       const report = await runSweep(request, {
         scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
+        requesterScope,
         signal,
         maxAddresses: 65_536,
         onProgress: (p) => {
