@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { bullmq, ioredis } from '../queue/load.js';
 import type { Logger } from 'pino';
 import { isZenSweepError } from '../core/errors.js';
+import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
 import { parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
@@ -184,7 +185,7 @@ export class Agent {
       const report = await runSweep(request, {
         scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
         signal,
-        maxAddresses: 65_536,
+        maxAddresses: SWEEP_LIMITS.addresses.default,
         onProgress: (p) => {
           const now = performance.now();
           if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { boundedInt, parseEnvironment } from '../config-env.js';
+import { SWEEP_LIMITS } from '../core/request.js';
 import { AddressSet, parseNetwork } from '../core/targets.js';
 import { DEFAULT_HISTORY_AGE_DAYS, DEFAULT_HISTORY_COUNT } from '../queue/history.js';
 
@@ -68,7 +69,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     cidrs,
     scope,
     agentId: data.ZENSWEEP_AGENT_ID ?? `${hostname()}-${process.pid}`,
-    rate: boundedInt(data.ZENSWEEP_RATE, 10_000, 'ZENSWEEP_RATE', 0, 1_000_000),
+    rate: boundedInt(data.ZENSWEEP_RATE, 10_000, 'ZENSWEEP_RATE', SWEEP_LIMITS.rate.min, SWEEP_LIMITS.rate.max),
     concurrency: boundedInt(data.ZENSWEEP_CONCURRENCY, 2, 'ZENSWEEP_CONCURRENCY', 1, 64),
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
     historyCount: boundedInt(data.ZENSWEEP_HISTORY_COUNT, DEFAULT_HISTORY_COUNT, 'ZENSWEEP_HISTORY_COUNT', 1, 1_000_000),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { SweepReport, SweepSummary } from '../core/report.js';
+import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepOptions } from '../core/request.js';
 import type { SweepDiff } from '../core/diff.js';
 
@@ -8,13 +9,17 @@ import type { SweepDiff } from '../core/diff.js';
  * agent trusts nothing it did not check. It holds no secret.
  */
 
+const { ports, count, timeoutMs, retries, rate, intervalMs } = SWEEP_LIMITS;
+const within = (limits: { min: number; max: number }) => z.number().int().min(limits.min).max(limits.max);
+
+/** Sweep options, within SWEEP_LIMITS: the grammar's limits, checked again wherever job data is read. */
 const optionsSchema = z.object({
-  ports: z.array(z.number().int().min(1).max(65_535)).max(1024),
-  count: z.number().int().min(1).max(100),
-  timeoutMs: z.number().int().min(1).max(60_000),
-  retries: z.number().int().min(0).max(10),
-  rate: z.number().int().min(0).max(1_000_000),
-  intervalMs: z.number().int().min(1).max(60_000),
+  ports: z.array(within(ports)).max(ports.distinct),
+  count: within(count),
+  timeoutMs: within(timeoutMs),
+  retries: within(retries),
+  rate: within(rate),
+  intervalMs: within(intervalMs),
   vpc: z.string().max(63).optional(),
   save: z.string().max(63).optional(),
   compare: z.string().max(63).optional(),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { boundedInt, parseEnvironment } from '../config-env.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
+import { SWEEP_LIMITS } from '../core/request.js';
 import { parsePolicy } from './policy.js';
 import type { Policy } from './policy.js';
 
@@ -75,7 +76,7 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     redisUrl: data.REDIS_URL,
     policy: parsePolicy(policyText),
     maxSweepsPerUser: boundedInt(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
-    maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216),
+    maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, SWEEP_LIMITS.addresses.max),
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
   };
 }
