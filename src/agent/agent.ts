@@ -12,6 +12,7 @@ import { HistoryStore } from '../queue/history.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
+import { logBadRecords } from '../queue/records.js';
 import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
@@ -79,11 +80,13 @@ export class Agent {
       stalledInterval: lockMs,
       maxStalledCount: 2,
     });
+    const onBadRecord = logBadRecords(this.log);
     const history = new HistoryStore(this.connection, {
       maxCount: this.config.historyCount,
       maxAgeDays: this.config.historyDays,
+      onBadRecord,
     });
-    this.reports = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history }), {
+    this.reports = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history, onBadRecord }), {
       connection: this.connection,
       concurrency: 4,
       // A report takes well under a second: a short lock lets another process take over soon if this one dies.

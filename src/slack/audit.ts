@@ -1,19 +1,22 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { KEY_PREFIX } from '../queue/names.js';
+import { logBadRecords, readRecord } from '../queue/records.js';
 
 /** One line of the audit trail: who asked for what, where, and what came of it. No token, no payload. */
-export interface AuditEntry {
-  at: string;
-  user: string;
-  channel: string;
+export const auditEntrySchema = z.object({
+  at: z.string(),
+  user: z.string(),
+  channel: z.string(),
   /** The command text as typed (targets and options: nothing secret). */
-  text: string;
-  outcome: 'started' | 'refused' | 'invalid' | 'delivered' | 'cancelled' | 'failed';
-  sweepId?: string;
+  text: z.string(),
+  outcome: z.enum(['started', 'refused', 'invalid', 'delivered', 'cancelled', 'failed']),
+  sweepId: z.string().optional(),
   /** For refused, invalid and failed: the one-line reason. */
-  reason?: string;
-}
+  reason: z.string().optional(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
 /** Entries kept in Redis, newest first. */
 export const AUDIT_KEEP = 10_000;
@@ -36,8 +39,10 @@ export class AuditTrail {
     await this.redis.multi().lpush(this.key(), JSON.stringify(full)).ltrim(this.key(), 0, AUDIT_KEEP - 1).exec();
   }
 
+  /** The newest entries first; one that fails its schema is logged once and left out. */
   async recent(limit = 50): Promise<AuditEntry[]> {
     const items = await this.redis.lrange(this.key(), 0, limit - 1);
-    return items.map((item) => JSON.parse(item) as AuditEntry);
+    const onBad = logBadRecords(this.log);
+    return items.flatMap((item, i) => readRecord(auditEntrySchema, item, { what: 'audit entry', key: `${this.key()}[${i}]` }, onBad) ?? []);
   }
 }
