@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { z } from 'zod';
 import type { DistributedReport } from '../../src/queue/jobs.js';
@@ -15,7 +14,7 @@ import { logBadRecords, readRecord } from '../../src/queue/records.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
 import type { AgentInfo } from '../../src/queue/registry.js';
 import { ResultStore } from '../../src/queue/results.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { redisForSuite } from '../support/redis.js';
 
 /** A secret-looking word planted in bad records: no line about them may repeat it. */
 const PLANTED = 'hunter2-planted';
@@ -123,18 +122,10 @@ describe('readRecord', () => {
 });
 
 describe('AgentRegistry and ResultStore (real redis-server)', () => {
-  let server: RedisServer;
-  let redis: Redis;
-  before(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url);
-  });
-  after(async () => {
-    redis.disconnect();
-    await server.destroy();
-  });
+  const suite = redisForSuite();
 
   it('lists the good agents and leaves out, with one line each, heartbeats that are not JSON, misshapen or older', async () => {
+    const redis = suite.client;
     const bad: BadRecord[] = [];
     const registry = new AgentRegistry(redis, 'r1', (b) => bad.push(b));
     await registry.heartbeat(agentInfo('good-1'));
@@ -156,6 +147,7 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
   });
 
   it('reads back a stored report whole, every optional field included', async () => {
+    const redis = suite.client;
     const bad: BadRecord[] = [];
     const store = new ResultStore(redis, 'r2', (b) => bad.push(b));
     const report = fullReport('whole');
@@ -167,6 +159,7 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
   });
 
   it('reads a report or chunk that is not gzip, not JSON, misshapen or older as absent, with one line each', async () => {
+    const redis = suite.client;
     const bad: BadRecord[] = [];
     const store = new ResultStore(redis, 'r3', (b) => bad.push(b));
     const older: Partial<DistributedReport> = fullReport('older');

@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { AuditTrail } from '../../src/slack/audit.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { redisForSuite } from '../support/redis.js';
 
 describe('AuditTrail (real redis-server)', () => {
-  let server: RedisServer;
-  let redis: Redis;
-  before(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url);
-  });
-  after(async () => {
-    redis.disconnect();
-    await server.destroy();
-  });
+  const suite = redisForSuite();
 
   it('reads back the good entries, newest first, and logs one line per entry that is not JSON, misshapen or older', async () => {
+    const redis = suite.client;
     const lines: Record<string, unknown>[] = [];
     const log = pino({ base: null }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
     const audit = new AuditTrail(redis, log, 'a1');
