@@ -289,6 +289,8 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     // The agent putting the next report together passes over the bad records to the last good sweep.
     const second = parseReport(await zensweep(['submit', '127.0.0.0/28', '--json'], { env: env() }));
     assert.equal(second.changes?.sinceId, first.sweepId);
+    // Its log reaches us a moment after the report.
+    await until('two bad_record lines from the agent', () => a.events('bad_record').length >= 2, 10_000);
     assert.deepEqual(
       a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
       [
@@ -366,6 +368,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
         { index: 0, group: 'fake', reason: 'its hosts are missing from Redis or unreadable' },
         { index: 1, group: 'fake', reason: 'its agent returned an unreadable result' },
       ]);
+      await until('two bad_record lines from the agent', () => a.events('bad_record').length >= 2, 10_000);
       assert.deepEqual(
         a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
         [

@@ -322,14 +322,21 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     await command('127.0.4.0/28');
     await slack.waitFor('the report', () => threadReplies()[0]);
     const sweepId = blocksOf(parents()[0]).flatMap((b) => b.elements ?? []).find((e) => e.action_id === ACTIONS.cancel)?.value ?? '';
-    const badRecords = (): unknown[][] =>
-      bot
-        .log()
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter((event) => event.event === 'bad_record')
-        .map((event) => [event.what, event.key, event.reason]);
+    /** The bot's bad_record lines so far, once there are `count` (its log reaches us a moment after its answers). */
+    const badRecords = async (count: number): Promise<unknown[][]> => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const lines = bot
+          .log()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .filter((event) => event.event === 'bad_record')
+          .map((event) => [event.what, event.key, event.reason]);
+        if (lines.length >= count || Date.now() > deadline) return lines;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
     const later = Date.now() + 60_000;
     await client.set('zensweep:history:sweep:bot-garbage', 'hunter2-planted');
     await client.zadd('zensweep:history:all', later, 'bot-garbage');
@@ -340,19 +347,22 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     try {
       const history = JSON.parse((await command('history 127.0.4.0/28')).body) as { text: string };
       assert.match(history.text, /^• \d{4}-\d\d-\d\d \d\d:\d\d `127\.0\.4\.0\/28` in lo: 14 alive .*, by <@U0ONCALL>$/);
-      assert.deepEqual(badRecords(), [['history record', 'zensweep:history:sweep:bot-garbage', 'not JSON']]);
+      const garbage = ['history record', 'zensweep:history:sweep:bot-garbage', 'not JSON'];
+      assert.deepEqual(await badRecords(1), [garbage]);
 
       const agents = JSON.parse((await command('agents')).body) as { text: string };
       assert.match(agents.text, new RegExp(`\\*lo\\*\\n• \`${agent.id}\` 127\\.0\\.0\\.0/16 · ICMP\\+TCP`));
       assert.doesNotMatch(agents.text, /bogus/);
-      assert.deepEqual(badRecords().slice(1), [heartbeat]);
+      assert.deepEqual(await badRecords(2), [garbage, heartbeat]);
 
       const silentUrl = slack.responseUrl();
       await postSigned(bot.eventsUrl, actionFields(ACTIONS.showSilent, 'bogus', silentUrl));
       assert.match(String((await slack.waitFor('the answer', () => slack.responsesTo(silentUrl)[0])).text), /older than a day/);
-      assert.deepEqual(badRecords().slice(2), [['report', 'zensweep:report:bogus', 'targets: Invalid input: expected array, received undefined']]);
+      const report = ['report', 'zensweep:report:bogus', 'targets: Invalid input: expected array, received undefined'];
+      assert.deepEqual(await badRecords(3), [garbage, heartbeat, report]);
 
       // Deliveries: job data of the wrong shape, and a response_url that is not one, fail for good with the reason.
+      const url = ['response_url', `zensweep:slack:response:${sweepId}`, 'record: Invalid URL'];
       const deliveries = new Queue(DELIVERY_QUEUE, { connection: client });
       try {
         await client.del(`zensweep:slack:delivered:${sweepId}:report`);
@@ -373,7 +383,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
           'the response_url of this sweep has expired or is unreadable: the report is in the history only',
           'bad delivery job data: channel: Invalid input: expected string, received undefined',
         ]);
-        assert.deepEqual(badRecords().slice(3), [['response_url', `zensweep:slack:response:${sweepId}`, 'record: Invalid URL']]);
+        assert.deepEqual(await badRecords(4), [garbage, heartbeat, report, url]);
       } finally {
         await deliveries.close();
       }
@@ -381,7 +391,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       // Still serving: a sweep is planned (past the bad heartbeat, one line more) and its report delivered.
       assert.match((await command('127.0.5.0/28')).body, /Sweeping/);
       await slack.waitFor('the next report', () => threadReplies()[1]);
-      assert.deepEqual(badRecords().slice(4), [heartbeat]);
+      assert.deepEqual(await badRecords(5), [garbage, heartbeat, report, url, heartbeat]);
       assert.doesNotMatch(bot.log(), /hunter2/);
     } finally {
       await client.del('zensweep:history:sweep:bot-garbage', 'zensweep:agent:lo:bogus', 'zensweep:report:bogus');
