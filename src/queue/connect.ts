@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { ioredis } from './load.js';
 import { ZenSweepError } from '../core/errors.js';
 
@@ -22,13 +22,18 @@ export function redactUrl(url: string): string {
 
 /**
  * A connection for BullMQ (`maxRetriesPerRequest: null`), checked with a PING first so that a wrong URL ends in
- * one clear sentence instead of endless reconnection attempts.
+ * one clear sentence instead of endless reconnection attempts. `open` makes the connection (a service passes its
+ * RedisConnections' `open`, so that this one is watched with the others).
  */
-export async function connectRedis(url: string, timeoutMs = 5000): Promise<Redis> {
+export async function connectRedis(
+  url: string,
+  timeoutMs = 5000,
+  open: (options: RedisOptions) => Redis = (options) => new ioredis.Redis(url, options),
+): Promise<Redis> {
   if (!/^rediss?:\/\//.test(url)) {
     throw new RedisUnavailableError(`REDIS_URL must start with redis:// or rediss://, got ${redactUrl(url)}`);
   }
-  const redis = new ioredis.Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+  const redis = open({ maxRetriesPerRequest: null, lazyConnect: true });
   let lastError = '';
   redis.on('error', (error: Error) => (lastError = error.message));
   let timer: NodeJS.Timeout | undefined;

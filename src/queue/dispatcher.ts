@@ -38,6 +38,11 @@ export interface DispatcherOptions {
   attempts?: number;
   /** Most addresses one sweep may probe, default 65,536. */
   maxAddresses?: number;
+  /**
+   * Where the `error` events of its BullMQ producers and listeners go (mostly a lost connection, which its owner
+   * reports already); default: nowhere. Without a listener BullMQ prints each one on stderr.
+   */
+  onError?: (error: Error) => void;
 }
 
 export interface SubmittedSweep {
@@ -67,11 +72,13 @@ export class Dispatcher {
   private readonly registry: AgentRegistry;
   private readonly history: HistoryStore;
   private readonly results: ResultStore;
+  private readonly onError: (error: Error) => void;
 
   constructor(private readonly options: DispatcherOptions) {
     this.prefix = options.prefix ?? KEY_PREFIX;
-    this.flows = new bullmq.FlowProducer({ connection: options.connection });
-    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection });
+    this.onError = options.onError ?? ((): void => undefined);
+    this.flows = new bullmq.FlowProducer({ connection: options.connection }).on('error', this.onError);
+    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection }).on('error', this.onError);
     this.registry = new AgentRegistry(options.connection, this.prefix);
     this.history = new HistoryStore(options.connection, { prefix: this.prefix });
     this.results = new ResultStore(options.connection, this.prefix);
@@ -172,7 +179,7 @@ export class Dispatcher {
     const listen = (queue: string): QueueEvents => {
       const own = connection.duplicate().on('error', () => undefined);
       owned.push(own);
-      return new bullmq.QueueEvents(queue, { connection: own });
+      return new bullmq.QueueEvents(queue, { connection: own }).on('error', this.onError);
     };
     const reportEvents = listen(REPORT_QUEUE);
     const chunkEvents = handlers.onProgress ? plan.groups.map((group) => listen(sweepQueueName(group))) : [];
