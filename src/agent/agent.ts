@@ -1,6 +1,6 @@
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { bullmq, ioredis } from '../queue/load.js';
+import { bullmq } from '../queue/load.js';
 import type { Logger } from 'pino';
 import { isZenSweepError } from '../core/errors.js';
 import { SWEEP_LIMITS } from '../core/request.js';
@@ -9,6 +9,7 @@ import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
 import { runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
+import { RedisConnections } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
@@ -17,6 +18,7 @@ import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
 import { ResultStore } from '../queue/results.js';
+import { Shutdown } from '../shutdown.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
@@ -27,6 +29,13 @@ export const REPORT_LOCK_MS = 10_000;
 /** Reason given to the processor's signal: a cancelled sweep ends its chunk; a shutdown hands it back. */
 const CANCELLED = 'cancelled';
 const SHUTDOWN = 'shutdown';
+/** How long running chunks may take to finish after SIGTERM, in ms, before they are handed back. */
+export const STOP_GRACE_MS = 10_000;
+/**
+ * After the grace, how long the agent gives itself to hand back what still runs, leave the registry and close its
+ * connections, in ms: so it is gone at most 13 s after SIGTERM, whether Redis answers or not.
+ */
+const HAND_BACK_MS = 2500;
 
 function canSendIcmp(): boolean {
   try {
@@ -43,6 +52,7 @@ function canSendIcmp(): boolean {
  * the registry, and stops a sweep's chunks when the sweep is cancelled.
  */
 export class Agent {
+  private readonly connections: RedisConnections;
   private readonly connection: Redis;
   private readonly subscriber: Redis;
   private readonly registry: AgentRegistry;
@@ -51,6 +61,9 @@ export class Agent {
   private reports: Worker | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly active = new Map<string, string>(); // job id → sweep id
+  /** Every job (chunk or report) being processed: a stop waits for them first. */
+  private readonly running = new Set<Promise<unknown>>();
+  private beating = false;
   private readonly startedAt = new Date().toISOString();
   private icmp = false;
   private stopping = false;
@@ -59,21 +72,23 @@ export class Agent {
     private readonly config: AgentConfig,
     private readonly log: Logger,
   ) {
-    this.connection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
+    this.connections = new RedisConnections(config.redisUrl, log);
+    this.connection = this.connections.open();
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX);
     this.results = new ResultStore(this.connection, KEY_PREFIX);
-    for (const client of [this.connection, this.subscriber]) {
-      // ioredis reconnects by itself; say so once per event, without the URL (it may hold a password).
-      client.on('error', (error: Error) => this.log.warn({ event: 'redis_error', message: error.message }));
-    }
   }
 
+  /**
+   * Starts taking chunks and reports, and resolves once the agent is subscribed and listed in the registry: while
+   * Redis is away that waits for it, and `stop()` may be called meanwhile.
+   */
   async start(): Promise<void> {
     this.icmp = canSendIcmp();
     if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
     const { group, concurrency, lockMs } = this.config;
-    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.processChunk(job, signal), {
+    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.processChunk(job, signal)), {
       connection: this.connection,
       concurrency,
       lockDuration: lockMs,
@@ -86,7 +101,8 @@ export class Agent {
       maxAgeDays: this.config.historyDays,
       onBadRecord,
     });
-    this.reports = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history, onBadRecord }), {
+    const report = reportProcessor({ connection: this.connection, history, onBadRecord });
+    this.reports = new bullmq.Worker(REPORT_QUEUE, (job) => this.track(report(job)), {
       connection: this.connection,
       concurrency: 4,
       // A report takes well under a second: a short lock lets another process take over soon if this one dies.
@@ -96,34 +112,51 @@ export class Agent {
       worker.on('failed', (job, error) =>
         this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message }),
       );
-      worker.on('error', (error) => this.log.warn({ event: 'worker_error', queue: worker.name, message: error.message }));
+      worker.on('error', this.connections.errorLogger('worker_error', { queue: worker.name }));
     }
-    await this.subscriber.subscribe(cancelChannel(KEY_PREFIX));
     this.subscriber.on('message', (_channel: string, sweepId: string) => this.cancelSweep(sweepId));
+    await this.subscriber.subscribe(cancelChannel(KEY_PREFIX));
+    if (this.stopping) return;
     await this.beat();
+    if (this.stopping) return;
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.log.info({ event: 'agent_started', group, agent: this.config.agentId, cidrs: this.config.cidrs, icmp: this.icmp });
   }
 
   /**
    * Stops taking chunks, lets running ones finish for up to `graceMs`, then hands back what is still running (it
-   * fails retryably and another replica runs it), and leaves the registry.
+   * fails retryably and another replica runs it), leaves the registry and closes its connections, all within
+   * `graceMs` + 2.5 s. While Redis is away nothing can be handed back or written: what ran is found stalled later and
+   * runs elsewhere. Safe to call during `start()`.
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.heartbeat);
-    const closing = Promise.all([this.chunks?.close(), this.reports?.close()]);
-    const timer = setTimeout(() => this.chunks?.cancelAllJobs(SHUTDOWN), graceMs);
-    await closing;
-    clearTimeout(timer);
-    await this.registry.remove(this.config.group, this.config.agentId).catch(() => undefined);
-    await this.subscriber.quit().catch(() => undefined);
-    await this.connection.quit().catch(() => undefined);
-    this.log.info({ event: 'agent_stopped', agent: this.config.agentId });
+    const shutdown = new Shutdown();
+    // Resolves once the jobs have ended and BullMQ's connections are closed: never while Redis is away (bullmq#4656).
+    const closed = Promise.all([this.chunks?.close(), this.reports?.close()]);
+    if (!(await shutdown.step('chunks', graceMs, Promise.all(this.running)))) this.chunks?.cancelAllJobs(SHUTDOWN);
+    const deadline = performance.now() + HAND_BACK_MS;
+    const left = (): number => (this.connections.down ? 0 : deadline - performance.now());
+    await shutdown.step('hand back', left(), closed);
+    await shutdown.step('registry', left(), this.registry.remove(this.config.group, this.config.agentId));
+    await this.connections.close(left());
+    this.log.info({ event: 'agent_stopped', agent: this.config.agentId, unfinished: shutdown.unfinished });
+  }
+
+  /** Keeps a job's processing in `running` while it lasts. */
+  private track<T>(processing: Promise<T>): Promise<T> {
+    this.running.add(processing);
+    const forget = (): void => void this.running.delete(processing);
+    processing.then(forget, forget);
+    return processing;
   }
 
   private async beat(): Promise<void> {
+    // While Redis is away a heartbeat waits for it: one waiting is enough.
+    if (this.beating) return;
+    this.beating = true;
     const now = new Date().toISOString();
     const info: AgentInfo = {
       group: this.config.group,
@@ -135,7 +168,10 @@ export class Agent {
       startedAt: this.startedAt,
       lastSeen: now,
     };
-    await this.registry.heartbeat(info).catch((error: Error) => this.log.warn({ event: 'heartbeat_failed', message: error.message }));
+    await this.registry
+      .heartbeat(info)
+      .catch((error: Error) => this.log.warn({ event: 'heartbeat_failed', message: error.message }))
+      .finally(() => (this.beating = false));
   }
 
   private cancelSweep(sweepId: string): void {

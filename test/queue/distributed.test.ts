@@ -550,7 +550,7 @@ describe('zensweep agent configuration', () => {
     assert.match(submit.stderr, /^zensweep: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
     assert.doesNotMatch(submit.stderr, /hunter2/);
     const agentResult = await agentRun;
-    assert.match(agentResult.stdout, /"event":"redis_error"/);
+    assert.match(agentResult.stdout, /"event":"redis_down","redis":"redis:\/\/:\*\*\*@127\.0\.0\.1:1"/);
     assert.doesNotMatch(agentResult.stdout + agentResult.stderr, /hunter2/);
   });
 });
