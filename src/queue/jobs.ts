@@ -46,6 +46,8 @@ export interface ChunkResult {
   attempt: number;
   /** Times BullMQ found this chunk stalled (its agent stopped answering) before this run. */
   stalled: number;
+  /** Why the chunk ended before every probe was answered: it ran past its time bound (then `complete` is false). */
+  reason?: string;
 }
 
 export const reportJobSchema = z.object({
@@ -79,7 +81,7 @@ export interface DistributedReport extends SweepReport {
   chunks: ChunkAccount[];
   /** True when someone cancelled the sweep (then `complete` is false too). */
   cancelled: boolean;
-  /** Chunks that failed for good (out of scope, bad data), with the reason. */
+  /** Chunks that failed for good (out of scope, bad data) or were given up past their time bound, with the reason. */
   failures: { index: number; group: string; reason: string }[];
   /** Against the last sweep of the same targets, when there was one. */
   changes?: { since: string; sinceId: string; diff: SweepDiff };

@@ -69,6 +69,8 @@ export function reportProcessor(deps: { connection: Redis; history?: HistoryStor
     }
     const failures = Object.entries(ignored)
       .map(([key, reason]) => ({ index: chunkIndex(key), group: groupOf(key), reason: String(reason) }))
+      // A chunk given up past its time bound: its hosts are in, with the reason it stopped short.
+      .concat(results.flatMap((r) => (r.reason ? [{ index: r.index, group: r.group, reason: r.reason }] : [])))
       .sort((a, b) => a.index - b.index);
     if (failures.length > 0) complete = false;
 
