@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseSweepText } from '../../src/core/grammar.js';
 import { openProbeKit, runSweep } from '../../src/engine/sweep.js';
@@ -7,6 +6,7 @@ import { SweepTooLargeError } from '../../src/core/errors.js';
 import { internetChecksum } from '../../src/engine/icmp/codec.js';
 import { RawIcmpTransport } from '../../src/engine/icmp/raw-transport.js';
 import { FakeSockets } from '../support/fake-socket.js';
+import { loopbackPorts, type LoopbackPorts } from '../support/loopback-ports.js';
 import type { FakeSocket } from '../support/fake-socket.js';
 import { assertRoot } from '../support/root.js';
 
@@ -32,22 +32,16 @@ function hostUnreachableFor(socket: FakeSocket): Buffer {
 }
 
 describe('runSweep on loopback (real raw sockets)', () => {
-  let server: net.Server;
+  let ports: LoopbackPorts;
   let openPort = 0;
   let closedPort = 0;
 
   before(async () => {
     assertRoot();
-    server = net.createServer((socket) => socket.destroy());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    openPort = (server.address() as net.AddressInfo).port;
-    // A port that was just free: nothing listens on it now.
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    closedPort = (probe.address() as net.AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    ports = await loopbackPorts();
+    ({ openPort, closedPort } = ports);
   });
-  after(() => new Promise((resolve) => server.close(resolve)));
+  after(() => ports?.close());
 
   it('finds every address of 127.0.0.0/24 alive, with RTT statistics', async () => {
     const report = await runSweep(parseSweepText('127.0.0.0/24'));

@@ -6,6 +6,7 @@ import type { Reporter } from '../../src/core/states.js';
 import type { TcpOutcome } from '../../src/engine/probers.js';
 import { NodeTcpProber } from '../../src/engine/tcp.js';
 import { FakeSockets, nextStep, spin } from '../support/fake-socket.js';
+import { loopbackPorts, type LoopbackPorts } from '../support/loopback-ports.js';
 
 /** node:net sends the SYN on the next tick: no ICMP error can quote it before. */
 const sent = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -165,20 +166,15 @@ describe('NodeTcpProber', () => {
   });
 
   describe('with real sockets to loopback', () => {
-    let server: net.Server;
+    let ports: LoopbackPorts;
     let openPort = 0;
     let closedPort = 0;
 
     before(async () => {
-      server = net.createServer((socket) => socket.on('error', () => undefined));
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      openPort = (server.address() as net.AddressInfo).port;
-      const probe = net.createServer();
-      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-      closedPort = (probe.address() as net.AddressInfo).port;
-      await new Promise((resolve) => probe.close(resolve));
+      ports = await loopbackPorts();
+      ({ openPort, closedPort } = ports);
     });
-    after(() => new Promise((resolve) => server.close(resolve)));
+    after(() => ports?.close());
 
     it('ends each connect once whichever of the ICMP error, the kernel answer and the timer is handled first', async () => {
       for (const port of [openPort, closedPort]) {
