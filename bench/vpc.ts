@@ -16,7 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { DEFAULT_OPTIONS } from '../src/core/request.js';
-import { RETRY_BACKOFF } from '../src/engine/scheduler.js';
+import { totalWaitMs } from '../src/engine/engine.js';
 import { startAgent, type AgentProcess } from '../test/support/agents.js';
 import { commandFields, postSigned, startBot } from '../test/support/bot.js';
 import { FakeSlack } from '../test/support/fake-slack.js';
@@ -84,8 +84,7 @@ export async function benchVpc(median: Median): Promise<VpcFigures> {
     await lab.bridgeToHost(redis.port, redis.socketPath ?? '');
     const { timeoutMs, retries, rate } = DEFAULT_OPTIONS;
     const addresses = 2 ** (32 - Number(cidr.split('/')[1])) - 2;
-    let waitMs = 0;
-    for (let attempt = 0; attempt <= retries; attempt += 1) waitMs += timeoutMs * RETRY_BACKOFF ** attempt;
+    const waitMs = totalWaitMs({ timeoutMs, retries });
     const lowerBoundMs = ((addresses + (addresses - live.length) * retries) / rate) * 1000 + waitMs;
 
     console.log(`\n6. the routed, mostly empty ${cidr} at the defaults (timeout ${timeoutMs} ms, retries ${retries}, rate ${rate}/s), ${live.length} addresses answer`);

@@ -1,4 +1,3 @@
-import { Fifo } from './queue.js';
 import { NEIGHBOUR_RESOLVE_MS } from './routes.js';
 
 /**
@@ -39,6 +38,74 @@ export class TokenBucket {
 export interface BudgetWaiter {
   /** Called when there may be room again; the waiter tries again and waits again if there is none. */
   wake(): void;
+  /** Lower is served first (the older sweep); default 0. */
+  readonly priority?: number;
+}
+
+/** Waiters by priority, each once; the lowest first, and in arrival order among equals. */
+class WaiterLine {
+  private readonly heap: { waiter: BudgetWaiter; key: number; order: number }[] = [];
+  private readonly queued = new Set<BudgetWaiter>();
+  private arrivals = 0;
+
+  get length(): number {
+    return this.heap.length;
+  }
+
+  push(waiter: BudgetWaiter): void {
+    if (this.queued.has(waiter)) return;
+    this.queued.add(waiter);
+    const heap = this.heap;
+    heap.push({ waiter, key: waiter.priority ?? 0, order: this.arrivals++ });
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(i, parent)) break;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  shift(): BudgetWaiter | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    if (!top) return undefined;
+    const last = heap.pop();
+    if (last && heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let best = i;
+        if (left < heap.length && this.before(left, best)) best = left;
+        if (right < heap.length && this.before(right, best)) best = right;
+        if (best === i) break;
+        this.swap(i, best);
+        i = best;
+      }
+    }
+    this.queued.delete(top.waiter);
+    return top.waiter;
+  }
+
+  clear(): void {
+    this.heap.length = 0;
+    this.queued.clear();
+  }
+
+  private before(a: number, b: number): boolean {
+    const x = this.heap[a];
+    const y = this.heap[b];
+    if (!x || !y) return false;
+    return x.key < y.key || (x.key === y.key && x.order < y.order);
+  }
+
+  private swap(a: number, b: number): void {
+    const x = this.heap[a];
+    const y = this.heap[b];
+    if (!x || !y) return;
+    this.heap[a] = y;
+    this.heap[b] = x;
+  }
 }
 
 export interface BudgetLimits {
@@ -48,6 +115,11 @@ export interface BudgetLimits {
   maxInFlight: number;
   /** On-link targets in progress at once (each holds a neighbour table entry until NEIGHBOUR_RESOLVE_MS). */
   maxOnLink: number;
+  /**
+   * How long a sweep may wait in line for this budget before its first probe, in ms (an agent: the chunks it holds
+   * ahead of it, sent at the rate); added to each sweep's time bound. Default 0.
+   */
+  queueMs?: number;
 }
 
 /** The smallest on-link allowance a congested engine backs off to. */
@@ -56,7 +128,8 @@ const MIN_ON_LINK = 8;
 /**
  * The send budget of one engine, drawn on by every scheduler that runs on it (an agent's chunks): one rate, one
  * in-flight count, one allowance of on-link targets. A scheduler that finds no room waits in line and is woken,
- * in turn, when a probe ends or a token is due, so the chunks an agent holds share it first come, first served.
+ * in turn, when a probe ends or a token is due: the oldest sweep first (its priority), so the chunks an agent holds
+ * finish in the order they came rather than all together at the end.
  *
  * When the kernel says its buffers are short (ENOBUFS: a full neighbour table, a full device queue), the on-link
  * allowance is halved, and it grows back by one target for each on-link target finished without trouble.
@@ -66,15 +139,23 @@ export class SendBudget {
   onLink = 0;
   private onLinkAllowance: number;
   private readonly bucket: TokenBucket;
-  private readonly waiting = new Fifo<BudgetWaiter>();
-  private readonly queued = new Set<BudgetWaiter>();
+  /** Waiting for room for a probe (in-flight or rate). */
+  private readonly waiting = new WaiterLine();
+  /** Waiting for on-link room: woken only when some comes back. */
+  private readonly waitingOnLink = new WaiterLine();
   private wakeScheduled = false;
+  private onLinkWakeScheduled = false;
   private tokenTimer: NodeJS.Timeout | undefined;
   private readonly releaseTimers = new Set<NodeJS.Timeout>();
 
   constructor(readonly limits: BudgetLimits) {
     this.bucket = new TokenBucket(limits.rate);
     this.onLinkAllowance = limits.maxOnLink;
+  }
+
+  /** See BudgetLimits.queueMs. */
+  get queueMs(): number {
+    return this.limits.queueMs ?? 0;
   }
 
   /** On-link targets allowed in progress now (lower after ENOBUFS). */
@@ -84,10 +165,10 @@ export class SendBudget {
 
   /** Takes room for one probe now, or puts `waiter` in line and returns false. */
   takeProbe(waiter: BudgetWaiter): boolean {
-    if (this.inFlight >= this.limits.maxInFlight) return this.wait(waiter);
+    if (this.inFlight >= this.limits.maxInFlight) return this.wait(this.waiting, waiter);
     if (!this.bucket.ready()) {
       this.armTokenTimer();
-      return this.wait(waiter);
+      return this.wait(this.waiting, waiter);
     }
     this.bucket.take();
     this.inFlight += 1;
@@ -102,7 +183,7 @@ export class SendBudget {
 
   /** Takes room for one on-link target, or puts `waiter` in line and returns false. */
   takeOnLink(waiter: BudgetWaiter): boolean {
-    if (this.onLink >= this.onLinkAllowance) return this.wait(waiter);
+    if (this.onLink >= this.onLinkAllowance) return this.wait(this.waitingOnLink, waiter);
     this.onLink += 1;
     return true;
   }
@@ -116,13 +197,13 @@ export class SendBudget {
     const holdMs = firstSentAt === undefined ? 0 : firstSentAt + NEIGHBOUR_RESOLVE_MS - performance.now();
     if (holdMs <= 0) {
       this.onLink -= 1;
-      this.scheduleWake();
+      this.scheduleOnLinkWake();
       return;
     }
     const timer = setTimeout(() => {
       this.releaseTimers.delete(timer);
       this.onLink -= 1;
-      this.scheduleWake();
+      this.scheduleOnLinkWake();
     }, Math.ceil(holdMs));
     timer.unref();
     this.releaseTimers.add(timer);
@@ -138,15 +219,23 @@ export class SendBudget {
     for (const timer of this.releaseTimers) clearTimeout(timer);
     this.releaseTimers.clear();
     this.waiting.clear();
-    this.queued.clear();
+    this.waitingOnLink.clear();
   }
 
-  private wait(waiter: BudgetWaiter): false {
-    if (!this.queued.has(waiter)) {
-      this.queued.add(waiter);
-      this.waiting.push(waiter);
-    }
+  private wait(line: WaiterLine, waiter: BudgetWaiter): false {
+    line.push(waiter);
     return false;
+  }
+
+  private scheduleOnLinkWake(): void {
+    if (this.onLinkWakeScheduled || this.waitingOnLink.length === 0) return;
+    this.onLinkWakeScheduled = true;
+    setImmediate(() => {
+      this.onLinkWakeScheduled = false;
+      for (let turns = this.waitingOnLink.length; turns > 0 && this.onLink < this.onLinkAllowance; turns -= 1) {
+        this.waitingOnLink.shift()?.wake();
+      }
+    });
   }
 
   private armTokenTimer(): void {
@@ -180,7 +269,6 @@ export class SendBudget {
       }
       const waiter = this.waiting.shift();
       if (!waiter) return;
-      this.queued.delete(waiter);
       waiter.wake();
     }
   }

@@ -5,14 +5,16 @@ import type { AddressSet } from '../core/targets.js';
 import { SendBudget } from './budget.js';
 import { IcmpEchoProber, MAX_OUTSTANDING_ECHOES } from './icmp/echo-prober.js';
 import { RouteTable, neighbourTableLimit } from './routes.js';
-import { DEFAULT_MAX_IN_FLIGHT, ProbeScheduler, RETRY_BACKOFF } from './scheduler.js';
+import { DEFAULT_MAX_IN_FLIGHT, ProbeScheduler } from './scheduler.js';
+import { attemptTimeoutMs } from './time-bound.js';
 import type { ProbeKit, SchedulerLimits } from './scheduler.js';
 import { NodeTcpProber } from './tcp.js';
+import type { ProbeSocketFactory } from './tcp.js';
 
 /** How long one address can keep a probe waiting, in ms: the timeout of each attempt, retries included. */
 export function totalWaitMs(options: Pick<SweepOptions, 'timeoutMs' | 'retries'>): number {
   let wait = 0;
-  for (let attempt = 0; attempt <= options.retries; attempt += 1) wait += options.timeoutMs * RETRY_BACKOFF ** attempt;
+  for (let attempt = 0; attempt <= options.retries; attempt += 1) wait += attemptTimeoutMs(options, attempt);
   return wait;
 }
 
@@ -48,6 +50,8 @@ export interface EngineOptions {
   kit?: ProbeKit;
   /** The routes that tell on-link targets; default the kernel's, read now. */
   routes?: RouteTable;
+  /** How long a sweep may wait in line for the budget, in ms, added to its time bound (BudgetLimits.queueMs). */
+  queueMs?: number;
 }
 
 /**
@@ -62,6 +66,7 @@ export class ProbeEngine {
   readonly budget: SendBudget;
   private readonly routes: RouteTable;
   private readonly ownsKit: boolean;
+  private schedulers = 0;
 
   constructor(options: EngineOptions) {
     this.routes = options.routes ?? RouteTable.read();
@@ -70,13 +75,19 @@ export class ProbeEngine {
       rate: options.rate,
       maxInFlight,
       maxOnLink: Math.max(1, Math.min(maxInFlight, options.maxOnLink ?? Math.floor(neighbourTableLimit() / 2))),
+      queueMs: options.queueMs,
     });
     this.ownsKit = options.kit === undefined;
     if (options.kit) {
       this.kit = options.kit;
       this.icmp = { available: options.kit.echo !== undefined };
     } else {
-      ({ kit: this.kit, icmp: this.icmp } = openKit(new Set(options.families), options, () => this.budget.congested()));
+      ({ kit: this.kit, icmp: this.icmp } = openProbeKit(new Set(options.families), {
+        sendHelper: options.sendHelper,
+        sendHelperModule: options.sendHelperModule,
+        onWarning: options.onWarning,
+        onCongestion: () => this.budget.congested(),
+      }));
     }
   }
 
@@ -87,6 +98,7 @@ export class ProbeEngine {
       maxInFlight: Math.min(limits.maxInFlight ?? Infinity, this.budget.limits.maxInFlight),
       budget: this.budget,
       onLink: this.routes.onLinkTest(set),
+      priority: this.schedulers++,
     });
   }
 
@@ -99,24 +111,35 @@ export class ProbeEngine {
   }
 }
 
-function openKit(
-  families: Set<4 | 6>,
-  options: Pick<EngineOptions, 'sendHelper' | 'sendHelperModule' | 'onWarning'>,
-  onCongestion: () => void,
+/**
+ * The real probers, wired so that an ICMP error quoting one of our SYNs ends that connect attempt. Without ICMP
+ * (no root or CAP_NET_RAW) the kit has the TCP prober alone and `icmp` says why.
+ *
+ * @param options.openSocket the TCP prober's socket factory (tests watch or replace the sockets).
+ * @param options.onCongestion told when the kernel is short of buffers (ENOBUFS): send less.
+ */
+export function openProbeKit(
+  families: ReadonlySet<4 | 6>,
+  options: {
+    sendHelper?: boolean;
+    sendHelperModule?: string;
+    openSocket?: ProbeSocketFactory;
+    onWarning?: (message: string) => void;
+    onCongestion?: () => void;
+  } = {},
 ): { kit: ProbeKit; icmp: SweepReport['icmp'] } {
-  const tcp = new NodeTcpProber();
+  const { openSocket, onWarning, ...echoOptions } = options;
+  const tcp = new NodeTcpProber(openSocket);
   if (families.size === 0) return { kit: { tcp }, icmp: { available: true } };
   try {
     const echo = new IcmpEchoProber(families, {
-      sendHelper: options.sendHelper,
-      sendHelperModule: options.sendHelperModule,
-      onTcpError: (address, port, reporter) => tcp.failFromIcmp(address, port, reporter),
-      onCongestion,
+      ...echoOptions,
+      onTcpError: (address, port, sourcePort, reporter) => tcp.failFromIcmp(address, port, sourcePort, reporter),
     });
-    return { kit: { echo, tcp, tcpError: (a, p) => echo.takeTcpError(a, p) }, icmp: { available: true } };
+    return { kit: { echo, tcp, tcpError: (a, p, read) => echo.takeTcpError(a, p, read) }, icmp: { available: true } };
   } catch (error) {
     if (!isZenSweepError(error)) throw error;
-    options.onWarning?.(error.message);
+    onWarning?.(error.message);
     return { kit: { tcp }, icmp: { available: false, warning: error.message } };
   }
 }

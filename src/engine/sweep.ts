@@ -3,13 +3,25 @@ import { OutOfScopeError, SweepTooLargeError } from '../core/errors.js';
 import { summarize } from '../core/report.js';
 import type { NameResolution, SweepReport } from '../core/report.js';
 import type { SweepRequest } from '../core/request.js';
-import { AddressSet, addressToBigInt } from '../core/targets.js';
+import { AddressSet, addressToBigInt, canonicalAddress } from '../core/targets.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { dnsModule } from './builtins.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
 import { ProbeEngine, inFlightBudget, totalWaitMs } from './engine.js';
 import type { TokenBucket } from './budget.js';
 import { formatCount } from '../core/format.js';
+
+/** The real probers (engine.ts), for tests that watch them. */
+export { openProbeKit } from './engine.js';
+
+/** What a sweep is about to do, once its names are resolved. */
+export interface SweepPlan {
+  addresses: number;
+  /** Milliseconds the probing may take (SweepDependencies.timeBoundMs). */
+  timeBoundMs: number;
+}
+
+export const DEFAULT_RESOLVE_TIMEOUT_MS = 5000;
 
 /** Resolves a host name to every address it has (A and AAAA). */
 export type NameResolver = (name: string) => Promise<string[]>;
@@ -37,8 +49,15 @@ export interface SweepDependencies {
   resolve?: NameResolver;
   /** Probers to use instead of real sockets (tests of the scheduler's logic). */
   kit?: ProbeKit;
-  /** Time allowed to resolve all names, in milliseconds, default 5000. */
+  /** Time allowed to resolve all names, in milliseconds, default 5000 (DEFAULT_RESOLVE_TIMEOUT_MS). */
   resolveTimeoutMs?: number;
+  /**
+   * Wall time of the probing, in milliseconds, past which the sweep stops and reports what it has
+   * (`complete: false`, `stopped.code` `over_time`); default from its own arithmetic (sweepTimeBoundMs).
+   */
+  timeBoundMs?: number;
+  /** Called once the addresses are known, before the first probe: how many, and the time bound of the probing. */
+  onPlan?: (plan: SweepPlan) => void;
   /**
    * Send echoes from a helper process (ZENSWEEP_SEND_HELPER): `auto` (default) for sweeps of 8,192 addresses or
    * more on a machine with more than one core; true or false to force it.
@@ -51,6 +70,11 @@ export interface SweepDependencies {
    * after names are resolved: anything outside is refused before a packet leaves.
    */
   scope?: { set: AddressSet; text: string };
+  /**
+   * The only addresses the person who asked may sweep (their policy's CIDRs), checked the same way. The refusal
+   * names the addresses outside, with the host names they came from.
+   */
+  requesterScope?: { set: AddressSet; text: string };
 }
 
 /** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
@@ -98,7 +122,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
   const names = await resolveNames(
     [...new Set(nameTargets)],
     deps.resolve ?? defaultResolver,
-    deps.resolveTimeoutMs ?? 5000,
+    deps.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
   );
 
   const set = AddressSet.fromSpecs(request.targets);
@@ -117,6 +141,19 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
     const first = outside.toTargets()[0] ?? '';
     throw new OutOfScopeError(
       `${first} is outside the networks this agent may probe (${deps.scope.text}); nothing was probed`,
+    );
+  }
+  if (deps.requesterScope && !deps.requesterScope.set.covers(set)) {
+    const outside = set.subtract(deps.requesterScope.set).toTargets();
+    const namesOf = new Map([...namesByAddress].map(([address, from]) => [canonicalAddress(address), from]));
+    const named = (range: string): string => {
+      const from = namesOf.get(range);
+      return from ? `${range} (${from.join(', ')})` : range;
+    };
+    const listed = `${outside.slice(0, 5).map(named).join(', ')}${outside.length > 5 ? ` and ${outside.length - 5} more ranges` : ''}`;
+    throw new OutOfScopeError(
+      `${listed} ${outside.length === 1 && !outside[0]?.includes('-') ? 'is' : 'are'} outside the networks the policy lets ` +
+        `the requester sweep (${deps.requesterScope.text}); nothing was probed`,
     );
   }
   if (set.size > BigInt(maxAddresses)) {
@@ -152,9 +189,11 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       onProgress: deps.onProgress,
       names: namesByAddress,
       bucket: deps.bucket,
+      timeBoundMs: deps.timeBoundMs,
     });
-    const { hosts, complete } = await scheduler.run();
-    return {
+    deps.onPlan?.({ addresses: total, timeBoundMs: scheduler.timeBoundMs });
+    const { hosts, complete, stopped } = await scheduler.run();
+    const report: SweepReport = {
       targets: request.targets.map((t) => t.text),
       options: request.options,
       startedAt,
@@ -166,6 +205,8 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       names,
       hosts,
     };
+    if (stopped) report.stopped = stopped;
+    return report;
   } finally {
     if (!deps.engine) engine.close();
   }
