@@ -69,8 +69,9 @@ export function reportProcessor(deps: {
     let icmp: DistributedReport['icmp'] = { available: true };
     let planned = 0;
     let complete = true;
-    for (const result of results) {
-      const found = await store.loadChunk(data.sweepId, result.index);
+    const stored = await store.loadChunks(data.sweepId, results.map((r) => r.index));
+    for (const [position, result] of results.entries()) {
+      const found = stored[position];
       if (found) {
         for (const host of found.hosts) hosts.push(host);
         names.push(...found.names);

@@ -158,6 +158,26 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
     assert.deepEqual(bad, []);
   });
 
+  it('reads many chunks in one go, in the order asked: stored ones whole, missing and misshapen ones absent', async () => {
+    const redis = suite.client;
+    const bad: BadRecord[] = [];
+    const store = new ResultStore(redis, 'r4', (b) => bad.push(b));
+    const report = fullReport('many');
+    const indexes = Array.from({ length: 300 }, (_, i) => i);
+    for (const index of indexes) {
+      if (index === 7) continue;
+      await store.saveChunk('many', index, { hosts: report.hosts.map((h) => ({ ...h, ip: `198.18.${index >> 8}.${index & 255}` })), names: [] });
+    }
+    await redis.set('r4:chunk:many:9', gzipSync(JSON.stringify({ hosts: 'none' })));
+    const found = await store.loadChunks('many', [...indexes].reverse());
+    assert.equal(found.length, 300);
+    assert.equal(found[0]?.hosts[0]?.ip, '198.18.1.43', 'index 299 first, as asked');
+    assert.equal(found[299]?.hosts[0]?.ip, '198.18.0.0');
+    assert.equal(found[299 - 7], undefined, 'never stored');
+    assert.equal(found[299 - 9], undefined, 'misshapen');
+    assert.deepEqual(bad.map((b) => b.key), ['r4:chunk:many:9']);
+  });
+
   it('reads a report or chunk that is not gzip, not JSON, misshapen or older as absent, with one line each', async () => {
     const redis = suite.client;
     const bad: BadRecord[] = [];
