@@ -4,7 +4,7 @@ import { bullmq } from '../queue/load.js';
 import type { Logger } from 'pino';
 import { isZenSweepError } from '../core/errors.js';
 import { SWEEP_LIMITS } from '../core/request.js';
-import type { SweepRequest, TargetSpec } from '../core/request.js';
+import type { SweepOptions, SweepRequest, TargetSpec } from '../core/request.js';
 import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { DEFAULT_OPTIONS } from '../core/request.js';
 import { TokenBucket } from '../engine/budget.js';
@@ -45,24 +45,26 @@ const HAND_BACK_MS = 2500;
 const MAX_CHUNKS_AT_ONCE = 256;
 
 /**
- * Chunks held at once: enough to keep the agent's rate busy when every address waits out the default timeout and
- * retry (a mostly empty VPC), so the rate, not the number of chunks, is the limit: about 120 at 10,000 packets/s,
- * 2 at a few hundred (holding more would only keep them from other replicas); ZENSWEEP_CONCURRENCY sets it instead.
+ * Chunks to hold at once for a sweep with these options: enough to keep the rate busy while every address waits out
+ * its timeout and retries (a mostly empty VPC), so the rate, not the number of chunks, is the limit (about 120 at
+ * 10,000 packets/s and the defaults, 6 at 4,000/s with timeout:100), and one more ready to start; no more, so the
+ * other replicas of the group get their share. ZENSWEEP_CONCURRENCY sets it instead.
  */
-export function chunksAtOnce(config: Pick<AgentConfig, 'concurrency' | 'rate'>): number {
+export function chunksAtOnce(config: Pick<AgentConfig, 'concurrency' | 'rate'>, options: SweepOptions = DEFAULT_OPTIONS): number {
   if (config.concurrency !== undefined) return config.concurrency;
-  const needed = config.rate > 0 ? (config.rate * totalWaitMs(DEFAULT_OPTIONS) * 1.25) / 1000 : DEFAULT_MAX_IN_FLIGHT;
-  return Math.min(MAX_CHUNKS_AT_ONCE, Math.max(2, Math.ceil(needed / DEFAULT_CHUNK_SIZE)));
+  const rate = config.rate > 0 && options.rate > 0 ? Math.min(config.rate, options.rate) : config.rate || options.rate;
+  const inFlight = rate > 0 ? (rate * totalWaitMs(options) * 1.25) / 1000 : DEFAULT_MAX_IN_FLIGHT;
+  return Math.min(MAX_CHUNKS_AT_ONCE, Math.max(2, Math.ceil(inFlight / DEFAULT_CHUNK_SIZE) + 1));
 }
 
 /**
  * How long a chunk may wait for the engine behind the chunks held before it, in ms: all of them sent at the rate
- * (each address twice at the defaults), or, at an unlimited rate, one full wait per budget's worth of them.
+ * (each address once per attempt), or, at an unlimited rate, one full wait per budget's worth of them.
  */
-function queueAllowanceMs(config: Pick<AgentConfig, 'rate'>, chunks: number, maxInFlight: number): number {
+function queueAllowanceMs(config: Pick<AgentConfig, 'rate'>, chunks: number, options: SweepOptions, maxInFlight: number): number {
   const addresses = chunks * DEFAULT_CHUNK_SIZE;
-  if (config.rate > 0) return Math.ceil((addresses * (DEFAULT_OPTIONS.retries + 1) * 1000) / config.rate);
-  return Math.ceil(addresses / maxInFlight) * totalWaitMs(DEFAULT_OPTIONS);
+  if (config.rate > 0) return Math.ceil((addresses * (options.retries + 1) * 1000) / config.rate);
+  return Math.ceil(addresses / maxInFlight) * totalWaitMs(options);
 }
 
 /**
@@ -112,9 +114,9 @@ export class Agent {
     // for addresses that wait out the default timeout and retry.
     const families = new Set(this.config.scope.ranges().map((range) => range.family));
     const maxInFlight = inFlightBudget(this.config.rate, totalWaitMs(DEFAULT_OPTIONS));
-    this.concurrency = chunksAtOnce(this.config);
-    const queueMs = queueAllowanceMs(this.config, this.concurrency, maxInFlight);
-    const engine = new ProbeEngine({ families, rate: this.config.rate, maxInFlight, queueMs });
+    // Two chunks to begin with: the first chunk's options say how many keep the rate busy (holdChunksFor).
+    this.concurrency = this.config.concurrency ?? 2;
+    const engine = new ProbeEngine({ families, rate: this.config.rate, maxInFlight });
     this.engine = engine;
     this.icmp = engine.icmp.available;
     if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
@@ -161,7 +163,7 @@ export class Agent {
       rate: this.config.rate,
       inFlight: engine.budget.limits.maxInFlight,
       onLink: engine.budget.limits.maxOnLink,
-      chunks: concurrency,
+      chunksAtOnce: this.config.concurrency ?? 'per sweep',
     });
   }
 
@@ -233,6 +235,7 @@ export class Agent {
     if (data.group !== this.config.group) {
       throw new bullmq.UnrecoverableError(`chunk for group ${data.group} reached an agent of group ${this.config.group}`);
     }
+    this.holdChunksFor(data.options);
     const started = performance.now();
     const result = (partial: Partial<ChunkResult>): ChunkResult => ({
       index: data.index,
@@ -306,6 +309,19 @@ export class Agent {
       pace.chunks -= 1;
       if (pace.chunks === 0) this.sweepPace.delete(data.sweepId);
     }
+  }
+
+  /**
+   * Takes as many chunks at once as keep the rate busy for sweeps like this one (chunksAtOnce): BullMQ fetches more
+   * as soon as it looks again, which it does right after this job started. A chunk's time bound allows for those
+   * held before it.
+   */
+  private holdChunksFor(options: SweepOptions): void {
+    const engine = this.engine;
+    if (!engine || !this.chunks) return;
+    this.concurrency = chunksAtOnce(this.config, options);
+    this.chunks.concurrency = this.concurrency;
+    engine.budget.queueMs = queueAllowanceMs(this.config, this.concurrency, options, engine.budget.limits.maxInFlight);
   }
 
   /**

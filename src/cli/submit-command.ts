@@ -116,7 +116,21 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     workerConnection?.disconnect();
     await dispatcher.close();
     redis.disconnect();
+    await exitOnceWritten(io.stdout);
   }
+}
+
+/** How long after its output is written `submit` lets the process linger before it exits, in ms. */
+const EXIT_AFTER_OUTPUT_MS = 50;
+
+/**
+ * Everything is done once the output is handed to the system: exit then. ioredis's reply parser keeps a timer
+ * running for about a second after a large reply (a /17 report is one) while it shrinks its buffer pool, and that
+ * timer alone would hold the process open; the exit code set by the caller stands.
+ */
+async function exitOnceWritten(stdout: NodeJS.WritableStream): Promise<void> {
+  await new Promise<void>((resolve) => stdout.write('', () => resolve()));
+  setTimeout(() => process.exit(), EXIT_AFTER_OUTPUT_MS).unref();
 }
 
 /** `zensweep agents [--json]`: the registry of live agents. */

@@ -115,11 +115,6 @@ export interface BudgetLimits {
   maxInFlight: number;
   /** On-link targets in progress at once (each holds a neighbour table entry until NEIGHBOUR_RESOLVE_MS). */
   maxOnLink: number;
-  /**
-   * How long a sweep may wait in line for this budget before its first probe, in ms (an agent: the chunks it holds
-   * ahead of it, sent at the rate); added to each sweep's time bound. Default 0.
-   */
-  queueMs?: number;
 }
 
 /** The smallest on-link allowance a congested engine backs off to. */
@@ -153,10 +148,11 @@ export class SendBudget {
     this.onLinkAllowance = limits.maxOnLink;
   }
 
-  /** See BudgetLimits.queueMs. */
-  get queueMs(): number {
-    return this.limits.queueMs ?? 0;
-  }
+  /**
+   * How long a sweep may wait in line for this budget before its first probe, in ms (an agent: the chunks it holds
+   * ahead of it, sent at the rate); added to the time bound of each sweep started after it is set. Default 0.
+   */
+  queueMs = 0;
 
   /** On-link targets allowed in progress now (lower after ENOBUFS). */
   get onLinkLimit(): number {

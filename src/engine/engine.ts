@@ -50,8 +50,6 @@ export interface EngineOptions {
   kit?: ProbeKit;
   /** The routes that tell on-link targets; default the kernel's, read now. */
   routes?: RouteTable;
-  /** How long a sweep may wait in line for the budget, in ms, added to its time bound (BudgetLimits.queueMs). */
-  queueMs?: number;
 }
 
 /**
@@ -75,7 +73,6 @@ export class ProbeEngine {
       rate: options.rate,
       maxInFlight,
       maxOnLink: Math.max(1, Math.min(maxInFlight, options.maxOnLink ?? Math.floor(neighbourTableLimit() / 2))),
-      queueMs: options.queueMs,
     });
     this.ownsKit = options.kit === undefined;
     if (options.kit) {

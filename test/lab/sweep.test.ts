@@ -80,6 +80,24 @@ describe('zensweep sweep in the network lab', () => {
     assert.deepEqual([empty.icmp.sent, empty.icmp.received, empty.reporter], [2, 0, undefined]);
   });
 
+  it('reads the sweeper\'s routes from the kernel: the LAN on-link, the routed ranges not (the in-flight budget)', async () => {
+    const script = `
+      const { RouteTable } = await import(${JSON.stringify(new URL('../../dist/engine/routes.js', import.meta.url).href)});
+      const { AddressSet, parseNetwork } = await import(${JSON.stringify(new URL('../../dist/core/targets.js', import.meta.url).href)});
+      const set = (cidr) => { const n = parseNetwork(cidr); return new AddressSet().add(n.family, n.start, n.end); };
+      const table = RouteTable.read();
+      const lan = table.onLinkTest(set('${a().lan.v4Cidr}'));
+      const lan6 = table.onLinkTest(set('${a().lan.v6Cidr}'));
+      console.log(JSON.stringify({
+        lan: [lan?.('${a().lan.empty.v4}'), lan?.('${a().lan.alive.v4[0]}')],
+        lan6: lan6?.('${a().lan.empty.v6}'),
+        routed: [table.onLinkTest(set('${a().routed.v4Half}')) === undefined, table.onLinkTest(set('${a().behind.v4Cidr}')) === undefined],
+      }));`;
+    const result = await lab.exec([process.execPath, '--input-type=module', '-e', script]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { lan: [true, true], lan6: true, routed: [true, true] });
+  });
+
   it('names the router for an unreachable route and the sweeper itself when it has no route', async () => {
     const report = await sweep([a().unreachable.v4, a().noRoute.v4, a().noRoute.v6]);
     const unreachable = host(report, a().unreachable.v4);
