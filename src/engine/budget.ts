@@ -52,6 +52,11 @@ class WaiterLine {
     return this.heap.length;
   }
 
+  /** The priority of the first in line; Infinity when nobody waits. */
+  firstPriority(): number {
+    return this.heap[0]?.key ?? Infinity;
+  }
+
   push(waiter: BudgetWaiter): void {
     if (this.queued.has(waiter)) return;
     this.queued.add(waiter);
@@ -162,6 +167,11 @@ export class SendBudget {
   /** Takes room for one probe now, or puts `waiter` in line and returns false. */
   takeProbe(waiter: BudgetWaiter): boolean {
     if (this.inFlight >= this.limits.maxInFlight) return this.wait(this.waiting, waiter);
+    // An older sweep waiting in line goes first, even when this one comes by on its own (a reply, a timer).
+    if (this.waiting.firstPriority() < (waiter.priority ?? 0)) {
+      this.scheduleWake();
+      return this.wait(this.waiting, waiter);
+    }
     if (!this.bucket.ready()) {
       this.armTokenTimer();
       return this.wait(this.waiting, waiter);
