@@ -29,7 +29,7 @@ const common = {
   // The bundle's own folder; src/bundle-loader.cts looks for the other bundles there.
   define: { 'import.meta.url': '__zensweepBundleUrl', __ZENSWEEP_BUNDLE_DIR__: '__dirname' },
   banner: { js: 'var __zensweepBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
-  external: ['raw-socket', 'pino', '@slack/*', 'bullmq', 'ioredis'],
+  external: ['raw-socket', 'pino', '@slack/*', '@resvg/*', 'bullmq', 'ioredis'],
 };
 
 rmSync(outdir, { recursive: true, force: true });
