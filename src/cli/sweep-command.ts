@@ -6,7 +6,7 @@ import { runSweep } from '../engine/sweep.js';
 import type { SweepProgress } from '../engine/scheduler.js';
 import { ProgressBar } from './progress.js';
 import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
-import { renderText } from './render/text.js';
+import { renderText } from '../views/text.js';
 
 export const SWEEP_USAGE = `usage: zensweep sweep <targets…> [tcp:PORTS] [count:N] [timeout:MS] [retries:N] [rate:PPS] [interval:MS]
                       [--json | --csv] [--max-addresses N] [--in-flight N] [--no-progress]
@@ -85,7 +85,7 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
       },
     });
     bar?.clear();
-    writeReport(io.stdout, report, values, (r) => renderText(r));
+    writeReport(io.stdout, report, values, renderText);
     return report.complete ? 0 : 130;
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { SweepReport, SweepSummary } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
-import type { SweepDiff } from '../core/diff.js';
 
 /**
  * Job data, validated where it is read: BullMQ stores it in clear text and anything can put a job in a queue, so an
@@ -60,34 +59,6 @@ export const reportJobSchema = z.object({
   createdAt: z.string(),
 });
 export type ReportJob = z.infer<typeof reportJobSchema> & { options: SweepOptions };
-
-/** A chunk as it came back, for the report's account of who ran what. */
-export interface ChunkAccount {
-  index: number;
-  group: string;
-  agentId: string;
-  attempt: number;
-  stalled: number;
-  durationMs: number;
-}
-
-/** What a report job returns: the report model and what the distributed run adds to it. */
-export interface DistributedReport extends SweepReport {
-  sweepId: string;
-  groups: string[];
-  requestedBy: string;
-  chunks: ChunkAccount[];
-  /** True when someone cancelled the sweep (then `complete` is false too). */
-  cancelled: boolean;
-  /** Chunks that failed for good (out of scope, bad data), with the reason. */
-  failures: { index: number; group: string; reason: string }[];
-  /** Against the last sweep of the same targets, when there was one. */
-  changes?: { since: string; sinceId: string; diff: SweepDiff };
-  /** Against the baseline named with compare:NAME (absent when no baseline has that name). */
-  baseline?: { name: string; at: string; diff: SweepDiff };
-  /** The baseline saved with save:NAME. */
-  savedAs?: string;
-}
 
 /** What a report job returns (the report itself is in the ResultStore). */
 export interface ReportDone {

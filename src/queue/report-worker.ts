@@ -1,13 +1,13 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { compactHosts, diffSweeps } from '../core/diff.js';
-import type { HostResult, NameResolution } from '../core/report.js';
+import type { ChunkAccount, DistributedReport, HostResult, NameResolution } from '../core/report.js';
 import { summarize } from '../core/report.js';
 import type { HistoryStore } from './history.js';
 import { compactRecord, recordHosts, targetKey } from './history.js';
 import { reportJobSchema } from './jobs.js';
 import { cancelledKey } from './names.js';
-import type { ChunkAccount, ChunkResult, DistributedReport, ReportDone } from './jobs.js';
+import type { ChunkResult, ReportDone } from './jobs.js';
 import { ResultStore } from './results.js';
 import { bullmq } from './load.js';
 

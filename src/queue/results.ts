@@ -1,7 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
-import type { HostResult, NameResolution } from '../core/report.js';
-import type { DistributedReport } from './jobs.js';
+import type { DistributedReport, HostResult, NameResolution } from '../core/report.js';
 import { KEY_PREFIX } from './names.js';
 
 /** Level 1: a /16 report packs about as small as at the default level, in a fraction of the time. */

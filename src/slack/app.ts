@@ -7,6 +7,7 @@ import { Dispatcher } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
 import { ResultStore } from '../queue/results.js';
 import { AuditTrail } from './audit.js';
+import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
 import { registerReportActions } from './actions/report-actions.js';
 import { registerSweepCommand } from './commands/sweep.js';
@@ -62,10 +63,11 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const history = new HistoryStore(redis);
   const results = new ResultStore(redis);
   const audit = new AuditTrail(redis, log);
+  const store = new SlackStore(redis);
   const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
   const sweeps = new SlackSweeps({
     client: app.client,
-    redis,
+    store,
     dispatcher,
     history,
     deliveries,
@@ -83,7 +85,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
 
   const workerConnection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
   workerConnection.on('error', () => undefined);
-  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, redis, dispatcher, audit, log }), {
+  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, store, dispatcher, audit, log }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
     concurrency: 100,

@@ -1,14 +1,13 @@
 import type { Job } from 'bullmq';
 import type { WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { renderCsv } from '../cli/render/csv.js';
+import { renderCsv } from '../views/csv.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
-import type { DistributedReport } from '../queue/jobs.js';
+import type { DistributedReport } from '../core/report.js';
 import { bullmq } from '../queue/load.js';
-import { KEY_PREFIX } from '../queue/names.js';
 import type { AuditTrail } from './audit.js';
-import { finishedBlocks, progressBlocks, reportBlocks } from './render/blocks.js';
+import type { SlackStore } from './store.js';
+import { finishedBlocks, progressBlocks, reportBlocks } from '../views/blocks.js';
 import { INVITE_HINT } from './render/replies.js';
 import type { DeliveryJob } from './sweeps.js';
 
@@ -17,7 +16,7 @@ export const PROGRESS_EVERY_MS = 1000;
 
 export interface ReporterDeps {
   client: WebClient;
-  redis: Redis;
+  store: SlackStore;
   dispatcher: Dispatcher;
   audit: AuditTrail;
   log: Logger;
@@ -47,12 +46,7 @@ function isDeliveryJob(data: unknown): data is DeliveryJob {
  */
 export function deliveryProcessor(deps: ReporterDeps) {
   const post = deps.post ?? postJson;
-  const stepKey = (sweepId: string, step: string): string => `${KEY_PREFIX}:slack:delivered:${sweepId}:${step}`;
-  const done = async (sweepId: string, step: string, value = '1'): Promise<void> => {
-    await deps.redis.set(stepKey(sweepId, step), value, 'EX', 7 * 24 * 3600);
-  };
-  const isDone = async (sweepId: string, step: string): Promise<boolean> =>
-    (await deps.redis.exists(stepKey(sweepId, step))) === 1;
+  const { store } = deps;
 
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<{ posted: boolean }> => {
     if (!isDeliveryJob(job.data)) throw new bullmq.UnrecoverableError('bad delivery job data');
@@ -79,7 +73,7 @@ export function deliveryProcessor(deps: ReporterDeps) {
     await updating;
     const view = reportBlocks(report, header);
     let posted = false;
-    if (!(await isDone(sweepId, 'report'))) {
+    if (!(await store.delivered(sweepId, 'report'))) {
       if (parentTs) {
         const reply = await deps.client.chat.postMessage({
           channel,
@@ -88,9 +82,9 @@ export function deliveryProcessor(deps: ReporterDeps) {
           blocks: view.blocks,
           metadata: { event_type: 'zensweep_report', event_payload: { sweep_id: sweepId } },
         });
-        await done(sweepId, 'report', reply.ts ?? '1');
+        await store.markDelivered(sweepId, 'report', reply.ts ?? '1');
       } else {
-        const url = await deps.redis.get(`${KEY_PREFIX}:slack:response:${sweepId}`);
+        const url = await store.responseUrl(sweepId);
         if (!url) throw new bullmq.UnrecoverableError('the response_url of this sweep has expired: the report is in the history only');
         await post(url, {
           response_type: 'ephemeral',
@@ -98,11 +92,11 @@ export function deliveryProcessor(deps: ReporterDeps) {
           text: view.text,
           blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: INVITE_HINT }] }, ...view.blocks.slice(0, 49)],
         });
-        await done(sweepId, 'report');
+        await store.markDelivered(sweepId, 'report');
       }
       posted = true;
     }
-    if (parentTs && view.folded && !(await isDone(sweepId, 'csv'))) {
+    if (parentTs && view.folded && !(await store.delivered(sweepId, 'files'))) {
       await deps.client.files.uploadV2({
         channel_id: channel,
         thread_ts: parentTs,
@@ -110,13 +104,13 @@ export function deliveryProcessor(deps: ReporterDeps) {
         title: `${header.text}: every host`,
         content: renderCsv(report),
       });
-      await done(sweepId, 'csv');
+      await store.markDelivered(sweepId, 'files');
     }
-    if (parentTs && !(await isDone(sweepId, 'parent'))) {
+    if (parentTs && !(await store.delivered(sweepId, 'parent'))) {
       await deps.client.chat.update({ channel, ts: parentTs, text: view.text, blocks: finishedBlocks(header, report) });
-      await done(sweepId, 'parent');
+      await store.markDelivered(sweepId, 'parent');
     }
-    await deps.redis.srem(`${KEY_PREFIX}:slack:active:${header.user}`, sweepId);
+    await store.removeRunning(header.user, sweepId);
     if (posted) {
       await deps.audit.record({
         user: header.user,

@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
 import type { WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ZenSweepError, isZenSweepError } from '../core/errors.js';
 import { describeRequest, parseCommand } from '../core/grammar.js';
@@ -10,12 +9,12 @@ import type { Dispatcher } from '../queue/dispatcher.js';
 import { newSweepId } from '../queue/dispatcher.js';
 import type { HistoryStore } from '../queue/history.js';
 import { targetKey } from '../queue/history.js';
-import { KEY_PREFIX } from '../queue/names.js';
 import type { AuditTrail } from './audit.js';
+import type { SlackStore } from './store.js';
 import { PolicyRefusedError, checkPolicy, policyUsergroups } from './policy.js';
 import type { Policy } from './policy.js';
-import { progressBlocks } from './render/blocks.js';
-import type { SweepHeader } from './render/blocks.js';
+import { progressBlocks } from '../views/blocks.js';
+import type { SweepHeader } from '../views/blocks.js';
 import { HELP_TEXT, agentsText, errorText, historyText } from './render/replies.js';
 import { formatCount } from '../core/format.js';
 
@@ -56,7 +55,7 @@ export interface SweepOrigin {
 
 export interface SlackSweepsDeps {
   client: WebClient;
-  redis: Redis;
+  store: SlackStore;
   dispatcher: Dispatcher;
   history: HistoryStore;
   deliveries: Queue;
@@ -81,14 +80,6 @@ function slackErrorCode(error: unknown): string | undefined {
  */
 export class SlackSweeps {
   constructor(private readonly deps: SlackSweepsDeps) {}
-
-  activeKey(user: string): string {
-    return `${KEY_PREFIX}:slack:active:${user}`;
-  }
-
-  responseUrlKey(sweepId: string): string {
-    return `${KEY_PREFIX}:slack:response:${sweepId}`;
-  }
 
   private readonly members = new Map<string, { at: number; users: Set<string> }>();
 
@@ -118,9 +109,8 @@ export class SlackSweeps {
    */
   async handle(origin: SweepOrigin): Promise<{ ack: Ack; after?: () => Promise<void> }> {
     const { deps } = this;
-    if (origin.triggerId) {
-      const first = await deps.redis.set(`${KEY_PREFIX}:slack:trigger:${origin.triggerId}`, '1', 'EX', 3600, 'NX');
-      if (first !== 'OK') return { ack: { response_type: 'ephemeral', text: 'This request is already being handled.' } };
+    if (origin.triggerId && !(await deps.store.firstRequest(origin.triggerId))) {
+      return { ack: { response_type: 'ephemeral', text: 'This request is already being handled.' } };
     }
     let command: Command;
     try {
@@ -149,7 +139,7 @@ export class SlackSweeps {
     const { deps } = this;
     const text = describeRequest(request);
     try {
-      const running = await deps.redis.scard(this.activeKey(origin.user));
+      const running = await deps.store.runningCount(origin.user);
       if (running >= deps.maxSweepsPerUser) {
         throw new TooManySweepsError(
           `you already have ${running} sweep${running === 1 ? '' : 's'} running (at most ${deps.maxSweepsPerUser}); wait for one to finish or cancel it`,
@@ -160,7 +150,7 @@ export class SlackSweeps {
       const header: SweepHeader = { user: origin.user, text, groups: planned.plan.groups, addresses: planned.plan.addresses };
       const sweepId = newSweepId();
       // Counted at once, so a burst of commands cannot start more than the limit.
-      await deps.redis.multi().sadd(this.activeKey(origin.user), sweepId).expire(this.activeKey(origin.user), 24 * 3600).exec();
+      await deps.store.addRunning(origin.user, sweepId);
       const where = planned.plan.groups.join(', ');
       const size = planned.plan.addresses > 0 ? ` (${formatCount(planned.plan.addresses)} addresses)` : '';
       return {
@@ -168,7 +158,7 @@ export class SlackSweeps {
         after: () =>
           this.start(origin, request, header, sweepId, planned).catch(async (error: unknown) => {
             // Whatever went wrong, the sweep no longer counts against the user's limit.
-            await deps.redis.srem(this.activeKey(origin.user), sweepId);
+            await deps.store.removeRunning(origin.user, sweepId);
             throw error;
           }),
       };
@@ -202,7 +192,7 @@ export class SlackSweeps {
       deps.log.info({ event: 'cannot_post', channel: origin.channel, error: code });
     }
     // Kept apart from job data, with the 30 minutes Slack honours it for.
-    await deps.redis.set(this.responseUrlKey(sweepId), origin.responseUrl, 'EX', 30 * 60);
+    await deps.store.saveResponseUrl(sweepId, origin.responseUrl);
     try {
       await deps.dispatcher.submit(request, origin.user, sweepId, planned);
     } catch (error) {

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { parseSweepText } from '../../src/core/grammar.js';
 import { Dispatcher } from '../../src/queue/dispatcher.js';
 import { HistoryStore } from '../../src/queue/history.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';

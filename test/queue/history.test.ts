@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { diffSweeps } from '../../src/core/diff.js';
-import { describeDiff } from '../../src/core/format.js';
+import { describeDiff } from '../../src/views/words.js';
 import type { HostResult } from '../../src/core/report.js';
 import { summarize } from '../../src/core/report.js';
 import type { HostState } from '../../src/core/states.js';
-import { runLines } from '../../src/cli/render/distributed.js';
+import { runLines } from '../../src/views/text.js';
 import { HistoryStore, compactRecord, recordHosts, targetKey } from '../../src/queue/history.js';
 import type { SweepRecord } from '../../src/queue/history.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 function host(ip: string, state: HostState, rtt?: number): HostResult {

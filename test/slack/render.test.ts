@@ -6,10 +6,10 @@ import type { HostResult } from '../../src/core/report.js';
 import { summarize } from '../../src/core/report.js';
 import type { HostState } from '../../src/core/states.js';
 import { HOST_STATES } from '../../src/core/states.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 import type { SweepPlan } from '../../src/queue/plan.js';
 import { PolicyRefusedError, checkPolicy, parsePolicy } from '../../src/slack/policy.js';
-import { gridMap, reportBlocks, silentBlocks } from '../../src/slack/render/blocks.js';
+import { gridMap, reportBlocks, silentBlocks } from '../../src/views/blocks.js';
 import { blockKitViolations } from '../support/fake-slack.js';
 
 function host(ip: string, state: HostState, names?: string[]): HostResult {

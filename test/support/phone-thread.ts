@@ -1,6 +1,6 @@
 /** The messages the bot posts for a report, as PhoneMessages: the parent, the report in the thread, the files. */
-import type { DistributedReport } from '../../src/queue/jobs.js';
-import { finishedBlocks, reportBlocks } from '../../src/slack/render/blocks.js';
+import type { DistributedReport } from '../../src/core/report.js';
+import { finishedBlocks, reportBlocks } from '../../src/views/blocks.js';
 import type { PhoneMessage } from './phone-html.js';
 
 export async function phoneThread(report: DistributedReport, _now: Date): Promise<PhoneMessage[]> {

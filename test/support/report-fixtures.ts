@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { compactHosts, diffSweeps } from '../../src/core/diff.js';
 import type { SweepReport } from '../../src/core/report.js';
 import { compactRecord, recordHosts } from '../../src/queue/history.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 
 export const REPORT_FIXTURES = ['mixed-24', 'three-networks'] as const;
 export type ReportFixture = (typeof REPORT_FIXTURES)[number];

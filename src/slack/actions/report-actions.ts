@@ -5,7 +5,7 @@ import { parseSweepText } from '../../core/grammar.js';
 import type { Dispatcher } from '../../queue/dispatcher.js';
 import type { HistoryStore } from '../../queue/history.js';
 import type { ResultStore } from '../../queue/results.js';
-import { ACTIONS, silentBlocks } from '../render/blocks.js';
+import { ACTIONS, silentBlocks } from '../../views/blocks.js';
 import { errorText } from '../render/replies.js';
 import type { SlackSweeps } from '../sweeps.js';
 

@@ -1,8 +1,8 @@
 import { formatDuration } from '../../core/format.js';
 import type { SweepRecord } from '../../queue/history.js';
 import type { AgentInfo } from '../../queue/registry.js';
-import { escapeText } from './blocks.js';
-import { BLOCK_LIMITS, clip } from './limits.js';
+import { escapeText } from '../../views/blocks.js';
+import { BLOCK_LIMITS, clip } from '../../views/block-limits.js';
 
 /** A correct example to show under every error. */
 export const EXAMPLE = '/sweep 10.0.1.0/24 tcp:5432';

@@ -1,12 +1,12 @@
 import type { ActionsBlock, KnownBlock } from '@slack/types';
-import { HOST_STATES } from '../../core/states.js';
-import type { HostState } from '../../core/states.js';
-import type { HostResult } from '../../core/report.js';
-import { describeDiff, describeEcho, describePort, describeReporter, describeResolverError, formatCount, STATE_TITLES, summaryLine } from '../../core/format.js';
-import { foldAddresses } from '../../core/ranges.js';
-import { addressToBigInt } from '../../core/targets.js';
-import type { DistributedReport } from '../../queue/jobs.js';
-import { BLOCK_LIMITS, clip, packLines } from './limits.js';
+import { HOST_STATES } from '../core/states.js';
+import type { HostState } from '../core/states.js';
+import type { DistributedReport, HostResult } from '../core/report.js';
+import { describeResolverError, formatCount } from '../core/format.js';
+import { foldAddresses } from '../core/ranges.js';
+import { addressToBigInt } from '../core/targets.js';
+import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
+import { describeDiff, describeEcho, describePort, describeReporter, STATE_TITLES, summaryLine } from './words.js';
 
 /** Action ids of the buttons, shared by the renderers and the listeners. */
 export const ACTIONS = {

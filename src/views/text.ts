@@ -1,7 +1,9 @@
-import { HOST_STATES } from '../../core/states.js';
-import type { HostResult, SweepReport } from '../../core/report.js';
-import { describeEcho, describePort, describeReporter, describeResolverError, formatCount, formatDuration, packetTotals, STATE_TITLES, summaryLine } from '../../core/format.js';
-import { foldAddresses } from '../../core/ranges.js';
+import { HOST_STATES } from '../core/states.js';
+import type { AnyReport, DistributedReport, HostResult, SweepReport } from '../core/report.js';
+import { isDistributed } from '../core/report.js';
+import { describeResolverError, formatCount, formatDuration } from '../core/format.js';
+import { foldAddresses } from '../core/ranges.js';
+import { describeDiff, describeEcho, describePort, describeReporter, packetTotals, STATE_TITLES, summaryLine } from './words.js';
 
 function hostLabel(host: HostResult): string {
   return host.names ? `${host.ip} (${host.names.join(', ')})` : host.ip;
@@ -36,7 +38,15 @@ function hostDetail(host: HostResult): string {
  * The human report: the summary line first, then hosts grouped by state (silent ones folded into ranges), then
  * names and statistics. It reads like the Slack thread will.
  */
-export function renderText(report: SweepReport, stopped = 'Cancelled'): string {
+export function renderText(report: AnyReport): string {
+  if (isDistributed(report)) {
+    const stopped = report.cancelled ? 'Cancelled' : 'Incomplete, chunks failed (see Run below)';
+    return localText(report, stopped) + runLines(report).join('\n') + '\n';
+  }
+  return localText(report, 'Cancelled');
+}
+
+function localText(report: SweepReport, stopped: string): string {
   const lines: string[] = [];
   const header = report.targets.join(' ');
   lines.push(`${header} — ${summaryLine(report.summary, report.durationMs)}`);
@@ -104,3 +114,43 @@ function wrapList(items: string[], indent: string, width = 100): string[] {
   if (line) lines.push(indent + line);
   return lines;
 }
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * What a run through the agents adds to the report: who ran which chunks, which chunks ran again and why, which
+ * failed for good, and what changed since the last sweep of the same targets or against a baseline.
+ */
+export function runLines(report: DistributedReport): string[] {
+  const lines: string[] = ['', 'Run'];
+  lines.push(`  sweep ${report.sweepId}, asked by ${report.requestedBy}, in ${report.groups.join(', ')}`);
+  const byAgent = new Map<string, number>();
+  for (const chunk of report.chunks) {
+    const key = `${chunk.group}/${chunk.agentId}`;
+    byAgent.set(key, (byAgent.get(key) ?? 0) + 1);
+  }
+  for (const [agent, count] of [...byAgent].sort()) lines.push(`  ${agent}: ${plural(count, 'chunk')}`);
+  for (const chunk of report.chunks) {
+    if (chunk.attempt <= 1 && chunk.stalled === 0) continue;
+    const why = chunk.stalled > 0 ? 'its agent stopped answering (stalled)' : 'a failed try';
+    const tries = chunk.attempt > 1 ? ` (try ${chunk.attempt})` : '';
+    lines.push(`  retried: chunk ${chunk.index} ran again on ${chunk.agentId} after ${why}${tries}`);
+  }
+  for (const failure of report.failures) {
+    lines.push(`  failed: chunk ${failure.index} in ${failure.group}: ${failure.reason}`);
+  }
+  if (report.changes) {
+    lines.push('', `Since the last sweep of these targets (${report.changes.since})`);
+    lines.push(...describeDiff(report.changes.diff).map((l) => `  ${l}`));
+  }
+  if (report.baseline) {
+    lines.push('', `Against baseline ${report.baseline.name} (${report.baseline.at})`);
+    lines.push(...describeDiff(report.baseline.diff).map((l) => `  ${l}`));
+  }
+  if (report.savedAs) lines.push('', `Saved as baseline ${report.savedAs}.`);
+  return lines;
+}
+
+
