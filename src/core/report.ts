@@ -2,7 +2,7 @@ import type { HostState, PortState, Reporter } from './states.js';
 import { HOST_STATES } from './states.js';
 import type { EchoStats } from './stats.js';
 import type { SweepOptions } from './request.js';
-import type { SweepDiff } from './diff.js';
+import type { ProbeSet, SweepDiff } from './diff.js';
 
 /** The outcome for one TCP port of one host. */
 export interface PortResult {
@@ -86,10 +86,13 @@ export interface DistributedReport extends SweepReport {
   cancelled: boolean;
   /** Chunks that failed for good (out of scope, bad data), with the reason. */
   failures: { index: number; group: string; reason: string }[];
-  /** Against the last sweep of the same targets, when there was one. */
-  changes?: { since: string; sinceId: string; diff: SweepDiff };
+  /**
+   * Against the last sweep of the same targets, when there was one. `probedBefore`: how that sweep probed, when it
+   * differs from this one (other TCP ports, another count).
+   */
+  changes?: { since: string; sinceId: string; diff: SweepDiff; probedBefore?: ProbeSet };
   /** Against the baseline named with compare:NAME (absent when no baseline has that name). */
-  baseline?: { name: string; at: string; diff: SweepDiff };
+  baseline?: { name: string; at: string; diff: SweepDiff; probedBefore?: ProbeSet };
   /** The baseline saved with save:NAME. */
   savedAs?: string;
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { CompactHost } from '../core/diff.js';
+import type { CompactHost, DiffContext, ProbeSet } from '../core/diff.js';
 import type { HostResult, SweepSummary } from '../core/report.js';
 import type { HostState } from '../core/states.js';
 import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';
@@ -39,6 +39,8 @@ export interface SweepRecord {
   hosts: RecordedHost[];
   /** Silent addresses, as ranges in the grammar's words (`198.18.0.2-198.18.0.9`). */
   silent: string[];
+  /** How it probed (absent in records written before it was kept). */
+  probed?: ProbeSet;
 }
 
 /** A named sweep to compare later sweeps with ("before the cutover"). Kept until replaced, whatever the retention. */
@@ -113,6 +115,20 @@ export function compactRecord(record: Pick<SweepRecord, 'hosts' | 'silent'>): Co
   }
   for (const ip of silent) all.push([ip, 'silent']);
   return all;
+}
+
+/**
+ * What a later sweep compares with a record: the ports each host answered on then, and how the later sweep probed.
+ * `probedBefore` is set only when the record says how it probed and that differs from `now`.
+ */
+export function comparisonWith(
+  record: Pick<SweepRecord, 'hosts' | 'probed'>,
+  now: ProbeSet,
+): { context: DiffContext; probedBefore?: ProbeSet } {
+  const answeredOn = new Map(record.hosts.filter((h) => h.openPorts).map((h) => [h.ip, h.openPorts ?? []]));
+  const before = record.probed;
+  const differs = before !== undefined && (before.count !== now.count || before.ports.join(',') !== now.ports.join(','));
+  return { context: { answeredOn, portsNow: now.ports }, ...(differs ? { probedBefore: before } : {}) };
 }
 
 /**

@@ -7,7 +7,10 @@ import type { DistributedReport } from '../core/report.js';
 import { bullmq } from '../queue/load.js';
 import type { AuditTrail } from './audit.js';
 import type { SlackStore } from './store.js';
-import { finishedBlocks, progressBlocks, reportBlocks } from '../views/blocks.js';
+import { filesComment, finishedBlocks, progressBlocks, reportBlocks } from '../views/blocks.js';
+import type { SweepHeader } from '../views/blocks.js';
+import { mapSvg, sweepMap } from '../views/map.js';
+import { mapPng } from './map-picture.js';
 import { INVITE_HINT } from './render/replies.js';
 import type { DeliveryJob } from './sweeps.js';
 
@@ -31,6 +34,31 @@ async function postJson(url: string, body: unknown): Promise<void> {
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`response_url answered ${response.status}`);
+}
+
+/**
+ * The report's files, in one reply under it: the map picture (when the sweep had IPv4 addresses) and the CSV of
+ * every host, with a comment that says whose they are. A map that cannot be drawn is left out, not the CSV.
+ */
+function reportFiles(report: DistributedReport, header: SweepHeader, channel: string, threadTs: string, log: Logger) {
+  const map = sweepMap(report);
+  const uploads: { filename: string; title: string; file?: Buffer; content?: string }[] = [];
+  let drawn = map;
+  if (map) {
+    try {
+      uploads.push({ filename: `zensweep-${report.sweepId}-map.png`, title: `Map of ${header.text}`, file: mapPng(mapSvg(map)) });
+    } catch (error) {
+      drawn = undefined;
+      log.warn({ event: 'map_not_drawn', sweepId: report.sweepId, message: (error as Error).message });
+    }
+  }
+  uploads.push({ filename: `zensweep-${report.sweepId}.csv`, title: 'Every host (CSV)', content: renderCsv(report) });
+  return {
+    channel_id: channel,
+    thread_ts: threadTs,
+    initial_comment: filesComment(report, drawn),
+    file_uploads: uploads.map((u) => (u.file ? { filename: u.filename, title: u.title, file: u.file } : { filename: u.filename, title: u.title, content: u.content ?? '' })),
+  };
 }
 
 function isDeliveryJob(data: unknown): data is DeliveryJob {
@@ -96,14 +124,8 @@ export function deliveryProcessor(deps: ReporterDeps) {
       }
       posted = true;
     }
-    if (parentTs && view.folded && !(await store.delivered(sweepId, 'files'))) {
-      await deps.client.files.uploadV2({
-        channel_id: channel,
-        thread_ts: parentTs,
-        filename: `zensweep-${sweepId}.csv`,
-        title: `${header.text}: every host`,
-        content: renderCsv(report),
-      });
+    if (parentTs && report.hosts.length > 0 && !(await store.delivered(sweepId, 'files'))) {
+      await deps.client.files.uploadV2(reportFiles(report, header, channel, parentTs, deps.log));
       await store.markDelivered(sweepId, 'files');
     }
     if (parentTs && !(await store.delivered(sweepId, 'parent'))) {

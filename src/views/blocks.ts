@@ -1,32 +1,44 @@
+/**
+ * The Slack view: Block Kit for a phone. The thread's first screen answers the question — the summary, what
+ * changed, the problems — then what answers and what is silent. One fact is one line (hosts with the same state,
+ * reason and sender share it as a list of ranges), a line fits two rows of the phone's 306 px column, a range never
+ * breaks at a line's end, and lists that are cut short get a button that shows them whole.
+ */
 import type { ActionsBlock, KnownBlock } from '@slack/types';
-import { HOST_STATES } from '../core/states.js';
 import type { HostState } from '../core/states.js';
-import type { DistributedReport, HostResult } from '../core/report.js';
+import { HOST_STATES } from '../core/states.js';
+import type { AnyReport, DistributedReport } from '../core/report.js';
 import { describeResolverError, formatCount } from '../core/format.js';
-import { foldAddresses } from '../core/ranges.js';
-import { addressToBigInt } from '../core/targets.js';
 import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
-import { describeDiff, describeEcho, describePort, describeReporter, STATE_TITLES, summaryLine } from './words.js';
+import type { ChangesOutline, FactLine } from './outline.js';
+import { changesOutlines, reportNotes, runsText, stateSections } from './outline.js';
+import { countsLine, finishedAt, STATE_WORDS, summaryLine } from './words.js';
+import { formatDuration } from '../core/format.js';
+import type { SweepMap } from './map.js';
+import { mapLegend } from './map.js';
 
 /** Action ids of the buttons, shared by the renderers and the listeners. */
 export const ACTIONS = {
   cancel: 'sweep_cancel',
   rerun: 'sweep_rerun',
+  /** Buttons of reports posted before `showHosts`: the value is the sweep id. */
   showSilent: 'sweep_show_silent',
+  /** "Show all N unreachable": the value is `STATE:SWEEP_ID`. */
+  showHosts: 'sweep_show_hosts',
   saveBaseline: 'sweep_save_baseline',
 } as const;
 
-/** Hosts listed per state before the list is folded into "and N more". */
-export const HOSTS_SHOWN = 20;
+/** Lines listed per state before the list is cut short (and a button shows it whole). */
+export const HOSTS_SHOWN = 8;
 
-const GRID_EMOJI: Record<HostState | 'skipped', string> = {
-  alive: '🟩',
-  alive_tcp_only: '🟦',
-  prohibited: '🟥',
-  unreachable: '🟧',
-  silent: '⬛',
-  skipped: '▫️',
-};
+/**
+ * Characters a line may take: two rows of the 306 px column hold about 80 characters of 15 px text;
+ * test/views/phone.test.ts lays the lines out with the real font to check that they fit.
+ */
+export const LINE_CHARS = 76;
+
+/** Between a range's ends: an en dash, then a word joiner, so a phone never ends a line inside a range. */
+export const RANGE_DASH = '\u2013\u2060';
 
 function section(text: string): KnownBlock {
   return { type: 'section', text: { type: 'mrkdwn', text: clip(text, BLOCK_LIMITS.sectionText) } };
@@ -89,156 +101,129 @@ export function finishedBlocks(header: SweepHeader, report: DistributedReport): 
   ];
 }
 
-function hostLine(host: HostResult): string {
-  const label = host.names ? `${host.ip} (${host.names.join(', ')})` : host.ip;
-  const parts: string[] = [];
-  if (host.state === 'alive') parts.push(describeEcho(host));
-  if (host.state === 'alive_tcp_only') {
-    parts.push(
-      host.ports
-        .filter((p) => p.state === 'open' || p.state === 'closed')
-        .map(describePort)
-        .join(', '),
-    );
+/** Runs joined up to `budget` characters; what does not fit is counted. */
+function runsWithin(line: FactLine, budget: number): { text: string; left: number } {
+  const texts = runsText(line.runs, RANGE_DASH);
+  let text = '';
+  let shown = 0;
+  for (const run of texts) {
+    const next = text ? `${text}, ${run}` : run;
+    if (shown > 0 && next.length > budget) break;
+    text = next;
+    shown += 1;
   }
-  if ((host.state === 'prohibited' || host.state === 'unreachable') && host.reporter) {
-    parts.push(describeReporter(host.reporter, host.ip));
-  }
-  if (host.state === 'alive' && host.ports.length > 0) parts.push(host.ports.map(describePort).join(', '));
-  return `\`${label}\`  ${escapeText(parts.filter(Boolean).join(' · '))}`;
+  const left = line.runs.slice(shown).reduce((sum, run) => sum + run.count, 0);
+  return { text, left };
 }
 
 /**
- * A 16×16 map of a /24 (or the part of one swept), one emoji per address, so the shape of the subnet shows at a
- * glance. Only for sweeps whose IPv4 hosts all lie in one /24.
+ * One fact as mrkdwn, each line at most `LINE_CHARS` characters: a single host as a code span (easy to copy),
+ * several as ranges then what is true of them, `+N more` when the ranges do not fit. When the fact's words leave
+ * too little room for ranges, they go on a line of their own above the ranges.
  */
-export function gridMap(report: DistributedReport): string | undefined {
-  if (report.hosts.length === 0 || report.hosts.length > 256) return undefined;
-  let block: bigint | undefined;
-  const states = new Map<number, HostState>();
-  for (const host of report.hosts) {
-    const { family, value } = addressToBigInt(host.ip);
-    if (family !== 4) return undefined;
-    const prefix = value >> 8n;
-    if (block === undefined) block = prefix;
-    else if (block !== prefix) return undefined;
-    states.set(Number(value & 0xffn), host.state);
+export function factMrkdwn(line: FactLine): string {
+  const detail = escapeText(line.detail);
+  if (line.runs.length === 1 && line.runs[0]?.count === 1) {
+    const names = line.names ? ` ${escapeText(line.names.join(', '))}` : '';
+    return `\`${line.runs[0].first}\`${names}${detail ? ` ${detail}` : ''}`;
   }
-  const rows: string[] = [];
-  for (let row = 0; row < 16; row += 1) {
-    let line = '';
-    for (let col = 0; col < 16; col += 1) {
-      const state = states.get(row * 16 + col);
-      line += GRID_EMOJI[state ?? 'skipped'];
-    }
-    rows.push(line);
+  const room = LINE_CHARS - detail.length - 1;
+  if (!detail || room >= 24) {
+    const { text, left } = runsWithin(line, detail ? room - 11 : LINE_CHARS - 11);
+    const more = left > 0 ? ` +${formatCount(left)} more` : '';
+    if (!detail || text.length + more.length <= room) return `${text}${more}${detail ? ` ${detail}` : ''}`;
   }
-  return rows.join('\n');
+  const { text, left } = runsWithin(line, LINE_CHARS - 11);
+  return `${detail} (${formatCount(line.hosts)}):\n${text}${left > 0 ? ` +${formatCount(left)} more` : ''}`;
 }
 
-/** The legend under the grid map. */
-export const GRID_LEGEND = `${GRID_EMOJI.alive} alive  ${GRID_EMOJI.alive_tcp_only} TCP only  ${GRID_EMOJI.prohibited} prohibited  ${GRID_EMOJI.unreachable} unreachable  ${GRID_EMOJI.silent} silent  ${GRID_EMOJI.skipped} not swept`;
+function changesMrkdwn(outline: ChangesOutline): string {
+  const lines = [`*${escapeText(outline.title)}:* ${outline.counts}`];
+  if (outline.probed) lines.push(`_${escapeText(outline.probed)}_`);
+  for (const change of outline.lines) {
+    const parts: string[] = [];
+    let used = change.what.length;
+    let left = 0;
+    for (const group of change.groups) {
+      const runs = runsText(group.runs, RANGE_DASH).join(', ');
+      const piece = `${runs}${group.note ? ` (${escapeText(group.note)})` : ''}`;
+      if (parts.length > 0 && used + piece.length + 2 > LINE_CHARS) {
+        left += group.runs.reduce((sum, run) => sum + run.count, 0);
+        continue;
+      }
+      parts.push(piece);
+      used += piece.length + 2;
+    }
+    lines.push(`${change.what} ${parts.join('; ')}${left > 0 ? ` +${formatCount(left)} more` : ''}`);
+  }
+  return lines.join('\n');
+}
 
 export interface ReportView {
   blocks: KnownBlock[];
   /** Notification text: the summary line. */
   text: string;
-  /** True when some hosts were left out of the message: the full table should be attached as CSV. */
+  /** True when some hosts were left out of the message (the CSV and the "Show all" buttons have them). */
   folded: boolean;
 }
 
 /**
- * The threaded report: the summary line first (it fits a phone screen), the grid map of a /24, hosts grouped by
- * state (silent ones as ranges), what changed, and the buttons. Always within Block Kit's limits, whatever the
- * size of the sweep: long lists are folded, and `folded` says the CSV should carry the rest.
+ * The threaded report: the summary, anything that makes the numbers partial, what changed, then the hosts by
+ * state (problems first), names that do not resolve, who ran it, and the buttons. Within Block Kit's limits for
+ * any sweep: each state lists at most `HOSTS_SHOWN` lines. `now` is when it is read, for "12 min ago" (default:
+ * when the sweep finished).
  */
-export function reportBlocks(report: DistributedReport, header: SweepHeader): ReportView {
-  const summary = summaryLine(report.summary, report.durationMs);
-  const blocks: KnownBlock[] = [section(`*${summary}*`)];
-  let folded = false;
-  const notes: string[] = [];
-  if (report.cancelled) notes.push(`Cancelled: ${report.summary.total} of ${report.planned} addresses were probed.`);
-  else if (!report.complete) notes.push(`Incomplete: ${report.summary.total} of ${report.planned} addresses were probed.`);
-  for (const failure of report.failures.slice(0, 3)) notes.push(`Chunk ${failure.index} in ${failure.group} failed: ${failure.reason}`);
-  if (report.icmp.warning) notes.push(`Warning: ${report.icmp.warning}`);
+export function reportBlocks(report: DistributedReport, header: SweepHeader, now: Date = finishedAt(report)): ReportView {
+  const blocks: KnownBlock[] = [section(`*${countsLine(report.summary)}* · ${formatDuration(report.durationMs)}`)];
+  const notes = reportNotes(report, 3);
   if (notes.length > 0) blocks.push(context(escapeText(notes.join('\n'))));
+  for (const outline of changesOutlines(report, now)) blocks.push(section(changesMrkdwn(outline)));
 
-  const grid = gridMap(report);
-  if (grid) blocks.push(section(grid), context(GRID_LEGEND));
-
-  const byState = new Map<HostState, HostResult[]>(HOST_STATES.map((s) => [s, []]));
-  for (const host of report.hosts) byState.get(host.state)?.push(host);
-  // Room for the sections after the host lists: changes (2), names (1), run (1), buttons (1).
-  const budget = BLOCK_LIMITS.blocks - 5;
-  for (const state of HOST_STATES) {
-    const hosts = byState.get(state) ?? [];
-    if (hosts.length === 0) continue;
-    const title = `*${STATE_TITLES[state]} (${formatCount(hosts.length)})*`;
-    let lines: string[];
-    if (state === 'silent') {
-      const ranges = foldAddresses(hosts.map((h) => h.ip));
-      const shown = ranges.slice(0, HOSTS_SHOWN * 2);
-      lines = [shown.join(', ') + (ranges.length > shown.length ? ` and ${ranges.length - shown.length} more ranges` : '')];
-      if (ranges.length > shown.length) folded = true;
-    } else {
-      lines = hosts.slice(0, HOSTS_SHOWN).map(hostLine);
-      if (hosts.length > HOSTS_SHOWN) {
-        lines.push(`and ${formatCount((hosts.length - HOSTS_SHOWN))} more (all in the CSV)`);
-        folded = true;
-      }
-    }
-    const room = Math.min(2, budget - blocks.length);
-    if (room <= 0) {
+  let folded = false;
+  const foldedStates: { state: HostState; count: number }[] = [];
+  for (const state of stateSections(report)) {
+    const lines = state.lines.slice(0, HOSTS_SHOWN).map(factMrkdwn);
+    const shownHosts = state.lines.slice(0, HOSTS_SHOWN).reduce((sum, l) => sum + l.hosts, 0);
+    const cut = state.lines.length > HOSTS_SHOWN || lines.some((l) => / \+[\d,]+ more/.test(l));
+    if (state.lines.length > HOSTS_SHOWN) lines.push(`and ${formatCount(state.count - shownHosts)} more`);
+    if (cut) {
       folded = true;
-      continue;
+      foldedStates.push({ state: state.state, count: state.count });
     }
-    const packed = packLines([title, ...lines], room);
-    if (packed.left > 0) folded = true;
-    for (const text of packed.texts) blocks.push(section(text));
+    blocks.push(section([`*${state.title} (${formatCount(state.count)})*`, ...lines].join('\n')));
   }
 
-  if (report.names.some((n) => n.error)) {
-    const lines = report.names
-      .filter((n) => n.error)
-      .map((n) => `\`${escapeText(n.name)}\` does not resolve: ${describeResolverError(n.error ?? '')}`);
+  const unresolved = report.names.filter((n) => n.error);
+  if (unresolved.length > 0) {
+    const lines = unresolved.map((n) => `\`${escapeText(n.name)}\` does not resolve: ${describeResolverError(n.error ?? '')}`);
     blocks.push(section(packLines(lines, 1).texts[0] ?? ''));
   }
-  if (report.changes) {
-    const lines = describeDiff(report.changes.diff, 15).map(escapeText);
-    blocks.push(section(packLines([`*Since the last sweep* (${report.changes.since})`, ...lines], 1).texts[0] ?? ''));
-  }
-  if (report.baseline) {
-    const lines = describeDiff(report.baseline.diff, 15).map(escapeText);
-    blocks.push(
-      section(packLines([`*Against baseline ${escapeText(report.baseline.name)}* (${report.baseline.at})`, ...lines], 1).texts[0] ?? ''),
-    );
-  }
-  const retried = report.chunks.filter((c) => c.stalled > 0 || c.attempt > 1).length;
-  const agents = [...new Set(report.chunks.map((c) => `${c.group}/${c.agentId}`))];
-  blocks.push(
-    context(
-      escapeText(
-        `sweep ${report.sweepId} · ${agents.length} agent${agents.length === 1 ? '' : 's'}: ${agents.slice(0, 5).join(', ')}` +
-          (agents.length > 5 ? ` and ${agents.length - 5} more` : '') +
-          (retried > 0 ? ` · ${retried} chunk${retried === 1 ? '' : 's'} ran again after an agent failed` : '') +
-          (report.savedAs ? ` · saved as baseline ${report.savedAs}` : ''),
-      ),
-    ),
-  );
-  blocks.push(reportActions(report, header));
-  return { blocks: blocks.slice(0, BLOCK_LIMITS.blocks), text: clip(`${header.text}: ${summary}`, 3000), folded };
+  blocks.push(context(escapeText(runLine(report))));
+  blocks.push(reportActions(report, header, foldedStates));
+  return { blocks: blocks.slice(0, BLOCK_LIMITS.blocks), text: clip(`${header.text}: ${summaryLine(report.summary, report.durationMs)}`, 3000), folded };
 }
 
-function reportActions(report: DistributedReport, header: SweepHeader): ActionsBlock {
+function runLine(report: DistributedReport): string {
+  const retried = report.chunks.filter((c) => c.stalled > 0 || c.attempt > 1).length;
+  const agents = [...new Set(report.chunks.map((c) => `${c.group}/${c.agentId}`))];
+  return (
+    `sweep ${report.sweepId} · ${agents.slice(0, 3).join(', ')}` +
+    (agents.length > 3 ? ` and ${agents.length - 3} more agents` : '') +
+    (retried > 0 ? ` · ${retried} chunk${retried === 1 ? '' : 's'} ran again after an agent failed` : '') +
+    (report.savedAs ? ` · saved as baseline ${report.savedAs}` : '')
+  );
+}
+
+function reportActions(report: DistributedReport, header: SweepHeader, foldedStates: readonly { state: HostState; count: number }[]): ActionsBlock {
   const elements: ActionsBlock['elements'] = [
     { type: 'button', action_id: ACTIONS.rerun, text: { type: 'plain_text', text: 'Re-run' }, value: clip(header.text, 2000) },
   ];
-  if (report.summary.silent > 0) {
+  for (const { state, count } of foldedStates.slice(0, 3)) {
     elements.push({
       type: 'button',
-      action_id: ACTIONS.showSilent,
-      text: { type: 'plain_text', text: 'Show silent hosts' },
-      value: report.sweepId,
+      action_id: ACTIONS.showHosts,
+      text: { type: 'plain_text', text: `Show all ${formatCount(count)} ${STATE_WORDS[state]}` },
+      value: `${state}:${report.sweepId}`,
     });
   }
   elements.push({
@@ -250,13 +235,51 @@ function reportActions(report: DistributedReport, header: SweepHeader): ActionsB
   return { type: 'actions', block_id: 'sweep_report', elements };
 }
 
-/** The silent hosts of a report, as ranges, for the ephemeral answer to "Show silent hosts". */
-export function silentBlocks(report: DistributedReport): KnownBlock[] {
-  const silent = report.hosts.filter((h) => h.state === 'silent').map((h) => h.ip);
-  if (silent.length === 0) return [section('No silent host in this sweep.')];
-  const ranges = foldAddresses(silent);
-  const packed = packLines([`*Silent (${formatCount(silent.length)})*`, ranges.join(', ')], 10);
+/** The value of a "Show all" button: which state of which sweep; undefined when it is not one. */
+export function parseShowHosts(value: string): { state: HostState; sweepId: string } | undefined {
+  const colon = value.indexOf(':');
+  const state = value.slice(0, colon) as HostState;
+  if (colon < 0 || !HOST_STATES.includes(state)) return undefined;
+  return { state, sweepId: value.slice(colon + 1) };
+}
+
+/** Every host of one state, for the ephemeral answer to "Show all N …": all of its facts, ranges in full. */
+export function hostsBlocks(report: AnyReport, state: HostState): KnownBlock[] {
+  const found = stateSections(report).find((s) => s.state === state);
+  if (!found) return [section(`No ${STATE_WORDS[state]} host in this sweep.`)];
+  const lines: string[] = [];
+  for (const line of found.lines) {
+    if (line.runs.length === 1) {
+      lines.push(factMrkdwn(line));
+      continue;
+    }
+    // A long list of ranges goes on as many lines as it takes, the fact said on the first.
+    const runs = runsText(line.runs, RANGE_DASH);
+    let current = '';
+    let first = true;
+    const flush = (): void => {
+      lines.push(first && line.detail ? `${current} ${escapeText(line.detail)}` : current);
+      first = false;
+      current = '';
+    };
+    for (const run of runs) {
+      if (current && current.length + run.length + 2 > LINE_CHARS) flush();
+      current = current ? `${current}, ${run}` : run;
+    }
+    if (current) flush();
+  }
+  const packed = packLines([`*${found.title} (${formatCount(found.count)})*`, ...lines], BLOCK_LIMITS.blocks - 1);
   const blocks = packed.texts.map(section);
   if (packed.left > 0) blocks.push(context('The list is longer than a message holds: the CSV in the thread has every host.'));
   return blocks;
+}
+
+/**
+ * The comment of the reply that carries the report's files (the map picture and the CSV of every host): the
+ * summary, which is the map's legend too (`🟩 6 alive · ⬛ 245 silent · ▫️ not swept`).
+ */
+export function filesComment(report: DistributedReport, map: SweepMap | undefined): string {
+  if (!map) return `Every host in one table: ${countsLine(report.summary)}`;
+  const more = map.more > 0 ? ` · ${map.more} more /16 not drawn` : '';
+  return `${mapLegend(map, report.summary)}${more}`;
 }

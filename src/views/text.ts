@@ -1,75 +1,72 @@
-import { HOST_STATES } from '../core/states.js';
-import type { AnyReport, DistributedReport, HostResult, SweepReport } from '../core/report.js';
+/**
+ * The terminal view: the same outline as the Slack thread (summary, what changed, the problems, what answers,
+ * what is silent), every host listed, then names, statistics and, for a run through the agents, who ran it.
+ */
+import type { AnyReport, DistributedReport } from '../core/report.js';
 import { isDistributed } from '../core/report.js';
 import { describeResolverError, formatCount, formatDuration } from '../core/format.js';
-import { foldAddresses } from '../core/ranges.js';
-import { describeDiff, describeEcho, describePort, describeReporter, packetTotals, STATE_TITLES, summaryLine } from './words.js';
+import type { ChangesOutline, FactLine } from './outline.js';
+import { changesOutlines, reportNotes, runsText, stateSections } from './outline.js';
+import { finishedAt, packetTotals, summaryLine } from './words.js';
 
-function hostLabel(host: HostResult): string {
-  return host.names ? `${host.ip} (${host.names.join(', ')})` : host.ip;
-}
-
-function hostDetail(host: HostResult): string {
-  const parts: string[] = [];
-  switch (host.state) {
-    case 'alive':
-      parts.push(
-        host.icmp.sent > 1 || host.icmp.received < host.icmp.sent
-          ? describeEcho(host)
-          : `rtt ${host.icmp.rtt ? host.icmp.rtt.avg.toFixed(3) : '?'} ms`,
-      );
-      break;
-    case 'alive_tcp_only':
-      if (host.icmp.sent > 0) parts.push(`no echo reply (${host.icmp.sent} sent)`);
-      break;
-    case 'prohibited':
-    case 'unreachable':
-      if (host.reporter) parts.push(describeReporter(host.reporter, host.ip));
-      break;
-    case 'silent':
-      break;
-  }
-  const ports = host.ports.map(describePort);
-  if (ports.length > 0) parts.push(ports.join(', '));
-  return parts.join('   ');
-}
-
-/**
- * The human report: the summary line first, then hosts grouped by state (silent ones folded into ranges), then
- * names and statistics. It reads like the Slack thread will.
- */
-export function renderText(report: AnyReport): string {
-  if (isDistributed(report)) {
-    const stopped = report.cancelled ? 'Cancelled' : 'Incomplete, chunks failed (see Run below)';
-    return localText(report, stopped) + runLines(report).join('\n') + '\n';
-  }
-  return localText(report, 'Cancelled');
-}
-
-function localText(report: SweepReport, stopped: string): string {
+/** Wraps a list of items at `width` columns, each line indented. */
+function wrapList(items: readonly string[], indent: string, width = 100): string[] {
   const lines: string[] = [];
-  const header = report.targets.join(' ');
-  lines.push(`${header} — ${summaryLine(report.summary, report.durationMs)}`);
-  if (!report.complete) {
-    lines.push(`${stopped}: ${report.summary.total} of ${report.planned} addresses were probed.`);
+  let line = '';
+  for (const item of items) {
+    const piece = line ? `, ${item}` : item;
+    if (line && indent.length + line.length + piece.length > width) {
+      lines.push(indent + line + ',');
+      line = item;
+    } else {
+      line += piece;
+    }
   }
-  if (report.icmp.warning) lines.push(`Warning: ${report.icmp.warning}`);
+  if (line) lines.push(indent + line);
+  return lines;
+}
 
-  const groups = new Map(HOST_STATES.map((s) => [s, [] as HostResult[]]));
-  for (const host of report.hosts) groups.get(host.state)?.push(host);
-  for (const state of HOST_STATES) {
-    const hosts = groups.get(state) ?? [];
-    if (hosts.length === 0) continue;
-    lines.push('', `${STATE_TITLES[state]} (${formatCount(hosts.length)})`);
-    if (state === 'silent' && hosts.every((h) => h.ports.every((p) => p.state === 'filtered'))) {
-      lines.push(...wrapList(foldAddresses(hosts.map((h) => h.ip)), '  '));
-      continue;
+function label(line: FactLine): string {
+  const runs = runsText(line.runs).join(', ');
+  return line.names ? `${runs} (${line.names.join(', ')})` : runs;
+}
+
+function factLines(lines: readonly FactLine[]): string[] {
+  const singles = lines.filter((l) => l.runs.length === 1);
+  const width = Math.min(32, Math.max(0, ...singles.map((l) => label(l).length)));
+  const out: string[] = [];
+  for (const line of lines) {
+    if (!line.detail) {
+      out.push(...wrapList(runsText(line.runs), '  '));
+    } else if (line.runs.length === 1) {
+      out.push(`  ${label(line).padEnd(width)}   ${line.detail}`);
+    } else {
+      out.push(`  ${line.detail} (${formatCount(line.hosts)}):`, ...wrapList(runsText(line.runs), '    '));
     }
-    const width = Math.max(...hosts.map((h) => hostLabel(h).length));
-    for (const host of hosts) {
-      const detail = hostDetail(host);
-      lines.push(`  ${detail ? hostLabel(host).padEnd(width) + '   ' + detail : hostLabel(host)}`);
-    }
+  }
+  return out;
+}
+
+function changeText(outline: ChangesOutline): string[] {
+  const lines = [`${outline.title}: ${outline.counts}`];
+  if (outline.probed) lines.push(`  (${outline.probed})`);
+  for (const change of outline.lines) {
+    const groups = change.groups.map((g) => runsText(g.runs).join(', ') + (g.note ? ` (${g.note})` : ''));
+    lines.push(...wrapList(groups, '    ').map((l, i) => (i === 0 ? `  ${change.what}: ${l.trimStart()}` : l)));
+  }
+  return lines;
+}
+
+/** The report as the terminal shows it. */
+export function renderText(report: AnyReport): string {
+  const lines: string[] = [];
+  lines.push(`${report.targets.join(' ')} — ${summaryLine(report.summary, report.durationMs)}`);
+  // Failed chunks are listed under Run.
+  for (const note of reportNotes(report, 0)) lines.push(note);
+  for (const outline of changesOutlines(report, finishedAt(report))) lines.push(...changeText(outline));
+
+  for (const section of stateSections(report)) {
+    lines.push('', `${section.title} (${formatCount(section.count)})`, ...factLines(section.lines));
   }
 
   if (report.names.length > 0) {
@@ -96,23 +93,8 @@ function localText(report: SweepReport, stopped: string): string {
       `${formatCount(totals.echoesReceived)} received${loss}` +
       (totals.tcpAttempts > 0 ? ` · ${formatCount(totals.tcpAttempts)} TCP connects` : ''),
   );
+  if (isDistributed(report)) lines.push(...runLines(report));
   return lines.join('\n') + '\n';
-}
-
-function wrapList(items: string[], indent: string, width = 100): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const item of items) {
-    const piece = line ? `, ${item}` : item;
-    if (line && indent.length + line.length + piece.length > width) {
-      lines.push(indent + line + ',');
-      line = item;
-    } else {
-      line += piece;
-    }
-  }
-  if (line) lines.push(indent + line);
-  return lines;
 }
 
 function plural(n: number, word: string): string {
@@ -121,7 +103,7 @@ function plural(n: number, word: string): string {
 
 /**
  * What a run through the agents adds to the report: who ran which chunks, which chunks ran again and why, which
- * failed for good, and what changed since the last sweep of the same targets or against a baseline.
+ * failed for good, and the baseline it was saved as.
  */
 export function runLines(report: DistributedReport): string[] {
   const lines: string[] = ['', 'Run'];
@@ -141,16 +123,6 @@ export function runLines(report: DistributedReport): string[] {
   for (const failure of report.failures) {
     lines.push(`  failed: chunk ${failure.index} in ${failure.group}: ${failure.reason}`);
   }
-  if (report.changes) {
-    lines.push('', `Since the last sweep of these targets (${report.changes.since})`);
-    lines.push(...describeDiff(report.changes.diff).map((l) => `  ${l}`));
-  }
-  if (report.baseline) {
-    lines.push('', `Against baseline ${report.baseline.name} (${report.baseline.at})`);
-    lines.push(...describeDiff(report.baseline.diff).map((l) => `  ${l}`));
-  }
-  if (report.savedAs) lines.push('', `Saved as baseline ${report.savedAs}.`);
+  if (report.savedAs) lines.push(`  saved as baseline ${report.savedAs}`);
   return lines;
 }
-
-

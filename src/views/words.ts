@@ -1,62 +1,178 @@
+/**
+ * The words every view uses for a report: state names, who sent an ICMP error, echo statistics, TCP evidence,
+ * times. Plain text: the terminal prints it as it is, Slack escapes it.
+ */
 import type { HostResult, PortResult, SweepReport, SweepSummary } from '../core/report.js';
+import type { ProbeSet } from '../core/diff.js';
 import type { HostState, Reporter } from '../core/states.js';
-import { formatRtt } from '../core/stats.js';
-import type { SweepDiff } from '../core/diff.js';
-import { foldAddresses } from '../core/ranges.js';
 import { formatCount, formatDuration } from '../core/format.js';
 
-/** Words for each state, shared by every view. */
+/** Section titles, one per state. */
 export const STATE_TITLES: Record<HostState, string> = {
   alive: 'Alive',
-  alive_tcp_only: 'Answer TCP only, ICMP filtered',
+  alive_tcp_only: 'TCP only, ICMP filtered',
   prohibited: 'Prohibited by a firewall',
   unreachable: 'Unreachable',
   silent: 'Silent',
 };
 
-const SUMMARY_WORDS: Record<HostState, string> = {
+/** Words for a count of hosts in a state: `3 TCP only`. */
+export const STATE_WORDS: Record<HostState, string> = {
   alive: 'alive',
-  alive_tcp_only: 'answer TCP only',
+  alive_tcp_only: 'TCP only',
   prohibited: 'prohibited',
   unreachable: 'unreachable',
   silent: 'silent',
 };
 
-/** `12 alive · 3 answer TCP only · 1 prohibited · 238 silent · 1.1 s`: only the states that occurred. */
-export function summaryLine(summary: SweepSummary, durationMs: number): string {
+/**
+ * The order a report reads in: the problems first (a firewall says no, no way there, ICMP filtered), then what
+ * answers, then what is silent.
+ */
+export const READING_ORDER: readonly HostState[] = ['prohibited', 'unreachable', 'alive_tcp_only', 'alive', 'silent'];
+
+/** `12 alive · 3 TCP only · 1 prohibited · 238 silent`: only the states that occurred, in the states' order. */
+export function countsLine(summary: SweepSummary): string {
   const parts: string[] = [];
-  for (const state of Object.keys(SUMMARY_WORDS) as HostState[]) {
+  for (const state of Object.keys(STATE_WORDS) as HostState[]) {
     const count = summary[state];
-    if (count > 0) parts.push(`${formatCount(count)} ${SUMMARY_WORDS[state]}`);
+    if (count > 0) parts.push(`${formatCount(count)} ${STATE_WORDS[state]}`);
   }
-  if (parts.length === 0) parts.push('no hosts');
-  parts.push(formatDuration(durationMs));
+  return parts.length > 0 ? parts.join(' · ') : 'no hosts';
+}
+
+/** `12 alive · 3 TCP only · 1 prohibited · 238 silent · 1.1 s`. */
+export function summaryLine(summary: SweepSummary, durationMs: number): string {
+  return `${countsLine(summary)} · ${formatDuration(durationMs)}`;
+}
+
+/** Milliseconds as a person reads them: `0.37 ms`, `4.2 ms`, `15 ms`. */
+export function formatMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  return `${Math.round(ms)} ms`;
+}
+
+function formatMsBare(ms: number): string {
+  return formatMs(ms).slice(0, -3);
+}
+
+/**
+ * Who sent an ICMP error, named as what it is: the host itself, this machine or the agent (its own stack: no route,
+ * or no ARP answer on its own link), or a router on the path.
+ */
+export function senderWords(reporter: Reporter, hostIp: string, sweeper: string): string {
+  if (reporter.address === 'local') return `${sweeper}'s own stack`;
+  if (reporter.address === hostIp) return 'the host itself';
+  if (sameLink(reporter.address, hostIp)) return `${reporter.address} on its link`;
+  return `router ${reporter.address}`;
+}
+
+/**
+ * Two IPv4 addresses in one /24: an ICMP error about an on-link host comes from a machine on that link (the
+ * sender's own stack when ARP fails); a router's comes from its side of the path, another network.
+ */
+function sameLink(a: string, b: string): boolean {
+  const prefix = (ip: string): string | undefined => (/^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip.slice(0, ip.lastIndexOf('.')) : undefined);
+  const pa = prefix(a);
+  return pa !== undefined && pa === prefix(b);
+}
+
+/** What the sweeper's own stack said, short: the sender is named after it. */
+const LOCAL_WORDS: Record<string, string> = {
+  ENETUNREACH: 'no route',
+  EHOSTUNREACH: 'no route to host',
+  EPERM: 'refused by its firewall',
+  EACCES: 'prohibited on the way',
+  EADDRNOTAVAIL: 'address not usable',
+  EINVAL: 'address not usable',
+};
+
+/** ICMP's longest words, as short as they can be and still say the same. */
+const SHORT_REASONS: Record<string, string> = {
+  'communication administratively prohibited': 'admin prohibited',
+  'host administratively prohibited': 'host admin prohibited',
+  'network administratively prohibited': 'network admin prohibited',
+};
+
+/** `host unreachable, said router 198.18.0.254`; `no route, said the agent's own stack`. */
+export function reporterWords(reporter: Reporter, hostIp: string, sweeper: string): string {
+  // The errno stays in --json; its words say the same here.
+  const known = reporter.address === 'local' && reporter.errno ? LOCAL_WORDS[reporter.errno] : undefined;
+  const words = SHORT_REASONS[reporter.reason] ?? reporter.reason;
+  const reason = known ?? (reporter.errno ? `${words} (${reporter.errno})` : words);
+  return `${reason}, said ${senderWords(reporter, hostIp, sweeper)}`;
+}
+
+/** `rtt 0.37 ms` for one echo; `0% loss · 0.31/0.37/0.52 ms` (min/avg/max) for several. */
+export function echoWords(host: HostResult): string {
+  const { icmp } = host;
+  if (icmp.sent === 0) return 'no echo sent';
+  if (!icmp.rtt) return `no echo reply (${icmp.sent} sent)`;
+  if (icmp.sent === 1) return `rtt ${formatMs(icmp.rtt.avg)}`;
+  const { min, avg, max } = icmp.rtt;
+  return `${icmp.lossPct}% loss · ${formatMsBare(min)}/${formatMsBare(avg)}/${formatMs(max)}`;
+}
+
+function portsWords(ports: readonly PortResult[], state: 'open' | 'closed'): string {
+  const numbers = ports.map((p) => p.port).join(', ');
+  const only = ports.length === 1 ? ports[0] : undefined;
+  return only?.ms !== undefined ? `${numbers} ${state} ${formatMs(only.ms)}` : `${numbers} ${state}`;
+}
+
+/**
+ * The TCP results that matter: open ports; closed ones (an RST) only when they are the evidence that the host is
+ * there, i.e. when nothing else answered.
+ */
+export function tcpEvidence(host: HostResult): string | undefined {
+  const open = host.ports.filter((p) => p.state === 'open');
+  if (open.length > 0) return portsWords(open, 'open');
+  const closed = host.ports.filter((p) => p.state === 'closed');
+  if (host.state === 'alive_tcp_only' && closed.length > 0) return portsWords(closed, 'closed');
+  return undefined;
+}
+
+/** What a host's line says after its address, for alive and TCP-only hosts: TCP results first, then echoes. */
+export function answerWords(host: HostResult): string {
+  const parts: string[] = [];
+  const tcp = tcpEvidence(host);
+  if (tcp) parts.push(tcp);
+  if (host.state === 'alive') parts.push(echoWords(host));
   return parts.join(' · ');
 }
 
-/** `from 198.18.0.254: communication administratively prohibited` or `the sweeper: no route (ENETUNREACH)`. */
-export function describeReporter(reporter: Reporter, hostIp?: string): string {
-  if (reporter.address === 'local') {
-    return `${reporter.reason}${reporter.errno ? ` (${reporter.errno})` : ''}`;
-  }
-  const who = reporter.address === hostIp ? `${reporter.address} (the host itself)` : reporter.address;
-  return `${reporter.reason}, said ${who}`;
+/** `tcp:22,5432 count:3`, or `no TCP port` for an ICMP-only sweep with one echo. */
+export function probeWords(probed: ProbeSet): string {
+  const parts: string[] = [probed.ports.length > 0 ? `tcp:${probed.ports.join(',')}` : 'no TCP port'];
+  if (probed.count !== 1) parts.push(`count:${probed.count}`);
+  return parts.join(' ');
 }
 
-export function describePort(port: PortResult): string {
-  const base = `${port.port}/tcp ${port.state}`;
-  if ((port.state === 'open' || port.state === 'closed') && port.ms !== undefined) {
-    return `${base} ${port.ms.toFixed(port.ms < 10 ? 2 : 0)} ms`;
-  }
-  return base;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `14:02 UTC` on the day of `now`, `Nov 29 14:02 UTC` before. */
+export function clockTime(at: string, now: Date): string {
+  const date = new Date(at);
+  if (Number.isNaN(date.getTime())) return at;
+  const hhmm = date.toISOString().slice(11, 16);
+  const sameDay = date.toISOString().slice(0, 10) === now.toISOString().slice(0, 10);
+  return sameDay ? `${hhmm} UTC` : `${MONTHS[date.getUTCMonth()] ?? ''} ${date.getUTCDate()} ${hhmm} UTC`;
 }
 
-/** ping's own words: `3 sent, 3 received, 0% loss, rtt min/avg/max/mdev = 0.040/0.050/0.060/0.007 ms`. */
-export function describeEcho(host: HostResult): string {
-  const { icmp } = host;
-  if (icmp.sent === 0) return 'no echo sent';
-  const base = `${icmp.sent} sent, ${icmp.received} received, ${icmp.lossPct}% loss`;
-  return icmp.rtt ? `${base}, rtt min/avg/max/mdev = ${formatRtt(icmp.rtt)} ms` : base;
+/** `just now`, `12 min ago`, `3 h ago`, `2 days ago`. */
+export function timeAgo(at: string, now: Date): string {
+  const ms = now.getTime() - Date.parse(at);
+  if (!Number.isFinite(ms) || ms < 60_000) return 'just now';
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} days ago`;
+}
+
+/** When a report finished: the moment "12 min ago" is counted from. */
+export function finishedAt(report: SweepReport): Date {
+  return new Date(Date.parse(report.startedAt) + report.durationMs);
 }
 
 export function packetTotals(report: SweepReport): { echoesSent: number; echoesReceived: number; tcpAttempts: number } {
@@ -70,45 +186,3 @@ export function packetTotals(report: SweepReport): { echoesSent: number; echoesR
   }
   return { echoesSent, echoesReceived, tcpAttempts };
 }
-
-const ANSWERING_WORDS: Record<HostState, string> = {
-  alive: 'alive',
-  alive_tcp_only: 'TCP only',
-  prohibited: 'prohibited',
-  unreachable: 'unreachable',
-  silent: 'silent',
-};
-
-function listAddresses(addresses: readonly string[], limit: number): string {
-  const folded = foldAddresses(addresses);
-  const shown = folded.slice(0, limit).join(', ');
-  return folded.length > limit ? `${shown} and ${folded.length - limit} more` : shown;
-}
-
-/**
- * What changed between two sweeps, in a few lines: `Appeared (2): 198.18.0.7, 198.18.0.9`,
- * `Went silent (1): 198.18.0.10 (now unreachable)`, `Changed (1): 198.18.0.20 alive → TCP only`. Each list shows
- * at most `limit` entries. One line `No change (254 hosts)` when nothing changed.
- */
-export function describeDiff(diff: SweepDiff, limit = 20): string[] {
-  const lines: string[] = [];
-  if (diff.appeared.length > 0) {
-    lines.push(`Appeared (${diff.appeared.length}): ${listAddresses(diff.appeared.map(([ip]) => ip), limit)}`);
-  }
-  if (diff.wentSilent.length > 0) {
-    const byState = new Map<HostState, string[]>();
-    for (const [ip, state] of diff.wentSilent) byState.set(state, [...(byState.get(state) ?? []), ip]);
-    const parts = [...byState].map(([state, ips]) =>
-      state === 'silent' ? listAddresses(ips, limit) : `${listAddresses(ips, limit)} (now ${ANSWERING_WORDS[state]})`,
-    );
-    lines.push(`Went silent (${diff.wentSilent.length}): ${parts.join('; ')}`);
-  }
-  if (diff.changed.length > 0) {
-    const shown = diff.changed.slice(0, limit).map((c) => `${c.ip} ${ANSWERING_WORDS[c.from]} → ${ANSWERING_WORDS[c.to]}`);
-    const more = diff.changed.length > limit ? ` and ${diff.changed.length - limit} more` : '';
-    lines.push(`Changed (${diff.changed.length}): ${shown.join(', ')}${more}`);
-  }
-  if (lines.length === 0) lines.push(`No change (${formatCount(diff.unchanged)} hosts)`);
-  return lines;
-}
-

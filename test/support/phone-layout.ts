@@ -92,9 +92,32 @@ function sizeOf(face: Face, context: boolean): number {
   return context ? PHONE.contextFontPx : PHONE.fontPx;
 }
 
+/** Advances and kerning pairs in font units, asked of opentype.js once each (it takes milliseconds a string). */
+const advances = new Map<string, number>();
+
+function units(face: Face, text: string): number {
+  const key = `${face}\u0000${text}`;
+  let value = advances.get(key);
+  if (value === undefined) {
+    const f = font(face);
+    value = f.getAdvanceWidth(text, f.unitsPerEm, { kerning: true });
+    advances.set(key, value);
+  }
+  return value;
+}
+
 function width(face: Face | 'emoji', text: string, context: boolean): number {
   if (face === 'emoji') return PHONE.emojiPx;
-  return font(face).getAdvanceWidth(text, sizeOf(face, context), { kerning: true });
+  // Zero-width characters (the word joiner in a range) have no glyph in the font: its .notdef box is not drawn.
+  const chars = [...text.replace(/[\u2060\u200b\ufe0f]/g, '')];
+  let total = 0;
+  chars.forEach((char, i) => {
+    total += units(face, char);
+    const previous = chars[i - 1];
+    // The kerning of a pair: what the two together take beyond each alone.
+    if (previous !== undefined) total += units(face, previous + char) - units(face, previous) - units(face, char);
+  });
+  return (total * sizeOf(face, context)) / font(face).unitsPerEm;
 }
 
 /** A piece that ends where a line may break (after it), with its width with and without its trailing spaces. */
@@ -179,4 +202,72 @@ export function phoneRows(line: string, options: { context?: boolean; column?: n
 /** Rows each line of a mrkdwn text takes (one entry per `\n`-separated line). */
 export function phoneRowsPerLine(text: string, options: { context?: boolean; column?: number } = {}): number[] {
   return text.split('\n').map((line) => phoneRows(line, options));
+}
+
+/** A message as the thread shows it, for `phoneThreadHeight`. */
+export interface LaidOutMessage {
+  text?: string;
+  blocks?: readonly unknown[];
+  /** Files: a picture with its size in px, or a file card. */
+  files?: readonly { picture?: { width: number; height: number } }[];
+}
+
+interface LaidOutBlock {
+  type: string;
+  text?: { text: string };
+  elements?: { text?: string | { text: string } }[];
+}
+
+/** Rows of buttons an actions block takes: 14 px bold labels, 12 px padding, 8 px apart, wrapping. */
+function buttonRows(labels: readonly string[]): number {
+  let rows = labels.length > 0 ? 1 : 0;
+  let used = 0;
+  for (const label of labels) {
+    const w = font('bold').getAdvanceWidth(label, 14, { kerning: true }) + 26;
+    if (used > 0 && used + 8 + w > PHONE.column) {
+      rows += 1;
+      used = 0;
+    }
+    used += (used > 0 ? 8 : 0) + w;
+  }
+  return rows;
+}
+
+/**
+ * The height in px of a thread laid out as test/support/phone-html.ts draws it (same margins, same line heights):
+ * each message's padding and name row, sections, contexts, buttons, pictures scaled to the column, file cards, and
+ * the divider before the replies.
+ */
+export function phoneThreadHeight(messages: readonly LaidOutMessage[]): number {
+  let height = 0;
+  messages.forEach((message, index) => {
+    if (index === 1) height += 36;
+    height += 16 + PHONE.linePx;
+    const blocks = (message.blocks ?? []) as LaidOutBlock[];
+    if (blocks.length === 0) height += 4 + sum(phoneRowsPerLine(message.text ?? '')) * PHONE.linePx;
+    for (const block of blocks) {
+      if (block.type === 'section') height += 4 + sum(phoneRowsPerLine(block.text?.text ?? '')) * PHONE.linePx;
+      if (block.type === 'context') {
+        const text = (block.elements ?? []).map((e) => (typeof e.text === 'string' ? e.text : '')).join(' ');
+        height += 4 + sum(phoneRowsPerLine(text, { context: true })) * PHONE.contextLinePx;
+      }
+      if (block.type === 'actions') {
+        const rows = buttonRows((block.elements ?? []).map((e) => (typeof e.text === 'object' ? e.text.text : '')));
+        height += 8 + rows * 32 + Math.max(0, rows - 1) * 8;
+      }
+    }
+    for (const file of message.files ?? []) {
+      height += 6 + (file.picture ? ((PHONE.column - 2) * file.picture.height) / file.picture.width + 2 : 52);
+    }
+  });
+  return Math.round(height);
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/** Width and height of a PNG, in CSS px for a picture drawn at 3 device px a CSS px, from its IHDR chunk. */
+export function pngSize(png: Buffer, scale = 3): { width: number; height: number } {
+  return { width: png.readUInt32BE(16) / scale, height: png.readUInt32BE(20) / scale };
 }

@@ -54,6 +54,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const [name, png] = process.argv.slice(2);
   if (!name || !png) throw new Error('usage: tsx test/support/phone-shot.ts <fixture> <out.png>');
   const { report, now } = loadReportFixture(name as ReportFixture);
-  const height = shoot(await phoneThread(report, now), png);
+  const height = shoot(phoneThread(report, now), png);
   process.stdout.write(`${name}: ${height} px\n`);
 }

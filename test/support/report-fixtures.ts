@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { compactHosts, diffSweeps } from '../../src/core/diff.js';
 import type { SweepReport } from '../../src/core/report.js';
-import { compactRecord, recordHosts } from '../../src/queue/history.js';
+import { comparisonWith, compactRecord, recordHosts } from '../../src/queue/history.js';
 import type { DistributedReport } from '../../src/core/report.js';
 
 export const REPORT_FIXTURES = ['mixed-24', 'three-networks'] as const;
@@ -24,7 +24,8 @@ function finishedAt(report: SweepReport): string {
 export function loadReportFixture(name: ReportFixture): { report: DistributedReport; now: Date } {
   const path = new URL(`../fixtures/reports/${name}.json`, import.meta.url);
   const { before, after } = JSON.parse(readFileSync(path, 'utf8')) as { before: SweepReport; after: SweepReport };
-  const previous = { at: finishedAt(before), ...recordHosts(before.hosts) };
+  const previous = { at: finishedAt(before), ...recordHosts(before.hosts), probed: { ports: before.options.ports, count: before.options.count } };
+  const { context, probedBefore } = comparisonWith(previous, { ports: after.options.ports, count: after.options.count });
   const report: DistributedReport = {
     ...after,
     sweepId: `${name}-2`,
@@ -33,7 +34,12 @@ export function loadReportFixture(name: ReportFixture): { report: DistributedRep
     chunks: [{ index: 0, group: 'lab', agentId: 'lab-agent-1', attempt: 1, stalled: 0, durationMs: after.durationMs }],
     failures: [],
     cancelled: false,
-    changes: { since: previous.at, sinceId: `${name}-1`, diff: diffSweeps(compactRecord(previous), compactHosts(after.hosts)) },
+    changes: {
+      since: previous.at,
+      sinceId: `${name}-1`,
+      diff: diffSweeps(compactRecord(previous), compactHosts(after.hosts), context),
+      ...(probedBefore ? { probedBefore } : {}),
+    },
   };
   return { report, now: new Date(finishedAt(after)) };
 }

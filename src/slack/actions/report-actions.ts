@@ -5,7 +5,9 @@ import { parseSweepText } from '../../core/grammar.js';
 import type { Dispatcher } from '../../queue/dispatcher.js';
 import type { HistoryStore } from '../../queue/history.js';
 import type { ResultStore } from '../../queue/results.js';
-import { ACTIONS, silentBlocks } from '../../views/blocks.js';
+import type { HostState } from '../../core/states.js';
+import { ACTIONS, hostsBlocks, parseShowHosts } from '../../views/blocks.js';
+import { STATE_WORDS } from '../../views/words.js';
 import { errorText } from '../render/replies.js';
 import type { SlackSweeps } from '../sweeps.js';
 
@@ -23,7 +25,7 @@ export function baselineNameFor(targets: readonly string[]): string {
   return name.slice(0, 63).replace(/[-.]+$/, '');
 }
 
-/** The buttons: Cancel on the running sweep; Re-run, Show silent hosts and Save as baseline on the report. */
+/** The buttons: Cancel on the running sweep; Re-run, Show all N (of a list cut short) and Save as baseline on the report. */
 export function registerReportActions(app: App, deps: ReportActionsDeps): void {
   const { sweeps, dispatcher, history, results, log } = deps;
 
@@ -48,14 +50,29 @@ export function registerReportActions(app: App, deps: ReportActionsDeps): void {
     }
   });
 
-  app.action<BlockAction<ButtonAction>>(ACTIONS.showSilent, async ({ ack, action, respond }) => {
-    await ack();
-    const report = await results.loadReport(action.value ?? '');
+  const showHosts = async (sweepId: string, state: HostState, respond: (message: object) => Promise<unknown>): Promise<void> => {
+    const report = await results.loadReport(sweepId);
     await respond(
       report
-        ? { response_type: 'ephemeral', replace_original: false, text: 'Silent hosts', blocks: silentBlocks(report) }
+        ? { response_type: 'ephemeral', replace_original: false, text: `${STATE_WORDS[state]} hosts`, blocks: hostsBlocks(report, state) }
         : { response_type: 'ephemeral', replace_original: false, text: 'This report is older than a day: its hosts are in the CSV.' },
     );
+  };
+
+  app.action<BlockAction<ButtonAction>>(ACTIONS.showHosts, async ({ ack, action, respond }) => {
+    await ack();
+    const asked = parseShowHosts(action.value ?? '');
+    if (!asked) {
+      await respond({ response_type: 'ephemeral', replace_original: false, text: 'This button does not say which hosts to show.' });
+      return;
+    }
+    await showHosts(asked.sweepId, asked.state, respond);
+  });
+
+  // Reports posted before "Show all N" carry this button.
+  app.action<BlockAction<ButtonAction>>(ACTIONS.showSilent, async ({ ack, action, respond }) => {
+    await ack();
+    await showHosts(action.value ?? '', 'silent', respond);
   });
 
   app.action<BlockAction<ButtonAction>>(ACTIONS.saveBaseline, async ({ ack, action, body, respond }) => {
