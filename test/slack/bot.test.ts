@@ -308,7 +308,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     assert.deepEqual(slack.violations, []);
   });
 
-  it('keeps a /16 report within Block Kit limits with the CSV attached', TIMEOUT, async () => {
+  it('keeps a /16 report within Block Kit limits with the map and the CSV attached', TIMEOUT, async () => {
     await fresh();
     const idle = await startAgent({ redisUrl: redis.url, group: 'empty', cidrs: '127.2.0.0/16' });
     try {
@@ -316,8 +316,11 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       const big = await slack.waitFor('the /16 report', () => threadReplies()[0], 90_000);
       assert.match(blocksOf(big)[0]?.text?.text ?? '', /^\*65,534 alive\* · /);
       assert.ok(blocksOf(big).length <= 50);
-      await slack.waitFor('the /16 CSV', () => slack.callsOf('files.completeUploadExternal')[0], 30_000);
-      assert.equal(([...slack.uploads.values()][0] ?? '').trim().split('\n').length, 65_535);
+      const upload = await slack.waitFor('the /16 map and CSV', () => slack.callsOf('files.completeUploadExternal')[0], 30_000);
+      // A /16 is drawn as an overview, one square per /24.
+      assert.equal(upload.args.initial_comment, '🟩 65,534 alive · a square: a /24, its best state');
+      const csv = [...slack.uploads.values()].find((f) => f.startsWith('ip,')) ?? '';
+      assert.equal(csv.trim().split('\n').length, 65_535);
       assert.deepEqual(slack.violations, []);
     } finally {
       await idle.kill();
