@@ -2,10 +2,14 @@ import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { connectRedis } from '../queue/connect.js';
-import { bullmq, ioredis } from '../queue/load.js';
+import { RedisConnections } from '../queue/connections.js';
+import { bullmq } from '../queue/load.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
+import { KEY_PREFIX } from '../queue/names.js';
+import { logBadRecords } from '../queue/records.js';
 import { ResultStore } from '../queue/results.js';
+import { Shutdown } from '../shutdown.js';
 import { AuditTrail } from './audit.js';
 import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
@@ -28,9 +32,17 @@ function slackLogger(log: Logger): SlackLogger {
   };
 }
 
+/** On stop, how long deliveries in progress get to be handed back to Redis (the next bot posts them), in ms. */
+const HAND_BACK_MS = 3000;
+/** On stop, how long Bolt gets to close its HTTP server or its Socket Mode connection, in ms. */
+const SLACK_STOP_MS = 2000;
+/** On stop, how long the queues get to close, in ms. */
+const QUEUES_STOP_MS = 1000;
+
 export interface Bot {
   /** HTTP mode: the port it listens on; Socket Mode: undefined. */
   port?: number;
+  /** Hands back deliveries in progress and stops, within 7 s whether Redis answers or not. */
   stop(): Promise<void>;
 }
 
@@ -40,8 +52,9 @@ export interface Bot {
  * BullMQ jobs, so a report is delivered even when Slack fails for a while or the bot restarts mid-sweep.
  */
 export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
-  const redis = await connectRedis(config.redisUrl);
-  redis.on('error', (error: Error) => log.warn({ event: 'redis_error', message: error.message }));
+  // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
+  const connections = new RedisConnections(config.redisUrl, log);
+  const redis = await connectRedis(config.redisUrl, undefined, (options) => connections.open(options));
   const logger = slackLogger(log);
   const clientOptions = { slackApiUrl: config.slackApiUrl };
   const app = config.appToken
@@ -59,12 +72,20 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
         port: config.port,
       });
 
-  const dispatcher = new Dispatcher({ connection: redis, maxAddresses: config.maxAddresses });
-  const history = new HistoryStore(redis);
-  const results = new ResultStore(redis);
+  // The bot's only size cap: applied to the plan, after the policy.
+  const onBadRecord = logBadRecords(log);
+  const dispatcher = new Dispatcher({
+    connection: redis,
+    maxAddresses: config.maxAddresses,
+    onBadRecord,
+    onError: connections.errorLogger('queue_error'),
+  });
+  const history = new HistoryStore(redis, { onBadRecord });
+  const results = new ResultStore(redis, KEY_PREFIX, onBadRecord);
   const audit = new AuditTrail(redis, log);
   const store = new SlackStore(redis);
   const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
+  deliveries.on('error', connections.errorLogger('queue_error', { queue: DELIVERY_QUEUE }));
   const sweeps = new SlackSweeps({
     client: app.client,
     store,
@@ -74,7 +95,6 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     audit,
     policy: config.policy,
     maxSweepsPerUser: config.maxSweepsPerUser,
-    maxAddresses: config.maxAddresses,
     log,
   });
   registerSweepCommand(app, sweeps, log);
@@ -83,8 +103,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     log.error({ event: 'bolt_error', message: error.message, code: (error as { code?: string }).code });
   });
 
-  const workerConnection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  workerConnection.on('error', () => undefined);
+  const workerConnection = connections.open();
   const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, store, dispatcher, audit, log }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
@@ -93,22 +112,24 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     stalledInterval: config.lockMs,
   });
   worker.on('failed', (job, error) => log.warn({ event: 'delivery_failed', job: job?.id, attempt: job?.attemptsMade, reason: error.message }));
-  worker.on('error', (error) => log.warn({ event: 'worker_error', message: error.message }));
+  worker.on('error', connections.errorLogger('worker_error'));
 
   await app.start();
   log.info({ event: 'bot_started', mode: config.appToken ? 'socket' : 'http', port: config.appToken ? undefined : config.port });
   return {
     port: config.appToken ? undefined : config.port,
     async stop() {
+      // Every step is bounded: while Redis is away, closing a worker or a queue waits for it forever (bullmq#4656),
+      // and nothing can be handed back anyway.
+      const shutdown = new Shutdown();
+      const redisMs = (ms: number): number => (connections.down ? 0 : ms);
       // Deliveries still waiting for their sweep are handed back: the next bot picks them up and posts the report.
       worker.cancelAllJobs('shutdown');
-      await worker.close();
-      await app.stop();
-      await deliveries.close();
-      await dispatcher.close();
-      workerConnection.disconnect();
-      redis.disconnect();
-      log.info({ event: 'bot_stopped' });
+      await shutdown.step('deliveries', redisMs(HAND_BACK_MS), worker.close());
+      await shutdown.step('slack', SLACK_STOP_MS, app.stop());
+      await shutdown.step('queues', redisMs(QUEUES_STOP_MS), Promise.all([deliveries.close(), dispatcher.close()]));
+      await connections.close();
+      log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished });
     },
   };
 }

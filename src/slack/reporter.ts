@@ -5,6 +5,7 @@ import { renderCsv } from '../views/csv.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import type { DistributedReport } from '../core/report.js';
 import { bullmq } from '../queue/load.js';
+import { firstIssue, logBadRecords } from '../queue/records.js';
 import type { AuditTrail } from './audit.js';
 import type { SlackStore } from './store.js';
 import { filesComment, finishedBlocks, progressBlocks, reportBlocks } from '../views/blocks.js';
@@ -12,7 +13,7 @@ import type { SweepHeader } from '../views/blocks.js';
 import { mapSvg, sweepMap } from '../views/map.js';
 import { mapPng } from './map-picture.js';
 import { INVITE_HINT } from './render/replies.js';
-import type { DeliveryJob } from './sweeps.js';
+import { deliveryJobSchema } from './sweeps.js';
 
 /** Live progress edits the parent message at most this often, in ms (chat.update is rate limited per message). */
 export const PROGRESS_EVERY_MS = 1000;
@@ -38,7 +39,7 @@ async function postJson(url: string, body: unknown): Promise<void> {
 
 /**
  * The report's files, in one reply under it: the map picture (when the sweep had IPv4 addresses) and the CSV of
- * every host, with a comment that says whose they are. A map that cannot be drawn is left out, not the CSV.
+ * every host, with the summary as comment. A map that cannot be drawn is left out, not the CSV.
  */
 function reportFiles(report: DistributedReport, header: SweepHeader, channel: string, threadTs: string, log: Logger) {
   const map = sweepMap(report);
@@ -61,11 +62,6 @@ function reportFiles(report: DistributedReport, header: SweepHeader, channel: st
   };
 }
 
-function isDeliveryJob(data: unknown): data is DeliveryJob {
-  const d = data as Partial<DeliveryJob> | undefined;
-  return d?.v === 1 && typeof d.sweepId === 'string' && typeof d.channel === 'string' && typeof d.header?.user === 'string';
-}
-
 /**
  * A delivery job, one per sweep: follows the sweep's progress on the parent message, then posts the report in
  * its thread (or through response_url where the bot cannot post), attaches the CSV when the message had to fold,
@@ -77,8 +73,9 @@ export function deliveryProcessor(deps: ReporterDeps) {
   const { store } = deps;
 
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<{ posted: boolean }> => {
-    if (!isDeliveryJob(job.data)) throw new bullmq.UnrecoverableError('bad delivery job data');
-    const { sweepId, channel, parentTs, header } = job.data;
+    const parsed = deliveryJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new bullmq.UnrecoverableError(`bad delivery job data: ${firstIssue(parsed.error)}`);
+    const { sweepId, channel, parentTs, header } = parsed.data;
     let lastUpdate = 0;
     let updating: Promise<unknown> = Promise.resolve();
     const report: DistributedReport = await deps.dispatcher.waitForReport(
@@ -112,8 +109,8 @@ export function deliveryProcessor(deps: ReporterDeps) {
         });
         await store.markDelivered(sweepId, 'report', reply.ts ?? '1');
       } else {
-        const url = await store.responseUrl(sweepId);
-        if (!url) throw new bullmq.UnrecoverableError('the response_url of this sweep has expired: the report is in the history only');
+        const url = await store.responseUrl(sweepId, logBadRecords(deps.log));
+        if (!url) throw new bullmq.UnrecoverableError('the response_url of this sweep has expired or is unreadable: the report is in the history only');
         await post(url, {
           response_type: 'ephemeral',
           replace_original: false,

@@ -1,5 +1,11 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { KEY_PREFIX } from '../queue/names.js';
+import { checkRecord } from '../queue/records.js';
+import type { OnBadRecord } from '../queue/records.js';
+
+/** Slack's response_url, as kept by the command: nothing else is posted to. */
+const RESPONSE_URL = z.url({ protocol: /^https?$/ });
 
 /** Steps of a report's delivery, each recorded once done so a delivery that runs again does only what is left. */
 export type DeliveryStep = 'report' | 'files' | 'parent';
@@ -16,7 +22,8 @@ const RUNNING_TTL_SECONDS = 24 * 3600;
 /**
  * What the bot keeps in Redis besides its queues, behind one class. Keys: `PREFIX:slack:trigger:ID` (requests
  * already handled), `PREFIX:slack:active:USER` (a user's running sweeps), `PREFIX:slack:response:SWEEP` (the
- * response_url, kept apart from job data), `PREFIX:slack:delivered:SWEEP:STEP` (delivery steps done).
+ * response_url, kept apart from job data), `PREFIX:slack:reach:SWEEP` (what a sweep reaches, for the policy check
+ * of its buttons), `PREFIX:slack:delivered:SWEEP:STEP` (delivery steps done).
  */
 export class SlackStore {
   constructor(
@@ -50,8 +57,20 @@ export class SlackStore {
     await this.redis.set(this.key('response', sweepId), url, 'EX', RESPONSE_URL_TTL_SECONDS);
   }
 
-  async responseUrl(sweepId: string): Promise<string | undefined> {
-    return (await this.redis.get(this.key('response', sweepId))) ?? undefined;
+  /** The sweep's response_url; undefined when it expired, or (told to `onBad`) when what is kept is not one. */
+  async responseUrl(sweepId: string, onBad: OnBadRecord): Promise<string | undefined> {
+    const key = this.key('response', sweepId);
+    const stored = await this.redis.get(key);
+    return stored === null ? undefined : checkRecord(RESPONSE_URL, stored, { what: 'response_url', key }, onBad);
+  }
+
+  /** Keeps what a sweep reaches (its JSON record, checked by whoever reads it) for `ttlSeconds`. */
+  async saveReach(sweepId: string, record: string, ttlSeconds: number): Promise<void> {
+    await this.redis.set(this.key('reach', sweepId), record, 'EX', ttlSeconds);
+  }
+
+  async reach(sweepId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.key('reach', sweepId))) ?? undefined;
   }
 
   /** Records a delivery step as done, with what it produced (e.g. the ts of the posted message). */

@@ -97,6 +97,9 @@ export function runsText(runs: readonly AddressRun[], dash = '-'): string[] {
   });
 }
 
+/** What is said of a host whose probes the sweep stopped (past its time bound) before they ended. */
+const UNFINISHED = 'unfinished: the sweep stopped first';
+
 /** Who runs the probes, for "said the agent's own stack". */
 function sweeperOf(report: AnyReport): string {
   return isDistributed(report) ? 'the agent' : 'this machine';
@@ -120,11 +123,17 @@ export function stateSections(report: AnyReport): StateSection[] {
     if (hosts.length === 0) continue;
     let lines: FactLine[];
     if (state === 'silent') {
-      lines = [{ runs: addressRuns(hosts.map((h) => h.ip)), detail: '', hosts: hosts.length }];
+      // A host whose probes the sweep stopped before they ended is not known to be silent: its own fact.
+      const finished = hosts.filter((h) => !h.unfinished);
+      const unfinished = hosts.filter((h) => h.unfinished);
+      lines = [finished, unfinished]
+        .filter((group) => group.length > 0)
+        .map((group) => ({ runs: addressRuns(group.map((h) => h.ip)), detail: group === unfinished ? UNFINISHED : '', hosts: group.length }));
     } else if (state === 'prohibited' || state === 'unreachable') {
       const facts = new Map<string, HostResult[]>();
       for (const host of hosts) {
-        const detail = host.reporter ? reporterWords(host.reporter, host.ip, sweeper) : 'no sender known';
+        const said = host.reporter ? reporterWords(host.reporter, host.ip, sweeper) : 'no sender known';
+        const detail = host.unfinished ? `${said} (${UNFINISHED})` : said;
         facts.set(detail, [...(facts.get(detail) ?? []), host]);
       }
       lines = [...facts].map(([detail, group]) =>
@@ -133,7 +142,7 @@ export function stateSections(report: AnyReport): StateSection[] {
       // The largest fact first: 256 hosts a router calls unreachable before the one the firewall rejects.
       lines.sort((a, b) => b.hosts - a.hosts);
     } else {
-      lines = hosts.map((host) => hostLine(host, answerWords(host)));
+      lines = hosts.map((host) => hostLine(host, host.unfinished ? `${answerWords(host)} (${UNFINISHED})` : answerWords(host)));
     }
     sections.push({ state, title: STATE_TITLES[state], count: hosts.length, lines });
   }
@@ -220,7 +229,9 @@ export function changesOutlines(report: AnyReport, now: Date): ChangesOutline[] 
 export function reportNotes(report: AnyReport, failuresShown = Infinity): string[] {
   const notes: string[] = [];
   const probed = `${formatCount(report.summary.total)} of ${formatCount(report.planned)} addresses were probed.`;
-  if (isDistributed(report)) {
+  if (report.stopped?.code === 'over_time') {
+    notes.push(`Stopped: ${report.stopped.reason}. ${probed}`);
+  } else if (isDistributed(report)) {
     if (report.cancelled) notes.push(`Cancelled: ${probed}`);
     else if (!report.complete) notes.push(`Incomplete: ${probed}`);
     for (const failure of report.failures.slice(0, failuresShown)) {
