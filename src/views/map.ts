@@ -220,8 +220,8 @@ export function mapLegend(map: SweepMap, summary: SweepSummary): string {
         return cell === 'unswept' || !counted ? `${emoji} ${words}` : `${emoji} ${formatCount(summary[cell])} ${words}`;
       })
       .join(counted ? ' · ' : '  ');
-  // An emoji is about as wide as three characters; two rows hold about 76.
+  // An emoji is about as wide as three characters; two rows hold about 86 (test/views/phone.test.ts checks).
   const counted = legend(true);
-  const text = counted.length + cells.length * 2 <= 74 ? counted : legend(false);
+  const text = counted.length + cells.length * 2 <= 86 ? counted : legend(false);
   return map.panels.some((p) => p.overview) ? `${text} · a square: a /24, its best state` : text;
 }
