@@ -1,7 +1,8 @@
-import type { Job, Worker } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { bullmq, ioredis } from '../queue/load.js';
 import type { Logger } from 'pino';
+import { HEARTBEAT_MS } from '../core/agent-health.js';
 import { isZenSweepError } from '../core/errors.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
 import { parseTargetToken } from '../core/targets.js';
@@ -11,6 +12,8 @@ import { HistoryStore } from '../queue/history.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { MetricsServer, redisReadiness } from '../metrics/server.js';
 import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
@@ -18,7 +21,6 @@ import { ResultStore } from '../queue/results.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
-const HEARTBEAT_MS = 10_000;
 const PROGRESS_EVERY_MS = 250;
 /** Lock of a report job, in ms (renewed while it runs). */
 export const REPORT_LOCK_MS = 10_000;
@@ -52,6 +54,13 @@ export class Agent {
   private readonly startedAt = new Date().toISOString();
   private icmp = false;
   private stopping = false;
+  private readonly metrics: AgentMetrics;
+  /** The group's queue as the metrics read it (its depth). */
+  private readonly chunkQueue: Queue;
+  private metricsServer: MetricsServer | undefined;
+  /** When the last heartbeat was written (performance.now()). */
+  private lastBeat: number | undefined;
+  private lastError: AgentInfo['lastError'];
 
   constructor(
     private readonly config: AgentConfig,
@@ -63,8 +72,24 @@ export class Agent {
     this.results = new ResultStore(this.connection, KEY_PREFIX);
     for (const client of [this.connection, this.subscriber]) {
       // ioredis reconnects by itself; say so once per event, without the URL (it may hold a password).
-      client.on('error', (error: Error) => this.log.warn({ event: 'redis_error', message: error.message }));
+      client.on('error', (error: Error) => {
+        this.log.warn({ event: 'redis_error', message: error.message });
+        this.noteError(`Redis: ${error.message}`);
+      });
     }
+    this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection });
+    this.metrics = new AgentMetrics({
+      connections: () => [this.connection, this.subscriber],
+      group: config.group,
+      queue: () => this.chunkQueue,
+      heartbeatAgeMs: () => (this.lastBeat === undefined ? undefined : performance.now() - this.lastBeat),
+      rateLimit: config.rate,
+    });
+  }
+
+  /** Remembers the last thing that went wrong, for the heartbeat (one line, no secret). */
+  private noteError(message: string): void {
+    this.lastError = { at: new Date().toISOString(), message: message.split('\n')[0]?.slice(0, 200) ?? '' };
   }
 
   async start(): Promise<void> {
@@ -89,10 +114,31 @@ export class Agent {
       lockDuration: REPORT_LOCK_MS,
     });
     for (const worker of [this.chunks, this.reports]) {
-      worker.on('failed', (job, error) =>
-        this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message }),
+      worker.on('failed', (job, error) => {
+        this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message });
+        this.noteError(`${worker === this.chunks ? 'chunk' : 'report'} failed: ${error.message}`);
+        (worker === this.chunks ? this.metrics.chunksFailed : this.metrics.sweepsFailed).inc();
+      });
+      worker.on('error', (error) => {
+        this.log.warn({ event: 'worker_error', queue: worker.name, message: error.message });
+        this.noteError(`worker: ${error.message}`);
+      });
+    }
+    this.reports.on('completed', (job) => {
+      const sweepId = (job.returnvalue as { sweepId?: unknown } | undefined)?.sweepId;
+      if (typeof sweepId !== 'string') return;
+      void this.connection.exists(cancelledKey(sweepId, KEY_PREFIX)).then(
+        (cancelled) => (cancelled ? this.metrics.sweepsCancelled : this.metrics.sweepsFinished).inc(),
+        () => this.metrics.sweepsFinished.inc(),
       );
-      worker.on('error', (error) => this.log.warn({ event: 'worker_error', queue: worker.name, message: error.message }));
+    });
+    if (this.config.metricsPort !== undefined) {
+      this.metricsServer = await MetricsServer.start({
+        port: this.config.metricsPort,
+        registry: this.metrics.registry,
+        checks: [redisReadiness(this.connection)],
+        log: this.log,
+      });
     }
     await this.subscriber.subscribe(cancelChannel(KEY_PREFIX));
     this.subscriber.on('message', (_channel: string, sweepId: string) => this.cancelSweep(sweepId));
@@ -113,6 +159,8 @@ export class Agent {
     const timer = setTimeout(() => this.chunks?.cancelAllJobs(SHUTDOWN), graceMs);
     await closing;
     clearTimeout(timer);
+    await this.metricsServer?.close();
+    await this.chunkQueue.close().catch(() => undefined);
     await this.registry.remove(this.config.group, this.config.agentId).catch(() => undefined);
     await this.subscriber.quit().catch(() => undefined);
     await this.connection.quit().catch(() => undefined);
@@ -130,8 +178,15 @@ export class Agent {
       load: { active: this.active.size, concurrency: this.config.concurrency },
       startedAt: this.startedAt,
       lastSeen: now,
+      inFlight: this.metrics.inFlight,
+      sendRate: Math.round(this.metrics.sampleRate()),
+      rateLimit: this.config.rate,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
     };
-    await this.registry.heartbeat(info).catch((error: Error) => this.log.warn({ event: 'heartbeat_failed', message: error.message }));
+    await this.registry.heartbeat(info).then(
+      () => (this.lastBeat = performance.now()),
+      (error: Error) => this.log.warn({ event: 'heartbeat_failed', message: error.message }),
+    );
   }
 
   private cancelSweep(sweepId: string): void {
@@ -151,6 +206,7 @@ export class Agent {
       throw new bullmq.UnrecoverableError(`chunk for group ${data.group} reached an agent of group ${this.config.group}`);
     }
     const started = performance.now();
+    if (job.processedOn !== undefined) this.metrics.chunkWait.observe(Math.max(0, job.processedOn - job.timestamp) / 1000);
     const result = (partial: Partial<ChunkResult>): ChunkResult => ({
       index: data.index,
       group: data.group,
@@ -163,7 +219,10 @@ export class Agent {
       stalled: job.stalledCounter,
       ...partial,
     });
-    if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) return result({});
+    if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) {
+      this.metrics.chunksCancelled.inc();
+      return result({});
+    }
 
     let targets: TargetSpec[];
     try {
@@ -179,12 +238,14 @@ export class Agent {
     }
     const request: SweepRequest = { targets, options };
     this.active.set(String(job.id), data.sweepId);
+    this.metrics.chunksStarted.inc();
     let lastProgress = 0;
     try {
       const report = await runSweep(request, {
         scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
         signal,
         maxAddresses: 65_536,
+        meter: this.metrics,
         onProgress: (p) => {
           const now = performance.now();
           if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;
@@ -194,6 +255,9 @@ export class Agent {
       });
       if (signal?.aborted && signal.reason === SHUTDOWN) throw new Error('agent shut down: chunk handed back');
       await this.results.saveChunk(data.sweepId, data.index, { hosts: report.hosts, names: report.names });
+      this.metrics.countResults(report.hosts);
+      this.metrics.chunkRun.observe((performance.now() - started) / 1000);
+      (signal?.aborted ? this.metrics.chunksCancelled : this.metrics.chunksFinished).inc();
       return result({
         planned: report.planned,
         complete: report.complete,

@@ -4,6 +4,7 @@ import type { SweepOptions } from '../core/request.js';
 import type { Reporter } from '../core/states.js';
 import type { EchoStats } from '../core/stats.js';
 import { lossPercent, rttStats } from '../core/stats.js';
+import type { ProbeMeter } from './meter.js';
 import type { EchoProber, TcpOutcome, TcpProber } from './probers.js';
 import { Fifo } from './queue.js';
 
@@ -24,6 +25,8 @@ export interface SchedulerLimits {
   onProgress?: (progress: SweepProgress) => void;
   /** Host names that led to an address, reported with it. */
   names?: ReadonlyMap<string, string[]>;
+  /** Told of every probe sent and settled (metrics). */
+  meter?: ProbeMeter;
 }
 
 export interface ProbeKit {
@@ -136,6 +139,8 @@ export class ProbeScheduler {
   private finish(complete: boolean): void {
     if (this.finished) return;
     this.finished = true;
+    // Probes still out when the sweep stops are dropped: their answers are no longer awaited.
+    if (this.inFlight > 0) this.limits.meter?.settled(this.inFlight);
     if (this.delayTimer) clearTimeout(this.delayTimer);
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.ready.clear();
@@ -240,6 +245,7 @@ export class ProbeScheduler {
 
   private sendEcho(host: ActiveHost): void {
     this.inFlight += 1;
+    this.limits.meter?.sent('icmp');
     host.echoesLeft -= 1;
     host.echoSent += 1;
     const attempt = host.echoAttempt;
@@ -255,6 +261,7 @@ export class ProbeScheduler {
 
   private sendTcp(job: TcpJob): void {
     this.inFlight += 1;
+    this.limits.meter?.sent('tcp');
     job.port.attempts += 1;
     // Replies already queued are read first, so the slow connect() setup does not stretch their RTTs.
     this.kit.echo?.poll();
@@ -285,6 +292,7 @@ export class ProbeScheduler {
   private echoDone(host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void {
     if (this.finished) return;
     this.inFlight -= 1;
+    this.limits.meter?.settled(1);
     if (rttMs >= 0) {
       host.echoReceived += 1;
       host.rttSum += rttMs;
@@ -310,6 +318,7 @@ export class ProbeScheduler {
     if (this.finished) return;
     const { host, port } = job;
     this.inFlight -= 1;
+    this.limits.meter?.settled(1);
     switch (outcome.kind) {
       case 'open':
         port.state = 'open';

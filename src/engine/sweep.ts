@@ -10,6 +10,7 @@ import { NodeTcpProber } from './tcp.js';
 import { dnsModule } from './builtins.js';
 import { ProbeScheduler } from './scheduler.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
+import type { ProbeMeter } from './meter.js';
 import { formatCount } from '../core/format.js';
 
 /** Resolves a host name to every address it has (A and AAAA). */
@@ -42,6 +43,8 @@ export interface SweepDependencies {
    * after names are resolved: anything outside is refused before a packet leaves.
    */
   scope?: { set: AddressSet; text: string };
+  /** Told of every probe sent and settled (an agent's metrics). */
+  meter?: ProbeMeter;
 }
 
 /** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
@@ -163,6 +166,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       signal: deps.signal,
       onProgress: deps.onProgress,
       names: namesByAddress,
+      meter: deps.meter,
     });
     const { hosts, complete } = await scheduler.run();
     return {

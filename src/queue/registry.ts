@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
+import type { AgentFacts } from '../core/agent-health.js';
 import { KEY_PREFIX } from './names.js';
 
-/** What an agent says of itself in its heartbeat. */
-export interface AgentInfo {
+/** What an agent says of itself in its heartbeat (its health facts included). */
+export interface AgentInfo extends AgentFacts {
   group: string;
   id: string;
   /** The CIDRs it may probe (ZENSWEEP_CIDRS). */

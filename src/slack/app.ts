@@ -1,10 +1,18 @@
 import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/bolt';
 import type { Logger } from 'pino';
+import { WebClient } from '@slack/web-api';
+import type { Queue } from 'bullmq';
+import { BotMetrics } from '../metrics/bot-metrics.js';
+import { MetricsServer, redisReadiness } from '../metrics/server.js';
+import type { ReadinessCheck } from '../metrics/server.js';
+import { countingFetch } from '../metrics/slack-fetch.js';
 import { connectRedis } from '../queue/connect.js';
 import { bullmq, ioredis } from '../queue/load.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
+import { KEY_PREFIX, sweepQueueName } from '../queue/names.js';
+import { AgentRegistry } from '../queue/registry.js';
 import { ResultStore } from '../queue/results.js';
 import { AuditTrail } from './audit.js';
 import type { BotConfig } from './config.js';
@@ -27,6 +35,25 @@ function slackLogger(log: Logger): SlackLogger {
   };
 }
 
+/** How long a good answer from Slack keeps /readyz from asking again, in ms (auth.test is rate limited). */
+const SLACK_READY_CACHE_MS = 10_000;
+
+/** The Slack check of /readyz: auth.test answers with this token, asked without retries, remembered a while. */
+function slackReadiness(client: WebClient): ReadinessCheck {
+  let goodUntil = 0;
+  return {
+    name: 'slack',
+    async check() {
+      if (Date.now() < goodUntil) return;
+      await client.auth.test().catch((error: unknown) => {
+        const code = (error as { data?: { error?: unknown } }).data?.error;
+        throw new Error(typeof code === 'string' ? `auth.test answered ${code}` : `Slack did not answer (${(error as Error).message})`);
+      });
+      goodUntil = Date.now() + SLACK_READY_CACHE_MS;
+    },
+  };
+}
+
 export interface Bot {
   /** HTTP mode: the port it listens on; Socket Mode: undefined. */
   port?: number;
@@ -42,7 +69,24 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const redis = await connectRedis(config.redisUrl);
   redis.on('error', (error: Error) => log.warn({ event: 'redis_error', message: error.message }));
   const logger = slackLogger(log);
-  const clientOptions = { slackApiUrl: config.slackApiUrl };
+  const workerConnection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  workerConnection.on('error', () => undefined);
+  // The sweep queues whose depth the metrics report, one per group seen, closed at shutdown.
+  const groupQueues = new Map<string, Queue>();
+  const metrics = new BotMetrics({
+    connections: () => [redis, workerConnection],
+    agents: () => new AgentRegistry(redis, KEY_PREFIX).list(),
+    queueOf: (group) => {
+      let queue = groupQueues.get(group);
+      if (!queue) {
+        queue = new bullmq.Queue(sweepQueueName(group), { connection: redis });
+        groupQueues.set(group, queue);
+      }
+      return queue;
+    },
+  });
+  const fetch = countingFetch(metrics, config.slackApiUrl);
+  const clientOptions = { slackApiUrl: config.slackApiUrl, fetch };
   const app = config.appToken
     ? new App({
         token: config.botToken,
@@ -61,7 +105,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const dispatcher = new Dispatcher({ connection: redis, maxAddresses: config.maxAddresses });
   const history = new HistoryStore(redis);
   const results = new ResultStore(redis);
-  const audit = new AuditTrail(redis, log);
+  const audit = new AuditTrail(redis, log, KEY_PREFIX, (entry) => metrics.audited(entry.outcome));
   const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
   const sweeps = new SlackSweeps({
     client: app.client,
@@ -81,8 +125,6 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     log.error({ event: 'bolt_error', message: error.message, code: (error as { code?: string }).code });
   });
 
-  const workerConnection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  workerConnection.on('error', () => undefined);
   const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, redis, dispatcher, audit, log }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
@@ -94,6 +136,18 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   worker.on('error', (error) => log.warn({ event: 'worker_error', message: error.message }));
 
   await app.start();
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : await MetricsServer.start({
+          port: config.metricsPort,
+          registry: metrics.registry,
+          checks: [
+            redisReadiness(redis),
+            slackReadiness(new WebClient(config.botToken, { slackApiUrl: config.slackApiUrl, fetch, retryConfig: { retries: 0 }, timeout: 2000, logger })),
+          ],
+          log,
+        });
   log.info({ event: 'bot_started', mode: config.appToken ? 'socket' : 'http', port: config.appToken ? undefined : config.port });
   return {
     port: config.appToken ? undefined : config.port,
@@ -101,7 +155,9 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       // Deliveries still waiting for their sweep are handed back: the next bot picks them up and posts the report.
       worker.cancelAllJobs('shutdown');
       await worker.close();
+      await metricsServer?.close();
       await app.stop();
+      await Promise.all([...groupQueues.values()].map((q) => q.close()));
       await deliveries.close();
       await dispatcher.close();
       workerConnection.disconnect();

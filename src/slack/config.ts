@@ -27,6 +27,7 @@ const schema = z.object({
   ZENSWEEP_MAX_SWEEPS_PER_USER: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_MAX_ADDRESSES: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_LOCK_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
+  METRICS_PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
 });
 
 /** The bot's settings, from its environment, checked once at start. Tokens are kept here and nowhere else. */
@@ -48,6 +49,8 @@ export interface BotConfig {
   maxAddresses: number;
   /** How long a report delivery's lock lasts, in ms (a bot that died hands it over after this), default 30,000. */
   lockMs: number;
+  /** Port of /metrics, /healthz and /readyz (METRICS_PORT); none when unset. */
+  metricsPort?: number;
 }
 
 /** Reads the bot's environment; throws ConfigError naming the first bad variable, never echoing a secret. */
@@ -77,5 +80,6 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     maxSweepsPerUser: boundedInt(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
     maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216),
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
+    metricsPort: data.METRICS_PORT === undefined ? undefined : boundedInt(data.METRICS_PORT, 0, 'METRICS_PORT', 1, 65_535),
   };
 }

@@ -1,4 +1,4 @@
-import { formatDuration } from '../../core/format.js';
+import { agentHealth, describeAgentHealth } from '../../core/agent-health.js';
 import type { SweepRecord } from '../../queue/history.js';
 import type { AgentInfo } from '../../queue/registry.js';
 import { escapeText } from './blocks.js';
@@ -33,10 +33,10 @@ export function agentsText(agents: readonly AgentInfo[], now = Date.now()): stri
       group = agent.group;
       lines.push(`*${escapeText(group)}*`);
     }
-    const seen = formatDuration(Math.max(0, now - Date.parse(agent.lastSeen)));
     lines.push(
       `• \`${escapeText(agent.id)}\` ${escapeText(agent.cidrs.join(', '))} · ${agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)'}` +
-        ` · ${agent.load.active}/${agent.load.concurrency} chunks · seen ${seen} ago`,
+        ` · ${agent.load.active}/${agent.load.concurrency} chunks`,
+      `    ${escapeText(describeAgentHealth(agentHealth(agent, now)))}`,
     );
   }
   return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
