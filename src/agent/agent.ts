@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { HEARTBEAT_MS } from '../core/agent-health.js';
 import { isZenSweepError } from '../core/errors.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
-import { parseTargetToken } from '../core/targets.js';
+import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
 import { runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
@@ -225,8 +225,14 @@ export class Agent {
     }
 
     let targets: TargetSpec[];
+    // The requester's scope, from the policy that let the sweep start: enforced here too, names once resolved.
+    const requesterScope = data.scope && { set: new AddressSet(), text: data.scope.join(', ') };
     try {
       targets = data.targets.map((t) => parseTargetToken(t));
+      for (const cidr of data.scope ?? []) {
+        const network = parseNetwork(cidr);
+        requesterScope?.set.add(network.family, network.start, network.end);
+      }
     } catch (error) {
       throw new bullmq.UnrecoverableError(`bad chunk data: ${(error as Error).message}`);
     }
@@ -243,6 +249,7 @@ export class Agent {
     try {
       const report = await runSweep(request, {
         scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
+        requesterScope,
         signal,
         maxAddresses: 65_536,
         meter: this.metrics,

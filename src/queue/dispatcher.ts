@@ -9,7 +9,7 @@ import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName }
 import { HistoryStore } from './history.js';
 import { ResultStore } from './results.js';
 import { planSweep } from './plan.js';
-import type { SweepPlan } from './plan.js';
+import type { ReachCheck, SweepPlan } from './plan.js';
 import { AgentRegistry } from './registry.js';
 import type { AgentInfo } from './registry.js';
 
@@ -82,14 +82,15 @@ export class Dispatcher {
   }
 
   /**
-   * Plans against the live agents, refusing what none covers, and checks that a compare:NAME baseline exists.
-   * Nothing is enqueued.
+   * Plans against the live agents, refusing what none covers and what `authorize` (a policy) refuses, and checks
+   * that a compare:NAME baseline exists. Nothing is enqueued.
    */
-  async plan(request: SweepRequest): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
+  async plan(request: SweepRequest, authorize?: ReachCheck): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
     const agents = await this.registry.list();
     const plan = planSweep(request, agents, {
       chunkSize: this.options.chunkSize,
       maxAddresses: this.options.maxAddresses,
+      authorize,
     });
     const compare = request.options.compare;
     if (compare !== undefined && !(await this.history.baseline(compare))) {
@@ -131,6 +132,7 @@ export class Dispatcher {
       },
       children: plan.chunks.map((chunk) => {
         const data: ChunkJob = { v: 1, sweepId, group: chunk.group, index: chunk.index, targets: chunk.targets, options };
+        if (chunk.scope) data.scope = chunk.scope;
         return {
           name: 'chunk',
           queueName: sweepQueueName(chunk.group),

@@ -2,11 +2,21 @@ import { z } from 'zod';
 import type { SweepReport, SweepSummary } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import type { SweepDiff } from '../core/diff.js';
+import { parseNetwork } from '../core/targets.js';
 
 /**
  * Job data, validated where it is read: BullMQ stores it in clear text and anything can put a job in a queue, so an
  * agent trusts nothing it did not check. It holds no secret.
  */
+
+function isNetwork(text: string): boolean {
+  try {
+    parseNetwork(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const optionsSchema = z.object({
   ports: z.array(z.number().int().min(1).max(65_535)).max(1024),
@@ -29,6 +39,8 @@ export const chunkJobSchema = z.object({
   /** Targets in the grammar's words: address ranges (`10.0.1.0-10.0.1.255`), addresses, or names. */
   targets: z.array(z.string().min(1).max(300)).min(1).max(4096),
   options: optionsSchema,
+  /** The networks the requester may sweep (their policy's CIDRs): the agent refuses any address outside them. */
+  scope: z.array(z.string().min(1).max(64).refine(isNetwork, 'is not a CIDR, address or range')).min(1).max(1024).optional(),
 });
 export type ChunkJob = z.infer<typeof chunkJobSchema> & { options: SweepOptions };
 

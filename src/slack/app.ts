@@ -102,6 +102,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
         port: config.port,
       });
 
+  // The bot's only size cap: applied to the plan, after the policy.
   const dispatcher = new Dispatcher({ connection: redis, maxAddresses: config.maxAddresses });
   const history = new HistoryStore(redis);
   const results = new ResultStore(redis);
@@ -116,7 +117,6 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     audit,
     policy: config.policy,
     maxSweepsPerUser: config.maxSweepsPerUser,
-    maxAddresses: config.maxAddresses,
     log,
   });
   registerSweepCommand(app, sweeps, log);

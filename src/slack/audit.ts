@@ -2,14 +2,20 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { KEY_PREFIX } from '../queue/names.js';
 
+/** A button on a sweep's messages: each press is checked against the policy and audited like a command. */
+export type SweepButton = 'rerun' | 'cancel' | 'show_silent' | 'save_baseline';
+
 /** One line of the audit trail: who asked for what, where, and what came of it. No token, no payload. */
 export interface AuditEntry {
   at: string;
   user: string;
   channel: string;
-  /** The command text as typed (targets and options: nothing secret). */
+  /** The command text as typed (targets and options: nothing secret); for a button, the text of its sweep. */
   text: string;
-  outcome: 'started' | 'refused' | 'invalid' | 'delivered' | 'cancelled' | 'failed';
+  /** The button pressed; absent for the slash command. */
+  action?: SweepButton;
+  /** `allowed`: a button the policy let through (Cancel, Show silent hosts, Save as baseline). */
+  outcome: 'started' | 'refused' | 'invalid' | 'delivered' | 'cancelled' | 'failed' | 'allowed';
   sweepId?: string;
   /** For refused, invalid and failed: the one-line reason. */
   reason?: string;

@@ -339,6 +339,47 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.match(outside.stdout, /^localhost — no hosts · /);
   });
 
+  it("refuses, after resolving names, any address outside the requester's scope, saying which and why", TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'a', cidrs: '127.0.0.0/16' });
+    const dispatcher = new Dispatcher({ connection: client });
+    const scoped = async (text: string, scope: string[]): Promise<DistributedReport> => {
+      const request = parseSweepText(text);
+      const planned = await dispatcher.plan(request, (reach) => new Map([...reach.addresses.keys(), ...reach.names.keys()].map((g) => [g, scope])));
+      return dispatcher.waitForReport(await dispatcher.submit(request, 'U1', undefined, planned));
+    };
+    try {
+      const inside = await scoped('localhost', ['127.0.0.0/30']);
+      assert.deepEqual(inside.failures, []);
+      assert.deepEqual(inside.hosts.map((h) => [h.ip, h.names, h.state]), [['127.0.0.1', ['localhost'], 'alive']]);
+      const addresses = await scoped('127.0.0.2-5', ['127.0.0.0/30']);
+      assert.deepEqual(addresses.hosts, []);
+      assert.match(addresses.failures[0]?.reason ?? '', /^127\.0\.0\.4-127\.0\.0\.5 are outside the networks the policy lets the requester sweep \(127\.0\.0\.0\/30\)/);
+
+      const outside = await scoped('localhost', ['127.0.0.64/26', '127.0.1.0/24']);
+      assert.deepEqual(outside.hosts, []);
+      assert.deepEqual(outside.failures, [
+        {
+          index: 0,
+          group: 'a',
+          reason: '127.0.0.1 (localhost) is outside the networks the policy lets the requester sweep (127.0.0.64/26, 127.0.1.0/24); nothing was probed',
+        },
+      ]);
+
+      // The scope is checked in the job data too: what is not a network is bad data, final.
+      const queue = new Queue(sweepQueueName('a'), { connection: client });
+      const options = { ports: [], count: 1, timeoutMs: 500, retries: 0, rate: 0, intervalMs: 1000 };
+      const bad = await queue.add('chunk', { v: 1, sweepId: 'x', group: 'a', index: 0, targets: ['127.0.0.5'], options, scope: ['db.internal'] }, { attempts: 3 });
+      await until('the bad chunk to fail', async () => (await queue.getJobState(bad.id ?? '')) === 'failed');
+      const failed = await queue.getJob(bad.id ?? '');
+      assert.equal(failed?.failedReason, 'bad chunk data: scope.0 is not a CIDR, address or range');
+      assert.equal(failed?.attemptsMade, 1);
+      await queue.close();
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
   it('compares with a named baseline and says what changed', TIMEOUT, async () => {
     await freshRedis();
     await agent({ group: 'lo', cidrs: '127.0.0.0/16' });

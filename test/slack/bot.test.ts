@@ -10,7 +10,7 @@ import type { DistributedReport } from '../../src/queue/jobs.js';
 import { ResultStore } from '../../src/queue/results.js';
 import { AuditTrail } from '../../src/slack/audit.js';
 import { ACTIONS } from '../../src/slack/render/blocks.js';
-import { REPORT_QUEUE } from '../../src/queue/names.js';
+import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { SIGNING_SECRET, actionFields, commandFields, postSigned, startBot, type BotProcess } from '../support/bot.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack, type SlackCall } from '../support/fake-slack.js';
@@ -314,6 +314,32 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     }
   });
 
+  /**
+   * `vpc:all` (and a /8) from a channel limited to a /28: the policy's reason alone, privately, before any size or
+   * planning answer; nothing posted, nothing enqueued, the refusal audited.
+   */
+  async function restrictedVpcAll(): Promise<void> {
+    const queues = [new Queue(REPORT_QUEUE, { connection: client }), new Queue(sweepQueueName('lo'), { connection: client })];
+    const jobs = async (): Promise<number[]> =>
+      Promise.all(queues.map(async (q) => Object.values(await q.getJobCounts()).reduce((a, b) => a + b, 0)));
+    // Other sweeps of this test are still delivering their reports: what counts is no new sweep message.
+    const posted = (): SlackCall[] => parents().filter((c) => c.args.channel === 'C0SMALL' || /U0FIFTH/.test(String(c.args.text)));
+    const queued = await jobs();
+    for (const text of ['vpc:all', 'vpc:all tcp:22 count:3', '127.0.0.0/8']) {
+      const ack = await command(text, { channel_id: 'C0SMALL', user_id: 'U0FIFTH' });
+      const body = JSON.parse(ack.body) as { response_type: string; text: string };
+      assert.equal(body.response_type, 'ephemeral', text);
+      assert.match(body.text, /^:warning: this channel may sweep only any group within 127\.0\.0\.0\/28\n/, text);
+      assert.doesNotMatch(body.text, /covers|addresses|agent|lo\b/, text);
+      const [entry] = await new AuditTrail(client, pino({ level: 'silent' })).recent(1);
+      assert.deepEqual([entry?.user, entry?.channel, entry?.outcome, entry?.reason], ['U0FIFTH', 'C0SMALL', 'refused', 'this channel may sweep only any group within 127.0.0.0/28']);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(posted(), [], 'nothing posted');
+    assert.deepEqual(await jobs(), queued, 'nothing enqueued');
+    await Promise.all(queues.map((q) => q.close()));
+  }
+
   it('limits concurrent sweeps per user and applies the policy by channel, user and user group', TIMEOUT, async () => {
     const policy = JSON.stringify({
       rules: [
@@ -341,6 +367,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     }
     const small = await command('127.0.0.0/24', { channel_id: 'C0SMALL', user_id: 'U0THIRD' });
     assert.match(small.body, /this channel may sweep only any group within 127\.0\.0\.0\/28/);
+    await restrictedVpcAll();
     const fine = await command('127.0.0.0/28', { channel_id: 'C0SMALL', user_id: 'U0THIRD' });
     assert.match(fine.body, /Sweeping/);
     const elsewhere = await command('127.0.0.0/28', { channel_id: 'C0OTHER', user_id: 'U0FOURTH' });
