@@ -16,7 +16,7 @@ export interface BotMetricSources {
 }
 
 /** What the audit trail records, counted: every sweep the bot starts and how it ends. */
-export type SweepOutcome = 'started' | 'delivered' | 'cancelled' | 'failed' | 'refused' | 'invalid';
+export type SweepOutcome = 'started' | 'delivered' | 'cancelled' | 'failed' | 'refused' | 'invalid' | 'allowed';
 
 /** Outcomes of one watch run. */
 export const WATCH_RUN_OUTCOMES = ['unchanged', 'changed', 'inconclusive', 'paused', 'muted', 'refused', 'failed', 'skipped'] as const;
@@ -49,7 +49,7 @@ export class BotMetrics {
     };
     this.refused = new Counter({
       name: 'zensweep_commands_refused_total',
-      help: 'Commands answered with an error and nothing started, by reason: invalid (bad input) or refused (policy, limits, no agent).',
+      help: 'Commands and buttons answered with an error and nothing done, by reason: invalid (bad input) or refused (policy, limits, no agent).',
       labelNames: ['reason'] as const,
       registers: [registry],
     });
@@ -127,25 +127,29 @@ export class BotMetrics {
     });
   }
 
+  /** Counts a sweep the bot started, or how one ended (a cancelled one also counts as finished). */
+  sweep(event: 'started' | 'finished' | 'cancelled' | 'failed'): void {
+    if (event === 'cancelled') this.sweeps.finished.inc();
+    this.sweeps[event].inc();
+  }
+
   /** Counts one audited outcome (the audit trail calls this for each entry). */
   audited(outcome: SweepOutcome): void {
     switch (outcome) {
       case 'started':
-        this.sweeps.started.inc();
+      case 'cancelled':
+      case 'failed':
+        this.sweep(outcome);
         break;
       case 'delivered':
-        this.sweeps.finished.inc();
-        break;
-      case 'cancelled':
-        this.sweeps.finished.inc();
-        this.sweeps.cancelled.inc();
-        break;
-      case 'failed':
-        this.sweeps.failed.inc();
+        this.sweep('finished');
         break;
       case 'refused':
       case 'invalid':
         this.refused.inc({ reason: outcome });
+        break;
+      case 'allowed':
+        // A button let through: counted by what it starts, if anything.
         break;
     }
   }

@@ -20,6 +20,10 @@ import { registerReportActions } from './actions/report-actions.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { deliveryProcessor } from './reporter.js';
 import { DELIVERY_QUEUE, SlackSweeps } from './sweeps.js';
+import { WATCH_QUEUE, WatchStore } from '../queue/watch-store.js';
+import { SlackWatches } from './watches/commands.js';
+import { watchProcessor } from './watches/runner.js';
+import type { WatchAccess } from './watches/runner.js';
 
 /** Bolt's and the Web API's own logs, through pino, at warn and above: one line per event, never a payload. */
 function slackLogger(log: Logger): SlackLogger {
@@ -108,7 +112,22 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const results = new ResultStore(redis);
   const audit = new AuditTrail(redis, log, KEY_PREFIX, (entry) => metrics.audited(entry.outcome));
   const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
-  const sweeps = new SlackSweeps({
+  const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis });
+  const watchStore = new WatchStore(redis, watchQueue);
+  // Watches are checked as sweeps are, by the same policy and planning.
+  const access: WatchAccess = {
+    requester: (user, channel) => sweeps.requester(user, channel),
+    plan: (who, request) => sweeps.plan(who, request),
+  };
+  const watches = new SlackWatches({
+    store: watchStore,
+    access,
+    audit,
+    minIntervalMs: config.watchMinIntervalMs,
+    maxPerChannel: config.watchMaxPerChannel,
+    log,
+  });
+  const sweeps: SlackSweeps = new SlackSweeps({
     client: app.client,
     redis,
     dispatcher,
@@ -118,6 +137,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     policy: config.policy,
     maxSweepsPerUser: config.maxSweepsPerUser,
     log,
+    watches,
   });
   registerSweepCommand(app, sweeps, log);
   registerReportActions(app, { sweeps, dispatcher, history, results, log });
@@ -132,8 +152,19 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     lockDuration: config.lockMs,
     stalledInterval: config.lockMs,
   });
-  worker.on('failed', (job, error) => log.warn({ event: 'delivery_failed', job: job?.id, attempt: job?.attemptsMade, reason: error.message }));
+  worker.on('failed', (job, error) => {
+    log.warn({ event: 'delivery_failed', job: job?.id, attempt: job?.attemptsMade, reason: error.message });
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) metrics.sweep('failed');
+  });
   worker.on('error', (error) => log.warn({ event: 'worker_error', message: error.message }));
+  const watchWorker = new bullmq.Worker(
+    WATCH_QUEUE,
+    watchProcessor({ client: app.client, store: watchStore, dispatcher, access, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
+    // A run mostly waits for its sweep; runs of one watch never overlap (each holds the watch's lock).
+    { connection: workerConnection, concurrency: 20, lockDuration: config.lockMs, stalledInterval: config.lockMs },
+  );
+  watchWorker.on('failed', (job, error) => log.warn({ event: 'watch_run_failed', job: job?.id, reason: error.message }));
+  watchWorker.on('error', (error) => log.warn({ event: 'worker_error', message: error.message }));
 
   await app.start();
   const metricsServer =
@@ -154,11 +185,14 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     async stop() {
       // Deliveries still waiting for their sweep are handed back: the next bot picks them up and posts the report.
       worker.cancelAllJobs('shutdown');
-      await worker.close();
+      // A watch run in progress is abandoned: the next run, on this bot or another, carries on from Redis.
+      watchWorker.cancelAllJobs('shutdown');
+      await Promise.all([worker.close(), watchWorker.close()]);
       await metricsServer?.close();
       await app.stop();
       await Promise.all([...groupQueues.values()].map((q) => q.close()));
       await deliveries.close();
+      await watchQueue.close();
       await dispatcher.close();
       workerConnection.disconnect();
       redis.disconnect();

@@ -15,6 +15,8 @@ export const HELP_TEXT = [
   '`/sweep db.internal tcp:rds vpc:prod` — a host name, resolved inside that group',
   '`/sweep 10.0.1.0/24 count:5 timeout:800` — 5 echoes per host: loss %, rtt min/avg/max/mdev',
   '`/sweep 10.0.1.0/24 save:before-cutover` then `compare:before-cutover` — what changed since',
+  '`/sweep watch 10.0.1.0/24 tcp:5432 every:5m confirm:2` — keep watching: a message only when a change holds',
+  '`/sweep watches` · `/sweep unwatch ID` · `/sweep mute ID 1h`',
   '`/sweep agents` · `/sweep history 10.0.1.0/24` · `/sweep help`',
   'Options are `key:value` or `key=value`.',
 ].join('\n');
