@@ -14,9 +14,12 @@ import type { HostState, PortState } from './states.js';
 export const QUIET = 'silent';
 /** Runs looked back over for flapping. */
 export const FLAP_WINDOW = 10;
-/** Changes within the window that make a host flapping. */
+/**
+ * Changes within the window that make a host flapping. A change counted here is a move away from the host's
+ * accepted state: a blip, an outage and its recovery count three, not four.
+ */
 export const FLAP_CHANGES = 4;
-/** Runs without a change after which a flapping host has settled. */
+/** Runs without such a change after which a flapping host has settled. */
 export const CALM_RUNS = 5;
 /** Runs without any change after which an incident that did not return to how it began is taken as the new normal. */
 export const SETTLE_RUNS = 12;
@@ -60,7 +63,10 @@ export interface WatchState {
   lastSeen: Record<string, string>;
   /** Changes seen and not yet confirmed: the new signature and for how many consecutive runs it has held. */
   pending: Record<string, { signature: string; runs: number }>;
-  /** Run numbers at which each host's signature differed from the run before, within the flapping window. */
+  /**
+   * Run numbers at which each host moved away from its accepted signature (differing both from the run before and
+   * from its baseline), within the flapping window.
+   */
   transitions: Record<string, number[]>;
   flapping: string[];
   incident?: Incident;
@@ -114,7 +120,7 @@ export function observeRun(previous: WatchState, observed: ReadonlyMap<string, s
   for (const [ip, seen] of observed) {
     const before = state.lastSeen[ip] ?? baselineOf(ip);
     const recent = (state.transitions[ip] ?? []).filter((at) => at > run - FLAP_WINDOW);
-    if (seen !== before) recent.push(run);
+    if (seen !== before && seen !== baselineOf(ip)) recent.push(run);
     if (recent.length > 0) state.transitions[ip] = recent;
     else delete state.transitions[ip];
 

@@ -88,9 +88,14 @@ describe('watch state (observeRun)', () => {
     assert.deepEqual(after.slice(0, -1).filter((s) => s !== '-'), [], `nothing while it flaps: ${after.join(', ')}`);
     assert.equal(after.at(-1), 'resolved calmed');
 
-    // Flipping every run: never confirmed, flapping at the fourth change, one notice opening an incident.
+    // Flipping every run: never confirmed, flapping at its fourth move away, one notice opening an incident.
     const fast = runs({ a: OPEN }, flip(9)).map(said);
-    assert.deepEqual(fast, ['-', '-', '-', 'opened flapping', '-', '-', '-', '-', '-']);
+    assert.deepEqual(fast, ['-', '-', '-', '-', '-', '-', 'opened flapping', '-', '-']);
+  });
+
+  it('does not call a blip, then an outage and its recovery, flapping', () => {
+    const verdicts = runs({ a: OPEN }, [{ a: CLOSED }, { a: OPEN }, { a: CLOSED }, { a: CLOSED }, { a: CLOSED }, { a: OPEN }, { a: OPEN }]);
+    assert.deepEqual(verdicts.map(said), ['-', '-', '-', 'opened changes:a', '-', '-', 'resolved changes:a']);
   });
 
   it('leaves hosts the run did not probe as they were (a failed chunk is not a silent subnet)', () => {
