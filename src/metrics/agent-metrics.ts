@@ -3,9 +3,9 @@ import type { Registry } from 'prom-client';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { HostResult } from '../core/report.js';
-import { HOST_STATES } from '../core/states.js';
+import { HOST_STATES, PORT_STATES } from '../core/states.js';
 import type { ProbeKind, ProbeMeter } from '../engine/meter.js';
-import { queueGauges, redisUpGauge, serviceRegistry } from './registry.js';
+import { labelledCounter, queueGauges, redisUpGauge, serviceRegistry } from './registry.js';
 
 /** Seconds, from a few ms to several minutes: chunk waits and runs. */
 const CHUNK_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -54,28 +54,21 @@ export class AgentMetrics implements ProbeMeter {
     this.sweepsFinished = counter('zensweep_sweeps_finished_total', 'Sweep reports this agent put together (complete or not, not cancelled).');
     this.sweepsCancelled = counter('zensweep_sweeps_cancelled_total', 'Sweep reports this agent put together for a cancelled sweep.');
     this.sweepsFailed = counter('zensweep_sweeps_failed_total', 'Sweep report jobs that failed on this agent.');
-    this.probesSent = new Counter({
-      name: 'zensweep_probes_sent_total',
-      help: 'Probes sent, by kind: icmp (echo requests, retries included) and tcp (connection attempts).',
-      labelNames: ['kind'] as const,
-      registers: [registry],
+    this.probesSent = labelledCounter(
+      registry,
+      'zensweep_probes_sent_total',
+      'Probes sent, by kind: icmp (echo requests, retries included) and tcp (connection attempts).',
+      ['kind'],
+      { label: 'kind', values: ['icmp', 'tcp'] },
+    );
+    this.hostResults = labelledCounter(registry, 'zensweep_host_results_total', 'Hosts probed to the end, by the state they were found in.', ['state'], {
+      label: 'state',
+      values: HOST_STATES,
     });
-    this.hostResults = new Counter({
-      name: 'zensweep_host_results_total',
-      help: 'Hosts probed to the end, by the state they were found in.',
-      labelNames: ['state'] as const,
-      registers: [registry],
+    this.portResults = labelledCounter(registry, 'zensweep_port_results_total', 'TCP ports probed to the end, by the state they were found in.', ['state'], {
+      label: 'state',
+      values: PORT_STATES,
     });
-    this.portResults = new Counter({
-      name: 'zensweep_port_results_total',
-      help: 'TCP ports probed to the end, by the state they were found in.',
-      labelNames: ['state'] as const,
-      registers: [registry],
-    });
-    // Every label value at 0 from the start, so a rate() over them has a beginning.
-    for (const kind of ['icmp', 'tcp'] as const) this.probesSent.inc({ kind }, 0);
-    for (const state of HOST_STATES) this.hostResults.inc({ state }, 0);
-    for (const state of ['open', 'closed', 'filtered', 'unreachable', 'prohibited']) this.portResults.inc({ state }, 0);
     this.chunkWait = new Histogram({
       name: 'zensweep_chunk_wait_seconds',
       help: 'Time a chunk waited in its queue before this agent took it, in seconds.',

@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { agentHealth } from '../core/agent-health.js';
 import type { AgentInfo } from '../queue/registry.js';
-import { queueGauges, redisUpGauge, serviceRegistry, withinTime } from './registry.js';
+import { labelledCounter, queueGauges, redisUpGauge, serviceRegistry, withinTime } from './registry.js';
 
 export interface BotMetricSources {
   /** The bot's Redis connections. */
@@ -23,7 +23,7 @@ export const WATCH_RUN_OUTCOMES = ['unchanged', 'changed', 'inconclusive', 'paus
 export type WatchRunOutcome = (typeof WATCH_RUN_OUTCOMES)[number];
 
 /** What a watch told a channel. */
-export const WATCH_NOTICES = ['alert', 'update', 'resolved', 'flapping', 'paused', 'resumed', 'refused'] as const;
+export const WATCH_NOTICES = ['alert', 'update', 'resolved', 'flapping', 'paused', 'resumed'] as const;
 export type WatchNotice = (typeof WATCH_NOTICES)[number];
 
 /** The bot's metrics: sweeps by outcome, Slack API calls, watches, the agents and queues it sees in Redis. */
@@ -47,45 +47,37 @@ export class BotMetrics {
       cancelled: counter('zensweep_sweeps_cancelled_total', 'Sweeps that ended cancelled (their report delivered as such).'),
       failed: counter('zensweep_sweeps_failed_total', 'Sweeps that could not be queued or whose report failed.'),
     };
-    this.refused = new Counter({
-      name: 'zensweep_commands_refused_total',
-      help: 'Commands and buttons answered with an error and nothing done, by reason: invalid (bad input) or refused (policy, limits, no agent).',
-      labelNames: ['reason'] as const,
-      registers: [registry],
+    this.refused = labelledCounter(
+      registry,
+      'zensweep_commands_refused_total',
+      'Commands and buttons answered with an error and nothing done, by reason: invalid (bad input) or refused (policy, limits, no agent).',
+      ['reason'],
+      { label: 'reason', values: ['invalid', 'refused'] },
+    );
+    this.slackCalls = labelledCounter(registry, 'zensweep_slack_api_calls_total', 'HTTP requests to Slack’s Web API, retries included, by method.', ['method']);
+    this.slackErrors = labelledCounter(
+      registry,
+      'zensweep_slack_api_errors_total',
+      'Slack Web API requests that failed, by method and error (a Slack error code, ratelimited, http_4xx, http_5xx or network).',
+      ['method', 'error'],
+    );
+    this.slackRetries = labelledCounter(
+      registry,
+      'zensweep_slack_api_retries_total',
+      'Slack Web API requests that failed in a way the client tries again (429, an HTTP error, a network error), by method.',
+      ['method'],
+    );
+    this.watchRuns = labelledCounter(registry, 'zensweep_watch_runs_total', 'Watch runs, by outcome.', ['outcome'], {
+      label: 'outcome',
+      values: WATCH_RUN_OUTCOMES,
     });
-    for (const reason of ['invalid', 'refused']) this.refused.inc({ reason }, 0);
-    this.slackCalls = new Counter({
-      name: 'zensweep_slack_api_calls_total',
-      help: 'HTTP requests to Slack’s Web API, retries included, by method.',
-      labelNames: ['method'] as const,
-      registers: [registry],
-    });
-    this.slackErrors = new Counter({
-      name: 'zensweep_slack_api_errors_total',
-      help: 'Slack Web API requests that failed, by method and error (a Slack error code, ratelimited, http_4xx, http_5xx or network).',
-      labelNames: ['method', 'error'] as const,
-      registers: [registry],
-    });
-    this.slackRetries = new Counter({
-      name: 'zensweep_slack_api_retries_total',
-      help: 'Slack Web API requests that failed in a way the client tries again (429, an HTTP error, a network error), by method.',
-      labelNames: ['method'] as const,
-      registers: [registry],
-    });
-    this.watchRuns = new Counter({
-      name: 'zensweep_watch_runs_total',
-      help: 'Watch runs, by outcome.',
-      labelNames: ['outcome'] as const,
-      registers: [registry],
-    });
-    for (const outcome of WATCH_RUN_OUTCOMES) this.watchRuns.inc({ outcome }, 0);
-    this.watchNotices = new Counter({
-      name: 'zensweep_watch_alerts_total',
-      help: 'Messages watches posted, by kind: alert (a new incident), update, resolved, flapping, paused, resumed, refused.',
-      labelNames: ['kind'] as const,
-      registers: [registry],
-    });
-    for (const kind of WATCH_NOTICES) this.watchNotices.inc({ kind }, 0);
+    this.watchNotices = labelledCounter(
+      registry,
+      'zensweep_watch_alerts_total',
+      'Messages watches posted, by kind: alert (a new incident), update (in its thread), resolved (or settled), paused, resumed; flapping counts those that say a host flaps.',
+      ['kind'],
+      { label: 'kind', values: WATCH_NOTICES },
+    );
 
     let agents: Promise<AgentInfo[]> | undefined;
     // Several gauges are collected in one scrape: read the registry once for them all.

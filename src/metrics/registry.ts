@@ -5,7 +5,7 @@
  * Names follow Prometheus conventions: `zensweep_` first, units in the name (`_seconds`), `_total` on counters,
  * and label values from small fixed sets (a state, a kind, a group or a Slack method), never an address or a user.
  */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { QueueDepth } from '../queue/depth.js';
@@ -18,6 +18,22 @@ export function serviceRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return registry;
+}
+
+/**
+ * A counter with one label. The label's known values start at 0, so a rate() over them has a beginning; values
+ * seen later (a Slack method) appear when first counted.
+ */
+export function labelledCounter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labels: readonly L[],
+  initial: { label: L; values: readonly string[] } | undefined = undefined,
+): Counter<L> {
+  const counter = new Counter<L>({ name, help, labelNames: labels, registers: [registry] });
+  for (const value of initial?.values ?? []) counter.inc({ [initial?.label as L]: value } as Partial<Record<L, string>>, 0);
+  return counter;
 }
 
 /** Resolves with `work`'s value, or undefined once `timeoutMs` has passed or it failed. */

@@ -85,6 +85,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       await deps.client.chat.update({ channel, ts: closing.ts, text: edited.text, blocks: edited.blocks });
     }
     deps.metrics?.watchNotice(notice.kind === 'settled' ? 'resolved' : notice.kind);
+    if ((notice.kind === 'alert' || notice.kind === 'update') && notice.flapping.length > 0) deps.metrics?.watchNotice('flapping');
     return notice.kind === 'alert' ? (posted.ts ?? undefined) : undefined;
   };
 
