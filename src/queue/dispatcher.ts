@@ -9,6 +9,7 @@ import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName }
 import { HistoryStore } from './history.js';
 import { ResultStore } from './results.js';
 import { planSweep } from './plan.js';
+import type { OnBadRecord } from './records.js';
 import type { ReachCheck, SweepPlan } from './plan.js';
 import { AgentRegistry } from './registry.js';
 import type { AgentInfo } from './registry.js';
@@ -38,6 +39,13 @@ export interface DispatcherOptions {
   attempts?: number;
   /** Most addresses one sweep may probe, default 65,536. */
   maxAddresses?: number;
+  /** Told of each record read back from Redis that fails its schema, which is then skipped; default: a line on stderr. */
+  onBadRecord?: OnBadRecord;
+  /**
+   * Where the `error` events of its BullMQ producers and listeners go (mostly a lost connection, which its owner
+   * reports already); default: nowhere. Without a listener BullMQ prints each one on stderr.
+   */
+  onError?: (error: Error) => void;
 }
 
 export interface SubmittedSweep {
@@ -67,14 +75,16 @@ export class Dispatcher {
   private readonly registry: AgentRegistry;
   private readonly history: HistoryStore;
   private readonly results: ResultStore;
+  private readonly onError: (error: Error) => void;
 
   constructor(private readonly options: DispatcherOptions) {
     this.prefix = options.prefix ?? KEY_PREFIX;
-    this.flows = new bullmq.FlowProducer({ connection: options.connection });
-    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection });
-    this.registry = new AgentRegistry(options.connection, this.prefix);
-    this.history = new HistoryStore(options.connection, { prefix: this.prefix });
-    this.results = new ResultStore(options.connection, this.prefix);
+    this.onError = options.onError ?? ((): void => undefined);
+    this.flows = new bullmq.FlowProducer({ connection: options.connection }).on('error', this.onError);
+    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection }).on('error', this.onError);
+    this.registry = new AgentRegistry(options.connection, this.prefix, options.onBadRecord);
+    this.history = new HistoryStore(options.connection, { prefix: this.prefix, onBadRecord: options.onBadRecord });
+    this.results = new ResultStore(options.connection, this.prefix, options.onBadRecord);
   }
 
   agents(): Promise<AgentInfo[]> {
@@ -174,7 +184,7 @@ export class Dispatcher {
     const listen = (queue: string): QueueEvents => {
       const own = connection.duplicate().on('error', () => undefined);
       owned.push(own);
-      return new bullmq.QueueEvents(queue, { connection: own });
+      return new bullmq.QueueEvents(queue, { connection: own }).on('error', this.onError);
     };
     const reportEvents = listen(REPORT_QUEUE);
     const chunkEvents = handlers.onProgress ? plan.groups.map((group) => listen(sweepQueueName(group))) : [];
@@ -224,7 +234,7 @@ export class Dispatcher {
             settle(() =>
               report
                 ? resolve(report)
-                : reject(new SweepFailedError(`sweep ${sweepId} finished but its report is no longer in Redis`)),
+                : reject(new SweepFailedError(`sweep ${sweepId} finished but its report is no longer in Redis, or unreadable`)),
             );
           } catch {
             // Redis is away for a moment: the next event or poll looks again.

@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { WatchState } from '../core/watch.js';
 import { KEY_PREFIX } from './names.js';
+import { printBadRecord, readRecord } from './records.js';
+import type { OnBadRecord } from './records.js';
 
 /** The queue of watch runs: one BullMQ job scheduler per watch puts a run in it every interval. */
 export const WATCH_QUEUE = 'watch-runs';
@@ -118,6 +120,8 @@ export class WatchStore {
     private readonly redis: Redis,
     private readonly queue: Queue,
     private readonly prefix = KEY_PREFIX,
+    /** Told of a stored record that does not read as a watch (it is then skipped), default: a line on stderr. */
+    private readonly onBadRecord: OnBadRecord = printBadRecord,
   ) {}
 
   private key(id: string): string {
@@ -146,13 +150,16 @@ export class WatchStore {
     return true;
   }
 
-  /** The record; undefined when there is none or it does not read as one (then it is logged by the caller). */
+  /** The record; undefined when there is none, or when it does not read as one (then `onBadRecord` is told). */
   async get(id: string): Promise<WatchRecord | undefined> {
-    const text = await this.redis.get(this.key(id));
-    if (!text) return undefined;
-    const parsed = watchRecordSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new Error(`watch ${id}: stored record is invalid (${parsed.error.issues[0]?.path.join('.') ?? ''})`);
-    return parsed.data;
+    const key = this.key(id);
+    const text = await this.redis.get(key);
+    return text ? readRecord(watchRecordSchema, text, { what: 'watch record', key }, this.onBadRecord) : undefined;
+  }
+
+  /** Whether a watch of this id is stored at all (readable or not). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(id))) === 1;
   }
 
   /** Writes a run's result; false when the watch was removed meanwhile (then nothing is written). */
@@ -166,7 +173,7 @@ export class WatchStore {
     const ids = await this.redis.smembers(this.channelKey(channel));
     const records: WatchRecord[] = [];
     for (const id of ids) {
-      const record = await this.get(id).catch(() => undefined);
+      const record = await this.get(id);
       if (record) records.push(record);
     }
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));

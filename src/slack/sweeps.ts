@@ -34,14 +34,20 @@ export class TooManySweepsError extends ZenSweepError {
 }
 
 /** Job data of a delivery: where the report goes. No token, no response_url (kept under its own key). */
-export interface DeliveryJob {
-  v: 1;
-  sweepId: string;
-  channel: string;
+export const deliveryJobSchema = z.object({
+  v: z.literal(1),
+  sweepId: z.string().min(1),
+  channel: z.string().min(1),
   /** The parent message; absent when the bot could not post in the channel (the report goes to response_url). */
-  parentTs?: string;
-  header: SweepHeader;
-}
+  parentTs: z.string().optional(),
+  header: z.object({
+    user: z.string().min(1),
+    text: z.string(),
+    groups: z.array(z.string()),
+    addresses: z.number().int().min(0),
+  }) satisfies z.ZodType<SweepHeader>,
+});
+export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
 
 /**
  * How the bot parses a sweep: without the size cap, which the plan applies after the policy (the dispatcher has

@@ -127,7 +127,7 @@ export class SlackWatches {
   }
 
   private async ofChannel(id: string, channel: string): Promise<WatchRecord> {
-    const watch = await this.deps.store.get(id).catch(() => undefined);
+    const watch = await this.deps.store.get(id);
     if (!watch || watch.channel !== channel) {
       throw new UnknownWatchError(`there is no watch ${id} in this channel: /sweep watches lists them`);
     }

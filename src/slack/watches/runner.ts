@@ -205,8 +205,10 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     try {
       const watch = await store.get(watchId);
       if (!watch) {
-        // Removed while a run was already scheduled: make sure nothing schedules it again.
-        await store.unschedule(watchId);
+        // Removed while a run was already scheduled: make sure nothing schedules it again. (A record that does not
+        // read as one was reported by the store and is left alone.)
+        if (!(await store.exists(watchId))) await store.unschedule(watchId);
+        deps.metrics?.watchRun('skipped');
         return { outcome: 'skipped' };
       }
       const outcome = await run(watch, signal).catch((error: unknown) => {
