@@ -8,7 +8,7 @@ import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
 import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
-import { runSweep } from '../engine/sweep.js';
+import { DEFAULT_RESOLVE_TIMEOUT_MS, runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
 import { RedisConnections, isConnectionError } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
@@ -22,6 +22,7 @@ import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
 import { ResultStore } from '../queue/results.js';
 import { Shutdown } from '../shutdown.js';
+import { sweepWithinBound } from './chunk-bound.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
@@ -284,28 +285,37 @@ export class Agent {
     this.metrics.chunksStarted.inc();
     let lastProgress = 0;
     try {
-      const report = await runSweep(request, {
-        scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
-        requesterScope,
-        signal,
-        maxAddresses: SWEEP_LIMITS.addresses.default,
-        meter: this.metrics,
-        onProgress: (p) => {
-          const now = performance.now();
-          if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;
-          lastProgress = now;
-          void job.updateProgress({ done: p.done, total: p.total, alive: p.alive }).catch(() => undefined);
-        },
-      });
+      // A chunk whose sweep never ends would hold its lock (and the report) forever: past its bound it is given up.
+      const { report, plan, gaveUp } = await sweepWithinBound(
+        (bounded, onPlan) =>
+          runSweep(request, {
+            scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
+            requesterScope,
+            signal: bounded,
+            onPlan,
+            maxAddresses: SWEEP_LIMITS.addresses.default,
+            meter: this.metrics,
+            onProgress: (p) => {
+              const now = performance.now();
+              if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;
+              lastProgress = now;
+              void job.updateProgress({ done: p.done, total: p.total, alive: p.alive }).catch(() => undefined);
+            },
+          }),
+        { signal, planningMs: DEFAULT_RESOLVE_TIMEOUT_MS },
+      );
       if (signal?.aborted && signal.reason === SHUTDOWN) throw new Error('agent shut down: chunk handed back');
-      await this.results.saveChunk(data.sweepId, data.index, { hosts: report.hosts, names: report.names });
-      this.metrics.countResults(report.hosts);
+      await this.results.saveChunk(data.sweepId, data.index, { hosts: report?.hosts ?? [], names: report?.names ?? [] });
+      this.metrics.countResults(report?.hosts ?? []);
       this.metrics.chunkRun.observe((performance.now() - started) / 1000);
       (signal?.aborted ? this.metrics.chunksCancelled : this.metrics.chunksFinished).inc();
+      const overTime = gaveUp ?? (report?.stopped?.code === 'over_time' ? report.stopped.reason : undefined);
+      if (overTime) this.log.warn({ event: 'chunk_over_time', sweep: data.sweepId, chunk: data.index, reason: overTime });
       return result({
-        planned: report.planned,
-        complete: report.complete,
-        icmp: report.icmp,
+        planned: report?.planned ?? plan?.addresses ?? 0,
+        complete: report?.complete ?? false,
+        ...(report ? { icmp: report.icmp } : {}),
+        ...(overTime ? { reason: overTime } : {}),
       });
     } catch (error) {
       // Out of scope, too large, a bad target: the same data fails the same way everywhere.

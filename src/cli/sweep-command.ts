@@ -86,7 +86,9 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
     });
     bar?.clear();
     writeReport(io.stdout, report, values, (r) => renderText(r));
-    return report.complete ? 0 : 130;
+    if (report.complete) return 0;
+    // 130 as for Ctrl-C when cancelled; 1 when the sweep gave up past its time bound.
+    return report.stopped?.code === 'over_time' ? 1 : 130;
   } finally {
     process.off('SIGINT', onSignal);
   }

@@ -50,6 +50,7 @@ export function describeReporter(reporter: Reporter, hostIp?: string): string {
 }
 
 export function describePort(port: PortResult): string {
+  if (port.unanswered) return `${port.port}/tcp unanswered (the sweep stopped first)`;
   const base = `${port.port}/tcp ${port.state}`;
   if ((port.state === 'open' || port.state === 'closed') && port.ms !== undefined) {
     return `${base} ${port.ms.toFixed(port.ms < 10 ? 2 : 0)} ms`;

@@ -13,6 +13,8 @@ export interface PortResult {
   reporter?: Reporter;
   /** Connection attempts made (1 + retries used). */
   attempts: number;
+  /** The sweep stopped (past its time bound) before this probe ended: `filtered` here is no verdict. */
+  unanswered?: true;
 }
 
 export interface HostResult {
@@ -25,6 +27,8 @@ export interface HostResult {
   ports: PortResult[];
   /** For `prohibited` and `unreachable`: who said so. */
   reporter?: Reporter;
+  /** The sweep stopped (past its time bound) before every probe of this host ended; the state is from those that did. */
+  unfinished?: true;
 }
 
 /** A host name target and what it resolved to where the probes ran. */
@@ -42,6 +46,14 @@ export interface SweepSummary extends StateCounts {
   total: number;
 }
 
+/** Why a sweep ended before every probe was answered. */
+export interface SweepStop {
+  /** `cancelled`: someone stopped it; `over_time`: it ran past the time its own arithmetic allows (a safeguard). */
+  code: 'cancelled' | 'over_time';
+  /** One sentence for a person. */
+  reason: string;
+}
+
 export interface SweepReport {
   /** The targets as the user wrote them. */
   targets: string[];
@@ -49,8 +61,10 @@ export interface SweepReport {
   /** ISO 8601. */
   startedAt: string;
   durationMs: number;
-  /** False when the sweep was cancelled before every address was probed. */
+  /** False when the sweep was cancelled, or stopped past its time bound, before every address was probed. */
   complete: boolean;
+  /** Why it stopped early, when it did. */
+  stopped?: SweepStop;
   /** Addresses planned; equals summary.total when complete. */
   planned: number;
   icmp: { available: boolean; warning?: string };

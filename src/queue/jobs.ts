@@ -49,6 +49,8 @@ export const chunkResultSchema = z.object({
   attempt: z.number().int().min(1),
   /** Times BullMQ found this chunk stalled (its agent stopped answering) before this run. */
   stalled: z.number().int().min(0),
+  /** Why the chunk ended before every probe was answered: it ran past its time bound (then `complete` is false). */
+  reason: z.string().optional(),
 });
 export type ChunkResult = z.infer<typeof chunkResultSchema>;
 
@@ -84,7 +86,7 @@ export const distributedReportSchema = sweepReportSchema.extend({
   chunks: z.array(chunkAccountSchema),
   /** True when someone cancelled the sweep (then `complete` is false too). */
   cancelled: z.boolean(),
-  /** Chunks that failed for good (out of scope, bad data), with the reason. */
+  /** Chunks that failed for good (out of scope, bad data) or were given up past their time bound, with the reason. */
   failures: z.array(z.object({ index: z.number().int(), group: z.string(), reason: z.string() })),
   /** Against the last sweep of the same targets, when there was one. */
   changes: z.object({ since: z.string(), sinceId: z.string(), diff: sweepDiffSchema }).optional(),

@@ -56,9 +56,11 @@ export const hostResultSchema = z.object({
       ms: z.number().optional(),
       reporter: reporterSchema.optional(),
       attempts: tally,
+      unanswered: z.literal(true).optional(),
     }),
   ),
   reporter: reporterSchema.optional(),
+  unfinished: z.literal(true).optional(),
 });
 
 export const nameResolutionSchema = z.object({
@@ -87,6 +89,7 @@ export const sweepReportSchema = z.object({
   summary: sweepSummarySchema,
   names: z.array(nameResolutionSchema),
   hosts: z.array(hostResultSchema),
+  stopped: z.object({ code: z.enum(['cancelled', 'over_time']), reason: z.string() }).optional(),
 });
 
 const compactHostSchema = z.tuple([z.string(), hostState]);

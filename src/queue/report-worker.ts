@@ -90,6 +90,8 @@ export function reportProcessor(deps: {
         durationMs: result.durationMs,
       });
     }
+    // A chunk given up past its time bound: its hosts are in, with the reason it stopped short.
+    for (const r of results) if (r.reason) failures.push({ index: r.index, group: r.group, reason: r.reason });
     failures.sort((a, b) => a.index - b.index);
     if (failures.length > 0) complete = false;
 

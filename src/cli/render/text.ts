@@ -29,6 +29,7 @@ function hostDetail(host: HostResult): string {
   }
   const ports = host.ports.map(describePort);
   if (ports.length > 0) parts.push(ports.join(', '));
+  if (host.unfinished) parts.push('(unfinished: the sweep stopped before its probes ended)');
   return parts.join('   ');
 }
 
@@ -40,7 +41,9 @@ export function renderText(report: SweepReport, stopped = 'Cancelled'): string {
   const lines: string[] = [];
   const header = report.targets.join(' ');
   lines.push(`${header} — ${summaryLine(report.summary, report.durationMs)}`);
-  if (!report.complete) {
+  if (report.stopped?.code === 'over_time') {
+    lines.push(`Stopped: ${report.stopped.reason}. ${report.summary.total} of ${report.planned} addresses were probed.`);
+  } else if (!report.complete) {
     lines.push(`${stopped}: ${report.summary.total} of ${report.planned} addresses were probed.`);
   }
   if (report.icmp.warning) lines.push(`Warning: ${report.icmp.warning}`);
@@ -51,7 +54,7 @@ export function renderText(report: SweepReport, stopped = 'Cancelled'): string {
     const hosts = groups.get(state) ?? [];
     if (hosts.length === 0) continue;
     lines.push('', `${STATE_TITLES[state]} (${formatCount(hosts.length)})`);
-    if (state === 'silent' && hosts.every((h) => h.ports.every((p) => p.state === 'filtered'))) {
+    if (state === 'silent' && hosts.every((h) => !h.unfinished && h.ports.every((p) => p.state === 'filtered'))) {
       lines.push(...wrapList(foldAddresses(hosts.map((h) => h.ip)), '  '));
       continue;
     }
