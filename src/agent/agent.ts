@@ -1,7 +1,8 @@
-import type { Job, Worker } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { bullmq } from '../queue/load.js';
 import type { Logger } from 'pino';
+import { HEARTBEAT_MS } from '../core/agent-health.js';
 import { isZenSweepError } from '../core/errors.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
@@ -9,11 +10,13 @@ import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
 import { DEFAULT_RESOLVE_TIMEOUT_MS, runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
-import { RedisConnections } from '../queue/connections.js';
+import { RedisConnections, isConnectionError } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
 import { logBadRecords } from '../queue/records.js';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { MetricsServer, redisReadiness } from '../metrics/server.js';
 import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
@@ -23,7 +26,6 @@ import { sweepWithinBound } from './chunk-bound.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
-const HEARTBEAT_MS = 10_000;
 const PROGRESS_EVERY_MS = 250;
 /** Lock of a report job, in ms (renewed while it runs). */
 export const REPORT_LOCK_MS = 10_000;
@@ -68,6 +70,13 @@ export class Agent {
   private readonly startedAt = new Date().toISOString();
   private icmp = false;
   private stopping = false;
+  private readonly metrics: AgentMetrics;
+  private metricsServer: MetricsServer | undefined;
+  /** The group's queue as the metrics read it (its depth). */
+  private readonly chunkQueue: Queue;
+  /** When the last heartbeat was written (performance.now()). */
+  private lastBeat: number | undefined;
+  private lastError: AgentInfo['lastError'];
 
   constructor(
     private readonly config: AgentConfig,
@@ -79,6 +88,20 @@ export class Agent {
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX);
     this.results = new ResultStore(this.connection, KEY_PREFIX);
+    this.connection.on('error', (error: Error) => this.noteError(`Redis: ${error.message}`));
+    this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection });
+    this.metrics = new AgentMetrics({
+      connections: () => [this.connection, this.subscriber],
+      group: config.group,
+      queue: () => this.chunkQueue,
+      heartbeatAgeMs: () => (this.lastBeat === undefined ? undefined : performance.now() - this.lastBeat),
+      rateLimit: config.rate,
+    });
+  }
+
+  /** Remembers the last thing that went wrong, for the heartbeat (one line, no secret). */
+  private noteError(message: string): void {
+    this.lastError = { at: new Date().toISOString(), message: message.split('\n')[0]?.slice(0, 200) ?? '' };
   }
 
   /**
@@ -89,6 +112,15 @@ export class Agent {
     this.icmp = canSendIcmp();
     if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
     const { group, concurrency, lockMs } = this.config;
+    // First: /healthz answers, and /readyz says why not, even while Redis is away.
+    if (this.config.metricsPort !== undefined) {
+      this.metricsServer = await MetricsServer.start({
+        port: this.config.metricsPort,
+        registry: this.metrics.registry,
+        checks: [redisReadiness(this.connection)],
+        log: this.log,
+      });
+    }
     this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.processChunk(job, signal)), {
       connection: this.connection,
       concurrency,
@@ -110,11 +142,24 @@ export class Agent {
       lockDuration: REPORT_LOCK_MS,
     });
     for (const worker of [this.chunks, this.reports]) {
-      worker.on('failed', (job, error) =>
-        this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message }),
-      );
+      worker.on('failed', (job, error) => {
+        this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message });
+        this.noteError(`${worker === this.chunks ? 'chunk' : 'report'} failed: ${error.message}`);
+        (worker === this.chunks ? this.metrics.chunksFailed : this.metrics.sweepsFailed).inc();
+      });
       worker.on('error', this.connections.errorLogger('worker_error', { queue: worker.name }));
+      worker.on('error', (error) => {
+        if (!isConnectionError(error)) this.noteError(`worker: ${error.message}`);
+      });
     }
+    this.reports.on('completed', (job) => {
+      const sweepId = (job.returnvalue as { sweepId?: unknown } | undefined)?.sweepId;
+      if (typeof sweepId !== 'string') return;
+      void this.connection.exists(cancelledKey(sweepId, KEY_PREFIX)).then(
+        (cancelled) => (cancelled ? this.metrics.sweepsCancelled : this.metrics.sweepsFinished).inc(),
+        () => this.metrics.sweepsFinished.inc(),
+      );
+    });
     this.subscriber.on('message', (_channel: string, sweepId: string) => this.cancelSweep(sweepId));
     await this.subscriber.subscribe(cancelChannel(KEY_PREFIX));
     if (this.stopping) return;
@@ -135,6 +180,7 @@ export class Agent {
     this.stopping = true;
     clearInterval(this.heartbeat);
     const shutdown = new Shutdown();
+    await shutdown.step('metrics', 1000, this.metricsServer?.close());
     // Resolves once the jobs have ended and BullMQ's connections are closed: never while Redis is away (bullmq#4656).
     const closed = Promise.all([this.chunks?.close(), this.reports?.close()]);
     if (!(await shutdown.step('chunks', graceMs, Promise.all(this.running)))) this.chunks?.cancelAllJobs(SHUTDOWN);
@@ -142,6 +188,7 @@ export class Agent {
     const left = (): number => (this.connections.down ? 0 : deadline - performance.now());
     await shutdown.step('hand back', left(), closed);
     await shutdown.step('registry', left(), this.registry.remove(this.config.group, this.config.agentId));
+    await shutdown.step('queue', left(), this.chunkQueue.close());
     await this.connections.close(left());
     this.log.info({ event: 'agent_stopped', agent: this.config.agentId, unfinished: shutdown.unfinished });
   }
@@ -168,9 +215,14 @@ export class Agent {
       load: { active: this.active.size, concurrency: this.config.concurrency },
       startedAt: this.startedAt,
       lastSeen: now,
+      inFlight: this.metrics.inFlight,
+      sendRate: Math.round(this.metrics.sampleRate()),
+      rateLimit: this.config.rate,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
     };
     await this.registry
       .heartbeat(info)
+      .then(() => (this.lastBeat = performance.now()))
       .catch((error: Error) => this.log.warn({ event: 'heartbeat_failed', message: error.message }))
       .finally(() => (this.beating = false));
   }
@@ -192,6 +244,7 @@ export class Agent {
       throw new bullmq.UnrecoverableError(`chunk for group ${data.group} reached an agent of group ${this.config.group}`);
     }
     const started = performance.now();
+    if (job.processedOn !== undefined) this.metrics.chunkWait.observe(Math.max(0, job.processedOn - job.timestamp) / 1000);
     const result = (partial: Partial<ChunkResult>): ChunkResult => ({
       index: data.index,
       group: data.group,
@@ -204,7 +257,10 @@ export class Agent {
       stalled: job.stalledCounter,
       ...partial,
     });
-    if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) return result({});
+    if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) {
+      this.metrics.chunksCancelled.inc();
+      return result({});
+    }
 
     let targets: TargetSpec[];
     // The requester's scope, from the policy that let the sweep start: enforced here too, names once resolved.
@@ -226,6 +282,7 @@ export class Agent {
     }
     const request: SweepRequest = { targets, options };
     this.active.set(String(job.id), data.sweepId);
+    this.metrics.chunksStarted.inc();
     let lastProgress = 0;
     try {
       // A chunk whose sweep never ends would hold its lock (and the report) forever: past its bound it is given up.
@@ -237,6 +294,7 @@ export class Agent {
             signal: bounded,
             onPlan,
             maxAddresses: SWEEP_LIMITS.addresses.default,
+            meter: this.metrics,
             onProgress: (p) => {
               const now = performance.now();
               if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;
@@ -248,6 +306,9 @@ export class Agent {
       );
       if (signal?.aborted && signal.reason === SHUTDOWN) throw new Error('agent shut down: chunk handed back');
       await this.results.saveChunk(data.sweepId, data.index, { hosts: report?.hosts ?? [], names: report?.names ?? [] });
+      this.metrics.countResults(report?.hosts ?? []);
+      this.metrics.chunkRun.observe((performance.now() - started) / 1000);
+      (signal?.aborted ? this.metrics.chunksCancelled : this.metrics.chunksFinished).inc();
       const overTime = gaveUp ?? (report?.stopped?.code === 'over_time' ? report.stopped.reason : undefined);
       if (overTime) this.log.warn({ event: 'chunk_over_time', sweep: data.sweepId, chunk: data.index, reason: overTime });
       return result({

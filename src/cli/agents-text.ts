@@ -1,4 +1,4 @@
-import { formatDuration } from '../core/format.js';
+import { agentHealth, describeAgentHealth } from '../core/agent-health.js';
 import type { AgentInfo } from '../queue/registry.js';
 
 /** `zensweep agents`: one line per agent, grouped. */
@@ -11,10 +11,10 @@ export function renderAgents(agents: readonly AgentInfo[], now = Date.now()): st
       group = agent.group;
       lines.push(`${group}`);
     }
-    const seen = formatDuration(Math.max(0, now - Date.parse(agent.lastSeen)));
     lines.push(
       `  ${agent.id}   ${agent.cidrs.join(', ')}   ${agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)'}` +
-        `   ${agent.load.active}/${agent.load.concurrency} chunks   v${agent.version}   seen ${seen} ago`,
+        `   ${agent.load.active}/${agent.load.concurrency} chunks   v${agent.version}`,
+      `    ${describeAgentHealth(agentHealth(agent, now))}`,
     );
   }
   return lines.join('\n') + '\n';

@@ -5,6 +5,7 @@ import type { SweepOptions } from '../core/request.js';
 import type { Reporter } from '../core/states.js';
 import type { EchoStats } from '../core/stats.js';
 import { lossPercent, rttStats } from '../core/stats.js';
+import type { ProbeMeter } from './meter.js';
 import type { EchoProber, TcpOutcome, TcpProber } from './probers.js';
 import { DeadlineQueue, Fifo } from './queue.js';
 import type { Expiring } from './queue.js';
@@ -27,6 +28,8 @@ export interface SchedulerLimits {
   onProgress?: (progress: SweepProgress) => void;
   /** Host names that led to an address, reported with it. */
   names?: ReadonlyMap<string, string[]>;
+  /** Told of every probe sent and settled (metrics). */
+  meter?: ProbeMeter;
   /**
    * Wall time in milliseconds past which the sweep stops and reports what it has (`complete: false`); default
    * from its own arithmetic (sweepTimeBoundMs). A safeguard: a sweep whose every probe ends never reaches it.
@@ -181,6 +184,8 @@ export class ProbeScheduler {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.boundTimer);
+    // Probes still out when the sweep stops are dropped: their answers are no longer awaited.
+    if (this.inFlight > 0) this.limits.meter?.settled(this.inFlight);
     if (this.delayTimer) clearTimeout(this.delayTimer);
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.tcpDeadlines.clear();
@@ -297,6 +302,7 @@ export class ProbeScheduler {
 
   private sendEcho(host: ActiveHost): void {
     this.inFlight += 1;
+    this.limits.meter?.sent('icmp');
     host.echoesLeft -= 1;
     host.echoSent += 1;
     const attempt = host.echoAttempt;
@@ -312,6 +318,7 @@ export class ProbeScheduler {
 
   private sendTcp(job: TcpJob): void {
     this.inFlight += 1;
+    this.limits.meter?.sent('tcp');
     job.port.attempts += 1;
     // Replies already queued are read first, so the slow connect() setup does not stretch their RTTs.
     this.kit.echo?.poll();
@@ -343,6 +350,7 @@ export class ProbeScheduler {
   private echoDone(host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void {
     if (this.finished) return;
     this.inFlight -= 1;
+    this.limits.meter?.settled(1);
     if (rttMs >= 0) {
       host.echoReceived += 1;
       host.rttSum += rttMs;
@@ -369,6 +377,7 @@ export class ProbeScheduler {
     job.settled = true;
     const { host, port } = job;
     this.inFlight -= 1;
+    this.limits.meter?.settled(1);
     switch (outcome.kind) {
       case 'open':
         port.state = 'open';

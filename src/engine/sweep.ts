@@ -11,6 +11,7 @@ import type { ProbeSocketFactory } from './tcp.js';
 import { dnsModule } from './builtins.js';
 import { ProbeScheduler } from './scheduler.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
+import type { ProbeMeter } from './meter.js';
 import { formatCount } from '../core/format.js';
 
 /** What a sweep is about to do, once its names are resolved. */
@@ -64,6 +65,8 @@ export interface SweepDependencies {
    * names the addresses outside, with the host names they came from.
    */
   requesterScope?: { set: AddressSet; text: string };
+  /** Told of every probe sent and settled (an agent's metrics). */
+  meter?: ProbeMeter;
 }
 
 /** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
@@ -206,6 +209,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       signal: deps.signal,
       onProgress: deps.onProgress,
       names: namesByAddress,
+      meter: deps.meter,
       timeBoundMs: deps.timeBoundMs,
     });
     deps.onPlan?.({ addresses: total, timeBoundMs: scheduler.timeBoundMs });

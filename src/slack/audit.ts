@@ -33,6 +33,8 @@ export class AuditTrail {
     private readonly redis: Redis,
     private readonly log: Logger,
     private readonly prefix = KEY_PREFIX,
+    /** Told of each entry as it is recorded (metrics). */
+    private readonly onRecord?: (entry: AuditEntry) => void,
   ) {}
 
   key(): string {
@@ -42,6 +44,7 @@ export class AuditTrail {
   async record(entry: Omit<AuditEntry, 'at'>): Promise<void> {
     const full: AuditEntry = { at: new Date().toISOString(), ...entry };
     this.log.info({ event: 'audit', ...full });
+    this.onRecord?.(full);
     await this.redis.multi().lpush(this.key(), JSON.stringify(full)).ltrim(this.key(), 0, AUDIT_KEEP - 1).exec();
   }
 

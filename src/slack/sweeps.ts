@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ZenSweepError, isZenSweepError } from '../core/errors.js';
 import { describeRequest, parseCommand, parseSweepText } from '../core/grammar.js';
 import type { Command, GrammarLimits } from '../core/grammar.js';
+import type { WatchCommand } from '../core/watch-grammar.js';
 import type { SweepRequest } from '../core/request.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import { newSweepId } from '../queue/dispatcher.js';
@@ -88,6 +89,8 @@ export interface SlackSweepsDeps {
   policy: Policy;
   maxSweepsPerUser: number;
   log: Logger;
+  /** Answers the watch commands (`watch`, `watches`, `unwatch`, `mute`); without it they are refused. */
+  watches?: { handle(origin: SweepOrigin, command: WatchCommand): Promise<Ack> };
 }
 
 /** Slack errors that mean "the bot cannot post here": the report then goes to the user through response_url. */
@@ -200,7 +203,22 @@ export class SlackSweeps {
       }
       case 'sweep':
         return this.sweep(origin, command.request);
+      case 'watch':
+      case 'watches':
+      case 'unwatch':
+      case 'mute':
+        if (!deps.watches) return { ack: { response_type: 'ephemeral', text: errorText('watches are not available on this bot') } };
+        return { ack: await deps.watches.handle(origin, command) };
     }
+  }
+
+  /**
+   * Plans a sweep for this requester: the policy first, on the request and then on the plan, before any size or
+   * planning message. Nothing is enqueued. Throws the refusal (PolicyRefusedError, OutOfScopeError, …).
+   */
+  async plan(who: Requester, request: SweepRequest): ReturnType<Dispatcher['plan']> {
+    checkRequest(this.deps.policy, who, request);
+    return this.deps.dispatcher.plan(request, (reach) => checkPolicy(this.deps.policy, who, reach));
   }
 
   /** The Re-run button: the sweep's text again, from whoever pressed it, where they pressed it. */
@@ -233,10 +251,7 @@ export class SlackSweeps {
           `you already have ${running} sweep${running === 1 ? '' : 's'} running (at most ${deps.maxSweepsPerUser}); wait for one to finish or cancel it`,
         );
       }
-      // The policy first, on the request and then on the plan, before any size or planning message.
-      const who = await this.requester(origin.user, origin.channel);
-      checkRequest(deps.policy, who, request);
-      const planned = await deps.dispatcher.plan(request, (reach) => checkPolicy(deps.policy, who, reach));
+      const planned = await this.plan(await this.requester(origin.user, origin.channel), request);
       const header: SweepHeader = { user: origin.user, text, groups: planned.plan.groups, addresses: planned.plan.addresses };
       const sweepId = newSweepId();
       // Counted at once, so a burst of commands cannot start more than the limit.

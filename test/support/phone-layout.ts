@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import opentype from 'opentype.js';
+import type { Font } from 'opentype.js';
 
 /** The phone: a 390 px screen, the text column beside a 36 px avatar, Slack's mobile type sizes. */
 export const PHONE = {
@@ -35,9 +36,9 @@ export const PHONE_FONTS = {
 
 type Face = 'regular' | 'bold' | 'mono';
 
-const faces = new Map<Face, opentype.Font>();
+const faces = new Map<Face, Font>();
 
-function font(face: Face): opentype.Font {
+function font(face: Face): Font {
   let loaded = faces.get(face);
   if (!loaded) {
     let bytes: Buffer;
@@ -46,7 +47,7 @@ function font(face: Face): opentype.Font {
     } catch {
       throw new Error(`the phone layout needs ${PHONE_FONTS[face]}: apt-get install fonts-lato fonts-dejavu-core`);
     }
-    loaded = opentype.parse(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    loaded = opentype.parse(new Uint8Array(bytes).buffer);
     faces.set(face, loaded);
   }
   return loaded;
@@ -97,12 +98,11 @@ const advances = new Map<string, number>();
 
 function units(face: Face, text: string): number {
   const key = `${face}\u0000${text}`;
-  let value = advances.get(key);
-  if (value === undefined) {
-    const f = font(face);
-    value = f.getAdvanceWidth(text, f.unitsPerEm, { kerning: true });
-    advances.set(key, value);
-  }
+  const known = advances.get(key);
+  if (known !== undefined) return known;
+  const f = font(face);
+  const value = f.getAdvanceWidth(text, f.unitsPerEm, { kerning: true });
+  advances.set(key, value);
   return value;
 }
 
