@@ -1,7 +1,8 @@
-import type { Job, Worker } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { bullmq } from '../queue/load.js';
 import type { Logger } from 'pino';
+import { HEARTBEAT_MS } from '../core/agent-health.js';
 import { isZenSweepError } from '../core/errors.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepOptions, SweepRequest, TargetSpec } from '../core/request.js';
@@ -12,11 +13,13 @@ import { ProbeEngine, inFlightBudget, totalWaitMs } from '../engine/engine.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../engine/scheduler.js';
 import { DEFAULT_RESOLVE_TIMEOUT_MS, runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
-import { RedisConnections } from '../queue/connections.js';
+import { RedisConnections, isConnectionError } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
 import { logBadRecords } from '../queue/records.js';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { MetricsServer, redisReadiness } from '../metrics/server.js';
 import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
@@ -27,7 +30,6 @@ import { sweepWithinBound } from './chunk-bound.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
-const HEARTBEAT_MS = 10_000;
 const PROGRESS_EVERY_MS = 250;
 /** Lock of a report job, in ms (renewed while it runs). */
 export const REPORT_LOCK_MS = 10_000;
@@ -92,6 +94,13 @@ export class Agent {
   private concurrency = 1;
   /** The pace of each sweep with chunks running here (its `rate`, on this agent), and how many chunks share it. */
   private readonly sweepPace = new Map<string, { bucket: TokenBucket; chunks: number }>();
+  private readonly metrics: AgentMetrics;
+  private metricsServer: MetricsServer | undefined;
+  /** The group's queue as the metrics read it (its depth). */
+  private readonly chunkQueue: Queue;
+  /** When the last heartbeat was written (performance.now()). */
+  private lastBeat: number | undefined;
+  private lastError: AgentInfo['lastError'];
 
   constructor(
     private readonly config: AgentConfig,
@@ -103,6 +112,20 @@ export class Agent {
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX);
     this.results = new ResultStore(this.connection, KEY_PREFIX);
+    this.connection.on('error', (error: Error) => this.noteError(`Redis: ${error.message}`));
+    this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection });
+    this.metrics = new AgentMetrics({
+      connections: () => [this.connection, this.subscriber],
+      group: config.group,
+      queue: () => this.chunkQueue,
+      heartbeatAgeMs: () => (this.lastBeat === undefined ? undefined : performance.now() - this.lastBeat),
+      rateLimit: config.rate,
+    });
+  }
+
+  /** Remembers the last thing that went wrong, for the heartbeat (one line, no secret). */
+  private noteError(message: string): void {
+    this.lastError = { at: new Date().toISOString(), message: message.split('\n')[0]?.slice(0, 200) ?? '' };
   }
 
   /**
@@ -122,6 +145,15 @@ export class Agent {
     if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
     const { group, lockMs } = this.config;
     const concurrency = this.concurrency;
+    // First: /healthz answers, and /readyz says why not, even while Redis is away.
+    if (this.config.metricsPort !== undefined) {
+      this.metricsServer = await MetricsServer.start({
+        port: this.config.metricsPort,
+        registry: this.metrics.registry,
+        checks: [redisReadiness(this.connection)],
+        log: this.log,
+      });
+    }
     this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.processChunk(job, signal)), {
       connection: this.connection,
       concurrency,
@@ -143,11 +175,24 @@ export class Agent {
       lockDuration: REPORT_LOCK_MS,
     });
     for (const worker of [this.chunks, this.reports]) {
-      worker.on('failed', (job, error) =>
-        this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message }),
-      );
+      worker.on('failed', (job, error) => {
+        this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message });
+        this.noteError(`${worker === this.chunks ? 'chunk' : 'report'} failed: ${error.message}`);
+        (worker === this.chunks ? this.metrics.chunksFailed : this.metrics.sweepsFailed).inc();
+      });
       worker.on('error', this.connections.errorLogger('worker_error', { queue: worker.name }));
+      worker.on('error', (error) => {
+        if (!isConnectionError(error)) this.noteError(`worker: ${error.message}`);
+      });
     }
+    this.reports.on('completed', (job) => {
+      const sweepId = (job.returnvalue as { sweepId?: unknown } | undefined)?.sweepId;
+      if (typeof sweepId !== 'string') return;
+      void this.connection.exists(cancelledKey(sweepId, KEY_PREFIX)).then(
+        (cancelled) => (cancelled ? this.metrics.sweepsCancelled : this.metrics.sweepsFinished).inc(),
+        () => this.metrics.sweepsFinished.inc(),
+      );
+    });
     this.subscriber.on('message', (_channel: string, sweepId: string) => this.cancelSweep(sweepId));
     await this.subscriber.subscribe(cancelChannel(KEY_PREFIX));
     if (this.stopping) return;
@@ -178,6 +223,7 @@ export class Agent {
     this.stopping = true;
     clearInterval(this.heartbeat);
     const shutdown = new Shutdown();
+    await shutdown.step('metrics', 1000, this.metricsServer?.close());
     // Resolves once the jobs have ended and BullMQ's connections are closed: never while Redis is away (bullmq#4656).
     const closed = Promise.all([this.chunks?.close(), this.reports?.close()]);
     if (!(await shutdown.step('chunks', graceMs, Promise.all(this.running)))) this.chunks?.cancelAllJobs(SHUTDOWN);
@@ -186,6 +232,7 @@ export class Agent {
     await shutdown.step('hand back', left(), closed);
     this.engine?.close();
     await shutdown.step('registry', left(), this.registry.remove(this.config.group, this.config.agentId));
+    await shutdown.step('queue', left(), this.chunkQueue.close());
     await this.connections.close(left());
     this.log.info({ event: 'agent_stopped', agent: this.config.agentId, unfinished: shutdown.unfinished });
   }
@@ -212,9 +259,14 @@ export class Agent {
       load: { active: this.active.size, concurrency: this.concurrency },
       startedAt: this.startedAt,
       lastSeen: now,
+      inFlight: this.metrics.inFlight,
+      sendRate: Math.round(this.metrics.sampleRate()),
+      rateLimit: this.config.rate,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
     };
     await this.registry
       .heartbeat(info)
+      .then(() => (this.lastBeat = performance.now()))
       .catch((error: Error) => this.log.warn({ event: 'heartbeat_failed', message: error.message }))
       .finally(() => (this.beating = false));
   }
@@ -237,6 +289,7 @@ export class Agent {
     }
     this.holdChunksFor(data.options);
     const started = performance.now();
+    if (job.processedOn !== undefined) this.metrics.chunkWait.observe(Math.max(0, job.processedOn - job.timestamp) / 1000);
     const result = (partial: Partial<ChunkResult>): ChunkResult => ({
       index: data.index,
       group: data.group,
@@ -249,7 +302,10 @@ export class Agent {
       stalled: job.stalledCounter,
       ...partial,
     });
-    if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) return result({});
+    if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) {
+      this.metrics.chunksCancelled.inc();
+      return result({});
+    }
 
     let targets: TargetSpec[];
     // The requester's scope, from the policy that let the sweep start: enforced here too, names once resolved.
@@ -268,6 +324,7 @@ export class Agent {
     if (!engine) throw new Error('agent not started');
     this.active.set(String(job.id), data.sweepId);
     const pace = this.paceOf(data.sweepId, data.options.rate);
+    this.metrics.chunksStarted.inc();
     let lastProgress = 0;
     try {
       // A chunk whose sweep never ends would hold its lock (and the report) forever: past its bound it is given up.
@@ -281,6 +338,7 @@ export class Agent {
             signal: bounded,
             onPlan,
             maxAddresses: SWEEP_LIMITS.addresses.default,
+            meter: this.metrics,
             onProgress: (p) => {
               const now = performance.now();
               if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;
@@ -292,6 +350,9 @@ export class Agent {
       );
       if (signal?.aborted && signal.reason === SHUTDOWN) throw new Error('agent shut down: chunk handed back');
       await this.results.saveChunk(data.sweepId, data.index, { hosts: report?.hosts ?? [], names: report?.names ?? [] });
+      this.metrics.countResults(report?.hosts ?? []);
+      this.metrics.chunkRun.observe((performance.now() - started) / 1000);
+      (signal?.aborted ? this.metrics.chunksCancelled : this.metrics.chunksFinished).inc();
       const overTime = gaveUp ?? (report?.stopped?.code === 'over_time' ? report.stopped.reason : undefined);
       if (overTime) this.log.warn({ event: 'chunk_over_time', sweep: data.sweepId, chunk: data.index, reason: overTime });
       return result({

@@ -5,6 +5,7 @@ import type { SweepOptions } from '../core/request.js';
 import type { Reporter } from '../core/states.js';
 import type { EchoStats } from '../core/stats.js';
 import { lossPercent, rttStats } from '../core/stats.js';
+import type { ProbeMeter } from './meter.js';
 import type { EchoProber, TcpOutcome, TcpProber } from './probers.js';
 import { DeadlineQueue, Fifo } from './queue.js';
 import type { Expiring } from './queue.js';
@@ -29,6 +30,8 @@ export interface SchedulerLimits {
   onProgress?: (progress: SweepProgress) => void;
   /** Host names that led to an address, reported with it. */
   names?: ReadonlyMap<string, string[]>;
+  /** Told of every probe sent and settled (metrics). */
+  meter?: ProbeMeter;
   /**
    * The engine's budget, shared with the other schedulers of the engine (ProbeEngine): every probe also needs room
    * in it (its rate, its in-flight count), and every on-link target room in its on-link allowance.
@@ -211,6 +214,8 @@ export class ProbeScheduler implements BudgetWaiter {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.boundTimer);
+    // Probes still out when the sweep stops are dropped: their answers are no longer awaited.
+    if (this.inFlight > 0) this.limits.meter?.settled(this.inFlight);
     if (this.delayTimer) clearTimeout(this.delayTimer);
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.tcpDeadlines.clear();
@@ -338,6 +343,7 @@ export class ProbeScheduler implements BudgetWaiter {
   private sendEcho(host: ActiveHost): void {
     this.inFlight += 1;
     if (host.firstSentAt === 0) host.firstSentAt = performance.now();
+    this.limits.meter?.sent('icmp');
     host.echoesLeft -= 1;
     host.echoSent += 1;
     const attempt = host.echoAttempt;
@@ -354,6 +360,7 @@ export class ProbeScheduler implements BudgetWaiter {
   private sendTcp(job: TcpJob): void {
     this.inFlight += 1;
     if (job.host.firstSentAt === 0) job.host.firstSentAt = performance.now();
+    this.limits.meter?.sent('tcp');
     job.port.attempts += 1;
     // Replies already queued are read first, so the slow connect() setup does not stretch their RTTs.
     this.kit.echo?.poll();
@@ -386,6 +393,7 @@ export class ProbeScheduler implements BudgetWaiter {
     this.budget?.probeDone();
     if (this.finished) return;
     this.inFlight -= 1;
+    this.limits.meter?.settled(1);
     if (rttMs >= 0) {
       host.echoReceived += 1;
       host.rttSum += rttMs;
@@ -415,6 +423,7 @@ export class ProbeScheduler implements BudgetWaiter {
     if (this.finished) return;
     const { host, port } = job;
     this.inFlight -= 1;
+    this.limits.meter?.settled(1);
     switch (outcome.kind) {
       case 'open':
         port.state = 'open';

@@ -9,6 +9,7 @@ import { dnsModule } from './builtins.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
 import { ProbeEngine, inFlightBudget, totalWaitMs } from './engine.js';
 import type { TokenBucket } from './budget.js';
+import type { ProbeMeter } from './meter.js';
 import { formatCount } from '../core/format.js';
 
 /** The real probers (engine.ts), for tests that watch them. */
@@ -75,6 +76,8 @@ export interface SweepDependencies {
    * names the addresses outside, with the host names they came from.
    */
   requesterScope?: { set: AddressSet; text: string };
+  /** Told of every probe sent and settled (an agent's metrics). */
+  meter?: ProbeMeter;
 }
 
 /** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
@@ -189,6 +192,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       onProgress: deps.onProgress,
       names: namesByAddress,
       bucket: deps.bucket,
+      meter: deps.meter,
       timeBoundMs: deps.timeBoundMs,
     });
     deps.onPlan?.({ addresses: total, timeBoundMs: scheduler.timeBoundMs });

@@ -99,10 +99,11 @@ export const sweepDiffSchema = z.object({
   wentSilent: z.array(compactHostSchema),
   changed: z.array(z.object({ ip: z.string(), from: hostState, to: hostState })),
   unchanged: tally,
+  notCompared: z.array(z.object({ ip: z.string(), ports: z.array(z.number().int()) })).optional(),
 });
 
 /** True only when A and B are the same type: a field added to one and not the other fails to compile. */
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 /** Compiles only when every schema above is exactly its core type. */
 export type SchemasMatchCore = [

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { zensweep } from '../support/cli.js';
 import { createLab, type Lab } from '../support/lab.js';
