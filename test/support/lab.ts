@@ -240,7 +240,9 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
 
   try {
     await buildTopology(ns);
-    children.add(await startListener(ns.lan, Boolean(options.detach)));
+    const { rds } = LAB_ADDRESSES.lan;
+    const endpoints = [`${rds.v4}:${rds.openPort}`, `[${rds.v6}]:${rds.openPort}`];
+    children.add(await startListener(ns.lan, endpoints, Boolean(options.detach)));
   } catch (error) {
     for (const child of children) child.kill('SIGKILL');
     process.removeListener('exit', cleanupAtExit);
@@ -285,7 +287,15 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
  * them and their /etc/netns folders. Does nothing for parts that do not exist.
  */
 export async function destroyLab(name: string): Promise<void> {
-  const wanted = new Set(Object.values(labNamespaces(name)));
+  await destroyNamespaces(Object.values(labNamespaces(name)));
+}
+
+/**
+ * Kills every process still inside these namespaces, deletes them and their /etc/netns folders; does nothing for
+ * those that do not exist. (Also used by the path lab, test/support/path-lab.ts.)
+ */
+export async function destroyNamespaces(namespaces: readonly string[]): Promise<void> {
+  const wanted = new Set(namespaces);
   const existing = (await listNamespaces()).filter((namespace) => wanted.has(namespace));
   await Promise.all(
     existing.map(async (namespace) => {
@@ -487,9 +497,9 @@ async function writeResolverFiles(namespace: string): Promise<void> {
   ]);
 }
 
-async function startListener(lanNs: string, detach: boolean): Promise<ChildProcess> {
-  const { rds } = LAB_ADDRESSES.lan;
-  const args = [`${rds.v4}:${rds.openPort}`, `[${rds.v6}]:${rds.openPort}`];
+/** Starts tcp-listener.mjs in `lanNs` on every `address:port` of `endpoints` and waits until it listens. */
+export async function startListener(lanNs: string, endpoints: readonly string[], detach: boolean): Promise<ChildProcess> {
+  const args = endpoints;
   const child = spawnProcess(
     'ip',
     ['netns', 'exec', lanNs, process.execPath, LISTENER_SCRIPT, ...(detach ? [] : ['--exit-with-stdin']), ...args],
@@ -532,7 +542,7 @@ async function startListener(lanNs: string, detach: boolean): Promise<ChildProce
   return child;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -541,7 +551,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function waitForLinksUp(namespace: string, links: readonly string[]): Promise<void> {
+export async function waitForLinksUp(namespace: string, links: readonly string[]): Promise<void> {
   const deadline = performance.now() + LINKS_UP_TIMEOUT_MS;
   for (;;) {
     const listed = await runOk(['ip', '-n', namespace, '-o', 'link', 'show', 'up']);
@@ -560,15 +570,15 @@ async function waitForLinksUp(namespace: string, links: readonly string[]): Prom
   }
 }
 
-function ipBatch(namespace: string, commands: readonly string[]): Promise<LabExecResult> {
+export function ipBatch(namespace: string, commands: readonly string[]): Promise<LabExecResult> {
   return runOk(['ip', '-n', namespace, '-batch', '-'], { input: commands.join('\n') + '\n' });
 }
 
-function nft(namespace: string, ruleset: string): Promise<LabExecResult> {
+export function nft(namespace: string, ruleset: string): Promise<LabExecResult> {
   return runOk(['ip', 'netns', 'exec', namespace, 'nft', '-f', '-'], { input: ruleset });
 }
 
-async function runOk(argv: readonly string[], options?: LabExecOptions): Promise<LabExecResult> {
+export async function runOk(argv: readonly string[], options?: LabExecOptions): Promise<LabExecResult> {
   const result = await run(argv, options);
   if (result.code !== 0) {
     throw new LabError(
@@ -579,7 +589,7 @@ async function runOk(argv: readonly string[], options?: LabExecOptions): Promise
   return result;
 }
 
-function run(argv: readonly string[], options: LabExecOptions = {}): Promise<LabExecResult> {
+export function run(argv: readonly string[], options: LabExecOptions = {}): Promise<LabExecResult> {
   const [command, ...args] = argv;
   if (command === undefined) return Promise.reject(new LabError('lab_setup', 'Empty command.'));
   return new Promise((resolve, reject) => {
@@ -606,7 +616,7 @@ function run(argv: readonly string[], options: LabExecOptions = {}): Promise<Lab
   });
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
     for (const inner of Object.values(value)) deepFreeze(inner);
     Object.freeze(value);
