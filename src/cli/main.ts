@@ -31,6 +31,7 @@ commands:
   sweep <targets…> [options]   probe from this machine and print the report (no Redis, no Slack)
   trace <host> [options]       trace the path to one host, hop by hop, in ICMP, UDP or TCP (zensweep trace --help)
   mtu <host>                   the path MTU to one host, and who limits it (zensweep mtu --help)
+  diag <host> [tcp:PORTS]      the escalation report for one host, ready for a ticket (zensweep diag --help)
   submit <targets…> [options]  run the sweep on the agents inside the target network, through Redis
   agents                       list the live agents, their groups and networks
   history [targets…]           recent sweeps, all or of the same targets
@@ -85,6 +86,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await (await import('./trace-command.js')).traceCommand(rest, io);
       case 'mtu':
         return await (await import('./mtu-command.js')).mtuCommand(rest, io);
+      case 'diag':
+        return await (await import('./diag-command.js')).diagCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

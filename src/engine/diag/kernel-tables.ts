@@ -111,11 +111,20 @@ export function lookupRoute(routes: readonly KernelRoute[], address: string): Ke
   return best;
 }
 
+/** The routes of this process's network namespace, of one family. */
+export function readRoutes(family: 4 | 6): KernelRoute[] {
+  const text = readText(family === 4 ? '/proc/net/route' : '/proc/net/ipv6_route') ?? '';
+  return family === 4 ? parseRoutes4(text) : parseRoutes6(text);
+}
+
 /** The route to `address` from this process's network namespace. */
 export function routeTo(address: string): KernelRoute | undefined {
-  const family = addressToBigInt(address).family;
-  const text = readText(family === 4 ? '/proc/net/route' : '/proc/net/ipv6_route') ?? '';
-  return lookupRoute(family === 4 ? parseRoutes4(text) : parseRoutes6(text), address);
+  return lookupRoute(readRoutes(addressToBigInt(address).family), address);
+}
+
+/** The gateway of the default route, if there is one. */
+export function defaultGateway(family: 4 | 6): string | undefined {
+  return readRoutes(family).find((route) => route.prefix === 0 && route.gateway)?.gateway;
 }
 
 /** /sys/class/net/DEVICE/mtu. */
