@@ -21,3 +21,38 @@ export function boundedInt(text: string | undefined, fallback: number, name: str
   if (value < min || value > max) throw new ConfigError(`${name}=${text} is out of range: it takes ${min} to ${max}`);
   return value;
 }
+
+const REDIS_URL_EXAMPLE = 'e.g. redis://:password@redis.internal:6379 (rediss:// for TLS)';
+
+/** A URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unreadable REDIS_URL)';
+  }
+}
+
+/**
+ * REDIS_URL, checked the same way by every service and command (agent, bot, submit and the others) before anything
+ * connects: a redis:// or rediss:// URL naming a host. Returns it trimmed; throws ConfigError in one sentence that
+ * names the variable and never shows the password.
+ */
+export function checkRedisUrl(text: string | undefined): string {
+  const url = text?.trim() ?? '';
+  if (url === '') throw new ConfigError(`REDIS_URL is required, ${REDIS_URL_EXAMPLE}`);
+  if (!/^rediss?:\/\//.test(url)) {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, ${REDIS_URL_EXAMPLE}; got ${redactUrl(url)}`);
+  }
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    // The URL parser's message would quote the URL, password and all.
+    throw new ConfigError(`REDIS_URL is not a valid URL, ${REDIS_URL_EXAMPLE}`);
+  }
+  if (host === '') throw new ConfigError(`REDIS_URL names no host, ${REDIS_URL_EXAMPLE}`);
+  return url;
+}

@@ -1,5 +1,6 @@
 import { ConfigError } from './core/errors.js';
 import { DEFAULT_MAX_ADDRESSES } from './core/grammar.js';
+import { SWEEP_LIMITS } from './core/request.js';
 import { DEFAULT_MAX_IN_FLIGHT } from './engine/scheduler.js';
 import { MAX_OUTSTANDING_ECHOES } from './engine/icmp/echo-prober.js';
 
@@ -36,7 +37,7 @@ function switchVariable(env: NodeJS.ProcessEnv, name: string): boolean | 'auto' 
  */
 export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): Readonly<EngineConfig> {
   return Object.freeze({
-    maxAddresses: integerVariable(env, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216, DEFAULT_MAX_ADDRESSES),
+    maxAddresses: integerVariable(env, 'ZENSWEEP_MAX_ADDRESSES', 1, SWEEP_LIMITS.addresses.max, DEFAULT_MAX_ADDRESSES),
     maxInFlight: integerVariable(env, 'ZENSWEEP_MAX_IN_FLIGHT', 1, MAX_OUTSTANDING_ECHOES, DEFAULT_MAX_IN_FLIGHT),
     sendHelper: switchVariable(env, 'ZENSWEEP_SEND_HELPER'),
   });

@@ -3,14 +3,16 @@ import type { Redis } from 'ioredis';
 import { bullmq, ioredis } from '../queue/load.js';
 import type { Logger } from 'pino';
 import { isZenSweepError } from '../core/errors.js';
+import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
-import { parseTargetToken } from '../core/targets.js';
+import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
 import { runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
+import { logBadRecords } from '../queue/records.js';
 import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
@@ -78,11 +80,13 @@ export class Agent {
       stalledInterval: lockMs,
       maxStalledCount: 2,
     });
+    const onBadRecord = logBadRecords(this.log);
     const history = new HistoryStore(this.connection, {
       maxCount: this.config.historyCount,
       maxAgeDays: this.config.historyDays,
+      onBadRecord,
     });
-    this.reports = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history }), {
+    this.reports = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history, onBadRecord }), {
       connection: this.connection,
       concurrency: 4,
       // A report takes well under a second: a short lock lets another process take over soon if this one dies.
@@ -166,8 +170,14 @@ export class Agent {
     if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) return result({});
 
     let targets: TargetSpec[];
+    // The requester's scope, from the policy that let the sweep start: enforced here too, names once resolved.
+    const requesterScope = data.scope && { set: new AddressSet(), text: data.scope.join(', ') };
     try {
       targets = data.targets.map((t) => parseTargetToken(t));
+      for (const cidr of data.scope ?? []) {
+        const network = parseNetwork(cidr);
+        requesterScope?.set.add(network.family, network.start, network.end);
+      }
     } catch (error) {
       throw new bullmq.UnrecoverableError(`bad chunk data: ${(error as Error).message}`);
     }
@@ -183,8 +193,9 @@ export class Agent {
     try {
       const report = await runSweep(request, {
         scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
+        requesterScope,
         signal,
-        maxAddresses: 65_536,
+        maxAddresses: SWEEP_LIMITS.addresses.default,
         onProgress: (p) => {
           const now = performance.now();
           if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;

@@ -1,17 +1,14 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { boundedInt, parseEnvironment } from '../config-env.js';
+import { boundedInt, checkRedisUrl, parseEnvironment } from '../config-env.js';
+import { SWEEP_LIMITS } from '../core/request.js';
 import { AddressSet, parseNetwork } from '../core/targets.js';
 import { DEFAULT_HISTORY_AGE_DAYS, DEFAULT_HISTORY_COUNT } from '../queue/history.js';
 
 const GROUP = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 const schema = z.object({
-  REDIS_URL: z
-    .string({ error: 'is required, e.g. redis://:password@redis.internal:6379 (rediss:// for TLS)' })
-    .trim()
-    .refine((url) => /^rediss?:\/\//.test(url), 'must start with redis:// or rediss://'),
   ZENSWEEP_VPC: z
     .string({ error: 'is required: the agent group name, e.g. prod' })
     .trim()
@@ -51,6 +48,7 @@ export interface AgentConfig {
 
 /** Reads the agent's environment; throws ConfigError naming the first bad variable, never echoing a password. */
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const redisUrl = checkRedisUrl(env.REDIS_URL);
   const data = parseEnvironment(schema, env);
   const cidrs = data.ZENSWEEP_CIDRS.split(',').map((c) => c.trim()).filter(Boolean);
   const scope = new AddressSet();
@@ -63,12 +61,12 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     }
   }
   return {
-    redisUrl: data.REDIS_URL,
+    redisUrl,
     group: data.ZENSWEEP_VPC,
     cidrs,
     scope,
     agentId: data.ZENSWEEP_AGENT_ID ?? `${hostname()}-${process.pid}`,
-    rate: boundedInt(data.ZENSWEEP_RATE, 10_000, 'ZENSWEEP_RATE', 0, 1_000_000),
+    rate: boundedInt(data.ZENSWEEP_RATE, 10_000, 'ZENSWEEP_RATE', SWEEP_LIMITS.rate.min, SWEEP_LIMITS.rate.max),
     concurrency: boundedInt(data.ZENSWEEP_CONCURRENCY, 2, 'ZENSWEEP_CONCURRENCY', 1, 64),
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
     historyCount: boundedInt(data.ZENSWEEP_HISTORY_COUNT, DEFAULT_HISTORY_COUNT, 'ZENSWEEP_HISTORY_COUNT', 1, 1_000_000),

@@ -31,6 +31,11 @@ const FALLBACK_REPORT_AFTER_MS = 2000;
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
+/** The Redis of these commands: REDIS_URL, checked by connectRedis, or the local default. */
+function connect(io: CommandIo): Promise<Redis> {
+  return connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+}
+
 function requester(): string {
   let user = 'unknown';
   try {
@@ -57,7 +62,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
   const config = loadEngineConfig(io.env);
   // Bad input is refused before Redis is even asked.
   const request = parseSweepText(positionals.join(' '), { maxAddresses: config.maxAddresses });
-  const redis = await connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+  const redis = await connect(io);
   const dispatcher = new Dispatcher({ connection: redis, maxAddresses: config.maxAddresses });
   const bar = io.stderr.isTTY && !values['no-progress'] ? new ProgressBar(io.stderr) : undefined;
   let cancelled = false;
@@ -117,7 +122,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
 /** `zensweep agents [--json]`: the registry of live agents. */
 export async function agentsCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' } } });
-  const redis = await connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+  const redis = await connect(io);
   try {
     const agents = await new AgentRegistry(redis).list();
     io.stdout.write(values.json ? `${JSON.stringify(agents)}\n` : renderAgents(agents));
@@ -134,7 +139,7 @@ export async function cancelCommand(argv: string[], io: CommandIo): Promise<numb
   if (!sweepId || positionals.length > 1 || !/^[\w.-]{1,64}$/.test(sweepId)) {
     throw new InvalidOptionError('cancel takes one sweep id, as submit prints it, e.g. zensweep cancel mi2k3x-1a2b3c4d');
   }
-  const redis = await connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+  const redis = await connect(io);
   const dispatcher = new Dispatcher({ connection: redis });
   try {
     await dispatcher.cancel(sweepId);
@@ -155,7 +160,7 @@ export async function historyCommand(argv: string[], io: CommandIo): Promise<num
     options: { json: { type: 'boolean' } },
   });
   const key = positionals.length > 0 ? targetKey(parseSweepText(positionals.join(' ')).targets.map((t) => t.text)) : undefined;
-  const redis = await connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+  const redis = await connect(io);
   try {
     const records = await new HistoryStore(redis).recent(20, key);
     if (values.json) {

@@ -3,15 +3,15 @@
  * See DESIGN.md, "Sweep command grammar". Every error is one sentence naming the bad token and a valid example.
  */
 import { ConfigError, EmptySweepError, InvalidOptionError, InvalidTargetError, SweepTooLargeError } from './errors.js';
-import { DEFAULT_OPTIONS } from './request.js';
+import { DEFAULT_OPTIONS, SWEEP_LIMITS } from './request.js';
 import type { SweepOptions, SweepRequest, TargetSpec } from './request.js';
 import { AddressSet, parseTargetToken, quoteToken } from './targets.js';
 
 /** Default cap on the distinct addresses of one sweep: 65,536 (an IPv4 /16 is 65,534 probed addresses). */
-export const DEFAULT_MAX_ADDRESSES = 65_536;
+export const DEFAULT_MAX_ADDRESSES = SWEEP_LIMITS.addresses.default;
 
 /** Cap on the distinct TCP ports of one sweep. */
-export const MAX_PORTS = 1_024;
+export const MAX_PORTS = SWEEP_LIMITS.ports.distinct;
 
 /** Named port sets for `tcp:`, mixable with numbers (`tcp:rds,8080`). */
 export const PORT_PRESETS: Readonly<Record<string, readonly number[]>> = Object.freeze({
@@ -44,11 +44,11 @@ interface NumericRule {
 }
 
 const NUMERIC_RULES: Readonly<Record<NumericKey, NumericRule>> = {
-  count: { field: 'count', min: 1, max: 100, example: 'count:5' },
-  timeout: { field: 'timeoutMs', min: 1, max: 60_000, example: 'timeout:800', duration: true },
-  retries: { field: 'retries', min: 0, max: 10, example: 'retries:2' },
-  rate: { field: 'rate', min: 0, max: 1_000_000, example: 'rate:5000' },
-  interval: { field: 'intervalMs', min: 1, max: 60_000, example: 'interval:200', duration: true },
+  count: { field: 'count', ...SWEEP_LIMITS.count, example: 'count:5' },
+  timeout: { field: 'timeoutMs', ...SWEEP_LIMITS.timeoutMs, example: 'timeout:800', duration: true },
+  retries: { field: 'retries', ...SWEEP_LIMITS.retries, example: 'retries:2' },
+  rate: { field: 'rate', ...SWEEP_LIMITS.rate, example: 'rate:5000' },
+  interval: { field: 'intervalMs', ...SWEEP_LIMITS.intervalMs, example: 'interval:200', duration: true },
 };
 
 /** Every option key, in the order describeRequest writes them. */
@@ -134,7 +134,8 @@ function dashOptionError(token: string): InvalidOptionError {
 /** Parses a `tcp:` value into `ports` (a Set shared by every tcp: token of the command). */
 function addPorts(token: string, value: string, ports: Set<number>): void {
   const presets = Object.keys(PORT_PRESETS).join(', ');
-  const valid = `tcp takes ports from 1 to 65535, ranges like 8000-8010 and the presets ${presets}, e.g. tcp:22,5432 or tcp:rds`;
+  const { min, max } = SWEEP_LIMITS.ports;
+  const valid = `tcp takes ports from ${min} to ${max}, ranges like 8000-8010 and the presets ${presets}, e.g. tcp:22,5432 or tcp:rds`;
   const pieces = value.split(',').filter((piece) => piece !== '');
   if (pieces.length === 0) {
     throw new InvalidOptionError(`${quoteToken(token)} names no port: ${valid}`);
@@ -159,7 +160,7 @@ function addPorts(token: string, value: string, ports: Set<number>): void {
     if (!range && !WHOLE_NUMBER.test(piece)) {
       throw new InvalidOptionError(`${quoteToken(piece)} in ${quoteToken(token)} is not a port: ${valid}`);
     }
-    if (first < 1 || last > 65_535) {
+    if (first < min || last > max) {
       throw new InvalidOptionError(`${quoteToken(piece)} in ${quoteToken(token)} is out of range: ${valid}`);
     }
     if (first > last) {

@@ -40,6 +40,31 @@ export const DEFAULT_OPTIONS: Readonly<SweepOptions> = Object.freeze({
   intervalMs: 1000,
 });
 
+/**
+ * What one sweep may ask for, stated once: the grammar refuses what lies outside, the job schema refuses it again in
+ * the agent (job data may come from anywhere), and the services bound their settings with the same figures.
+ * Each range is inclusive.
+ */
+export const SWEEP_LIMITS = Object.freeze({
+  /** TCP port numbers, and how many distinct ports one sweep may probe on every host. */
+  ports: Object.freeze({ min: 1, max: 65_535, distinct: 1_024 }),
+  /** ICMP echoes per host. */
+  count: Object.freeze({ min: 1, max: 100 }),
+  /** Wait for one probe's answer, in milliseconds. */
+  timeoutMs: Object.freeze({ min: 1, max: 60_000 }),
+  /** Extra attempts for a probe that got no answer. */
+  retries: Object.freeze({ min: 0, max: 10 }),
+  /** Packets per second; 0 means unlimited. */
+  rate: Object.freeze({ min: 0, max: 1_000_000 }),
+  /** Gap between two echoes to the same host, in milliseconds. */
+  intervalMs: Object.freeze({ min: 1, max: 60_000 }),
+  /**
+   * Distinct addresses of one sweep: 65,536 by default (an IPv4 /16 is 65,534 probed addresses), and at most this
+   * much whatever the settings say. An agent holds every chunk to the default.
+   */
+  addresses: Object.freeze({ default: 65_536, max: 16_777_216 }),
+});
+
 export interface SweepRequest {
   targets: TargetSpec[];
   options: SweepOptions;

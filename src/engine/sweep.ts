@@ -3,7 +3,7 @@ import { OutOfScopeError, SweepTooLargeError, isZenSweepError } from '../core/er
 import { summarize } from '../core/report.js';
 import type { NameResolution, SweepReport } from '../core/report.js';
 import type { SweepRequest } from '../core/request.js';
-import { AddressSet, addressToBigInt } from '../core/targets.js';
+import { AddressSet, addressToBigInt, canonicalAddress } from '../core/targets.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { IcmpEchoProber } from './icmp/echo-prober.js';
 import { NodeTcpProber } from './tcp.js';
@@ -42,6 +42,11 @@ export interface SweepDependencies {
    * after names are resolved: anything outside is refused before a packet leaves.
    */
   scope?: { set: AddressSet; text: string };
+  /**
+   * The only addresses the person who asked may sweep (their policy's CIDRs), checked the same way. The refusal
+   * names the addresses outside, with the host names they came from.
+   */
+  requesterScope?: { set: AddressSet; text: string };
 }
 
 /** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
@@ -132,6 +137,19 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
     const first = outside.toTargets()[0] ?? '';
     throw new OutOfScopeError(
       `${first} is outside the networks this agent may probe (${deps.scope.text}); nothing was probed`,
+    );
+  }
+  if (deps.requesterScope && !deps.requesterScope.set.covers(set)) {
+    const outside = set.subtract(deps.requesterScope.set).toTargets();
+    const namesOf = new Map([...namesByAddress].map(([address, from]) => [canonicalAddress(address), from]));
+    const named = (range: string): string => {
+      const from = namesOf.get(range);
+      return from ? `${range} (${from.join(', ')})` : range;
+    };
+    const listed = `${outside.slice(0, 5).map(named).join(', ')}${outside.length > 5 ? ` and ${outside.length - 5} more ranges` : ''}`;
+    throw new OutOfScopeError(
+      `${listed} ${outside.length === 1 && !outside[0]?.includes('-') ? 'is' : 'are'} outside the networks the policy lets ` +
+        `the requester sweep (${deps.requesterScope.text}); nothing was probed`,
     );
   }
   if (set.size > BigInt(maxAddresses)) {

@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import { ioredis } from './load.js';
 import { ZenSweepError } from '../core/errors.js';
+import { checkRedisUrl, redactUrl } from '../config-env.js';
+
+export { redactUrl };
 
 /** Redis cannot be reached (wrong URL, down, a firewall). */
 export class RedisUnavailableError extends ZenSweepError {
@@ -9,25 +12,12 @@ export class RedisUnavailableError extends ZenSweepError {
   }
 }
 
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(an unreadable REDIS_URL)';
-  }
-}
-
 /**
  * A connection for BullMQ (`maxRetriesPerRequest: null`), checked with a PING first so that a wrong URL ends in
- * one clear sentence instead of endless reconnection attempts.
+ * one clear sentence instead of endless reconnection attempts. A URL that is not one is a ConfigError.
  */
-export async function connectRedis(url: string, timeoutMs = 5000): Promise<Redis> {
-  if (!/^rediss?:\/\//.test(url)) {
-    throw new RedisUnavailableError(`REDIS_URL must start with redis:// or rediss://, got ${redactUrl(url)}`);
-  }
+export async function connectRedis(redisUrl: string, timeoutMs = 5000): Promise<Redis> {
+  const url = checkRedisUrl(redisUrl);
   const redis = new ioredis.Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
   let lastError = '';
   redis.on('error', (error: Error) => (lastError = error.message));

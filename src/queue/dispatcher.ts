@@ -9,7 +9,8 @@ import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName }
 import { HistoryStore } from './history.js';
 import { ResultStore } from './results.js';
 import { planSweep } from './plan.js';
-import type { SweepPlan } from './plan.js';
+import type { OnBadRecord } from './records.js';
+import type { ReachCheck, SweepPlan } from './plan.js';
 import { AgentRegistry } from './registry.js';
 import type { AgentInfo } from './registry.js';
 
@@ -38,6 +39,8 @@ export interface DispatcherOptions {
   attempts?: number;
   /** Most addresses one sweep may probe, default 65,536. */
   maxAddresses?: number;
+  /** Told of each record read back from Redis that fails its schema, which is then skipped; default: a line on stderr. */
+  onBadRecord?: OnBadRecord;
 }
 
 export interface SubmittedSweep {
@@ -72,9 +75,9 @@ export class Dispatcher {
     this.prefix = options.prefix ?? KEY_PREFIX;
     this.flows = new bullmq.FlowProducer({ connection: options.connection });
     this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection });
-    this.registry = new AgentRegistry(options.connection, this.prefix);
-    this.history = new HistoryStore(options.connection, { prefix: this.prefix });
-    this.results = new ResultStore(options.connection, this.prefix);
+    this.registry = new AgentRegistry(options.connection, this.prefix, options.onBadRecord);
+    this.history = new HistoryStore(options.connection, { prefix: this.prefix, onBadRecord: options.onBadRecord });
+    this.results = new ResultStore(options.connection, this.prefix, options.onBadRecord);
   }
 
   agents(): Promise<AgentInfo[]> {
@@ -82,14 +85,15 @@ export class Dispatcher {
   }
 
   /**
-   * Plans against the live agents, refusing what none covers, and checks that a compare:NAME baseline exists.
-   * Nothing is enqueued.
+   * Plans against the live agents, refusing what none covers and what `authorize` (a policy) refuses, and checks
+   * that a compare:NAME baseline exists. Nothing is enqueued.
    */
-  async plan(request: SweepRequest): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
+  async plan(request: SweepRequest, authorize?: ReachCheck): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
     const agents = await this.registry.list();
     const plan = planSweep(request, agents, {
       chunkSize: this.options.chunkSize,
       maxAddresses: this.options.maxAddresses,
+      authorize,
     });
     const compare = request.options.compare;
     if (compare !== undefined && !(await this.history.baseline(compare))) {
@@ -131,6 +135,7 @@ export class Dispatcher {
       },
       children: plan.chunks.map((chunk) => {
         const data: ChunkJob = { v: 1, sweepId, group: chunk.group, index: chunk.index, targets: chunk.targets, options };
+        if (chunk.scope) data.scope = chunk.scope;
         return {
           name: 'chunk',
           queueName: sweepQueueName(chunk.group),
@@ -222,7 +227,7 @@ export class Dispatcher {
             settle(() =>
               report
                 ? resolve(report)
-                : reject(new SweepFailedError(`sweep ${sweepId} finished but its report is no longer in Redis`)),
+                : reject(new SweepFailedError(`sweep ${sweepId} finished but its report is no longer in Redis, or unreadable`)),
             );
           } catch {
             // Redis is away for a moment: the next event or poll looks again.

@@ -1,53 +1,60 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { CompactHost } from '../core/diff.js';
-import type { HostResult, SweepSummary } from '../core/report.js';
-import type { HostState } from '../core/states.js';
+import type { HostResult } from '../core/report.js';
+import { HOST_STATES } from '../core/states.js';
 import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';
 import { KEY_PREFIX } from './names.js';
+import { printBadRecord, readRecord } from './records.js';
+import type { OnBadRecord } from './records.js';
+import { sweepSummarySchema } from './report-schema.js';
 
 /**
  * One host as history keeps it: only hosts that were not silent, with the figures a later look wants (the
  * silent ones are kept as address ranges, so a /16 of empty space costs a few bytes, not 65,536 entries).
  */
-export interface RecordedHost {
-  ip: string;
-  state: HostState;
+const recordedHostSchema = z.object({
+  ip: z.string(),
+  state: z.enum(HOST_STATES),
   /** Average echo round trip in milliseconds, when an echo came back. */
-  rttMs?: number;
+  rttMs: z.number().optional(),
   /** Echo loss in percent, when echoes were sent. */
-  lossPct?: number;
+  lossPct: z.number().optional(),
   /** TCP ports that answered (open or closed). */
-  openPorts?: number[];
-}
+  openPorts: z.array(z.number().int()).optional(),
+});
+export type RecordedHost = z.infer<typeof recordedHostSchema>;
 
 /** A finished sweep, as stored. Holds no secret. */
-export interface SweepRecord {
-  id: string;
+export const sweepRecordSchema = z.object({
+  id: z.string(),
   /** Who asked: a Slack user id, or user@host for the CLI. */
-  requestedBy: string;
+  requestedBy: z.string(),
   /** Where it was asked from, e.g. a Slack channel id; absent for the CLI. */
-  origin?: string;
+  origin: z.string().optional(),
   /** When it finished, ISO 8601. */
-  at: string;
-  targets: string[];
+  at: z.string(),
+  targets: z.array(z.string()),
   /** The targets in canonical form: two sweeps with the same key swept the same addresses and names. */
-  targetKey: string;
-  groups: string[];
-  summary: SweepSummary;
-  durationMs: number;
-  complete: boolean;
-  hosts: RecordedHost[];
+  targetKey: z.string(),
+  groups: z.array(z.string()),
+  summary: sweepSummarySchema,
+  durationMs: z.number(),
+  complete: z.boolean(),
+  hosts: z.array(recordedHostSchema),
   /** Silent addresses, as ranges in the grammar's words (`198.18.0.2-198.18.0.9`). */
-  silent: string[];
-}
+  silent: z.array(z.string()),
+});
+export type SweepRecord = z.infer<typeof sweepRecordSchema>;
 
 /** A named sweep to compare later sweeps with ("before the cutover"). Kept until replaced, whatever the retention. */
-export interface Baseline {
-  name: string;
-  savedBy: string;
-  savedAt: string;
-  record: SweepRecord;
-}
+export const baselineSchema = z.object({
+  name: z.string(),
+  savedBy: z.string(),
+  savedAt: z.string(),
+  record: sweepRecordSchema,
+});
+export type Baseline = z.infer<typeof baselineSchema>;
 
 export interface HistoryOptions {
   /** Redis key prefix, default 'zensweep'. */
@@ -56,6 +63,8 @@ export interface HistoryOptions {
   maxCount?: number;
   /** Age after which a sweep is dropped, in days, default 30. */
   maxAgeDays?: number;
+  /** Told of each stored record that fails its schema, which is then skipped; default: a line on stderr. */
+  onBadRecord?: OnBadRecord;
 }
 
 export const DEFAULT_HISTORY_COUNT = 1000;
@@ -124,6 +133,7 @@ export class HistoryStore {
   private readonly prefix: string;
   private readonly maxCount: number;
   private readonly maxAgeMs: number;
+  private readonly onBadRecord: OnBadRecord;
 
   constructor(
     private readonly redis: Redis,
@@ -132,6 +142,12 @@ export class HistoryStore {
     this.prefix = options.prefix ?? KEY_PREFIX;
     this.maxCount = options.maxCount ?? DEFAULT_HISTORY_COUNT;
     this.maxAgeMs = (options.maxAgeDays ?? DEFAULT_HISTORY_AGE_DAYS) * 24 * 3600 * 1000;
+    this.onBadRecord = options.onBadRecord ?? printBadRecord;
+  }
+
+  /** A stored sweep, or undefined (and one line to onBadRecord) when it is not one. */
+  private readSweep(id: string, text: string): SweepRecord | undefined {
+    return readRecord(sweepRecordSchema, text, { what: 'history record', key: this.recordKey(id) }, this.onBadRecord);
   }
 
   private recordKey(id: string): string {
@@ -177,10 +193,9 @@ export class HistoryStore {
     const tx = this.redis.multi();
     gone.forEach((id, i) => {
       const text = records[i];
-      if (text) {
-        const key = (JSON.parse(text) as SweepRecord).targetKey;
-        tx.zrem(this.targetIndexKey(key), id);
-      }
+      // An unreadable record's target index entry goes when that index expires.
+      const record = text ? this.readSweep(id, text) : undefined;
+      if (record) tx.zrem(this.targetIndexKey(record.targetKey), id);
       tx.del(this.recordKey(id));
     });
     tx.zrem(this.indexKey(), ...gone);
@@ -189,7 +204,7 @@ export class HistoryStore {
 
   async get(id: string): Promise<SweepRecord | undefined> {
     const text = await this.redis.get(this.recordKey(id));
-    return text ? (JSON.parse(text) as SweepRecord) : undefined;
+    return text ? this.readSweep(id, text) : undefined;
   }
 
   /** The most recent sweep of the same targets, other than `exceptId`. */
@@ -208,7 +223,13 @@ export class HistoryStore {
     const ids = await this.redis.zrevrange(key ? this.targetIndexKey(key) : this.indexKey(), 0, limit - 1);
     if (ids.length === 0) return [];
     const texts = await this.redis.mget(...ids.map((id) => this.recordKey(id)));
-    return texts.filter((t): t is string => t !== null).map((t) => JSON.parse(t) as SweepRecord);
+    const records: SweepRecord[] = [];
+    ids.forEach((id, i) => {
+      const text = texts[i];
+      const record = text ? this.readSweep(id, text) : undefined;
+      if (record) records.push(record);
+    });
+    return records;
   }
 
   /** Saves a recorded sweep under a name, replacing any baseline of that name. False when the sweep is not kept. */
@@ -221,7 +242,8 @@ export class HistoryStore {
   }
 
   async baseline(name: string): Promise<Baseline | undefined> {
-    const text = await this.redis.get(this.baselineKey(name));
-    return text ? (JSON.parse(text) as Baseline) : undefined;
+    const key = this.baselineKey(name);
+    const text = await this.redis.get(key);
+    return text ? readRecord(baselineSchema, text, { what: 'baseline', key }, this.onBadRecord) : undefined;
   }
 }

@@ -1,24 +1,25 @@
 import { z } from 'zod';
-import type { SweepReport, SweepSummary } from '../core/report.js';
+import type { SweepSummary } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
-import type { SweepDiff } from '../core/diff.js';
+import { parseNetwork } from '../core/targets.js';
+import { sweepDiffSchema, sweepOptionsSchema, sweepReportSchema } from './report-schema.js';
 
 /**
  * Job data, validated where it is read: BullMQ stores it in clear text and anything can put a job in a queue, so an
  * agent trusts nothing it did not check. It holds no secret.
  */
 
-const optionsSchema = z.object({
-  ports: z.array(z.number().int().min(1).max(65_535)).max(1024),
-  count: z.number().int().min(1).max(100),
-  timeoutMs: z.number().int().min(1).max(60_000),
-  retries: z.number().int().min(0).max(10),
-  rate: z.number().int().min(0).max(1_000_000),
-  intervalMs: z.number().int().min(1).max(60_000),
-  vpc: z.string().max(63).optional(),
-  save: z.string().max(63).optional(),
-  compare: z.string().max(63).optional(),
-});
+function isNetwork(text: string): boolean {
+  try {
+    parseNetwork(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The options of a sweep, within SWEEP_LIMITS (src/core/request.ts), as the grammar holds them. */
+const optionsSchema = sweepOptionsSchema;
 
 export const chunkJobSchema = z.object({
   v: z.literal(1),
@@ -29,24 +30,27 @@ export const chunkJobSchema = z.object({
   /** Targets in the grammar's words: address ranges (`10.0.1.0-10.0.1.255`), addresses, or names. */
   targets: z.array(z.string().min(1).max(300)).min(1).max(4096),
   options: optionsSchema,
+  /** The networks the requester may sweep (their policy's CIDRs): the agent refuses any address outside them. */
+  scope: z.array(z.string().min(1).max(64).refine(isNetwork, 'is not a CIDR, address or range')).min(1).max(1024).optional(),
 });
 export type ChunkJob = z.infer<typeof chunkJobSchema> & { options: SweepOptions };
 
 /** What an agent returns for a chunk; the hosts it found are in the ResultStore, not here. */
-export interface ChunkResult {
-  index: number;
-  group: string;
-  agentId: string;
+export const chunkResultSchema = z.object({
+  index: z.number().int().min(0),
+  group: z.string(),
+  agentId: z.string(),
   /** Addresses this chunk was to probe. */
-  planned: number;
-  complete: boolean;
-  icmp: SweepReport['icmp'];
-  durationMs: number;
+  planned: z.number().int().min(0),
+  complete: z.boolean(),
+  icmp: sweepReportSchema.shape.icmp,
+  durationMs: z.number(),
   /** 1 on the first try; more when the chunk ran again after a failure or a stalled agent. */
-  attempt: number;
+  attempt: z.number().int().min(1),
   /** Times BullMQ found this chunk stalled (its agent stopped answering) before this run. */
-  stalled: number;
-}
+  stalled: z.number().int().min(0),
+});
+export type ChunkResult = z.infer<typeof chunkResultSchema>;
 
 export const reportJobSchema = z.object({
   v: z.literal(1),
@@ -62,32 +66,34 @@ export const reportJobSchema = z.object({
 export type ReportJob = z.infer<typeof reportJobSchema> & { options: SweepOptions };
 
 /** A chunk as it came back, for the report's account of who ran what. */
-export interface ChunkAccount {
-  index: number;
-  group: string;
-  agentId: string;
-  attempt: number;
-  stalled: number;
-  durationMs: number;
-}
+const chunkAccountSchema = chunkResultSchema.pick({
+  index: true,
+  group: true,
+  agentId: true,
+  attempt: true,
+  stalled: true,
+  durationMs: true,
+});
+export type ChunkAccount = z.infer<typeof chunkAccountSchema>;
 
-/** What a report job returns: the report model and what the distributed run adds to it. */
-export interface DistributedReport extends SweepReport {
-  sweepId: string;
-  groups: string[];
-  requestedBy: string;
-  chunks: ChunkAccount[];
+/** What a report job puts together (kept in the ResultStore): the report model and what the distributed run adds. */
+export const distributedReportSchema = sweepReportSchema.extend({
+  sweepId: z.string(),
+  groups: z.array(z.string()),
+  requestedBy: z.string(),
+  chunks: z.array(chunkAccountSchema),
   /** True when someone cancelled the sweep (then `complete` is false too). */
-  cancelled: boolean;
+  cancelled: z.boolean(),
   /** Chunks that failed for good (out of scope, bad data), with the reason. */
-  failures: { index: number; group: string; reason: string }[];
+  failures: z.array(z.object({ index: z.number().int(), group: z.string(), reason: z.string() })),
   /** Against the last sweep of the same targets, when there was one. */
-  changes?: { since: string; sinceId: string; diff: SweepDiff };
+  changes: z.object({ since: z.string(), sinceId: z.string(), diff: sweepDiffSchema }).optional(),
   /** Against the baseline named with compare:NAME (absent when no baseline has that name). */
-  baseline?: { name: string; at: string; diff: SweepDiff };
+  baseline: z.object({ name: z.string(), at: z.string(), diff: sweepDiffSchema }).optional(),
   /** The baseline saved with save:NAME. */
-  savedAs?: string;
-}
+  savedAs: z.string().optional(),
+});
+export type DistributedReport = z.infer<typeof distributedReportSchema>;
 
 /** What a report job returns (the report itself is in the ResultStore). */
 export interface ReportDone {

@@ -17,7 +17,43 @@ export interface PlannedChunk {
   index: number;
   group: string;
   targets: string[];
+  /**
+   * The networks the requester may sweep in this group (CIDRs); the agent refuses any address outside them, names
+   * once resolved included. Absent: no limit but the agent's own.
+   */
+  scope?: string[];
 }
+
+/** What a sweep will touch, before it is cut into chunks: each group's addresses, and the host names a group resolves. */
+export interface SweepReach {
+  addresses: ReadonlyMap<string, AddressSet>;
+  /** Host names, by the group that resolves and probes them. */
+  names: ReadonlyMap<string, readonly string[]>;
+}
+
+/** The reach of chunks (a plan's, or as stored): the addresses and names of each group. Throws on a bad target. */
+export function reachOfChunks(chunks: readonly Pick<PlannedChunk, 'group' | 'targets'>[]): SweepReach {
+  const addresses = new Map<string, AddressSet>();
+  const names = new Map<string, string[]>();
+  for (const chunk of chunks) {
+    for (const target of chunk.targets) {
+      const spec = parseTargetToken(target);
+      if (spec.kind === 'name') names.set(chunk.group, [...(names.get(chunk.group) ?? []), spec.name]);
+      else {
+        const range = probeRange(spec);
+        const set = addresses.get(chunk.group) ?? new AddressSet();
+        addresses.set(chunk.group, set.add(range.family, range.start, range.end));
+      }
+    }
+  }
+  return { addresses, names };
+}
+
+/**
+ * Judges what a sweep will touch (a policy): throws to refuse it, or returns the networks each group's chunks are
+ * limited to (a group it leaves out: no limit).
+ */
+export type ReachCheck = (reach: SweepReach) => ReadonlyMap<string, readonly string[]> | undefined;
 
 export interface SweepPlan {
   /** Groups that run a part of the sweep, sorted. */
@@ -81,12 +117,13 @@ function chunked(group: string, set: AddressSet, size: bigint): { group: string;
  * declared the narrowest CIDR containing it (longest prefix wins); `vpc:NAME` sends everything to one group and
  * `vpc:all` alone sweeps every group's declared CIDRs. Host names are resolved by the agents inside their network,
  * so they need `vpc:NAME` unless only one group is online. Anything no live agent covers is refused, with a
- * message that says what each group covers.
+ * message that says what each group covers. `authorize` judges the exact addresses and groups first, before the
+ * size cap and before what no agent covers, so a request it refuses hears only its refusal.
  */
 export function planSweep(
   request: SweepRequest,
   agents: readonly AgentInfo[],
-  options: { chunkSize?: number; maxAddresses?: number } = {},
+  options: { chunkSize?: number; maxAddresses?: number; authorize?: ReachCheck } = {},
 ): SweepPlan {
   const chunkSize = BigInt(options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const groups = [...new Set(agents.map((a) => a.group))].sort();
@@ -118,13 +155,8 @@ export function planSweep(
       if (range) wanted.add(range.family, range.start, range.end);
     }
   }
-  const maxAddresses = options.maxAddresses;
-  if (maxAddresses !== undefined && wanted.size > BigInt(maxAddresses)) {
-    throw new SweepTooLargeError(
-      `this sweep comes to ${formatCount(wanted.size)} addresses; a sweep may probe at most ${formatCount(maxAddresses)}`,
-    );
-  }
-
+  // What no agent covers is refused after the policy has judged the rest, so a refusal from it comes first.
+  let uncovered: OutOfScopeError | undefined;
   const assigned = new Map<string, AddressSet>();
   const assign = (group: string, part: AddressSet): void => {
     const set = assigned.get(group) ?? new AddressSet();
@@ -139,11 +171,12 @@ export function planSweep(
     }
     const outside = wanted.subtract(scope);
     if (outside.size > 0n) {
-      throw new OutOfScopeError(
+      uncovered = new OutOfScopeError(
         `${outside.toTargets().slice(0, 3).join(', ')} ${outside.ranges().length > 1 || outside.size > 1n ? 'are' : 'is'} outside group ${vpc}: ${describeGroups(agents)}`,
       );
     }
-    if (wanted.size > 0n) assign(vpc, wanted);
+    const inside = wanted.intersect(scope);
+    if (inside.size > 0n) assign(vpc, inside);
   } else {
     // Narrowest CIDR first: its group wins the addresses it holds.
     const ordered = [...covers].sort((a, b) => (a.set.size < b.set.size ? -1 : a.set.size > b.set.size ? 1 : a.group.localeCompare(b.group)));
@@ -157,7 +190,7 @@ export function planSweep(
     }
     if (remaining.size > 0n) {
       const list = remaining.toTargets();
-      throw new OutOfScopeError(
+      uncovered = new OutOfScopeError(
         `no live agent covers ${list.slice(0, 3).join(', ')}${list.length > 3 ? ` and ${list.length - 3} more ranges` : ''}: ${describeGroups(agents)}`,
       );
     }
@@ -174,10 +207,26 @@ export function planSweep(
     }
   }
 
+  const scopes = options.authorize?.({
+    addresses: assigned,
+    names: new Map(nameGroup !== undefined ? [[nameGroup, names]] : []),
+  });
+  const maxAddresses = options.maxAddresses;
+  if (maxAddresses !== undefined && wanted.size > BigInt(maxAddresses)) {
+    throw new SweepTooLargeError(
+      `this sweep comes to ${formatCount(wanted.size)} addresses; a sweep may probe at most ${formatCount(maxAddresses)}`,
+    );
+  }
+  if (uncovered) throw uncovered;
+
   const pieces = [...assigned].flatMap(([group, set]) => chunked(group, set, chunkSize));
   pieces.sort((a, b) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
   const chunks: PlannedChunk[] = pieces.map((p, index) => ({ index, group: p.group, targets: p.targets }));
   if (nameGroup !== undefined) chunks.push({ index: chunks.length, group: nameGroup, targets: names });
+  for (const chunk of chunks) {
+    const scope = scopes?.get(chunk.group);
+    if (scope) chunk.scope = [...scope];
+  }
   if (chunks.length === 0) {
     throw new OutOfScopeError(`nothing to sweep: the groups online declare no addresses (${describeGroups(agents)})`);
   }

@@ -1,20 +1,24 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { KEY_PREFIX } from './names.js';
+import { printBadRecord, readRecord } from './records.js';
+import type { OnBadRecord } from './records.js';
 
 /** What an agent says of itself in its heartbeat. */
-export interface AgentInfo {
-  group: string;
-  id: string;
+export const agentInfoSchema = z.object({
+  group: z.string().min(1),
+  id: z.string().min(1),
   /** The CIDRs it may probe (ZENSWEEP_CIDRS). */
-  cidrs: string[];
-  version: string;
+  cidrs: z.array(z.string()),
+  version: z.string(),
   /** Whether it can send ICMP (root or CAP_NET_RAW). */
-  icmp: boolean;
+  icmp: z.boolean(),
   /** Chunks running now, out of how many at once. */
-  load: { active: number; concurrency: number };
-  startedAt: string;
-  lastSeen: string;
-}
+  load: z.object({ active: z.number().int().min(0), concurrency: z.number().int().min(0) }),
+  startedAt: z.string(),
+  lastSeen: z.string(),
+});
+export type AgentInfo = z.infer<typeof agentInfoSchema>;
 
 /** Seconds an agent stays listed after its last heartbeat. */
 export const AGENT_TTL_SECONDS = 30;
@@ -27,6 +31,8 @@ export class AgentRegistry {
   constructor(
     private readonly redis: Redis,
     private readonly prefix = KEY_PREFIX,
+    /** Told of each heartbeat that fails its schema, which is then left out; default: a line on stderr. */
+    private readonly onBadRecord: OnBadRecord = printBadRecord,
   ) {}
 
   private key(group: string, id: string): string {
@@ -52,14 +58,11 @@ export class AgentRegistry {
     if (keys.length === 0) return [];
     const values = await this.redis.mget(...keys);
     const agents: AgentInfo[] = [];
-    for (const value of values) {
-      if (!value) continue;
-      try {
-        agents.push(JSON.parse(value) as AgentInfo);
-      } catch {
-        // A malformed entry is somebody else's key: skip it.
-      }
-    }
+    keys.forEach((key, i) => {
+      const value = values[i];
+      const agent = value ? readRecord(agentInfoSchema, value, { what: 'agent heartbeat', key }, this.onBadRecord) : undefined;
+      if (agent) agents.push(agent);
+    });
     return agents.sort((a, b) => a.group.localeCompare(b.group) || a.id.localeCompare(b.id));
   }
 }

@@ -5,9 +5,11 @@ import type { HostResult, NameResolution } from '../core/report.js';
 import { summarize } from '../core/report.js';
 import type { HistoryStore } from './history.js';
 import { compactRecord, recordHosts, targetKey } from './history.js';
-import { reportJobSchema } from './jobs.js';
+import { chunkResultSchema, reportJobSchema } from './jobs.js';
 import { cancelledKey } from './names.js';
 import type { ChunkAccount, ChunkResult, DistributedReport, ReportDone } from './jobs.js';
+import { checkRecord, firstIssue, printBadRecord } from './records.js';
+import type { OnBadRecord } from './records.js';
 import { ResultStore } from './results.js';
 import { bullmq } from './load.js';
 
@@ -28,21 +30,39 @@ function groupOf(jobKey: string): string {
  * report model (the same the CLI prints), notes which agent ran which chunk and which ran again, records the sweep
  * in the history, and says what changed since the last sweep of the same targets and against a named baseline.
  */
-export function reportProcessor(deps: { connection: Redis; history?: HistoryStore; prefix?: string }) {
+export function reportProcessor(deps: {
+  connection: Redis;
+  history?: HistoryStore;
+  prefix?: string;
+  /** Told of each stored result that fails its schema; default: a line on stderr. */
+  onBadRecord?: OnBadRecord;
+}) {
   const { connection, history } = deps;
-  const store = new ResultStore(connection, deps.prefix);
+  const onBadRecord = deps.onBadRecord ?? printBadRecord;
+  const store = new ResultStore(connection, deps.prefix, onBadRecord);
   return async (job: Job): Promise<ReportDone> => {
     const parsed = reportJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new bullmq.UnrecoverableError(`bad report job data: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (!parsed.success) throw new bullmq.UnrecoverableError(`bad report job data: ${firstIssue(parsed.error)}`);
     const data = parsed.data;
     // Run again after it finished (its worker died before the job was marked completed): the chunks' hosts are
     // gone by then, so the report already saved is the answer, not a rebuild from nothing.
     const built = await store.loadReport(data.sweepId);
     if (built) return { sweepId: built.sweepId, summary: built.summary, complete: built.complete };
-    const values = (await job.getChildrenValues()) as Record<string, ChunkResult>;
+    const values: Record<string, unknown> = await job.getChildrenValues();
     const ignored = await job.getIgnoredChildrenFailures();
+    const failures: DistributedReport['failures'] = Object.entries(ignored).map(([key, reason]) => ({
+      index: chunkIndex(key),
+      group: groupOf(key),
+      reason: String(reason),
+    }));
 
-    const results = Object.values(values).sort((a, b) => a.index - b.index);
+    const results: ChunkResult[] = [];
+    for (const [key, value] of Object.entries(values)) {
+      const result = checkRecord(chunkResultSchema, value, { what: 'chunk return value', key }, onBadRecord);
+      if (result) results.push(result);
+      else failures.push({ index: chunkIndex(key), group: groupOf(key), reason: 'its agent returned an unreadable result' });
+    }
+    results.sort((a, b) => a.index - b.index);
     const hosts: HostResult[] = [];
     const names: NameResolution[] = [];
     const chunks: ChunkAccount[] = [];
@@ -54,6 +74,9 @@ export function reportProcessor(deps: { connection: Redis; history?: HistoryStor
       if (found) {
         for (const host of found.hosts) hosts.push(host);
         names.push(...found.names);
+      } else if (result.planned > 0) {
+        // Only a chunk skipped before it started (a cancelled sweep) stores no hosts.
+        failures.push({ index: result.index, group: result.group, reason: 'its hosts are missing from Redis or unreadable' });
       }
       if (!result.icmp.available) icmp = result.icmp;
       if (!result.complete) complete = false;
@@ -67,9 +90,7 @@ export function reportProcessor(deps: { connection: Redis; history?: HistoryStor
         durationMs: result.durationMs,
       });
     }
-    const failures = Object.entries(ignored)
-      .map(([key, reason]) => ({ index: chunkIndex(key), group: groupOf(key), reason: String(reason) }))
-      .sort((a, b) => a.index - b.index);
+    failures.sort((a, b) => a.index - b.index);
     if (failures.length > 0) complete = false;
 
     const cancelled = (await connection.exists(cancelledKey(data.sweepId, deps.prefix))) === 1;

@@ -1,32 +1,33 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
-import type { HostResult, NameResolution } from '../core/report.js';
+import { z } from 'zod';
+import { distributedReportSchema } from './jobs.js';
 import type { DistributedReport } from './jobs.js';
 import { KEY_PREFIX } from './names.js';
-
-/** Level 1: a /16 report packs about as small as at the default level, in a fraction of the time. */
-function pack(value: unknown): Buffer {
-  return gzipSync(JSON.stringify(value), { level: 1 });
-}
+import { packRecord, printBadRecord, readPackedRecord } from './records.js';
+import type { OnBadRecord } from './records.js';
+import { hostResultSchema, nameResolutionSchema } from './report-schema.js';
 
 /** How long results stay in Redis, in seconds: a day, time enough for a reporter that was down to catch up. */
 export const RESULT_TTL_SECONDS = 24 * 3600;
 
 /** What a chunk found, kept apart from its job's return value. */
-export interface ChunkHosts {
-  hosts: HostResult[];
-  names: NameResolution[];
-}
+export const chunkHostsSchema = z.object({
+  hosts: z.array(hostResultSchema),
+  names: z.array(nameResolutionSchema),
+});
+export type ChunkHosts = z.infer<typeof chunkHostsSchema>;
 
 /**
  * Host results and reports live in their own keys, gzipped, not in job return values: BullMQ copies a job's
  * return value into its queue's event stream, so a /16 report (about 15 MB of JSON) would be written twice more
- * and kept there by the thousand. Gzipped, a /16 report takes about 1 MB.
+ * and kept there by the thousand. Gzipped, a /16 report takes about 1 MB. What is read back is checked against the
+ * schema it was written with; a bad one is reported to `onBadRecord` and read as absent.
  */
 export class ResultStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix = KEY_PREFIX,
+    private readonly onBadRecord: OnBadRecord = printBadRecord,
   ) {}
 
   chunkKey(sweepId: string, index: number): string {
@@ -39,12 +40,13 @@ export class ResultStore {
 
   /** Stores a chunk's hosts; a chunk that runs again writes the same key, so it is never counted twice. */
   async saveChunk(sweepId: string, index: number, result: ChunkHosts): Promise<void> {
-    await this.redis.set(this.chunkKey(sweepId, index), pack(result), 'EX', RESULT_TTL_SECONDS);
+    await this.redis.set(this.chunkKey(sweepId, index), packRecord(result), 'EX', RESULT_TTL_SECONDS);
   }
 
   async loadChunk(sweepId: string, index: number): Promise<ChunkHosts | undefined> {
-    const data = await this.redis.getBuffer(this.chunkKey(sweepId, index));
-    return data ? (JSON.parse(gunzipSync(data).toString('utf8')) as ChunkHosts) : undefined;
+    const key = this.chunkKey(sweepId, index);
+    const data = await this.redis.getBuffer(key);
+    return data ? readPackedRecord(chunkHostsSchema, data, { what: 'chunk result', key }, this.onBadRecord) : undefined;
   }
 
   async deleteChunks(sweepId: string, indexes: readonly number[]): Promise<void> {
@@ -52,11 +54,12 @@ export class ResultStore {
   }
 
   async saveReport(report: DistributedReport): Promise<void> {
-    await this.redis.set(this.reportKey(report.sweepId), pack(report), 'EX', RESULT_TTL_SECONDS);
+    await this.redis.set(this.reportKey(report.sweepId), packRecord(report), 'EX', RESULT_TTL_SECONDS);
   }
 
   async loadReport(sweepId: string): Promise<DistributedReport | undefined> {
-    const data = await this.redis.getBuffer(this.reportKey(sweepId));
-    return data ? (JSON.parse(gunzipSync(data).toString('utf8')) as DistributedReport) : undefined;
+    const key = this.reportKey(sweepId);
+    const data = await this.redis.getBuffer(key);
+    return data ? readPackedRecord(distributedReportSchema, data, { what: 'report', key }, this.onBadRecord) : undefined;
   }
 }

@@ -5,6 +5,8 @@ import { connectRedis } from '../queue/connect.js';
 import { bullmq, ioredis } from '../queue/load.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
+import { KEY_PREFIX } from '../queue/names.js';
+import { logBadRecords } from '../queue/records.js';
 import { ResultStore } from '../queue/results.js';
 import { AuditTrail } from './audit.js';
 import type { BotConfig } from './config.js';
@@ -58,9 +60,11 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
         port: config.port,
       });
 
-  const dispatcher = new Dispatcher({ connection: redis, maxAddresses: config.maxAddresses });
-  const history = new HistoryStore(redis);
-  const results = new ResultStore(redis);
+  // The bot's only size cap: applied to the plan, after the policy.
+  const onBadRecord = logBadRecords(log);
+  const dispatcher = new Dispatcher({ connection: redis, maxAddresses: config.maxAddresses, onBadRecord });
+  const history = new HistoryStore(redis, { onBadRecord });
+  const results = new ResultStore(redis, KEY_PREFIX, onBadRecord);
   const audit = new AuditTrail(redis, log);
   const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
   const sweeps = new SlackSweeps({
@@ -72,7 +76,6 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     audit,
     policy: config.policy,
     maxSweepsPerUser: config.maxSweepsPerUser,
-    maxAddresses: config.maxAddresses,
     log,
   });
   registerSweepCommand(app, sweeps, log);

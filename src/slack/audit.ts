@@ -1,19 +1,28 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { KEY_PREFIX } from '../queue/names.js';
+import { logBadRecords, readRecord } from '../queue/records.js';
+
+/** A button on a sweep's messages: each press is checked against the policy and audited like a command. */
+export type SweepButton = 'rerun' | 'cancel' | 'show_silent' | 'save_baseline';
 
 /** One line of the audit trail: who asked for what, where, and what came of it. No token, no payload. */
-export interface AuditEntry {
-  at: string;
-  user: string;
-  channel: string;
-  /** The command text as typed (targets and options: nothing secret). */
-  text: string;
-  outcome: 'started' | 'refused' | 'invalid' | 'delivered' | 'cancelled' | 'failed';
-  sweepId?: string;
+export const auditEntrySchema = z.object({
+  at: z.string(),
+  user: z.string(),
+  channel: z.string(),
+  /** The command text as typed (targets and options: nothing secret); for a button, the text of its sweep. */
+  text: z.string(),
+  /** The button pressed; absent for the slash command. */
+  action: z.enum(['rerun', 'cancel', 'show_silent', 'save_baseline']).optional(),
+  /** `allowed`: a button the policy let through (Cancel, Show silent hosts, Save as baseline). */
+  outcome: z.enum(['started', 'refused', 'invalid', 'delivered', 'cancelled', 'failed', 'allowed']),
+  sweepId: z.string().optional(),
   /** For refused, invalid and failed: the one-line reason. */
-  reason?: string;
-}
+  reason: z.string().optional(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
 /** Entries kept in Redis, newest first. */
 export const AUDIT_KEEP = 10_000;
@@ -36,8 +45,10 @@ export class AuditTrail {
     await this.redis.multi().lpush(this.key(), JSON.stringify(full)).ltrim(this.key(), 0, AUDIT_KEEP - 1).exec();
   }
 
+  /** The newest entries first; one that fails its schema is logged once and left out. */
   async recent(limit = 50): Promise<AuditEntry[]> {
     const items = await this.redis.lrange(this.key(), 0, limit - 1);
-    return items.map((item) => JSON.parse(item) as AuditEntry);
+    const onBad = logBadRecords(this.log);
+    return items.flatMap((item, i) => readRecord(auditEntrySchema, item, { what: 'audit entry', key: `${this.key()}[${i}]` }, onBad) ?? []);
   }
 }

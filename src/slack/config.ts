@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { boundedInt, parseEnvironment } from '../config-env.js';
+import { boundedInt, checkRedisUrl, parseEnvironment } from '../config-env.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
+import { SWEEP_LIMITS } from '../core/request.js';
 import { parsePolicy } from './policy.js';
 import type { Policy } from './policy.js';
 
@@ -19,10 +20,6 @@ const schema = z.object({
     .optional(),
   SLACK_API_URL: z.string().trim().url('must be a URL, e.g. https://slack.com/api/').optional(),
   PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
-  REDIS_URL: z
-    .string({ error: 'is required, e.g. redis://:password@redis.internal:6379 (rediss:// for TLS)' })
-    .trim()
-    .refine((url) => /^rediss?:\/\//.test(url), 'must start with redis:// or rediss://'),
   ZENSWEEP_POLICY: z.string().trim().optional(),
   ZENSWEEP_MAX_SWEEPS_PER_USER: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_MAX_ADDRESSES: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
@@ -53,6 +50,7 @@ export interface BotConfig {
 /** Reads the bot's environment; throws ConfigError naming the first bad variable, never echoing a secret. */
 export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
   const data = parseEnvironment(schema, env);
+  const redisUrl = checkRedisUrl(env.REDIS_URL);
   if (!data.SLACK_APP_TOKEN && !data.SLACK_SIGNING_SECRET) {
     throw new ConfigError(
       'SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode, which needs no inbound port)',
@@ -72,10 +70,10 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     appToken: data.SLACK_APP_TOKEN,
     slackApiUrl: data.SLACK_API_URL ?? 'https://slack.com/api/',
     port: boundedInt(data.PORT, 3000, 'PORT', 1, 65_535),
-    redisUrl: data.REDIS_URL,
+    redisUrl,
     policy: parsePolicy(policyText),
     maxSweepsPerUser: boundedInt(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
-    maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, 16_777_216),
+    maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, SWEEP_LIMITS.addresses.max),
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
   };
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ConfigError, ZenSweepError } from '../core/errors.js';
 import type { SweepRequest } from '../core/request.js';
-import { AddressSet, parseNetwork, probeRange } from '../core/targets.js';
-import type { SweepPlan } from '../queue/plan.js';
+import { AddressSet, parseNetwork } from '../core/targets.js';
+import type { SweepReach } from '../queue/plan.js';
 
 /** A sweep the channel's or the user's policy does not allow. */
 export class PolicyRefusedError extends ZenSweepError {
@@ -95,46 +95,85 @@ export function policyUsergroups(policy: Policy): string[] {
   return [...new Set(policy.rules.flatMap((r) => [...(r.usergroups ?? [])]))];
 }
 
-/**
- * Checks a planned sweep against the policy for this channel and user: every group it runs in and every address
- * it probes must be allowed by one rule that applies. Throws PolicyRefusedError saying why.
- */
-export function checkPolicy(
-  policy: Policy,
-  who: { channel: string; user: string; usergroups?: ReadonlySet<string> },
-  request: SweepRequest,
-  plan: SweepPlan,
-): void {
+/** Who asks: the policy applies by channel, user and the user's user groups. */
+export interface Requester {
+  channel: string;
+  user: string;
+  /** The policy's user groups this user belongs to. */
+  usergroups?: ReadonlySet<string>;
+}
+
+/** The rules that apply to this requester; undefined when none does and the policy allows by default. */
+function rulesFor(policy: Policy, who: Requester): Rule[] | undefined {
   const member = (groups: Set<string>): boolean => [...groups].some((g) => who.usergroups?.has(g) ?? false);
   // A rule naming users and user groups applies to either.
   const isWho = (r: Rule): boolean =>
     (!r.users && !r.usergroups) || (r.users?.has(who.user) ?? false) || (r.usergroups ? member(r.usergroups) : false);
   const applying = policy.rules.filter((r) => (!r.channels || r.channels.has(who.channel)) && isWho(r));
-  if (applying.length === 0) {
-    if (policy.fallback === 'allow') return;
-    throw new PolicyRefusedError('no sweep is allowed from this channel for you; ask an admin to add a rule to ZENSWEEP_POLICY');
-  }
-  const addresses = new AddressSet();
-  let names = false;
-  for (const spec of request.targets) {
-    if (spec.kind === 'name') names = true;
-    else {
-      const range = probeRange(spec);
-      addresses.add(range.family, range.start, range.end);
-    }
-  }
-  const allowed = applying.some((rule) => {
-    if (rule.groups && !plan.groups.every((g) => rule.groups?.has(g))) return false;
-    if (!rule.cidrs) return true;
-    // A name's addresses are known only inside the network, so a rule limited to CIDRs does not allow names.
-    return !names && rule.cidrs.covers(addresses);
-  });
-  if (allowed) return;
-  const scopes = applying.map((r) => {
+  if (applying.length > 0) return applying;
+  if (policy.fallback === 'allow') return undefined;
+  throw new PolicyRefusedError('no sweep is allowed from this channel for you; ask an admin to add a rule to ZENSWEEP_POLICY');
+}
+
+/**
+ * What the rules allow in one agent group (undefined: in some group): every address (`cidrs` absent), the union of
+ * their networks, or nothing at all (undefined).
+ */
+function allowance(rules: readonly Rule[], group: string | undefined): { cidrs?: AddressSet; text?: string[] } | undefined {
+  const inGroup = rules.filter((r) => group === undefined || !r.groups || r.groups.has(group));
+  if (inGroup.length === 0) return undefined;
+  if (inGroup.some((r) => !r.cidrs)) return {};
+  const cidrs = new AddressSet();
+  for (const rule of inGroup) for (const r of rule.cidrs?.ranges() ?? []) cidrs.add(r.family, r.start, r.end);
+  return { cidrs, text: [...new Set(inGroup.flatMap((r) => r.cidrText ?? []))] };
+}
+
+/** The refusal, in the policy's words only: never what the agents cover or what the plan came to. */
+function refusal(rules: readonly Rule[]): PolicyRefusedError {
+  const scopes = rules.map((r) => {
     const groups = r.groups ? [...r.groups].join(', ') : 'any group';
     return r.cidrText ? `${groups} within ${r.cidrText.join(', ')}` : groups;
   });
-  throw new PolicyRefusedError(
-    `this channel may sweep only ${scopes.join('; or ')}${names ? ' (and host names only where no CIDR limit applies)' : ''}`,
-  );
+  return new PolicyRefusedError(`this channel may sweep only ${scopes.join('; or ')}`);
+}
+
+/**
+ * Refuses, before anything is planned or sized, a request whose own addresses or `vpc:NAME` no applying rule
+ * allows, so that a restricted channel learns nothing of the agents from the answer. Passing it is necessary, not
+ * enough: `checkPolicy` decides on the plan.
+ */
+export function checkRequest(policy: Policy, who: Requester, request: SweepRequest): void {
+  const rules = rulesFor(policy, who);
+  if (!rules) return;
+  const vpc = request.options.vpc;
+  const allowed = allowance(rules, vpc !== undefined && vpc !== 'all' ? vpc : undefined);
+  if (!allowed || (allowed.cidrs && !allowed.cidrs.covers(AddressSet.fromSpecs(request.targets)))) throw refusal(rules);
+}
+
+/**
+ * Checks what a sweep will touch against the policy for this channel and user: every address each group probes
+ * must lie in a network that an applying rule allowing that group allows. Host names, resolved only inside the
+ * network, pass where their group is allowed: the networks returned for each CIDR-limited group travel with its
+ * chunks, and the agent refuses any address outside them. Throws PolicyRefusedError saying what the channel may do.
+ */
+export function checkPolicy(policy: Policy, who: Requester, reach: SweepReach): Map<string, string[]> {
+  const scopes = new Map<string, string[]>();
+  const rules = rulesFor(policy, who);
+  if (!rules) return scopes;
+  const groups = new Set([...reach.addresses.keys(), ...reach.names.keys()]);
+  for (const group of groups) {
+    const allowed = allowance(rules, group);
+    const addresses = reach.addresses.get(group);
+    if (!allowed || (allowed.cidrs && addresses && !allowed.cidrs.covers(addresses))) throw refusal(rules);
+    if (allowed.text) scopes.set(group, allowed.text);
+  }
+  return scopes;
+}
+
+/** Refuses a sweep whose reach is no longer known, unless the policy lets this requester sweep anything anywhere. */
+export function checkUnknownReach(policy: Policy, who: Requester): void {
+  const rules = rulesFor(policy, who);
+  if (rules && !rules.some((r) => !r.groups && !r.cidrs)) {
+    throw new PolicyRefusedError('what this sweep covered is no longer on record, and the policy limits what you may sweep here');
+  }
 }

@@ -2,15 +2,20 @@ import type { Job } from 'bullmq';
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { renderCsv } from '../cli/render/csv.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import type { DistributedReport } from '../queue/jobs.js';
 import { bullmq } from '../queue/load.js';
 import { KEY_PREFIX } from '../queue/names.js';
+import { checkRecord, firstIssue, logBadRecords } from '../queue/records.js';
 import type { AuditTrail } from './audit.js';
 import { finishedBlocks, progressBlocks, reportBlocks } from './render/blocks.js';
 import { INVITE_HINT } from './render/replies.js';
-import type { DeliveryJob } from './sweeps.js';
+import { deliveryJobSchema } from './sweeps.js';
+
+/** Slack's response_url, as kept in Redis by the command: nothing else is posted to. */
+const RESPONSE_URL = z.url({ protocol: /^https?$/ });
 
 /** Live progress edits the parent message at most this often, in ms (chat.update is rate limited per message). */
 export const PROGRESS_EVERY_MS = 1000;
@@ -34,11 +39,6 @@ async function postJson(url: string, body: unknown): Promise<void> {
   if (!response.ok) throw new Error(`response_url answered ${response.status}`);
 }
 
-function isDeliveryJob(data: unknown): data is DeliveryJob {
-  const d = data as Partial<DeliveryJob> | undefined;
-  return d?.v === 1 && typeof d.sweepId === 'string' && typeof d.channel === 'string' && typeof d.header?.user === 'string';
-}
-
 /**
  * A delivery job, one per sweep: follows the sweep's progress on the parent message, then posts the report in
  * its thread (or through response_url where the bot cannot post), attaches the CSV when the message had to fold,
@@ -55,8 +55,9 @@ export function deliveryProcessor(deps: ReporterDeps) {
     (await deps.redis.exists(stepKey(sweepId, step))) === 1;
 
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<{ posted: boolean }> => {
-    if (!isDeliveryJob(job.data)) throw new bullmq.UnrecoverableError('bad delivery job data');
-    const { sweepId, channel, parentTs, header } = job.data;
+    const parsed = deliveryJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new bullmq.UnrecoverableError(`bad delivery job data: ${firstIssue(parsed.error)}`);
+    const { sweepId, channel, parentTs, header } = parsed.data;
     let lastUpdate = 0;
     let updating: Promise<unknown> = Promise.resolve();
     const report: DistributedReport = await deps.dispatcher.waitForReport(
@@ -90,8 +91,10 @@ export function deliveryProcessor(deps: ReporterDeps) {
         });
         await done(sweepId, 'report', reply.ts ?? '1');
       } else {
-        const url = await deps.redis.get(`${KEY_PREFIX}:slack:response:${sweepId}`);
-        if (!url) throw new bullmq.UnrecoverableError('the response_url of this sweep has expired: the report is in the history only');
+        const key = `${KEY_PREFIX}:slack:response:${sweepId}`;
+        const stored = await deps.redis.get(key);
+        const url = stored === null ? undefined : checkRecord(RESPONSE_URL, stored, { what: 'response_url', key }, logBadRecords(deps.log));
+        if (!url) throw new bullmq.UnrecoverableError('the response_url of this sweep has expired or is unreadable: the report is in the history only');
         await post(url, {
           response_type: 'ephemeral',
           replace_original: false,

@@ -2,18 +2,21 @@ import type { Queue } from 'bullmq';
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { ZenSweepError, isZenSweepError } from '../core/errors.js';
-import { describeRequest, parseCommand } from '../core/grammar.js';
-import type { Command } from '../core/grammar.js';
+import { describeRequest, parseCommand, parseSweepText } from '../core/grammar.js';
+import type { Command, GrammarLimits } from '../core/grammar.js';
 import type { SweepRequest } from '../core/request.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import { newSweepId } from '../queue/dispatcher.js';
 import type { HistoryStore } from '../queue/history.js';
-import { targetKey } from '../queue/history.js';
+import { DEFAULT_HISTORY_AGE_DAYS, targetKey } from '../queue/history.js';
 import { KEY_PREFIX } from '../queue/names.js';
-import type { AuditTrail } from './audit.js';
-import { PolicyRefusedError, checkPolicy, policyUsergroups } from './policy.js';
-import type { Policy } from './policy.js';
+import { reachOfChunks } from '../queue/plan.js';
+import type { SweepPlan } from '../queue/plan.js';
+import type { AuditTrail, SweepButton } from './audit.js';
+import { PolicyRefusedError, checkPolicy, checkRequest, checkUnknownReach, policyUsergroups } from './policy.js';
+import type { Policy, Requester } from './policy.js';
 import { progressBlocks } from './render/blocks.js';
 import type { SweepHeader } from './render/blocks.js';
 import { HELP_TEXT, agentsText, errorText, historyText } from './render/replies.js';
@@ -30,14 +33,34 @@ export class TooManySweepsError extends ZenSweepError {
 }
 
 /** Job data of a delivery: where the report goes. No token, no response_url (kept under its own key). */
-export interface DeliveryJob {
-  v: 1;
-  sweepId: string;
-  channel: string;
+export const deliveryJobSchema = z.object({
+  v: z.literal(1),
+  sweepId: z.string().min(1),
+  channel: z.string().min(1),
   /** The parent message; absent when the bot could not post in the channel (the report goes to response_url). */
-  parentTs?: string;
-  header: SweepHeader;
-}
+  parentTs: z.string().optional(),
+  header: z.object({
+    user: z.string().min(1),
+    text: z.string(),
+    groups: z.array(z.string()),
+    addresses: z.number().int().min(0),
+  }) satisfies z.ZodType<SweepHeader>,
+});
+export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
+
+/**
+ * How the bot parses a sweep: without the size cap, which the plan applies after the policy (the dispatcher has
+ * the cap), so that a channel the policy restricts hears the policy's reason and nothing about sizes or agents.
+ */
+export const PARSE_LIMITS: GrammarLimits = { maxAddresses: Number.MAX_SAFE_INTEGER };
+
+/** What a sweep reaches, kept for its buttons: each group's targets (address ranges and names), and its text. */
+const reachRecordSchema = z.object({
+  v: z.literal(1),
+  text: z.string().max(10_000),
+  groups: z.array(z.object({ group: z.string().min(1).max(63), targets: z.array(z.string().min(1).max(300)).max(100_000) })).max(1000),
+});
+type ReachRecord = z.infer<typeof reachRecordSchema>;
 
 /** What the slash command answers at once, privately. */
 export interface Ack {
@@ -52,6 +75,8 @@ export interface SweepOrigin {
   responseUrl: string;
   /** Unique per slash command; a retry of the same request carries the same one. */
   triggerId?: string;
+  /** The button that asked (Re-run); absent for the slash command. */
+  action?: SweepButton;
 }
 
 export interface SlackSweepsDeps {
@@ -63,7 +88,6 @@ export interface SlackSweepsDeps {
   audit: AuditTrail;
   policy: Policy;
   maxSweepsPerUser: number;
-  maxAddresses: number;
   log: Logger;
 }
 
@@ -90,6 +114,10 @@ export class SlackSweeps {
     return `${KEY_PREFIX}:slack:response:${sweepId}`;
   }
 
+  reachKey(sweepId: string): string {
+    return `${KEY_PREFIX}:slack:reach:${sweepId}`;
+  }
+
   private readonly members = new Map<string, { at: number; users: Set<string> }>();
 
   /** The policy's user groups this user belongs to, looked up with usergroups.users.list, kept 5 minutes. */
@@ -112,6 +140,53 @@ export class SlackSweeps {
     return mine;
   }
 
+  /** The requester the policy judges: this user, in this channel, with the user groups the policy names. */
+  async requester(user: string, channel: string): Promise<Requester> {
+    return { user, channel, usergroups: await this.usergroupsOf(user) };
+  }
+
+  /**
+   * Checks a button on a sweep (Cancel, Show silent hosts, Save as baseline) for whoever pressed it, as if they had
+   * asked for that sweep where they pressed it, and writes it to the audit trail. Throws PolicyRefusedError.
+   */
+  async authorizeButton(action: SweepButton, user: string, channel: string, sweepId: string): Promise<void> {
+    const { deps } = this;
+    const record = await this.loadReach(sweepId);
+    const entry = { user, channel, text: record?.text ?? sweepId, action, sweepId };
+    try {
+      const who = await this.requester(user, channel);
+      if (record) checkPolicy(deps.policy, who, reachOfChunks(record.groups));
+      else checkUnknownReach(deps.policy, who);
+    } catch (error) {
+      if (!isZenSweepError(error)) throw error;
+      await deps.audit.record({ ...entry, outcome: 'refused', reason: error.message });
+      throw error;
+    }
+    await deps.audit.record({ ...entry, outcome: 'allowed' });
+  }
+
+  /** Keeps what a sweep reaches for as long as history may keep the sweep, for its buttons. */
+  private async saveReach(sweepId: string, text: string, plan: SweepPlan): Promise<void> {
+    const byGroup = new Map<string, string[]>();
+    for (const chunk of plan.chunks) byGroup.set(chunk.group, [...(byGroup.get(chunk.group) ?? []), ...chunk.targets]);
+    const record: ReachRecord = { v: 1, text, groups: [...byGroup].map(([group, targets]) => ({ group, targets })) };
+    await this.deps.redis.set(this.reachKey(sweepId), JSON.stringify(record), 'EX', DEFAULT_HISTORY_AGE_DAYS * 24 * 3600);
+  }
+
+  /** The stored reach of a sweep; undefined when it is gone or unreadable (then nothing is assumed about it). */
+  private async loadReach(sweepId: string): Promise<ReachRecord | undefined> {
+    const text = await this.deps.redis.get(this.reachKey(sweepId));
+    if (!text) return undefined;
+    try {
+      const record = reachRecordSchema.parse(JSON.parse(text));
+      reachOfChunks(record.groups);
+      return record;
+    } catch {
+      this.deps.log.warn({ event: 'bad_reach_record', sweepId });
+      return undefined;
+    }
+  }
+
   /**
    * Answers a command. Returns the ephemeral ack and, for a sweep, the work to do right after the ack (Slack wants
    * the ack within 3 s; posting and enqueueing come after).
@@ -124,11 +199,9 @@ export class SlackSweeps {
     }
     let command: Command;
     try {
-      command = parseCommand(origin.text, { maxAddresses: deps.maxAddresses });
+      command = parseCommand(origin.text, PARSE_LIMITS);
     } catch (error) {
-      if (!isZenSweepError(error)) throw error;
-      await deps.audit.record({ user: origin.user, channel: origin.channel, text: origin.text, outcome: 'invalid', reason: error.message });
-      return { ack: { response_type: 'ephemeral', text: errorText(error.message) } };
+      return this.invalid(origin, error);
     }
     switch (command.kind) {
       case 'help':
@@ -144,6 +217,25 @@ export class SlackSweeps {
     }
   }
 
+  /** The Re-run button: the sweep's text again, from whoever pressed it, where they pressed it. */
+  async rerun(origin: SweepOrigin): Promise<{ ack: Ack; after?: () => Promise<void> }> {
+    const asked = { ...origin, action: 'rerun' as const };
+    let request: SweepRequest;
+    try {
+      request = parseSweepText(origin.text, PARSE_LIMITS);
+    } catch (error) {
+      return this.invalid(asked, error);
+    }
+    return this.sweep(asked, request);
+  }
+
+  private async invalid(origin: SweepOrigin, error: unknown): Promise<{ ack: Ack }> {
+    if (!isZenSweepError(error)) throw error;
+    const { user, channel, text, action } = origin;
+    await this.deps.audit.record({ user, channel, text, action, outcome: 'invalid', reason: error.message });
+    return { ack: { response_type: 'ephemeral', text: errorText(error.message) } };
+  }
+
   /** Checks and plans a sweep; on success answers "Sweeping…" and starts it right after the ack. */
   async sweep(origin: SweepOrigin, request: SweepRequest): Promise<{ ack: Ack; after?: () => Promise<void> }> {
     const { deps } = this;
@@ -155,8 +247,10 @@ export class SlackSweeps {
           `you already have ${running} sweep${running === 1 ? '' : 's'} running (at most ${deps.maxSweepsPerUser}); wait for one to finish or cancel it`,
         );
       }
-      const planned = await deps.dispatcher.plan(request);
-      checkPolicy(deps.policy, { ...origin, usergroups: await this.usergroupsOf(origin.user) }, request, planned.plan);
+      // The policy first, on the request and then on the plan, before any size or planning message.
+      const who = await this.requester(origin.user, origin.channel);
+      checkRequest(deps.policy, who, request);
+      const planned = await deps.dispatcher.plan(request, (reach) => checkPolicy(deps.policy, who, reach));
       const header: SweepHeader = { user: origin.user, text, groups: planned.plan.groups, addresses: planned.plan.addresses };
       const sweepId = newSweepId();
       // Counted at once, so a burst of commands cannot start more than the limit.
@@ -175,7 +269,7 @@ export class SlackSweeps {
     } catch (error) {
       if (!isZenSweepError(error)) throw error;
       const outcome = error.code === 'invalid_target' || error.code === 'invalid_option' ? 'invalid' : 'refused';
-      await deps.audit.record({ user: origin.user, channel: origin.channel, text, outcome, reason: error.message });
+      await deps.audit.record({ user: origin.user, channel: origin.channel, text, action: origin.action, outcome, reason: error.message });
       return { ack: { response_type: 'ephemeral', text: errorText(error.message) } };
     }
   }
@@ -188,6 +282,8 @@ export class SlackSweeps {
     planned: Awaited<ReturnType<Dispatcher['plan']>>,
   ): Promise<void> {
     const { deps } = this;
+    // Before the parent message and its Cancel button exist.
+    await this.saveReach(sweepId, header.text, planned.plan);
     let parentTs: string | undefined;
     try {
       const posted = await deps.client.chat.postMessage({
@@ -207,7 +303,7 @@ export class SlackSweeps {
       await deps.dispatcher.submit(request, origin.user, sweepId, planned);
     } catch (error) {
       const reason = isZenSweepError(error) ? error.message : 'the sweep could not be queued';
-      await deps.audit.record({ user: origin.user, channel: origin.channel, text: header.text, outcome: 'failed', sweepId, reason });
+      await deps.audit.record({ user: origin.user, channel: origin.channel, text: header.text, action: origin.action, outcome: 'failed', sweepId, reason });
       if (parentTs) {
         await deps.client.chat.update({ channel: origin.channel, ts: parentTs, text: `Sweep failed: ${reason}`, blocks: [] });
       }
@@ -221,6 +317,6 @@ export class SlackSweeps {
       removeOnComplete: { age: 24 * 3600 },
       removeOnFail: { age: 7 * 24 * 3600 },
     });
-    await deps.audit.record({ user: origin.user, channel: origin.channel, text: header.text, outcome: 'started', sweepId });
+    await deps.audit.record({ user: origin.user, channel: origin.channel, text: header.text, action: origin.action, outcome: 'started', sweepId });
   }
 }

@@ -9,7 +9,7 @@ import {
   SweepTooLargeError,
   ZenSweepError,
 } from '../../src/core/errors.js';
-import { DEFAULT_OPTIONS, type SweepRequest } from '../../src/core/request.js';
+import { DEFAULT_OPTIONS, SWEEP_LIMITS, type SweepRequest } from '../../src/core/request.js';
 import {
   DEFAULT_MAX_ADDRESSES,
   PORT_PRESETS,
@@ -19,6 +19,9 @@ import {
   tokenize,
 } from '../../src/core/grammar.js';
 import { AddressSet } from '../../src/core/targets.js';
+import { loadAgentConfig } from '../../src/agent/config.js';
+import { loadEngineConfig } from '../../src/config.js';
+import { chunkJobSchema } from '../../src/queue/jobs.js';
 
 type ErrorClass = new (...args: never[]) => ZenSweepError;
 
@@ -414,5 +417,85 @@ describe('parseSweepText: baselines and vpc:all', () => {
   it('accepts vpc:all without targets (the agents declare them), but nothing else without targets', () => {
     assert.deepEqual(parseSweepText('vpc:all').targets, []);
     assert.throws(() => parseSweepText('vpc:prod'), EmptySweepError);
+  });
+});
+
+describe('SWEEP_LIMITS: the grammar, the job schema and the agent', () => {
+  /** Whether the agent would take a chunk with these options. */
+  const jobTakes = (options: Partial<SweepRequest['options']>): boolean =>
+    chunkJobSchema.safeParse({ v: 1, sweepId: 's', group: 'g', index: 0, targets: ['10.0.1.1'], options: { ...DEFAULT_OPTIONS, ...options } })
+      .success;
+  /** Whether the grammar takes the option word; any refusal is an InvalidOptionError. */
+  const grammarTakes = (word: string): boolean => {
+    try {
+      parseSweepText(`10.0.1.1 ${word}`);
+      return true;
+    } catch (error) {
+      assert.ok(error instanceof InvalidOptionError, String(error));
+      return false;
+    }
+  };
+  const numeric = [
+    ['count', 'count'],
+    ['timeout', 'timeoutMs'],
+    ['retries', 'retries'],
+    ['rate', 'rate'],
+    ['interval', 'intervalMs'],
+  ] as const;
+
+  it('holds the figures the help and DESIGN.md give', () => {
+    assert.deepEqual(
+      { ...SWEEP_LIMITS, ports: { ...SWEEP_LIMITS.ports }, addresses: { ...SWEEP_LIMITS.addresses } },
+      {
+        ports: { min: 1, max: 65_535, distinct: 1_024 },
+        count: { min: 1, max: 100 },
+        timeoutMs: { min: 1, max: 60_000 },
+        retries: { min: 0, max: 10 },
+        rate: { min: 0, max: 1_000_000 },
+        intervalMs: { min: 1, max: 60_000 },
+        addresses: { default: 65_536, max: 16_777_216 },
+      },
+    );
+    assert.equal(DEFAULT_MAX_ADDRESSES, SWEEP_LIMITS.addresses.default);
+  });
+
+  for (const [key, field] of numeric) {
+    it(`takes and refuses ${key} at the same values in the grammar and in job data`, () => {
+      const { min, max } = SWEEP_LIMITS[field];
+      for (const value of [min - 1, min, min + 1, max - 1, max, max + 1]) {
+        const expected = value >= min && value <= max;
+        assert.equal(grammarTakes(`${key}:${value}`), expected, `${key}:${value}`);
+        assert.equal(jobTakes({ [field]: value }), expected, `job ${field}: ${value}`);
+      }
+      fc.assert(
+        fc.property(fc.integer({ min: -10, max: max * 2 }), (value) => grammarTakes(`${key}:${value}`) === jobTakes({ [field]: value })),
+        { numRuns: 300 },
+      );
+    });
+  }
+
+  it('takes and refuses ports, and the number of distinct ports, at the same values', () => {
+    const { min, max, distinct } = SWEEP_LIMITS.ports;
+    for (const port of [min - 1, min, max, max + 1]) {
+      const expected = port >= min && port <= max;
+      assert.equal(grammarTakes(`tcp:${port}`), expected, `tcp:${port}`);
+      assert.equal(jobTakes({ ports: [port] }), expected, `job port ${port}`);
+    }
+    const run = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+    assert.equal(grammarTakes(`tcp:1-${distinct}`), true);
+    assert.equal(jobTakes({ ports: run(distinct) }), true);
+    assert.equal(grammarTakes(`tcp:1-${distinct + 1}`), false);
+    assert.equal(jobTakes({ ports: run(distinct + 1) }), false);
+  });
+
+  it('gives the agent the same bounds for its rate, and the bot and the CLI the same address cap', () => {
+    const agentEnv = { REDIS_URL: 'redis://127.0.0.1:6379', ZENSWEEP_VPC: 'lo', ZENSWEEP_CIDRS: '127.0.0.0/8' };
+    const agentRate = (rate: number): number => loadAgentConfig({ ...agentEnv, ZENSWEEP_RATE: String(rate) }).rate;
+    assert.equal(agentRate(SWEEP_LIMITS.rate.max), SWEEP_LIMITS.rate.max);
+    assert.throws(() => agentRate(SWEEP_LIMITS.rate.max + 1), ConfigError);
+    const cap = (value: number): number => loadEngineConfig({ ZENSWEEP_MAX_ADDRESSES: String(value) }).maxAddresses;
+    assert.equal(cap(SWEEP_LIMITS.addresses.max), SWEEP_LIMITS.addresses.max);
+    assert.throws(() => cap(SWEEP_LIMITS.addresses.max + 1), ConfigError);
+    assert.equal(loadEngineConfig({}).maxAddresses, SWEEP_LIMITS.addresses.default);
   });
 });

@@ -4,14 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, before, describe, it } from 'node:test';
-import { Queue, QueueEvents } from 'bullmq';
+import { FlowProducer, Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { parseSweepText } from '../../src/core/grammar.js';
 import { Dispatcher } from '../../src/queue/dispatcher.js';
-import { HistoryStore } from '../../src/queue/history.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import { DEFAULT_OPTIONS } from '../../src/core/request.js';
+import { HistoryStore, targetKey } from '../../src/queue/history.js';
+import type { DistributedReport, ReportJob } from '../../src/queue/jobs.js';
 import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
+import { ResultStore } from '../../src/queue/results.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { zensweep, type CliResult } from '../support/cli.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
@@ -268,6 +270,124 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     }
   });
 
+  it('skips bad records in Redis with one line each, in the agent and the CLI, and keeps serving', TIMEOUT, async () => {
+    await freshRedis();
+    const a = await agent({ group: 'lo', cidrs: '127.0.0.0/16' });
+    const first = parseReport(await zensweep(['submit', '127.0.0.0/28', '--json'], { env: env() }));
+    // Newer than the first sweep, in both indexes: not JSON, and an older version's record (no target key).
+    const key = targetKey(['127.0.0.0/28']);
+    const later = Date.now() + 60_000;
+    const older = { id: 'older', requestedBy: 'U1', at: new Date(later).toISOString(), targets: ['127.0.0.0/28'], hosts: [] };
+    for (const [id, text, at] of [['garbage', 'hunter2-planted', later + 1], ['older', JSON.stringify(older), later]] as const) {
+      await client.set(`zensweep:history:sweep:${id}`, text);
+      await client.zadd('zensweep:history:all', at, id);
+      await client.zadd(`zensweep:history:target:${key}`, at, id);
+    }
+    await client.set('zensweep:agent:lo:bogus', JSON.stringify({ group: 'lo', id: 'bogus' }), 'EX', 60);
+    await client.set('zensweep:baseline:broken', 'hunter2-planted');
+
+    // The agent putting the next report together passes over the bad records to the last good sweep.
+    const second = parseReport(await zensweep(['submit', '127.0.0.0/28', '--json'], { env: env() }));
+    assert.equal(second.changes?.sinceId, first.sweepId);
+    // Its log reaches us a moment after the report.
+    await until('two bad_record lines from the agent', () => a.events('bad_record').length >= 2, 10_000);
+    assert.deepEqual(
+      a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
+      [
+        ['history record', 'zensweep:history:sweep:garbage', 'not JSON'],
+        ['history record', 'zensweep:history:sweep:older', 'targetKey: Invalid input: expected string, received undefined'],
+      ],
+    );
+    // The CLI: the good entries on stdout, one line per bad one on stderr.
+    const history = await zensweep(['history', '127.0.0.0/28', '--json'], { env: env() });
+    assert.equal(history.code, 0, history.stderr);
+    assert.deepEqual((JSON.parse(history.stdout) as { id: string }[]).map((r) => r.id), [second.sweepId, first.sweepId]);
+    assert.equal(
+      history.stderr,
+      'zensweep: skipped a bad history record at zensweep:history:sweep:garbage: not JSON\n' +
+        'zensweep: skipped a bad history record at zensweep:history:sweep:older: targetKey: Invalid input: expected string, received undefined\n',
+    );
+    const agents = await zensweep(['agents', '--json'], { env: env() });
+    assert.equal(agents.code, 0, agents.stderr);
+    assert.deepEqual((JSON.parse(agents.stdout) as { id: string }[]).map((info) => info.id), [a.id]);
+    assert.equal(
+      agents.stderr,
+      'zensweep: skipped a bad agent heartbeat at zensweep:agent:lo:bogus: cidrs: Invalid input: expected array, received undefined\n',
+    );
+    // A baseline that cannot be read is a clear refusal, and nothing is enqueued.
+    const compared = await zensweep(['submit', '127.0.0.0/28', 'compare:broken'], { env: env() });
+    assert.equal(compared.code, 2);
+    assert.equal(
+      compared.stderr,
+      'zensweep: skipped a bad agent heartbeat at zensweep:agent:lo:bogus: cidrs: Invalid input: expected array, received undefined\n' +
+        'zensweep: skipped a bad baseline at zensweep:baseline:broken: not JSON\n' +
+        'zensweep: there is no baseline named broken: save one first with save:broken\n',
+    );
+    for (const output of [history, agents, compared]) assert.doesNotMatch(output.stdout + output.stderr, /hunter2/);
+    assert.doesNotMatch(a.log(), /hunter2/);
+  });
+
+  it('reports chunks whose results in Redis are unreadable as failed, with one line each, and keeps serving', TIMEOUT, async () => {
+    await freshRedis();
+    const a = await agent({ group: 'lo', cidrs: '127.0.0.0/16' });
+    const sweepId = 'bad-chunks';
+    const fake = sweepQueueName('fake');
+    const data: ReportJob = {
+      v: 1,
+      sweepId,
+      targets: ['127.0.0.1', '127.0.0.2'],
+      options: { ...DEFAULT_OPTIONS },
+      groups: ['fake'],
+      requestedBy: 'test',
+      addresses: 2,
+      createdAt: new Date().toISOString(),
+    };
+    const chunk = (index: number) => ({ name: 'chunk', queueName: fake, data: {}, opts: { jobId: `${sweepId}.${index}`, ignoreDependencyOnFailure: true } });
+    const workerConnection = client.duplicate();
+    // Stands in for an agent of another version: chunk 0 stores hosts no one can read, chunk 1 returns nonsense.
+    const worker = new Worker(
+      fake,
+      async (job) => {
+        if (job.id === `${sweepId}.0`) {
+          await client.set(`zensweep:chunk:${sweepId}:0`, 'hunter2-planted');
+          return { index: 0, group: 'fake', agentId: 'other', planned: 1, complete: true, icmp: { available: true }, durationMs: 1, attempt: 1, stalled: 0 };
+        }
+        return { hello: 'hunter2-planted' };
+      },
+      { connection: workerConnection },
+    );
+    const flows = new FlowProducer({ connection: client });
+    const reports = new Queue(REPORT_QUEUE, { connection: client });
+    try {
+      await flows.add({ name: 'report', queueName: REPORT_QUEUE, data, opts: { jobId: sweepId }, children: [chunk(0), chunk(1)] });
+      await until('the report job to finish', async () => Boolean((await Job.fromId(reports, sweepId))?.finishedOn));
+      assert.equal((await Job.fromId(reports, sweepId))?.failedReason, undefined);
+      const report = await new ResultStore(client).loadReport(sweepId);
+      assert.equal(report?.complete, false);
+      assert.deepEqual(report?.failures, [
+        { index: 0, group: 'fake', reason: 'its hosts are missing from Redis or unreadable' },
+        { index: 1, group: 'fake', reason: 'its agent returned an unreadable result' },
+      ]);
+      await until('two bad_record lines from the agent', () => a.events('bad_record').length >= 2, 10_000);
+      assert.deepEqual(
+        a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
+        [
+          ['chunk return value', `bull:${fake}:${sweepId}.1`, 'index: Invalid input: expected number, received undefined'],
+          ['chunk result', `zensweep:chunk:${sweepId}:0`, 'not gzipped JSON'],
+        ],
+      );
+      assert.doesNotMatch(a.log(), /hunter2/);
+      const next = parseReport(await zensweep(['submit', '127.0.0.0/28', '--json'], { env: env() }));
+      assert.equal(next.summary.alive, 14);
+      assert.equal(next.complete, true);
+    } finally {
+      await worker.close();
+      await flows.close();
+      await reports.close();
+      workerConnection.disconnect();
+    }
+  });
+
   it('cancels a running sweep: the report comes back incomplete, and says so', TIMEOUT, async () => {
     await freshRedis();
     await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 20 });
@@ -337,6 +457,47 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.equal(outside.code, 1, outside.stderr);
     assert.match(outside.stdout, /failed: chunk 0 in b: 127\.0\.0\.1 is outside the networks this agent may probe \(127\.0\.0\.128\/25\); nothing was probed/);
     assert.match(outside.stdout, /^localhost — no hosts · /);
+  });
+
+  it("refuses, after resolving names, any address outside the requester's scope, saying which and why", TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'a', cidrs: '127.0.0.0/16' });
+    const dispatcher = new Dispatcher({ connection: client });
+    const scoped = async (text: string, scope: string[]): Promise<DistributedReport> => {
+      const request = parseSweepText(text);
+      const planned = await dispatcher.plan(request, (reach) => new Map([...reach.addresses.keys(), ...reach.names.keys()].map((g) => [g, scope])));
+      return dispatcher.waitForReport(await dispatcher.submit(request, 'U1', undefined, planned));
+    };
+    try {
+      const inside = await scoped('localhost', ['127.0.0.0/30']);
+      assert.deepEqual(inside.failures, []);
+      assert.deepEqual(inside.hosts.map((h) => [h.ip, h.names, h.state]), [['127.0.0.1', ['localhost'], 'alive']]);
+      const addresses = await scoped('127.0.0.2-5', ['127.0.0.0/30']);
+      assert.deepEqual(addresses.hosts, []);
+      assert.match(addresses.failures[0]?.reason ?? '', /^127\.0\.0\.4-127\.0\.0\.5 are outside the networks the policy lets the requester sweep \(127\.0\.0\.0\/30\)/);
+
+      const outside = await scoped('localhost', ['127.0.0.64/26', '127.0.1.0/24']);
+      assert.deepEqual(outside.hosts, []);
+      assert.deepEqual(outside.failures, [
+        {
+          index: 0,
+          group: 'a',
+          reason: '127.0.0.1 (localhost) is outside the networks the policy lets the requester sweep (127.0.0.64/26, 127.0.1.0/24); nothing was probed',
+        },
+      ]);
+
+      // The scope is checked in the job data too: what is not a network is bad data, final.
+      const queue = new Queue(sweepQueueName('a'), { connection: client });
+      const options = { ports: [], count: 1, timeoutMs: 500, retries: 0, rate: 0, intervalMs: 1000 };
+      const bad = await queue.add('chunk', { v: 1, sweepId: 'x', group: 'a', index: 0, targets: ['127.0.0.5'], options, scope: ['db.internal'] }, { attempts: 3 });
+      await until('the bad chunk to fail', async () => (await queue.getJobState(bad.id ?? '')) === 'failed');
+      const failed = await queue.getJob(bad.id ?? '');
+      assert.equal(failed?.failedReason, 'bad chunk data: scope.0 is not a CIDR, address or range');
+      assert.equal(failed?.attemptsMade, 1);
+      await queue.close();
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   it('compares with a named baseline and says what changed', TIMEOUT, async () => {

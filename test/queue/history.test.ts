@@ -9,6 +9,7 @@ import type { HostState } from '../../src/core/states.js';
 import { runLines } from '../../src/cli/render/distributed.js';
 import { HistoryStore, compactRecord, recordHosts, targetKey } from '../../src/queue/history.js';
 import type { SweepRecord } from '../../src/queue/history.js';
+import type { BadRecord } from '../../src/queue/records.js';
 import type { DistributedReport } from '../../src/queue/jobs.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
@@ -130,6 +131,63 @@ describe('HistoryStore (real redis-server)', () => {
     assert.equal(await store.saveBaseline('before-cutover', 'gone', 'U1'), false);
     assert.equal(await store.saveBaseline('before-cutover', 'second', 'U2'), true);
     assert.equal((await store.baseline('before-cutover'))?.record.id, 'second');
+  });
+
+  it('skips records that are not JSON, misshapen or older, one line each, and serves the good ones around them', async () => {
+    const bad: BadRecord[] = [];
+    const store = new HistoryStore(redis, { prefix: 't5', onBadRecord: (b) => bad.push(b) });
+    const targets = ['127.0.0.0/30'];
+    const key = targetKey(targets);
+    const now = Date.now();
+    await store.record(record('good-old', new Date(now - 5000), targets, [host('127.0.0.1', 'alive', 1)]));
+    // An earlier format: hosts as [ip, state] pairs, no silent ranges, no target key.
+    const older: Partial<SweepRecord> = record('older', new Date(now - 3000), targets, []);
+    delete older.targetKey;
+    delete older.silent;
+    const broken: [string, string][] = [
+      ['garbage', 'hunter2-planted, not JSON'],
+      ['shape', JSON.stringify({ ...record('shape', new Date(now - 4000), targets, []), summary: 'hunter2-planted' })],
+      ['older', JSON.stringify({ ...older, hosts: [['127.0.0.1', 'alive']] })],
+    ];
+    for (const [id, text] of broken) {
+      await redis.set(`t5:history:sweep:${id}`, text);
+      await redis.zadd('t5:history:all', now - 3500, id);
+      await redis.zadd(`t5:history:target:${key}`, now - 3500, id);
+    }
+    await store.record(record('good-new', new Date(now - 1000), targets, [host('127.0.0.1', 'silent')]));
+    const expected = [
+      ['history record', 't5:history:sweep:garbage', 'not JSON'],
+      ['history record', 't5:history:sweep:older', 'targetKey: Invalid input: expected string, received undefined'],
+      ['history record', 't5:history:sweep:shape', 'summary: Invalid input: expected object, received string'],
+    ];
+    const lines = (): string[][] => bad.splice(0).map((b) => [b.what, b.key, b.reason]).sort((a, b) => (a[1] ?? '').localeCompare(b[1] ?? ''));
+
+    assert.deepEqual((await store.recent(10)).map((r) => r.id), ['good-new', 'good-old']);
+    assert.deepEqual(lines(), expected);
+    assert.deepEqual((await store.recent(10, key)).map((r) => r.id), ['good-new', 'good-old']);
+    assert.deepEqual(lines(), expected);
+    assert.equal((await store.lastOf(key, 'good-new'))?.id, 'good-old', 'the last good sweep, past the bad ones');
+    assert.deepEqual(lines(), expected);
+    assert.equal(await store.get('older'), undefined);
+    assert.deepEqual(lines(), [expected[1]]);
+    assert.equal(await store.saveBaseline('from-garbage', 'garbage', 'U1'), false);
+    assert.deepEqual(lines(), [expected[0]]);
+
+    await redis.set('t5:baseline:broken', JSON.stringify({ name: 'broken', savedBy: 'U1', savedAt: new Date().toISOString(), record: 'hunter2-planted' }));
+    assert.equal(await store.baseline('broken'), undefined);
+    assert.deepEqual(lines(), [['baseline', 't5:baseline:broken', 'record: Invalid input: expected object, received string']]);
+    assert.equal(await store.saveBaseline('fine', 'good-old', 'U1'), true);
+    assert.equal((await store.baseline('fine'))?.record.id, 'good-old');
+
+    // Retention drops bad records like any other, without reading them as sweeps.
+    const small = new HistoryStore(redis, { prefix: 't5', maxCount: 1, onBadRecord: (b) => bad.push(b) });
+    await small.record(record('newest', new Date(now), targets, [host('127.0.0.1', 'alive', 1)]));
+    assert.deepEqual((await small.recent(10)).map((r) => r.id), ['newest']);
+    for (const [id] of broken) assert.equal(await redis.exists(`t5:history:sweep:${id}`), 0, id);
+    assert.deepEqual(lines(), expected, 'one line each as they were dropped');
+    // Their ids may linger in the target index until it expires; they lead nowhere and cost no line.
+    assert.deepEqual((await small.recent(10, key)).map((r) => r.id), ['newest']);
+    assert.deepEqual(lines(), []);
   });
 });
 

@@ -3,14 +3,17 @@
  * on 127.0.0.1 that checks every message against Block Kit's limits.
  */
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { targetKey } from '../../src/queue/history.js';
 import type { DistributedReport } from '../../src/queue/jobs.js';
 import { ResultStore } from '../../src/queue/results.js';
 import { AuditTrail } from '../../src/slack/audit.js';
 import { ACTIONS } from '../../src/slack/render/blocks.js';
-import { REPORT_QUEUE } from '../../src/queue/names.js';
+import { DELIVERY_QUEUE } from '../../src/slack/sweeps.js';
+import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { SIGNING_SECRET, actionFields, commandFields, postSigned, startBot, type BotProcess } from '../support/bot.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack, type SlackCall } from '../support/fake-slack.js';
@@ -314,6 +317,113 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     }
   });
 
+  /**
+   * `vpc:all` (and a /8) from a channel limited to a /28: the policy's reason alone, privately, before any size or
+   * planning answer; nothing posted, nothing enqueued, the refusal audited.
+   */
+  async function restrictedVpcAll(): Promise<void> {
+    const queues = [new Queue(REPORT_QUEUE, { connection: client }), new Queue(sweepQueueName('lo'), { connection: client })];
+    const jobs = async (): Promise<number[]> =>
+      Promise.all(queues.map(async (q) => Object.values(await q.getJobCounts()).reduce((a, b) => a + b, 0)));
+    // Other sweeps of this test are still delivering their reports: what counts is no new sweep message.
+    const posted = (): SlackCall[] => parents().filter((c) => c.args.channel === 'C0SMALL' || /U0FIFTH/.test(String(c.args.text)));
+    const queued = await jobs();
+    for (const text of ['vpc:all', 'vpc:all tcp:22 count:3', '127.0.0.0/8']) {
+      const ack = await command(text, { channel_id: 'C0SMALL', user_id: 'U0FIFTH' });
+      const body = JSON.parse(ack.body) as { response_type: string; text: string };
+      assert.equal(body.response_type, 'ephemeral', text);
+      assert.match(body.text, /^:warning: this channel may sweep only any group within 127\.0\.0\.0\/28\n/, text);
+      assert.doesNotMatch(body.text, /covers|addresses|agent|lo\b/, text);
+      const [entry] = await new AuditTrail(client, pino({ level: 'silent' })).recent(1);
+      assert.deepEqual([entry?.user, entry?.channel, entry?.outcome, entry?.reason], ['U0FIFTH', 'C0SMALL', 'refused', 'this channel may sweep only any group within 127.0.0.0/28']);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(posted(), [], 'nothing posted');
+    assert.deepEqual(await jobs(), queued, 'nothing enqueued');
+    await Promise.all(queues.map((q) => q.close()));
+  }
+
+  it('skips bad records in Redis with one log line each, and keeps answering', TIMEOUT, async () => {
+    await fresh();
+    await command('127.0.4.0/28');
+    await slack.waitFor('the report', () => threadReplies()[0]);
+    const sweepId = blocksOf(parents()[0]).flatMap((b) => b.elements ?? []).find((e) => e.action_id === ACTIONS.cancel)?.value ?? '';
+    /** The bot's bad_record lines so far, once there are `count` (its log reaches us a moment after its answers). */
+    const badRecords = async (count: number): Promise<unknown[][]> => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const lines = bot
+          .log()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .filter((event) => event.event === 'bad_record')
+          .map((event) => [event.what, event.key, event.reason]);
+        if (lines.length >= count || Date.now() > deadline) return lines;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const later = Date.now() + 60_000;
+    await client.set('zensweep:history:sweep:bot-garbage', 'hunter2-planted');
+    await client.zadd('zensweep:history:all', later, 'bot-garbage');
+    await client.zadd(`zensweep:history:target:${targetKey(['127.0.4.0/28'])}`, later, 'bot-garbage');
+    await client.set('zensweep:agent:lo:bogus', JSON.stringify({ group: 'lo', id: 'bogus', cidrs: 'hunter2-planted' }), 'EX', 60);
+    await client.set('zensweep:report:bogus', gzipSync(JSON.stringify({ sweepId: 'bogus', hosts: 'hunter2-planted' })), 'EX', 60);
+    const heartbeat = ['agent heartbeat', 'zensweep:agent:lo:bogus', 'cidrs: Invalid input: expected array, received string'];
+    try {
+      const history = JSON.parse((await command('history 127.0.4.0/28')).body) as { text: string };
+      assert.match(history.text, /^• \d{4}-\d\d-\d\d \d\d:\d\d `127\.0\.4\.0\/28` in lo: 14 alive .*, by <@U0ONCALL>$/);
+      const garbage = ['history record', 'zensweep:history:sweep:bot-garbage', 'not JSON'];
+      assert.deepEqual(await badRecords(1), [garbage]);
+
+      const agents = JSON.parse((await command('agents')).body) as { text: string };
+      assert.match(agents.text, new RegExp(`\\*lo\\*\\n• \`${agent.id}\` 127\\.0\\.0\\.0/16 · ICMP\\+TCP`));
+      assert.doesNotMatch(agents.text, /bogus/);
+      assert.deepEqual(await badRecords(2), [garbage, heartbeat]);
+
+      const silentUrl = slack.responseUrl();
+      await postSigned(bot.eventsUrl, actionFields(ACTIONS.showSilent, 'bogus', silentUrl));
+      assert.match(String((await slack.waitFor('the answer', () => slack.responsesTo(silentUrl)[0])).text), /older than a day/);
+      const report = ['report', 'zensweep:report:bogus', 'targets: Invalid input: expected array, received undefined'];
+      assert.deepEqual(await badRecords(3), [garbage, heartbeat, report]);
+
+      // Deliveries: job data of the wrong shape, and a response_url that is not one, fail for good with the reason.
+      const url = ['response_url', `zensweep:slack:response:${sweepId}`, 'record: Invalid URL'];
+      const deliveries = new Queue(DELIVERY_QUEUE, { connection: client });
+      try {
+        await client.del(`zensweep:slack:delivered:${sweepId}:report`);
+        await client.set(`zensweep:slack:response:${sweepId}`, 'javascript:hunter2-planted', 'EX', 60);
+        const header = { user: 'U0ONCALL', text: '127.0.4.0/28', groups: ['lo'], addresses: 14 };
+        const badUrl = await deliveries.add('deliver', { v: 1, sweepId, channel: 'C0PUBLIC', header }, { jobId: 'bad-url' });
+        const badData = await deliveries.add('deliver', { v: 1, sweepId: 'x', header: { user: 7 } }, { jobId: 'bad-data' });
+        const failedReason = async (id: string): Promise<string | undefined> =>
+          (await deliveries.getJobState(id)) === 'failed' ? (await deliveries.getJob(id))?.failedReason : undefined;
+        let reasons: (string | undefined)[] = [];
+        const deadline = Date.now() + 30_000;
+        while (!reasons.every(Boolean) || reasons.length === 0) {
+          assert.ok(Date.now() < deadline, `both deliveries should fail, got ${JSON.stringify(reasons)}`);
+          await new Promise((r) => setTimeout(r, 50));
+          reasons = [await failedReason(badUrl.id ?? ''), await failedReason(badData.id ?? '')];
+        }
+        assert.deepEqual(reasons, [
+          'the response_url of this sweep has expired or is unreadable: the report is in the history only',
+          'bad delivery job data: channel: Invalid input: expected string, received undefined',
+        ]);
+        assert.deepEqual(await badRecords(4), [garbage, heartbeat, report, url]);
+      } finally {
+        await deliveries.close();
+      }
+
+      // Still serving: a sweep is planned (past the bad heartbeat, one line more) and its report delivered.
+      assert.match((await command('127.0.5.0/28')).body, /Sweeping/);
+      await slack.waitFor('the next report', () => threadReplies()[1]);
+      assert.deepEqual(await badRecords(5), [garbage, heartbeat, report, url, heartbeat]);
+      assert.doesNotMatch(bot.log(), /hunter2/);
+    } finally {
+      await client.del('zensweep:history:sweep:bot-garbage', 'zensweep:agent:lo:bogus', 'zensweep:report:bogus');
+    }
+  });
+
   it('limits concurrent sweeps per user and applies the policy by channel, user and user group', TIMEOUT, async () => {
     const policy = JSON.stringify({
       rules: [
@@ -341,6 +451,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     }
     const small = await command('127.0.0.0/24', { channel_id: 'C0SMALL', user_id: 'U0THIRD' });
     assert.match(small.body, /this channel may sweep only any group within 127\.0\.0\.0\/28/);
+    await restrictedVpcAll();
     const fine = await command('127.0.0.0/28', { channel_id: 'C0SMALL', user_id: 'U0THIRD' });
     assert.match(fine.body, /Sweeping/);
     const elsewhere = await command('127.0.0.0/28', { channel_id: 'C0OTHER', user_id: 'U0FOURTH' });

@@ -7,8 +7,6 @@ import { summarize } from '../../src/core/report.js';
 import type { HostState } from '../../src/core/states.js';
 import { HOST_STATES } from '../../src/core/states.js';
 import type { DistributedReport } from '../../src/queue/jobs.js';
-import type { SweepPlan } from '../../src/queue/plan.js';
-import { PolicyRefusedError, checkPolicy, parsePolicy } from '../../src/slack/policy.js';
 import { gridMap, reportBlocks, silentBlocks } from '../../src/slack/render/blocks.js';
 import { blockKitViolations } from '../support/fake-slack.js';
 
@@ -92,50 +90,5 @@ describe('reportBlocks', () => {
     const blocks = silentBlocks(report(hosts));
     assert.deepEqual(blockKitViolations({ blocks }), []);
     assert.equal((blocks[0] as { text: { text: string } }).text.text, '*Silent (4)*\n198.18.0.1-3, 198.18.0.9');
-  });
-});
-
-describe('policy', () => {
-  const plan = (groups: string[]): SweepPlan => ({ groups, chunks: [], addresses: 1 });
-
-  it('allows anything the agents cover when there is no policy', () => {
-    checkPolicy(parsePolicy(undefined), { channel: 'C1', user: 'U1' }, parseSweepText('10.0.0.0/24'), plan(['prod']));
-  });
-
-  it('applies rules by channel and user, to groups and CIDRs, and says why it refuses', () => {
-    const policy = parsePolicy(
-      JSON.stringify({
-        rules: [
-          { channels: ['C0OPS'], groups: ['prod'] },
-          { channels: ['C0DB'], cidrs: ['10.0.2.0/24'] },
-          { users: ['U0ADMIN'] },
-        ],
-      }),
-    );
-    checkPolicy(policy, { channel: 'C0OPS', user: 'U1' }, parseSweepText('10.0.0.0/16'), plan(['prod']));
-    assert.throws(
-      () => checkPolicy(policy, { channel: 'C0OPS', user: 'U1' }, parseSweepText('10.9.0.0/24'), plan(['staging'])),
-      (e: unknown) => e instanceof PolicyRefusedError && e.message === 'this channel may sweep only prod',
-    );
-    checkPolicy(policy, { channel: 'C0DB', user: 'U1' }, parseSweepText('10.0.2.5-20'), plan(['prod']));
-    assert.throws(() => checkPolicy(policy, { channel: 'C0DB', user: 'U1' }, parseSweepText('10.0.2.0/23'), plan(['prod'])), /within 10\.0\.2\.0\/24/);
-    assert.throws(() => checkPolicy(policy, { channel: 'C0DB', user: 'U1' }, parseSweepText('db.internal'), plan(['prod'])), /host names only where no CIDR limit applies/);
-    checkPolicy(policy, { channel: 'C0ANY', user: 'U0ADMIN' }, parseSweepText('10.9.0.0/24'), plan(['staging']));
-    assert.throws(() => checkPolicy(policy, { channel: 'C0ANY', user: 'U1' }, parseSweepText('10.0.0.1'), plan(['prod'])), /no sweep is allowed from this channel/);
-  });
-
-  it('applies a rule to the members of its user groups', () => {
-    const policy = parsePolicy(JSON.stringify({ rules: [{ usergroups: ['S0NETOPS'], groups: ['prod'] }] }));
-    const request = parseSweepText('10.0.0.0/24');
-    checkPolicy(policy, { channel: 'C1', user: 'U1', usergroups: new Set(['S0NETOPS']) }, request, plan(['prod']));
-    assert.throws(() => checkPolicy(policy, { channel: 'C1', user: 'U1', usergroups: new Set() }, request, plan(['prod'])), PolicyRefusedError);
-  });
-
-  it('lets a policy fall back to allow, and refuses a malformed one in one line', () => {
-    const open = parsePolicy(JSON.stringify({ rules: [], default: 'allow' }));
-    checkPolicy(open, { channel: 'C1', user: 'U1' }, parseSweepText('10.0.0.1'), plan(['prod']));
-    assert.throws(() => parsePolicy('{'), /^ConfigError: ZENSWEEP_POLICY is not valid JSON/);
-    assert.throws(() => parsePolicy('{"rules":[{"cidrs":["10.0.0.0/33"]}]}'), /ZENSWEEP_POLICY: rules\.0\.cidrs: /);
-    assert.throws(() => parsePolicy('{"rules":[{"chanels":["C1"]}]}'), /ZENSWEEP_POLICY: rules\.0 /);
   });
 });

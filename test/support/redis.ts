@@ -14,6 +14,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { Redis } from 'ioredis';
 
 export interface RedisOptions {
   /** Append-only file on, fsynced after every write, so `restart()` and even `kill()` keep every write. Default false. */
@@ -72,6 +74,34 @@ export function redisConnection(url: string): { host: string; port: number; pass
   const port = parsed.port === '' ? 6379 : Number(parsed.port);
   const password = decodeURIComponent(parsed.password);
   return password === '' ? { host, port, maxRetriesPerRequest: null } : { host, port, password, maxRetriesPerRequest: null };
+}
+
+/**
+ * A redis-server of its own and a client of it for the tests of one describe block: started before them, removed
+ * after them. Call it inside the `describe`.
+ */
+export function redisForSuite(): { readonly server: RedisServer; readonly client: Redis } {
+  let started: { server: RedisServer; client: Redis } | undefined;
+  before(async () => {
+    const server = await startRedis();
+    started = { server, client: new Redis(server.url) };
+  });
+  after(async () => {
+    started?.client.disconnect();
+    await started?.server.destroy();
+  });
+  const get = (): { server: RedisServer; client: Redis } => {
+    if (!started) throw new Error('redis-server starts before the tests of the suite');
+    return started;
+  };
+  return {
+    get server() {
+      return get().server;
+    },
+    get client() {
+      return get().client;
+    },
+  };
 }
 
 /** Starts a redis-server of its own; throws (never skips) when redis-server is not installed. */

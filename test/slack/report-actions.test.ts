@@ -1,0 +1,192 @@
+/**
+ * The buttons, apart from Bolt: each press is checked against the policy for whoever pressed it, where, and
+ * audited. Real redis-server, real stores and dispatcher, the fake Slack for the Web API; the agent is only a
+ * registry entry, so the sweeps started here wait in their queue and nothing is probed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { WebClient } from '@slack/web-api';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { parseSweepText } from '../../src/core/grammar.js';
+import { summarize } from '../../src/core/report.js';
+import type { HostResult } from '../../src/core/report.js';
+import { Dispatcher } from '../../src/queue/dispatcher.js';
+import { HistoryStore, recordHosts, targetKey } from '../../src/queue/history.js';
+import type { DistributedReport } from '../../src/queue/jobs.js';
+import { cancelledKey, sweepQueueName } from '../../src/queue/names.js';
+import { AgentRegistry } from '../../src/queue/registry.js';
+import { ResultStore } from '../../src/queue/results.js';
+import { ReportButtons } from '../../src/slack/actions/report-actions.js';
+import type { ButtonPress } from '../../src/slack/actions/report-actions.js';
+import { AuditTrail } from '../../src/slack/audit.js';
+import type { AuditEntry } from '../../src/slack/audit.js';
+import { PolicyRefusedError, parsePolicy } from '../../src/slack/policy.js';
+import { DELIVERY_QUEUE, SlackSweeps } from '../../src/slack/sweeps.js';
+import { BOT_TOKEN, FakeSlack } from '../support/fake-slack.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+const POLICY = parsePolicy(
+  JSON.stringify({
+    rules: [
+      { channels: ['C0OPS'] },
+      { channels: ['C0SMALL'], cidrs: ['127.0.0.0/28'] },
+      { channels: ['C0LAB'], groups: ['lab'] },
+    ],
+  }),
+);
+const SMALL_REFUSAL = 'this channel may sweep only any group within 127.0.0.0/28';
+
+function host(ip: string, state: HostResult['state']): HostResult {
+  return { ip, state, icmp: { sent: 1, received: state === 'alive' ? 1 : 0, lossPct: state === 'alive' ? 0 : 100 }, ports: [] };
+}
+
+describe('report buttons', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  let slack: FakeSlack;
+  let dispatcher: Dispatcher;
+  let deliveries: Queue;
+  let sweeps: SlackSweeps;
+  let buttons: ReportButtons;
+  let audit: AuditTrail;
+  const history = (): HistoryStore => new HistoryStore(client);
+  const results = (): ResultStore => new ResultStore(client);
+  const press = (channel: string, value: string, user = `U0${channel.slice(2)}`): ButtonPress => ({ user, channel, value, responseUrl: slack.responseUrl() });
+  const lastAudit = async (): Promise<AuditEntry | undefined> => (await audit.recent(1))[0];
+
+  /** Starts a sweep from this channel as the slash command does, and returns its id. */
+  async function started(channel: string, text: string): Promise<string> {
+    const reply = await sweeps.handle({ user: 'U0STARTER', channel, text, responseUrl: slack.responseUrl() });
+    assert.match(reply.ack.text, /^Sweeping/);
+    await reply.after?.();
+    const entry = await lastAudit();
+    assert.equal(entry?.outcome, 'started');
+    return entry.sweepId ?? '';
+  }
+
+  before(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    slack = await FakeSlack.start();
+    dispatcher = new Dispatcher({ connection: client, maxAddresses: 65_536 });
+    deliveries = new Queue(DELIVERY_QUEUE, { connection: client });
+    audit = new AuditTrail(client, pino({ level: 'silent' }));
+    const log = pino({ level: 'silent' });
+    sweeps = new SlackSweeps({
+      client: new WebClient(BOT_TOKEN, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } }),
+      redis: client,
+      dispatcher,
+      history: history(),
+      deliveries,
+      audit,
+      policy: POLICY,
+      maxSweepsPerUser: 100,
+      log,
+    });
+    buttons = new ReportButtons({ sweeps, dispatcher, history: history(), results: results(), log });
+  });
+
+  beforeEach(async () => {
+    const now = new Date().toISOString();
+    for (const [group, cidrs] of [['lo', ['127.0.0.0/16']], ['lab', ['198.18.0.0/24']]] as const) {
+      await new AgentRegistry(client).heartbeat({ group, id: `${group}-1`, cidrs: [...cidrs], version: 'test', icmp: true, load: { active: 0, concurrency: 1 }, startedAt: now, lastSeen: now });
+    }
+  });
+
+  after(async () => {
+    await deliveries?.close();
+    await dispatcher?.close();
+    client?.disconnect();
+    await slack?.close();
+    await redis?.destroy();
+  });
+
+  it('Cancel: refused to a channel that could not have started the sweep, allowed where it could, audited both ways', async () => {
+    const sweepId = await started('C0OPS', '127.0.0.0/24');
+    await assert.rejects(buttons.cancel(press('C0SMALL', sweepId)), (e: unknown) => e instanceof PolicyRefusedError && e.message === SMALL_REFUSAL);
+    assert.equal(await client.exists(cancelledKey(sweepId)), 0, 'a refused Cancel cancels nothing');
+    assert.deepEqual(
+      { ...(await lastAudit()), at: undefined },
+      { at: undefined, user: 'U0SMALL', channel: 'C0SMALL', text: '127.0.0.0/24', action: 'cancel', outcome: 'refused', sweepId, reason: SMALL_REFUSAL },
+    );
+    await assert.rejects(buttons.cancel(press('C0LAB', sweepId)), /this channel may sweep only lab/);
+    await assert.rejects(buttons.cancel(press('C0ELSEWHERE', sweepId)), /no sweep is allowed from this channel for you/);
+
+    assert.match((await buttons.cancel(press('C0OPS', sweepId, 'U0OTHER'))).text, /^Cancelling/);
+    assert.equal(await client.exists(cancelledKey(sweepId)), 1);
+    assert.deepEqual(
+      { ...(await lastAudit()), at: undefined },
+      { at: undefined, user: 'U0OTHER', channel: 'C0OPS', text: '127.0.0.0/24', action: 'cancel', outcome: 'allowed', sweepId },
+    );
+
+    // A sweep inside the small channel's networks is one it may cancel.
+    const small = await started('C0SMALL', '127.0.0.0/28');
+    assert.match((await buttons.cancel(press('C0SMALL', small))).text, /^Cancelling/);
+  });
+
+  it('Cancel: a sweep it knows nothing of is refused to a restricted channel, allowed to an unrestricted one', async () => {
+    await assert.rejects(buttons.cancel(press('C0SMALL', 'no-such-sweep')), /no longer on record/);
+    assert.equal(await client.exists(cancelledKey('no-such-sweep')), 0);
+    assert.equal((await lastAudit())?.outcome, 'refused');
+    await buttons.cancel(press('C0OPS', 'no-such-sweep'));
+    assert.equal(await client.exists(cancelledKey('no-such-sweep')), 1);
+  });
+
+  it('Show silent hosts: the hosts only to whoever could have run the sweep', async () => {
+    const sweepId = await started('C0OPS', '127.0.0.0/24');
+    const hosts = [host('127.0.0.1', 'alive'), host('127.0.0.2', 'silent'), host('127.0.0.3', 'silent')];
+    const report: DistributedReport = {
+      ...{ targets: ['127.0.0.0/24'], options: parseSweepText('127.0.0.0/24').options, startedAt: new Date().toISOString(), durationMs: 5 },
+      ...{ complete: true, planned: 3, icmp: { available: true }, summary: summarize(hosts), names: [], hosts },
+      ...{ sweepId, groups: ['lo'], requestedBy: 'U0STARTER', chunks: [], cancelled: false, failures: [] },
+    };
+    await results().saveReport(report);
+    await assert.rejects(buttons.showSilent(press('C0SMALL', sweepId)), (e: unknown) => e instanceof PolicyRefusedError && e.message === SMALL_REFUSAL);
+    assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['show_silent', 'refused']);
+    const shown = await buttons.showSilent(press('C0OPS', sweepId));
+    assert.match(JSON.stringify(shown.blocks), /Silent \(2\)\*\\n127\.0\.0\.2-3/);
+    assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['show_silent', 'allowed']);
+  });
+
+  it('Save as baseline: saves nothing for a channel that could not have run the sweep', async () => {
+    const sweepId = await started('C0OPS', '127.0.0.0/24');
+    const hosts = [host('127.0.0.1', 'alive')];
+    await history().record({
+      ...{ id: sweepId, requestedBy: 'U0STARTER', origin: 'C0OPS', at: new Date().toISOString(), targets: ['127.0.0.0/24'] },
+      ...{ targetKey: targetKey(['127.0.0.0/24']), groups: ['lo'], summary: summarize(hosts), durationMs: 5, complete: true, ...recordHosts(hosts) },
+    });
+    await assert.rejects(buttons.saveBaseline(press('C0SMALL', sweepId)), (e: unknown) => e instanceof PolicyRefusedError && e.message === SMALL_REFUSAL);
+    assert.equal(await history().baseline('base-127.0.0.0-24'), undefined);
+    assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['save_baseline', 'refused']);
+    assert.match((await buttons.saveBaseline(press('C0OPS', sweepId))).text, /^Saved as baseline `base-127\.0\.0\.0-24`/);
+    assert.equal((await history().baseline('base-127.0.0.0-24'))?.savedBy, 'U0OPS');
+    assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['save_baseline', 'allowed']);
+  });
+
+  it('Re-run: a new sweep from whoever pressed it, refused with the policy reason where they may not, and audited', async () => {
+    const parentsBefore = slack.callsOf('chat.postMessage').length;
+    const queued = new Queue(sweepQueueName('lo'), { connection: client });
+    const chunksBefore = await queued.count();
+    for (const [value, reason] of [
+      ['127.0.0.0/24', SMALL_REFUSAL],
+      ['vpc:all', SMALL_REFUSAL],
+      ['127.0.0.0/8', SMALL_REFUSAL],
+    ] as const) {
+      const refused = await buttons.rerun(press('C0SMALL', value));
+      assert.equal(refused.text.split('\n')[0], `:warning: ${reason}`, value);
+      assert.equal(refused.after, undefined);
+      assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome, (await lastAudit())?.reason], ['rerun', 'refused', reason]);
+    }
+    assert.equal(slack.callsOf('chat.postMessage').length, parentsBefore, 'nothing posted');
+    assert.equal(await queued.count(), chunksBefore, 'nothing enqueued');
+
+    const allowed = await buttons.rerun(press('C0SMALL', '127.0.0.0/28'));
+    assert.match(allowed.text, /^Sweeping `127\.0\.0\.0\/28` in lo \(14 addresses\)/);
+    await allowed.after?.();
+    assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome, (await lastAudit())?.user], ['rerun', 'started', 'U0SMALL']);
+    assert.equal(await queued.count(), chunksBefore + 1);
+    await queued.close();
+  });
+});
