@@ -9,6 +9,8 @@ import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
 import { runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
+import { isHostJobKind } from '../queue/host-jobs.js';
+import { runHostJob } from './host-jobs.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
@@ -73,7 +75,8 @@ export class Agent {
     this.icmp = canSendIcmp();
     if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
     const { group, concurrency, lockMs } = this.config;
-    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.processChunk(job, signal), {
+    // Trace and diag jobs of the group come on the same queue, under their own job names.
+    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.process(job, signal), {
       connection: this.connection,
       concurrency,
       lockDuration: lockMs,
@@ -142,6 +145,12 @@ export class Agent {
     for (const [jobId, sweep] of this.active) {
       if (sweep === sweepId) this.chunks?.cancelJob(jobId, CANCELLED);
     }
+  }
+
+  private process(job: Job, signal?: AbortSignal): Promise<unknown> {
+    if (!isHostJobKind(job.name)) return this.processChunk(job, signal);
+    const { group, agentId, scope, cidrs } = this.config;
+    return runHostJob(job, { group, agentId, scope, cidrs }, signal);
   }
 
   private async processChunk(job: Job, signal?: AbortSignal): Promise<ChunkResult> {

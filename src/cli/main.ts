@@ -11,7 +11,7 @@ export { warmUp } from './warm-up.js';
 export { defaultSendHelperModule } from '../engine/icmp/send-helper-client.js';
 
 /** Error codes that are not bad input. */
-const OPERATIONAL = new Set(['redis_unavailable', 'sweep_failed']);
+const OPERATIONAL = new Set(['redis_unavailable', 'sweep_failed', 'host_job_failed']);
 
 type Command = (argv: string[], io: CommandIo) => Promise<number>;
 

@@ -24,6 +24,8 @@ export interface DiagRoute {
   metric: number;
   /** An unreachable/prohibit/blackhole route. */
   reject: boolean;
+  /** The host is this machine (the local table): `ip route get` says `local`. */
+  local?: boolean;
 }
 
 export interface DiagNeighbour {

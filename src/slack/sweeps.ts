@@ -15,6 +15,8 @@ import { KEY_PREFIX } from '../queue/names.js';
 import { reachOfChunks } from '../queue/plan.js';
 import type { SweepPlan } from '../queue/plan.js';
 import type { AuditTrail, SweepButton } from './audit.js';
+import { SlackHostJobs } from './host-jobs.js';
+import { HostJobs } from '../queue/host-jobs.js';
 import { PolicyRefusedError, checkPolicy, checkRequest, checkUnknownReach, policyUsergroups } from './policy.js';
 import type { Policy, Requester } from './policy.js';
 import { progressBlocks } from './render/blocks.js';
@@ -89,6 +91,8 @@ export interface SlackSweepsDeps {
   policy: Policy;
   maxSweepsPerUser: number;
   log: Logger;
+  /** Where `/sweep trace` and `/sweep diag` are enqueued; default on `redis`. */
+  hostJobs?: HostJobs;
 }
 
 /** Slack errors that mean "the bot cannot post here": the report then goes to the user through response_url. */
@@ -104,7 +108,13 @@ function slackErrorCode(error: unknown): string | undefined {
  * the parent message, enqueue the sweep and its delivery.
  */
 export class SlackSweeps {
-  constructor(private readonly deps: SlackSweepsDeps) {}
+  private readonly hostJobs: SlackHostJobs;
+
+  constructor(private readonly deps: SlackSweepsDeps) {
+    const { client, policy, audit, log } = deps;
+    const jobs = deps.hostJobs ?? new HostJobs(deps.redis);
+    this.hostJobs = new SlackHostJobs({ client, jobs, policy, audit, log, requester: (user, channel) => this.requester(user, channel) });
+  }
 
   activeKey(user: string): string {
     return `${KEY_PREFIX}:slack:active:${user}`;
@@ -214,6 +224,9 @@ export class SlackSweeps {
       }
       case 'sweep':
         return this.sweep(origin, command.request);
+      case 'trace':
+      case 'diag':
+        return this.hostJobs.handle(origin, command.kind === 'trace' ? { kind: 'trace', request: command.request } : { kind: 'diag', request: command.request });
     }
   }
 

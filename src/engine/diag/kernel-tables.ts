@@ -4,6 +4,7 @@
  * Parsers take the text, so tests can feed them any table; the readers add the file.
  */
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { addressToBigInt, bigIntToAddress } from '../../core/targets.js';
 
 export interface KernelRoute {
@@ -17,6 +18,8 @@ export interface KernelRoute {
   metric: number;
   /** A reject route (`unreachable`, `prohibit`, `blackhole`): no packet leaves by it. */
   reject: boolean;
+  /** An address of this machine (the local table, which /proc/net/route does not show): it goes over `lo`. */
+  local?: boolean;
 }
 
 const RTF_UP = 0x0001;
@@ -117,9 +120,15 @@ export function readRoutes(family: 4 | 6): KernelRoute[] {
   return family === 4 ? parseRoutes4(text) : parseRoutes6(text);
 }
 
-/** The route to `address` from this process's network namespace. */
+/** The route to `address` from this process's network namespace; an address of its own goes over `lo`. */
 export function routeTo(address: string): KernelRoute | undefined {
-  return lookupRoute(readRoutes(addressToBigInt(address).family), address);
+  const { family, value } = addressToBigInt(address);
+  const loopback = family === 4 ? value >> 24n === 127n : value === 1n;
+  const own = Object.values(networkInterfaces()).some((entries) => entries?.some((e) => e.address === address));
+  if (loopback || own) {
+    return { family, destination: `${address}/${family === 4 ? 32 : 128}`, prefix: family === 4 ? 32 : 128, device: 'lo', metric: 0, reject: false, local: true };
+  }
+  return lookupRoute(readRoutes(family), address);
 }
 
 /** The gateway of the default route, if there is one. */

@@ -15,7 +15,7 @@ import { resolveTarget, runTrace } from '../trace/run-trace.js';
 import type { TraceDependencies } from '../trace/run-trace.js';
 import { arpEntry, defaultGateway, interfaceMtu, nameServers, routeTo } from './kernel-tables.js';
 
-export type DiagDependencies = Pick<TraceDependencies, 'signal' | 'scope'> & {
+export type DiagDependencies = Pick<TraceDependencies, 'signal' | 'scope' | 'requesterScope'> & {
   /** Time allowed to each DNS question, in milliseconds; default 2000. */
   dnsTimeoutMs?: number;
 };
@@ -77,7 +77,7 @@ export async function runDiag(request: DiagRequest, deps: DiagDependencies = {})
   const ports = request.options.ports;
   let target: { address: string; family: 4 | 6 } | undefined;
   try {
-    target = await resolveTarget(request.target, { scope: deps.scope });
+    target = await resolveTarget(request.target, { scope: deps.scope, requesterScope: deps.requesterScope });
   } catch (error) {
     // A name that does not resolve is a finding, not a failure: the report says what the resolver answered.
     if (!(isZenSweepError(error) && error.code === 'invalid_target' && request.target.kind === 'name')) throw error;
@@ -98,8 +98,8 @@ export async function runDiag(request: DiagRequest, deps: DiagDependencies = {})
     const routeFound = routeTo(address);
     const origin = await sourceAddressFor(address, family);
     if (routeFound) {
-      const { destination, gateway, device, metric, reject } = routeFound;
-      report.route = gateway ? { destination, gateway, device, metric, reject } : { destination, device, metric, reject };
+      const { destination, gateway, device, metric, reject, local } = routeFound;
+      report.route = { destination, device, metric, reject, ...(gateway ? { gateway } : {}), ...(local ? { local } : {}) };
     }
     if ('reporter' in origin) report.routeError = `${origin.reporter.reason} (${origin.reporter.errno ?? 'error'})`;
     else if (routeFound) {
@@ -116,18 +116,18 @@ export async function runDiag(request: DiagRequest, deps: DiagDependencies = {})
           targets: [spec],
           options: { ...DEFAULT_OPTIONS, ports, count: DIAG_ECHOES, intervalMs: DIAG_ECHO_INTERVAL_MS, timeoutMs: 1000, retries: 0, rate: 0 },
         },
-        { signal: deps.signal, scope: deps.scope },
+        { signal: deps.signal, scope: deps.scope, requesterScope: deps.requesterScope },
       ),
       runTrace(
         { target: spec, options: { ...DEFAULT_TRACE_OPTIONS, port: ports[0] ?? DEFAULT_TRACE_OPTIONS.port } },
-        { signal: deps.signal, scope: deps.scope },
+        { signal: deps.signal, scope: deps.scope, requesterScope: deps.requesterScope },
       ),
       'reporter' in origin ? Promise.resolve(undefined) : findPathMtu(address, family, { signal: deps.signal }),
     ]);
     report.host = sweep.hosts[0];
     report.trace = trace;
     if (pathMtu) report.pathMtu = pathMtu;
-    if (!('reporter' in origin)) report.neighbour = neighbourOf(routeFound?.gateway ?? address, family, routeFound?.device);
+    if (!('reporter' in origin) && !routeFound?.local) report.neighbour = neighbourOf(routeFound?.gateway ?? address, family, routeFound?.device);
   }
   report.resolution = await resolutionWork;
   report.commands = diagCommands(report);

@@ -153,7 +153,8 @@ export async function findPathMtu(address: string, family: 4 | 6, options: PathM
   let incomplete = false;
   try {
     const floor = MINIMUM_SIZE[family];
-    const ceiling = deviceMtu ?? Math.max(...FIRST_SIZES);
+    // An IPv4 packet carries at most 65,535 bytes (loopback's MTU is 65,536).
+    const ceiling = Math.min(deviceMtu ?? Math.max(...FIRST_SIZES), 65_535);
     const first = [...new Set([floor, ...FIRST_SIZES, ceiling])].filter((size) => size >= floor && size <= ceiling);
     await round(first.sort((a, b) => a - b));
     for (;;) {

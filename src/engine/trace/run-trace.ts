@@ -20,6 +20,8 @@ export interface TraceDependencies {
   reverse?: ReverseResolver;
   /** The only addresses this process may probe (an agent's CIDRs), checked after the name is resolved. */
   scope?: { set: AddressSet; text: string };
+  /** The networks the policy lets the requester probe (a job's scope), checked likewise. */
+  requesterScope?: { set: AddressSet; text: string };
   /** Time allowed to resolve the name, and each reverse lookup, in milliseconds; default 5000. */
   resolveTimeoutMs?: number;
 }
@@ -27,7 +29,7 @@ export interface TraceDependencies {
 /** The target's address: itself, or its name's first address where the probes run. */
 export async function resolveTarget(
   target: TraceRequest['target'],
-  deps: Pick<TraceDependencies, 'resolve' | 'resolveTimeoutMs' | 'scope'>,
+  deps: Pick<TraceDependencies, 'resolve' | 'resolveTimeoutMs' | 'scope' | 'requesterScope'>,
 ): Promise<{ address: string; family: 4 | 6 }> {
   let address: string;
   if (target.kind === 'name') {
@@ -43,6 +45,12 @@ export async function resolveTarget(
   const { family } = addressToBigInt(address);
   if (deps.scope && !deps.scope.set.contains(address)) {
     throw new OutOfScopeError(`${address} is outside the networks this agent may probe (${deps.scope.text}); nothing was probed`);
+  }
+  if (deps.requesterScope && !deps.requesterScope.set.contains(address)) {
+    const named = target.kind === 'name' ? `${address} (${target.name})` : address;
+    throw new OutOfScopeError(
+      `${named} is outside the networks the policy lets the requester sweep (${deps.requesterScope.text}); nothing was probed`,
+    );
   }
   return { address, family };
 }

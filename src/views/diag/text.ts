@@ -11,6 +11,7 @@ export function routeLine(report: DiagReport): string {
   if (!route) return report.routeError ? `no route: ${report.routeError}` : 'no route';
   if (route.reject) return `${report.address ?? ''}: reject route ${route.destination} (unreachable, prohibit or blackhole)`;
   const source = report.source ? ` src ${report.source.cidr.split('/')[0] ?? ''}` : '';
+  if (route.local) return `local ${report.address ?? ''} dev ${route.device}${source}   (an address of this machine)`;
   return `${report.address ?? ''}${route.gateway ? ` via ${route.gateway}` : ''} dev ${route.device}${source}   (route ${route.destination}, metric ${route.metric})`;
 }
 
