@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidOptionError, InvalidTargetError } from '../../src/core/errors.js';
-import { tokenize } from '../../src/core/grammar.js';
+import { parseCommand, tokenize } from '../../src/core/grammar.js';
 import { describeTrace, parseDiagTokens, parseTraceTokens } from '../../src/core/trace-grammar.js';
 import { DEFAULT_TRACE_OPTIONS } from '../../src/core/trace.js';
 
@@ -71,3 +71,16 @@ describe('diag grammar', () => {
     refused(() => diag(`10.0.2.15 tcp:${Array.from({ length: 17 }, (_, i) => i + 1).join(',')}`), InvalidOptionError, 'at most 16');
   });
 });
+
+describe('command grammar with trace and diag', () => {
+  it('routes `trace …` and `diag …` to their parsers, and a host named trace (`trace.`) to a sweep', () => {
+    const trace = parseCommand('trace 10.0.2.15 udp');
+    assert.equal(trace.kind, 'trace');
+    assert.equal(trace.kind === 'trace' && trace.request.options.mode, 'udp');
+    const diag = parseCommand('DIAG db.internal tcp:5432');
+    assert.deepEqual(diag.kind === 'diag' && diag.request.options.ports, [5432]);
+    assert.equal(parseCommand('trace.').kind, 'sweep');
+    assert.throws(() => parseCommand('trace'), InvalidTargetError);
+  });
+});
+

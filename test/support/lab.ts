@@ -219,7 +219,6 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
   await destroyLab(name);
 
   const children = new Set<ChildProcess>();
-  let destroyed = false;
   const cleanupAtExit = (): void => {
     for (const child of children) child.kill('SIGKILL');
     for (const namespace of Object.values(ns)) {
@@ -261,9 +260,25 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
     sweeperNs: ns.sweeper,
     namespaces: ns,
     addresses: LAB_ADDRESSES,
-    exec: (argv, execOptions) => run(['ip', 'netns', 'exec', ns.sweeper, ...argv], execOptions),
+    ...sweeperHandle(ns.sweeper, children, cleanupAtExit, () => destroyLab(name)),
+  };
+}
+
+/**
+ * `exec`, `spawn` and `destroy` of a lab whose probes run in `sweeperNs` (this lab's and the path lab's): `destroy`
+ * stops the processes it spawned, forgets the exit hook and tears the namespaces down, once.
+ */
+export function sweeperHandle(
+  sweeperNs: string,
+  children: Set<ChildProcess>,
+  cleanupAtExit: () => void,
+  teardown: () => Promise<void>,
+): Pick<Lab, 'exec' | 'spawn' | 'destroy'> {
+  let destroyed = false;
+  return {
+    exec: (argv, execOptions) => run(['ip', 'netns', 'exec', sweeperNs, ...argv], execOptions),
     spawn: (argv, spawnOptions) => {
-      const child = spawnProcess('ip', ['netns', 'exec', ns.sweeper, ...argv], {
+      const child = spawnProcess('ip', ['netns', 'exec', sweeperNs, ...argv], {
         env: { ...process.env, ...spawnOptions?.env },
         stdio: 'pipe',
       });
@@ -277,7 +292,7 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
       process.removeListener('exit', cleanupAtExit);
       await Promise.all([...children].map((child) => stopChild(child)));
       children.clear();
-      await destroyLab(name);
+      await teardown();
     },
   };
 }
@@ -340,25 +355,31 @@ function labNamespaces(name: string): { sweeper: string; lan: string; router: st
 
 type Namespaces = ReturnType<typeof labNamespaces>;
 
+/**
+ * Set in every lab namespace before any interface exists: devices created in a namespace copy its `default` IPv6
+ * settings, so no address (not even link-local) waits for DAD and nothing autoconfigures from stray router
+ * advertisements; and no ICMP answer is rate-limited.
+ */
+export const NAMESPACE_SYSCTLS: readonly string[] = [
+  'net.ipv4.icmp_ratelimit=0',
+  'net.ipv6.icmp.ratelimit=0',
+  // Per namespace (kernel defaults: 1000/s, burst 50); net.ipv4.route.error_cost/error_burst are not: see below.
+  'net.ipv4.icmp_msgs_per_sec=1000000',
+  'net.ipv4.icmp_msgs_burst=1000000',
+  'net.ipv6.conf.all.accept_dad=0',
+  'net.ipv6.conf.default.accept_dad=0',
+  'net.ipv6.conf.all.accept_ra=0',
+  'net.ipv6.conf.default.accept_ra=0',
+  'net.ipv6.conf.default.autoconf=0',
+];
+export const ROUTER_SYSCTLS: readonly string[] = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1'];
+
 async function buildTopology(ns: Namespaces): Promise<void> {
   const a = LAB_ADDRESSES;
   await runOk(['ip', '-batch', '-'], { input: Object.values(ns).map((n) => `netns add ${n}\n`).join('') });
 
-  // Before any interface exists: devices created in a namespace copy its `default` IPv6 settings, so no address
-  // (not even link-local) waits for DAD and nothing autoconfigures from stray router advertisements.
-  const common = [
-    'net.ipv4.icmp_ratelimit=0',
-    'net.ipv6.icmp.ratelimit=0',
-    // Per namespace (kernel defaults: 1000/s, burst 50); net.ipv4.route.error_cost/error_burst are not: see below.
-    'net.ipv4.icmp_msgs_per_sec=1000000',
-    'net.ipv4.icmp_msgs_burst=1000000',
-    'net.ipv6.conf.all.accept_dad=0',
-    'net.ipv6.conf.default.accept_dad=0',
-    'net.ipv6.conf.all.accept_ra=0',
-    'net.ipv6.conf.default.accept_ra=0',
-    'net.ipv6.conf.default.autoconf=0',
-  ];
-  const routerOnly = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1'];
+  const common = NAMESPACE_SYSCTLS;
+  const routerOnly = ROUTER_SYSCTLS;
   await Promise.all(
     Object.values(ns).map((namespace) =>
       runOk(['ip', 'netns', 'exec', namespace, 'sysctl', '-q', '-w', ...common, ...(namespace === ns.router ? routerOnly : [])]),

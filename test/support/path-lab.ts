@@ -25,12 +25,14 @@ import {
   assertLabPrerequisites,
   deepFreeze,
   destroyNamespaces,
+  NAMESPACE_SYSCTLS,
+  ROUTER_SYSCTLS,
   ipBatch,
   nft,
   run,
   runOk,
   startListener,
-  stopChild,
+  sweeperHandle,
   waitForLinksUp,
 } from './lab.js';
 import type { LabExecOptions, LabExecResult } from './lab.js';
@@ -83,8 +85,15 @@ export interface PathLab {
 const ROLES = ['sw', 'r1', 'r2', 'r3', 'a', 'b'] as const;
 export type Role = (typeof ROLES)[number];
 
+export interface PathLabOptions {
+  /** Namespace prefix; default `zp` + 4 random characters. */
+  name?: string;
+  /** r2 sends no time-exceeded (default true); false gives a path where every hop answers (benchmarks). */
+  silentHop?: boolean;
+}
+
 /** Builds a fresh path lab; its namespaces are `<name>-sw`, `-r1`, `-r2`, `-r3`, `-a`, `-b`. */
-export async function createPathLab(options: { name?: string } = {}): Promise<PathLab> {
+export async function createPathLab(options: PathLabOptions = {}): Promise<PathLab> {
   assertLabPrerequisites();
   const name = options.name ?? `zp${randomBytes(4).readUInt32BE(0).toString(36).slice(-4)}`;
   const ns = Object.fromEntries(ROLES.map((role) => [role, `${name}-${role}`])) as Record<Role, string>;
@@ -97,7 +106,7 @@ export async function createPathLab(options: { name?: string } = {}): Promise<Pa
   };
   process.once('exit', cleanupAtExit);
   try {
-    await buildPath(ns);
+    await buildPath(ns, options.silentHop ?? true);
     const p = PATH_LAB;
     children.add(await startListener(ns.a, [`${p.fragNeeded.v4}:443`, `[${p.fragNeeded.v6}]:443`], false));
     children.add(
@@ -113,35 +122,17 @@ export async function createPathLab(options: { name?: string } = {}): Promise<Pa
     await destroyNamespaces(all);
     throw error;
   }
-  let destroyed = false;
   return {
     name,
     sweeperNs: ns.sw,
     addresses: PATH_LAB,
-    exec: (argv, execOptions) => run(['ip', 'netns', 'exec', ns.sw, ...argv], execOptions),
     execIn: (role, argv) => run(['ip', 'netns', 'exec', ns[role], ...argv]),
     takeFlows: async () => {
       const listed = await runOk(['ip', 'netns', 'exec', ns.r1, 'nft', '-j', 'list', 'set', 'inet', 'lab', 'flows']);
       await runOk(['ip', 'netns', 'exec', ns.r1, 'nft', 'flush', 'set', 'inet', 'lab', 'flows']);
       return flowsOf(listed.stdout);
     },
-    spawn: (argv, spawnOptions) => {
-      const child = spawnProcess('ip', ['netns', 'exec', ns.sw, ...argv], {
-        env: { ...process.env, ...spawnOptions?.env },
-        stdio: 'pipe',
-      });
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-      return child;
-    },
-    destroy: async () => {
-      if (destroyed) return;
-      destroyed = true;
-      process.removeListener('exit', cleanupAtExit);
-      await Promise.all([...children].map((child) => stopChild(child)));
-      children.clear();
-      await destroyNamespaces(all);
-    },
+    ...sweeperHandle(ns.sw, children, cleanupAtExit, () => destroyNamespaces(all)),
   };
 }
 
@@ -154,24 +145,12 @@ function addresses(device: string, pair: Pair, prefix6 = 64, prefix4 = 24): stri
   return [`addr add ${pair.v4}/${prefix4} dev ${device}`, `addr add ${pair.v6}/${prefix6} dev ${device} nodad`];
 }
 
-async function buildPath(ns: Record<Role, string>): Promise<void> {
+async function buildPath(ns: Record<Role, string>, silentHop: boolean): Promise<void> {
   const p = PATH_LAB;
   await runOk(['ip', '-batch', '-'], { input: Object.values(ns).map((n) => `netns add ${n}\n`).join('') });
-  const common = [
-    'net.ipv4.icmp_ratelimit=0',
-    'net.ipv6.icmp.ratelimit=0',
-    'net.ipv4.icmp_msgs_per_sec=1000000',
-    'net.ipv4.icmp_msgs_burst=1000000',
-    'net.ipv6.conf.all.accept_dad=0',
-    'net.ipv6.conf.default.accept_dad=0',
-    'net.ipv6.conf.all.accept_ra=0',
-    'net.ipv6.conf.default.accept_ra=0',
-    'net.ipv6.conf.default.autoconf=0',
-  ];
-  const routing = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1'];
   await Promise.all(
     ROLES.map((role) =>
-      runOk(['ip', 'netns', 'exec', ns[role], 'sysctl', '-q', '-w', ...common, ...(role.startsWith('r') ? routing : [])]),
+      runOk(['ip', 'netns', 'exec', ns[role], 'sysctl', '-q', '-w', ...NAMESPACE_SYSCTLS, ...(role.startsWith('r') ? ROUTER_SYSCTLS : [])]),
     ),
   );
   const r2Left = { v4: '198.19.2.1', v6: '2001:db8:19:2::1' };
@@ -179,10 +158,16 @@ async function buildPath(ns: Record<Role, string>): Promise<void> {
   const r3ToA = { v4: '198.19.10.1', v6: '2001:db8:19:10::1' };
   const r3ToB = { v4: '198.19.20.1', v6: '2001:db8:19:20::1' };
   const mtu = p.sweeper.mtu;
+  // Every link first (each namespace creates those on its right), then addresses and routes, all at once.
+  await Promise.all([
+    ipBatch(ns.sw, [veth('eth0', 10, 'eth0', 11, ns.r1, mtu)]),
+    ipBatch(ns.r1, [veth('eth1', 20, 'eth0', 21, ns.r2, mtu)]),
+    ipBatch(ns.r2, [veth('eth1', 30, 'eth0', 31, ns.r3, mtu)]),
+    ipBatch(ns.r3, [veth('eth1', 40, 'eth0', 41, ns.a, p.netA.mtu), veth('eth2', 42, 'eth0', 43, ns.b, mtu)]),
+  ]);
   await Promise.all([
     ipBatch(ns.sw, [
       'link set lo up',
-      veth('eth0', 10, 'eth0', 11, ns.r1, mtu),
       ...addresses('eth0', p.sweeper),
       'link set eth0 up',
       // The lab's prefixes only: no default route, on purpose.
@@ -191,7 +176,6 @@ async function buildPath(ns: Record<Role, string>): Promise<void> {
     ]),
     ipBatch(ns.r1, [
       'link set lo up',
-      veth('eth1', 20, 'eth0', 21, ns.r2, mtu),
       ...addresses('eth0', p.hops.r1),
       ...addresses('eth1', r2Left),
       'link set eth0 up',
@@ -201,7 +185,6 @@ async function buildPath(ns: Record<Role, string>): Promise<void> {
     ]),
     ipBatch(ns.r2, [
       'link set lo up',
-      veth('eth1', 30, 'eth0', 31, ns.r3, mtu),
       ...addresses('eth0', p.hops.r2),
       ...addresses('eth1', r3Left),
       'link set eth0 up',
@@ -211,12 +194,8 @@ async function buildPath(ns: Record<Role, string>): Promise<void> {
       `route add 198.19.0.0/16 via ${p.hops.r3.v4}`,
       `route add 2001:db8:19::/48 via ${p.hops.r3.v6}`,
     ]),
-  ]);
-  await Promise.all([
     ipBatch(ns.r3, [
       'link set lo up',
-      veth('eth1', 40, 'eth0', 41, ns.a, p.netA.mtu),
-      veth('eth2', 42, 'eth0', 43, ns.b, mtu),
       ...addresses('eth0', p.hops.r3),
       ...addresses('eth1', r3ToA),
       ...addresses('eth2', r3ToB),
@@ -226,8 +205,6 @@ async function buildPath(ns: Record<Role, string>): Promise<void> {
       `route add 198.19.0.0/16 via ${r3Left.v4}`,
       `route add 2001:db8:19::/48 via ${r3Left.v6}`,
     ]),
-  ]);
-  await Promise.all([
     ipBatch(ns.a, [
       'link set lo up',
       ...addresses('eth0', p.fragNeeded),
@@ -274,8 +251,8 @@ async function buildPath(ns: Record<Role, string>): Promise<void> {
   chain output {
     type filter hook output priority filter; policy accept;
     # A router that forwards but never says "time exceeded": a silent hop in every trace.
-    icmp type time-exceeded drop
-    icmpv6 type time-exceeded drop
+    ${silentHop ? 'icmp type time-exceeded drop' : ''}
+    ${silentHop ? 'icmpv6 type time-exceeded drop' : ''}
   }
 }
 `,

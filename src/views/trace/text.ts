@@ -34,7 +34,7 @@ export function renderPathText(path: TracePath, address: string): string[] {
       ...[hop.last, hop.avg, hop.best, hop.worst, hop.stdev].map((v) => formatMs(v).padStart(7)),
     ].join('');
     const note = hopNote(hop, path);
-    lines.push(`${String(hop.ttl).padStart(3)}.|-- ${label.padEnd(width)}${numbers}${note ? `   ${note}` : ''}`);
+    lines.push(`${String(hop.ttl).padStart(3)}.|-- ${label.padEnd(width)}${numbers}${note ? `   ${note}` : ''}`.trimEnd());
   }
   if (path.hops.length === 0) lines.push(`  ${describePath(path, address)}`);
   return lines;
