@@ -7,7 +7,7 @@
  *   send-helper.cjs   the send helper process (src/engine/icmp/send-helper.ts)
  *
  * Left out and loaded from node_modules: raw-socket (a native addon), pino (it starts worker threads from its
- * own files) and the Slack packages (only the bot uses them, and it starts once). A bundle is built for one
+ * own files), the Slack packages and prom-client (only the services use them, and they start once). A bundle is built for one
  * Node version; the cache of another is rejected by V8 and the bundle compiled as usual.
  */
 import { execFileSync } from 'node:child_process';
@@ -29,7 +29,7 @@ const common = {
   // The bundle's own folder; src/bundle-loader.cts looks for the other bundles there.
   define: { 'import.meta.url': '__zensweepBundleUrl', __ZENSWEEP_BUNDLE_DIR__: '__dirname' },
   banner: { js: 'var __zensweepBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
-  external: ['raw-socket', 'pino', '@slack/*', 'bullmq', 'ioredis'],
+  external: ['raw-socket', 'pino', '@slack/*', '@resvg/*', 'bullmq', 'ioredis', 'prom-client'],
 };
 
 rmSync(outdir, { recursive: true, force: true });

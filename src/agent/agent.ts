@@ -1,34 +1,46 @@
-import type { Job, Worker } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { bullmq, ioredis } from '../queue/load.js';
+import { bullmq } from '../queue/load.js';
 import type { Logger } from 'pino';
+import { HEARTBEAT_MS } from '../core/agent-health.js';
 import { isZenSweepError } from '../core/errors.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepRequest, TargetSpec } from '../core/request.js';
 import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
-import { runSweep } from '../engine/sweep.js';
+import { DEFAULT_RESOLVE_TIMEOUT_MS, runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
 import { isHostJobKind } from '../queue/host-jobs.js';
 import { runHostJob } from './host-jobs.js';
+import { RedisConnections, isConnectionError } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
 import { logBadRecords } from '../queue/records.js';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { MetricsServer, redisReadiness } from '../metrics/server.js';
 import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
 import { ResultStore } from '../queue/results.js';
+import { Shutdown } from '../shutdown.js';
+import { sweepWithinBound } from './chunk-bound.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
-const HEARTBEAT_MS = 10_000;
 const PROGRESS_EVERY_MS = 250;
 /** Lock of a report job, in ms (renewed while it runs). */
 export const REPORT_LOCK_MS = 10_000;
 /** Reason given to the processor's signal: a cancelled sweep ends its chunk; a shutdown hands it back. */
 const CANCELLED = 'cancelled';
 const SHUTDOWN = 'shutdown';
+/** How long running chunks may take to finish after SIGTERM, in ms, before they are handed back. */
+export const STOP_GRACE_MS = 10_000;
+/**
+ * After the grace, how long the agent gives itself to hand back what still runs, leave the registry and close its
+ * connections, in ms: so it is gone at most 13 s after SIGTERM, whether Redis answers or not.
+ */
+const HAND_BACK_MS = 2500;
 
 function canSendIcmp(): boolean {
   try {
@@ -45,6 +57,7 @@ function canSendIcmp(): boolean {
  * the registry, and stops a sweep's chunks when the sweep is cancelled.
  */
 export class Agent {
+  private readonly connections: RedisConnections;
   private readonly connection: Redis;
   private readonly subscriber: Redis;
   private readonly registry: AgentRegistry;
@@ -53,30 +66,65 @@ export class Agent {
   private reports: Worker | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly active = new Map<string, string>(); // job id → sweep id
+  /** Every job (chunk or report) being processed: a stop waits for them first. */
+  private readonly running = new Set<Promise<unknown>>();
+  private beating = false;
   private readonly startedAt = new Date().toISOString();
   private icmp = false;
   private stopping = false;
+  private readonly metrics: AgentMetrics;
+  private metricsServer: MetricsServer | undefined;
+  /** The group's queue as the metrics read it (its depth). */
+  private readonly chunkQueue: Queue;
+  /** When the last heartbeat was written (performance.now()). */
+  private lastBeat: number | undefined;
+  private lastError: AgentInfo['lastError'];
 
   constructor(
     private readonly config: AgentConfig,
     private readonly log: Logger,
   ) {
-    this.connection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
+    this.connections = new RedisConnections(config.redisUrl, log);
+    this.connection = this.connections.open();
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX);
     this.results = new ResultStore(this.connection, KEY_PREFIX);
-    for (const client of [this.connection, this.subscriber]) {
-      // ioredis reconnects by itself; say so once per event, without the URL (it may hold a password).
-      client.on('error', (error: Error) => this.log.warn({ event: 'redis_error', message: error.message }));
-    }
+    this.connection.on('error', (error: Error) => this.noteError(`Redis: ${error.message}`));
+    this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection });
+    this.metrics = new AgentMetrics({
+      connections: () => [this.connection, this.subscriber],
+      group: config.group,
+      queue: () => this.chunkQueue,
+      heartbeatAgeMs: () => (this.lastBeat === undefined ? undefined : performance.now() - this.lastBeat),
+      rateLimit: config.rate,
+    });
   }
 
+  /** Remembers the last thing that went wrong, for the heartbeat (one line, no secret). */
+  private noteError(message: string): void {
+    this.lastError = { at: new Date().toISOString(), message: message.split('\n')[0]?.slice(0, 200) ?? '' };
+  }
+
+  /**
+   * Starts taking chunks and reports, and resolves once the agent is subscribed and listed in the registry: while
+   * Redis is away that waits for it, and `stop()` may be called meanwhile.
+   */
   async start(): Promise<void> {
     this.icmp = canSendIcmp();
     if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
     const { group, concurrency, lockMs } = this.config;
+    // First: /healthz answers, and /readyz says why not, even while Redis is away.
+    if (this.config.metricsPort !== undefined) {
+      this.metricsServer = await MetricsServer.start({
+        port: this.config.metricsPort,
+        registry: this.metrics.registry,
+        checks: [redisReadiness(this.connection)],
+        log: this.log,
+      });
+    }
     // Trace and diag jobs of the group come on the same queue, under their own job names.
-    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.process(job, signal), {
+    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.process(job, signal)), {
       connection: this.connection,
       concurrency,
       lockDuration: lockMs,
@@ -89,44 +137,77 @@ export class Agent {
       maxAgeDays: this.config.historyDays,
       onBadRecord,
     });
-    this.reports = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: this.connection, history, onBadRecord }), {
+    const report = reportProcessor({ connection: this.connection, history, onBadRecord });
+    this.reports = new bullmq.Worker(REPORT_QUEUE, (job) => this.track(report(job)), {
       connection: this.connection,
       concurrency: 4,
       // A report takes well under a second: a short lock lets another process take over soon if this one dies.
       lockDuration: REPORT_LOCK_MS,
     });
     for (const worker of [this.chunks, this.reports]) {
-      worker.on('failed', (job, error) =>
-        this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message }),
-      );
-      worker.on('error', (error) => this.log.warn({ event: 'worker_error', queue: worker.name, message: error.message }));
+      worker.on('failed', (job, error) => {
+        this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message });
+        this.noteError(`${worker === this.chunks ? 'chunk' : 'report'} failed: ${error.message}`);
+        (worker === this.chunks ? this.metrics.chunksFailed : this.metrics.sweepsFailed).inc();
+      });
+      worker.on('error', this.connections.errorLogger('worker_error', { queue: worker.name }));
+      worker.on('error', (error) => {
+        if (!isConnectionError(error)) this.noteError(`worker: ${error.message}`);
+      });
     }
-    await this.subscriber.subscribe(cancelChannel(KEY_PREFIX));
+    this.reports.on('completed', (job) => {
+      const sweepId = (job.returnvalue as { sweepId?: unknown } | undefined)?.sweepId;
+      if (typeof sweepId !== 'string') return;
+      void this.connection.exists(cancelledKey(sweepId, KEY_PREFIX)).then(
+        (cancelled) => (cancelled ? this.metrics.sweepsCancelled : this.metrics.sweepsFinished).inc(),
+        () => this.metrics.sweepsFinished.inc(),
+      );
+    });
     this.subscriber.on('message', (_channel: string, sweepId: string) => this.cancelSweep(sweepId));
+    await this.subscriber.subscribe(cancelChannel(KEY_PREFIX));
+    if (this.stopping) return;
     await this.beat();
+    if (this.stopping) return;
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.log.info({ event: 'agent_started', group, agent: this.config.agentId, cidrs: this.config.cidrs, icmp: this.icmp });
   }
 
   /**
    * Stops taking chunks, lets running ones finish for up to `graceMs`, then hands back what is still running (it
-   * fails retryably and another replica runs it), and leaves the registry.
+   * fails retryably and another replica runs it), leaves the registry and closes its connections, all within
+   * `graceMs` + 2.5 s. While Redis is away nothing can be handed back or written: what ran is found stalled later and
+   * runs elsewhere. Safe to call during `start()`.
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.heartbeat);
-    const closing = Promise.all([this.chunks?.close(), this.reports?.close()]);
-    const timer = setTimeout(() => this.chunks?.cancelAllJobs(SHUTDOWN), graceMs);
-    await closing;
-    clearTimeout(timer);
-    await this.registry.remove(this.config.group, this.config.agentId).catch(() => undefined);
-    await this.subscriber.quit().catch(() => undefined);
-    await this.connection.quit().catch(() => undefined);
-    this.log.info({ event: 'agent_stopped', agent: this.config.agentId });
+    const shutdown = new Shutdown();
+    await shutdown.step('metrics', 1000, this.metricsServer?.close());
+    // Resolves once the jobs have ended and BullMQ's connections are closed: never while Redis is away (bullmq#4656).
+    const closed = Promise.all([this.chunks?.close(), this.reports?.close()]);
+    if (!(await shutdown.step('chunks', graceMs, Promise.all(this.running)))) this.chunks?.cancelAllJobs(SHUTDOWN);
+    const deadline = performance.now() + HAND_BACK_MS;
+    const left = (): number => (this.connections.down ? 0 : deadline - performance.now());
+    await shutdown.step('hand back', left(), closed);
+    await shutdown.step('registry', left(), this.registry.remove(this.config.group, this.config.agentId));
+    await shutdown.step('queue', left(), this.chunkQueue.close());
+    await this.connections.close(left());
+    this.log.info({ event: 'agent_stopped', agent: this.config.agentId, unfinished: shutdown.unfinished });
+  }
+
+  /** Keeps a job's processing in `running` while it lasts. */
+  private track<T>(processing: Promise<T>): Promise<T> {
+    this.running.add(processing);
+    const forget = (): void => void this.running.delete(processing);
+    processing.then(forget, forget);
+    return processing;
   }
 
   private async beat(): Promise<void> {
+    // While Redis is away a heartbeat waits for it: one waiting is enough.
+    if (this.beating) return;
+    this.beating = true;
     const now = new Date().toISOString();
     const info: AgentInfo = {
       group: this.config.group,
@@ -137,8 +218,16 @@ export class Agent {
       load: { active: this.active.size, concurrency: this.config.concurrency },
       startedAt: this.startedAt,
       lastSeen: now,
+      inFlight: this.metrics.inFlight,
+      sendRate: Math.round(this.metrics.sampleRate()),
+      rateLimit: this.config.rate,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
     };
-    await this.registry.heartbeat(info).catch((error: Error) => this.log.warn({ event: 'heartbeat_failed', message: error.message }));
+    await this.registry
+      .heartbeat(info)
+      .then(() => (this.lastBeat = performance.now()))
+      .catch((error: Error) => this.log.warn({ event: 'heartbeat_failed', message: error.message }))
+      .finally(() => (this.beating = false));
   }
 
   private cancelSweep(sweepId: string): void {
@@ -164,6 +253,7 @@ export class Agent {
       throw new bullmq.UnrecoverableError(`chunk for group ${data.group} reached an agent of group ${this.config.group}`);
     }
     const started = performance.now();
+    if (job.processedOn !== undefined) this.metrics.chunkWait.observe(Math.max(0, job.processedOn - job.timestamp) / 1000);
     const result = (partial: Partial<ChunkResult>): ChunkResult => ({
       index: data.index,
       group: data.group,
@@ -176,7 +266,10 @@ export class Agent {
       stalled: job.stalledCounter,
       ...partial,
     });
-    if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) return result({});
+    if (await this.connection.exists(cancelledKey(data.sweepId, KEY_PREFIX))) {
+      this.metrics.chunksCancelled.inc();
+      return result({});
+    }
 
     let targets: TargetSpec[];
     // The requester's scope, from the policy that let the sweep start: enforced here too, names once resolved.
@@ -198,26 +291,40 @@ export class Agent {
     }
     const request: SweepRequest = { targets, options };
     this.active.set(String(job.id), data.sweepId);
+    this.metrics.chunksStarted.inc();
     let lastProgress = 0;
     try {
-      const report = await runSweep(request, {
-        scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
-        requesterScope,
-        signal,
-        maxAddresses: SWEEP_LIMITS.addresses.default,
-        onProgress: (p) => {
-          const now = performance.now();
-          if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;
-          lastProgress = now;
-          void job.updateProgress({ done: p.done, total: p.total, alive: p.alive }).catch(() => undefined);
-        },
-      });
+      // A chunk whose sweep never ends would hold its lock (and the report) forever: past its bound it is given up.
+      const { report, plan, gaveUp } = await sweepWithinBound(
+        (bounded, onPlan) =>
+          runSweep(request, {
+            scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
+            requesterScope,
+            signal: bounded,
+            onPlan,
+            maxAddresses: SWEEP_LIMITS.addresses.default,
+            meter: this.metrics,
+            onProgress: (p) => {
+              const now = performance.now();
+              if (now - lastProgress < PROGRESS_EVERY_MS && p.done < p.total) return;
+              lastProgress = now;
+              void job.updateProgress({ done: p.done, total: p.total, alive: p.alive }).catch(() => undefined);
+            },
+          }),
+        { signal, planningMs: DEFAULT_RESOLVE_TIMEOUT_MS },
+      );
       if (signal?.aborted && signal.reason === SHUTDOWN) throw new Error('agent shut down: chunk handed back');
-      await this.results.saveChunk(data.sweepId, data.index, { hosts: report.hosts, names: report.names });
+      await this.results.saveChunk(data.sweepId, data.index, { hosts: report?.hosts ?? [], names: report?.names ?? [] });
+      this.metrics.countResults(report?.hosts ?? []);
+      this.metrics.chunkRun.observe((performance.now() - started) / 1000);
+      (signal?.aborted ? this.metrics.chunksCancelled : this.metrics.chunksFinished).inc();
+      const overTime = gaveUp ?? (report?.stopped?.code === 'over_time' ? report.stopped.reason : undefined);
+      if (overTime) this.log.warn({ event: 'chunk_over_time', sweep: data.sweepId, chunk: data.index, reason: overTime });
       return result({
-        planned: report.planned,
-        complete: report.complete,
-        icmp: report.icmp,
+        planned: report?.planned ?? plan?.addresses ?? 0,
+        complete: report?.complete ?? false,
+        ...(report ? { icmp: report.icmp } : {}),
+        ...(overTime ? { reason: overTime } : {}),
       });
     } catch (error) {
       // Out of scope, too large, a bad target: the same data fails the same way everywhere.

@@ -21,6 +21,7 @@ const schema = z.object({
   ZENSWEEP_HISTORY_COUNT: z.string().trim().regex(/^\d+$/, 'must be a whole number of sweeps').optional(),
   ZENSWEEP_HISTORY_DAYS: z.string().trim().regex(/^\d+$/, 'must be a whole number of days').optional(),
   ZENSWEEP_LOCK_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
+  METRICS_PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
 });
 
 /** An agent's settings, from its environment, checked once at start. */
@@ -44,6 +45,8 @@ export interface AgentConfig {
   historyCount: number;
   /** Days a finished sweep stays in the history (ZENSWEEP_HISTORY_DAYS), default 30. */
   historyDays: number;
+  /** Port of /metrics, /healthz and /readyz (METRICS_PORT); none when unset. */
+  metricsPort?: number;
 }
 
 /** Reads the agent's environment; throws ConfigError naming the first bad variable, never echoing a password. */
@@ -71,5 +74,6 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
     historyCount: boundedInt(data.ZENSWEEP_HISTORY_COUNT, DEFAULT_HISTORY_COUNT, 'ZENSWEEP_HISTORY_COUNT', 1, 1_000_000),
     historyDays: boundedInt(data.ZENSWEEP_HISTORY_DAYS, DEFAULT_HISTORY_AGE_DAYS, 'ZENSWEEP_HISTORY_DAYS', 1, 3650),
+    metricsPort: data.METRICS_PORT === undefined ? undefined : boundedInt(data.METRICS_PORT, 0, 'METRICS_PORT', 1, 65_535),
   };
 }

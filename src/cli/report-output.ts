@@ -1,7 +1,7 @@
 import type { SweepReport } from '../core/report.js';
 import { InvalidOptionError } from '../core/errors.js';
-import { renderCsv } from './render/csv.js';
-import { jsonChunks } from './render/json.js';
+import { renderCsv } from '../views/csv.js';
+import { jsonChunks } from '../views/json.js';
 
 /** The flags every report-printing command takes (node:util parseArgs options). */
 export const REPORT_FLAGS = {

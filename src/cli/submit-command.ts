@@ -11,7 +11,8 @@ import { REPORT_QUEUE } from '../queue/names.js';
 import { HistoryStore, targetKey } from '../queue/history.js';
 import { AgentRegistry } from '../queue/registry.js';
 import { ProgressBar } from './progress.js';
-import { renderAgents, renderDistributedText } from './render/distributed.js';
+import { renderText } from '../views/text.js';
+import { renderAgents } from './agents-text.js';
 import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
 import type { CommandIo } from './sweep-command.js';
 import { formatCount } from '../core/format.js';
@@ -108,7 +109,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     try {
       const report = await dispatcher.waitForReport(submitted, { onProgress: bar ? (p) => bar.update(p) : undefined });
       bar?.clear();
-      writeReport(io.stdout, report, values, renderDistributedText);
+      writeReport(io.stdout, report, values, renderText);
       if (cancelled) return 130;
       return report.complete ? 0 : 1;
     } finally {

@@ -6,7 +6,7 @@ import { runSweep } from '../engine/sweep.js';
 import type { SweepProgress } from '../engine/scheduler.js';
 import { ProgressBar } from './progress.js';
 import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
-import { renderText } from './render/text.js';
+import { renderText } from '../views/text.js';
 
 export const SWEEP_USAGE = `usage: zensweep sweep <targets…> [tcp:PORTS] [count:N] [timeout:MS] [retries:N] [rate:PPS] [interval:MS]
                       [--json | --csv] [--max-addresses N] [--in-flight N] [--no-progress]
@@ -85,8 +85,10 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
       },
     });
     bar?.clear();
-    writeReport(io.stdout, report, values, (r) => renderText(r));
-    return report.complete ? 0 : 130;
+    writeReport(io.stdout, report, values, renderText);
+    if (report.complete) return 0;
+    // 130 as for Ctrl-C when cancelled; 1 when the sweep gave up past its time bound.
+    return report.stopped?.code === 'over_time' ? 1 : 130;
   } finally {
     process.off('SIGINT', onSignal);
   }

@@ -5,7 +5,7 @@ import type { HostResult, SweepReport } from '../core/report.js';
 import { HOST_STATES } from '../core/states.js';
 import { AddressSet } from '../core/targets.js';
 import { writeReport } from './report-output.js';
-import { renderText } from './render/text.js';
+import { renderText } from '../views/text.js';
 
 /**
  * Runs, on made-up data and without any I/O, the code that every sweep runs before its first probe and after its

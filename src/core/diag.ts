@@ -5,7 +5,8 @@
  * the trace, the path MTU, the commands that would show the same, and the UTC time window.
  */
 import type { PathMtuReport } from './path-mtu.js';
-import type { HostResult } from './report.js';
+import type { HostResult, PortResult } from './report.js';
+import type { HostState } from './states.js';
 import type { TraceReport } from './trace.js';
 
 export interface DiagInterface {
@@ -98,4 +99,35 @@ export function diagCommands(report: Pick<DiagReport, 'address' | 'route' | 'nei
   }
   commands.push(`ping -M do -s SIZE ${address}   (SIZE = packet size - ${address.includes(':') ? 48 : 28})`);
   return commands;
+}
+
+const STATE_SUMMARY: Record<HostState, string> = {
+  alive: 'answers ICMP echo',
+  alive_tcp_only: 'answers TCP only, ICMP filtered',
+  prohibited: 'prohibited by a firewall',
+  unreachable: 'unreachable',
+  silent: 'silent',
+};
+
+/** `443/tcp open 0.31 ms`, `22/tcp prohibited by 10.0.0.1`. */
+export function describeDiagPort(port: PortResult): string {
+  const ms = port.ms === undefined ? '' : ` ${port.ms.toFixed(port.ms < 10 ? 2 : 0)} ms`;
+  const by = port.reporter ? ` by ${port.reporter.address === 'local' ? 'the sweeper itself' : port.reporter.address}` : '';
+  return `${port.port}/tcp ${port.state}${ms}${by}`;
+}
+
+/** The few lines to read first: the host's state with its ports, the trace's conclusion, the path MTU's. */
+export function summarizeDiag(report: Omit<DiagReport, 'summary'>): string[] {
+  if (!report.address) return [`${report.target} does not resolve here: nothing was probed`];
+  const lines: string[] = [];
+  if (report.routeError) lines.push(`no route from here to ${report.address}: ${report.routeError}`);
+  const host = report.host;
+  if (host) {
+    const detail = [host.reporter ? `${host.reporter.reason}, said ${host.reporter.address}` : '', host.ports.map(describeDiagPort).join(', ')].filter(Boolean);
+    lines.push(`${report.address} ${STATE_SUMMARY[host.state]}${detail.length > 0 ? ` (${detail.join('; ')})` : ''}`);
+  }
+  if (report.trace) lines.push(report.trace.conclusion);
+  if (report.pathMtu) lines.push(report.pathMtu.conclusion);
+  if (report.neighbour?.state === 'incomplete') lines.push(`the next hop ${report.neighbour.address} does not answer ARP`);
+  return lines;
 }

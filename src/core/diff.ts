@@ -10,6 +10,20 @@ import { addressToBigInt, type AddressFamily } from './targets.js';
 /** What history keeps per host: the address and its state. */
 export type CompactHost = [ip: string, state: HostState];
 
+/** How a sweep probed, as far as it decides whether two sweeps' answers compare: TCP ports and echoes per host. */
+export interface ProbeSet {
+  ports: number[];
+  count: number;
+}
+
+/** What makes a comparison like with like when the two sweeps probed different TCP ports. */
+export interface DiffContext {
+  /** The TCP ports each host of the earlier sweep answered on (open or closed); hosts not listed answered on none. */
+  answeredOn: ReadonlyMap<string, readonly number[]>;
+  /** The TCP ports the later sweep probed. */
+  portsNow: readonly number[];
+}
+
 export interface SweepDiff {
   /** Answering now (`alive` or `alive_tcp_only`), not answering before or not swept before; state now. */
   appeared: CompactHost[];
@@ -19,6 +33,11 @@ export interface SweepDiff {
   changed: { ip: string; from: HostState; to: HostState }[];
   /** Hosts of the later sweep whose state did not change. */
   unchanged: number;
+  /**
+   * Hosts that answered before only on TCP ports the later sweep did not probe, and do not answer now: not probed
+   * the same way, so neither "went silent" nor unchanged. Absent in diffs made before it existed.
+   */
+  notCompared?: { ip: string; ports: number[] }[];
 }
 
 /** The compact form of a report's hosts, in the report's order (address order). */
@@ -39,17 +58,23 @@ function answers(state: HostState): boolean {
  * - Each host of `after` lands in exactly one of `appeared`, `wentSilent`, `changed` or the `unchanged` count.
  * - Lists are sorted by address: IPv4 numerically, then IPv6 numerically.
  * - When an address is listed twice in one input, its last entry counts.
+ * - With a `context`, a host that answered before only on TCP ports not probed now, and does not answer now, is in
+ *   `notCompared` instead of `wentSilent`.
  */
-export function diffSweeps(before: readonly CompactHost[], after: readonly CompactHost[]): SweepDiff {
+export function diffSweeps(before: readonly CompactHost[], after: readonly CompactHost[], context?: DiffContext): SweepDiff {
   const previous = new Map<string, HostState>(before);
   const current = new Map<string, HostState>(after);
   const appeared: CompactHost[] = [];
   const wentSilent: CompactHost[] = [];
   const changed: SweepDiff['changed'] = [];
+  const notCompared: NonNullable<SweepDiff['notCompared']> = [];
   let unchanged = 0;
   for (const [ip, to] of current) {
     const from = previous.get(ip) ?? 'silent';
-    if (!answers(from) && answers(to)) {
+    const ports = context?.answeredOn.get(ip) ?? [];
+    if (context && from === 'alive_tcp_only' && !answers(to) && !ports.some((port) => context.portsNow.includes(port))) {
+      notCompared.push({ ip, ports: [...ports] });
+    } else if (!answers(from) && answers(to)) {
       appeared.push([ip, to]);
     } else if (answers(from) && !answers(to)) {
       wentSilent.push([ip, to]);
@@ -64,6 +89,7 @@ export function diffSweeps(before: readonly CompactHost[], after: readonly Compa
     wentSilent: sortByAddress(wentSilent, (host) => host[0]),
     changed: sortByAddress(changed, (change) => change.ip),
     unchanged,
+    ...(context ? { notCompared: sortByAddress(notCompared, (host) => host.ip) } : {}),
   };
 }
 

@@ -9,6 +9,8 @@ import { ConfigError, EmptySweepError, InvalidOptionError, InvalidTargetError, S
 import { DEFAULT_OPTIONS, SWEEP_LIMITS } from './request.js';
 import type { SweepOptions, SweepRequest, TargetSpec } from './request.js';
 import { AddressSet, parseTargetToken, quoteToken } from './targets.js';
+import { parseWatchCommand } from './watch-grammar.js';
+import type { WatchCommand } from './watch-grammar.js';
 
 /** Default cap on the distinct addresses of one sweep: 65,536 (an IPv4 /16 is 65,534 probed addresses). */
 export const DEFAULT_MAX_ADDRESSES = SWEEP_LIMITS.addresses.default;
@@ -35,7 +37,8 @@ export type Command =
   | { kind: 'history'; target?: string }
   | { kind: 'sweep'; request: SweepRequest }
   | { kind: 'trace'; request: TraceRequest }
-  | { kind: 'diag'; request: DiagRequest };
+  | { kind: 'diag'; request: DiagRequest }
+  | WatchCommand;
 
 type NumericKey = 'count' | 'timeout' | 'retries' | 'rate' | 'interval';
 
@@ -367,8 +370,9 @@ function checkSize(targets: readonly TargetSpec[], maxAddresses: number): void {
 }
 
 /**
- * Parses a whole command: empty text or `help` → help, `agents`, `history [target]`, anything else a sweep.
- * A host really named `help`, `agents` or `history` can be swept as `help.` (trailing dot).
+ * Parses a whole command: empty text or `help` → help, `agents`, `history [target]`, the watch commands (`watch`,
+ * `watches`, `unwatch`, `mute`), anything else a sweep. A host really named like a command can be swept with a
+ * trailing dot (`help.`).
  */
 export function parseCommand(text: string, limits?: GrammarLimits): Command {
   const maxAddresses = checkLimits(limits);
@@ -414,6 +418,8 @@ export function parseCommand(text: string, limits?: GrammarLimits): Command {
     }
     return { kind: 'history', target: parseTargetToken(target).text };
   }
+  const watch = parseWatchCommand(tokens, (rest) => parseSweepTokens(rest, maxAddresses));
+  if (watch) return watch;
   return { kind: 'sweep', request: parseSweepTokens(tokens, maxAddresses) };
 }
 

@@ -1,11 +1,15 @@
 import { classifyHost } from '../core/classify.js';
-import type { HostResult, PortResult } from '../core/report.js';
+import { formatCount, formatDuration } from '../core/format.js';
+import type { HostResult, PortResult, SweepStop } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import type { Reporter } from '../core/states.js';
 import type { EchoStats } from '../core/stats.js';
 import { lossPercent, rttStats } from '../core/stats.js';
+import type { ProbeMeter } from './meter.js';
 import type { EchoProber, TcpOutcome, TcpProber } from './probers.js';
-import { Fifo } from './queue.js';
+import { DeadlineQueue, Fifo } from './queue.js';
+import type { Expiring } from './queue.js';
+import { attemptTimeoutMs, sweepTimeBoundMs } from './time-bound.js';
 
 export interface SweepProgress {
   /** Hosts finished. */
@@ -24,25 +28,43 @@ export interface SchedulerLimits {
   onProgress?: (progress: SweepProgress) => void;
   /** Host names that led to an address, reported with it. */
   names?: ReadonlyMap<string, string[]>;
+  /** Told of every probe sent and settled (metrics). */
+  meter?: ProbeMeter;
+  /**
+   * Wall time in milliseconds past which the sweep stops and reports what it has (`complete: false`); default
+   * from its own arithmetic (sweepTimeBoundMs). A safeguard: a sweep whose every probe ends never reaches it.
+   */
+  timeBoundMs?: number;
+}
+
+export interface SchedulerResult {
+  /** In iteration order. */
+  hosts: HostResult[];
+  complete: boolean;
+  /** Why it stopped early, when it did. */
+  stopped?: SweepStop;
 }
 
 export interface ProbeKit {
   /** Absent when ICMP cannot be used (no root or CAP_NET_RAW): the TCP probes run alone. */
   echo?: EchoProber;
   tcp: TcpProber;
-  /** An ICMP error seen for a TCP attempt to address:port, if the echo prober watches for them. */
-  tcpError?: (address: string, port: number) => Reporter | undefined;
+  /**
+   * An ICMP error seen for a TCP attempt to address:port, if the echo prober watches for them; `read` false takes
+   * only what was read already.
+   */
+  tcpError?: (address: string, port: number, read?: boolean) => Reporter | undefined;
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 4096;
-/** Each retry waits this much longer than the attempt before it (fping's default backoff). */
-export const RETRY_BACKOFF = 1.5;
 /** Times a probe is put back when the sweeper itself is short of ports or descriptors, before it gives up. */
 const RESOURCE_RETRIES = 20;
 const RESOURCE_RETRY_DELAY_MS = 20;
 const NO_PORTS: PortResult[] = [];
 /** Probes sent in one go before the event loop gets a turn to read replies. */
 const SEND_BATCH = 128;
+/** A TCP attempt the prober has not ended this long after its timeout is ended here, as a timeout. */
+const TCP_DEADLINE_GRACE_MS = 500;
 
 /**
  * One address being probed. It also stands for its own next echo in the queues, so the echo path (the hot one:
@@ -70,11 +92,18 @@ interface ActiveHost {
   dueAt: number;
 }
 
-interface TcpJob {
+/** One attempt of one TCP probe: a retry is a new job. */
+interface TcpJob extends Expiring {
   host: ActiveHost;
   port: PortResult;
   attempt: number;
   resourceRetries: number;
+  /** Its outcome is in (from the prober, or from its deadline here): whatever comes after is ignored. */
+  settled: boolean;
+}
+
+function tcpJob(host: ActiveHost, port: PortResult, attempt: number, resourceRetries = 0): TcpJob {
+  return { host, port, attempt, resourceRetries, settled: false, deadline: 0 };
 }
 
 type Work = ActiveHost | TcpJob;
@@ -85,13 +114,22 @@ const isTcpJob = (work: Work): work is TcpJob => (work as TcpJob).port !== undef
  * Runs every probe of a sweep: admits addresses lazily from the iterator (memory stays flat in the number of
  * addresses), keeps at most `maxInFlight` probes outstanding, paces sends to `rate` packets per second, spaces
  * a host's echoes by `intervalMs`, retries unanswered probes with a growing timeout, and finishes each host as soon
- * as its last probe is in. Resolves with the hosts in iteration order; `complete` is false when aborted.
+ * as its last probe is in. Resolves with the hosts in iteration order; `complete` is false when aborted, or when
+ * the sweep ran past its time bound (then the hosts in progress are reported too, marked unfinished).
  */
 export class ProbeScheduler {
   private readonly maxInFlight: number;
   private readonly results: (HostResult | undefined)[] = [];
   private readonly ready = new Fifo<Work>();
   private readonly delayed = new Fifo<ActiveHost>();
+  /** Hosts admitted and not finished. */
+  private readonly active = new Set<ActiveHost>();
+  /** Ports whose probe has not ended (queued, in flight, or waiting to be retried). */
+  private readonly pendingPorts = new Set<PortResult>();
+  private readonly tcpDeadlines: DeadlineQueue<TcpJob>;
+  /** Milliseconds past which the sweep stops (SchedulerLimits.timeBoundMs). */
+  readonly timeBoundMs: number;
+  private boundTimer: NodeJS.Timeout | undefined;
   private delayTimer: NodeJS.Timeout | undefined;
   private paceTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
@@ -106,7 +144,7 @@ export class ProbeScheduler {
   private tokens: number;
   private readonly burst: number;
   private lastRefill = performance.now();
-  private resolve!: (value: { hosts: HostResult[]; complete: boolean }) => void;
+  private resolve!: (value: SchedulerResult) => void;
   private readonly onEchoDone = (host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void =>
     this.echoDone(host, rttMs, reporter);
 
@@ -121,28 +159,54 @@ export class ProbeScheduler {
     // A burst of 10 ms worth of packets: pacing at high rates cannot rely on timers finer than a millisecond.
     this.burst = Math.max(1, Math.ceil(options.rate / 100));
     this.tokens = this.burst;
+    this.timeBoundMs =
+      limits.timeBoundMs ??
+      sweepTimeBoundMs(options, { addresses: total, echo: kit.echo !== undefined, maxInFlight: this.maxInFlight });
+    this.tcpDeadlines = new DeadlineQueue(
+      (job) => job.settled,
+      (job) => this.tcpDone(job, { kind: 'timeout' }),
+    );
   }
 
-  run(): Promise<{ hosts: HostResult[]; complete: boolean }> {
+  run(): Promise<SchedulerResult> {
     return new Promise((resolve) => {
       this.resolve = resolve;
       const signal = this.limits.signal;
-      if (signal?.aborted) return this.finish(false);
-      signal?.addEventListener('abort', () => this.finish(false), { once: true });
+      const cancelled: SweepStop = { code: 'cancelled', reason: 'the sweep was cancelled' };
+      if (signal?.aborted) return this.finish(cancelled);
+      signal?.addEventListener('abort', () => this.finish(cancelled), { once: true });
+      this.boundTimer = setTimeout(() => this.stopOverTime(), this.timeBoundMs);
       this.pump();
     });
   }
 
-  private finish(complete: boolean): void {
+  private finish(stopped?: SweepStop): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.boundTimer);
+    // Probes still out when the sweep stops are dropped: their answers are no longer awaited.
+    if (this.inFlight > 0) this.limits.meter?.settled(this.inFlight);
     if (this.delayTimer) clearTimeout(this.delayTimer);
     if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.tcpDeadlines.clear();
     this.ready.clear();
     this.delayed.clear();
     const hosts: HostResult[] = [];
     for (const host of this.results) if (host) hosts.push(host);
-    this.resolve({ hosts, complete });
+    this.resolve(stopped ? { hosts, complete: false, stopped } : { hosts, complete: true });
+  }
+
+  /** Past the time bound: the hosts in progress are reported with what they have, and the sweep ends. */
+  private stopOverTime(): void {
+    if (this.finished) return;
+    const unfinished = [...this.active];
+    for (const host of unfinished) this.finishHost(host, true);
+    const reason =
+      `it ran past its time bound of ${formatDuration(this.timeBoundMs)} ` +
+      `(the longest its probes can take at this rate, timeout and retries); ` +
+      `${formatCount(unfinished.length)} host${unfinished.length === 1 ? '' : 's'} still had probes unanswered` +
+      (this.exhausted ? '' : ', and some addresses were not probed');
+    this.finish({ code: 'over_time', reason });
   }
 
   private pump(): void {
@@ -168,7 +232,7 @@ export class ProbeScheduler {
         else this.sendEcho(work);
         sent += 1;
       }
-      if (this.exhausted && this.activeHosts === 0) this.finish(true);
+      if (this.exhausted && this.activeHosts === 0) this.finish();
     } finally {
       this.pumping = false;
     }
@@ -202,13 +266,15 @@ export class ProbeScheduler {
       dueAt: 0,
     };
     this.activeHosts += 1;
+    this.active.add(host);
     if (host.echoesLeft > 0) {
       host.outstanding += 1;
       this.ready.push(host);
     }
     for (const port of host.ports) {
       host.outstanding += 1;
-      this.ready.push({ host, port, attempt: 0, resourceRetries: 0 });
+      this.pendingPorts.add(port);
+      this.ready.push(tcpJob(host, port, 0));
     }
     if (host.outstanding === 0) this.finishHost(host);
     return true;
@@ -234,12 +300,9 @@ export class ProbeScheduler {
     return false;
   }
 
-  private timeoutFor(attempt: number): number {
-    return attempt === 0 ? this.options.timeoutMs : Math.round(this.options.timeoutMs * RETRY_BACKOFF ** attempt);
-  }
-
   private sendEcho(host: ActiveHost): void {
     this.inFlight += 1;
+    this.limits.meter?.sent('icmp');
     host.echoesLeft -= 1;
     host.echoSent += 1;
     const attempt = host.echoAttempt;
@@ -250,17 +313,19 @@ export class ProbeScheduler {
       this.delayed.push(host);
       this.armDelayTimer();
     }
-    this.kit.echo?.echo(host.ip, host.family, this.timeoutFor(attempt), host, this.onEchoDone);
+    this.kit.echo?.echo(host.ip, host.family, attemptTimeoutMs(this.options, attempt), host, this.onEchoDone);
   }
 
   private sendTcp(job: TcpJob): void {
     this.inFlight += 1;
+    this.limits.meter?.sent('tcp');
     job.port.attempts += 1;
     // Replies already queued are read first, so the slow connect() setup does not stretch their RTTs.
     this.kit.echo?.poll();
-    this.kit.tcp.connect(job.host.ip, job.port.port, this.timeoutFor(job.attempt), (outcome) =>
-      this.tcpDone(job, outcome),
-    );
+    const timeoutMs = attemptTimeoutMs(this.options, job.attempt);
+    // The prober ends every attempt by its timeout; this deadline holds even if an outcome were ever lost.
+    this.tcpDeadlines.add(job, timeoutMs + TCP_DEADLINE_GRACE_MS);
+    this.kit.tcp.connect(job.host.ip, job.port.port, timeoutMs, (outcome) => this.tcpDone(job, outcome));
   }
 
   private armDelayTimer(): void {
@@ -285,6 +350,7 @@ export class ProbeScheduler {
   private echoDone(host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void {
     if (this.finished) return;
     this.inFlight -= 1;
+    this.limits.meter?.settled(1);
     if (rttMs >= 0) {
       host.echoReceived += 1;
       host.rttSum += rttMs;
@@ -307,9 +373,11 @@ export class ProbeScheduler {
   }
 
   private tcpDone(job: TcpJob, outcome: TcpOutcome): void {
-    if (this.finished) return;
+    if (this.finished || job.settled) return;
+    job.settled = true;
     const { host, port } = job;
     this.inFlight -= 1;
+    this.limits.meter?.settled(1);
     switch (outcome.kind) {
       case 'open':
         port.state = 'open';
@@ -327,14 +395,22 @@ export class ProbeScheduler {
         }
         break;
       }
-      case 'timeout':
+      case 'timeout': {
+        // An ICMP error that came after an earlier attempt of this port had timed out is still its answer.
+        const late = this.kit.tcpError?.(host.ip, port.port, false);
+        if (late) {
+          port.state = late.verdict;
+          port.reporter = late;
+          break;
+        }
         if (job.attempt < this.options.retries) {
-          this.ready.push({ host, port, attempt: job.attempt + 1, resourceRetries: 0 });
+          this.ready.push(tcpJob(host, port, job.attempt + 1));
           this.pump();
           return;
         }
         port.state = 'filtered';
         break;
+      }
       case 'error': {
         const reporter = this.kit.tcpError?.(host.ip, port.port) ?? outcome.reporter;
         port.state = reporter.verdict;
@@ -344,7 +420,7 @@ export class ProbeScheduler {
       case 'resource':
         if (job.resourceRetries < RESOURCE_RETRIES) {
           port.attempts -= 1;
-          const retry = { ...job, resourceRetries: job.resourceRetries + 1 };
+          const retry = tcpJob(host, port, job.attempt, job.resourceRetries + 1);
           setTimeout(() => {
             if (this.finished) return;
             this.ready.push(retry);
@@ -361,6 +437,7 @@ export class ProbeScheduler {
         };
         break;
     }
+    this.pendingPorts.delete(port);
     this.probeDone(host);
   }
 
@@ -370,7 +447,10 @@ export class ProbeScheduler {
     this.pump();
   }
 
-  private finishHost(host: ActiveHost): void {
+  private finishHost(host: ActiveHost, unfinished = false): void {
+    if (unfinished) {
+      for (const port of host.ports) if (this.pendingPorts.delete(port)) port.unanswered = true;
+    }
     const { state, reporter } = classifyHost(host.echoReceived, host.echoError, host.ports);
     const icmp: EchoStats = {
       sent: host.echoSent,
@@ -383,7 +463,9 @@ export class ProbeScheduler {
     const names = this.limits.names?.get(host.ip);
     if (names) result.names = names;
     if (reporter) result.reporter = reporter;
+    if (unfinished) result.unfinished = true;
     this.results[host.index] = result;
+    this.active.delete(host);
     this.activeHosts -= 1;
     this.done += 1;
     if (state === 'alive' || state === 'alive_tcp_only') this.alive += 1;

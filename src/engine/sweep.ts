@@ -7,10 +7,21 @@ import { AddressSet, addressToBigInt, canonicalAddress } from '../core/targets.j
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { IcmpEchoProber } from './icmp/echo-prober.js';
 import { NodeTcpProber } from './tcp.js';
+import type { ProbeSocketFactory } from './tcp.js';
 import { dnsModule } from './builtins.js';
 import { ProbeScheduler } from './scheduler.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
+import type { ProbeMeter } from './meter.js';
 import { formatCount } from '../core/format.js';
+
+/** What a sweep is about to do, once its names are resolved. */
+export interface SweepPlan {
+  addresses: number;
+  /** Milliseconds the probing may take (SweepDependencies.timeBoundMs). */
+  timeBoundMs: number;
+}
+
+export const DEFAULT_RESOLVE_TIMEOUT_MS = 5000;
 
 /** Resolves a host name to every address it has (A and AAAA). */
 export type NameResolver = (name: string) => Promise<string[]>;
@@ -28,8 +39,15 @@ export interface SweepDependencies {
   resolve?: NameResolver;
   /** Probers to use instead of real sockets (tests of the scheduler's logic). */
   kit?: ProbeKit;
-  /** Time allowed to resolve all names, in milliseconds, default 5000. */
+  /** Time allowed to resolve all names, in milliseconds, default 5000 (DEFAULT_RESOLVE_TIMEOUT_MS). */
   resolveTimeoutMs?: number;
+  /**
+   * Wall time of the probing, in milliseconds, past which the sweep stops and reports what it has
+   * (`complete: false`, `stopped.code` `over_time`); default from its own arithmetic (sweepTimeBoundMs).
+   */
+  timeBoundMs?: number;
+  /** Called once the addresses are known, before the first probe: how many, and the time bound of the probing. */
+  onPlan?: (plan: SweepPlan) => void;
   /**
    * Send echoes from a helper process (ZENSWEEP_SEND_HELPER): `auto` (default) for sweeps of 8,192 addresses or
    * more on a machine with more than one core; true or false to force it.
@@ -47,6 +65,8 @@ export interface SweepDependencies {
    * names the addresses outside, with the host names they came from.
    */
   requesterScope?: { set: AddressSet; text: string };
+  /** Told of every probe sent and settled (an agent's metrics). */
+  meter?: ProbeMeter;
 }
 
 /** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
@@ -82,22 +102,33 @@ export async function resolveNames(
   );
 }
 
-function openKit(
-  families: Set<4 | 6>,
-  echoOptions: ConstructorParameters<typeof IcmpEchoProber>[1],
-  onWarning?: (message: string) => void,
+/**
+ * The real probers, wired so that an ICMP error quoting one of our SYNs ends that connect attempt. Without ICMP
+ * (no root or CAP_NET_RAW) the kit has the TCP prober alone and `icmp` says why.
+ *
+ * @param options.openSocket the TCP prober's socket factory (tests watch or replace the sockets).
+ */
+export function openProbeKit(
+  families: ReadonlySet<4 | 6>,
+  options: {
+    sendHelper?: boolean;
+    sendHelperModule?: string;
+    openSocket?: ProbeSocketFactory;
+    onWarning?: (message: string) => void;
+  } = {},
 ): {
   kit: ProbeKit;
   icmp: SweepReport['icmp'];
 } {
-  const tcp = new NodeTcpProber();
+  const { openSocket, onWarning, ...echoOptions } = options;
+  const tcp = new NodeTcpProber(openSocket);
   if (families.size === 0) return { kit: { tcp }, icmp: { available: true } };
   try {
     const echo = new IcmpEchoProber(families, {
       ...echoOptions,
-      onTcpError: (address, port, reporter) => tcp.failFromIcmp(address, port, reporter),
+      onTcpError: (address, port, sourcePort, reporter) => tcp.failFromIcmp(address, port, sourcePort, reporter),
     });
-    return { kit: { echo, tcp, tcpError: (a, p) => echo.takeTcpError(a, p) }, icmp: { available: true } };
+    return { kit: { echo, tcp, tcpError: (a, p, read) => echo.takeTcpError(a, p, read) }, icmp: { available: true } };
   } catch (error) {
     if (!isZenSweepError(error)) throw error;
     onWarning?.(error.message);
@@ -118,7 +149,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
   const names = await resolveNames(
     [...new Set(nameTargets)],
     deps.resolve ?? defaultResolver,
-    deps.resolveTimeoutMs ?? 5000,
+    deps.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
   );
 
   const set = AddressSet.fromSpecs(request.targets);
@@ -164,17 +195,14 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
   for (const range of set.ranges()) families.add(range.family);
   const { kit, icmp } = deps.kit
     ? { kit: deps.kit, icmp: { available: deps.kit.echo !== undefined } }
-    : openKit(
-        families,
-        {
-          sendHelper:
-            deps.sendHelper === 'auto' || deps.sendHelper === undefined
-              ? total >= SEND_HELPER_MIN_ADDRESSES && availableParallelism() > 1
-              : deps.sendHelper,
-          sendHelperModule: deps.sendHelperModule,
-        },
-        deps.onWarning,
-      );
+    : openProbeKit(families, {
+        sendHelper:
+          deps.sendHelper === 'auto' || deps.sendHelper === undefined
+            ? total >= SEND_HELPER_MIN_ADDRESSES && availableParallelism() > 1
+            : deps.sendHelper,
+        sendHelperModule: deps.sendHelperModule,
+        onWarning: deps.onWarning,
+      });
 
   try {
     const scheduler = new ProbeScheduler(set[Symbol.iterator](), total, request.options, kit, {
@@ -182,9 +210,12 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       signal: deps.signal,
       onProgress: deps.onProgress,
       names: namesByAddress,
+      meter: deps.meter,
+      timeBoundMs: deps.timeBoundMs,
     });
-    const { hosts, complete } = await scheduler.run();
-    return {
+    deps.onPlan?.({ addresses: total, timeBoundMs: scheduler.timeBoundMs });
+    const { hosts, complete, stopped } = await scheduler.run();
+    const report: SweepReport = {
       targets: request.targets.map((t) => t.text),
       options: request.options,
       startedAt,
@@ -196,6 +227,8 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       names,
       hosts,
     };
+    if (stopped) report.stopped = stopped;
+    return report;
   } finally {
     if (!deps.kit) {
       kit.echo?.close();

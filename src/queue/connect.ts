@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { ioredis } from './load.js';
 import { ZenSweepError } from '../core/errors.js';
 import { checkRedisUrl, redactUrl } from '../config-env.js';
@@ -14,11 +14,16 @@ export class RedisUnavailableError extends ZenSweepError {
 
 /**
  * A connection for BullMQ (`maxRetriesPerRequest: null`), checked with a PING first so that a wrong URL ends in
- * one clear sentence instead of endless reconnection attempts. A URL that is not one is a ConfigError.
+ * one clear sentence instead of endless reconnection attempts. A URL that is not one is a ConfigError. `open` makes
+ * the connection (a service passes its RedisConnections' `open`, so that this one is watched with the others).
  */
-export async function connectRedis(redisUrl: string, timeoutMs = 5000): Promise<Redis> {
+export async function connectRedis(
+  redisUrl: string,
+  timeoutMs = 5000,
+  open: (options: RedisOptions) => Redis = (options) => new ioredis.Redis(redisUrl, options),
+): Promise<Redis> {
   const url = checkRedisUrl(redisUrl);
-  const redis = new ioredis.Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+  const redis = open({ maxRetriesPerRequest: null, lazyConnect: true });
   let lastError = '';
   redis.on('error', (error: Error) => (lastError = error.message));
   let timer: NodeJS.Timeout | undefined;

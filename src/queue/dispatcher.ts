@@ -4,7 +4,8 @@ import { bullmq } from './load.js';
 import type { Redis } from 'ioredis';
 import { ZenSweepError } from '../core/errors.js';
 import type { SweepRequest } from '../core/request.js';
-import type { ChunkJob, DistributedReport, ReportJob } from './jobs.js';
+import type { DistributedReport } from '../core/report.js';
+import type { ChunkJob, ReportJob } from './jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
 import { HistoryStore } from './history.js';
 import { ResultStore } from './results.js';
@@ -41,6 +42,11 @@ export interface DispatcherOptions {
   maxAddresses?: number;
   /** Told of each record read back from Redis that fails its schema, which is then skipped; default: a line on stderr. */
   onBadRecord?: OnBadRecord;
+  /**
+   * Where the `error` events of its BullMQ producers and listeners go (mostly a lost connection, which its owner
+   * reports already); default: nowhere. Without a listener BullMQ prints each one on stderr.
+   */
+  onError?: (error: Error) => void;
 }
 
 export interface SubmittedSweep {
@@ -70,11 +76,13 @@ export class Dispatcher {
   private readonly registry: AgentRegistry;
   private readonly history: HistoryStore;
   private readonly results: ResultStore;
+  private readonly onError: (error: Error) => void;
 
   constructor(private readonly options: DispatcherOptions) {
     this.prefix = options.prefix ?? KEY_PREFIX;
-    this.flows = new bullmq.FlowProducer({ connection: options.connection });
-    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection });
+    this.onError = options.onError ?? ((): void => undefined);
+    this.flows = new bullmq.FlowProducer({ connection: options.connection }).on('error', this.onError);
+    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection }).on('error', this.onError);
     this.registry = new AgentRegistry(options.connection, this.prefix, options.onBadRecord);
     this.history = new HistoryStore(options.connection, { prefix: this.prefix, onBadRecord: options.onBadRecord });
     this.results = new ResultStore(options.connection, this.prefix, options.onBadRecord);
@@ -177,7 +185,7 @@ export class Dispatcher {
     const listen = (queue: string): QueueEvents => {
       const own = connection.duplicate().on('error', () => undefined);
       owned.push(own);
-      return new bullmq.QueueEvents(queue, { connection: own });
+      return new bullmq.QueueEvents(queue, { connection: own }).on('error', this.onError);
     };
     const reportEvents = listen(REPORT_QUEUE);
     const chunkEvents = handlers.onProgress ? plan.groups.map((group) => listen(sweepQueueName(group))) : [];

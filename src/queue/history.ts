@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { CompactHost } from '../core/diff.js';
+import type { CompactHost, DiffContext, ProbeSet } from '../core/diff.js';
 import type { HostResult } from '../core/report.js';
 import { HOST_STATES } from '../core/states.js';
 import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';
@@ -44,6 +44,8 @@ export const sweepRecordSchema = z.object({
   hosts: z.array(recordedHostSchema),
   /** Silent addresses, as ranges in the grammar's words (`198.18.0.2-198.18.0.9`). */
   silent: z.array(z.string()),
+  /** How it probed: TCP ports and echoes per host (absent in records written before it was kept). */
+  probed: z.object({ ports: z.array(z.number().int()), count: z.number().int() }).optional(),
 });
 export type SweepRecord = z.infer<typeof sweepRecordSchema>;
 
@@ -122,6 +124,20 @@ export function compactRecord(record: Pick<SweepRecord, 'hosts' | 'silent'>): Co
   }
   for (const ip of silent) all.push([ip, 'silent']);
   return all;
+}
+
+/**
+ * What a later sweep compares with a record: the ports each host answered on then, and how the later sweep probed.
+ * `probedBefore` is set only when the record says how it probed and that differs from `now`.
+ */
+export function comparisonWith(
+  record: Pick<SweepRecord, 'hosts' | 'probed'>,
+  now: ProbeSet,
+): { context: DiffContext; probedBefore?: ProbeSet } {
+  const answeredOn = new Map(record.hosts.filter((h) => h.openPorts).map((h) => [h.ip, h.openPorts ?? []]));
+  const before = record.probed;
+  const differs = before !== undefined && (before.count !== now.count || before.ports.join(',') !== now.ports.join(','));
+  return { context: { answeredOn, portsNow: now.ports }, ...(differs ? { probedBefore: before } : {}) };
 }
 
 /**

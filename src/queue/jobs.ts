@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { SweepSummary } from '../core/report.js';
+import type { ChunkAccount, DistributedReport, SweepSummary } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import { parseNetwork } from '../core/targets.js';
 import { sweepDiffSchema, sweepOptionsSchema, sweepReportSchema } from './report-schema.js';
+import type { Same } from './report-schema.js';
 
 /**
  * Job data, validated where it is read: BullMQ stores it in clear text and anything can put a job in a queue, so an
@@ -49,6 +50,8 @@ export const chunkResultSchema = z.object({
   attempt: z.number().int().min(1),
   /** Times BullMQ found this chunk stalled (its agent stopped answering) before this run. */
   stalled: z.number().int().min(0),
+  /** Why the chunk ended before every probe was answered: it ran past its time bound (then `complete` is false). */
+  reason: z.string().optional(),
 });
 export type ChunkResult = z.infer<typeof chunkResultSchema>;
 
@@ -74,9 +77,11 @@ const chunkAccountSchema = chunkResultSchema.pick({
   stalled: true,
   durationMs: true,
 });
-export type ChunkAccount = z.infer<typeof chunkAccountSchema>;
 
-/** What a report job puts together (kept in the ResultStore): the report model and what the distributed run adds. */
+/** How the earlier sweep of a comparison probed, when it differs from this one. */
+const probedBeforeSchema = z.object({ ports: z.array(z.number().int()), count: z.number().int() }).optional();
+
+/** What a report job puts together (kept in the ResultStore): the report model of core/report.ts and what the distributed run adds. */
 export const distributedReportSchema = sweepReportSchema.extend({
   sweepId: z.string(),
   groups: z.array(z.string()),
@@ -84,16 +89,23 @@ export const distributedReportSchema = sweepReportSchema.extend({
   chunks: z.array(chunkAccountSchema),
   /** True when someone cancelled the sweep (then `complete` is false too). */
   cancelled: z.boolean(),
-  /** Chunks that failed for good (out of scope, bad data), with the reason. */
+  /** Chunks that failed for good (out of scope, bad data) or were given up past their time bound, with the reason. */
   failures: z.array(z.object({ index: z.number().int(), group: z.string(), reason: z.string() })),
   /** Against the last sweep of the same targets, when there was one. */
-  changes: z.object({ since: z.string(), sinceId: z.string(), diff: sweepDiffSchema }).optional(),
+  changes: z.object({ since: z.string(), sinceId: z.string(), diff: sweepDiffSchema, probedBefore: probedBeforeSchema }).optional(),
   /** Against the baseline named with compare:NAME (absent when no baseline has that name). */
-  baseline: z.object({ name: z.string(), at: z.string(), diff: sweepDiffSchema }).optional(),
+  baseline: z.object({ name: z.string(), at: z.string(), diff: sweepDiffSchema, probedBefore: probedBeforeSchema }).optional(),
   /** The baseline saved with save:NAME. */
   savedAs: z.string().optional(),
 });
-export type DistributedReport = z.infer<typeof distributedReportSchema>;
+
+/** Compiles only when the schemas above are exactly the report model's types. */
+export const DISTRIBUTED_SCHEMAS_MATCH_CORE: [
+  Same<z.infer<typeof chunkAccountSchema>, ChunkAccount>,
+  Same<z.infer<typeof distributedReportSchema>, DistributedReport>,
+] extends true[]
+  ? true
+  : never = true;
 
 /** What a report job returns (the report itself is in the ResultStore). */
 export interface ReportDone {

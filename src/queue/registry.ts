@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { AgentFacts } from '../core/agent-health.js';
 import { KEY_PREFIX } from './names.js';
 import { printBadRecord, readRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 
-/** What an agent says of itself in its heartbeat. */
+/** What an agent says of itself in its heartbeat (its health facts included). */
 export const agentInfoSchema = z.object({
   group: z.string().min(1),
   id: z.string().min(1),
@@ -17,8 +18,16 @@ export const agentInfoSchema = z.object({
   load: z.object({ active: z.number().int().min(0), concurrency: z.number().int().min(0) }),
   startedAt: z.string(),
   lastSeen: z.string(),
+  // Its health (core/agent-health.ts); absent from agents older than these fields.
+  inFlight: z.number().int().min(0).optional(),
+  sendRate: z.number().min(0).optional(),
+  rateLimit: z.number().int().min(0).optional(),
+  lastError: z.object({ at: z.string(), message: z.string().max(1000) }).optional(),
 });
 export type AgentInfo = z.infer<typeof agentInfoSchema>;
+// The health facts are the core's, field for field.
+const sameFacts: AgentFacts = {} as AgentInfo;
+void sameFacts;
 
 /** Seconds an agent stays listed after its last heartbeat. */
 export const AGENT_TTL_SECONDS = 30;

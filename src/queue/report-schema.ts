@@ -56,9 +56,11 @@ export const hostResultSchema = z.object({
       ms: z.number().optional(),
       reporter: reporterSchema.optional(),
       attempts: tally,
+      unanswered: z.literal(true).optional(),
     }),
   ),
   reporter: reporterSchema.optional(),
+  unfinished: z.literal(true).optional(),
 });
 
 export const nameResolutionSchema = z.object({
@@ -87,6 +89,7 @@ export const sweepReportSchema = z.object({
   summary: sweepSummarySchema,
   names: z.array(nameResolutionSchema),
   hosts: z.array(hostResultSchema),
+  stopped: z.object({ code: z.enum(['cancelled', 'over_time']), reason: z.string() }).optional(),
 });
 
 const compactHostSchema = z.tuple([z.string(), hostState]);
@@ -96,10 +99,11 @@ export const sweepDiffSchema = z.object({
   wentSilent: z.array(compactHostSchema),
   changed: z.array(z.object({ ip: z.string(), from: hostState, to: hostState })),
   unchanged: tally,
+  notCompared: z.array(z.object({ ip: z.string(), ports: z.array(z.number().int()) })).optional(),
 });
 
 /** True only when A and B are the same type: a field added to one and not the other fails to compile. */
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 /** Compiles only when every schema above is exactly its core type. */
 export type SchemasMatchCore = [

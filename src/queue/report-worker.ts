@@ -1,13 +1,13 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { compactHosts, diffSweeps } from '../core/diff.js';
-import type { HostResult, NameResolution } from '../core/report.js';
+import type { ChunkAccount, DistributedReport, HostResult, NameResolution } from '../core/report.js';
 import { summarize } from '../core/report.js';
 import type { HistoryStore } from './history.js';
-import { compactRecord, recordHosts, targetKey } from './history.js';
+import { comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
 import { chunkResultSchema, reportJobSchema } from './jobs.js';
 import { cancelledKey } from './names.js';
-import type { ChunkAccount, ChunkResult, DistributedReport, ReportDone } from './jobs.js';
+import type { ChunkResult, ReportDone } from './jobs.js';
 import { checkRecord, firstIssue, printBadRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 import { ResultStore } from './results.js';
@@ -90,6 +90,8 @@ export function reportProcessor(deps: {
         durationMs: result.durationMs,
       });
     }
+    // A chunk given up past its time bound: its hosts are in, with the reason it stopped short.
+    for (const r of results) if (r.reason) failures.push({ index: r.index, group: r.group, reason: r.reason });
     failures.sort((a, b) => a.index - b.index);
     if (failures.length > 0) complete = false;
 
@@ -119,18 +121,19 @@ export function reportProcessor(deps: {
     if (history) {
       const key = targetKey(data.targets);
       const compact = compactHosts(hosts);
+      const probed = { ports: data.options.ports, count: data.options.count };
       const previous = await history.lastOf(key, data.sweepId);
       if (previous) {
-        report.changes = { since: previous.at, sinceId: previous.id, diff: diffSweeps(compactRecord(previous), compact) };
+        const { context, probedBefore } = comparisonWith(previous, probed);
+        const diff = diffSweeps(compactRecord(previous), compact, context);
+        report.changes = { since: previous.at, sinceId: previous.id, diff, ...(probedBefore ? { probedBefore } : {}) };
       }
       if (data.options.compare) {
         const baseline = await history.baseline(data.options.compare);
         if (baseline) {
-          report.baseline = {
-            name: baseline.name,
-            at: baseline.record.at,
-            diff: diffSweeps(compactRecord(baseline.record), compact),
-          };
+          const { context, probedBefore } = comparisonWith(baseline.record, probed);
+          const diff = diffSweeps(compactRecord(baseline.record), compact, context);
+          report.baseline = { name: baseline.name, at: baseline.record.at, diff, ...(probedBefore ? { probedBefore } : {}) };
         }
       }
       await history.record({
@@ -144,6 +147,7 @@ export function reportProcessor(deps: {
         durationMs: report.durationMs,
         complete,
         ...recordHosts(hosts),
+        probed,
       });
       if (data.options.save && (await history.saveBaseline(data.options.save, data.sweepId, data.requestedBy))) {
         report.savedAs = data.options.save;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { DistributedReport } from '../core/report.js';
 import { distributedReportSchema } from './jobs.js';
-import type { DistributedReport } from './jobs.js';
 import { KEY_PREFIX } from './names.js';
 import { packRecord, printBadRecord, readPackedRecord } from './records.js';
 import type { OnBadRecord } from './records.js';

@@ -1,19 +1,34 @@
 import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/bolt';
 import type { Logger } from 'pino';
+import { WebClient } from '@slack/web-api';
+import type { Queue } from 'bullmq';
+import { BotMetrics } from '../metrics/bot-metrics.js';
+import { MetricsServer, redisReadiness } from '../metrics/server.js';
+import type { ReadinessCheck } from '../metrics/server.js';
+import { countingFetch } from '../metrics/slack-fetch.js';
 import { connectRedis } from '../queue/connect.js';
-import { bullmq, ioredis } from '../queue/load.js';
+import { RedisConnections } from '../queue/connections.js';
+import { bullmq } from '../queue/load.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
-import { KEY_PREFIX } from '../queue/names.js';
+import { KEY_PREFIX, sweepQueueName } from '../queue/names.js';
 import { logBadRecords } from '../queue/records.js';
+import { AgentRegistry } from '../queue/registry.js';
+import { WATCH_QUEUE, WatchStore } from '../queue/watch-store.js';
 import { ResultStore } from '../queue/results.js';
+import { Shutdown } from '../shutdown.js';
 import { AuditTrail } from './audit.js';
+import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
 import { registerReportActions } from './actions/report-actions.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { deliveryProcessor } from './reporter.js';
+import { HostJobs } from '../queue/host-jobs.js';
 import { DELIVERY_QUEUE, SlackSweeps } from './sweeps.js';
+import { SlackWatches } from './watches/commands.js';
+import { watchProcessor } from './watches/runner.js';
+import type { WatchAccess } from './watches/runner.js';
 
 /** Bolt's and the Web API's own logs, through pino, at warn and above: one line per event, never a payload. */
 function slackLogger(log: Logger): SlackLogger {
@@ -29,9 +44,36 @@ function slackLogger(log: Logger): SlackLogger {
   };
 }
 
+/** How long a good answer from Slack keeps /readyz from asking again, in ms (auth.test is rate limited). */
+const SLACK_READY_CACHE_MS = 10_000;
+
+/** The Slack check of /readyz: auth.test answers with this token, asked without retries, remembered a while. */
+function slackReadiness(client: WebClient): ReadinessCheck {
+  let goodUntil = 0;
+  return {
+    name: 'slack',
+    async check() {
+      if (Date.now() < goodUntil) return;
+      await client.auth.test().catch((error: unknown) => {
+        const code = (error as { data?: { error?: unknown } }).data?.error;
+        throw new Error(typeof code === 'string' ? `auth.test answered ${code}` : `Slack did not answer (${(error as Error).message})`);
+      });
+      goodUntil = Date.now() + SLACK_READY_CACHE_MS;
+    },
+  };
+}
+
+/** On stop, how long deliveries in progress get to be handed back to Redis (the next bot posts them), in ms. */
+const HAND_BACK_MS = 3000;
+/** On stop, how long Bolt gets to close its HTTP server or its Socket Mode connection, in ms. */
+const SLACK_STOP_MS = 2000;
+/** On stop, how long the queues get to close, in ms. */
+const QUEUES_STOP_MS = 1000;
+
 export interface Bot {
   /** HTTP mode: the port it listens on; Socket Mode: undefined. */
   port?: number;
+  /** Hands back deliveries in progress and stops, within 7 s whether Redis answers or not. */
   stop(): Promise<void>;
 }
 
@@ -41,10 +83,28 @@ export interface Bot {
  * BullMQ jobs, so a report is delivered even when Slack fails for a while or the bot restarts mid-sweep.
  */
 export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
-  const redis = await connectRedis(config.redisUrl);
-  redis.on('error', (error: Error) => log.warn({ event: 'redis_error', message: error.message }));
+  // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
+  const connections = new RedisConnections(config.redisUrl, log);
+  const redis = await connectRedis(config.redisUrl, undefined, (options) => connections.open(options));
   const logger = slackLogger(log);
-  const clientOptions = { slackApiUrl: config.slackApiUrl };
+  const workerConnection = connections.open();
+  // The sweep queues whose depth the metrics report, one per group seen, closed at shutdown.
+  const groupQueues = new Map<string, Queue>();
+  const metrics = new BotMetrics({
+    connections: () => [redis, workerConnection],
+    agents: () => new AgentRegistry(redis, KEY_PREFIX).list(),
+    queueOf: (group) => {
+      let queue = groupQueues.get(group);
+      if (!queue) {
+        queue = new bullmq.Queue(sweepQueueName(group), { connection: redis });
+        queue.on('error', connections.errorLogger('queue_error', { queue: queue.name }));
+        groupQueues.set(group, queue);
+      }
+      return queue;
+    },
+  });
+  const fetch = countingFetch(metrics, config.slackApiUrl);
+  const clientOptions = { slackApiUrl: config.slackApiUrl, fetch };
   const app = config.appToken
     ? new App({
         token: config.botToken,
@@ -62,14 +122,38 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
 
   // The bot's only size cap: applied to the plan, after the policy.
   const onBadRecord = logBadRecords(log);
-  const dispatcher = new Dispatcher({ connection: redis, maxAddresses: config.maxAddresses, onBadRecord });
+  const dispatcher = new Dispatcher({
+    connection: redis,
+    maxAddresses: config.maxAddresses,
+    onBadRecord,
+    onError: connections.errorLogger('queue_error'),
+  });
   const history = new HistoryStore(redis, { onBadRecord });
   const results = new ResultStore(redis, KEY_PREFIX, onBadRecord);
-  const audit = new AuditTrail(redis, log);
+  const audit = new AuditTrail(redis, log, KEY_PREFIX, (entry) => metrics.audited(entry.outcome));
+  const store = new SlackStore(redis);
   const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
-  const sweeps = new SlackSweeps({
+  deliveries.on('error', connections.errorLogger('queue_error', { queue: DELIVERY_QUEUE }));
+  const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis });
+  watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
+  const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord);
+  // Watches are checked as sweeps are, by the same policy and planning.
+  const access: WatchAccess = {
+    requester: (user, channel) => sweeps.requester(user, channel),
+    plan: (who, request) => sweeps.plan(who, request),
+  };
+  const watches = new SlackWatches({
+    store: watchStore,
+    access,
+    audit,
+    minIntervalMs: config.watchMinIntervalMs,
+    maxPerChannel: config.watchMaxPerChannel,
+    log,
+  });
+  const hostJobs = new HostJobs(redis);
+  const sweeps: SlackSweeps = new SlackSweeps({
     client: app.client,
-    redis,
+    store,
     dispatcher,
     history,
     deliveries,
@@ -77,6 +161,8 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     policy: config.policy,
     maxSweepsPerUser: config.maxSweepsPerUser,
     log,
+    watches,
+    hostJobs,
   });
   registerSweepCommand(app, sweeps, log);
   registerReportActions(app, { sweeps, dispatcher, history, results, log });
@@ -84,32 +170,59 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     log.error({ event: 'bolt_error', message: error.message, code: (error as { code?: string }).code });
   });
 
-  const workerConnection = new ioredis.Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  workerConnection.on('error', () => undefined);
-  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, redis, dispatcher, audit, log }), {
+  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, store, dispatcher, audit, log }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
     concurrency: 100,
     lockDuration: config.lockMs,
     stalledInterval: config.lockMs,
   });
-  worker.on('failed', (job, error) => log.warn({ event: 'delivery_failed', job: job?.id, attempt: job?.attemptsMade, reason: error.message }));
-  worker.on('error', (error) => log.warn({ event: 'worker_error', message: error.message }));
+  worker.on('failed', (job, error) => {
+    log.warn({ event: 'delivery_failed', job: job?.id, attempt: job?.attemptsMade, reason: error.message });
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) metrics.sweep('failed');
+  });
+  worker.on('error', connections.errorLogger('worker_error'));
+  const watchWorker = new bullmq.Worker(
+    WATCH_QUEUE,
+    watchProcessor({ client: app.client, store: watchStore, dispatcher, access, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
+    // A run mostly waits for its sweep; runs of one watch never overlap (each holds the watch's lock).
+    { connection: workerConnection, concurrency: 20, lockDuration: config.lockMs, stalledInterval: config.lockMs },
+  );
+  watchWorker.on('failed', (job, error) => log.warn({ event: 'watch_run_failed', job: job?.id, reason: error.message }));
+  watchWorker.on('error', connections.errorLogger('worker_error', { queue: WATCH_QUEUE }));
 
   await app.start();
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : await MetricsServer.start({
+          port: config.metricsPort,
+          registry: metrics.registry,
+          checks: [
+            redisReadiness(redis),
+            slackReadiness(new WebClient(config.botToken, { slackApiUrl: config.slackApiUrl, fetch, retryConfig: { retries: 0 }, timeout: 2000, logger })),
+          ],
+          log,
+        });
   log.info({ event: 'bot_started', mode: config.appToken ? 'socket' : 'http', port: config.appToken ? undefined : config.port });
   return {
     port: config.appToken ? undefined : config.port,
     async stop() {
+      // Every step is bounded: while Redis is away, closing a worker or a queue waits for it forever (bullmq#4656),
+      // and nothing can be handed back anyway.
+      const shutdown = new Shutdown();
+      const redisMs = (ms: number): number => (connections.down ? 0 : ms);
       // Deliveries still waiting for their sweep are handed back: the next bot picks them up and posts the report.
       worker.cancelAllJobs('shutdown');
-      await worker.close();
-      await app.stop();
-      await deliveries.close();
-      await dispatcher.close();
-      workerConnection.disconnect();
-      redis.disconnect();
-      log.info({ event: 'bot_stopped' });
+      // A watch run in progress is abandoned: the next run, on this bot or another, carries on from Redis.
+      watchWorker.cancelAllJobs('shutdown');
+      await shutdown.step('deliveries', redisMs(HAND_BACK_MS), Promise.all([worker.close(), watchWorker.close()]));
+      await shutdown.step('metrics', 1000, metricsServer?.close());
+      await shutdown.step('slack', SLACK_STOP_MS, app.stop());
+      const queues = [deliveries, watchQueue, ...groupQueues.values()].map((q) => q.close());
+      await shutdown.step('queues', redisMs(QUEUES_STOP_MS), Promise.all([...queues, dispatcher.close(), hostJobs.close()]));
+      await connections.close();
+      log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished });
     },
   };
 }

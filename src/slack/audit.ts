@@ -5,7 +5,7 @@ import { KEY_PREFIX } from '../queue/names.js';
 import { logBadRecords, readRecord } from '../queue/records.js';
 
 /** A button on a sweep's messages: each press is checked against the policy and audited like a command. */
-export type SweepButton = 'rerun' | 'cancel' | 'show_silent' | 'save_baseline';
+export type SweepButton = 'rerun' | 'cancel' | 'show_hosts' | 'show_silent' | 'save_baseline';
 
 /** One line of the audit trail: who asked for what, where, and what came of it. No token, no payload. */
 export const auditEntrySchema = z.object({
@@ -15,7 +15,7 @@ export const auditEntrySchema = z.object({
   /** The command text as typed (targets and options: nothing secret); for a button, the text of its sweep. */
   text: z.string(),
   /** The button pressed; absent for the slash command. */
-  action: z.enum(['rerun', 'cancel', 'show_silent', 'save_baseline']).optional(),
+  action: z.enum(['rerun', 'cancel', 'show_hosts', 'show_silent', 'save_baseline']).optional(),
   /** `allowed`: a button the policy let through (Cancel, Show silent hosts, Save as baseline). */
   outcome: z.enum(['started', 'refused', 'invalid', 'delivered', 'cancelled', 'failed', 'allowed']),
   sweepId: z.string().optional(),
@@ -33,6 +33,8 @@ export class AuditTrail {
     private readonly redis: Redis,
     private readonly log: Logger,
     private readonly prefix = KEY_PREFIX,
+    /** Told of each entry as it is recorded (metrics). */
+    private readonly onRecord?: (entry: AuditEntry) => void,
   ) {}
 
   key(): string {
@@ -42,6 +44,7 @@ export class AuditTrail {
   async record(entry: Omit<AuditEntry, 'at'>): Promise<void> {
     const full: AuditEntry = { at: new Date().toISOString(), ...entry };
     this.log.info({ event: 'audit', ...full });
+    this.onRecord?.(full);
     await this.redis.multi().lpush(this.key(), JSON.stringify(full)).ltrim(this.key(), 0, AUDIT_KEEP - 1).exec();
   }
 

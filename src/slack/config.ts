@@ -24,6 +24,10 @@ const schema = z.object({
   ZENSWEEP_MAX_SWEEPS_PER_USER: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_MAX_ADDRESSES: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_LOCK_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
+  METRICS_PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
+  ZENSWEEP_WATCH_MIN_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
+  ZENSWEEP_WATCH_MAX_PER_CHANNEL: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_WATCH_RUN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
 });
 
 /** The bot's settings, from its environment, checked once at start. Tokens are kept here and nowhere else. */
@@ -45,6 +49,17 @@ export interface BotConfig {
   maxAddresses: number;
   /** How long a report delivery's lock lasts, in ms (a bot that died hands it over after this), default 30,000. */
   lockMs: number;
+  /** Port of /metrics, /healthz and /readyz (METRICS_PORT); none when unset. */
+  metricsPort?: number;
+  /** Shortest interval a watch may run at, in ms (ZENSWEEP_WATCH_MIN_INTERVAL_MS), default 60,000. */
+  watchMinIntervalMs: number;
+  /** Most watches one channel may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL), default 10. */
+  watchMaxPerChannel: number;
+  /**
+   * Longest a watch run waits for its sweep's report, in ms (ZENSWEEP_WATCH_RUN_TIMEOUT_MS), default 600,000: a
+   * run whose agent died mid-sweep concludes nothing after this long, and its sweep is cancelled.
+   */
+  watchRunTimeoutMs: number;
 }
 
 /** Reads the bot's environment; throws ConfigError naming the first bad variable, never echoing a secret. */
@@ -75,5 +90,9 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     maxSweepsPerUser: boundedInt(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
     maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, SWEEP_LIMITS.addresses.max),
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
+    metricsPort: data.METRICS_PORT === undefined ? undefined : boundedInt(data.METRICS_PORT, 0, 'METRICS_PORT', 1, 65_535),
+    watchMinIntervalMs: boundedInt(data.ZENSWEEP_WATCH_MIN_INTERVAL_MS, 60_000, 'ZENSWEEP_WATCH_MIN_INTERVAL_MS', 1000, 86_400_000),
+    watchMaxPerChannel: boundedInt(data.ZENSWEEP_WATCH_MAX_PER_CHANNEL, 10, 'ZENSWEEP_WATCH_MAX_PER_CHANNEL', 1, 1000),
+    watchRunTimeoutMs: boundedInt(data.ZENSWEEP_WATCH_RUN_TIMEOUT_MS, 600_000, 'ZENSWEEP_WATCH_RUN_TIMEOUT_MS', 1000, 3_600_000),
   };
 }

@@ -1,28 +1,26 @@
 import type { Job } from 'bullmq';
 import type { WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { renderCsv } from '../cli/render/csv.js';
+import { renderCsv } from '../views/csv.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
-import type { DistributedReport } from '../queue/jobs.js';
+import type { DistributedReport } from '../core/report.js';
 import { bullmq } from '../queue/load.js';
-import { KEY_PREFIX } from '../queue/names.js';
-import { checkRecord, firstIssue, logBadRecords } from '../queue/records.js';
+import { firstIssue, logBadRecords } from '../queue/records.js';
 import type { AuditTrail } from './audit.js';
-import { finishedBlocks, progressBlocks, reportBlocks } from './render/blocks.js';
+import type { SlackStore } from './store.js';
+import { filesComment, finishedBlocks, progressBlocks, reportBlocks } from '../views/blocks.js';
+import type { SweepHeader } from '../views/blocks.js';
+import { mapSvg, sweepMap } from '../views/map.js';
+import { mapPng } from './map-picture.js';
 import { INVITE_HINT } from './render/replies.js';
 import { deliveryJobSchema } from './sweeps.js';
-
-/** Slack's response_url, as kept in Redis by the command: nothing else is posted to. */
-const RESPONSE_URL = z.url({ protocol: /^https?$/ });
 
 /** Live progress edits the parent message at most this often, in ms (chat.update is rate limited per message). */
 export const PROGRESS_EVERY_MS = 1000;
 
 export interface ReporterDeps {
   client: WebClient;
-  redis: Redis;
+  store: SlackStore;
   dispatcher: Dispatcher;
   audit: AuditTrail;
   log: Logger;
@@ -40,6 +38,31 @@ async function postJson(url: string, body: unknown): Promise<void> {
 }
 
 /**
+ * The report's files, in one reply under it: the map picture (when the sweep had IPv4 addresses) and the CSV of
+ * every host, with the summary as comment. A map that cannot be drawn is left out, not the CSV.
+ */
+function reportFiles(report: DistributedReport, header: SweepHeader, channel: string, threadTs: string, log: Logger) {
+  const map = sweepMap(report);
+  const uploads: { filename: string; title: string; file?: Buffer; content?: string }[] = [];
+  let drawn = map;
+  if (map) {
+    try {
+      uploads.push({ filename: `zensweep-${report.sweepId}-map.png`, title: `Map of ${header.text}`, file: mapPng(mapSvg(map)) });
+    } catch (error) {
+      drawn = undefined;
+      log.warn({ event: 'map_not_drawn', sweepId: report.sweepId, message: (error as Error).message });
+    }
+  }
+  uploads.push({ filename: `zensweep-${report.sweepId}.csv`, title: 'Every host (CSV)', content: renderCsv(report) });
+  return {
+    channel_id: channel,
+    thread_ts: threadTs,
+    initial_comment: filesComment(report, drawn),
+    file_uploads: uploads.map((u) => (u.file ? { filename: u.filename, title: u.title, file: u.file } : { filename: u.filename, title: u.title, content: u.content ?? '' })),
+  };
+}
+
+/**
  * A delivery job, one per sweep: follows the sweep's progress on the parent message, then posts the report in
  * its thread (or through response_url where the bot cannot post), attaches the CSV when the message had to fold,
  * and marks the parent done. Each step is recorded in Redis once done, so a job that runs again (Slack failed,
@@ -47,12 +70,7 @@ async function postJson(url: string, body: unknown): Promise<void> {
  */
 export function deliveryProcessor(deps: ReporterDeps) {
   const post = deps.post ?? postJson;
-  const stepKey = (sweepId: string, step: string): string => `${KEY_PREFIX}:slack:delivered:${sweepId}:${step}`;
-  const done = async (sweepId: string, step: string, value = '1'): Promise<void> => {
-    await deps.redis.set(stepKey(sweepId, step), value, 'EX', 7 * 24 * 3600);
-  };
-  const isDone = async (sweepId: string, step: string): Promise<boolean> =>
-    (await deps.redis.exists(stepKey(sweepId, step))) === 1;
+  const { store } = deps;
 
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<{ posted: boolean }> => {
     const parsed = deliveryJobSchema.safeParse(job.data);
@@ -80,7 +98,7 @@ export function deliveryProcessor(deps: ReporterDeps) {
     await updating;
     const view = reportBlocks(report, header);
     let posted = false;
-    if (!(await isDone(sweepId, 'report'))) {
+    if (!(await store.delivered(sweepId, 'report'))) {
       if (parentTs) {
         const reply = await deps.client.chat.postMessage({
           channel,
@@ -89,11 +107,9 @@ export function deliveryProcessor(deps: ReporterDeps) {
           blocks: view.blocks,
           metadata: { event_type: 'zensweep_report', event_payload: { sweep_id: sweepId } },
         });
-        await done(sweepId, 'report', reply.ts ?? '1');
+        await store.markDelivered(sweepId, 'report', reply.ts ?? '1');
       } else {
-        const key = `${KEY_PREFIX}:slack:response:${sweepId}`;
-        const stored = await deps.redis.get(key);
-        const url = stored === null ? undefined : checkRecord(RESPONSE_URL, stored, { what: 'response_url', key }, logBadRecords(deps.log));
+        const url = await store.responseUrl(sweepId, logBadRecords(deps.log));
         if (!url) throw new bullmq.UnrecoverableError('the response_url of this sweep has expired or is unreadable: the report is in the history only');
         await post(url, {
           response_type: 'ephemeral',
@@ -101,25 +117,19 @@ export function deliveryProcessor(deps: ReporterDeps) {
           text: view.text,
           blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: INVITE_HINT }] }, ...view.blocks.slice(0, 49)],
         });
-        await done(sweepId, 'report');
+        await store.markDelivered(sweepId, 'report');
       }
       posted = true;
     }
-    if (parentTs && view.folded && !(await isDone(sweepId, 'csv'))) {
-      await deps.client.files.uploadV2({
-        channel_id: channel,
-        thread_ts: parentTs,
-        filename: `zensweep-${sweepId}.csv`,
-        title: `${header.text}: every host`,
-        content: renderCsv(report),
-      });
-      await done(sweepId, 'csv');
+    if (parentTs && report.hosts.length > 0 && !(await store.delivered(sweepId, 'files'))) {
+      await deps.client.files.uploadV2(reportFiles(report, header, channel, parentTs, deps.log));
+      await store.markDelivered(sweepId, 'files');
     }
-    if (parentTs && !(await isDone(sweepId, 'parent'))) {
+    if (parentTs && !(await store.delivered(sweepId, 'parent'))) {
       await deps.client.chat.update({ channel, ts: parentTs, text: view.text, blocks: finishedBlocks(header, report) });
-      await done(sweepId, 'parent');
+      await store.markDelivered(sweepId, 'parent');
     }
-    await deps.redis.srem(`${KEY_PREFIX}:slack:active:${header.user}`, sweepId);
+    await store.removeRunning(header.user, sweepId);
     if (posted) {
       await deps.audit.record({
         user: header.user,

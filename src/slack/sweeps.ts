@@ -1,26 +1,26 @@
 import type { Queue } from 'bullmq';
 import type { WebClient } from '@slack/web-api';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ZenSweepError, isZenSweepError } from '../core/errors.js';
 import { describeRequest, parseCommand, parseSweepText } from '../core/grammar.js';
 import type { Command, GrammarLimits } from '../core/grammar.js';
+import type { WatchCommand } from '../core/watch-grammar.js';
 import type { SweepRequest } from '../core/request.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import { newSweepId } from '../queue/dispatcher.js';
 import type { HistoryStore } from '../queue/history.js';
 import { DEFAULT_HISTORY_AGE_DAYS, targetKey } from '../queue/history.js';
-import { KEY_PREFIX } from '../queue/names.js';
 import { reachOfChunks } from '../queue/plan.js';
 import type { SweepPlan } from '../queue/plan.js';
 import type { AuditTrail, SweepButton } from './audit.js';
 import { SlackHostJobs } from './host-jobs.js';
-import { HostJobs } from '../queue/host-jobs.js';
+import type { HostJobs } from '../queue/host-jobs.js';
+import type { SlackStore } from './store.js';
 import { PolicyRefusedError, checkPolicy, checkRequest, checkUnknownReach, policyUsergroups } from './policy.js';
 import type { Policy, Requester } from './policy.js';
-import { progressBlocks } from './render/blocks.js';
-import type { SweepHeader } from './render/blocks.js';
+import { progressBlocks } from '../views/blocks.js';
+import type { SweepHeader } from '../views/blocks.js';
 import { HELP_TEXT, agentsText, errorText, historyText } from './render/replies.js';
 import { formatCount } from '../core/format.js';
 
@@ -83,7 +83,7 @@ export interface SweepOrigin {
 
 export interface SlackSweepsDeps {
   client: WebClient;
-  redis: Redis;
+  store: SlackStore;
   dispatcher: Dispatcher;
   history: HistoryStore;
   deliveries: Queue;
@@ -91,8 +91,10 @@ export interface SlackSweepsDeps {
   policy: Policy;
   maxSweepsPerUser: number;
   log: Logger;
-  /** Where `/sweep trace` and `/sweep diag` are enqueued; default on `redis`. */
+  /** Where `/sweep trace` and `/sweep diag` are enqueued; without it they are refused. */
   hostJobs?: HostJobs;
+  /** Answers the watch commands (`watch`, `watches`, `unwatch`, `mute`); without it they are refused. */
+  watches?: { handle(origin: SweepOrigin, command: WatchCommand): Promise<Ack> };
 }
 
 /** Slack errors that mean "the bot cannot post here": the report then goes to the user through response_url. */
@@ -108,24 +110,12 @@ function slackErrorCode(error: unknown): string | undefined {
  * the parent message, enqueue the sweep and its delivery.
  */
 export class SlackSweeps {
-  private readonly hostJobs: SlackHostJobs;
+  private readonly hostJobs: SlackHostJobs | undefined;
 
   constructor(private readonly deps: SlackSweepsDeps) {
     const { client, policy, audit, log } = deps;
-    const jobs = deps.hostJobs ?? new HostJobs(deps.redis);
-    this.hostJobs = new SlackHostJobs({ client, jobs, policy, audit, log, requester: (user, channel) => this.requester(user, channel) });
-  }
-
-  activeKey(user: string): string {
-    return `${KEY_PREFIX}:slack:active:${user}`;
-  }
-
-  responseUrlKey(sweepId: string): string {
-    return `${KEY_PREFIX}:slack:response:${sweepId}`;
-  }
-
-  reachKey(sweepId: string): string {
-    return `${KEY_PREFIX}:slack:reach:${sweepId}`;
+    const jobs = deps.hostJobs;
+    this.hostJobs = jobs && new SlackHostJobs({ client, jobs, policy, audit, log, requester: (user, channel) => this.requester(user, channel) });
   }
 
   private readonly members = new Map<string, { at: number; users: Set<string> }>();
@@ -180,12 +170,12 @@ export class SlackSweeps {
     const byGroup = new Map<string, string[]>();
     for (const chunk of plan.chunks) byGroup.set(chunk.group, [...(byGroup.get(chunk.group) ?? []), ...chunk.targets]);
     const record: ReachRecord = { v: 1, text, groups: [...byGroup].map(([group, targets]) => ({ group, targets })) };
-    await this.deps.redis.set(this.reachKey(sweepId), JSON.stringify(record), 'EX', DEFAULT_HISTORY_AGE_DAYS * 24 * 3600);
+    await this.deps.store.saveReach(sweepId, JSON.stringify(record), DEFAULT_HISTORY_AGE_DAYS * 24 * 3600);
   }
 
   /** The stored reach of a sweep; undefined when it is gone or unreadable (then nothing is assumed about it). */
   private async loadReach(sweepId: string): Promise<ReachRecord | undefined> {
-    const text = await this.deps.redis.get(this.reachKey(sweepId));
+    const text = await this.deps.store.reach(sweepId);
     if (!text) return undefined;
     try {
       const record = reachRecordSchema.parse(JSON.parse(text));
@@ -203,9 +193,8 @@ export class SlackSweeps {
    */
   async handle(origin: SweepOrigin): Promise<{ ack: Ack; after?: () => Promise<void> }> {
     const { deps } = this;
-    if (origin.triggerId) {
-      const first = await deps.redis.set(`${KEY_PREFIX}:slack:trigger:${origin.triggerId}`, '1', 'EX', 3600, 'NX');
-      if (first !== 'OK') return { ack: { response_type: 'ephemeral', text: 'This request is already being handled.' } };
+    if (origin.triggerId && !(await deps.store.firstRequest(origin.triggerId))) {
+      return { ack: { response_type: 'ephemeral', text: 'This request is already being handled.' } };
     }
     let command: Command;
     try {
@@ -226,8 +215,24 @@ export class SlackSweeps {
         return this.sweep(origin, command.request);
       case 'trace':
       case 'diag':
+        if (!this.hostJobs) return { ack: { response_type: 'ephemeral', text: errorText('trace and diag are not available on this bot') } };
         return this.hostJobs.handle(origin, command.kind === 'trace' ? { kind: 'trace', request: command.request } : { kind: 'diag', request: command.request });
+      case 'watch':
+      case 'watches':
+      case 'unwatch':
+      case 'mute':
+        if (!deps.watches) return { ack: { response_type: 'ephemeral', text: errorText('watches are not available on this bot') } };
+        return { ack: await deps.watches.handle(origin, command) };
     }
+  }
+
+  /**
+   * Plans a sweep for this requester: the policy first, on the request and then on the plan, before any size or
+   * planning message. Nothing is enqueued. Throws the refusal (PolicyRefusedError, OutOfScopeError, …).
+   */
+  async plan(who: Requester, request: SweepRequest): ReturnType<Dispatcher['plan']> {
+    checkRequest(this.deps.policy, who, request);
+    return this.deps.dispatcher.plan(request, (reach) => checkPolicy(this.deps.policy, who, reach));
   }
 
   /** The Re-run button: the sweep's text again, from whoever pressed it, where they pressed it. */
@@ -254,20 +259,17 @@ export class SlackSweeps {
     const { deps } = this;
     const text = describeRequest(request);
     try {
-      const running = await deps.redis.scard(this.activeKey(origin.user));
+      const running = await deps.store.runningCount(origin.user);
       if (running >= deps.maxSweepsPerUser) {
         throw new TooManySweepsError(
           `you already have ${running} sweep${running === 1 ? '' : 's'} running (at most ${deps.maxSweepsPerUser}); wait for one to finish or cancel it`,
         );
       }
-      // The policy first, on the request and then on the plan, before any size or planning message.
-      const who = await this.requester(origin.user, origin.channel);
-      checkRequest(deps.policy, who, request);
-      const planned = await deps.dispatcher.plan(request, (reach) => checkPolicy(deps.policy, who, reach));
+      const planned = await this.plan(await this.requester(origin.user, origin.channel), request);
       const header: SweepHeader = { user: origin.user, text, groups: planned.plan.groups, addresses: planned.plan.addresses };
       const sweepId = newSweepId();
       // Counted at once, so a burst of commands cannot start more than the limit.
-      await deps.redis.multi().sadd(this.activeKey(origin.user), sweepId).expire(this.activeKey(origin.user), 24 * 3600).exec();
+      await deps.store.addRunning(origin.user, sweepId);
       const where = planned.plan.groups.join(', ');
       const size = planned.plan.addresses > 0 ? ` (${formatCount(planned.plan.addresses)} addresses)` : '';
       return {
@@ -275,7 +277,7 @@ export class SlackSweeps {
         after: () =>
           this.start(origin, request, header, sweepId, planned).catch(async (error: unknown) => {
             // Whatever went wrong, the sweep no longer counts against the user's limit.
-            await deps.redis.srem(this.activeKey(origin.user), sweepId);
+            await deps.store.removeRunning(origin.user, sweepId);
             throw error;
           }),
       };
@@ -311,7 +313,7 @@ export class SlackSweeps {
       deps.log.info({ event: 'cannot_post', channel: origin.channel, error: code });
     }
     // Kept apart from job data, with the 30 minutes Slack honours it for.
-    await deps.redis.set(this.responseUrlKey(sweepId), origin.responseUrl, 'EX', 30 * 60);
+    await deps.store.saveResponseUrl(sweepId, origin.responseUrl);
     try {
       await deps.dispatcher.submit(request, origin.user, sweepId, planned);
     } catch (error) {

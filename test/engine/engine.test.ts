@@ -1,28 +1,47 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseSweepText } from '../../src/core/grammar.js';
-import { runSweep } from '../../src/engine/sweep.js';
+import { openProbeKit, runSweep } from '../../src/engine/sweep.js';
 import { SweepTooLargeError } from '../../src/core/errors.js';
+import { internetChecksum } from '../../src/engine/icmp/codec.js';
+import { RawIcmpTransport } from '../../src/engine/icmp/raw-transport.js';
+import { FakeSockets } from '../support/fake-socket.js';
+import { loopbackPorts, type LoopbackPorts } from '../support/loopback-ports.js';
+import type { FakeSocket } from '../support/fake-socket.js';
 import { assertRoot } from '../support/root.js';
 
+/**
+ * What a router sends when ARP fails for the destination of a SYN: ICMP host unreachable (3/1) quoting the SYN's IP
+ * header and first 8 bytes. Sent to 127.0.0.1, it comes from 127.0.0.1.
+ */
+function hostUnreachableFor(socket: FakeSocket): Buffer {
+  const packet = Buffer.alloc(8 + 20 + 8);
+  packet[0] = 3;
+  packet[1] = 1;
+  const ip = 8;
+  packet[ip] = 0x45;
+  packet.writeUInt16BE(40, ip + 2);
+  packet[ip + 8] = 64;
+  packet[ip + 9] = 6; // TCP
+  Buffer.from([127, 0, 0, 1]).copy(packet, ip + 12);
+  Buffer.from(socket.host.split('.').map(Number)).copy(packet, ip + 16);
+  packet.writeUInt16BE(socket.localPort ?? 0, ip + 20);
+  packet.writeUInt16BE(socket.port, ip + 22);
+  packet.writeUInt16BE(internetChecksum(packet), 2);
+  return packet;
+}
+
 describe('runSweep on loopback (real raw sockets)', () => {
-  let server: net.Server;
+  let ports: LoopbackPorts;
   let openPort = 0;
   let closedPort = 0;
 
   before(async () => {
     assertRoot();
-    server = net.createServer((socket) => socket.destroy());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    openPort = (server.address() as net.AddressInfo).port;
-    // A port that was just free: nothing listens on it now.
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    closedPort = (probe.address() as net.AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    ports = await loopbackPorts();
+    ({ openPort, closedPort } = ports);
   });
-  after(() => new Promise((resolve) => server.close(resolve)));
+  after(() => ports?.close());
 
   it('finds every address of 127.0.0.0/24 alive, with RTT statistics', async () => {
     const report = await runSweep(parseSweepText('127.0.0.0/24'));
@@ -78,6 +97,42 @@ describe('runSweep on loopback (real raw sockets)', () => {
       }),
       SweepTooLargeError,
     );
+  });
+
+  it('ends every connect when a burst of ICMP errors quoting their SYNs is read at once', { timeout: 60_000 }, async () => {
+    // 254 hosts × 8 ports: 2,032 connects in flight (on sockets that send nothing), then as many ICMP errors queued
+    // before one read. Each error's outcome used to read the ICMP socket again from inside that read, one level
+    // deeper per error, until the stack ran out; the RangeError was taken for "nothing more to read", and the
+    // sweep waited forever for outcomes that had been lost on the way.
+    const sockets = new FakeSockets();
+    const { kit } = openProbeKit(new Set([4]), { openSocket: sockets.open });
+    const errors = new RawIcmpTransport(4, () => undefined, () => undefined, false);
+    try {
+      const request = parseSweepText('127.42.0.0/24 tcp:9001-9008 timeout:30000 retries:0 rate:0');
+      const expected = 254 * 8;
+      const sweeping = runSweep(request, { kit });
+      for (let turns = 0; sockets.opened.length < expected; turns++) {
+        assert.ok(turns < 100_000, `only ${sockets.opened.length} of ${expected} connects were started`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // All sent in one go: the sweep's loop gets no turn until every error is queued on its ICMP socket.
+      for (const socket of sockets.opened) assert.equal(errors.send(hostUnreachableFor(socket), '127.0.0.1'), 'sent');
+      const report = await sweeping;
+
+      assert.equal(report.complete, true);
+      assert.equal(report.summary.total, 254);
+      const states = new Map<string, number>();
+      for (const port of report.hosts.flatMap((h) => h.ports)) {
+        const key = `${port.state} from ${port.reporter?.address ?? '-'} (${port.reporter?.icmpType}/${port.reporter?.icmpCode})`;
+        states.set(key, (states.get(key) ?? 0) + 1);
+      }
+      assert.deepEqual(Object.fromEntries(states), { 'unreachable from 127.0.0.1 (3/1)': expected });
+      assert.equal(sockets.opened.filter((s) => s.destroyedAt === 0).length, 0, 'sockets left open');
+    } finally {
+      errors.close();
+      kit.echo?.close();
+      kit.tcp.close();
+    }
   });
 
   it('keeps two concurrent sweeps in one process apart (no reply counted by the other)', async () => {

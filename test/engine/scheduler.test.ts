@@ -9,7 +9,8 @@ import type { ProbeKit } from '../../src/engine/scheduler.js';
 
 /** What a scripted echo comes to: an RTT for a reply, a reporter for an ICMP error. */
 type EchoOutcome = { kind: 'reply'; rttMs: number } | { kind: 'error'; reporter: Reporter };
-type EchoBehaviour = (address: string, attempt: number) => { outcome: EchoOutcome; afterMs: number } | 'never';
+/** `never`: no answer, the timeout ends it; `lost`: not even the timeout (a prober bug the scheduler must survive). */
+type EchoBehaviour = (address: string, attempt: number) => { outcome: EchoOutcome; afterMs: number } | 'never' | 'lost';
 
 /** An echo prober that answers by a rule, honours the timeout it is given, and records every call. */
 class ScriptedEcho implements EchoProber {
@@ -31,7 +32,7 @@ class ScriptedEcho implements EchoProber {
       done(context, rttMs, reporter);
     };
     if (planned === 'never') setTimeout(() => settle(-1), timeoutMs);
-    else {
+    else if (planned !== 'lost') {
       const { outcome } = planned;
       setTimeout(() => (outcome.kind === 'reply' ? settle(outcome.rttMs) : settle(-1, outcome.reporter)), planned.afterMs);
     }
@@ -205,5 +206,65 @@ describe('ProbeScheduler', () => {
     assert.equal(hosts[0]?.ports[0]?.state, 'open');
     assert.equal(hosts[0]?.ports[0]?.attempts, 1);
     assert.equal(tcp.calls.length, 4);
+  });
+
+  it('ends a TCP attempt whose outcome never comes at its own deadline, retries it, and completes', async () => {
+    const lost: TcpProber = { connect: () => undefined, close: () => undefined };
+    const started = performance.now();
+    const { hosts, complete } = await new ProbeScheduler(targets(2), 2, options({ ports: [22], timeoutMs: 20, retries: 1 }), {
+      tcp: lost,
+    }).run();
+    assert.equal(complete, true);
+    assert.deepEqual(hosts.map((h) => [h.state, h.ports[0]?.state, h.ports[0]?.attempts]), [
+      ['silent', 'filtered', 2],
+      ['silent', 'filtered', 2],
+    ]);
+    // Each attempt waited for its timeout and the grace after it: the deadline did not cut it short.
+    assert.ok(performance.now() - started >= 20 + 30, 'ended before the attempts could time out');
+  });
+
+  it('takes an ICMP error seen too late for a timed-out attempt as the answer, without retrying', async () => {
+    const router: Reporter = { verdict: 'unreachable', address: '198.18.0.254', icmpType: 3, icmpCode: 1, reason: 'host unreachable' };
+    const tcp = new ScriptedTcp(() => ({ kind: 'timeout' }));
+    const reads: (boolean | undefined)[] = [];
+    const kit: ProbeKit = {
+      tcp,
+      tcpError: (address, _port, read) => {
+        reads.push(read);
+        return address.endsWith('.1') ? router : undefined;
+      },
+    };
+    const { hosts } = await new ProbeScheduler(targets(2), 2, options({ ports: [443], retries: 2 }), kit).run();
+    assert.deepEqual(hosts[0]?.ports.map((p) => [p.state, p.attempts]), [['filtered', 3]]);
+    assert.deepEqual(hosts[1]?.ports.map((p) => [p.state, p.attempts, p.reporter?.address]), [['unreachable', 1, '198.18.0.254']]);
+    assert.equal(hosts[1]?.state, 'unreachable');
+    assert.ok(reads.every((read) => read === false), 'a timeout takes what was read already, it does not read');
+  });
+
+  it('stops past its time bound, reports the hosts in progress as unfinished and why it stopped', async () => {
+    // 198.18.0.1 never gets an outcome for its echo (lost) nor for its connect: something the probers must never do.
+    const echo = new ScriptedEcho((address) => (address.endsWith('.1') ? 'lost' : reply()));
+    const tcp: TcpProber = {
+      connect: (address, _port, _timeoutMs, done) => {
+        if (!address.endsWith('.1')) setImmediate(() => done({ kind: 'open', ms: 1 }));
+      },
+      close: () => undefined,
+    };
+    const result = await new ProbeScheduler(targets(3), 3, options({ ports: [5432], timeoutMs: 60_000 }), { echo, tcp }, {
+      maxInFlight: 2,
+      timeBoundMs: 200,
+    }).run();
+    assert.equal(result.complete, false);
+    assert.equal(result.stopped?.code, 'over_time');
+    assert.match(result.stopped?.reason ?? '', /past its time bound of 200 ms.*1 host still had probes unanswered, and some addresses were not probed/);
+    const [done, unfinished, ...rest] = result.hosts;
+    assert.deepEqual(rest, [], '198.18.0.2 was never admitted');
+    assert.equal(done?.state, 'alive');
+    assert.equal(done?.unfinished, undefined);
+    assert.equal(done?.ports[0]?.unanswered, undefined);
+    assert.equal(unfinished?.ip, '198.18.0.1');
+    assert.equal(unfinished?.unfinished, true);
+    assert.equal(unfinished?.state, 'silent');
+    assert.deepEqual(unfinished?.ports.map((p) => [p.state, p.unanswered]), [['filtered', true]]);
   });
 });

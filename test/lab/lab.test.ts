@@ -147,6 +147,7 @@ describe('network lab', () => {
     assert.doesNotMatch(v6.stdout, /^default/m);
     assert.match(v4.stdout, new RegExp(`^${a.behind.v4Cidr} via ${a.router.lan.v4} `, 'm'));
     assert.match(v4.stdout, new RegExp(`^${a.unreachable.v4Cidr} via ${a.router.lan.v4} `, 'm'));
+    assert.match(v4.stdout, new RegExp(`^${a.arpFails.v4Cidr} via ${a.router.lan.v4} `, 'm'));
     assert.match(v6.stdout, new RegExp(`^2001:db8:0:2::/64 via ${a.router.lan.v6} `, 'm'));
     for (const address of [a.noRoute.v4, a.noRoute.v6]) {
       const lookup = await lab.exec(['ip', 'route', 'get', address]);
@@ -291,6 +292,15 @@ describe('network lab', () => {
     );
     assert.equal(fromRouter.length, 254, report.result.stderr.slice(0, 2000));
     assert.ok(report.icmpErrors.some((error) => error.target === a.unreachable.v4));
+  });
+
+  it('answers host unreachable from the router for the ARP-fails /24 within 900 ms, not the usual 3 s', async () => {
+    // Within 900 ms: the router gives up ARP after 3 probes 100 ms apart (about 300 ms), not after the usual 3 s.
+    const report = await fping(['-c1', '-t900', a.arpFails.v4, a.arpFails.router]);
+    assert.deepEqual(report.icmpErrors, [
+      { message: 'ICMP Host Unreachable', from: a.router.lan.v4, target: a.arpFails.v4 },
+    ]);
+    assert.deepEqual(report.summary.get(a.arpFails.router), { sent: 1, received: 1 });
   });
 
   it('does not rate-limit ICMP errors: 100 echoes in 1 s to a rejecting host get 100 errors, v4 and v6', async () => {

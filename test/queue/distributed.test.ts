@@ -10,7 +10,8 @@ import { parseSweepText } from '../../src/core/grammar.js';
 import { Dispatcher } from '../../src/queue/dispatcher.js';
 import { DEFAULT_OPTIONS } from '../../src/core/request.js';
 import { HistoryStore, targetKey } from '../../src/queue/history.js';
-import type { DistributedReport, ReportJob } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
+import type { ReportJob } from '../../src/queue/jobs.js';
 import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
 import { ResultStore } from '../../src/queue/results.js';
@@ -99,7 +100,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^127\.0\.0\.0\/23 — 510 alive · /);
     assert.match(text.stdout, /\nRun\n {2}sweep \S+, asked by \S+, in lo\n/);
-    assert.match(text.stdout, /\nSince the last sweep of these targets \(.+\)\n {2}No change \(510 hosts\)\n/);
+    assert.match(text.stdout, /\nSince \d\d:\d\d UTC[^\n]*: no change in 510 hosts\n/);
   });
 
   it('lists agents with what they declared, and drops a dead one within 30 s', { timeout: 90_000 }, async () => {
@@ -516,7 +517,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     await client.set('zensweep:baseline:before-cutover', JSON.stringify(baseline));
     const result = await zensweep(['submit', '127.0.0.0/28', 'compare:before-cutover'], { env: env() });
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /\nAgainst baseline before-cutover \(.+\)\n {2}Appeared \(1\): 127\.0\.0\.3\n {2}Changed \(1\): 127\.0\.0\.4 TCP only → alive\n/);
+    assert.match(result.stdout, /\nAgainst baseline before-cutover, [^\n]+: 1 appeared · 1 changed\n {2}appeared: 127\.0\.0\.3\n {2}changed: 127\.0\.0\.4 \(TCP only → alive\)\n/);
   });
 });
 
@@ -550,7 +551,7 @@ describe('zensweep agent configuration', () => {
     assert.match(submit.stderr, /^zensweep: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
     assert.doesNotMatch(submit.stderr, /hunter2/);
     const agentResult = await agentRun;
-    assert.match(agentResult.stdout, /"event":"redis_error"/);
+    assert.match(agentResult.stdout, /"event":"redis_down","redis":"redis:\/\/:\*\*\*@127\.0\.0\.1:1"/);
     assert.doesNotMatch(agentResult.stdout + agentResult.stderr, /hunter2/);
   });
 });

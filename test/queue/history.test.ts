@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { diffSweeps } from '../../src/core/diff.js';
-import { describeDiff } from '../../src/core/format.js';
 import type { HostResult } from '../../src/core/report.js';
 import { summarize } from '../../src/core/report.js';
 import type { HostState } from '../../src/core/states.js';
-import { runLines } from '../../src/cli/render/distributed.js';
-import { HistoryStore, compactRecord, recordHosts, targetKey } from '../../src/queue/history.js';
+import { renderText, runLines } from '../../src/views/text.js';
+import { HistoryStore, comparisonWith, compactRecord, recordHosts, targetKey } from '../../src/queue/history.js';
 import type { SweepRecord } from '../../src/queue/history.js';
 import type { BadRecord } from '../../src/queue/records.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 function host(ip: string, state: HostState, rtt?: number): HostResult {
@@ -40,6 +39,29 @@ function record(id: string, at: Date, targets: string[], hosts: HostResult[]): S
     durationMs: 12,
     complete: true,
     ...recordHosts(hosts),
+  };
+}
+
+/** A report of no hosts (what changed is all these tests look at), finished at 14:14 UTC. */
+function distributed(changes: DistributedReport['changes']): DistributedReport {
+  return {
+    targets: ['198.18.0.0/24'],
+    options: { ports: [], count: 3, timeoutMs: 1000, retries: 1, rate: 10_000, intervalMs: 1000 },
+    startedAt: '2026-11-30T14:14:00.000Z',
+    durationMs: 0,
+    complete: true,
+    planned: 0,
+    icmp: { available: true },
+    summary: summarize([]),
+    names: [],
+    hosts: [],
+    sweepId: 'abc',
+    groups: ['lo'],
+    requestedBy: 'U1',
+    chunks: [],
+    failures: [],
+    cancelled: false,
+    ...(changes ? { changes } : {}),
   };
 }
 
@@ -191,19 +213,37 @@ describe('HistoryStore (real redis-server)', () => {
   });
 });
 
-describe('describeDiff / runLines', () => {
-  it('says what appeared, what went silent and what changed, folding long lists', () => {
+describe('what changed (diffSweeps, comparisonWith, the text view)', () => {
+  it('says what appeared, what went silent and what changed, ranges folded', () => {
     const before = Array.from({ length: 40 }, (_, i): [string, HostState] => [`198.18.0.${i + 1}`, 'alive']);
     const after = before.map(([ip], i): [string, HostState] => [ip, i < 30 ? 'silent' : i === 30 ? 'unreachable' : 'alive']);
     after.push(['198.18.0.100', 'alive'], ['198.18.0.101', 'alive_tcp_only']);
     after[35] = ['198.18.0.36', 'alive_tcp_only'];
-    const lines = describeDiff(diffSweeps(before, after), 2);
-    assert.deepEqual(lines, [
-      'Appeared (2): 198.18.0.100-101',
-      'Went silent (31): 198.18.0.1-30; 198.18.0.31 (now unreachable)',
-      'Changed (1): 198.18.0.36 alive → TCP only',
-    ]);
-    assert.deepEqual(describeDiff(diffSweeps(before, before)), ['No change (40 hosts)']);
+    const text = renderText(distributed({ since: '2026-11-30T14:02:00.000Z', sinceId: 'old', diff: diffSweeps(before, after) }));
+    assert.match(
+      text,
+      /\nSince 14:02 UTC \(12 min ago\): 2 appeared · 31 went silent · 1 changed\n {2}appeared: 198\.18\.0\.100, 198\.18\.0\.101 \(now TCP only\)\n {2}went silent: 198\.18\.0\.1-30, 198\.18\.0\.31 \(now unreachable\)\n {2}changed: 198\.18\.0\.36 \(alive → TCP only\)\n/,
+    );
+    const same = renderText(distributed({ since: '2026-11-30T14:13:40.000Z', sinceId: 'old', diff: diffSweeps(before, before) }));
+    assert.match(same, /\nSince 14:13 UTC: no change in 40 hosts\n/);
+  });
+
+  it('does not call a host silent because its port was not probed this time, and says how the sweeps differ', () => {
+    const earlier = record('one', new Date('2026-11-30T14:02:00Z'), ['198.18.0.0/28'], [host('198.18.0.4', 'alive_tcp_only'), host('198.18.0.5', 'alive', 0.4)]);
+    earlier.probed = { ports: [5432], count: 1 };
+    const { context, probedBefore } = comparisonWith(earlier, { ports: [], count: 3 });
+    assert.deepEqual(probedBefore, { ports: [5432], count: 1 });
+    const now: [string, HostState][] = [['198.18.0.4', 'silent'], ['198.18.0.5', 'silent']];
+    const diff = diffSweeps(compactRecord(earlier), now, context);
+    assert.deepEqual(diff.wentSilent, [['198.18.0.5', 'silent']]);
+    assert.deepEqual(diff.notCompared, [{ ip: '198.18.0.4', ports: [5432] }]);
+    const text = renderText(distributed({ since: earlier.at, sinceId: 'one', diff, probedBefore }));
+    assert.match(text, /\n {2}\(tcp:5432 then, no TCP port now; count:1 then, count:3 now\)\n/);
+    assert.match(text, /\n {2}not compared: 198\.18\.0\.4 \(answered on tcp:5432 then, not probed now\)\n/);
+    // Probed the same way, the port answered then and not now: that host did go silent.
+    const same = comparisonWith(earlier, { ports: [5432], count: 1 });
+    assert.equal(same.probedBefore, undefined);
+    assert.deepEqual(diffSweeps(compactRecord(earlier), now, same.context).wentSilent.length, 2);
   });
 
   it('notes a chunk that ran again after its agent stalled, and chunks that failed', () => {

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { z } from 'zod';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 import type { BadRecord } from '../../src/queue/records.js';
 import { logBadRecords, readRecord } from '../../src/queue/records.js';
 import { AgentRegistry } from '../../src/queue/registry.js';

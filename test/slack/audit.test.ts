@@ -26,7 +26,7 @@ describe('AuditTrail (real redis-server)', () => {
       lines.map((l) => [l.level, l.event, l.what, l.key, l.reason]),
       [
         [40, 'bad_record', 'audit entry', 'a1:audit[1]', 'channel: Invalid input: expected string, received undefined'],
-        [40, 'bad_record', 'audit entry', 'a1:audit[2]', 'outcome: Invalid option: expected one of "started"|"refused"|"invalid"|"delivered"|"cancelled"|"failed"'],
+        [40, 'bad_record', 'audit entry', 'a1:audit[2]', 'outcome: Invalid option: expected one of "started"|"refused"|"invalid"|"delivered"|"cancelled"|"failed"|"allowed"'],
         [40, 'bad_record', 'audit entry', 'a1:audit[3]', 'not JSON'],
       ],
     );

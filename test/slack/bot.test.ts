@@ -8,10 +8,10 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { targetKey } from '../../src/queue/history.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 import { ResultStore } from '../../src/queue/results.js';
 import { AuditTrail } from '../../src/slack/audit.js';
-import { ACTIONS } from '../../src/slack/render/blocks.js';
+import { ACTIONS } from '../../src/views/blocks.js';
 import { DELIVERY_QUEUE } from '../../src/slack/sweeps.js';
 import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
@@ -97,23 +97,28 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     assert.ok(blocksOf(parent).some((b) => b.elements?.some((e) => e.action_id === ACTIONS.cancel)));
 
     const blocks = blocksOf(reply);
-    assert.match(blocks[0]?.text?.text ?? '', /^\*254 alive · [\d.]+ (ms|s)\*$/);
-    assert.equal((blocks[1]?.text?.text.match(/🟩/g) ?? []).length, 254, 'the grid map shows every address');
-    assert.match(allText(blocks), /\*Alive \(254\)\*\n`127\.0\.0\.1` {2}1 sent, 1 received, 0% loss, rtt min\/avg\/max\/mdev = [\d./]+ ms · 1\/tcp closed/);
-    assert.match(allText(blocks), /and 234 more \(all in the CSV\)/);
-    const buttons = blocks.at(-1)?.elements?.map((e) => e.action_id);
-    assert.deepEqual(buttons, [ACTIONS.rerun, ACTIONS.saveBaseline]);
+    assert.match(blocks[0]?.text?.text ?? '', /^\*254 alive\* · [\d.]+ (ms|s)$/);
+    // One echo: its round trip; a closed port is no news about a host that answers echo.
+    assert.match(allText(blocks), /\*Alive \(254\)\*\n`127\.0\.0\.1` rtt [\d.]+ ms\n`127\.0\.0\.2` rtt /);
+    assert.match(allText(blocks), /\nand 246 more\n/);
+    const buttons = blocks.at(-1)?.elements ?? [];
+    assert.deepEqual(buttons.map((e) => e.action_id), [ACTIONS.rerun, ACTIONS.showHosts, ACTIONS.saveBaseline]);
+    assert.equal(buttons[1]?.text && typeof buttons[1].text === 'object' ? buttons[1].text.text : '', 'Show all 254 alive');
 
-    // The parent ends with the summary and no buttons; the full table comes as a CSV in the thread.
+    // The parent ends with the summary and no buttons; the map and the full table come in one reply in the thread.
     await slack.waitFor('the parent marked done', () =>
       slack.callsOf('chat.update').find((c) => /done: 254 alive/.test(allText(blocksOf(c)))),
     );
-    const upload = await slack.waitFor('the CSV', () => slack.callsOf('files.completeUploadExternal')[0]);
+    const upload = await slack.waitFor('the map and the CSV', () => slack.callsOf('files.completeUploadExternal')[0]);
     assert.equal(upload.args.channel_id, 'C0PUBLIC');
     assert.equal(upload.args.thread_ts, parent.ts);
+    assert.equal(upload.args.initial_comment, '🟩 254 alive · ▫️ not swept');
+    assert.equal((upload.args.files as unknown[]).length, 2);
     assert.equal(reply.args.thread_ts, parent.ts);
-    const csv = [...slack.uploads.values()][0] ?? '';
+    const files = [...slack.uploads.values()];
+    const csv = files.find((f) => f.startsWith('ip,')) ?? '';
     assert.equal(csv.trim().split('\n').length, 255, 'a header and one row per host');
+    assert.ok(files.some((f) => f.slice(1, 4) === 'PNG' && f.includes('IHDR')), 'the map is a PNG picture');
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(threadReplies().length, 1, 'the report is posted once');
     assert.deepEqual(slack.violations, []);
@@ -201,7 +206,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     assert.equal(delivered.response_type, 'ephemeral');
     const blocks = delivered.blocks as Block[];
     assert.match(allText(blocks), /invite me: `\/invite @ZenSweep`/);
-    assert.match(allText(blocks), /\*14 alive · /);
+    assert.match(allText(blocks), /\*14 alive\* · /);
     assert.deepEqual(threadReplies(), []);
     assert.deepEqual(slack.violations, []);
   });
@@ -240,7 +245,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     }
   });
 
-  it('runs the buttons: Cancel, Save as baseline, Re-run, Show silent hosts', TIMEOUT, async () => {
+  it('runs the buttons: Cancel, Save as baseline, Re-run, Show all N and the older Show silent hosts', TIMEOUT, async () => {
     await fresh();
     const slow = await startAgent({ redisUrl: redis.url, group: 'slow', cidrs: '127.1.0.0/16', rate: 20 });
     try {
@@ -276,13 +281,13 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     const compared = await command('127.0.0.0/28 compare:base-127.0.0.0-28');
     assert.match(compared.body, /Sweeping/);
     const second = await slack.waitFor('the compared report', () => threadReplies()[1]);
-    assert.match(allText(blocksOf(second)), /\*Against baseline base-127\.0\.0\.0-28\* \(.+\)\nNo change \(14 hosts\)/);
+    assert.match(allText(blocksOf(second)), /\*Against baseline base-127\.0\.0\.0-28, \d\d:\d\d UTC:\* no change in 14 hosts/);
 
     const rerunUrl = slack.responseUrl();
     await postSigned(bot.eventsUrl, actionFields(ACTIONS.rerun, value(ACTIONS.rerun), rerunUrl));
     await slack.waitFor('the re-run report', () => threadReplies()[2]);
     assert.match(String(slack.responsesTo(rerunUrl)[0]?.text), /Sweeping `127\.0\.0\.0\/28 tcp:1 timeout:200 retries:0` in lo/);
-    assert.match(allText(blocksOf(threadReplies()[2])), /\*Since the last sweep\*/);
+    assert.match(allText(blocksOf(threadReplies()[2])), /\*Since \d\d:\d\d UTC( \(\d+ min ago\))?:\* no change in 14 hosts/);
 
     // Loopback has no silent address: the report behind the button is one the agents could have stored.
     const stored = (await new ResultStore(client).loadReport(value(ACTIONS.saveBaseline))) as DistributedReport;
@@ -294,23 +299,31 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     await postSigned(bot.eventsUrl, actionFields(ACTIONS.showSilent, 'silent-test', silentUrl));
     const silent = await slack.waitFor('the silent hosts', () => slack.responsesTo(silentUrl)[0]);
     assert.equal(silent.response_type, 'ephemeral');
-    assert.equal(allText(silent.blocks as Block[]), '*Silent (9)*\n127.0.0.3-10, 127.0.0.13');
+    assert.equal(allText(silent.blocks as Block[]), '*Silent (9)*\n127.0.0.3\u2013\u206010, .13');
+    // The button of reports since: Show all N of any state cut short.
+    const allUrl = slack.responseUrl();
+    await postSigned(bot.eventsUrl, actionFields(ACTIONS.showHosts, 'alive:silent-test', allUrl));
+    const alive = await slack.waitFor('the alive hosts', () => slack.responsesTo(allUrl)[0]);
+    assert.match(allText(alive.blocks as Block[]), /^\*Alive \(5\)\*\n`127\.0\.0\.1` rtt [\d.]+ ms\n`127\.0\.0\.2` rtt /);
     const goneUrl = slack.responseUrl();
     await postSigned(bot.eventsUrl, actionFields(ACTIONS.showSilent, 'no-such-sweep', goneUrl));
     assert.match(String((await slack.waitFor('the answer', () => slack.responsesTo(goneUrl)[0])).text), /older than a day/);
     assert.deepEqual(slack.violations, []);
   });
 
-  it('keeps a /16 report within Block Kit limits with the CSV attached', TIMEOUT, async () => {
+  it('keeps a /16 report within Block Kit limits with the map and the CSV attached', TIMEOUT, async () => {
     await fresh();
     const idle = await startAgent({ redisUrl: redis.url, group: 'empty', cidrs: '127.2.0.0/16' });
     try {
       await command('127.0.0.0/16 retries:0 rate:0');
       const big = await slack.waitFor('the /16 report', () => threadReplies()[0], 90_000);
-      assert.match(blocksOf(big)[0]?.text?.text ?? '', /^\*65,534 alive · /);
+      assert.match(blocksOf(big)[0]?.text?.text ?? '', /^\*65,534 alive\* · /);
       assert.ok(blocksOf(big).length <= 50);
-      await slack.waitFor('the /16 CSV', () => slack.callsOf('files.completeUploadExternal')[0], 30_000);
-      assert.equal(([...slack.uploads.values()][0] ?? '').trim().split('\n').length, 65_535);
+      const upload = await slack.waitFor('the /16 map and CSV', () => slack.callsOf('files.completeUploadExternal')[0], 30_000);
+      // A /16 is drawn as an overview, one square per /24.
+      assert.equal(upload.args.initial_comment, '🟩 65,534 alive · a square: a /24, its best state');
+      const csv = [...slack.uploads.values()].find((f) => f.startsWith('ip,')) ?? '';
+      assert.equal(csv.trim().split('\n').length, 65_535);
       assert.deepEqual(slack.violations, []);
     } finally {
       await idle.kill();
@@ -334,7 +347,8 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       assert.equal(body.response_type, 'ephemeral', text);
       assert.match(body.text, /^:warning: this channel may sweep only any group within 127\.0\.0\.0\/28\n/, text);
       assert.doesNotMatch(body.text, /covers|addresses|agent|lo\b/, text);
-      const [entry] = await new AuditTrail(client, pino({ level: 'silent' })).recent(1);
+      // Other sweeps of this test still write their deliveries: the newest entry of this user is the one.
+      const entry = (await new AuditTrail(client, pino({ level: 'silent' })).recent(50)).find((e) => e.user === 'U0FIFTH');
       assert.deepEqual([entry?.user, entry?.channel, entry?.outcome, entry?.reason], ['U0FIFTH', 'C0SMALL', 'refused', 'this channel may sweep only any group within 127.0.0.0/28']);
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -474,7 +488,7 @@ describe('zensweep bot (Socket Mode)', () => {
       const reply = await slack.waitFor('the report', () =>
         slack.callsOf('chat.postMessage').find((c) => c.args.thread_ts !== undefined),
       );
-      assert.match(blocksOf(reply)[0]?.text?.text ?? '', /^\*14 alive · /);
+      assert.match(blocksOf(reply)[0]?.text?.text ?? '', /^\*14 alive\* · /);
       assert.equal(slack.callsOf('apps.connections.open').length >= 1, true);
       assert.deepEqual(slack.badTokens, []);
       assert.deepEqual(slack.violations, []);

@@ -6,8 +6,8 @@ import type { HostResult } from '../../src/core/report.js';
 import { summarize } from '../../src/core/report.js';
 import type { HostState } from '../../src/core/states.js';
 import { HOST_STATES } from '../../src/core/states.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
-import { gridMap, reportBlocks, silentBlocks } from '../../src/slack/render/blocks.js';
+import type { DistributedReport } from '../../src/core/report.js';
+import { RANGE_DASH, hostsBlocks, parseShowHosts, reportBlocks } from '../../src/views/blocks.js';
 import { blockKitViolations } from '../support/fake-slack.js';
 
 function host(ip: string, state: HostState, names?: string[]): HostResult {
@@ -72,23 +72,25 @@ describe('reportBlocks', () => {
     );
   });
 
-  it('maps a /24 on a 16×16 grid, network and broadcast shown as not swept', () => {
-    const hosts = Array.from({ length: 254 }, (_, i) => host(`198.18.0.${i + 1}`, i === 9 ? 'alive' : i === 19 ? 'alive_tcp_only' : 'silent'));
-    const grid = gridMap(report(hosts)) ?? '';
-    const rows = grid.split('\n');
-    assert.equal(rows.length, 16);
-    assert.equal([...(rows[0] ?? '')].filter((c) => c !== '\ufe0f').length, 16);
-    assert.ok(rows[0]?.startsWith('▫️'));
-    assert.equal((grid.match(/🟩/g) ?? []).length, 1);
-    assert.equal((grid.match(/🟦/g) ?? []).length, 1);
-    assert.equal((grid.match(/⬛/g) ?? []).length, 252);
-    assert.equal(gridMap(report([host('198.18.0.1', 'alive'), host('198.18.1.1', 'alive')])), undefined, 'two /24s: no map');
+  it('lists the hosts of a state in full for Show all, the common prefix written once', () => {
+    const hosts = ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.0.9'].map((ip) => host(ip, 'silent'));
+    const blocks = hostsBlocks(report(hosts), 'silent');
+    assert.deepEqual(blockKitViolations({ blocks }), []);
+    assert.equal((blocks[0] as { text: { text: string } }).text.text, `*Silent (4)*\n198.18.0.1${RANGE_DASH}3, .9`);
+    assert.match((hostsBlocks(report(hosts), 'alive')[0] as { text: { text: string } }).text.text, /^No alive host/);
   });
 
-  it('lists silent hosts as ranges for Show silent hosts', () => {
-    const hosts = ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.0.9'].map((ip) => host(ip, 'silent'));
-    const blocks = silentBlocks(report(hosts));
-    assert.deepEqual(blockKitViolations({ blocks }), []);
-    assert.equal((blocks[0] as { text: { text: string } }).text.text, '*Silent (4)*\n198.18.0.1-3, 198.18.0.9');
+  it('offers Show all for a list cut short, never for one shown whole', () => {
+    const some = [host('198.18.0.1', 'alive'), host('198.18.0.2', 'silent'), host('198.18.0.4', 'silent')];
+    const buttons = (view: { blocks: unknown[] }): string[] =>
+      ((view.blocks.at(-1) as { elements: { text: { text: string } }[] }).elements ?? []).map((e) => e.text.text);
+    assert.deepEqual(buttons(reportBlocks(report(some), header)), ['Re-run', 'Save as baseline']);
+    const many = Array.from({ length: 40 }, (_, i) => host(`198.18.0.${i * 2 + 1}`, i % 2 === 0 ? 'alive' : 'silent'));
+    const folded = reportBlocks(report(many), header);
+    assert.equal(folded.folded, true);
+    assert.deepEqual(buttons(folded), ['Re-run', 'Show all 20 alive', 'Show all 20 silent', 'Save as baseline']);
+    const value = (folded.blocks.at(-1) as { elements: { value: string }[] }).elements[1]?.value ?? '';
+    assert.deepEqual(parseShowHosts(value), { state: 'alive', sweepId: 'abc' });
+    assert.equal(parseShowHosts('nonsense:abc'), undefined);
   });
 });

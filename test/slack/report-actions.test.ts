@@ -14,7 +14,7 @@ import { summarize } from '../../src/core/report.js';
 import type { HostResult } from '../../src/core/report.js';
 import { Dispatcher } from '../../src/queue/dispatcher.js';
 import { HistoryStore, recordHosts, targetKey } from '../../src/queue/history.js';
-import type { DistributedReport } from '../../src/queue/jobs.js';
+import type { DistributedReport } from '../../src/core/report.js';
 import { cancelledKey, sweepQueueName } from '../../src/queue/names.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
 import { ResultStore } from '../../src/queue/results.js';
@@ -24,6 +24,8 @@ import { AuditTrail } from '../../src/slack/audit.js';
 import type { AuditEntry } from '../../src/slack/audit.js';
 import { PolicyRefusedError, parsePolicy } from '../../src/slack/policy.js';
 import { DELIVERY_QUEUE, SlackSweeps } from '../../src/slack/sweeps.js';
+import { SlackStore } from '../../src/slack/store.js';
+import { RANGE_DASH } from '../../src/views/blocks.js';
 import { BOT_TOKEN, FakeSlack } from '../support/fake-slack.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
@@ -76,7 +78,7 @@ describe('report buttons', () => {
     const log = pino({ level: 'silent' });
     sweeps = new SlackSweeps({
       client: new WebClient(BOT_TOKEN, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } }),
-      redis: client,
+      store: new SlackStore(client),
       dispatcher,
       history: history(),
       deliveries,
@@ -134,7 +136,7 @@ describe('report buttons', () => {
     assert.equal(await client.exists(cancelledKey('no-such-sweep')), 1);
   });
 
-  it('Show silent hosts: the hosts only to whoever could have run the sweep', async () => {
+  it('Show all N and the older Show silent hosts: the hosts only to whoever could have run the sweep', async () => {
     const sweepId = await started('C0OPS', '127.0.0.0/24');
     const hosts = [host('127.0.0.1', 'alive'), host('127.0.0.2', 'silent'), host('127.0.0.3', 'silent')];
     const report: DistributedReport = {
@@ -146,8 +148,13 @@ describe('report buttons', () => {
     await assert.rejects(buttons.showSilent(press('C0SMALL', sweepId)), (e: unknown) => e instanceof PolicyRefusedError && e.message === SMALL_REFUSAL);
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['show_silent', 'refused']);
     const shown = await buttons.showSilent(press('C0OPS', sweepId));
-    assert.match(JSON.stringify(shown.blocks), /Silent \(2\)\*\\n127\.0\.0\.2-3/);
+    assert.equal((shown.blocks?.[0] as { text: { text: string } }).text.text, `*Silent (2)*\n127.0.0.2${RANGE_DASH}3`);
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['show_silent', 'allowed']);
+    await assert.rejects(buttons.showHosts(press('C0SMALL', `alive:${sweepId}`)), (e: unknown) => e instanceof PolicyRefusedError && e.message === SMALL_REFUSAL);
+    assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['show_hosts', 'refused']);
+    const alive = await buttons.showHosts(press('C0OPS', `alive:${sweepId}`));
+    assert.match((alive.blocks?.[0] as { text: { text: string } }).text.text, /^\*Alive \(1\)\*\n`127\.0\.0\.1` /);
+    assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['show_hosts', 'allowed']);
   });
 
   it('Save as baseline: saves nothing for a channel that could not have run the sweep', async () => {

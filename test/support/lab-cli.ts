@@ -12,7 +12,7 @@ function topology(name: string, a: LabAddresses): string {
   const sw = `${name}-sw`;
   return `Lab "${name}" is up. Namespaces: ${name}-sw (sweeper), ${name}-lan (bridge + LAN hosts), ${name}-rt (router), ${name}-bh (behind the router).
 
-Sweeper ${a.sweeper.v4} ${a.sweeper.v6} — no default route; routes: ${a.behind.v4Cidr} and ${a.unreachable.v4Cidr} via ${a.router.lan.v4}, 2001:db8:0:2::/64 via ${a.router.lan.v6}
+Sweeper ${a.sweeper.v4} ${a.sweeper.v6} — no default route; routes: ${a.behind.v4Cidr}, ${a.unreachable.v4Cidr} and ${a.arpFails.v4Cidr} via ${a.router.lan.v4}, 2001:db8:0:2::/64 via ${a.router.lan.v6}
 
 LAN ${a.lan.v4Cidr}, ${a.lan.v6Cidr} (on-link)
   alive              ${[...a.lan.alive.v4, ...a.lan.alive.v6].join(' ')}
@@ -28,6 +28,7 @@ Behind ${a.behind.v4Cidr}, ${a.behind.v6Cidr} (routed)
   router drops       ${a.behind.droppedByRouter.v4}
   empty              any other, e.g. ${a.behind.empty.v4} ${a.behind.empty.v6}   (router answers unreachable after ~3 s)
 Unreachable ${a.unreachable.v4Cidr}: host unreachable from ${a.router.lan.v4} at once
+ARP fails   ${a.arpFails.v4Cidr}: host unreachable from ${a.router.lan.v4} after ~${a.arpFails.failsAfterMs} ms (router ${a.arpFails.router}, nobody behind)
 No route    ${a.noRoute.v4Cidr}, ${a.noRoute.v6}: fails locally (ENETUNREACH)
 Names       ${a.names.rds.name} ${a.names.web.name} ${a.names.behind.name}; anything else fails at once
 

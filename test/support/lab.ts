@@ -10,6 +10,7 @@
  *  no default route                   │   2001:db8:0:1::10 … ::40    │        2001:db8:0:1::fe/64
  *                                 rt0 ┘ ────────────── veth ─────────┘   eth1 198.18.1.1/24  ── veth ── eth0 198.18.1.10 .20 .30
  *                                                                             2001:db8:0:2::1/64         2001:db8:0:2::10 ::20
+ *                                                                        eth2 198.18.4.1/24  ── veth ── eth1 (no address)
  * ```
  *
  * Safety: every address is in 198.18.0.0/15 or 2001:db8::/32 and lives only inside the lab's namespaces. The
@@ -72,6 +73,12 @@ export interface LabAddresses {
   };
   /** Routed to the router, which has an `unreachable` route for it: ICMP host unreachable (3/1) at once. */
   readonly unreachable: { readonly v4Cidr: string; readonly v4: string };
+  /**
+   * Routed to the router, whose link there leads to nobody: no address answers ARP, and the router answers host
+   * unreachable (3/1) for every packet once ARP fails, after about 300 ms (3 probes 100 ms apart). A sweep of it
+   * with short timeouts meets ICMP errors, retries and timeouts for the same probes at once.
+   */
+  readonly arpFails: { readonly v4Cidr: string; readonly router: string; readonly v4: string; readonly failsAfterMs: number };
   /** No route in the sweeper namespace: sending fails locally with ENETUNREACH, nothing leaves. */
   readonly noRoute: { readonly v4Cidr: string; readonly v4: string; readonly v6: string };
   /** Names in the sweeper namespace's /etc/hosts; any other name fails at once (the resolver is 127.0.0.1). */
@@ -109,6 +116,7 @@ export const LAB_ADDRESSES: LabAddresses = deepFreeze({
     empty: { v4: '198.18.1.77', v6: '2001:db8:0:2::77' },
   },
   unreachable: { v4Cidr: '198.18.2.0/24', v4: '198.18.2.5' },
+  arpFails: { v4Cidr: '198.18.4.0/24', router: '198.18.4.1', v4: '198.18.4.77', failsAfterMs: 300 },
   noRoute: { v4Cidr: '198.18.3.0/24', v4: '198.18.3.5', v6: '2001:db8:0:3::5' },
   names: {
     rds: { name: 'rds.lab.internal', v4: '198.18.0.20', v6: '2001:db8:0:1::20' },
@@ -398,18 +406,22 @@ async function buildTopology(ns: Namespaces): Promise<void> {
       // Only the lab's routed ranges; no default route in either family, on purpose.
       `route add ${a.behind.v4Cidr} via ${a.router.lan.v4}`,
       `route add ${a.unreachable.v4Cidr} via ${a.router.lan.v4}`,
+      `route add ${a.arpFails.v4Cidr} via ${a.router.lan.v4}`,
       `route add 2001:db8:0:2::/64 via ${a.router.lan.v6}`,
     ]),
     ipBatch(ns.router, [
       'link set lo up',
       `link add eth0 index 20 type veth peer name rt0 index 21 netns ${ns.lan}`,
       `link add eth1 index 22 type veth peer name eth0 index 23 netns ${ns.behind}`,
+      `link add eth2 index 24 type veth peer name eth1 index 25 netns ${ns.behind}`,
       `addr add ${a.router.lan.v4}/24 dev eth0`,
       `addr add ${a.router.lan.v6}/64 dev eth0 nodad`,
       `addr add ${a.router.behind.v4}/24 dev eth1`,
       `addr add ${a.router.behind.v6}/64 dev eth1 nodad`,
+      `addr add ${a.arpFails.router}/24 dev eth2`,
       'link set eth0 up',
       'link set eth1 up',
+      'link set eth2 up',
       `route add unreachable ${a.unreachable.v4Cidr}`,
     ]),
   ]);
@@ -436,6 +448,8 @@ async function buildTopology(ns: Namespaces): Promise<void> {
       ...behindV4.map((host) => `addr add ${host}/24 dev eth0`),
       ...behindV6.map((host) => `addr add ${host}/64 dev eth0 nodad`),
       'link set eth0 up',
+      // The far end of the router's eth2: up, so ARP requests go out, and nobody to answer them.
+      'link set eth1 up',
       // Routes back to the LAN only (not a default route): nothing here can lead out of the lab.
       `route add ${a.lan.v4Cidr} via ${a.router.behind.v4}`,
       `route add 2001:db8:0:1::/64 via ${a.router.behind.v6}`,
@@ -448,8 +462,14 @@ async function buildTopology(ns: Namespaces): Promise<void> {
   await Promise.all([
     waitForLinksUp(ns.sweeper, ['eth0']),
     waitForLinksUp(ns.lan, ['br0', 'sw0', 'rt0']),
-    waitForLinksUp(ns.router, ['eth0', 'eth1']),
-    waitForLinksUp(ns.behind, ['eth0']),
+    waitForLinksUp(ns.router, ['eth0', 'eth1', 'eth2']),
+    waitForLinksUp(ns.behind, ['eth0', 'eth1']),
+    // ARP on eth2 gives up after 3 probes 100 ms apart (default 3 × 1 s), so the router's answers come soon.
+    runOk([
+      'ip', 'netns', 'exec', ns.router, 'sysctl', '-q', '-w',
+      'net.ipv4.neigh.eth2.retrans_time_ms=100',
+      'net.ipv4.neigh.eth2.mcast_solicit=3',
+    ]),
   ]);
 
   await Promise.all([

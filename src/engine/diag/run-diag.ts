@@ -1,8 +1,7 @@
 import { networkInterfaces } from 'node:os';
-import { DIAG_ECHOES, DIAG_ECHO_INTERVAL_MS, diagCommands } from '../../core/diag.js';
+import { DIAG_ECHOES, DIAG_ECHO_INTERVAL_MS, diagCommands, summarizeDiag } from '../../core/diag.js';
 import type { DiagInterface, DiagNeighbour, DiagReport, DiagResolution } from '../../core/diag.js';
 import { isZenSweepError } from '../../core/errors.js';
-import { STATE_TITLES, describePort, describeReporter } from '../../core/format.js';
 import { DEFAULT_OPTIONS } from '../../core/request.js';
 import type { DiagRequest } from '../../core/trace-grammar.js';
 import { parseTargetToken } from '../../core/targets.js';
@@ -131,29 +130,8 @@ export async function runDiag(request: DiagRequest, deps: DiagDependencies = {})
   }
   report.resolution = await resolutionWork;
   report.commands = diagCommands(report);
-  report.summary = summarize(report);
+  report.summary = summarizeDiag(report);
   report.window.end = new Date().toISOString();
   report.durationMs = Math.round(performance.now() - started);
   return report;
-}
-
-function summarize(report: DiagReport): string[] {
-  const lines: string[] = [];
-  if (!report.address) {
-    lines.push(`${report.target} does not resolve here: nothing was probed`);
-    return lines;
-  }
-  if (report.routeError) lines.push(`no route from here to ${report.address}: ${report.routeError}`);
-  const host = report.host;
-  if (host) {
-    const detail = [
-      host.reporter ? describeReporter(host.reporter, host.ip) : '',
-      host.ports.map(describePort).join(', '),
-    ].filter(Boolean);
-    lines.push(`${report.address}: ${STATE_TITLES[host.state]}${detail.length > 0 ? ` (${detail.join('; ')})` : ''}`);
-  }
-  if (report.trace) lines.push(report.trace.conclusion);
-  if (report.pathMtu) lines.push(report.pathMtu.conclusion);
-  if (report.neighbour?.state === 'incomplete') lines.push(`the next hop ${report.neighbour.address} does not answer ARP`);
-  return lines;
 }

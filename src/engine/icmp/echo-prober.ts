@@ -33,6 +33,9 @@ interface PendingEcho {
   settled: boolean;
 }
 
+/** Told of an ICMP error quoting a TCP SYN of ours: to address:port, from `sourcePort`. */
+export type TcpErrorListener = (address: string, port: number, sourcePort: number, reporter: Reporter) => void;
+
 /** Most echoes outstanding per family: the 16-bit sequence number must identify each of them. */
 export const MAX_OUTSTANDING_ECHOES = 60_000;
 
@@ -70,7 +73,7 @@ export class IcmpEchoProber implements EchoProber {
   private closed = false;
   private sendsSincePoll = 0;
   private readonly helper: SendHelperClient<PendingEcho> | undefined;
-  private readonly onTcpError: ((address: string, port: number, reporter: Reporter) => void) | undefined;
+  private readonly onTcpError: TcpErrorListener | undefined;
 
   /**
    * Opens the socket of each family now, so a missing privilege shows up before the sweep starts.
@@ -86,7 +89,7 @@ export class IcmpEchoProber implements EchoProber {
       sendHelper?: boolean;
       sendHelperModule?: string;
       /** Told at once of every ICMP error quoting a TCP SYN (to end that connect attempt early). */
-      onTcpError?: (address: string, port: number, reporter: Reporter) => void;
+      onTcpError?: TcpErrorListener;
     } = {},
   ) {
     this.onTcpError = options.onTcpError;
@@ -148,11 +151,11 @@ export class IcmpEchoProber implements EchoProber {
 
   /**
    * Returns (and forgets) an ICMP error seen for a TCP connection attempt to address:port. Reads the sockets
-   * first: the kernel queues the ICMP error to raw sockets before it fails the TCP socket, but the event loop may
-   * report the TCP failure first.
+   * first unless `read` is false: the kernel queues the ICMP error to raw sockets before it fails the TCP socket,
+   * but the event loop may report the TCP failure first.
    */
-  takeTcpError(address: string, port: number): Reporter | undefined {
-    this.poll();
+  takeTcpError(address: string, port: number, read = true): Reporter | undefined {
+    if (read) this.poll();
     const key = `${address}|${port}`;
     const entry = this.tcpErrors.get(key);
     if (!entry) return undefined;
@@ -241,7 +244,7 @@ export class IcmpEchoProber implements EchoProber {
     if (quoted.protocol === 'tcp') {
       const reporter = diagnoseIcmpError(family, message.type, message.code, source);
       this.rememberTcpError(`${quoted.destination}|${quoted.destinationPort}`, { at: performance.now(), reporter });
-      this.onTcpError?.(quoted.destination, quoted.destinationPort, reporter);
+      this.onTcpError?.(quoted.destination, quoted.destinationPort, quoted.sourcePort, reporter);
       return;
     }
     if (quoted.identifier !== this.identifier) return;

@@ -87,7 +87,9 @@ export class RawIcmpTransport {
   readonly family: 4 | 6;
   private readonly handle: NativeSocket;
   private readonly receiveBuffer = Buffer.alloc(65_536);
+  private readonly received = { length: 0, source: '' };
   private watchingWritable = false;
+  private draining = false;
   private closed = false;
 
   /**
@@ -137,24 +139,44 @@ export class RawIcmpTransport {
     }
   }
 
-  /** Reads every packet already queued on the socket (also called before judging a TCP failure). */
+  /**
+   * Reads every packet already queued on the socket (also called before judging a TCP failure). Not re-entrant:
+   * `onPacket` may lead back here (an ICMP error ends a connect, whose outcome reads the socket again); the call
+   * in progress reads the rest, so a burst of errors is a loop, not a recursion as deep as the burst. What
+   * `onPacket` throws is not taken for the end of the queue: it reaches the caller.
+   */
   drain(): void {
-    if (this.closed) return;
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    try {
+      // Bounded so one flood cannot starve timers and TCP callbacks.
+      for (let i = 0; i < 20_000 && !this.closed && this.receiveOne(); i++) {
+        this.onPacket(this.receiveBuffer, this.received.length, this.received.source);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Reads one packet into the receive buffer; false when none is queued. */
+  private receiveOne(): boolean {
     // The native recv throws on EAGAIN (every drain ends that way): without a stack trace the throw is cheap.
     const stackLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      // Bounded so one flood cannot starve timers and TCP callbacks.
-      for (let i = 0; i < 20_000; i++) this.handle.recv(this.receiveBuffer, this.deliver);
+      this.handle.recv(this.receiveBuffer, this.deliver);
+      return true;
     } catch {
-      // EAGAIN: nothing more queued
+      return false; // EAGAIN: nothing more queued
     } finally {
       Error.stackTraceLimit = stackLimit;
     }
   }
 
-  private readonly deliver = (buffer: Buffer, bytes: number, source: string): void => {
-    this.onPacket(buffer, bytes, source);
+  /** Only notes what was read: the packet is handled outside the native call, where a throw means a throw. */
+  private readonly deliver = (_buffer: Buffer, bytes: number, source: string): void => {
+    this.received.length = bytes;
+    this.received.source = source;
   };
 
   close(): void {

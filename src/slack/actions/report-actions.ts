@@ -5,7 +5,9 @@ import { isZenSweepError } from '../../core/errors.js';
 import type { Dispatcher } from '../../queue/dispatcher.js';
 import type { HistoryStore } from '../../queue/history.js';
 import type { ResultStore } from '../../queue/results.js';
-import { ACTIONS, silentBlocks } from '../render/blocks.js';
+import type { HostState } from '../../core/states.js';
+import { ACTIONS, hostsBlocks, parseShowHosts } from '../../views/blocks.js';
+import { STATE_WORDS } from '../../views/words.js';
 import { errorText } from '../render/replies.js';
 import type { SlackSweeps } from '../sweeps.js';
 
@@ -58,11 +60,24 @@ export class ReportButtons {
     return { text: reply.ack.text, after: reply.after };
   }
 
+  /** "Show all N unreachable": every host of one state of a report whose list was cut short. */
+  async showHosts(press: ButtonPress): Promise<ButtonReply> {
+    const asked = parseShowHosts(press.value);
+    if (!asked) return { text: 'This button does not say which hosts to show.' };
+    await this.deps.sweeps.authorizeButton('show_hosts', press.user, press.channel, asked.sweepId);
+    return this.hostsOf(asked.sweepId, asked.state);
+  }
+
+  /** "Show silent hosts", the button of reports posted before "Show all N": its value is the sweep id. */
   async showSilent(press: ButtonPress): Promise<ButtonReply> {
     await this.deps.sweeps.authorizeButton('show_silent', press.user, press.channel, press.value);
-    const report = await this.deps.results.loadReport(press.value);
+    return this.hostsOf(press.value, 'silent');
+  }
+
+  private async hostsOf(sweepId: string, state: HostState): Promise<ButtonReply> {
+    const report = await this.deps.results.loadReport(sweepId);
     return report
-      ? { text: 'Silent hosts', blocks: silentBlocks(report) }
+      ? { text: `${STATE_WORDS[state]} hosts`, blocks: hostsBlocks(report, state) }
       : { text: 'This report is older than a day: its hosts are in the CSV.' };
   }
 
@@ -76,12 +91,13 @@ export class ReportButtons {
   }
 }
 
-/** The buttons: Cancel on the running sweep; Re-run, Show silent hosts and Save as baseline on the report. */
+/** The buttons: Cancel on the running sweep; Re-run, Show all N (of a list cut short) and Save as baseline on the report. */
 export function registerReportActions(app: App, deps: ReportActionsDeps): void {
   const buttons = new ReportButtons(deps);
   const handlers: [string, (press: ButtonPress) => Promise<ButtonReply>][] = [
     [ACTIONS.cancel, (p) => buttons.cancel(p)],
     [ACTIONS.rerun, (p) => buttons.rerun(p)],
+    [ACTIONS.showHosts, (p) => buttons.showHosts(p)],
     [ACTIONS.showSilent, (p) => buttons.showSilent(p)],
     [ACTIONS.saveBaseline, (p) => buttons.saveBaseline(p)],
   ];

@@ -1,8 +1,8 @@
-import { formatDuration } from '../../core/format.js';
+import { agentHealth, describeAgentHealth } from '../../core/agent-health.js';
 import type { SweepRecord } from '../../queue/history.js';
 import type { AgentInfo } from '../../queue/registry.js';
-import { escapeText } from './blocks.js';
-import { BLOCK_LIMITS, clip } from './limits.js';
+import { escapeText } from '../../views/blocks.js';
+import { BLOCK_LIMITS, clip } from '../../views/block-limits.js';
 
 /** A correct example to show under every error. */
 export const EXAMPLE = '/sweep 10.0.1.0/24 tcp:5432';
@@ -17,6 +17,8 @@ export const HELP_TEXT = [
   '`/sweep 10.0.1.0/24 save:before-cutover` then `compare:before-cutover` — what changed since',
   '`/sweep trace 10.0.2.15 tcp:443` — where the path stops, hop by hop (`udp`, `icmp`; default ICMP then TCP 443)',
   '`/sweep diag 10.0.2.15 tcp:443,5432` — the report a network team asks for: route, ARP, DNS, ping, ports, trace, MTU',
+  '`/sweep watch 10.0.1.0/24 tcp:5432 every:5m confirm:2` — keep watching: a message only when a change holds',
+  '`/sweep watches` · `/sweep unwatch ID` · `/sweep mute ID 1h`',
   '`/sweep agents` · `/sweep history 10.0.1.0/24` · `/sweep help`',
   'Options are `key:value` or `key=value`.',
 ].join('\n');
@@ -35,10 +37,10 @@ export function agentsText(agents: readonly AgentInfo[], now = Date.now()): stri
       group = agent.group;
       lines.push(`*${escapeText(group)}*`);
     }
-    const seen = formatDuration(Math.max(0, now - Date.parse(agent.lastSeen)));
     lines.push(
       `• \`${escapeText(agent.id)}\` ${escapeText(agent.cidrs.join(', '))} · ${agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)'}` +
-        ` · ${agent.load.active}/${agent.load.concurrency} chunks · seen ${seen} ago`,
+        ` · ${agent.load.active}/${agent.load.concurrency} chunks`,
+      `    ${escapeText(describeAgentHealth(agentHealth(agent, now)))}`,
     );
   }
   return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);

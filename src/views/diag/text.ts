@@ -1,5 +1,6 @@
 import type { DiagReport } from '../../core/diag.js';
-import { describePort, describeReporter, describeResolverError } from '../../core/format.js';
+import { describeDiagPort } from '../../core/diag.js';
+import { describeResolverError } from '../../core/format.js';
 import type { HostResult } from '../../core/report.js';
 import { formatRtt } from '../../core/stats.js';
 import { renderPathMtuLines } from '../trace/path-mtu-text.js';
@@ -87,11 +88,9 @@ export function renderDiagText(report: DiagReport): string {
   if (report.host) {
     const host = report.host;
     lines.push('', `Ping (${host.icmp.sent} echoes)`, ...pingLines(host).map((line) => `  ${line}`));
-    if (host.reporter && host.icmp.received === 0) lines.push(`  ${describeReporter(host.reporter, host.ip)}`);
+    if (host.reporter && host.icmp.received === 0) lines.push(`  ${host.reporter.reason}, said ${host.reporter.address}`);
     lines.push('', 'TCP connects');
-    for (const port of host.ports) {
-      lines.push(`  ${describePort(port)}${port.reporter ? `: ${describeReporter(port.reporter, host.ip)}` : ''}`);
-    }
+    for (const port of host.ports) lines.push(`  ${describeDiagPort(port)}${port.reporter ? `: ${port.reporter.reason}` : ''}`);
   }
   if (report.trace) {
     lines.push('', `Trace: ${report.trace.conclusion}`);

@@ -1,6 +1,8 @@
 import type { KnownBlock } from '@slack/types';
 import type { DiagReport } from '../../core/diag.js';
-import { STATE_TITLES, describePort, formatDuration } from '../../core/format.js';
+import { describeDiagPort } from '../../core/diag.js';
+import { formatDuration } from '../../core/format.js';
+import { STATE_TITLES } from '../words.js';
 import { describeMode } from '../../core/trace.js';
 import type { TracePath, TraceReport } from '../../core/trace.js';
 import { formatMs } from './text.js';
@@ -79,7 +81,7 @@ export function diagBlocks(report: DiagReport): KnownBlock[] {
     const rtt = host.icmp.rtt ? `, avg ${formatMs(host.icmp.rtt.avg)} ms` : '';
     facts.push(`*Ping* ${host.icmp.received}/${host.icmp.sent} (${host.icmp.lossPct}% loss${rtt})`);
     facts.push(`*State* ${STATE_TITLES[host.state]}`);
-    for (const port of host.ports) facts.push(`*TCP* ${describePort(port)}${port.reporter ? `, from ${port.reporter.address}` : ''}`);
+    for (const port of host.ports) facts.push(`*TCP* ${describeDiagPort(port)}`);
   }
   if (report.pathMtu) facts.push(`*Path MTU* ${report.pathMtu.pathMtu ?? '?'} (interface ${report.pathMtu.interfaceMtu ?? '?'})${report.pathMtu.blackHole ? ' black hole' : ''}`);
   blocks.push(section(facts.join('\n')));

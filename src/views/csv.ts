@@ -1,4 +1,4 @@
-import type { SweepReport } from '../../core/report.js';
+import type { SweepReport } from '../core/report.js';
 
 const HEADER = [
   'ip',

@@ -1,0 +1,65 @@
+/**
+ * How an agent is doing, from the facts it publishes in its heartbeat: one model for `/sweep agents`,
+ * `zensweep agents` and the bot's metrics, so the three never disagree.
+ */
+import { formatCount, formatDuration } from './format.js';
+
+/** What an agent says of itself that bears on its health (a subset of its registry entry). */
+export interface AgentFacts {
+  /** Its last heartbeat, ISO 8601. */
+  lastSeen: string;
+  /** Probes outstanding at its last heartbeat; absent from agents older than this field. */
+  inFlight?: number;
+  /** Packets per second it sent between its last two heartbeats. */
+  sendRate?: number;
+  /** Its configured limit, packets per second; 0 = unlimited. */
+  rateLimit?: number;
+  /** The last thing that went wrong there (a failed chunk, a worker or Redis error), one line, no secret. */
+  lastError?: { at: string; message: string };
+}
+
+export interface AgentHealth {
+  /** Milliseconds since its last heartbeat (never negative, whatever the clocks say). */
+  heartbeatAgeMs: number;
+  /** The heartbeat is overdue: more than two heartbeat periods old. */
+  late: boolean;
+  inFlight: number;
+  /** Packets per second. */
+  sendRate: number;
+  rateLimit?: number;
+  lastError?: { ageMs: number; message: string };
+}
+
+/** How often an agent refreshes its registry entry, in milliseconds. */
+export const HEARTBEAT_MS = 10_000;
+
+/** The health model of one agent at `now` (ms since the epoch). */
+export function agentHealth(facts: AgentFacts, now: number): AgentHealth {
+  const heartbeatAgeMs = Math.max(0, now - Date.parse(facts.lastSeen));
+  const health: AgentHealth = {
+    heartbeatAgeMs,
+    late: heartbeatAgeMs > 2 * HEARTBEAT_MS,
+    inFlight: facts.inFlight ?? 0,
+    sendRate: facts.sendRate ?? 0,
+  };
+  if (facts.rateLimit !== undefined) health.rateLimit = facts.rateLimit;
+  if (facts.lastError) {
+    health.lastError = { ageMs: Math.max(0, now - Date.parse(facts.lastError.at)), message: facts.lastError.message };
+  }
+  return health;
+}
+
+/**
+ * `heartbeat 3.20 s ago · 120 in flight · 450/10,000 pkt/s · last error 5 min 2 s ago: bad chunk data`, with
+ * `late` in front when the heartbeat is overdue.
+ */
+export function describeAgentHealth(health: AgentHealth): string {
+  const limit = health.rateLimit === undefined ? '' : `/${health.rateLimit === 0 ? 'unlimited' : formatCount(health.rateLimit)}`;
+  const parts = [
+    `${health.late ? 'LATE: ' : ''}heartbeat ${formatDuration(health.heartbeatAgeMs)} ago`,
+    `${formatCount(health.inFlight)} in flight`,
+    `${formatCount(Math.round(health.sendRate))}${limit} pkt/s`,
+  ];
+  if (health.lastError) parts.push(`last error ${formatDuration(health.lastError.ageMs)} ago: ${health.lastError.message}`);
+  return parts.join(' · ');
+}

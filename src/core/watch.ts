@@ -1,0 +1,181 @@
+/**
+ * What a watch decides after each run, from the hosts the run found: which changes are confirmed (held for
+ * `confirm` consecutive runs), which hosts flap, when an incident opens and when it ends. Pure: the state goes in
+ * and comes out, so a restarted bot carries on from Redis exactly where the last one stopped.
+ *
+ * A host is compared by its signature: its state and, when TCP ports are probed, each port's state
+ * (`alive 22/closed 5432/open`). So a database port that stops answering while the host still answers ping is a
+ * change, as a security-group edit that bites new flows only should be.
+ */
+import type { HostResult } from './report.js';
+import type { HostState, PortState } from './states.js';
+
+/** The signature of a host that answers nothing: the one a host not on record has. */
+export const QUIET = 'silent';
+/** Runs looked back over for flapping. */
+export const FLAP_WINDOW = 10;
+/**
+ * Changes within the window that make a host flapping. A change counted here is a move away from the host's
+ * accepted state: a blip, an outage and its recovery count three, not four.
+ */
+export const FLAP_CHANGES = 4;
+/** Runs without such a change after which a flapping host has settled. */
+export const CALM_RUNS = 5;
+/** Runs without any change after which an incident that did not return to how it began is taken as the new normal. */
+export const SETTLE_RUNS = 12;
+
+/** A host's state and its ports' states, as one comparable string. */
+export function hostSignature(host: Pick<HostResult, 'state' | 'ports'>): string {
+  if (host.state === 'silent') return QUIET;
+  const ports = [...host.ports].sort((a, b) => a.port - b.port).map((p) => `${p.port}/${p.state}`);
+  return [host.state, ...ports].join(' ');
+}
+
+/** A signature read back: the host state and each port's state. */
+export function readSignature(signature: string): { state: HostState; ports: Map<number, PortState> } {
+  const [state, ...ports] = signature.split(' ');
+  const map = new Map<number, PortState>();
+  for (const part of ports) {
+    const [port, portState] = part.split('/');
+    map.set(Number(port), portState as PortState);
+  }
+  return { state: (state ?? QUIET) as HostState, ports: map };
+}
+
+/** An incident: the message that announced it, and how its hosts were before it began. */
+export interface Incident {
+  /** ISO 8601. */
+  openedAt: string;
+  /** Signatures before the incident, of every host it involved. */
+  reference: Record<string, string>;
+  /** Runs since the last change of any of its hosts. */
+  quietRuns: number;
+  /** The alert message, once posted: its ts and text (for the edit that closes it). */
+  alert?: { ts: string; text: string };
+}
+
+export interface WatchState {
+  /** Runs observed (inconclusive runs are not). */
+  runs: number;
+  /** The accepted signature of each host that is not quiet. */
+  baseline: Record<string, string>;
+  /** Where the last run saw a host otherwise than its baseline. */
+  lastSeen: Record<string, string>;
+  /** Changes seen and not yet confirmed: the new signature and for how many consecutive runs it has held. */
+  pending: Record<string, { signature: string; runs: number }>;
+  /**
+   * Run numbers at which each host moved away from its accepted signature (differing both from the run before and
+   * from its baseline), within the flapping window.
+   */
+  transitions: Record<string, number[]>;
+  flapping: string[];
+  incident?: Incident;
+}
+
+export interface HostChange {
+  ip: string;
+  from: string;
+  to: string;
+}
+
+export interface RunVerdict {
+  state: WatchState;
+  /** Changes confirmed by this run, of hosts that do not flap. */
+  changes: HostChange[];
+  /** Hosts found flapping by this run, with their changes within the window. */
+  flapping: { ip: string; changes: number }[];
+  /** Hosts that stopped flapping in this run, from their baseline to what they are now. */
+  calmed: HostChange[];
+  /** This run opened an incident. */
+  opened: boolean;
+  /** This run closed the incident: its hosts are back (`resolved`) or held their new states long enough (`settled`). */
+  closed?: { how: 'resolved' | 'settled'; incident: Incident };
+}
+
+/** The state after a first run: what it found is the baseline. */
+export function firstState(observed: ReadonlyMap<string, string>): WatchState {
+  const baseline: Record<string, string> = {};
+  for (const [ip, signature] of observed) if (signature !== QUIET) baseline[ip] = signature;
+  return { runs: 1, baseline, lastSeen: {}, pending: {}, transitions: {}, flapping: [] };
+}
+
+/**
+ * Takes one run's signatures (`observed`: every host the run probed; a host it did not probe, e.g. of a chunk that
+ * failed, is left as it was) and decides what changed. `now` dates a new incident.
+ */
+export function observeRun(previous: WatchState, observed: ReadonlyMap<string, string>, confirm: number, now: Date): RunVerdict {
+  const state: WatchState = structuredClone(previous);
+  const run = state.runs + 1;
+  state.runs = run;
+  const changes: HostChange[] = [];
+  const flapping: RunVerdict['flapping'] = [];
+  const calmed: HostChange[] = [];
+  const baselineOf = (ip: string): string => state.baseline[ip] ?? QUIET;
+  const accept = (ip: string, signature: string): void => {
+    if (signature === QUIET) delete state.baseline[ip];
+    else state.baseline[ip] = signature;
+  };
+  const flaps = new Set(state.flapping);
+
+  for (const [ip, seen] of observed) {
+    const before = state.lastSeen[ip] ?? baselineOf(ip);
+    const recent = (state.transitions[ip] ?? []).filter((at) => at > run - FLAP_WINDOW);
+    if (seen !== before && seen !== baselineOf(ip)) recent.push(run);
+    if (recent.length > 0) state.transitions[ip] = recent;
+    else delete state.transitions[ip];
+
+    if (flaps.has(ip)) {
+      // Changes of a flapping host are not reported one by one: only that it settled, once it has.
+      if (recent.every((at) => at <= run - CALM_RUNS)) {
+        flaps.delete(ip);
+        calmed.push({ ip, from: baselineOf(ip), to: seen });
+        accept(ip, seen);
+      }
+    } else if (recent.length >= FLAP_CHANGES) {
+      flaps.add(ip);
+      flapping.push({ ip, changes: recent.length });
+      delete state.pending[ip];
+    } else if (seen === baselineOf(ip)) {
+      delete state.pending[ip];
+    } else {
+      const pending = state.pending[ip];
+      const runs = pending?.signature === seen ? pending.runs + 1 : 1;
+      if (runs >= confirm) {
+        changes.push({ ip, from: baselineOf(ip), to: seen });
+        accept(ip, seen);
+        delete state.pending[ip];
+      } else {
+        state.pending[ip] = { signature: seen, runs };
+      }
+    }
+    if (seen === baselineOf(ip)) delete state.lastSeen[ip];
+    else state.lastSeen[ip] = seen;
+  }
+  state.flapping = [...flaps].sort();
+
+  let opened = false;
+  let closed: RunVerdict['closed'];
+  const involved = [...changes, ...flapping.map(({ ip }) => ({ ip, from: previous.baseline[ip] ?? QUIET }))];
+  if (involved.length > 0 || calmed.length > 0) {
+    if (!state.incident && involved.length > 0) {
+      state.incident = { openedAt: now.toISOString(), reference: {}, quietRuns: 0 };
+      opened = true;
+    }
+    if (state.incident) {
+      for (const { ip, from } of involved) state.incident.reference[ip] ??= from;
+      state.incident.quietRuns = 0;
+    }
+  } else if (state.incident) {
+    state.incident.quietRuns += 1;
+  }
+  const incident = state.incident;
+  if (incident && !opened) {
+    const hosts = Object.keys(incident.reference);
+    const back = hosts.every((ip) => !flaps.has(ip) && baselineOf(ip) === incident.reference[ip]);
+    const still = hosts.every((ip) => !flaps.has(ip) && state.pending[ip] === undefined);
+    if (back) closed = { how: 'resolved', incident };
+    else if (still && incident.quietRuns >= SETTLE_RUNS) closed = { how: 'settled', incident };
+    if (closed) delete state.incident;
+  }
+  return { state, changes, flapping, calmed, opened, closed };
+}

@@ -1,0 +1,174 @@
+import type { Redis, RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { Shutdown } from '../shutdown.js';
+import { redactUrl } from './connect.js';
+import { ioredis } from './load.js';
+
+/** How often an outage still going on is logged again, in milliseconds (default 60,000). */
+export const REMIND_EVERY_MS = 60_000;
+/** How long `close()` waits for the connections to say goodbye to Redis before cutting them, in ms. */
+const QUIT_MS = 1000;
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+
+/**
+ * Whether an error only says that Redis could not be reached (as opposed to, say, a failed script): BullMQ forwards
+ * its connections' errors from its workers and queues, and those are already counted by {@link RedisConnections}.
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined && CONNECTION_ERROR_CODES.has(code)) return true;
+  return (
+    error.name === 'ConnectionClosedError' ||
+    error.message === 'Connection is closed.' ||
+    [...CONNECTION_ERROR_CODES].some((c) => error.message.includes(c))
+  );
+}
+
+/**
+ * Every ioredis connection of one process to one Redis: made here (with `maxRetriesPerRequest: null`, as BullMQ
+ * workers need), watched here, and cut here when the process stops. Duplicates are watched too, so the
+ * connections that BullMQ makes for itself (a worker's blocking connection, QueueEvents) count as well.
+ *
+ * While Redis cannot be reached every connection fails on each reconnection attempt (several a second): instead of a
+ * line for each, the outage is logged once when it starts (`redis_down`, with the URL without its password), again
+ * at most once a minute while it lasts (`redis_still_down`), and once when it ends (`redis_up`, with how long it
+ * lasted). The outage ends when no connection that failed is still waiting to reconnect.
+ */
+export class RedisConnections {
+  private readonly clients = new Set<Redis>();
+  /** Connections whose last news was an error, not `ready`. */
+  private readonly failing = new Set<Redis>();
+  private readonly redacted: string;
+  private readonly remindEveryMs: number;
+  private readonly now: () => number;
+  private downSince: number | undefined;
+  private lastLine = 0;
+  private closing = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+    options: {
+      /** How often an outage still going on is logged again, in ms, default {@link REMIND_EVERY_MS}. */
+      remindEveryMs?: number;
+      /** The clock, in ms (default Date.now). */
+      now?: () => number;
+    } = {},
+  ) {
+    this.redacted = redactUrl(url);
+    this.remindEveryMs = options.remindEveryMs ?? REMIND_EVERY_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Whether Redis is known to be unreachable right now. */
+  get down(): boolean {
+    return this.downSince !== undefined;
+  }
+
+  /** A new connection, watched like all the others, and so are its duplicates. */
+  open(options: RedisOptions = {}): Redis {
+    return new WatchedRedis(this, [this.url, { maxRetriesPerRequest: null, ...options }]);
+  }
+
+  /**
+   * A listener for the `error` events of a BullMQ worker or queue: logs them as `event`, except those that only say
+   * Redis cannot be reached (the connection is watched here, and the outage is logged once).
+   */
+  errorLogger(event: string, fields: Record<string, unknown> = {}): (error: Error) => void {
+    return (error) => {
+      if (this.closing || isConnectionError(error)) return;
+      this.log.warn({ event, ...fields, message: this.clean(error.message) });
+    };
+  }
+
+  /**
+   * Quits every connection (at most `quitMs`, and not at all while Redis is away: a quit waits behind the commands
+   * queued for Redis), then cuts whatever is still open, so that no reconnection timer keeps the process alive.
+   * From here on nothing more is logged about the connections: they end because they were asked to.
+   */
+  async close(quitMs = QUIT_MS): Promise<void> {
+    this.closing = true;
+    if (!this.down) {
+      await new Shutdown().step(
+        'quit',
+        quitMs,
+        Promise.all([...this.clients].map((client) => client.quit().catch(() => undefined))),
+      );
+    }
+    for (const client of this.clients) client.disconnect();
+    this.clients.clear();
+    this.failing.clear();
+  }
+
+  /** Called by every connection made here, as it is made. */
+  watch(client: Redis): void {
+    this.clients.add(client);
+    client.on('error', (error: Error) => this.failed(client, error));
+    client.on('ready', () => this.ready(client));
+    // BullMQ ends and connects its blocking connection again now and then: an ended one is forgotten until then.
+    client.on('connecting', () => {
+      if (!this.closing) this.clients.add(client);
+    });
+    client.on('end', () => {
+      this.clients.delete(client);
+      this.failing.delete(client);
+    });
+  }
+
+  private failed(client: Redis, error: Error): void {
+    if (this.closing) return;
+    this.failing.add(client);
+    const now = this.now();
+    if (this.downSince === undefined) {
+      this.downSince = now;
+      this.lastLine = now;
+      this.log.warn(
+        { event: 'redis_down', redis: this.redacted, message: this.clean(error.message) },
+        'Redis cannot be reached',
+      );
+    } else if (now - this.lastLine >= this.remindEveryMs) {
+      this.lastLine = now;
+      this.log.warn({ event: 'redis_still_down', redis: this.redacted, downMs: now - this.downSince, message: this.clean(error.message) });
+    }
+  }
+
+  private ready(client: Redis): void {
+    this.failing.delete(client);
+    if (this.closing || this.downSince === undefined || this.failing.size > 0) return;
+    const downMs = this.now() - this.downSince;
+    this.downSince = undefined;
+    this.log.info({ event: 'redis_up', redis: this.redacted, downMs }, 'Redis answers again');
+  }
+
+  /** An error message without the password, should it hold the URL. */
+  private clean(message: string): string {
+    return message.split(this.url).join(this.redacted);
+  }
+}
+
+/** An ioredis connection that tells its {@link RedisConnections} of itself and of every duplicate made from it. */
+class WatchedRedis extends ioredis.Redis {
+  constructor(
+    private readonly owner: RedisConnections,
+    args: [url: string, options: RedisOptions] | [options: RedisOptions],
+  ) {
+    super(...(args as [string, RedisOptions]));
+    owner.watch(this);
+  }
+
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return new WatchedRedis(this.owner, [{ ...this.options, ...override }]);
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * What watches say in Slack, written for a phone: the alert's first line says which subnet and what changed,
+ * hosts changing the same way are folded into one range, and every message fits Block Kit's limits.
+ */
+import type { KnownBlock } from '@slack/types';
+import { foldAddresses } from '../../core/ranges.js';
+import type { HostState } from '../../core/states.js';
+import { CALM_RUNS, FLAP_WINDOW, readSignature } from '../../core/watch.js';
+import type { HostChange } from '../../core/watch.js';
+import { formatEvery } from '../../core/watch-grammar.js';
+import type { WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
+import { escapeText } from '../../views/blocks.js';
+import { BLOCK_LIMITS, clip, packLines } from '../../views/block-limits.js';
+
+const STATE_WORDS: Record<HostState, string> = {
+  alive: 'alive',
+  alive_tcp_only: 'TCP only',
+  prohibited: 'prohibited',
+  unreachable: 'unreachable',
+  silent: 'silent',
+};
+
+function answers(state: HostState): boolean {
+  return state === 'alive' || state === 'alive_tcp_only';
+}
+
+/** What happened to one host, without its address: `went silent`, `appeared`, `5432/tcp open → closed`. */
+export function changePhrase(from: string, to: string): string {
+  const a = readSignature(from);
+  const b = readSignature(to);
+  if (!answers(a.state) && answers(b.state)) return b.state === 'alive' ? 'appeared' : 'appeared (TCP only, ICMP filtered)';
+  if (answers(a.state) && !answers(b.state)) return b.state === 'silent' ? 'went silent' : `became ${STATE_WORDS[b.state]}`;
+  const parts: string[] = [];
+  if (a.state !== b.state) parts.push(`${STATE_WORDS[a.state]} → ${STATE_WORDS[b.state]}`);
+  const ports = [...new Set([...a.ports.keys(), ...b.ports.keys()])].sort((x, y) => x - y);
+  for (const port of ports) {
+    const before = a.ports.get(port);
+    const after = b.ports.get(port);
+    if (before !== after) parts.push(`${port}/tcp ${before ?? 'not probed'} → ${after ?? 'not probed'}`);
+  }
+  return parts.length > 0 ? parts.join(', ') : 'as before';
+}
+
+/** Hosts that changed the same way, folded: `127.0.5.10-11 5432/tcp open → closed`, `10.0.1.23 went silent`. */
+export function changeLines(changes: readonly HostChange[], limit = 20): string[] {
+  const byPhrase = new Map<string, string[]>();
+  for (const change of changes) {
+    const phrase = changePhrase(change.from, change.to);
+    byPhrase.set(phrase, [...(byPhrase.get(phrase) ?? []), change.ip]);
+  }
+  return [...byPhrase].map(([phrase, ips]) => {
+    const folded = foldAddresses(ips);
+    const shown = folded.slice(0, limit).join(', ');
+    const more = folded.length > limit ? ` and ${folded.length - limit} more` : '';
+    return `${shown}${more} ${phrase}`;
+  });
+}
+
+/** `14 min`, `2 h 5 min`, `40 s`. */
+export function formatSpan(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h${minutes % 60 > 0 ? ` ${minutes % 60} min` : ''}`;
+}
+
+/** A time Slack shows in each reader's own time zone, with a UTC fallback. */
+export function slackTime(iso: string): string {
+  const seconds = Math.floor(Date.parse(iso) / 1000);
+  return `<!date^${seconds}^{date_short_pretty} {time}|${iso.slice(0, 16).replace('T', ' ')} UTC>`;
+}
+
+/** The watch's subject: what it sweeps. */
+function subject(watch: WatchRecord): string {
+  return `\`${escapeText(watch.sweep)}\``;
+}
+
+function section(text: string): KnownBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text: clip(text, BLOCK_LIMITS.sectionText) } };
+}
+
+function context(text: string): KnownBlock {
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: clip(text, BLOCK_LIMITS.contextText) }] };
+}
+
+function flappingLines(flapping: readonly { ip: string; changes: number }[]): string[] {
+  return flapping.map(
+    ({ ip, changes }) =>
+      `${ip} is flapping: ${changes} changes in the last ${FLAP_WINDOW} runs. Its changes are not reported until it holds still for ${CALM_RUNS} runs.`,
+  );
+}
+
+function calmedLines(calmed: readonly HostChange[]): string[] {
+  return calmed.map(({ ip, from, to }) => `${ip} stopped flapping${from === to ? ', as it was before' : `: ${changePhrase(from, to)}`}`);
+}
+
+/** The blocks of a list of lines: as many sections as they need, within the message limit. */
+function lineBlocks(lines: readonly string[]): KnownBlock[] {
+  const { texts, left } = packLines(lines.map(escapeText), BLOCK_LIMITS.blocks - 4);
+  const blocks = texts.map(section);
+  if (left > 0) blocks.push(context(`and ${left} more lines`));
+  return blocks;
+}
+
+export interface WatchMessage {
+  text: string;
+  blocks: KnownBlock[];
+}
+
+function footer(watch: WatchRecord, summary: string): KnownBlock {
+  return context(
+    `watch \`${watch.id}\` · every ${formatEvery(watch.everyMs)}, a change holds ${watch.confirm} run${watch.confirm === 1 ? '' : 's'} · ` +
+      `last run: ${escapeText(summary)} · \`/sweep mute ${watch.id} 1h\``,
+  );
+}
+
+/** A new incident: the channel message. Its first line is also the notification text. */
+export function alertMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'alert' }>): WatchMessage {
+  const lines = [...changeLines(notice.changes), ...flappingLines(notice.flapping)];
+  const headline = `${watch.sweep}: ${lines.join(', ')}`;
+  return {
+    text: clip(`:rotating_light: ${headline}`, 300),
+    blocks: [section(`:rotating_light: ${subject(watch)} changed`), ...lineBlocks(lines), footer(watch, notice.summary)],
+  };
+}
+
+/** A later change of an open incident: a reply in its thread. */
+export function updateMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'update' }>): WatchMessage {
+  const lines = [...changeLines(notice.changes), ...flappingLines(notice.flapping), ...calmedLines(notice.calmed)];
+  return {
+    text: clip(`${watch.sweep}: ${lines.join(', ')}`, 300),
+    blocks: [...lineBlocks(lines), footer(watch, notice.summary)],
+  };
+}
+
+/** The end of an incident: the reply in its thread. */
+export function closedMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'resolved' | 'settled' }>): WatchMessage {
+  const span = formatSpan(Date.parse(notice.at) - Date.parse(notice.openedAt));
+  const head =
+    notice.kind === 'resolved'
+      ? `:white_check_mark: Resolved after ${span}: every host is back as it was.`
+      : `:heavy_minus_sign: Settled after ${span}: no change for a while, so the new states are now the baseline.`;
+  const lines = [...changeLines(notice.changes), ...calmedLines(notice.calmed)];
+  return { text: head, blocks: [section(head), ...lineBlocks(lines), footer(watch, notice.summary)] };
+}
+
+/** The alert message once its incident has ended: marked so at the top, what it said kept below. */
+export function closedAlert(alertText: string, notice: Extract<WatchNoticeRecord, { kind: 'resolved' | 'settled' }>): WatchMessage {
+  const span = formatSpan(Date.parse(notice.at) - Date.parse(notice.openedAt));
+  const head = notice.kind === 'resolved' ? `:white_check_mark: *Resolved* after ${span}` : `:heavy_minus_sign: *Settled* after ${span}`;
+  return { text: `${head.replace(/\*/g, '')}: ${alertText}`, blocks: [section(head), context(escapeText(alertText.replace(/^:rotating_light: /, '')))] };
+}
+
+/** The watch cannot run, or can again: one channel message each time this changes. */
+export function pauseMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'paused' | 'resumed' }>): WatchMessage {
+  const text =
+    notice.kind === 'paused'
+      ? `:double_vertical_bar: ${watch.sweep}: ${notice.reason}; watch paused (it keeps trying every ${formatEvery(watch.everyMs)}).`
+      : `:arrow_forward: ${watch.sweep}: ${notice.reason}; watch resumed.`;
+  return { text: clip(text, 300), blocks: [section(escapeText(text)), context(`watch \`${watch.id}\``)] };
+}
+
+/** `/sweep watches`: each watch of the channel with its last result. */
+export function watchesText(watches: readonly WatchRecord[], muted: ReadonlyMap<string, string>, now = Date.now()): string {
+  if (watches.length === 0) return 'No watch in this channel. Start one with `/sweep watch 10.0.1.0/24 tcp:5432 every:5m`.';
+  const lines = watches.map((w) => {
+    const head = `• \`${w.id}\` ${subject(w)} every ${formatEvery(w.everyMs)}, confirm ${w.confirm} · by <@${w.createdBy}>`;
+    const facts: string[] = [];
+    const run = w.lastRun;
+    facts.push(run ? `last run ${formatSpan(now - Date.parse(run.at))} ago: ${escapeText(run.summary ?? run.outcome)}` : 'no run yet');
+    const incident = w.state?.incident;
+    if (incident) facts.push(`incident open since ${slackTime(incident.openedAt)}`);
+    if ((w.state?.flapping.length ?? 0) > 0) facts.push(`flapping: ${foldAddresses(w.state?.flapping ?? []).join(', ')}`);
+    const until = muted.get(w.id);
+    if (until) facts.push(`muted until ${slackTime(until)}`);
+    if (w.blocked) facts.push(`paused: ${escapeText(w.blocked.reason)}`);
+    return `${head}\n    ${facts.join(' · ')}`;
+  });
+  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
+}

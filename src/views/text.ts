@@ -1,0 +1,128 @@
+/**
+ * The terminal view: the same outline as the Slack thread (summary, what changed, the problems, what answers,
+ * what is silent), every host listed, then names, statistics and, for a run through the agents, who ran it.
+ */
+import type { AnyReport, DistributedReport } from '../core/report.js';
+import { isDistributed } from '../core/report.js';
+import { describeResolverError, formatCount, formatDuration } from '../core/format.js';
+import type { ChangesOutline, FactLine } from './outline.js';
+import { changesOutlines, reportNotes, runsText, stateSections } from './outline.js';
+import { finishedAt, packetTotals, summaryLine } from './words.js';
+
+/** Wraps a list of items at `width` columns, each line indented. */
+function wrapList(items: readonly string[], indent: string, width = 100): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const item of items) {
+    const piece = line ? `, ${item}` : item;
+    if (line && indent.length + line.length + piece.length > width) {
+      lines.push(indent + line + ',');
+      line = item;
+    } else {
+      line += piece;
+    }
+  }
+  if (line) lines.push(indent + line);
+  return lines;
+}
+
+function label(line: FactLine): string {
+  const runs = runsText(line.runs).join(', ');
+  return line.names ? `${runs} (${line.names.join(', ')})` : runs;
+}
+
+function factLines(lines: readonly FactLine[]): string[] {
+  const singles = lines.filter((l) => l.runs.length === 1);
+  const width = Math.min(32, Math.max(0, ...singles.map((l) => label(l).length)));
+  const out: string[] = [];
+  for (const line of lines) {
+    if (!line.detail) {
+      out.push(...wrapList(runsText(line.runs), '  '));
+    } else if (line.runs.length === 1) {
+      out.push(`  ${label(line).padEnd(width)}   ${line.detail}`);
+    } else {
+      out.push(`  ${line.detail} (${formatCount(line.hosts)}):`, ...wrapList(runsText(line.runs), '    '));
+    }
+  }
+  return out;
+}
+
+function changeText(outline: ChangesOutline): string[] {
+  const lines = [`${outline.title}: ${outline.counts}`];
+  if (outline.probed) lines.push(`  (${outline.probed})`);
+  for (const change of outline.lines) {
+    const groups = change.groups.map((g) => runsText(g.runs).join(', ') + (g.note ? ` (${g.note})` : ''));
+    lines.push(...wrapList(groups, '    ').map((l, i) => (i === 0 ? `  ${change.what}: ${l.trimStart()}` : l)));
+  }
+  return lines;
+}
+
+/** The report as the terminal shows it. */
+export function renderText(report: AnyReport): string {
+  const lines: string[] = [];
+  lines.push(`${report.targets.join(' ')} — ${summaryLine(report.summary, report.durationMs)}`);
+  // Failed chunks are listed under Run.
+  for (const note of reportNotes(report, 0)) lines.push(note);
+  for (const outline of changesOutlines(report, finishedAt(report))) lines.push(...changeText(outline));
+
+  for (const section of stateSections(report)) {
+    lines.push('', `${section.title} (${formatCount(section.count)})`, ...factLines(section.lines));
+  }
+
+  if (report.names.length > 0) {
+    lines.push('', 'Names');
+    for (const name of report.names) {
+      lines.push(
+        name.error
+          ? `  ${name.name}: does not resolve: ${describeResolverError(name.error)}`
+          : `  ${name.name} → ${name.addresses.join(', ')}`,
+      );
+    }
+  }
+
+  const totals = packetTotals(report);
+  const loss =
+    totals.echoesSent > 0
+      ? `, ${Math.round(((totals.echoesSent - totals.echoesReceived) / totals.echoesSent) * 1000) / 10}% loss`
+      : '';
+  lines.push(
+    '',
+    'Statistics',
+    `  ${formatCount(report.summary.total)} addresses in ${formatDuration(report.durationMs)}` +
+      ` · echoes ${formatCount(totals.echoesSent)} sent, ` +
+      `${formatCount(totals.echoesReceived)} received${loss}` +
+      (totals.tcpAttempts > 0 ? ` · ${formatCount(totals.tcpAttempts)} TCP connects` : ''),
+  );
+  if (isDistributed(report)) lines.push(...runLines(report));
+  return lines.join('\n') + '\n';
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * What a run through the agents adds to the report: who ran which chunks, which chunks ran again and why, which
+ * failed for good, and the baseline it was saved as.
+ */
+export function runLines(report: DistributedReport): string[] {
+  const lines: string[] = ['', 'Run'];
+  lines.push(`  sweep ${report.sweepId}, asked by ${report.requestedBy}, in ${report.groups.join(', ')}`);
+  const byAgent = new Map<string, number>();
+  for (const chunk of report.chunks) {
+    const key = `${chunk.group}/${chunk.agentId}`;
+    byAgent.set(key, (byAgent.get(key) ?? 0) + 1);
+  }
+  for (const [agent, count] of [...byAgent].sort()) lines.push(`  ${agent}: ${plural(count, 'chunk')}`);
+  for (const chunk of report.chunks) {
+    if (chunk.attempt <= 1 && chunk.stalled === 0) continue;
+    const why = chunk.stalled > 0 ? 'its agent stopped answering (stalled)' : 'a failed try';
+    const tries = chunk.attempt > 1 ? ` (try ${chunk.attempt})` : '';
+    lines.push(`  retried: chunk ${chunk.index} ran again on ${chunk.agentId} after ${why}${tries}`);
+  }
+  for (const failure of report.failures) {
+    lines.push(`  failed: chunk ${failure.index} in ${failure.group}: ${failure.reason}`);
+  }
+  if (report.savedAs) lines.push(`  saved as baseline ${report.savedAs}`);
+  return lines;
+}

@@ -1,0 +1,188 @@
+/**
+ * The words every view uses for a report: state names, who sent an ICMP error, echo statistics, TCP evidence,
+ * times. Plain text: the terminal prints it as it is, Slack escapes it.
+ */
+import type { HostResult, PortResult, SweepReport, SweepSummary } from '../core/report.js';
+import type { ProbeSet } from '../core/diff.js';
+import type { HostState, Reporter } from '../core/states.js';
+import { formatCount, formatDuration } from '../core/format.js';
+
+/** Section titles, one per state. */
+export const STATE_TITLES: Record<HostState, string> = {
+  alive: 'Alive',
+  alive_tcp_only: 'TCP only, ICMP filtered',
+  prohibited: 'Prohibited by a firewall',
+  unreachable: 'Unreachable',
+  silent: 'Silent',
+};
+
+/** Words for a count of hosts in a state: `3 TCP only`. */
+export const STATE_WORDS: Record<HostState, string> = {
+  alive: 'alive',
+  alive_tcp_only: 'TCP only',
+  prohibited: 'prohibited',
+  unreachable: 'unreachable',
+  silent: 'silent',
+};
+
+/**
+ * The order a report reads in: the problems first (a firewall says no, no way there, ICMP filtered), then what
+ * answers, then what is silent.
+ */
+export const READING_ORDER: readonly HostState[] = ['prohibited', 'unreachable', 'alive_tcp_only', 'alive', 'silent'];
+
+/** `12 alive · 3 TCP only · 1 prohibited · 238 silent`: only the states that occurred, in the states' order. */
+export function countsLine(summary: SweepSummary): string {
+  const parts: string[] = [];
+  for (const state of Object.keys(STATE_WORDS) as HostState[]) {
+    const count = summary[state];
+    if (count > 0) parts.push(`${formatCount(count)} ${STATE_WORDS[state]}`);
+  }
+  return parts.length > 0 ? parts.join(' · ') : 'no hosts';
+}
+
+/** `12 alive · 3 TCP only · 1 prohibited · 238 silent · 1.1 s`. */
+export function summaryLine(summary: SweepSummary, durationMs: number): string {
+  return `${countsLine(summary)} · ${formatDuration(durationMs)}`;
+}
+
+/** Milliseconds as a person reads them: `0.37 ms`, `4.2 ms`, `15 ms`. */
+export function formatMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  return `${Math.round(ms)} ms`;
+}
+
+function formatMsBare(ms: number): string {
+  return formatMs(ms).slice(0, -3);
+}
+
+/**
+ * Who sent an ICMP error, named as what it is: the host itself, this machine or the agent (its own stack: no route,
+ * or no ARP answer on its own link), or a router on the path.
+ */
+export function senderWords(reporter: Reporter, hostIp: string, sweeper: string): string {
+  if (reporter.address === 'local') return `${sweeper}'s own stack`;
+  if (reporter.address === hostIp) return 'the host itself';
+  if (sameLink(reporter.address, hostIp)) return `${reporter.address} on its link`;
+  return `router ${reporter.address}`;
+}
+
+/**
+ * Two IPv4 addresses in one /24: an ICMP error about an on-link host comes from a machine on that link (the
+ * sender's own stack when ARP fails); a router's comes from its side of the path, another network.
+ */
+function sameLink(a: string, b: string): boolean {
+  const prefix = (ip: string): string | undefined => (/^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip.slice(0, ip.lastIndexOf('.')) : undefined);
+  const pa = prefix(a);
+  return pa !== undefined && pa === prefix(b);
+}
+
+/** What the sweeper's own stack said, short: the sender is named after it. */
+const LOCAL_WORDS: Record<string, string> = {
+  ENETUNREACH: 'no route',
+  EHOSTUNREACH: 'no route to host',
+  EPERM: 'refused by its firewall',
+  EACCES: 'prohibited on the way',
+  EADDRNOTAVAIL: 'address not usable',
+  EINVAL: 'address not usable',
+};
+
+/** ICMP's longest words, as short as they can be and still say the same. */
+const SHORT_REASONS: Record<string, string> = {
+  'communication administratively prohibited': 'admin prohibited',
+  'host administratively prohibited': 'host admin prohibited',
+  'network administratively prohibited': 'network admin prohibited',
+};
+
+/** `host unreachable, said router 198.18.0.254`; `no route, said the agent's own stack`. */
+export function reporterWords(reporter: Reporter, hostIp: string, sweeper: string): string {
+  // The errno stays in --json; its words say the same here.
+  const known = reporter.address === 'local' && reporter.errno ? LOCAL_WORDS[reporter.errno] : undefined;
+  const words = SHORT_REASONS[reporter.reason] ?? reporter.reason;
+  const reason = known ?? (reporter.errno ? `${words} (${reporter.errno})` : words);
+  return `${reason}, said ${senderWords(reporter, hostIp, sweeper)}`;
+}
+
+/** `rtt 0.37 ms` for one echo; `0% loss · 0.31/0.37/0.52 ms` (min/avg/max) for several. */
+export function echoWords(host: HostResult): string {
+  const { icmp } = host;
+  if (icmp.sent === 0) return 'no echo sent';
+  if (!icmp.rtt) return `no echo reply (${icmp.sent} sent)`;
+  if (icmp.sent === 1) return `rtt ${formatMs(icmp.rtt.avg)}`;
+  const { min, avg, max } = icmp.rtt;
+  return `${icmp.lossPct}% loss · ${formatMsBare(min)}/${formatMsBare(avg)}/${formatMs(max)}`;
+}
+
+function portsWords(ports: readonly PortResult[], state: 'open' | 'closed'): string {
+  const numbers = ports.map((p) => p.port).join(', ');
+  const only = ports.length === 1 ? ports[0] : undefined;
+  return only?.ms !== undefined ? `${numbers} ${state} ${formatMs(only.ms)}` : `${numbers} ${state}`;
+}
+
+/**
+ * The TCP results that matter: open ports; closed ones (an RST) only when they are the evidence that the host is
+ * there, i.e. when nothing else answered.
+ */
+export function tcpEvidence(host: HostResult): string | undefined {
+  const open = host.ports.filter((p) => p.state === 'open');
+  if (open.length > 0) return portsWords(open, 'open');
+  const closed = host.ports.filter((p) => p.state === 'closed');
+  if (host.state === 'alive_tcp_only' && closed.length > 0) return portsWords(closed, 'closed');
+  return undefined;
+}
+
+/** What a host's line says after its address, for alive and TCP-only hosts: TCP results first, then echoes. */
+export function answerWords(host: HostResult): string {
+  const parts: string[] = [];
+  const tcp = tcpEvidence(host);
+  if (tcp) parts.push(tcp);
+  if (host.state === 'alive') parts.push(echoWords(host));
+  return parts.join(' · ');
+}
+
+/** `tcp:22,5432 count:3`, or `no TCP port` for an ICMP-only sweep with one echo. */
+export function probeWords(probed: ProbeSet): string {
+  const parts: string[] = [probed.ports.length > 0 ? `tcp:${probed.ports.join(',')}` : 'no TCP port'];
+  if (probed.count !== 1) parts.push(`count:${probed.count}`);
+  return parts.join(' ');
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `14:02 UTC` on the day of `now`, `Nov 29 14:02 UTC` before. */
+export function clockTime(at: string, now: Date): string {
+  const date = new Date(at);
+  if (Number.isNaN(date.getTime())) return at;
+  const hhmm = date.toISOString().slice(11, 16);
+  const sameDay = date.toISOString().slice(0, 10) === now.toISOString().slice(0, 10);
+  return sameDay ? `${hhmm} UTC` : `${MONTHS[date.getUTCMonth()] ?? ''} ${date.getUTCDate()} ${hhmm} UTC`;
+}
+
+/** `just now`, `12 min ago`, `3 h ago`, `2 days ago`. */
+export function timeAgo(at: string, now: Date): string {
+  const ms = now.getTime() - Date.parse(at);
+  if (!Number.isFinite(ms) || ms < 60_000) return 'just now';
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} days ago`;
+}
+
+/** When a report finished: the moment "12 min ago" is counted from. */
+export function finishedAt(report: SweepReport): Date {
+  return new Date(Date.parse(report.startedAt) + report.durationMs);
+}
+
+export function packetTotals(report: SweepReport): { echoesSent: number; echoesReceived: number; tcpAttempts: number } {
+  let echoesSent = 0;
+  let echoesReceived = 0;
+  let tcpAttempts = 0;
+  for (const host of report.hosts) {
+    echoesSent += host.icmp.sent;
+    echoesReceived += host.icmp.received;
+    for (const port of host.ports) tcpAttempts += port.attempts;
+  }
+  return { echoesSent, echoesReceived, tcpAttempts };
+}

@@ -1,0 +1,178 @@
+/**
+ * `zensweep agent` and `zensweep bot` when Redis goes away: real processes, a real redis-server that the tests stop
+ * and start again, the fake Slack. A service asked to stop stops, whether Redis answers or not; an outage is a few
+ * log lines, not a stream; and once Redis is back the services serve again without a restart.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { parseSweepText } from '../../src/core/grammar.js';
+import { Dispatcher } from '../../src/queue/dispatcher.js';
+import { sweepQueueName } from '../../src/queue/names.js';
+import { bullmq } from '../../src/queue/load.js';
+import { AgentRegistry } from '../../src/queue/registry.js';
+import { startAgent } from '../support/agents.js';
+import { commandFields, postSigned, startBot } from '../support/bot.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { assertRoot } from '../support/root.js';
+import { spawnService, type ServiceProcess } from '../support/service.js';
+
+const PASSWORD = 'hunter2-outage-secret';
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+type LogEvent = Record<string, unknown>;
+
+/** The JSON lines a service wrote (from character `from` of its log on). */
+function logEvents(service: ServiceProcess, from = 0): LogEvent[] {
+  return service
+    .log()
+    .slice(from)
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LogEvent);
+}
+
+function eventsNamed(service: ServiceProcess, name: string, from = 0): LogEvent[] {
+  return logEvents(service, from).filter((e) => e.event === name);
+}
+
+/** SIGTERM, and how it ended: exit code and milliseconds until the process was gone (SIGKILL only after 60 s). */
+async function terminate(service: ServiceProcess): Promise<{ code: number | null; ms: number }> {
+  const started = Date.now();
+  const code = await service.stop(60_000);
+  return { code, ms: Date.now() - started };
+}
+
+describe('zensweep agent and bot when Redis goes away (real processes, real redis-server)', () => {
+  let redis: RedisServer | undefined;
+  let slack: FakeSlack | undefined;
+  const services: ServiceProcess[] = [];
+
+  before(() => assertRoot());
+
+  afterEach(async () => {
+    await Promise.all(services.splice(0).map((s) => s.kill()));
+    await slack?.close();
+    await redis?.destroy();
+  });
+
+  it('exit 0 within 15 s of SIGTERM while Redis is down: an agent probing a chunk, an idle one, one that never reached it, the bot', { timeout: 120_000 }, async () => {
+    redis = await startRedis();
+    slack = await FakeSlack.start();
+    const url = redis.url;
+    const [busy, idle, bot] = await Promise.all([
+      // 254 addresses at 10 packets/s: still probing when Redis goes.
+      startAgent({ redisUrl: url, group: 'busy', cidrs: '127.0.0.0/24', rate: 10, concurrency: 1 }),
+      startAgent({ redisUrl: url, group: 'idle', cidrs: '127.0.1.0/24' }),
+      startBot({ redisUrl: url, slack }),
+    ]);
+    services.push(busy, idle, bot);
+
+    const client = new Redis(url, { maxRetriesPerRequest: null });
+    const dispatcher = new Dispatcher({ connection: client });
+    const chunks = new bullmq.Queue(sweepQueueName('busy'), { connection: client });
+    try {
+      await dispatcher.submit(parseSweepText('127.0.0.0/24 vpc:busy retries:0'), 'test');
+      await until('the busy agent probing its chunk', async () => (await chunks.getActiveCount()) > 0);
+    } finally {
+      await chunks.close();
+      await dispatcher.close();
+      client.disconnect();
+    }
+
+    await redis.stop();
+    // An agent started during the outage: it waits for Redis to register, and must still stop when asked.
+    const late = spawnService(['agent'], { PATH: process.env.PATH, REDIS_URL: url, ZENSWEEP_VPC: 'late', ZENSWEEP_CIDRS: '127.0.2.0/24' });
+    services.push(late);
+    const all = [busy, idle, late, bot];
+    await until('every service noticing the outage', () => all.every((s) => eventsNamed(s, 'redis_down').length === 1));
+    const named = [['busy agent', busy], ['idle agent', idle], ['late agent', late], ['bot', bot]] as const;
+    const ends = await Promise.all(named.map(async ([name, service]) => ({ name, service, ...(await terminate(service)) })));
+    for (const { name, service, ...end } of ends) {
+      assert.equal(end.code, 0, `${name} exited ${end.code}:\n${service.log()}`);
+      assert.ok(end.ms < 15_000, `${name} took ${end.ms} ms to exit:\n${service.log()}`);
+    }
+    // The busy agent gave its chunk the grace to finish before giving up on it; nothing could be handed back.
+    const [busyStopped] = eventsNamed(busy, 'agent_stopped');
+    assert.ok(busyStopped, busy.log());
+    assert.deepEqual(busyStopped.unfinished, ['chunks', 'hand back', 'registry']);
+    for (const agent of [idle, late]) assert.deepEqual(eventsNamed(agent, 'agent_stopped')[0]?.unfinished, ['hand back', 'registry'], agent.log());
+    assert.equal(eventsNamed(late, 'agent_started').length, 0, 'the late agent never reached Redis');
+    assert.equal(eventsNamed(bot, 'bot_stopped').length, 1, bot.log());
+  });
+
+  it('log a 30 s outage in a few lines, then serve again without a restart, and stop cleanly', { timeout: 180_000 }, async () => {
+    redis = await startRedis({ password: PASSWORD });
+    slack = await FakeSlack.start();
+    const server = redis;
+    const [agent, bot] = await Promise.all([
+      startAgent({ redisUrl: server.url, group: 'lo', cidrs: '127.0.0.0/24' }),
+      startBot({ redisUrl: server.url, slack }),
+    ]);
+    services.push(agent, bot);
+    const from = new Map<ServiceProcess, number>([
+      [agent, agent.log().length],
+      [bot, bot.log().length],
+    ]);
+
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 30_000));
+    const redacted = `redis://:***@127.0.0.1:${server.port}`;
+    for (const [name, service] of [['agent', agent], ['bot', bot]] as const) {
+      const lines = logEvents(service, from.get(service));
+      assert.ok(lines.length <= 3, `${name} wrote ${lines.length} lines in 30 s of outage:\n${service.log()}`);
+      const down = lines.filter((e) => e.event === 'redis_down');
+      assert.equal(down.length, 1, `${name}:\n${service.log()}`);
+      assert.equal(down[0]?.redis, redacted);
+      assert.equal(service.child.exitCode, null, `${name} is still running`);
+    }
+
+    await server.restart();
+    await until('both services seeing Redis again', () => [agent, bot].every((s) => eventsNamed(s, 'redis_up').length === 1));
+    for (const service of [agent, bot]) {
+      const [up] = eventsNamed(service, 'redis_up');
+      assert.equal(up?.redis, redacted);
+      assert.ok(Number(up?.downMs) >= 30_000, `down for ${String(up?.downMs)} ms`);
+    }
+
+    // The agent comes back in the registry (this Redis kept nothing) and takes chunks; the bot takes a command
+    // and delivers its report in the thread.
+    const client = new Redis(server.url, { maxRetriesPerRequest: null });
+    try {
+      await until('the agent in the registry again', async () => (await new AgentRegistry(client).list()).some((a) => a.id === agent.id));
+    } finally {
+      client.disconnect();
+    }
+    const ack = await postSigned(bot.eventsUrl, commandFields('127.0.0.0/30', { response_url: slack.responseUrl() }));
+    assert.equal(ack.status, 200, ack.body);
+    const fakeSlack = slack;
+    const reply = await fakeSlack.waitFor('the report in the thread', () =>
+      fakeSlack.callsOf('chat.postMessage').find((c) => c.args.thread_ts !== undefined),
+    );
+    assert.match(String(reply.args.text), /2 alive/);
+
+    const [agentEnd, botEnd] = await Promise.all([terminate(agent), terminate(bot)]);
+    assert.equal(agentEnd.code, 0, agent.log());
+    assert.equal(botEnd.code, 0, bot.log());
+    assert.deepEqual(eventsNamed(agent, 'agent_stopped')[0]?.unfinished, [], agent.log());
+    assert.deepEqual(eventsNamed(bot, 'bot_stopped')[0]?.unfinished, [], bot.log());
+    const after = new Redis(server.url, { maxRetriesPerRequest: null });
+    try {
+      assert.deepEqual(await new AgentRegistry(after).list(), [], 'the agent left the registry');
+    } finally {
+      after.disconnect();
+    }
+    for (const service of [agent, bot]) {
+      assert.doesNotMatch(service.log(), new RegExp(PASSWORD));
+      assert.deepEqual(logEvents(service).filter((e) => ['worker_error', 'queue_error', 'redis_error'].includes(String(e.event))), []);
+    }
+  });
+});

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HEARTBEAT_MS, agentHealth, describeAgentHealth } from '../../src/core/agent-health.js';
+
+const NOW = Date.parse('2025-01-01T12:00:00.000Z');
+const ago = (ms: number): string => new Date(NOW - ms).toISOString();
+
+describe('agentHealth', () => {
+  it('turns the facts of a heartbeat into ages, counts and a lateness verdict', () => {
+    const health = agentHealth(
+      { lastSeen: ago(3200), inFlight: 120, sendRate: 450, rateLimit: 10_000, lastError: { at: ago(302_000), message: 'chunk failed: bad chunk data' } },
+      NOW,
+    );
+    assert.deepEqual(health, {
+      heartbeatAgeMs: 3200,
+      late: false,
+      inFlight: 120,
+      sendRate: 450,
+      rateLimit: 10_000,
+      lastError: { ageMs: 302_000, message: 'chunk failed: bad chunk data' },
+    });
+    assert.equal(
+      describeAgentHealth(health),
+      'heartbeat 3.20 s ago · 120 in flight · 450/10,000 pkt/s · last error 5 min 2 s ago: chunk failed: bad chunk data',
+    );
+  });
+
+  it('calls a heartbeat late past two periods, and reads an older agent without the new facts as idle', () => {
+    const health = agentHealth({ lastSeen: ago(2 * HEARTBEAT_MS + 1) }, NOW);
+    assert.equal(health.late, true);
+    assert.equal(describeAgentHealth(health), 'LATE: heartbeat 20.0 s ago · 0 in flight · 0 pkt/s');
+    assert.equal(agentHealth({ lastSeen: ago(2 * HEARTBEAT_MS) }, NOW).late, false);
+  });
+
+  it('never reports a negative age when the agent’s clock is ahead, and says unlimited for a rate of 0', () => {
+    const health = agentHealth({ lastSeen: new Date(NOW + 5000).toISOString(), rateLimit: 0, sendRate: 12.6 }, NOW);
+    assert.equal(health.heartbeatAgeMs, 0);
+    assert.equal(describeAgentHealth(health), 'heartbeat 0 ms ago · 0 in flight · 13/unlimited pkt/s');
+  });
+});

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidOptionError } from '../../src/core/errors.js';
+import { parseCommand, parseSweepText } from '../../src/core/grammar.js';
+import { FLAP_CHANGES, QUIET, SETTLE_RUNS, firstState, hostSignature, observeRun } from '../../src/core/watch.js';
+import type { RunVerdict, WatchState } from '../../src/core/watch.js';
+import { formatEvery, parseDuration } from '../../src/core/watch-grammar.js';
+import { changeLines } from '../../src/slack/watches/render.js';
+
+const OPEN = 'alive 5432/open';
+const CLOSED = 'alive 5432/closed';
+const T0 = new Date('2025-01-01T12:00:00.000Z');
+
+/** Runs the watch over a sequence of observations (each a map of ip → signature), returning every verdict. */
+function runs(first: Record<string, string>, later: Record<string, string>[], confirm = 2): RunVerdict[] {
+  let state: WatchState = firstState(new Map(Object.entries(first)));
+  return later.map((seen, i) => {
+    const verdict = observeRun(state, new Map(Object.entries(seen)), confirm, new Date(T0.getTime() + (i + 1) * 60_000));
+    state = verdict.state;
+    return verdict;
+  });
+}
+
+const said = (v: RunVerdict): string =>
+  [v.opened ? 'opened' : '', v.closed?.how ?? '', v.changes.length ? `changes:${v.changes.map((c) => c.ip).join('+')}` : '', v.flapping.length ? 'flapping' : '', v.calmed.length ? 'calmed' : '']
+    .filter(Boolean)
+    .join(' ') || '-';
+
+describe('watch state (observeRun)', () => {
+  it('signs a host by its state and each port, silent hosts all alike', () => {
+    const port = (p: number, state: 'open' | 'closed' | 'filtered') => ({ port: p, state, attempts: 1 });
+    assert.equal(hostSignature({ state: 'alive', ports: [port(5432, 'open'), port(22, 'closed')] }), 'alive 22/closed 5432/open');
+    assert.equal(hostSignature({ state: 'alive', ports: [] }), 'alive');
+    assert.equal(hostSignature({ state: 'silent', ports: [port(22, 'filtered')] }), QUIET);
+  });
+
+  it('reports a change once it has held for confirm runs, in one verdict for every host that changed', () => {
+    const verdicts = runs({ a: OPEN, b: OPEN, c: OPEN }, [
+      { a: CLOSED, b: CLOSED, c: OPEN },
+      { a: CLOSED, b: CLOSED, c: OPEN },
+      { a: CLOSED, b: CLOSED, c: OPEN },
+    ]);
+    assert.deepEqual(verdicts.map(said), ['-', 'opened changes:a+b', '-']);
+    assert.deepEqual(verdicts[1]?.changes, [
+      { ip: 'a', from: OPEN, to: CLOSED },
+      { ip: 'b', from: OPEN, to: CLOSED },
+    ]);
+  });
+
+  it('says nothing of a change that reverts before it is confirmed', () => {
+    const quiet = Array.from({ length: 9 }, () => ({ a: OPEN, b: OPEN }));
+    const verdicts = runs({ a: OPEN, b: OPEN }, [{ a: CLOSED, b: QUIET }, ...quiet, { a: OPEN, b: QUIET }, { a: OPEN, b: OPEN }]);
+    assert.deepEqual(verdicts.map(said).filter((s) => s !== '-'), []);
+  });
+
+  it('resolves the incident once its hosts are back, with when it opened', () => {
+    const verdicts = runs({ a: OPEN, b: 'silent' }, [{ a: CLOSED, b: QUIET }, { a: CLOSED, b: QUIET }, { a: OPEN, b: QUIET }, { a: OPEN, b: QUIET }]);
+    assert.deepEqual(verdicts.map(said), ['-', 'opened changes:a', '-', 'resolved changes:a']);
+    assert.equal(verdicts[3]?.closed?.incident.openedAt, new Date(T0.getTime() + 2 * 60_000).toISOString());
+    assert.equal(verdicts[3]?.state.incident, undefined);
+  });
+
+  it('answers later changes in the open incident, which stays open until every host involved is back', () => {
+    const verdicts = runs({ a: OPEN, b: OPEN }, [
+      { a: QUIET, b: OPEN },
+      { a: QUIET, b: OPEN },
+      { a: QUIET, b: QUIET },
+      { a: QUIET, b: QUIET },
+      { a: OPEN, b: QUIET },
+      { a: OPEN, b: QUIET },
+      { a: OPEN, b: OPEN },
+      { a: OPEN, b: OPEN },
+    ]);
+    assert.deepEqual(verdicts.map(said), ['-', 'opened changes:a', '-', 'changes:b', '-', 'changes:a', '-', 'resolved changes:b']);
+  });
+
+  it('reports a host that keeps changing once as flapping, then nothing until it calms, then resolves', () => {
+    const flip = (n: number): Record<string, string>[] => Array.from({ length: n }, (_, i) => ({ a: i % 2 === 0 ? CLOSED : OPEN }));
+    // Two runs each way: every change is confirmed, until the fourth change in the window.
+    const pairs = [{ a: CLOSED }, { a: CLOSED }, { a: OPEN }, { a: OPEN }, { a: CLOSED }, { a: CLOSED }, { a: OPEN }, { a: OPEN }];
+    const slow = runs({ a: OPEN }, [...pairs, ...flip(6), { a: OPEN }, { a: OPEN }, { a: OPEN }, { a: OPEN }, { a: OPEN }]);
+    const seen = slow.map(said);
+    const flagged = seen.indexOf('flapping');
+    assert.ok(flagged > 0, seen.join(', '));
+    assert.equal(slow[flagged]?.flapping[0]?.changes, FLAP_CHANGES);
+    assert.deepEqual(seen.filter((s) => s === 'flapping'), ['flapping'], 'flapping is said once');
+    const after = seen.slice(flagged + 1);
+    assert.deepEqual(after.slice(0, -1).filter((s) => s !== '-'), [], `nothing while it flaps: ${after.join(', ')}`);
+    assert.equal(after.at(-1), 'resolved calmed');
+
+    // Flipping every run: never confirmed, flapping at its fourth move away, one notice opening an incident.
+    const fast = runs({ a: OPEN }, flip(9)).map(said);
+    assert.deepEqual(fast, ['-', '-', '-', '-', '-', '-', 'opened flapping', '-', '-']);
+  });
+
+  it('does not call a blip, then an outage and its recovery, flapping', () => {
+    const verdicts = runs({ a: OPEN }, [{ a: CLOSED }, { a: OPEN }, { a: CLOSED }, { a: CLOSED }, { a: CLOSED }, { a: OPEN }, { a: OPEN }]);
+    assert.deepEqual(verdicts.map(said), ['-', '-', '-', 'opened changes:a', '-', '-', 'resolved changes:a']);
+  });
+
+  it('leaves hosts the run did not probe as they were (a failed chunk is not a silent subnet)', () => {
+    const verdicts = runs({ a: OPEN, b: OPEN }, [{ a: OPEN }, { a: OPEN }, {}, {}]);
+    assert.deepEqual(verdicts.map(said), ['-', '-', '-', '-']);
+    assert.equal(verdicts.at(-1)?.state.baseline.b, OPEN);
+  });
+
+  it('takes the new states as normal after a long quiet when they never went back', () => {
+    const still = Array.from({ length: SETTLE_RUNS + 1 }, () => ({ a: 'alive' }));
+    const verdicts = runs({ a: QUIET }, still, 1);
+    assert.deepEqual(verdicts.map(said).filter((s) => s !== '-'), ['opened changes:a', 'settled']);
+  });
+});
+
+describe('watch grammar', () => {
+  it('parses watch with its own every: and confirm:, the rest as a sweep', () => {
+    const command = parseCommand('watch 10.0.1.0/24 tcp:5432 every:90s confirm=3');
+    assert.deepEqual(command, { kind: 'watch', watch: { request: parseSweepText('10.0.1.0/24 tcp:5432'), everyMs: 90_000, confirm: 3 } });
+    assert.deepEqual(parseCommand('Watch 10.0.1.5'), { kind: 'watch', watch: { request: parseSweepText('10.0.1.5'), everyMs: 300_000, confirm: 2 } });
+  });
+
+  it('parses watches, unwatch ID and mute ID DURATION|off', () => {
+    assert.deepEqual(parseCommand('watches'), { kind: 'watches' });
+    assert.deepEqual(parseCommand('unwatch W3F9A2C'), { kind: 'unwatch', id: 'w3f9a2c' });
+    assert.deepEqual(parseCommand('mute w3f9a2c 1h30m'), { kind: 'mute', id: 'w3f9a2c', forMs: 5_400_000 });
+    assert.deepEqual(parseCommand('mute w3f9a2c off'), { kind: 'mute', id: 'w3f9a2c', forMs: 0 });
+  });
+
+  it('refuses bad watch input in one sentence naming the word, with an example', () => {
+    const cases: [string, RegExp][] = [
+      ['watch 10.0.1.0/24 every:5', /^every:5 is not a valid interval: .* e\.g\. every:5m$/],
+      ['watch 10.0.1.0/24 every:2d', /^every:2d is not a valid interval/],
+      ['watch 10.0.1.0/24 confirm:0', /^confirm:0 is not valid: .* e\.g\. confirm:2$/],
+      ['watch 10.0.1.0/24 every:1m every:2m', /repeats every/],
+      ['watch 10.0.1.0/24 save:x', /^save:x does not apply to a watch/],
+      ['watch every:5m', /nothing to sweep/],
+      ['unwatch', /^a watch id is missing: unwatch takes one id/],
+      ['unwatch 12', /^12 is not a watch id/],
+      ['mute w3f9a2c', /how long is missing/],
+      ['mute w3f9a2c forever', /^forever is not a valid mute duration/],
+      ['watches now', /watches takes nothing after it/],
+    ];
+    for (const [text, expected] of cases) {
+      assert.throws(() => parseCommand(text), (error: unknown) => {
+        assert.ok(error instanceof Error && 'code' in error, text);
+        assert.match(error.message, expected, text);
+        assert.doesNotMatch(error.message, /\n/);
+        return error instanceof InvalidOptionError || (error as { code?: string }).code === 'empty_sweep';
+      });
+    }
+  });
+
+  it('reads and writes intervals', () => {
+    assert.equal(parseDuration('5m'), 300_000);
+    assert.equal(parseDuration('1d2h'), 93_600_000);
+    assert.equal(parseDuration(''), undefined);
+    assert.equal(parseDuration('5'), undefined);
+    assert.equal(formatEvery(300_000), '5m');
+    assert.equal(formatEvery(5_400_000), '1h30m');
+    assert.equal(formatEvery(2000), '2s');
+  });
+});
+
+describe('watch messages (changeLines)', () => {
+  it('folds hosts that changed the same way and says what changed in words', () => {
+    const lines = changeLines([
+      { ip: '10.0.1.23', from: 'alive', to: QUIET },
+      { ip: '10.0.1.40', from: QUIET, to: 'alive' },
+      { ip: '10.0.1.10', from: OPEN, to: CLOSED },
+      { ip: '10.0.1.11', from: OPEN, to: CLOSED },
+      { ip: '10.0.1.50', from: 'alive 5432/open', to: 'alive_tcp_only 5432/open' },
+      { ip: '10.0.1.60', from: 'alive', to: 'unreachable' },
+    ]);
+    assert.deepEqual(lines, [
+      '10.0.1.23 went silent',
+      '10.0.1.40 appeared',
+      '10.0.1.10-11 5432/tcp open → closed',
+      '10.0.1.50 alive → TCP only',
+      '10.0.1.60 became unreachable',
+    ]);
+  });
+});

@@ -1,0 +1,292 @@
+/**
+ * Watches end to end: a real bot process, real agents probing loopback, a real redis-server, the fake Slack. The
+ * watched state is flipped for real: TCP listeners on loopback addresses that the test opens and closes (loopback
+ * always answers ping, so the port's state is what changes), and agent processes that are killed.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { WATCH_QUEUE, WatchStore, type WatchRecord } from '../../src/queue/watch-store.js';
+import { startAgent, type AgentProcess } from '../support/agents.js';
+import { commandFields, freePort, postSigned, startBot, type BotProcess } from '../support/bot.js';
+import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
+import { scrape, until, valueOf } from '../support/metrics.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { assertRoot } from '../support/root.js';
+
+const TIMEOUT = { timeout: 240_000 };
+/** Watches here may run every second; a run waits 8 s at most for its report. */
+const WATCH_ENV = { ZENSWEEP_WATCH_MIN_INTERVAL_MS: '1000', ZENSWEEP_WATCH_RUN_TIMEOUT_MS: '8000', ZENSWEEP_WATCH_MAX_PER_CHANNEL: '20' };
+
+/** A TCP port on a loopback address that the test opens and closes: open answers SYN-ACK, closed answers RST. */
+class Listener {
+  private server: Server | undefined;
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {}
+
+  async open(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.host, port: this.port, exclusive: true }, resolve);
+    });
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+interface Block {
+  type: string;
+  text?: { text: string };
+  elements?: { text?: string }[];
+}
+
+function textOf(call: SlackCall): string {
+  const blocks = (call.args.blocks as Block[] | undefined) ?? [];
+  return [String(call.args.text ?? ''), ...blocks.map((b) => [b.text?.text ?? '', ...(b.elements ?? []).map((e) => e.text ?? '')].join('\n'))].join('\n');
+}
+
+describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  let queue: Queue;
+  let store: WatchStore;
+  let slack: FakeSlack;
+  let agent: AgentProcess;
+  let bot: BotProcess;
+  let port: number;
+  let metricsPort: number;
+  const botEnv = (): NodeJS.ProcessEnv => ({ ...WATCH_ENV, METRICS_PORT: String(metricsPort) });
+  const listeners: Listener[] = [];
+  const extraAgents: AgentProcess[] = [];
+
+  const command = async (text: string, overrides: Record<string, string> = {}): Promise<string> => {
+    const answer = await postSigned(bot.eventsUrl, commandFields(text, { response_url: slack.responseUrl(), ...overrides }));
+    assert.equal(answer.status, 200, answer.body);
+    return (JSON.parse(answer.body) as { text: string }).text;
+  };
+  const listener = async (host: string): Promise<Listener> => {
+    const made = new Listener(host, port);
+    listeners.push(made);
+    await made.open();
+    return made;
+  };
+  /** Creates a watch and waits for its first run (its baseline). */
+  const watch = async (text: string): Promise<WatchRecord> => {
+    const ack = await command(`watch ${text}`);
+    const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1];
+    assert.ok(id, ack);
+    let record: WatchRecord | undefined;
+    await until(`the first run of ${id}`, async () => {
+      record = await store.get(id);
+      return record?.state !== undefined;
+    });
+    return record as WatchRecord;
+  };
+  /** Waits for `count` more runs of a watch to finish; resolves with the record after the last. */
+  const runs = async (id: string, count = 1): Promise<WatchRecord> => {
+    let record = await store.get(id);
+    for (let i = 0; i < count; i += 1) {
+      const last = record?.lastRun?.at;
+      await until(`run ${i + 1} of ${count} of ${id}`, async () => {
+        record = await store.get(id);
+        return record?.lastRun?.at !== last;
+      });
+    }
+    return record as WatchRecord;
+  };
+  /** Messages of this watch: channel messages (alerts, notices) and replies in a thread. */
+  const posted = (record: WatchRecord): { channel: SlackCall[]; replies: SlackCall[] } => {
+    const mine = slack.callsOf('chat.postMessage').filter((c) => textOf(c).includes(record.id));
+    return { channel: mine.filter((c) => c.args.thread_ts === undefined), replies: mine.filter((c) => c.args.thread_ts !== undefined) };
+  };
+
+  before(async () => {
+    assertRoot();
+    redis = await startRedis();
+    client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    queue = new Queue(WATCH_QUEUE, { connection: client });
+    store = new WatchStore(client, queue);
+    slack = await FakeSlack.start();
+    port = await freePort();
+    metricsPort = await freePort();
+    agent = await startAgent({ redisUrl: redis.url, group: 'lo', cidrs: '127.0.0.0/16' });
+    bot = await startBot({ redisUrl: redis.url, slack, env: botEnv() });
+  });
+
+  after(async () => {
+    await bot?.stop();
+    await Promise.all([agent, ...extraAgents].map((a) => a?.kill()));
+    await Promise.all(listeners.map((l) => l.close()));
+    await queue?.close();
+    client?.disconnect();
+    await slack?.close();
+    await redis?.destroy();
+    assert.deepEqual(slack?.violations ?? [], [], 'every message within Block Kit limits');
+  });
+
+  it('refuses bad watch commands privately and creates nothing', TIMEOUT, async () => {
+    assert.match(await command('watch 127.0.5.0/28 every:500ms'), /is not a valid interval/);
+    assert.match(await command('watch 127.0.5.0/28 every:1m confirm:11'), /confirm takes/);
+    assert.match(await command('unwatch w000000'), /there is no watch w000000 in this channel/);
+    assert.match(await command('mute w000000 1h'), /there is no watch w000000 in this channel/);
+    assert.match(await command('watch 198.18.0.0/28'), /no live agent covers 198\.18\.0\.1-198\.18\.0\.14/);
+    assert.match(await command('watches'), /^No watch in this channel/);
+    assert.equal(await queue.getJobSchedulersCount(), 0);
+  });
+
+  it('alerts once for a confirmed change of two hosts, ignores a blip, and resolves in the alert’s thread', TIMEOUT, async () => {
+    const a = await listener('127.0.5.10');
+    const b = await listener('127.0.5.11');
+    const record = await watch(`127.0.5.10-11 tcp:${port} every:2s`);
+    assert.deepEqual(record.state?.baseline, { '127.0.5.10': `alive ${port}/open`, '127.0.5.11': `alive ${port}/open` });
+    const list = await command('watches');
+    assert.match(list, new RegExp(`• \`${record.id}\` \`127\\.0\\.5\\.10-11 tcp:${port}\` every 2s, confirm 2 · by <@U0ONCALL>\\n {4}last run \\d+ s ago: 2 alive`));
+
+    // A blip: one run sees it, the next does not. Nothing is said.
+    await a.close();
+    await runs(record.id);
+    await a.open();
+    await runs(record.id, 3);
+    assert.deepEqual(posted(record), { channel: [], replies: [] });
+
+    // Both hosts change together and stay so: one alert, naming both.
+    await Promise.all([a.close(), b.close()]);
+    const alert = await slack.waitFor('the alert', () => posted(record).channel[0]);
+    assert.match(String(alert.args.text), new RegExp(`^:rotating_light: 127\\.0\\.5\\.10-11 tcp:${port}: 127\\.0\\.5\\.10-11 ${port}/tcp open → closed$`));
+    await runs(record.id, 3);
+    assert.equal(posted(record).channel.length, 1, 'one alert, however long the change lasts');
+    assert.equal(posted(record).replies.length, 0);
+    assert.match(await command('watches'), /incident open since/);
+
+    // Back: one reply in the alert's thread, and the alert marked resolved.
+    await Promise.all([a.open(), b.open()]);
+    const reply = await slack.waitFor('the recovery', () => posted(record).replies[0]);
+    assert.equal(reply.args.thread_ts, alert.ts);
+    assert.match(String(reply.args.text), /^:white_check_mark: Resolved after \d+ s: every host is back as it was\.$/);
+    const edit = slack.callsOf('chat.update').find((c) => c.args.ts === alert.ts);
+    assert.ok(edit, 'the alert was edited');
+    assert.match(textOf(edit), /\*Resolved\* after \d+ s/);
+    await runs(record.id, 3);
+    assert.equal(posted(record).channel.length, 1);
+    assert.equal(posted(record).replies.length, 1);
+
+    // Each run is a sweep like any other: in the history of its targets, by whoever made the watch.
+    const history = await command('history 127.0.5.10-11');
+    assert.match(history, /`127\.0\.5\.10-11` in lo: 2 alive .*by <@U0ONCALL>/);
+
+    // The bot's metrics saw the same (this is the first watch of this bot process).
+    const samples = await scrape(metricsPort);
+    assert.equal(valueOf(samples, 'zensweep_watch_alerts_total', { kind: 'alert' }), 1);
+    assert.equal(valueOf(samples, 'zensweep_watch_alerts_total', { kind: 'resolved' }), 1);
+    assert.equal(valueOf(samples, 'zensweep_watch_alerts_total', { kind: 'update' }), 0);
+    assert.ok((valueOf(samples, 'zensweep_watch_runs_total', { outcome: 'changed' }) ?? 0) >= 2);
+    const runsCounted = valueOf(samples, 'zensweep_watch_runs_total', { outcome: 'unchanged' }) ?? 0;
+    assert.ok(runsCounted >= 6, `${runsCounted} unchanged runs`);
+    assert.ok((valueOf(samples, 'zensweep_sweeps_started_total') ?? 0) >= runsCounted);
+  });
+
+  it('reports a flapping host once, and nothing more while it flaps', TIMEOUT, async () => {
+    const a = await listener('127.0.5.20');
+    const record = await watch(`127.0.5.20 tcp:${port} every:2s`);
+    // Flagged at its fourth move away (the seventh flip); three more flips after it.
+    for (let i = 0; i < 10; i += 1) {
+      await (i % 2 === 0 ? a.close() : a.open());
+      await runs(record.id);
+    }
+    const { channel, replies } = posted(record);
+    assert.equal(channel.length, 1, channel.map(textOf).join('\n---\n'));
+    assert.match(textOf(channel[0] as SlackCall), /127\.0\.5\.20 is flapping: 4 changes in the last 10 runs/);
+    assert.deepEqual(replies, []);
+    assert.doesNotMatch(textOf(channel[0] as SlackCall), /→/, 'no change reported one by one');
+    assert.deepEqual((await store.get(record.id))?.state?.flapping, ['127.0.5.20']);
+  });
+
+  it('carries on after the bot restarts, without a second alert', TIMEOUT, async () => {
+    const a = await listener('127.0.5.30');
+    const record = await watch(`127.0.5.30 tcp:${port} every:2s`);
+    await a.close();
+    // One run has seen the change (not yet confirmed) when the bot stops.
+    const seen = await runs(record.id);
+    assert.equal(seen.state?.pending['127.0.5.30']?.runs, 1);
+    assert.equal(await bot.stop(), 0);
+    bot = await startBot({ redisUrl: redis.url, slack, env: botEnv() });
+    const alert = await slack.waitFor('the alert after the restart', () => posted(record).channel[0]);
+    assert.match(String(alert.args.text), new RegExp(`127\\.0\\.5\\.30 ${port}/tcp open → closed`));
+    const later = await runs(record.id, 3);
+    assert.ok((later.state?.runs ?? 0) >= 4, 'the schedule went on');
+    assert.equal(posted(record).channel.length, 1, 'exactly one alert');
+    assert.equal((await queue.getJobSchedulers()).filter((s) => s.key === record.id || s.id === record.id).length, 1);
+  });
+
+  it('says once that its agents are gone, never that the hosts went silent, and once that they are back', TIMEOUT, async () => {
+    const far = await startAgent({ redisUrl: redis.url, group: 'far', cidrs: '127.0.6.0/24' });
+    extraAgents.push(far);
+    await listener('127.0.6.10');
+    const record = await watch(`127.0.6.10 tcp:${port} vpc:far every:2s`);
+    assert.deepEqual(record.groups, ['far']);
+    await far.kill();
+    const paused = await slack.waitFor('the paused notice', () => posted(record).channel[0], 90_000);
+    assert.match(String(paused.args.text), /^:double_vertical_bar: 127\.0\.6\.10 tcp:\d+ vpc:far: no agent of far is alive; watch paused/);
+    await runs(record.id, 3);
+    assert.equal(posted(record).channel.length, 1, 'said once');
+    assert.equal((await store.get(record.id))?.lastRun?.outcome, 'paused');
+
+    const back = await startAgent({ redisUrl: redis.url, group: 'far', cidrs: '127.0.6.0/24' });
+    extraAgents.push(back);
+    const resumed = await slack.waitFor('the resumed notice', () => posted(record).channel[1], 60_000);
+    assert.match(String(resumed.args.text), /far has a live agent again; watch resumed/);
+    await runs(record.id, 3);
+    const all = posted(record);
+    assert.equal(all.channel.length, 2, all.channel.map(textOf).join('\n---\n'));
+    assert.deepEqual(all.replies, []);
+    assert.ok(!all.channel.some((c) => /silent|→/.test(textOf(c))), 'no host was reported for its agent being gone');
+  });
+
+  it('says nothing while muted, then alerts once the mute has ended', TIMEOUT, async () => {
+    const a = await listener('127.0.5.40');
+    const record = await watch(`127.0.5.40 tcp:${port} every:1s`);
+    assert.match(await command(`mute ${record.id} 6s`), new RegExp(`^Muted \`${record.id}\``));
+    const mutedAt = Date.now();
+    await a.close();
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.deepEqual(posted(record).channel, [], 'nothing while muted');
+    const alert = await slack.waitFor('the alert after the mute', () => posted(record).channel[0]);
+    assert.ok(Date.now() - mutedAt >= 6000, 'not before the mute ended');
+    assert.match(String(alert.args.text), new RegExp(`127\\.0\\.5\\.40 ${port}/tcp open → closed`));
+  });
+
+  it('stops running once unwatched', TIMEOUT, async () => {
+    await listener('127.0.5.50');
+    const record = await watch(`127.0.5.50 tcp:${port} every:1s`);
+    assert.match(await command(`unwatch ${record.id}`), new RegExp(`^Stopped watching \`127\\.0\\.5\\.50 tcp:${port}\` \\(\`${record.id}\`\\)`));
+    assert.equal(await store.get(record.id), undefined);
+    assert.ok(!(await queue.getJobSchedulers()).some((s) => s.key === record.id || s.id === record.id));
+    assert.doesNotMatch(await command('watches'), new RegExp(record.id));
+  });
+
+  it('applies the policy to every run: a run the policy no longer allows pauses the watch, once', TIMEOUT, async () => {
+    await listener('127.0.5.60');
+    const record = await watch(`127.0.5.60 tcp:${port} every:2s`);
+    const policy = JSON.stringify({ rules: [{ channels: ['C0PUBLIC'], cidrs: ['127.0.9.0/24'] }] });
+    assert.equal(await bot.stop(), 0);
+    bot = await startBot({ redisUrl: redis.url, slack, env: { ...botEnv(), ZENSWEEP_POLICY: policy } });
+    const paused = await slack.waitFor('the policy notice', () => posted(record).channel[0]);
+    assert.match(String(paused.args.text), /the policy no longer allows it: this channel may sweep only any group within 127\.0\.9\.0\/24; watch paused/);
+    const sweptBefore = (await store.get(record.id))?.lastRun?.sweepId;
+    await runs(record.id, 2);
+    assert.equal((await store.get(record.id))?.lastRun?.sweepId, sweptBefore, 'no sweep ran');
+    assert.equal(posted(record).channel.length, 1);
+    assert.match(await command(`watch 127.0.5.61 tcp:${port} every:2s`), /this channel may sweep only any group within 127\.0\.9\.0\/24/);
+  });
+});
