@@ -80,7 +80,11 @@ describe('/sweep trace and /sweep diag (real bot, agent and redis-server; fake S
     assert.match(file, /Loss%\s+Snt\s+Last\s+Avg\s+Best\s+Wrst\s+StDev/);
     await slack.waitFor('the parent updated', () => slack.callsOf('chat.update').find((c) => /ICMP reaches/.test(String(c.args.text))));
     assert.deepEqual(slack.violations, []);
-    const audit = await new AuditTrail(client, pino({ level: 'silent' })).recent(5);
+    // Recorded right after the parent's update: wait for it rather than race it.
+    const trail = new AuditTrail(client, pino({ level: 'silent' }));
+    const deadline = Date.now() + 10_000;
+    while ((await trail.recent(1))[0]?.outcome !== 'delivered' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    const audit = await trail.recent(5);
     assert.deepEqual(audit.slice(0, 2).map((e) => [e.outcome, e.text]), [
       ['delivered', 'trace 127.0.0.1 icmp'],
       ['started', 'trace 127.0.0.1 icmp'],
