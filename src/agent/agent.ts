@@ -10,6 +10,8 @@ import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
 import { IcmpEchoProber } from '../engine/icmp/echo-prober.js';
 import { DEFAULT_RESOLVE_TIMEOUT_MS, runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
+import { isHostJobKind } from '../queue/host-jobs.js';
+import { runHostJob } from './host-jobs.js';
 import { RedisConnections, isConnectionError } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
@@ -121,7 +123,8 @@ export class Agent {
         log: this.log,
       });
     }
-    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.processChunk(job, signal)), {
+    // Trace and diag jobs of the group come on the same queue, under their own job names.
+    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.process(job, signal)), {
       connection: this.connection,
       concurrency,
       lockDuration: lockMs,
@@ -231,6 +234,12 @@ export class Agent {
     for (const [jobId, sweep] of this.active) {
       if (sweep === sweepId) this.chunks?.cancelJob(jobId, CANCELLED);
     }
+  }
+
+  private process(job: Job, signal?: AbortSignal): Promise<unknown> {
+    if (!isHostJobKind(job.name)) return this.processChunk(job, signal);
+    const { group, agentId, scope, cidrs } = this.config;
+    return runHostJob(job, { group, agentId, scope, cidrs }, signal);
   }
 
   private async processChunk(job: Job, signal?: AbortSignal): Promise<ChunkResult> {
