@@ -3,7 +3,8 @@
  *
  * 1. loopback 127.0.0.0/16, 1 echo, no retries, unlimited rate (fping -i 0)   target: ratio ≤ 1.0, peak RSS ≤ 150 MB
  * 2. the lab /24, mostly empty addresses, timeout 1000 ms, no retries         target: wall ≤ timeout + 150 ms
- * 3. and 4. through Redis and agents: see distributed.ts; 5. the Slack bot: see slack.ts
+ * 3. and 4. through Redis and agents: see distributed.ts; 5. the Slack bot: see slack.ts; trace and diag against
+ *    mtr and traceroute: see trace.ts, run alone with BENCH_ONLY=trace
  * 6. to 8. the routed, mostly empty /17 of the lab ("a VPC") at the defaults: sweep, submit through 1 and 4 agents,
  *    fping at the same pacing, the lower bound; 4 agents where the rate is the limit; a /16 from Slack: see vpc.ts
  *
@@ -24,6 +25,7 @@ import { createLab } from '../test/support/lab.js';
 import { benchDistributed } from './distributed.js';
 import { benchSlack } from './slack.js';
 import { benchVpc, type VpcFigures } from './vpc.js';
+import { benchTrace, traceTargets } from './trace.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const TIME = '/usr/bin/time';
@@ -151,6 +153,12 @@ async function compare(
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (raw sockets, network namespaces)');
+  if (process.env.BENCH_ONLY === 'trace') {
+    const trace = await benchTrace(Number(process.env.BENCH_RUNS ?? 3), median);
+    console.log('\nTargets (trace and diag)');
+    for (const line of traceTargets(trace)) console.log(line);
+    return;
+  }
   for (const tool of [TIME, '/usr/bin/fping', CLI]) {
     if (!existsSync(tool)) throw new Error(`${tool} is missing (apt-get install time fping; npm run build)`);
   }

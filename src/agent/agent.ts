@@ -13,6 +13,8 @@ import { ProbeEngine, inFlightBudget, totalWaitMs } from '../engine/engine.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../engine/scheduler.js';
 import { DEFAULT_RESOLVE_TIMEOUT_MS, runSweep } from '../engine/sweep.js';
 import { HistoryStore } from '../queue/history.js';
+import { isHostJobKind } from '../queue/host-jobs.js';
+import { runHostJob } from './host-jobs.js';
 import { RedisConnections, isConnectionError } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
@@ -154,7 +156,8 @@ export class Agent {
         log: this.log,
       });
     }
-    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.processChunk(job, signal)), {
+    // Trace and diag jobs of the group come on the same queue, under their own job names.
+    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.process(job, signal)), {
       connection: this.connection,
       concurrency,
       lockDuration: lockMs,
@@ -275,6 +278,12 @@ export class Agent {
     for (const [jobId, sweep] of this.active) {
       if (sweep === sweepId) this.chunks?.cancelJob(jobId, CANCELLED);
     }
+  }
+
+  private process(job: Job, signal?: AbortSignal): Promise<unknown> {
+    if (!isHostJobKind(job.name)) return this.processChunk(job, signal);
+    const { group, agentId, scope, cidrs } = this.config;
+    return runHostJob(job, { group, agentId, scope, cidrs }, signal);
   }
 
   private async processChunk(job: Job, signal?: AbortSignal): Promise<ChunkResult> {

@@ -11,7 +11,7 @@ export { warmUp } from './warm-up.js';
 export { defaultSendHelperModule } from '../engine/icmp/send-helper-client.js';
 
 /** Error codes that are not bad input. */
-const OPERATIONAL = new Set(['redis_unavailable', 'sweep_failed']);
+const OPERATIONAL = new Set(['redis_unavailable', 'sweep_failed', 'host_job_failed']);
 
 type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
@@ -29,6 +29,9 @@ const USAGE = `usage: zensweep <command> [arguments]
 
 commands:
   sweep <targets…> [options]   probe from this machine and print the report (no Redis, no Slack)
+  trace <host> [options]       trace the path to one host, hop by hop, in ICMP, UDP or TCP (zensweep trace --help)
+  mtu <host>                   the path MTU to one host, and who limits it (zensweep mtu --help)
+  diag <host> [tcp:PORTS]      the escalation report for one host, ready for a ticket (zensweep diag --help)
   submit <targets…> [options]  run the sweep on the agents inside the target network, through Redis
   agents                       list the live agents, their groups and networks
   history [targets…]           recent sweeps, all or of the same targets
@@ -79,6 +82,12 @@ export async function runCli(argv: string[]): Promise<number> {
     switch (command) {
       case 'sweep':
         return await sweepCommand(rest, io);
+      case 'trace':
+        return await (await import('./trace-command.js')).traceCommand(rest, io);
+      case 'mtu':
+        return await (await import('./mtu-command.js')).mtuCommand(rest, io);
+      case 'diag':
+        return await (await import('./diag-command.js')).diagCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

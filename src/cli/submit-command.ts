@@ -19,6 +19,8 @@ import { formatCount } from '../core/format.js';
 
 export const SUBMIT_USAGE = `usage: zensweep submit <targets…> [options] [vpc:NAME | vpc:all] [save:NAME] [compare:NAME]
                        [--json | --csv] [--no-progress]
+       zensweep submit trace <host> [trace options] [vpc:NAME] [--json]
+       zensweep submit diag <host> [tcp:PORTS] [vpc:NAME] [--json]
 
 Sends the sweep through Redis to the agents of the network it targets, waits, and prints the same report as
 zensweep sweep, plus who ran it and what changed since the last sweep of the same targets.
@@ -33,11 +35,11 @@ const FALLBACK_REPORT_AFTER_MS = 2000;
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** The Redis of these commands: REDIS_URL, checked by connectRedis, or the local default. */
-function connect(io: CommandIo): Promise<Redis> {
+export function connect(io: CommandIo): Promise<Redis> {
   return connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
 }
 
-function requester(): string {
+export function requester(): string {
   let user = 'unknown';
   try {
     user = userInfo().username;
@@ -49,6 +51,9 @@ function requester(): string {
 
 /** `zensweep submit`: bad input and refusals exit 2 with nothing enqueued; a finished sweep exits 0. */
 export async function submitCommand(argv: string[], io: CommandIo): Promise<number> {
+  if (argv[0] === 'trace' || argv[0] === 'diag') {
+    return (await import('./submit-host-command.js')).submitHostCommand(argv[0], argv.slice(1), io);
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -2,6 +2,9 @@
  * The sweep command grammar, shared by the CLI and Slack: targets, then `key:value` (or `key=value`) options.
  * See DESIGN.md, "Sweep command grammar". Every error is one sentence naming the bad token and a valid example.
  */
+import { parseDiagTokens, parseTraceTokens } from './trace-grammar.js';
+import type { DiagRequest } from './trace-grammar.js';
+import type { TraceRequest } from './trace.js';
 import { ConfigError, EmptySweepError, InvalidOptionError, InvalidTargetError, SweepTooLargeError } from './errors.js';
 import { DEFAULT_OPTIONS, SWEEP_LIMITS } from './request.js';
 import type { SweepOptions, SweepRequest, TargetSpec } from './request.js';
@@ -33,6 +36,8 @@ export type Command =
   | { kind: 'agents' }
   | { kind: 'history'; target?: string }
   | { kind: 'sweep'; request: SweepRequest }
+  | { kind: 'trace'; request: TraceRequest }
+  | { kind: 'diag'; request: DiagRequest }
   | WatchCommand;
 
 type NumericKey = 'count' | 'timeout' | 'retries' | 'rate' | 'interval';
@@ -388,6 +393,9 @@ export function parseCommand(text: string, limits?: GrammarLimits): Command {
     }
     return { kind: 'agents' };
   }
+  // trace and diag: one host each (`trace.` is a host named trace).
+  if (word === 'trace') return { kind: 'trace', request: parseTraceTokens(tokens.slice(1)) };
+  if (word === 'diag') return { kind: 'diag', request: parseDiagTokens(tokens.slice(1)) };
   if (word === 'history') {
     const target = tokens[1];
     if (tokens.length > 2) {

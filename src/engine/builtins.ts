@@ -21,3 +21,5 @@ export const childProcessModule = once(() => require('node:child_process') as ty
 export const dnsModule = once(() => require('node:dns/promises') as typeof import('node:dns/promises'));
 /** Only where /dev/urandom cannot be read (random.ts). */
 export const cryptoModule = once(() => require('node:crypto') as typeof import('node:crypto'));
+/** For trace and diag only (the source address towards a host). */
+export const dgramModule = once(() => require('node:dgram') as typeof import('node:dgram'));

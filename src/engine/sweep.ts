@@ -83,12 +83,13 @@ export interface SweepDependencies {
 /** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
 export const SEND_HELPER_MIN_ADDRESSES = 8192;
 
-const defaultResolver: NameResolver = async (name) => {
+export const defaultResolver: NameResolver = async (name) => {
   const records = await dnsModule().lookup(name, { all: true, verbatim: true });
   return records.map((r) => r.address);
 };
 
-async function resolveNames(
+/** Resolves every name within `timeoutMs`; a name that fails keeps its error code (ENOTFOUND, ETIMEOUT…). */
+export async function resolveNames(
   names: string[],
   resolve: NameResolver,
   timeoutMs: number,

@@ -24,6 +24,7 @@ import type { BotConfig } from './config.js';
 import { registerReportActions } from './actions/report-actions.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { deliveryProcessor } from './reporter.js';
+import { HostJobs } from '../queue/host-jobs.js';
 import { DELIVERY_QUEUE, SlackSweeps } from './sweeps.js';
 import { SlackWatches } from './watches/commands.js';
 import { watchProcessor } from './watches/runner.js';
@@ -149,6 +150,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     maxPerChannel: config.watchMaxPerChannel,
     log,
   });
+  const hostJobs = new HostJobs(redis);
   const sweeps: SlackSweeps = new SlackSweeps({
     client: app.client,
     store,
@@ -160,6 +162,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     maxSweepsPerUser: config.maxSweepsPerUser,
     log,
     watches,
+    hostJobs,
   });
   registerSweepCommand(app, sweeps, log);
   registerReportActions(app, { sweeps, dispatcher, history, results, log });
@@ -217,7 +220,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       await shutdown.step('metrics', 1000, metricsServer?.close());
       await shutdown.step('slack', SLACK_STOP_MS, app.stop());
       const queues = [deliveries, watchQueue, ...groupQueues.values()].map((q) => q.close());
-      await shutdown.step('queues', redisMs(QUEUES_STOP_MS), Promise.all([...queues, dispatcher.close()]));
+      await shutdown.step('queues', redisMs(QUEUES_STOP_MS), Promise.all([...queues, dispatcher.close(), hostJobs.close()]));
       await connections.close();
       log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished });
     },

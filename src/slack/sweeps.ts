@@ -14,6 +14,8 @@ import { DEFAULT_HISTORY_AGE_DAYS, targetKey } from '../queue/history.js';
 import { reachOfChunks } from '../queue/plan.js';
 import type { SweepPlan } from '../queue/plan.js';
 import type { AuditTrail, SweepButton } from './audit.js';
+import { SlackHostJobs } from './host-jobs.js';
+import type { HostJobs } from '../queue/host-jobs.js';
 import type { SlackStore } from './store.js';
 import { PolicyRefusedError, checkPolicy, checkRequest, checkUnknownReach, policyUsergroups } from './policy.js';
 import type { Policy, Requester } from './policy.js';
@@ -89,6 +91,8 @@ export interface SlackSweepsDeps {
   policy: Policy;
   maxSweepsPerUser: number;
   log: Logger;
+  /** Where `/sweep trace` and `/sweep diag` are enqueued; without it they are refused. */
+  hostJobs?: HostJobs;
   /** Answers the watch commands (`watch`, `watches`, `unwatch`, `mute`); without it they are refused. */
   watches?: { handle(origin: SweepOrigin, command: WatchCommand): Promise<Ack> };
 }
@@ -106,7 +110,13 @@ function slackErrorCode(error: unknown): string | undefined {
  * the parent message, enqueue the sweep and its delivery.
  */
 export class SlackSweeps {
-  constructor(private readonly deps: SlackSweepsDeps) {}
+  private readonly hostJobs: SlackHostJobs | undefined;
+
+  constructor(private readonly deps: SlackSweepsDeps) {
+    const { client, policy, audit, log } = deps;
+    const jobs = deps.hostJobs;
+    this.hostJobs = jobs && new SlackHostJobs({ client, jobs, policy, audit, log, requester: (user, channel) => this.requester(user, channel) });
+  }
 
   private readonly members = new Map<string, { at: number; users: Set<string> }>();
 
@@ -203,6 +213,10 @@ export class SlackSweeps {
       }
       case 'sweep':
         return this.sweep(origin, command.request);
+      case 'trace':
+      case 'diag':
+        if (!this.hostJobs) return { ack: { response_type: 'ephemeral', text: errorText('trace and diag are not available on this bot') } };
+        return this.hostJobs.handle(origin, command.kind === 'trace' ? { kind: 'trace', request: command.request } : { kind: 'diag', request: command.request });
       case 'watch':
       case 'watches':
       case 'unwatch':

@@ -255,7 +255,6 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
   await destroyLab(name);
 
   const children = new Set<ChildProcess>();
-  let destroyed = false;
   const cleanupAtExit = (): void => {
     for (const child of children) child.kill('SIGKILL');
     for (const namespace of Object.values(ns)) {
@@ -276,7 +275,9 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
 
   try {
     await buildTopology(ns);
-    children.add(await startListener(ns.lan, Boolean(options.detach)));
+    const { rds } = LAB_ADDRESSES.lan;
+    const endpoints = [`${rds.v4}:${rds.openPort}`, `[${rds.v6}]:${rds.openPort}`];
+    children.add(await startListener(ns.lan, endpoints, Boolean(options.detach)));
   } catch (error) {
     for (const child of children) child.kill('SIGKILL');
     process.removeListener('exit', cleanupAtExit);
@@ -295,9 +296,25 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
     sweeperNs: ns.sweeper,
     namespaces: ns,
     addresses: LAB_ADDRESSES,
-    exec: (argv, execOptions) => run(['ip', 'netns', 'exec', ns.sweeper, ...argv], execOptions),
+    ...sweeperHandle(ns.sweeper, children, cleanupAtExit, () => destroyLab(name)),
+  };
+}
+
+/**
+ * `exec`, `spawn` and `destroy` of a lab whose probes run in `sweeperNs` (this lab's and the path lab's): `destroy`
+ * stops the processes it spawned, forgets the exit hook and tears the namespaces down, once.
+ */
+export function sweeperHandle(
+  sweeperNs: string,
+  children: Set<ChildProcess>,
+  cleanupAtExit: () => void,
+  teardown: () => Promise<void>,
+): Pick<Lab, 'exec' | 'spawn' | 'destroy'> {
+  let destroyed = false;
+  return {
+    exec: (argv, execOptions) => run(['ip', 'netns', 'exec', sweeperNs, ...argv], execOptions),
     spawn: (argv, spawnOptions) => {
-      const child = spawnProcess('ip', ['netns', 'exec', ns.sweeper, ...argv], {
+      const child = spawnProcess('ip', ['netns', 'exec', sweeperNs, ...argv], {
         env: { ...process.env, ...spawnOptions?.env },
         stdio: 'pipe',
       });
@@ -321,7 +338,7 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
       process.removeListener('exit', cleanupAtExit);
       await Promise.all([...children].map((child) => stopChild(child)));
       children.clear();
-      await destroyLab(name);
+      await teardown();
     },
   };
 }
@@ -331,7 +348,15 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
  * them and their /etc/netns folders. Does nothing for parts that do not exist.
  */
 export async function destroyLab(name: string): Promise<void> {
-  const wanted = new Set(Object.values(labNamespaces(name)));
+  await destroyNamespaces(Object.values(labNamespaces(name)));
+}
+
+/**
+ * Kills every process still inside these namespaces, deletes them and their /etc/netns folders; does nothing for
+ * those that do not exist. (Also used by the path lab, test/support/path-lab.ts.)
+ */
+export async function destroyNamespaces(namespaces: readonly string[]): Promise<void> {
+  const wanted = new Set(namespaces);
   const existing = (await listNamespaces()).filter((namespace) => wanted.has(namespace));
   await Promise.all(
     existing.map(async (namespace) => {
@@ -376,25 +401,31 @@ function labNamespaces(name: string): { sweeper: string; lan: string; router: st
 
 type Namespaces = ReturnType<typeof labNamespaces>;
 
+/**
+ * Set in every lab namespace before any interface exists: devices created in a namespace copy its `default` IPv6
+ * settings, so no address (not even link-local) waits for DAD and nothing autoconfigures from stray router
+ * advertisements; and no ICMP answer is rate-limited.
+ */
+export const NAMESPACE_SYSCTLS: readonly string[] = [
+  'net.ipv4.icmp_ratelimit=0',
+  'net.ipv6.icmp.ratelimit=0',
+  // Per namespace (kernel defaults: 1000/s, burst 50); net.ipv4.route.error_cost/error_burst are not: see below.
+  'net.ipv4.icmp_msgs_per_sec=1000000',
+  'net.ipv4.icmp_msgs_burst=1000000',
+  'net.ipv6.conf.all.accept_dad=0',
+  'net.ipv6.conf.default.accept_dad=0',
+  'net.ipv6.conf.all.accept_ra=0',
+  'net.ipv6.conf.default.accept_ra=0',
+  'net.ipv6.conf.default.autoconf=0',
+];
+export const ROUTER_SYSCTLS: readonly string[] = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1'];
+
 async function buildTopology(ns: Namespaces): Promise<void> {
   const a = LAB_ADDRESSES;
   await runOk(['ip', '-batch', '-'], { input: Object.values(ns).map((n) => `netns add ${n}\n`).join('') });
 
-  // Before any interface exists: devices created in a namespace copy its `default` IPv6 settings, so no address
-  // (not even link-local) waits for DAD and nothing autoconfigures from stray router advertisements.
-  const common = [
-    'net.ipv4.icmp_ratelimit=0',
-    'net.ipv6.icmp.ratelimit=0',
-    // Per namespace (kernel defaults: 1000/s, burst 50); net.ipv4.route.error_cost/error_burst are not: see below.
-    'net.ipv4.icmp_msgs_per_sec=1000000',
-    'net.ipv4.icmp_msgs_burst=1000000',
-    'net.ipv6.conf.all.accept_dad=0',
-    'net.ipv6.conf.default.accept_dad=0',
-    'net.ipv6.conf.all.accept_ra=0',
-    'net.ipv6.conf.default.accept_ra=0',
-    'net.ipv6.conf.default.autoconf=0',
-  ];
-  const routerOnly = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1'];
+  const common = NAMESPACE_SYSCTLS;
+  const routerOnly = ROUTER_SYSCTLS;
   await Promise.all(
     Object.values(ns).map((namespace) =>
       runOk(['ip', 'netns', 'exec', namespace, 'sysctl', '-q', '-w', ...common, ...(namespace === ns.router ? routerOnly : [])]),
@@ -549,9 +580,9 @@ async function writeResolverFiles(namespace: string): Promise<void> {
   ]);
 }
 
-async function startListener(lanNs: string, detach: boolean): Promise<ChildProcess> {
-  const { rds } = LAB_ADDRESSES.lan;
-  const args = [`${rds.v4}:${rds.openPort}`, `[${rds.v6}]:${rds.openPort}`];
+/** Starts tcp-listener.mjs in `lanNs` on every `address:port` of `endpoints` and waits until it listens. */
+export async function startListener(lanNs: string, endpoints: readonly string[], detach: boolean): Promise<ChildProcess> {
+  const args = endpoints;
   const child = spawnProcess(
     'ip',
     ['netns', 'exec', lanNs, process.execPath, LISTENER_SCRIPT, ...(detach ? [] : ['--exit-with-stdin']), ...args],
@@ -599,7 +630,7 @@ async function waitForReady(child: ChildProcess, what: string): Promise<void> {
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -608,7 +639,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function waitForLinksUp(namespace: string, links: readonly string[]): Promise<void> {
+export async function waitForLinksUp(namespace: string, links: readonly string[]): Promise<void> {
   const deadline = performance.now() + LINKS_UP_TIMEOUT_MS;
   for (;;) {
     const listed = await runOk(['ip', '-n', namespace, '-o', 'link', 'show', 'up']);
@@ -627,15 +658,15 @@ async function waitForLinksUp(namespace: string, links: readonly string[]): Prom
   }
 }
 
-function ipBatch(namespace: string, commands: readonly string[]): Promise<LabExecResult> {
+export function ipBatch(namespace: string, commands: readonly string[]): Promise<LabExecResult> {
   return runOk(['ip', '-n', namespace, '-batch', '-'], { input: commands.join('\n') + '\n' });
 }
 
-function nft(namespace: string, ruleset: string): Promise<LabExecResult> {
+export function nft(namespace: string, ruleset: string): Promise<LabExecResult> {
   return runOk(['ip', 'netns', 'exec', namespace, 'nft', '-f', '-'], { input: ruleset });
 }
 
-async function runOk(argv: readonly string[], options?: LabExecOptions): Promise<LabExecResult> {
+export async function runOk(argv: readonly string[], options?: LabExecOptions): Promise<LabExecResult> {
   const result = await run(argv, options);
   if (result.code !== 0) {
     throw new LabError(
@@ -646,7 +677,7 @@ async function runOk(argv: readonly string[], options?: LabExecOptions): Promise
   return result;
 }
 
-function run(argv: readonly string[], options: LabExecOptions = {}): Promise<LabExecResult> {
+export function run(argv: readonly string[], options: LabExecOptions = {}): Promise<LabExecResult> {
   const [command, ...args] = argv;
   if (command === undefined) return Promise.reject(new LabError('lab_setup', 'Empty command.'));
   return new Promise((resolve, reject) => {
@@ -673,7 +704,7 @@ function run(argv: readonly string[], options: LabExecOptions = {}): Promise<Lab
   });
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
     for (const inner of Object.values(value)) deepFreeze(inner);
     Object.freeze(value);

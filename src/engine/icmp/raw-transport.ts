@@ -19,7 +19,8 @@ import { ZenSweepError } from '../../core/errors.js';
 const require = createRequire(import.meta.url);
 let nativeModule: NativeModule | undefined;
 
-function native(): NativeModule {
+/** raw-socket's native addon, loaded once (the trace sockets in engine/trace/ use it too). */
+export function native(): NativeModule {
   if (!nativeModule) {
     const loaded = require('raw-socket/build/Release/raw.node') as NativeModule;
     for (const key of Object.getOwnPropertyNames(EventEmitter.prototype)) {
@@ -34,7 +35,7 @@ function native(): NativeModule {
 }
 
 /** raw-socket's own codes for the address family (its AddressFamily; not the system's AF_INET values). */
-const FAMILY_CODE = { 4: 1, 6: 2 } as const;
+export const FAMILY_CODE = { 4: 1, 6: 2 } as const;
 const IPPROTO_ICMP = 1;
 const SOL_SOCKET = 1;
 const SO_SNDBUFFORCE = 32;
@@ -214,21 +215,29 @@ export class RawIcmpTransport {
    * request on loopback (our own, looping back), which would double the work of a loopback sweep.
    */
   private installFilter(): void {
-    try {
-      if (this.family === 4) {
-        const pass = this.receives ? (1 << 0) | (1 << 3) | (1 << 11) | (1 << 12) : 0;
-        this.handle.setOption(SOL_RAW, ICMP_FILTER, ~pass >>> 0);
-      } else {
-        const filter = Buffer.alloc(32, 0xff); // a set bit blocks that type
-        for (const type of this.receives ? [1, 2, 3, 4, 129] : []) {
-          const word = type >> 5;
-          filter.writeUInt32LE((filter.readUInt32LE(word * 4) & ~(1 << (type & 31))) >>> 0, word * 4);
-        }
-        this.handle.setOption(IPPROTO_ICMPV6, ICMP6_FILTER, filter, filter.length);
+    installIcmpFilter(this.handle, this.family, this.receives);
+  }
+}
+
+/**
+ * Lets through only echo replies and the ICMP errors (unreachable, time exceeded, parameter problem; v6 also packet
+ * too big), or nothing at all when `receives` is false.
+ */
+export function installIcmpFilter(handle: NativeSocket, family: 4 | 6, receives = true): void {
+  try {
+    if (family === 4) {
+      const pass = receives ? (1 << 0) | (1 << 3) | (1 << 11) | (1 << 12) : 0;
+      handle.setOption(SOL_RAW, ICMP_FILTER, ~pass >>> 0);
+    } else {
+      const filter = Buffer.alloc(32, 0xff); // a set bit blocks that type
+      for (const type of receives ? [1, 2, 3, 4, 129] : []) {
+        const word = type >> 5;
+        filter.writeUInt32LE((filter.readUInt32LE(word * 4) & ~(1 << (type & 31))) >>> 0, word * 4);
       }
-    } catch {
-      /* without the filter the decoder still ignores what it does not want */
+      handle.setOption(IPPROTO_ICMPV6, ICMP6_FILTER, filter, filter.length);
     }
+  } catch {
+    /* without the filter the decoder still ignores what it does not want */
   }
 }
 

@@ -15,6 +15,8 @@ export const HELP_TEXT = [
   '`/sweep db.internal tcp:rds vpc:prod` — a host name, resolved inside that group',
   '`/sweep 10.0.1.0/24 count:5 timeout:800` — 5 echoes per host: loss %, rtt min/avg/max/mdev',
   '`/sweep 10.0.1.0/24 save:before-cutover` then `compare:before-cutover` — what changed since',
+  '`/sweep trace 10.0.2.15 tcp:443` — where the path stops, hop by hop (`udp`, `icmp`; default ICMP then TCP 443)',
+  '`/sweep diag 10.0.2.15 tcp:443,5432` — the report a network team asks for: route, ARP, DNS, ping, ports, trace, MTU',
   '`/sweep watch 10.0.1.0/24 tcp:5432 every:5m confirm:2` — keep watching: a message only when a change holds',
   '`/sweep watches` · `/sweep unwatch ID` · `/sweep mute ID 1h`',
   '`/sweep agents` · `/sweep history 10.0.1.0/24` · `/sweep help`',

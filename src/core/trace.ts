@@ -1,0 +1,178 @@
+/**
+ * The trace model: where the packets to one host stop, hop by hop, in ICMP, UDP or TCP, shared by the engine
+ * (which fills it), the CLI, JSON and Slack (which show it). See DESIGN.md, "Diagnose and watch".
+ */
+import type { Reporter } from './states.js';
+import type { TargetSpec } from './request.js';
+
+export const TRACE_MODES = ['icmp', 'udp', 'tcp'] as const;
+export type TraceMode = (typeof TRACE_MODES)[number];
+
+export interface TraceOptions {
+  /** `auto` (default): ICMP, then TCP to `port` when ICMP gets no answer from the host. */
+  mode: TraceMode | 'auto';
+  /** TCP port of `tcp` mode, and of the fallback of `auto` mode; default 443. */
+  port: number;
+  /** Probes per hop, default 3. */
+  count: number;
+  /** Highest TTL (hop limit) probed, default 30. */
+  maxHops: number;
+  /** Longest wait for the answer to one probe, in milliseconds, default 1000. */
+  timeoutMs: number;
+  /** Look up hop addresses in reverse DNS (`dns:on`); default off: private networks seldom have PTR records. */
+  dns: boolean;
+  /** Agent group to run in (`vpc:NAME`), for `submit` and Slack. */
+  vpc?: string;
+}
+
+export const DEFAULT_TRACE_OPTIONS: Readonly<TraceOptions> = Object.freeze({
+  mode: 'auto',
+  port: 443,
+  count: 3,
+  maxHops: 30,
+  timeoutMs: 1000,
+  dns: false,
+});
+
+export interface TraceRequest {
+  /** One address or host name. */
+  target: Exclude<TargetSpec, { kind: 'cidr' } | { kind: 'range' }>;
+  options: TraceOptions;
+}
+
+/** One address that answered for a hop, with how many of the hop's probes it answered. */
+export interface HopResponder {
+  address: string;
+  /** Reverse DNS name, with `dns:on`. */
+  name?: string;
+  answers: number;
+}
+
+/** A hop as `mtr --report` shows it: sent, loss %, last/avg/best/worst and standard deviation in milliseconds. */
+export interface TraceHop {
+  /** TTL (IPv4) or hop limit (IPv6) of its probes. */
+  ttl: number;
+  sent: number;
+  received: number;
+  /** 0–100, one decimal. */
+  lossPct: number;
+  last?: number;
+  avg?: number;
+  best?: number;
+  worst?: number;
+  stdev?: number;
+  /** Who answered, most answers first; empty for a silent hop (`*`). */
+  responders: HopResponder[];
+  /** The host itself answered at this hop (the end of a path that reached it). */
+  target?: boolean;
+  /** What a hop said instead of "time exceeded": unreachable, prohibited (the path ends there). */
+  reporter?: Reporter;
+}
+
+/** How a path ended. */
+export type PathEnd =
+  /** The host answered: echo reply, port unreachable (UDP), SYN-ACK or RST (TCP). */
+  | 'reached'
+  /** A router or the host answered unreachable or prohibited. */
+  | 'refused'
+  /** Nothing answered past the last hop that did (or no hop answered at all). */
+  | 'silent'
+  /** The sweeper could not send (no route). */
+  | 'local';
+
+export interface TracePath {
+  mode: TraceMode;
+  /** TCP port, or the UDP destination port. */
+  port?: number;
+  end: PathEnd;
+  /** TCP: the port answered SYN-ACK (open) or RST (closed). */
+  tcpState?: 'open' | 'closed';
+  /** Hops 1 … the host (reached), the hop that refused, or one past the last that answered. */
+  hops: TraceHop[];
+  /** The last hop that answered before the path went silent, or the one that refused. */
+  lastAnswer?: { ttl: number; address: string };
+  /** Why the sweeper could not send (`local`). */
+  reporter?: Reporter;
+  /** Probes sent. */
+  probes: number;
+  durationMs: number;
+}
+
+export interface TraceReport {
+  /** The target as the user wrote it. */
+  target: string;
+  /** The address traced (a name's first address). */
+  address: string;
+  family: 4 | 6;
+  /** The address the probes left from. */
+  source?: string;
+  options: TraceOptions;
+  /** ISO 8601. */
+  startedAt: string;
+  durationMs: number;
+  /** One path per mode run: auto mode runs ICMP, then TCP when ICMP did not reach the host. */
+  paths: TracePath[];
+  /** What to conclude, in one line. */
+  conclusion: string;
+  /** Where it ran, when it ran on an agent. */
+  agent?: { group: string; id: string };
+}
+
+/** `ICMP`, `UDP`, `TCP 443`. */
+export function describeMode(path: Pick<TracePath, 'mode' | 'port'>): string {
+  return path.mode === 'tcp' ? `TCP ${path.port ?? ''}`.trim() : path.mode.toUpperCase();
+}
+
+function hopAt(path: TracePath, ttl: number): string {
+  const address = path.hops[ttl - 1]?.responders[0]?.address;
+  return address ? `hop ${ttl} (${address})` : `hop ${ttl}`;
+}
+
+/** One sentence about one path: where it stops and what that means. */
+export function describePath(path: TracePath, address: string): string {
+  const mode = describeMode(path);
+  switch (path.end) {
+    case 'reached': {
+      const hops = path.hops.length;
+      const state = path.tcpState ? `: port ${path.tcpState}` : '';
+      return `${mode} reaches ${address} in ${hops} hop${hops === 1 ? '' : 's'}${state}`;
+    }
+    case 'refused': {
+      const last = path.hops[path.hops.length - 1];
+      const reporter = last?.reporter;
+      const who = reporter?.address === address ? `${address} itself` : hopAt(path, last?.ttl ?? path.hops.length);
+      return `${mode} is refused by ${who}: ${reporter?.reason ?? 'unreachable'}`;
+    }
+    case 'local':
+      return `${mode} cannot leave the sweeper: ${path.reporter?.reason ?? 'no route'}${path.reporter?.errno ? ` (${path.reporter.errno})` : ''}`;
+    case 'silent':
+      if (!path.lastAnswer) {
+        return `no answer from any hop in ${mode}: the probes are dropped next to the sweeper (its own firewall, or the first router)`;
+      }
+      return `no answer past hop ${path.lastAnswer.ttl} in ${mode}: the path ends at ${path.lastAnswer.address}`;
+  }
+}
+
+/**
+ * The line the on-call engineer reads first. With two paths (auto mode: ICMP did not reach, TCP ran), what the
+ * difference means: "ICMP stops after hop 3 (10.0.0.1) but TCP 443 reaches the host: a firewall after hop 3 drops
+ * ICMP".
+ */
+export function concludeTrace(paths: readonly TracePath[], address: string): string {
+  const [first, second] = paths;
+  if (!first) return 'nothing was traced';
+  if (!second) return describePath(first, address);
+  if (first.end === 'silent' && second.end === 'reached') {
+    const tcp = describeMode(second);
+    const state = second.tcpState ? ` (port ${second.tcpState})` : '';
+    if (!first.lastAnswer) {
+      return `no hop answers ${describeMode(first)} but ${tcp} reaches the host${state}: ICMP is dropped from the first hop on`;
+    }
+    const at = `hop ${first.lastAnswer.ttl}`;
+    return (
+      `${describeMode(first)} stops after ${at} (${first.lastAnswer.address}) but ${tcp} reaches the host${state}: ` +
+      `a firewall after ${at} drops ICMP`
+    );
+  }
+  return `${describePath(first, address)}; ${describePath(second, address)}`;
+}

@@ -1,0 +1,114 @@
+import { InvalidTargetError, OutOfScopeError } from '../../core/errors.js';
+import type { AddressSet } from '../../core/targets.js';
+import { addressToBigInt } from '../../core/targets.js';
+import { concludeTrace } from '../../core/trace.js';
+import type { TraceMode, TracePath, TraceReport, TraceRequest } from '../../core/trace.js';
+import { dnsModule } from '../builtins.js';
+import { defaultResolver, resolveNames } from '../sweep.js';
+import type { NameResolver } from '../sweep.js';
+import { sourceAddressFor } from './endpoints.js';
+import { PathTracer } from './tracer.js';
+
+/** Reverse DNS: the names of an address. */
+export type ReverseResolver = (address: string) => Promise<string[]>;
+
+export interface TraceDependencies {
+  signal?: AbortSignal;
+  /** Forward resolution where the probes run; default getaddrinfo. */
+  resolve?: NameResolver;
+  /** Reverse resolution for `dns:on`; default the system's resolver (node:dns reverse). */
+  reverse?: ReverseResolver;
+  /** The only addresses this process may probe (an agent's CIDRs), checked after the name is resolved. */
+  scope?: { set: AddressSet; text: string };
+  /** The networks the policy lets the requester probe (a job's scope), checked likewise. */
+  requesterScope?: { set: AddressSet; text: string };
+  /** Time allowed to resolve the name, and each reverse lookup, in milliseconds; default 5000. */
+  resolveTimeoutMs?: number;
+}
+
+/** The target's address: itself, or its name's first address where the probes run. */
+export async function resolveTarget(
+  target: TraceRequest['target'],
+  deps: Pick<TraceDependencies, 'resolve' | 'resolveTimeoutMs' | 'scope' | 'requesterScope'>,
+): Promise<{ address: string; family: 4 | 6 }> {
+  let address: string;
+  if (target.kind === 'name') {
+    const [resolution] = await resolveNames([target.name], deps.resolve ?? defaultResolver, deps.resolveTimeoutMs ?? 5000);
+    // IPv4 first when the name has both: what people mean by a host's address, and what its ACLs name.
+    const addresses = resolution?.addresses ?? [];
+    const first = addresses.find((a) => !a.includes(':')) ?? addresses[0];
+    if (!first) throw new InvalidTargetError(`${target.name} does not resolve here (${resolution?.error ?? 'ENOTFOUND'}): nothing was probed`);
+    address = first;
+  } else {
+    address = target.text;
+  }
+  const { family } = addressToBigInt(address);
+  if (deps.scope && !deps.scope.set.contains(address)) {
+    throw new OutOfScopeError(`${address} is outside the networks this agent may probe (${deps.scope.text}); nothing was probed`);
+  }
+  if (deps.requesterScope && !deps.requesterScope.set.contains(address)) {
+    const named = target.kind === 'name' ? `${address} (${target.name})` : address;
+    throw new OutOfScopeError(
+      `${named} is outside the networks the policy lets the requester sweep (${deps.requesterScope.text}); nothing was probed`,
+    );
+  }
+  return { address, family };
+}
+
+async function reverseNames(paths: TracePath[], reverse: ReverseResolver, timeoutMs: number): Promise<void> {
+  const responders = paths.flatMap((p) => p.hops.flatMap((h) => h.responders));
+  const names = new Map<string, Promise<string | undefined>>();
+  for (const responder of responders) {
+    if (!names.has(responder.address)) {
+      const lookup = Promise.race([
+        reverse(responder.address).then((list) => list[0]),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref()),
+      ]).catch(() => undefined);
+      names.set(responder.address, lookup);
+    }
+  }
+  for (const responder of responders) {
+    const name = await names.get(responder.address);
+    if (name) responder.name = name;
+  }
+}
+
+/**
+ * Traces the path to one host where this process runs: resolves it, checks the scope, traces in the mode asked
+ * (auto: ICMP, then TCP to the port when ICMP did not reach the host), and says what to conclude.
+ */
+export async function runTrace(request: TraceRequest, deps: TraceDependencies = {}): Promise<TraceReport> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const { options } = request;
+  const { address, family } = await resolveTarget(request.target, deps);
+  const origin = await sourceAddressFor(address, family);
+  const paths: TracePath[] = [];
+  if ('reporter' in origin) {
+    const mode: TraceMode = options.mode === 'auto' ? 'icmp' : options.mode;
+    paths.push({ mode, end: 'local', hops: [], reporter: origin.reporter, probes: 0, durationMs: 0 });
+  } else {
+    const modes: TraceMode[] = options.mode === 'auto' ? ['icmp', 'tcp'] : [options.mode];
+    for (const mode of modes) {
+      const tracer = new PathTracer(address, family, origin.source, { ...options, mode, signal: deps.signal });
+      const path = await tracer.run();
+      paths.push(path);
+      if (path.end === 'reached' || path.end === 'local' || deps.signal?.aborted) break;
+    }
+  }
+  if (options.dns) {
+    await reverseNames(paths, deps.reverse ?? ((a) => dnsModule().reverse(a)), deps.resolveTimeoutMs ?? 5000);
+  }
+  const report: TraceReport = {
+    target: request.target.text,
+    address,
+    family,
+    options,
+    startedAt,
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+    paths,
+    conclusion: concludeTrace(paths, address),
+  };
+  if ('source' in origin) report.source = origin.source;
+  return report;
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { TraceHop, TracePath, TraceReport } from '../../src/core/trace.js';
+import { cliCommand } from '../support/cli.js';
+import { createPathLab } from '../support/path-lab.js';
+import type { PathLab } from '../support/path-lab.js';
+import { assertRoot } from '../support/root.js';
+
+/**
+ * `zensweep trace` inside the path lab's sweeper namespace (no default route): r1 answers, r2 forwards but sends no
+ * time-exceeded, r3 is a firewall that drops ICMP echo to one host and everything to another.
+ */
+describe('zensweep trace in the path lab', () => {
+  let lab: PathLab;
+  const a = () => lab.addresses;
+
+  async function trace(args: string[]): Promise<TraceReport> {
+    const result = await lab.exec([...cliCommand(), 'trace', ...args, '--json'], { timeoutMs: 60_000 });
+    assert.equal(result.code, 0, `trace ${args.join(' ')} failed: ${result.stderr}`);
+    return JSON.parse(result.stdout) as TraceReport;
+  }
+
+  /** The hop list as addresses, `*` for a silent hop. */
+  function hops(path: TracePath | undefined): string[] {
+    assert.ok(path, 'a path');
+    return path.hops.map((hop) => hop.responders.map((r) => r.address).join('/') || '*');
+  }
+
+  before(async () => {
+    assertRoot();
+    lab = await createPathLab();
+  });
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  it('lists every hop in ICMP, UDP and TCP to a host that answers all three, the silent router as *', async () => {
+    const { r1, r3 } = a().hops;
+    const host = a().fragNeeded.v4;
+    for (const mode of ['icmp', 'udp', 'tcp:443']) {
+      const report = await trace([host, mode]);
+      assert.equal(report.paths.length, 1, mode);
+      const [path] = report.paths;
+      assert.deepEqual(hops(path), [r1.v4, '*', r3.v4, host], mode);
+      assert.equal(path?.end, 'reached', mode);
+      assert.equal(path?.hops[3]?.target, true, mode);
+      assert.equal(path?.hops[1]?.lossPct, 100, `${mode}: r2 never answers`);
+      for (const index of [0, 2, 3]) {
+        const hop: TraceHop | undefined = path?.hops[index];
+        assert.equal(hop?.sent, 3, mode);
+        assert.equal(hop?.lossPct, 0, `${mode}: hop ${index + 1}`);
+        assert.ok(hop?.avg !== undefined && hop.best !== undefined && hop.worst !== undefined && hop.best <= hop.avg && hop.avg <= hop.worst);
+      }
+      assert.match(report.conclusion, new RegExp(`reaches ${host.replace(/\./g, '\\.')} in 4 hops`), mode);
+    }
+  });
+
+  it('reaches with TCP 443 the host whose ICMP a firewall drops, and says the port is open or closed', async () => {
+    const { icmpFiltered } = a();
+    const open = await trace([icmpFiltered.v4, `tcp:${icmpFiltered.openPort}`]);
+    assert.equal(open.paths[0]?.end, 'reached');
+    assert.equal(open.paths[0]?.tcpState, 'open');
+    assert.deepEqual(hops(open.paths[0]), [a().hops.r1.v4, '*', a().hops.r3.v4, icmpFiltered.v4]);
+    const closed = await trace([icmpFiltered.v4, `tcp:${icmpFiltered.closedPort}`]);
+    assert.equal(closed.paths[0]?.tcpState, 'closed');
+    assert.match(closed.conclusion, /port closed/);
+
+    const icmp = await trace([icmpFiltered.v4, 'icmp']);
+    assert.equal(icmp.paths[0]?.end, 'silent', 'ICMP alone cannot reach it');
+    assert.deepEqual(icmp.paths[0]?.lastAnswer, { ttl: 3, address: a().hops.r3.v4 });
+    assert.equal(icmp.conclusion, `no answer past hop 3 in ICMP: the path ends at ${a().hops.r3.v4}`);
+  });
+
+  it('falls back to TCP 443 by default and concludes that a firewall after hop 3 drops ICMP', async () => {
+    const report = await trace([a().icmpFiltered.v4]);
+    assert.deepEqual(report.paths.map((p) => [p.mode, p.end]), [['icmp', 'silent'], ['tcp', 'reached']]);
+    assert.equal(
+      report.conclusion,
+      `ICMP stops after hop 3 (${a().hops.r3.v4}) but TCP 443 reaches the host (port open): a firewall after hop 3 drops ICMP`,
+    );
+  });
+
+  it('names the last hop that answers when nothing passes the firewall, in both modes', async () => {
+    const report = await trace([a().dropped.v4]);
+    assert.deepEqual(report.paths.map((p) => p.end), ['silent', 'silent']);
+    for (const path of report.paths) assert.deepEqual(hops(path), [a().hops.r1.v4, '*', a().hops.r3.v4, '*']);
+    assert.match(report.conclusion, new RegExp(`no answer past hop 3 in ICMP: the path ends at ${a().hops.r3.v4.replace(/\./g, '\\.')}`));
+  });
+
+  it('traces IPv6 the same way, and a name to its address', async () => {
+    const v6 = await trace([a().icmpFiltered.v6]);
+    assert.deepEqual(hops(v6.paths[1]), [a().hops.r1.v6, '*', a().hops.r3.v6, a().icmpFiltered.v6]);
+    assert.equal(v6.paths[0]?.lastAnswer?.address, a().hops.r3.v6);
+    const named = await trace([a().names.icmpFiltered, 'udp']);
+    assert.equal(named.address, a().icmpFiltered.v4, 'IPv4 first when a name has both');
+    assert.equal(named.source, a().sweeper.v4);
+    assert.equal(named.paths[0]?.end, 'reached');
+  });
+
+  it('keeps one flow for all the probes of a TCP or UDP trace (constant ports, as Paris traceroute)', async () => {
+    await lab.takeFlows();
+    await trace([a().fragNeeded.v4, 'tcp:443', 'count:5']);
+    const tcp = await lab.takeFlows();
+    assert.equal(tcp.length, 1, `one TCP flow: ${tcp.join(', ')}`);
+    assert.match(tcp[0] ?? '', / tcp \d+ 443$/);
+    await trace([a().fragNeeded.v4, 'udp', 'count:5']);
+    const udp = await lab.takeFlows();
+    assert.equal(udp.length, 1, `one UDP flow: ${udp.join(', ')}`);
+    assert.match(udp[0] ?? '', / udp \d+ 33434$/);
+  });
+
+  it('says at once that there is no route, and refuses bad input with exit 2', async () => {
+    const report = await trace(['198.18.200.1', 'icmp']);
+    assert.equal(report.paths[0]?.end, 'local');
+    assert.match(report.conclusion, /cannot leave the sweeper.*ENETUNREACH/);
+    const bad = await lab.exec([...cliCommand(), 'trace', '198.19.20.0/24']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /one host/);
+  });
+
+  it('prints the mtr-like table with the conclusion first', async () => {
+    const result = await lab.exec([...cliCommand(), 'trace', a().icmpFiltered.v4]);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.split('\n');
+    assert.match(lines[1] ?? '', /^ICMP stops after hop 3/);
+    assert.ok(lines.some((l) => /^\s+2\.\|-- \?\?\?\s+100\.0%\s+3/.test(l)), result.stdout);
+    assert.ok(lines.some((l) => l.includes(a().icmpFiltered.v4) && l.endsWith('the host: port open')), result.stdout);
+  });
+});
