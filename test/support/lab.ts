@@ -301,7 +301,7 @@ export async function createLab(options: CreateLabOptions = {}): Promise<Lab> {
 }
 
 /**
- * `exec`, `spawn` and `destroy` of a lab whose probes run in `sweeperNs` (this lab's and the path lab's): `destroy`
+ * `exec`, `spawn`, `bridgeToHost` and `destroy` of a lab whose probes run in `sweeperNs` (this lab's and the path lab's): `destroy`
  * stops the processes it spawned, forgets the exit hook and tears the namespaces down, once.
  */
 export function sweeperHandle(
@@ -309,7 +309,7 @@ export function sweeperHandle(
   children: Set<ChildProcess>,
   cleanupAtExit: () => void,
   teardown: () => Promise<void>,
-): Pick<Lab, 'exec' | 'spawn' | 'destroy'> {
+): Pick<Lab, 'exec' | 'spawn' | 'bridgeToHost' | 'destroy'> {
   let destroyed = false;
   return {
     exec: (argv, execOptions) => run(['ip', 'netns', 'exec', sweeperNs, ...argv], execOptions),
@@ -323,7 +323,7 @@ export function sweeperHandle(
       return child;
     },
     bridgeToHost: async (port, unixSocketPath) => {
-      const child = spawnProcess('ip', ['netns', 'exec', ns.sweeper, process.execPath, BRIDGE_SCRIPT, String(port), unixSocketPath], {
+      const child = spawnProcess('ip', ['netns', 'exec', sweeperNs, process.execPath, BRIDGE_SCRIPT, String(port), unixSocketPath], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       children.add(child);
