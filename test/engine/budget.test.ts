@@ -6,7 +6,8 @@ import { AddressSet, parseNetwork } from '../../src/core/targets.js';
 import { SendBudget, TokenBucket } from '../../src/engine/budget.js';
 import { ProbeEngine, inFlightBudget, totalWaitMs } from '../../src/engine/engine.js';
 import type { EchoDone, EchoProber, TcpProber } from '../../src/engine/probers.js';
-import { RouteTable, parseIpv4Routes, parseIpv6Routes } from '../../src/engine/routes.js';
+import { parseRoutes4, parseRoutes6 } from '../../src/engine/diag/kernel-tables.js';
+import { RouteTable } from '../../src/engine/routes.js';
 
 /** Answers nothing: every echo ends at its timeout, as in a mostly empty VPC. Records when each was sent. */
 class SilentEcho implements EchoProber {
@@ -47,7 +48,7 @@ const LAB_ROUTES_V6 = `20010db8000000010000000000000000 40 000000000000000000000
 `;
 
 describe('RouteTable', () => {
-  const table = new RouteTable([...parseIpv4Routes(LAB_ROUTES_V4), ...parseIpv6Routes(LAB_ROUTES_V6)]);
+  const table = new RouteTable([...parseRoutes4(LAB_ROUTES_V4), ...parseRoutes6(LAB_ROUTES_V6)]);
 
   it('tells on-link addresses from routed ones by the longest matching route', () => {
     const onLink = table.onLinkTest(set('198.18.0.0/24'));
@@ -67,9 +68,10 @@ describe('RouteTable', () => {
     assert.equal(table.onLinkTest(set('198.18.3.0/24')), undefined);
   });
 
-  it('skips reject routes and the host\'s own addresses', () => {
-    const v6 = parseIpv6Routes(LAB_ROUTES_V6);
-    assert.deepEqual(v6.map((r) => [r.prefix, r.onLink]), [[64, true], [64, false]]);
+  it('counts neither a reject route nor the host\'s own addresses as on-link', () => {
+    // Only the `unreachable` default route of IPv6 matches these; ::1 is the host's own.
+    assert.equal(table.onLinkTest(set('2001:db8:0:9::/120')), undefined);
+    assert.equal(table.onLinkTest(set('::1/128')), undefined);
   });
 });
 
@@ -119,7 +121,7 @@ describe('SendBudget shared by several schedulers (ProbeEngine)', () => {
 
   it('holds on-link targets to the allowance, each for the time its neighbour entry may live', async () => {
     const echo = new SilentEcho();
-    const routes = new RouteTable(parseIpv4Routes(LAB_ROUTES_V4));
+    const routes = new RouteTable(parseRoutes4(LAB_ROUTES_V4));
     const engine = new ProbeEngine({ families: [4], rate: 0, maxInFlight: 1000, maxOnLink: 40, kit: { echo, tcp: noTcp }, routes });
     const onLinkPart = engine.scheduler(set('198.18.0.0/25'), 128, options({ timeoutMs: 20, rate: 0 })).run();
     const routed = await engine.scheduler(set('198.19.0.0/24'), 256, options({ timeoutMs: 20, rate: 0 })).run();
