@@ -134,7 +134,10 @@ export function stateSections(report: AnyReport): StateSection[] {
       for (const host of hosts) {
         const said = host.reporter ? reporterWords(host.reporter, host.ip, sweeper) : 'no sender known';
         const detail = host.unfinished ? `${said} (${UNFINISHED})` : said;
-        facts.set(detail, [...(facts.get(detail) ?? []), host]);
+        const group = facts.get(detail);
+        // Pushed, not copied: a /16 whose router says "host unreachable" for every address is one group of 65,534.
+        if (group) group.push(host);
+        else facts.set(detail, [host]);
       }
       lines = [...facts].map(([detail, group]) =>
         group.length === 1 && group[0] ? hostLine(group[0], detail) : { runs: addressRuns(group.map((h) => h.ip)), detail, hosts: group.length },

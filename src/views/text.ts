@@ -27,23 +27,28 @@ function wrapList(items: readonly string[], indent: string, width = 100): string
 }
 
 function label(line: FactLine): string {
-  const runs = runsText(line.runs).join(', ');
+  // One address, the common line of a long list (65,534 of them on a /16): no run to fold.
+  const only = line.runs.length === 1 ? line.runs[0] : undefined;
+  const runs = only && only.count === 1 ? only.first : runsText(line.runs).join(', ');
   return line.names ? `${runs} (${line.names.join(', ')})` : runs;
 }
 
 function factLines(lines: readonly FactLine[]): string[] {
-  const singles = lines.filter((l) => l.runs.length === 1);
-  const width = Math.min(32, Math.max(0, ...singles.map((l) => label(l).length)));
+  // Each label once: the widest sets the column (a loop: a spread of 65,534 arguments is slow).
+  const labels = lines.map((l) => (l.runs.length === 1 ? label(l) : ''));
+  let width = 0;
+  for (const text of labels) if (text.length > width) width = text.length;
+  width = Math.min(32, width);
   const out: string[] = [];
-  for (const line of lines) {
+  lines.forEach((line, i) => {
     if (!line.detail) {
       out.push(...wrapList(runsText(line.runs), '  '));
     } else if (line.runs.length === 1) {
-      out.push(`  ${label(line).padEnd(width)}   ${line.detail}`);
+      out.push(`  ${(labels[i] ?? '').padEnd(width)}   ${line.detail}`);
     } else {
       out.push(`  ${line.detail} (${formatCount(line.hosts)}):`, ...wrapList(runsText(line.runs), '    '));
     }
-  }
+  });
   return out;
 }
 
