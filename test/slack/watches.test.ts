@@ -174,8 +174,8 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     const reply = await slack.waitFor('the recovery', () => posted(record).replies[0]);
     assert.equal(reply.args.thread_ts, alert.ts);
     assert.match(String(reply.args.text), /^:white_check_mark: Resolved after \d+ s: every host is back as it was\.$/);
-    const edit = slack.callsOf('chat.update').find((c) => c.args.ts === alert.ts);
-    assert.ok(edit, 'the alert was edited');
+    // The reply is posted first, the alert edited right after: wait for the edit rather than race it.
+    const edit = await slack.waitFor('the alert edited', () => slack.callsOf('chat.update').find((c) => c.args.ts === alert.ts));
     assert.match(textOf(edit), /\*Resolved\* after \d+ s/);
     await runs(record.id, 3);
     assert.equal(posted(record).channel.length, 1);
