@@ -105,7 +105,7 @@ interface ActiveHost {
   dueAt: number;
   /** Holds room in the engine's on-link allowance. */
   onLink: boolean;
-  /** When its first probe went (performance.now()), for the on-link allowance; 0 before. */
+  /** When its first probe went (performance.now()), kept for on-link hosts only (their allowance); 0 before. */
   firstSentAt: number;
 }
 
@@ -342,7 +342,7 @@ export class ProbeScheduler implements BudgetWaiter {
 
   private sendEcho(host: ActiveHost): void {
     this.inFlight += 1;
-    if (host.firstSentAt === 0) host.firstSentAt = performance.now();
+    if (host.onLink && host.firstSentAt === 0) host.firstSentAt = performance.now();
     this.limits.meter?.sent('icmp');
     host.echoesLeft -= 1;
     host.echoSent += 1;
@@ -359,7 +359,7 @@ export class ProbeScheduler implements BudgetWaiter {
 
   private sendTcp(job: TcpJob): void {
     this.inFlight += 1;
-    if (job.host.firstSentAt === 0) job.host.firstSentAt = performance.now();
+    if (job.host.onLink && job.host.firstSentAt === 0) job.host.firstSentAt = performance.now();
     this.limits.meter?.sent('tcp');
     job.port.attempts += 1;
     // Replies already queued are read first, so the slow connect() setup does not stretch their RTTs.

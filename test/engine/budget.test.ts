@@ -34,7 +34,7 @@ const set = (cidr: string): AddressSet => {
   return new AddressSet().add(family, start, end);
 };
 
-// Kernel text as the sweeper namespace of the lab shows it: an on-link /24, routes via 198.18.0.256.
+// Kernel text as the sweeper namespace of the lab shows it: an on-link /24, routed ones via 198.18.0.254.
 const LAB_ROUTES_V4 = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
 eth0\t000012C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
 eth0\t000112C6\tFE0012C6\t0003\t0\t0\t0\t00FFFFFF\t0\t0\t0
