@@ -1,0 +1,10 @@
+{
+  'targets': [
+    {
+      'target_name': 'icmp_socket',
+      'sources': ['src/icmp_socket.c'],
+      'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-O2'],
+      'defines': ['NAPI_VERSION=8'],
+    },
+  ],
+}
