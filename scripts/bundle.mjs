@@ -4,11 +4,10 @@
  *
  *   zensweep.cjs      everything `zensweep` runs of its own, with ip-cidr, zod and dotenv
  *   queue-vendor.cjs  bullmq and ioredis (loaded only by the commands that use Redis)
- *   send-helper.cjs   the send helper process (src/engine/icmp/send-helper.ts)
  *
- * Left out and loaded from node_modules: raw-socket (a native addon), pino (it starts worker threads from its
- * own files), the Slack packages and prom-client (only the services use them, and they start once). A bundle is built for one
- * Node version; the cache of another is rejected by V8 and the bundle compiled as usual.
+ * Left out and loaded from node_modules: raw-socket and @zensweep/icmp-socket (native addons), pino (it starts worker
+ * threads from its own files), the Slack packages and prom-client (only the services use them, and they start once).
+ * A bundle is built for one Node version; the cache of another is rejected by V8 and the bundle compiled as usual.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -29,13 +28,13 @@ const common = {
   // The bundle's own folder; src/bundle-loader.cts looks for the other bundles there.
   define: { 'import.meta.url': '__zensweepBundleUrl', __ZENSWEEP_BUNDLE_DIR__: '__dirname' },
   banner: { js: 'var __zensweepBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
-  external: ['raw-socket', 'pino', '@slack/*', '@resvg/*', 'bullmq', 'ioredis', 'prom-client'],
+  external: ['raw-socket', '@zensweep/icmp-socket', 'pino', '@slack/*', '@resvg/*', 'bullmq', 'ioredis', 'prom-client'],
 };
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
   ...common,
-  entryPoints: { zensweep: `${root}src/cli/main.ts`, 'send-helper': `${root}src/engine/icmp/send-helper.ts` },
+  entryPoints: { zensweep: `${root}src/cli/main.ts` },
 });
 await build({
   ...common,

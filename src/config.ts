@@ -12,7 +12,7 @@ export interface EngineConfig {
    * the timeouts (engine.ts, inFlightBudget): 4096 at an unlimited rate, 31,250 at the defaults.
    */
   maxInFlight: number | undefined;
-  /** Send echoes from a helper process (ZENSWEEP_SEND_HELPER: auto, 1 or 0), default auto. */
+  /** Send echoes from a sender thread, on another core (ZENSWEEP_SEND_HELPER: auto, 1 or 0), default auto. */
   sendHelper: boolean | 'auto';
 }
 

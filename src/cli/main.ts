@@ -7,8 +7,6 @@ import { SWEEP_USAGE, sweepCommand } from './sweep-command.js';
 import type { CommandIo } from './sweep-command.js';
 
 export { warmUp } from './warm-up.js';
-/** Where the send helper's module is: in the bundle, its own bundle beside it (test/cli/bundle.test.ts checks). */
-export { defaultSendHelperModule } from '../engine/icmp/send-helper-client.js';
 
 /** Error codes that are not bad input. */
 const OPERATIONAL = new Set(['redis_unavailable', 'sweep_failed', 'host_job_failed']);

@@ -41,9 +41,8 @@ export interface EngineOptions {
    * default): each holds a neighbour entry for up to about 3 s.
    */
   maxOnLink?: number;
-  /** Send echoes from a helper process (IcmpEchoProber's sendHelper). */
+  /** Send echoes from a thread of their socket, on another core (IcmpEchoProber's sendHelper). */
   sendHelper?: boolean;
-  sendHelperModule?: string;
   /** Told once that ICMP cannot be used. */
   onWarning?: (message: string) => void;
   /** Probers to use instead of real sockets (tests); left open by `close`. */
@@ -81,7 +80,6 @@ export class ProbeEngine {
     } else {
       ({ kit: this.kit, icmp: this.icmp } = openProbeKit(new Set(options.families), {
         sendHelper: options.sendHelper,
-        sendHelperModule: options.sendHelperModule,
         onWarning: options.onWarning,
         onCongestion: () => this.budget.congested(),
       }));
@@ -119,7 +117,6 @@ export function openProbeKit(
   families: ReadonlySet<4 | 6>,
   options: {
     sendHelper?: boolean;
-    sendHelperModule?: string;
     openSocket?: ProbeSocketFactory;
     onWarning?: (message: string) => void;
     onCongestion?: () => void;

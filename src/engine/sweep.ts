@@ -60,12 +60,10 @@ export interface SweepDependencies {
   /** Called once the addresses are known, before the first probe: how many, and the time bound of the probing. */
   onPlan?: (plan: SweepPlan) => void;
   /**
-   * Send echoes from a helper process (ZENSWEEP_SEND_HELPER): `auto` (default) for sweeps of 8,192 addresses or
-   * more on a machine with more than one core; true or false to force it.
+   * Send echoes from a sender thread, on another core (ZENSWEEP_SEND_HELPER): `auto` (default) on a machine with
+   * more than one core; true or false to force it.
    */
   sendHelper?: boolean | 'auto';
-  /** The send helper's module (tests point it at a broken one to check the fallback). */
-  sendHelperModule?: string;
   /**
    * The only addresses this process may probe (an agent's declared CIDRs), with their text for messages. Checked
    * after names are resolved: anything outside is refused before a packet leaves.
@@ -79,9 +77,6 @@ export interface SweepDependencies {
   /** Told of every probe sent and settled (an agent's metrics). */
   meter?: ProbeMeter;
 }
-
-/** Below this many addresses the send helper's start (~70 ms) costs more than it saves. */
-export const SEND_HELPER_MIN_ADDRESSES = 8192;
 
 export const defaultResolver: NameResolver = async (name) => {
   const records = await dnsModule().lookup(name, { all: true, verbatim: true });
@@ -180,9 +175,8 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       kit: deps.kit,
       sendHelper:
         deps.sendHelper === 'auto' || deps.sendHelper === undefined
-          ? total >= SEND_HELPER_MIN_ADDRESSES && availableParallelism() > 1
+          ? availableParallelism() > 1
           : deps.sendHelper,
-      sendHelperModule: deps.sendHelperModule,
       onWarning: deps.onWarning,
     });
 

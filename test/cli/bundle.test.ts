@@ -3,7 +3,6 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SendHelperClient, type SendOrder } from '../../src/engine/icmp/send-helper-client.js';
 import { assertRoot } from '../support/root.js';
 import { CLI, cliNodeFlags, run } from '../support/cli.js';
 
@@ -12,53 +11,41 @@ const DIST = join(ROOT, 'dist');
 const BUNDLES = join(DIST, 'bundle');
 
 /** Loads each bundle as the CLI does, in a process with the CLI's Node flags, and says what V8 made of it. */
-async function loadInChild(): Promise<Record<string, { cached: boolean; helper?: string }>> {
+async function loadInChild(): Promise<Record<string, { cached: boolean }>> {
   const script = `
     const { loadBundle } = require(${JSON.stringify(join(DIST, 'bundle-loader.cjs'))});
     const cli = loadBundle('zensweep');
     const vendor = loadBundle('queue-vendor');
     console.log(JSON.stringify({
-      zensweep: { cached: cli.cached, helper: cli.exports.defaultSendHelperModule() },
+      zensweep: { cached: cli.cached },
       'queue-vendor': { cached: vendor.cached, worker: typeof vendor.exports.bullmq.Worker, redis: typeof vendor.exports.ioredis.Redis },
     }));`;
   const result = await run([process.execPath, ...cliNodeFlags(), '-e', script]);
   assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as Record<string, { cached: boolean; helper?: string }>;
+  return JSON.parse(result.stdout) as Record<string, { cached: boolean }>;
 }
 
 describe('the built CLI: bundles and their code caches (npm run build)', () => {
   before(() => assert.ok(existsSync(CLI), `${CLI} is missing: npm test builds it first (npm run build)`));
 
   it('builds the bundles with code caches that V8 accepts under the shebang line flags', async () => {
-    for (const file of ['zensweep.cjs', 'zensweep.cjs.cache', 'queue-vendor.cjs', 'queue-vendor.cjs.cache', 'send-helper.cjs']) {
+    for (const file of ['zensweep.cjs', 'zensweep.cjs.cache', 'queue-vendor.cjs', 'queue-vendor.cjs.cache']) {
       assert.ok(existsSync(join(BUNDLES, file)), `dist/bundle/${file} is missing`);
     }
     const loaded = await loadInChild();
     assert.equal(loaded.zensweep?.cached, true, 'the zensweep bundle was compiled without its code cache');
     assert.equal(loaded['queue-vendor']?.cached, true, 'the queue-vendor bundle was compiled without its code cache');
     assert.deepEqual(loaded['queue-vendor'], { cached: true, worker: 'function', redis: 'function' });
-    assert.equal(loaded.zensweep?.helper, join(BUNDLES, 'send-helper.cjs'), 'the bundle must start the bundled send helper');
   });
 
-  it('runs the bundled send helper: it gets ready and confirms what it sent', async () => {
+  it('sends through the addon\'s sender thread from the bundle, and from the event loop without it', async () => {
     assertRoot();
-    const lost: SendOrder[] = [];
-    const client = new SendHelperClient(
-      0x5a5a,
-      Buffer.alloc(8, 7),
-      { onSendError: () => undefined, onLost: (orders) => lost.push(...orders) },
-      join(BUNDLES, 'send-helper.cjs'),
-    );
-    try {
-      const deadline = Date.now() + 20_000;
-      while (!client.usable && Date.now() < deadline && lost.length === 0) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(client.usable, 'the bundled send helper never said it was ready');
-      client.order({ family: 4, sequence: 1, probeNumber: 1, address: '127.0.0.1', settled: false });
-      while (client.backlog > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(client.backlog, 0, 'the bundled send helper never confirmed the echo it was given');
-      assert.deepEqual(lost, []);
-    } finally {
-      client.close();
+    for (const thread of ['1', '0']) {
+      const result = await run([CLI, 'sweep', '127.0.3.0/24', 'retries:0', '--json'], { env: { ...process.env, ZENSWEEP_SEND_HELPER: thread } });
+      assert.equal(result.code, 0, result.stderr);
+      const report = JSON.parse(result.stdout) as { summary: { alive: number }; hosts: { icmp: { sent: number } }[] };
+      assert.equal(report.summary.alive, 254, `ZENSWEEP_SEND_HELPER=${thread}`);
+      assert.ok(report.hosts.every((host) => host.icmp.sent === 1), `ZENSWEEP_SEND_HELPER=${thread}: an echo sent twice`);
     }
   });
 

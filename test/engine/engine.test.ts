@@ -4,7 +4,7 @@ import { parseSweepText } from '../../src/core/grammar.js';
 import { openProbeKit, runSweep } from '../../src/engine/sweep.js';
 import { SweepTooLargeError } from '../../src/core/errors.js';
 import { internetChecksum } from '../../src/engine/icmp/codec.js';
-import { RawIcmpTransport } from '../../src/engine/icmp/raw-transport.js';
+import { IcmpEchoSocket } from '../../src/engine/icmp/icmp-socket.js';
 import { FakeSockets } from '../support/fake-socket.js';
 import { loopbackPorts, type LoopbackPorts } from '../support/loopback-ports.js';
 import type { FakeSocket } from '../support/fake-socket.js';
@@ -106,7 +106,7 @@ describe('runSweep on loopback (real raw sockets)', () => {
     // sweep waited forever for outcomes that had been lost on the way.
     const sockets = new FakeSockets();
     const { kit } = openProbeKit(new Set([4]), { openSocket: sockets.open });
-    const errors = new RawIcmpTransport(4, () => undefined, () => undefined, false);
+    const errors = new IcmpEchoSocket(4, undefined, () => undefined, () => undefined, false);
     try {
       const request = parseSweepText('127.42.0.0/24 tcp:9001-9008 timeout:30000 retries:0 rate:0');
       const expected = 254 * 8;

@@ -75,7 +75,8 @@ typedef struct {
   int poll_started;
   int poll_events;
   uv_async_t async;
-  int handles_open;
+  /* Freed when its two libuv handles are closed and its JS object is collected. */
+  int holders;
 
   struct mmsghdr messages[MAX_BATCH];
   struct iovec vectors[MAX_BATCH];
@@ -331,7 +332,7 @@ static void call_js(icmp_socket_t *s, int kind) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value callback, receiver, argument, result;
   if (napi_get_reference_value(env, s->on_event, &callback) == napi_ok && callback) {
-    napi_get_undefined(env, &receiver);
+    napi_get_global(env, &receiver);
     napi_create_int32(env, kind, &argument);
     /* make_callback, not call_function: it runs the microtasks and ticks the callback queues, as Node's own do. */
     napi_status status = napi_make_callback(env, s->async_context, receiver, callback, 1, &argument, &result);
@@ -371,10 +372,11 @@ static void free_socket(icmp_socket_t *s) {
   free(s);
 }
 
-static void on_handle_closed(uv_handle_t *handle) {
-  icmp_socket_t *s = handle->data;
-  if (--s->handles_open == 0) free_socket(s);
+static void release(icmp_socket_t *s) {
+  if (--s->holders == 0) free_socket(s);
 }
+
+static void on_handle_closed(uv_handle_t *handle) { release(handle->data); }
 
 static void stop_sender(icmp_socket_t *s) {
   if (!s->thread_running) return;
@@ -409,6 +411,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   close_socket(data);
+  release(data);
 }
 
 /* ---- methods -------------------------------------------------------------------------------------------------- */
@@ -509,7 +512,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   uv_unref((uv_handle_t *)&s->async);
   s->poll.data = s;
   s->async.data = s;
-  s->handles_open = 2;
+  s->holders = 3;
 
   for (int i = 0; i < MAX_BATCH; i++) {
     s->messages[i].msg_hdr.msg_iov = &s->vectors[i];
@@ -517,6 +520,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     s->messages[i].msg_hdr.msg_name = &s->names[i];
   }
   if (napi_wrap(env, self, s, finalize, NULL, NULL) != napi_ok) {
+    s->holders -= 1;
     close_socket(s);
     napi_throw_error(env, NULL, "icmp-socket: napi_wrap failed");
     return NULL;
@@ -640,21 +644,30 @@ static napi_value start_sender(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* order(sequence, probeNumber, address) → the orders not yet sent, this one included; -1 when refused. */
+/*
+ * order(sequence, probeNumber, address, limit) → the orders not yet sent, this one included; -1 when refused: no
+ * sender thread, a bad address, or `limit` orders already waiting (the caller then sends it itself).
+ */
 static napi_value order(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], result;
+  size_t argc = 4;
+  napi_value argv[4], result;
   icmp_socket_t *s = unwrap(env, info, &argc, argv);
   if (!s) return NULL;
-  uint32_t sequence, probe;
+  uint32_t sequence, probe, limit;
   order_t entry;
   CHECK(napi_get_value_uint32(env, argv[0], &sequence));
   CHECK(napi_get_value_uint32(env, argv[1], &probe));
+  CHECK(napi_get_value_uint32(env, argv[3], &limit));
   int32_t waiting = -1;
   if (s->thread_running && read_address(env, argv[2], s->family, entry.address)) {
     entry.sequence = (uint16_t)sequence;
     entry.probe = probe;
     pthread_mutex_lock(&s->lock);
+    if (s->ring_count + s->in_hand >= limit) {
+      pthread_mutex_unlock(&s->lock);
+      CHECK(napi_create_int32(env, -1, &result));
+      return result;
+    }
     if (s->ring_count == s->ring_capacity) {
       uint32_t capacity = s->ring_capacity * 2;
       order_t *grown = malloc(capacity * sizeof *grown);

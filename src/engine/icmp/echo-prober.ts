@@ -14,18 +14,19 @@ import {
   writeEchoRequest,
 } from './codec.js';
 import type { EchoMark, IcmpMessage } from './codec.js';
-import { RawIcmpTransport } from './raw-transport.js';
-import { SendHelperClient } from './send-helper-client.js';
+import { IcmpEchoSocket } from './icmp-socket.js';
 import { monotonicMs } from '../clock.js';
 import { randomBits, randomBytes } from '../random.js';
 
 interface PendingEcho {
   family: 4 | 6;
   address: string;
+  /** The IPv4 address as a number (replies are matched on it), -1 for IPv6. */
+  v4: number;
   sequence: number;
   probeNumber: number;
   timeoutMs: number;
-  /** When it was sent (or handed to the send helper), in monotonic milliseconds (clock.ts). */
+  /** When it was sent (or handed to the sender thread), in monotonic milliseconds (clock.ts). */
   sentAt: number;
   deadline: number;
   context: unknown;
@@ -43,8 +44,8 @@ export const MAX_OUTSTANDING_ECHOES = 60_000;
 const TCP_ERROR_TTL_MS = 30_000;
 const TCP_ERROR_MAX = 16_384;
 const POLL_EVERY_SENDS = 16;
-/** Orders the send helper may have waiting before this process sends the next echo itself. */
-const HELPER_QUEUE = 1024;
+/** Orders the sender thread may have waiting before the next echo is sent from the event loop itself. */
+const SENDER_QUEUE = 1024;
 /** Pauses after ENOBUFS before the backlog is tried again: the first, and the longest (doubling in between). */
 const SHORT_PAUSE_MS = 10;
 const SHORT_PAUSE_MAX_MS = 640;
@@ -57,13 +58,14 @@ const SHORT_PAUSE_MAX_MS = 640;
  * match the request — so another ping on the machine, or a second sweep in this process, cannot be mistaken for
  * ours, and a reply from an address we did not ask (a broadcast, a NAT) does not make the target alive.
  * ICMP errors quoting our request are matched on the quoted destination, identifier and sequence (and the mark
- * when the quote is long enough); the reporter is the error's source address.
+ * when the quote is long enough); the reporter is the error's source address. The kernel itself drops replies and
+ * errors with another identifier (icmp-socket.ts), so other sweeps and agents on the host cost nothing here.
  */
 export class IcmpEchoProber implements EchoProber {
   private readonly identifier = randomBits(16);
   private readonly token = randomBytes(TOKEN_BYTES);
   private readonly packet = newEchoPacket();
-  private readonly transports = new Map<4 | 6, RawIcmpTransport>();
+  private readonly transports = new Map<4 | 6, IcmpEchoSocket>();
   /** Outstanding echoes by sequence number, one table per family. */
   private readonly pending: Record<4 | 6, (PendingEcho | undefined)[]> = {
     4: new Array<PendingEcho | undefined>(0x10000).fill(undefined),
@@ -75,7 +77,7 @@ export class IcmpEchoProber implements EchoProber {
   private nextProbeNumber = randomBits(31);
   private closed = false;
   private sendsSincePoll = 0;
-  private readonly helper: SendHelperClient<PendingEcho> | undefined;
+  private readonly sendThread: boolean;
   private readonly onTcpError: TcpErrorListener | undefined;
   private readonly onCongestion: (() => void) | undefined;
   private shortPauseMs = 0;
@@ -84,16 +86,14 @@ export class IcmpEchoProber implements EchoProber {
   /**
    * Opens the socket of each family now, so a missing privilege shows up before the sweep starts.
    *
-   * @param options.sendHelper start a send helper process (send-helper.ts) and hand it the sending once it is
-   *   ready: worth its ~70 ms start on sweeps of thousands of addresses, on a machine with more than one core.
-   *   Until it is ready, and if it dies, echoes are sent from here.
-   * @param options.sendHelperModule the helper's module (tests point it at a broken one).
+   * @param options.sendHelper send from a thread of each socket (icmp-socket.ts), on another core: on loopback and
+   *   fast LANs each send carries the kernel's whole round trip. When the thread falls behind, or cannot start,
+   *   echoes are sent from the event loop.
    */
   constructor(
     families: Iterable<4 | 6>,
     options: {
       sendHelper?: boolean;
-      sendHelperModule?: string;
       /** Told at once of every ICMP error quoting a TCP SYN (to end that connect attempt early). */
       onTcpError?: TcpErrorListener;
       /**
@@ -105,6 +105,7 @@ export class IcmpEchoProber implements EchoProber {
   ) {
     this.onTcpError = options.onTcpError;
     this.onCongestion = options.onCongestion;
+    this.sendThread = options.sendHelper === true;
     this.deadlines = new DeadlineQueue(
       (p) => p.settled,
       (p) => this.settle(p, -1, undefined),
@@ -114,19 +115,6 @@ export class IcmpEchoProber implements EchoProber {
     } catch (error) {
       this.close();
       throw error;
-    }
-    if (options.sendHelper) {
-      this.helper = new SendHelperClient<PendingEcho>(
-        this.identifier,
-        this.token,
-        {
-          onSendError: (echo, errno) => this.settle(echo, -1, diagnoseLocalError(errno)),
-          onLost: (echoes) => {
-            for (const echo of echoes) if (!this.transmit(echo)) this.backlog.push(echo);
-          },
-        },
-        options.sendHelperModule,
-      );
     }
   }
 
@@ -140,6 +128,7 @@ export class IcmpEchoProber implements EchoProber {
     const echo: PendingEcho = {
       family,
       address,
+      v4: family === 4 ? ipv4Number(address) : -1,
       sequence,
       probeNumber,
       timeoutMs,
@@ -179,7 +168,6 @@ export class IcmpEchoProber implements EchoProber {
     if (this.closed) return;
     this.closed = true;
     if (this.shortTimer) clearTimeout(this.shortTimer);
-    this.helper?.close();
     this.deadlines.clear();
     this.backlog.clear();
     this.pending[4].fill(undefined);
@@ -188,37 +176,47 @@ export class IcmpEchoProber implements EchoProber {
     this.transports.clear();
   }
 
-  private transportFor(family: 4 | 6): RawIcmpTransport {
+  private transportFor(family: 4 | 6): IcmpEchoSocket {
     let transport = this.transports.get(family);
     if (!transport) {
-      transport = new RawIcmpTransport(
+      const socket = new IcmpEchoSocket(
         family,
-        (buffer, length, source) => this.receive(family, buffer, length, source),
+        this.identifier,
+        (buffer, offset, length, index) => this.receive(socket, buffer, offset, length, index),
         () => this.flushBacklog(),
       );
+      if (this.sendThread) {
+        socket.startSender(this.token, {
+          onSendError: (sequence, probeNumber, errno) => {
+            const echo = this.pending[family][sequence];
+            if (echo?.probeNumber === probeNumber) this.settle(echo, -1, diagnoseLocalError(errno));
+          },
+          onCongestion: () => this.onCongestion?.(),
+        });
+      }
+      transport = socket;
       this.transports.set(family, transport);
     }
     return transport;
   }
 
-  /** Sends now, or hands it to the send helper; false when the socket is full and the echo must wait. */
+  /** Sends now, or hands it to the sender thread; false when the socket is full and the echo must wait. */
   private transmit(echo: PendingEcho): boolean {
     if (this.closed) return true;
     echo.sentAt = monotonicMs();
-    // Both processes send: the helper while its queue is short, this one when the helper falls behind.
-    if (this.helper?.usable && this.helper.backlog < HELPER_QUEUE) {
-      this.deadlines.add(echo, echo.timeoutMs);
-      this.helper.order(echo);
-      return true;
-    }
-    writeEchoRequest(this.packet, echo.family, this.identifier, echo.sequence, this.token, echo.probeNumber, echo.sentAt);
-    let transport: RawIcmpTransport;
+    let transport: IcmpEchoSocket;
     try {
       transport = this.transportFor(echo.family);
     } catch {
       this.settle(echo, -1, diagnoseLocalError('EPERM'));
       return true;
     }
+    // Both send: the thread while its queue is short, the event loop when the thread falls behind.
+    if (this.sendThread && transport.order(echo.sequence, echo.probeNumber, echo.address, SENDER_QUEUE)) {
+      this.deadlines.add(echo, echo.timeoutMs);
+      return true;
+    }
+    writeEchoRequest(this.packet, echo.family, this.identifier, echo.sequence, this.token, echo.probeNumber, echo.sentAt);
     const result = transport.send(this.packet, echo.address);
     if (result === 'again') return false;
     if (result === 'short') {
@@ -263,11 +261,13 @@ export class IcmpEchoProber implements EchoProber {
     return mark === undefined || (mark.probeNumber === echo.probeNumber && mark.token.equals(this.token));
   }
 
-  private receive(family: 4 | 6, buffer: Buffer, length: number, source: string): void {
-    if (this.receiveReply(family, buffer, length, source)) return;
-    const packet = buffer.subarray(0, length);
+  private receive(socket: IcmpEchoSocket, buffer: Buffer, offset: number, length: number, index: number): void {
+    const family = socket.family;
+    if (this.receiveReply(socket, buffer, offset, length, index)) return;
+    const packet = buffer.subarray(offset, offset + length);
     const message: IcmpMessage | undefined = family === 4 ? decodeIcmp4(packet) : decodeIcmp6(packet);
     if (!message) return;
+    const source = socket.sourceText(index);
     if (message.kind === 'echo-reply') return; // ours were taken by receiveReply
     const quoted = message.quoted;
     if (quoted.protocol === 'tcp') {
@@ -286,22 +286,24 @@ export class IcmpEchoProber implements EchoProber {
    * The hot path: an echo reply of ours, matched in place without decoding into objects (a /16 sweep reads 65,536
    * replies). Returns false for anything else, which then goes through the full decoder.
    */
-  private receiveReply(family: 4 | 6, buffer: Buffer, length: number, source: string): boolean {
-    const start = family === 4 ? ((buffer[0] as number) & 0x0f) * 4 : 0;
+  private receiveReply(socket: IcmpEchoSocket, buffer: Buffer, offset: number, length: number, index: number): boolean {
+    const family = socket.family;
+    const start = offset + (family === 4 ? ((buffer[offset] as number) & 0x0f) * 4 : 0);
+    const end = offset + length;
     const expectedType = family === 4 ? ICMP4_ECHO_REPLY : ICMP6_ECHO_REPLY;
-    if (length < start + 8 + SEND_TIME_OFFSET + 8 || buffer[start] !== expectedType) return false;
-    if (family === 4 && (buffer[9] !== 1 || internetChecksum(buffer, start, length) !== 0)) return true;
+    if (end < start + 8 + SEND_TIME_OFFSET + 8 || buffer[start] !== expectedType) return false;
+    if (family === 4 && (buffer[offset + 9] !== 1 || internetChecksum(buffer, start, end) !== 0)) return true;
     if (buffer.readUInt16BE(start + 4) !== this.identifier) return true;
     const echo = this.pending[family][buffer.readUInt16BE(start + 6)];
     if (
       echo === undefined ||
-      echo.address !== source ||
+      (family === 4 ? echo.v4 !== socket.sourceV4(index) : echo.address !== socket.sourceText(index)) ||
       buffer.readUInt32BE(start + 8 + TOKEN_BYTES) !== echo.probeNumber ||
       this.token.compare(buffer, start + 8, start + 8 + TOKEN_BYTES) !== 0
     ) {
       return true;
     }
-    // The send time the request carried (the send helper's, when it sent it), else our own record of it.
+    // The send time the request carried (the sender thread's, when it sent it), else our own record of it.
     const now = monotonicMs();
     const stamped = buffer.readDoubleBE(start + 8 + SEND_TIME_OFFSET);
     const sentAt = stamped >= echo.sentAt && stamped <= now ? stamped : echo.sentAt;
@@ -316,4 +318,20 @@ export class IcmpEchoProber implements EchoProber {
     }
     this.tcpErrors.set(key, entry);
   }
+}
+
+/** A dotted IPv4 address as an unsigned number, as the socket gives a reply's source. */
+function ipv4Number(text: string): number {
+  let value = 0;
+  let part = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 46) {
+      value = value * 256 + part;
+      part = 0;
+    } else {
+      part = part * 10 + code - 48;
+    }
+  }
+  return value * 256 + part;
 }

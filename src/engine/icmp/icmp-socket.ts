@@ -1,0 +1,196 @@
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import type * as Addon from '@zensweep/icmp-socket';
+import { IcmpUnavailableError } from './raw-transport.js';
+
+/**
+ * One raw ICMP (or ICMPv6) socket of the echo prober, on ZenSweep's own addon (native/icmp-socket):
+ *
+ * - the kernel passes it only the echo replies with its identifier and the errors that quote its own requests (or a
+ *   TCP or UDP packet): another sweep, another agent on the same host, a ping, costs it nothing;
+ * - every queued packet is read in a few calls (recvmmsg), with no exception at the end of the queue;
+ * - it can start a sender thread, which sends echo requests on another core (see `startSender`).
+ */
+
+const require = createRequire(import.meta.url);
+let addon: typeof Addon | undefined;
+
+function loadAddon(): typeof Addon {
+  addon ??= require('@zensweep/icmp-socket') as typeof Addon;
+  return addon;
+}
+
+let errnoNames: Map<number, string> | undefined;
+
+/** The name of a system error number (ENOBUFS), as the diagnoses know them. */
+export function errnoName(errno: number): string {
+  errnoNames ??= new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
+  return errnoNames.get(errno) ?? 'EUNKNOWN';
+}
+
+const EAGAIN = constants.errno.EAGAIN;
+const ENOBUFS = constants.errno.ENOBUFS;
+const EVENT_READABLE = 1;
+const EVENT_WRITABLE = 2;
+const EVENT_SENDER = 4;
+/** Packets read in one drain at most, so one flood cannot starve timers and TCP callbacks. */
+const DRAIN_LIMIT = 20_000;
+
+/**
+ * `again`: the socket buffer is full, retry once it is writable. `short`: the kernel is short of buffers elsewhere
+ * (ENOBUFS: a full neighbour table, a full device queue): the socket stays writable, so retry after a pause, and
+ * send less.
+ */
+export type SendResult = 'sent' | 'again' | 'short' | { errno: string };
+
+/** What the sender thread reports back. */
+export interface SenderEvents {
+  /** The send of this order failed for good (no route, a local firewall). */
+  onSendError(sequence: number, probeNumber: number, errno: string): void;
+  /** The kernel refused sends for want of buffers: the thread pauses, longer each time; send less. */
+  onCongestion(): void;
+}
+
+export class IcmpEchoSocket {
+  readonly family: 4 | 6;
+  private readonly handle: Addon.IcmpSocket;
+  private readonly buffer: Buffer;
+  private readonly meta: Buffer;
+  private readonly slotBytes: number;
+  private readonly metaBytes: number;
+  private readonly batch: number;
+  private senderEvents: SenderEvents | undefined;
+  private watchingWritable = false;
+  private draining = false;
+  private closed = false;
+
+  /**
+   * @param identifier the echo identifier whose replies and errors this socket receives; undefined for all.
+   * @param onPacket called for every packet read: `length` bytes from `offset` in `buffer`, which is reused after
+   *   the call; `index` names its source for `sourceV4` and `sourceText`.
+   * @param onWritable called when a send that returned `again` may be retried.
+   * @param receives false for a socket that only sends: the kernel then queues nothing to it.
+   */
+  constructor(
+    family: 4 | 6,
+    identifier: number | undefined,
+    private readonly onPacket: (buffer: Buffer, offset: number, length: number, index: number) => void,
+    private readonly onWritable: () => void,
+    private readonly receives = true,
+  ) {
+    this.family = family;
+    const native = loadAddon();
+    this.slotBytes = native.SLOT_BYTES;
+    this.metaBytes = native.META_BYTES;
+    this.batch = native.MAX_BATCH;
+    try {
+      this.handle = new native.IcmpSocket(family, identifier ?? -1, receives, (kind) => this.onEvent(kind));
+    } catch (error) {
+      throw new IcmpUnavailableError(family, error);
+    }
+    this.buffer = Buffer.allocUnsafe(receives ? this.slotBytes * this.batch : 0);
+    this.meta = Buffer.allocUnsafe(receives ? this.metaBytes * this.batch : 0);
+    if (receives) this.handle.watch(true, false);
+  }
+
+  /** Sends one packet now. `again` means the socket buffer is full: wait for onWritable; `short`: see SendResult. */
+  send(packet: Buffer, address: string): SendResult {
+    if (this.closed) return { errno: 'EBADF' };
+    const errno = this.handle.send(packet, address);
+    if (errno === 0) return 'sent';
+    if (errno === EAGAIN) {
+      this.watchWritable(true);
+      return 'again';
+    }
+    if (errno === ENOBUFS) return 'short';
+    return { errno: errnoName(errno) };
+  }
+
+  /**
+   * Starts the sender thread: echo requests with this token in their payload, sent from another core (each carries
+   * its send time, read from the same monotonic clock as clock.ts). False when it cannot start.
+   */
+  startSender(token: Buffer, events: SenderEvents): boolean {
+    if (this.closed || !this.handle.startSender(token)) return false;
+    this.senderEvents = events;
+    return true;
+  }
+
+  /**
+   * Hands an echo request to the sender thread. False when it is refused: no thread, or `limit` orders already
+   * waiting; the caller then sends it itself.
+   */
+  order(sequence: number, probeNumber: number, address: string, limit: number): boolean {
+    return !this.closed && this.senderEvents !== undefined && this.handle.order(sequence, probeNumber, address, limit) > 0;
+  }
+
+  /** The IPv4 source of packet `index` of the last read, as a number. */
+  sourceV4(index: number): number {
+    return this.meta.readUInt32BE(index * this.metaBytes + 4);
+  }
+
+  /** The source of packet `index` of the last read, as text. */
+  sourceText(index: number): string {
+    return loadAddon().addressText(this.meta, index, this.family);
+  }
+
+  /**
+   * Reads every packet already queued on the socket (also called before judging a TCP failure). Not re-entrant:
+   * `onPacket` may lead back here (an ICMP error ends a connect, whose outcome reads the socket again); the call
+   * in progress reads the rest, so a burst of errors is a loop, not a recursion as deep as the burst. What
+   * `onPacket` throws reaches the caller.
+   */
+  drain(): void {
+    if (this.closed || this.draining || !this.receives) return;
+    this.draining = true;
+    try {
+      for (let total = 0; total < DRAIN_LIMIT && !this.closed; ) {
+        const count = this.handle.receive(this.buffer, this.meta);
+        // A negative count is a socket error (-errno): what is queued is read at the next readable event.
+        if (count <= 0) break;
+        for (let i = 0; i < count && !this.closed; i++) {
+          this.onPacket(this.buffer, i * this.slotBytes, this.meta.readUInt32LE(i * this.metaBytes), i);
+        }
+        total += count;
+        if (count < this.batch) break; // the queue is empty
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handle.close();
+  }
+
+  private onEvent(kind: number): void {
+    if (this.closed) return;
+    // A poll error on the descriptor (libuv's status): the socket is of no more use. Echoes still outstanding then
+    // end at their deadline, as silent.
+    if (kind === 0) return this.close();
+    if (kind & EVENT_SENDER) this.takeSenderEvents();
+    if (kind & EVENT_READABLE) this.drain();
+    if (kind & EVENT_WRITABLE) {
+      this.watchWritable(false);
+      this.onWritable();
+    }
+  }
+
+  private takeSenderEvents(): void {
+    const events = this.senderEvents;
+    if (!events) return;
+    const taken = this.handle.takeSenderEvents();
+    if ((taken[0] ?? 0) > 0) events.onCongestion();
+    for (let i = 1; i + 2 < taken.length; i += 3) {
+      events.onSendError(taken[i] as number, taken[i + 1] as number, errnoName(taken[i + 2] as number));
+    }
+  }
+
+  private watchWritable(on: boolean): void {
+    if (this.closed || this.watchingWritable === on) return;
+    this.watchingWritable = on;
+    this.handle.watch(this.receives, on);
+  }
+}
