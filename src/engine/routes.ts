@@ -64,7 +64,12 @@ export class RouteTable {
   }
 }
 
-/** The kernel's neighbour table limit (the smaller of IPv4's and IPv6's gc_thresh3). */
+/**
+ * The kernel's neighbour table limit (the smaller of IPv4's and IPv6's gc_thresh3). The table and its limits are
+ * the machine's, shared by every network namespace, and readable only in the host's: in any other (a container, the
+ * test lab) /proc/sys/net/ipv4/neigh/ has no `default`, so this is the kernel's default, 1,024, whatever the host
+ * set, and other namespaces' entries count against it too (seen on Linux 6.18).
+ */
 export function neighbourTableLimit(): number {
   const limits = ['ipv4', 'ipv6'].map((family) => {
     try {
