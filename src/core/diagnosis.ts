@@ -87,6 +87,7 @@ const LOCAL_REASONS: Record<string, { verdict: Reporter['verdict']; reason: stri
   EACCES: { verdict: 'prohibited', reason: 'administratively prohibited on the way (sender not known)' },
   EADDRNOTAVAIL: { verdict: 'unreachable', reason: 'address not usable from the sweeper' },
   EINVAL: { verdict: 'unreachable', reason: 'address not usable from the sweeper' },
+  ENOBUFS: { verdict: 'unreachable', reason: "the sweeper's neighbour table stayed full: no probe could be sent" },
 };
 
 /** A failure raised by the sweeper's own network stack, before any packet left (or when ARP/ND failed). */

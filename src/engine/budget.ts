@@ -159,6 +159,9 @@ export class SendBudget {
    */
   queueMs = 0;
 
+  /** When the kernel last ran short of buffers (performance.now() ms): sweeps count their time bound from it. */
+  lastCongestionAt = -Infinity;
+
   /** On-link targets allowed in progress now (lower after ENOBUFS). */
   get onLinkLimit(): number {
     return this.onLinkAllowance;
@@ -217,6 +220,7 @@ export class SendBudget {
 
   /** The kernel ran short of buffers (ENOBUFS): send to fewer on-link targets at once for a while. */
   congested(): void {
+    this.lastCongestionAt = performance.now();
     this.onLinkAllowance = Math.max(MIN_ON_LINK, Math.floor(this.onLinkAllowance / 2));
   }
 

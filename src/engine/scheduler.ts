@@ -146,6 +146,8 @@ export class ProbeScheduler implements BudgetWaiter {
   private readonly tcpDeadlines: DeadlineQueue<TcpJob>;
   /** Milliseconds past which the sweep stops (SchedulerLimits.timeBoundMs). */
   readonly timeBoundMs: number;
+  /** When the time bound started counting (performance.now() ms). */
+  private boundFrom = 0;
   private boundTimer: NodeJS.Timeout | undefined;
   private delayTimer: NodeJS.Timeout | undefined;
   private paceTimer: NodeJS.Timeout | undefined;
@@ -205,6 +207,7 @@ export class ProbeScheduler implements BudgetWaiter {
       const cancelled: SweepStop = { code: 'cancelled', reason: 'the sweep was cancelled' };
       if (signal?.aborted) return this.finish(cancelled);
       signal?.addEventListener('abort', () => this.finish(cancelled), { once: true });
+      this.boundFrom = performance.now();
       this.boundTimer = setTimeout(() => this.stopOverTime(), this.timeBoundMs);
       this.pump();
     });
@@ -232,6 +235,14 @@ export class ProbeScheduler implements BudgetWaiter {
   /** Past the time bound: the hosts in progress are reported with what they have, and the sweep ends. */
   private stopOverTime(): void {
     if (this.finished) return;
+    // The kernel ran short of buffers meanwhile (a full neighbour table): the sweep was slowed down on purpose, so
+    // its bound counts from then. Every echo still ends (sent, or given up after a few refusals), so it does end.
+    const congestedAt = this.budget?.lastCongestionAt ?? -Infinity;
+    if (congestedAt > this.boundFrom) {
+      this.boundFrom = congestedAt;
+      this.boundTimer = setTimeout(() => this.stopOverTime(), Math.max(1, congestedAt + this.timeBoundMs - performance.now()));
+      return;
+    }
     const unfinished = [...this.active];
     for (const host of unfinished) this.finishHost(host, true);
     const reason =

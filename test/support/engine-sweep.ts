@@ -4,6 +4,8 @@
  * the engine's send budget, not only the report; run it inside a lab namespace (`lab.exec`), never in the host's:
  *
  *   node --import tsx test/support/engine-sweep.ts 198.18.0.0/24 timeout:1000
+ *
+ * ENGINE_SWEEP_THREAD=1 sends through the sender thread (the engine's sendHelper); by default the event loop sends.
  */
 import { parseSweepText } from '../../src/core/grammar.js';
 import type { SweepReport } from '../../src/core/report.js';
@@ -29,6 +31,7 @@ async function main(text: string): Promise<void> {
     families,
     rate: 0,
     maxInFlight: inFlightBudget(request.options.rate, totalWaitMs(request.options)),
+    sendHelper: process.env.ENGINE_SWEEP_THREAD === '1',
   });
   let lowest = engine.budget.onLinkLimit;
   const sample = setInterval(() => (lowest = Math.min(lowest, engine.budget.onLinkLimit)), SAMPLE_MS);

@@ -9,6 +9,10 @@
  *  - A sender thread: echo requests handed over in a queue and sent from another core. On loopback and fast LANs
  *    each sendto() carries the kernel's whole round trip (the reply is built and queued inside the call), so a
  *    large sweep would otherwise be bound by one core.
+ *  - A full neighbour table made visible. The kernel tells a raw socket that it dropped a packet for want of
+ *    buffers (ENOBUFS; a full neighbour table is one) only with IP_RECVERR set, and IPv6 fails the send with
+ *    EINVAL. IP_RECVERR also copies ICMP errors to the socket's error queue, which is emptied here: the errors
+ *    themselves are read as packets.
  *
  * The JS side is src/engine/icmp/icmp-socket.ts; it alone uses this.
  */
@@ -48,8 +52,6 @@
 #define TOKEN_BYTES 8
 #define SEND_TIME_OFFSET (8 + TOKEN_BYTES + 4)
 
-#define PAUSE_FIRST_MS 10
-#define PAUSE_MAX_MS 640
 
 typedef struct {
   uint16_t sequence;
@@ -148,6 +150,22 @@ static socklen_t fill_address(int family, const uint8_t *address, struct sockadd
   return sizeof *out;
 }
 
+/* Empties the error queue (IP_RECVERR's copies of ICMP errors) and the pending error; false if the socket is bad. */
+static int clear_errors(int fd) {
+  uint8_t scratch[256];
+  struct iovec vector = {.iov_base = scratch, .iov_len = sizeof scratch};
+  for (int i = 0; i < 100000; i++) {
+    struct msghdr message = {.msg_iov = &vector, .msg_iovlen = 1};
+    if (recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+  }
+  int error = 0;
+  socklen_t length = sizeof error;
+  return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0;
+}
+
+/* The send failed for want of buffers: for IPv4 ENOBUFS, for IPv6 EINVAL (no neighbour entry could be made). */
+static int is_shortage(int family, int error) { return error == ENOBUFS || (family == 6 && error == EINVAL); }
+
 /* ---- the socket filter ---------------------------------------------------------------------------------------- */
 
 /* Classic BPF jumps count instructions after the next one: JUMP_TO(from, to) is the offset from `from` to `to`. */
@@ -220,24 +238,11 @@ static void add_error(icmp_socket_t *s, const order_t *order, int error) {
   s->errors[s->error_count++] = (send_error_t){order->sequence, order->probe, error};
 }
 
-/* Waits up to `ms` unless told to stop; true when told to stop. Called with the lock held. */
-static int pause_unless_stopped(icmp_socket_t *s, int ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += ms / 1000;
-  until.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec += 1;
-    until.tv_nsec -= 1000000000L;
-  }
-  while (!s->stopping) {
-    if (pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT) break;
-  }
-  return s->stopping;
-}
-
-/* Sends one order; returns 0 when it is done with (sent, or failed for good), 1 when told to stop first. */
-static int send_order(icmp_socket_t *s, const order_t *order, int *pause_ms) {
+/*
+ * Sends one order. Returns 0 when it is done with (sent, or failed for good: reported), 1 when told to stop first,
+ * 2 when the kernel is short of buffers: the order is reported back, to be sent again after a pause.
+ */
+static int send_order(icmp_socket_t *s, const order_t *order) {
   uint8_t *packet = s->packet;
   struct sockaddr_in6 to;
   socklen_t to_length = fill_address(s->family, order->address, &to);
@@ -258,11 +263,7 @@ static int send_order(icmp_socket_t *s, const order_t *order, int *pause_ms) {
       packet[2] = (uint8_t)(sum >> 8);
       packet[3] = (uint8_t)sum;
     }
-    ssize_t sent = sendto(s->fd, packet, ECHO_BYTES, 0, (struct sockaddr *)&to, to_length);
-    if (sent >= 0) {
-      *pause_ms = 0;
-      return 0;
-    }
+    if (sendto(s->fd, packet, ECHO_BYTES, 0, (struct sockaddr *)&to, to_length) >= 0) return 0;
     int error = errno;
     if (error == EINTR) continue;
     if (error == EAGAIN || error == EWOULDBLOCK) {
@@ -275,27 +276,17 @@ static int send_order(icmp_socket_t *s, const order_t *order, int *pause_ms) {
       continue;
     }
     pthread_mutex_lock(&s->lock);
-    if (error == ENOBUFS) {
-      /* The kernel is short of buffers (a full neighbour table): wait, longer each time, and say so. */
-      *pause_ms = *pause_ms ? (*pause_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : *pause_ms * 2) : PAUSE_FIRST_MS;
-      s->congestion += 1;
-      uv_async_send(&s->async);
-      int stop = pause_unless_stopped(s, *pause_ms);
-      pthread_mutex_unlock(&s->lock);
-      if (stop) return 1;
-      continue;
-    }
     add_error(s, order, error);
+    if (is_shortage(s->family, error)) s->congestion += 1;
     uv_async_send(&s->async);
     pthread_mutex_unlock(&s->lock);
-    return 0;
+    return is_shortage(s->family, error) ? 2 : 0;
   }
 }
 
 static void *sender_main(void *argument) {
   icmp_socket_t *s = argument;
   order_t batch[MAX_BATCH];
-  int pause_ms = 0;
   pthread_mutex_lock(&s->lock);
   for (;;) {
     while (!s->stopping && s->ring_count == 0) pthread_cond_wait(&s->wake, &s->lock);
@@ -309,9 +300,21 @@ static void *sender_main(void *argument) {
     s->in_hand = taken;
     pthread_mutex_unlock(&s->lock);
     for (uint32_t i = 0; i < taken; i++) {
-      if (send_order(s, &batch[i], &pause_ms)) {
+      int outcome = send_order(s, &batch[i]);
+      if (outcome == 1) {
         pthread_mutex_lock(&s->lock);
         goto stopped;
+      }
+      if (outcome == 2) {
+        /* Short of buffers: every order not tried yet goes back too (errno 0), and the event loop pauses first. */
+        pthread_mutex_lock(&s->lock);
+        for (uint32_t j = i + 1; j < taken; j++) add_error(s, &batch[j], 0);
+        for (; s->ring_count > 0; s->ring_count--) {
+          add_error(s, &s->ring[s->ring_head], 0);
+          s->ring_head = (s->ring_head + 1) % s->ring_capacity;
+        }
+        pthread_mutex_unlock(&s->lock);
+        break;
       }
     }
     pthread_mutex_lock(&s->lock);
@@ -345,6 +348,8 @@ static void call_js(icmp_socket_t *s, int kind) {
   napi_close_handle_scope(env, scope);
 }
 
+static void apply_poll(icmp_socket_t *s);
+
 /* Event kinds, as icmp-socket.ts reads them. */
 #define EVENT_READABLE 1
 #define EVENT_WRITABLE 2
@@ -353,8 +358,15 @@ static void call_js(icmp_socket_t *s, int kind) {
 static void on_poll(uv_poll_t *handle, int status, int events) {
   icmp_socket_t *s = handle->data;
   if (status < 0) {
-    call_js(s, 0);
-    return;
+    /* libuv stops polling on POLLERR, which a pending error (IP_RECVERR) raises too: clear it and go on; a socket
+       that cannot even say its error is of no more use. */
+    if (s->closed || !clear_errors(s->fd)) {
+      call_js(s, 0);
+      return;
+    }
+    s->poll_started = 0;
+    apply_poll(s);
+    events = s->poll_events & UV_READABLE;
   }
   int kind = 0;
   if (events & UV_READABLE) kind |= EVENT_READABLE;
@@ -454,6 +466,13 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_bytes, sizeof send_bytes);
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_bytes, sizeof receive_bytes) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_bytes, sizeof receive_bytes);
+
+  /* ENOBUFS reported, not hidden (see the top of this file), on a socket that reads, and so empties, its errors. */
+  int on = receives;
+  if (family == 4)
+    setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+  else
+    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
 
   /* The kernel's own type filter first: echo replies and the errors a sweep reads, or nothing at all. */
   if (family == 4) {
@@ -607,10 +626,15 @@ static napi_value receive(napi_env env, napi_callback_info info) {
       s->messages[i].msg_hdr.msg_namelen = sizeof s->names[i];
       s->messages[i].msg_hdr.msg_flags = 0;
     }
-    do {
+    for (int tries = 0; tries < 4; tries++) {
       count = recvmmsg(s->fd, s->messages, (unsigned)slots, MSG_DONTWAIT, NULL);
-    } while (count < 0 && errno == EINTR);
-    if (count < 0) count = (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+      if (count >= 0) break;
+      int error = errno;
+      count = error == EAGAIN || error == EWOULDBLOCK ? 0 : -error;
+      if (count == 0) break;
+      /* A pending error (IP_RECVERR: the ICMP error itself is read as a packet): clear it and read again. */
+      if (error != EINTR) clear_errors(s->fd);
+    }
     for (int i = 0; i < count; i++) {
       uint32_t length = s->messages[i].msg_len;
       uint8_t *entry = meta + i * META_BYTES;
@@ -693,7 +717,8 @@ static napi_value order(napi_env env, napi_callback_info info) {
 
 /*
  * takeSenderEvents() → [congestion, sequence, probeNumber, errno, sequence, probeNumber, errno, …]: how many times
- * the kernel was short of buffers, and the orders whose send failed, since the last call.
+ * the kernel was short of buffers, and the orders whose send failed, since the last call; errno 0 for an order given
+ * back untried when the kernel was short of buffers.
  */
 static napi_value take_sender_events(napi_env env, napi_callback_info info) {
   size_t argc = 0;

@@ -32,6 +32,8 @@ interface PendingEcho {
   context: unknown;
   done: EchoDone<unknown>;
   settled: boolean;
+  /** Sends the kernel refused for want of buffers so far. */
+  shortTries: number;
 }
 
 /** Told of an ICMP error quoting a TCP SYN of ours: to address:port, from `sourcePort`. */
@@ -49,6 +51,8 @@ const SENDER_QUEUE = 1024;
 /** Pauses after ENOBUFS before the backlog is tried again: the first, and the longest (doubling in between). */
 const SHORT_PAUSE_MS = 10;
 const SHORT_PAUSE_MAX_MS = 640;
+/** Refused sends of one echo (for want of buffers) before it is reported with the kernel's error: about 5 s of pauses. */
+const MAX_SHORT_TRIES = 12;
 
 /**
  * ICMP echo over raw sockets, IPv4 and IPv6, with many requests in flight.
@@ -97,8 +101,9 @@ export class IcmpEchoProber implements EchoProber {
       /** Told at once of every ICMP error quoting a TCP SYN (to end that connect attempt early). */
       onTcpError?: TcpErrorListener;
       /**
-       * Told each time the kernel refuses a send for want of buffers (ENOBUFS, e.g. a full neighbour table): the
-       * echo waits and is sent again after a pause that doubles while it lasts; the caller should send less.
+       * Told each time the kernel refuses a send for want of buffers (a full neighbour table; icmp-socket.ts): the
+       * echo waits and is sent again after a pause that doubles while it lasts (at most MAX_SHORT_TRIES times); the
+       * caller should send less.
        */
       onCongestion?: () => void;
     } = {},
@@ -137,6 +142,7 @@ export class IcmpEchoProber implements EchoProber {
       context,
       done: done as EchoDone<unknown>,
       settled: false,
+      shortTries: 0,
     };
     table[sequence] = echo;
     if (this.backlog.length > 0 || this.shortTimer !== undefined || !this.transmit(echo)) this.backlog.push(echo);
@@ -191,7 +197,14 @@ export class IcmpEchoProber implements EchoProber {
             const echo = this.pending[family][sequence];
             if (echo?.probeNumber === probeNumber) this.settle(echo, -1, diagnoseLocalError(errno));
           },
-          onCongestion: () => this.onCongestion?.(),
+          onShort: (sequence, probeNumber, tried) => {
+            const echo = this.pending[family][sequence];
+            if (echo?.probeNumber !== probeNumber || echo.settled || (tried && this.tooShort(echo))) return;
+            // Not sent after all: its deadline waits for the send that will be (an expiry now would call it silent).
+            echo.deadline = Infinity;
+            this.backlog.push(echo);
+            this.pauseAfterShortage();
+          },
         });
       }
       transport = socket;
@@ -220,6 +233,7 @@ export class IcmpEchoProber implements EchoProber {
     const result = transport.send(this.packet, echo.address);
     if (result === 'again') return false;
     if (result === 'short') {
+      if (this.tooShort(echo)) return true;
       this.pauseAfterShortage();
       return false;
     }
@@ -232,7 +246,15 @@ export class IcmpEchoProber implements EchoProber {
     return true;
   }
 
-  /** ENOBUFS: the socket stays writable, so nothing wakes the backlog but this timer. */
+  /** Counts a refused send; past MAX_SHORT_TRIES the echo ends with the kernel's error, and true is returned. */
+  private tooShort(echo: PendingEcho): boolean {
+    echo.shortTries += 1;
+    if (echo.shortTries <= MAX_SHORT_TRIES) return false;
+    this.settle(echo, -1, diagnoseLocalError(echo.family === 6 ? 'EINVAL' : 'ENOBUFS'));
+    return true;
+  }
+
+  /** Short of buffers: the socket stays writable, so nothing wakes the backlog but this timer. */
   private pauseAfterShortage(): void {
     if (this.shortTimer) return;
     this.shortPauseMs = Math.min(SHORT_PAUSE_MAX_MS, this.shortPauseMs > 0 ? this.shortPauseMs * 2 : SHORT_PAUSE_MS);

@@ -30,6 +30,7 @@ export function errnoName(errno: number): string {
 
 const EAGAIN = constants.errno.EAGAIN;
 const ENOBUFS = constants.errno.ENOBUFS;
+const EINVAL = constants.errno.EINVAL;
 const EVENT_READABLE = 1;
 const EVENT_WRITABLE = 2;
 const EVENT_SENDER = 4;
@@ -38,8 +39,9 @@ const DRAIN_LIMIT = 20_000;
 
 /**
  * `again`: the socket buffer is full, retry once it is writable. `short`: the kernel is short of buffers elsewhere
- * (ENOBUFS: a full neighbour table, a full device queue): the socket stays writable, so retry after a pause, and
- * send less.
+ * (a full neighbour table, a full device queue): the socket stays writable, so retry after a pause, and send less.
+ * IPv4 says ENOBUFS (the socket has IP_RECVERR, without which the kernel drops the packet and says nothing); IPv6
+ * fails with EINVAL when it cannot make a neighbour entry.
  */
 export type SendResult = 'sent' | 'again' | 'short' | { errno: string };
 
@@ -47,8 +49,11 @@ export type SendResult = 'sent' | 'again' | 'short' | { errno: string };
 export interface SenderEvents {
   /** The send of this order failed for good (no route, a local firewall). */
   onSendError(sequence: number, probeNumber: number, errno: string): void;
-  /** The kernel refused sends for want of buffers: the thread pauses, longer each time; send less. */
-  onCongestion(): void;
+  /**
+   * The kernel was short of buffers (SendResult `short`): this order was not sent (`tried`), nor were those the
+   * thread still held, each given back here untried. Pause, send them again, and send less.
+   */
+  onShort(sequence: number, probeNumber: number, tried: boolean): void;
 }
 
 export class IcmpEchoSocket {
@@ -102,7 +107,7 @@ export class IcmpEchoSocket {
       this.watchWritable(true);
       return 'again';
     }
-    if (errno === ENOBUFS) return 'short';
+    if (this.isShortage(errno)) return 'short';
     return { errno: errnoName(errno) };
   }
 
@@ -182,10 +187,15 @@ export class IcmpEchoSocket {
     const events = this.senderEvents;
     if (!events) return;
     const taken = this.handle.takeSenderEvents();
-    if ((taken[0] ?? 0) > 0) events.onCongestion();
     for (let i = 1; i + 2 < taken.length; i += 3) {
-      events.onSendError(taken[i] as number, taken[i + 1] as number, errnoName(taken[i + 2] as number));
+      const errno = taken[i + 2] as number;
+      if (errno === 0 || this.isShortage(errno)) events.onShort(taken[i] as number, taken[i + 1] as number, errno !== 0);
+      else events.onSendError(taken[i] as number, taken[i + 1] as number, errnoName(errno));
     }
+  }
+
+  private isShortage(errno: number): boolean {
+    return errno === ENOBUFS || (this.family === 6 && errno === EINVAL);
   }
 
   private watchWritable(on: boolean): void {
