@@ -2,7 +2,8 @@
  * The second half of `npm run build` (tsc is the first): bundles the command line into dist/bundle/ and writes
  * each bundle's V8 code cache (see src/bundle-loader.cts for why).
  *
- *   zensweep.cjs      everything `zensweep` runs of its own, with ip-cidr, zod and dotenv
+ *   zensweep.cjs      what sweep, trace, mtu, diag and help run, with ip-cidr (loaded at every start)
+ *   distributed.cjs   submit, agents, cancel, history, agent and bot (src/cli/distributed.ts), with zod and dotenv
  *   queue-vendor.cjs  bullmq and ioredis (loaded only by the commands that use Redis)
  *
  * Left out and loaded from node_modules: raw-socket and @zensweep/icmp-socket (native addons), pino (it starts worker
@@ -31,10 +32,30 @@ const common = {
   external: ['raw-socket', '@zensweep/icmp-socket', 'pino', '@slack/*', '@resvg/*', 'bullmq', 'ioredis', 'prom-client'],
 };
 
+/**
+ * Keeps src/cli/distributed.ts (and all it loads) out of zensweep.cjs: main.ts loads it from distributed.cjs. Its
+ * fallback import, for when no bundle was built, becomes an error naming the missing file.
+ */
+const distributedApart = {
+  name: 'distributed-apart',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^\.\/distributed\.js$/ }, () => ({ path: 'distributed', namespace: 'distributed-apart' }));
+    esbuild.onLoad({ filter: /.*/, namespace: 'distributed-apart' }, () => ({
+      contents: 'throw new Error("dist/bundle/distributed.cjs is missing or unreadable: npm run build");',
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   ...common,
   entryPoints: { zensweep: `${root}src/cli/main.ts` },
+  plugins: [distributedApart],
+});
+await build({
+  ...common,
+  entryPoints: { distributed: `${root}src/cli/distributed.ts` },
 });
 await build({
   ...common,
@@ -47,7 +68,7 @@ await build({
 const shebang = readFileSync(`${root}src/cli.cts`, 'utf8').split('\n', 1)[0];
 const flags = shebang.split(/\s+/).filter((word) => word.startsWith('--'));
 const loader = `${root}dist/bundle-loader.cjs`;
-for (const name of ['zensweep', 'queue-vendor']) {
+for (const name of ['zensweep', 'distributed', 'queue-vendor']) {
   execFileSync(
     process.execPath,
     [...flags, '-e', `require(${JSON.stringify(loader)}).loadBundle(${JSON.stringify(name)});`],

@@ -56,12 +56,15 @@ export function loadBundle<T>(name: string): LoadedBundle<T> | undefined {
   // The CommonJS module wrapper, as require() would apply it.
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new Script(wrapped, { filename: file, cachedData });
-  const module = { exports: {} as T & { warmUp?: () => void } };
+  const module = { exports: {} as T & { warmUp?: () => void | Promise<void> } };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   if (WRITE_CACHE) {
-    module.exports.warmUp?.();
-    writeFileSync(`${file}.cache`, script.createCachedData());
+    // A warm-up that loads modules on demand is asynchronous: the cache is written once it is done.
+    const writeCache = (): void => writeFileSync(`${file}.cache`, script.createCachedData());
+    const warming = module.exports.warmUp?.();
+    if (warming) void warming.then(writeCache);
+    else writeCache();
   }
   const result = { exports: module.exports as T, cached: cachedData !== undefined && !script.cachedDataRejected };
   loaded.set(name, result);

@@ -2,26 +2,24 @@
  * The `zensweep` command line: picks the command and turns errors into exit codes. `src/cli.cts` (the executable)
  * runs it from the bundle that `npm run build` makes, or from these modules when there is none.
  */
-import { isZenSweepError } from '../core/errors.js';
+import { loadBundle } from '../bundle-loader.cjs';
+import { isDistributedCommand } from './commands.js';
+import { reportFailure } from './failure.js';
 import { SWEEP_USAGE, sweepCommand } from './sweep-command.js';
 import type { CommandIo } from './sweep-command.js';
 
 export { warmUp } from './warm-up.js';
 
-/** Error codes that are not bad input. */
-const OPERATIONAL = new Set(['redis_unavailable', 'sweep_failed', 'host_job_failed']);
+type Distributed = typeof import('./distributed.js');
 
-type Command = (argv: string[], io: CommandIo) => Promise<number>;
-
-/** Loaded on use: `zensweep sweep` does not pay for BullMQ and ioredis at start. */
-const DISTRIBUTED: Record<string, () => Promise<Command>> = {
-  submit: async () => (await import('./submit-command.js')).submitCommand,
-  agents: async () => (await import('./submit-command.js')).agentsCommand,
-  cancel: async () => (await import('./submit-command.js')).cancelCommand,
-  history: async () => (await import('./submit-command.js')).historyCommand,
-  agent: async () => (await import('./agent-command.js')).agentCommand,
-  bot: async () => (await import('./bot-command.js')).botCommand,
-};
+/**
+ * The commands that work through Redis or Slack, loaded on use: `zensweep sweep` does not pay for zod, BullMQ, the
+ * agent or the Slack app at start. From their own bundle with its code cache when the build made one; the build
+ * leaves './distributed.js' out of this bundle (scripts/bundle.mjs).
+ */
+async function loadDistributed(): Promise<Distributed> {
+  return loadBundle<Distributed>('distributed')?.exports ?? (await import('./distributed.js'));
+}
 
 const USAGE = `usage: zensweep <command> [arguments]
 
@@ -39,12 +37,6 @@ commands:
   help                         this text
 
 ${SWEEP_USAGE}`;
-
-/** A parse error from node:util's parseArgs is bad input too. */
-function isArgumentError(error: unknown): error is Error {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
-}
 
 let stdoutOpened = false;
 
@@ -92,24 +84,12 @@ export async function runCli(argv: string[]): Promise<number> {
       case '-h':
         io.stdout.write(USAGE);
         return 0;
-      default: {
-        const load = command in DISTRIBUTED ? DISTRIBUTED[command] : undefined;
-        if (load) {
-          // The services read their settings from the environment, or from a .env file beside them.
-          (await import('dotenv')).config({ quiet: true });
-          return await (await load())(rest, io);
-        }
+      default:
+        if (isDistributedCommand(command)) return await (await loadDistributed()).runDistributed(command, rest, io);
         process.stderr.write(`zensweep: unknown command '${command}'; try: zensweep sweep 127.0.0.0/28\n`);
         return 2;
-      }
     }
   } catch (error) {
-    if (isZenSweepError(error) || isArgumentError(error)) {
-      process.stderr.write(`zensweep: ${(error as Error).message}\n`);
-      // Bad input exits 2; a service that cannot be reached or a sweep that failed is not the user's input.
-      return isZenSweepError(error) && OPERATIONAL.has(error.code) ? 1 : 2;
-    }
-    process.stderr.write(`zensweep: internal error: ${error instanceof Error ? error.stack : String(error)}\n`);
-    return 1;
+    return reportFailure(error, process.stderr);
   }
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { assertRoot } from '../support/root.js';
-import { CLI, cliNodeFlags, run } from '../support/cli.js';
+import { CLI, cliNodeFlags, run, zensweep } from '../support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist');
@@ -15,9 +15,11 @@ async function loadInChild(): Promise<Record<string, { cached: boolean }>> {
   const script = `
     const { loadBundle } = require(${JSON.stringify(join(DIST, 'bundle-loader.cjs'))});
     const cli = loadBundle('zensweep');
+    const distributed = loadBundle('distributed');
     const vendor = loadBundle('queue-vendor');
     console.log(JSON.stringify({
       zensweep: { cached: cli.cached },
+      distributed: { cached: distributed.cached, run: typeof distributed.exports.runDistributed },
       'queue-vendor': { cached: vendor.cached, worker: typeof vendor.exports.bullmq.Worker, redis: typeof vendor.exports.ioredis.Redis },
     }));`;
   const result = await run([process.execPath, ...cliNodeFlags(), '-e', script]);
@@ -29,13 +31,47 @@ describe('the built CLI: bundles and their code caches (npm run build)', () => {
   before(() => assert.ok(existsSync(CLI), `${CLI} is missing: npm test builds it first (npm run build)`));
 
   it('builds the bundles with code caches that V8 accepts under the shebang line flags', async () => {
-    for (const file of ['zensweep.cjs', 'zensweep.cjs.cache', 'queue-vendor.cjs', 'queue-vendor.cjs.cache']) {
-      assert.ok(existsSync(join(BUNDLES, file)), `dist/bundle/${file} is missing`);
+    for (const name of ['zensweep', 'distributed', 'queue-vendor']) {
+      for (const file of [`${name}.cjs`, `${name}.cjs.cache`]) {
+        assert.ok(existsSync(join(BUNDLES, file)), `dist/bundle/${file} is missing`);
+      }
     }
     const loaded = await loadInChild();
     assert.equal(loaded.zensweep?.cached, true, 'the zensweep bundle was compiled without its code cache');
+    assert.deepEqual(loaded.distributed, { cached: true, run: 'function' }, 'the distributed bundle, with its code cache');
     assert.equal(loaded['queue-vendor']?.cached, true, 'the queue-vendor bundle was compiled without its code cache');
     assert.deepEqual(loaded['queue-vendor'], { cached: true, worker: 'function', redis: 'function' });
+  });
+
+  it('leaves zod, dotenv and the Redis, Slack, agent and metrics code out of the bundle every sweep loads', () => {
+    const source = readFileSync(join(BUNDLES, 'zensweep.cjs'), 'latin1');
+    // esbuild heads each module it takes in with a comment naming its file.
+    const modules = [...source.matchAll(/^\/\/ ((?:src|node_modules)\/\S+)$/gm)].map((match) => match[1] ?? '');
+    assert.ok(modules.includes('src/cli/sweep-command.ts'), 'the sweep command must be in zensweep.cjs');
+    const stray = modules.filter((file) =>
+      /^(src\/(queue|slack|agent|metrics)\/|src\/cli\/(distributed|submit-command|agent-command|bot-command)\.ts$|node_modules\/(zod|dotenv|bullmq|ioredis)\/)/.test(file),
+    );
+    assert.deepEqual(stray, [], 'zensweep.cjs holds modules of the distributed commands');
+  });
+
+  it('runs each distributed command from its own bundle, and reports its errors as bad input', async () => {
+    // Usage, or a REDIS_URL refused before anything connects: each loads its command's module from distributed.cjs.
+    const env = { ...process.env, REDIS_URL: 'http://redis.invalid' };
+    const cases: [string[], number, RegExp][] = [
+      [['submit', '--help'], 0, /^usage: zensweep submit/],
+      [['agent', '--help'], 0, /^usage: zensweep agent/],
+      [['bot', '--help'], 0, /^usage: zensweep bot/],
+      [['agents'], 2, /REDIS_URL must start with redis:\/\//],
+      [['history'], 2, /REDIS_URL must start with redis:\/\//],
+      [['cancel', 'mi2k3x-1a2b3c4d'], 2, /REDIS_URL must start with redis:\/\//],
+      [['submit', '10.0.0.0/24'], 2, /REDIS_URL must start with redis:\/\//],
+    ];
+    for (const [args, code, output] of cases) {
+      const result = await zensweep(args, { env });
+      assert.equal(result.code, code, `zensweep ${args.join(' ')}: ${result.stderr}`);
+      assert.match(code === 0 ? result.stdout : result.stderr, output, `zensweep ${args.join(' ')}`);
+      assert.doesNotMatch(result.stderr, /internal error/);
+    }
   });
 
   it('sends through the addon\'s sender thread from the bundle, and from the event loop without it', async () => {
