@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 
 /**
  * Node's built-in modules that a sweep may not need, loaded on first use. Measured at a start of `zensweep sweep`
- * (Node 20): node:net ~7 ms, node:child_process ~14 ms, node:crypto ~9 ms, node:dns ~1.4 ms. Every one of them
+ * (Node 20): node:net ~7 ms, node:crypto ~9 ms, node:dns ~1.4 ms. Every one of them
  * loaded before the first probe delays every result by as much; most sweeps need none of them, or only once the
  * probes are on their way.
  */
@@ -15,8 +15,6 @@ function once<T>(load: () => T): () => T {
 
 /** For TCP probes only. */
 export const netModule = once(() => require('node:net') as typeof import('node:net'));
-/** For the send helper only (large sweeps). */
-export const childProcessModule = once(() => require('node:child_process') as typeof import('node:child_process'));
 /** For host names only. */
 export const dnsModule = once(() => require('node:dns/promises') as typeof import('node:dns/promises'));
 /** Only where /dev/urandom cannot be read (random.ts). */
