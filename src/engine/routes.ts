@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { AddressSet, addressToBigInt } from '../core/targets.js';
+import { AddressSet, knownAddressToBigInt } from '../core/targets.js';
 import { readRoutes } from './diag/kernel-tables.js';
 import type { KernelRoute } from './diag/kernel-tables.js';
 
@@ -27,7 +27,7 @@ export const NEIGHBOUR_RESOLVE_MS = 3000;
 const DEFAULT_NEIGHBOUR_LIMIT = 1024;
 
 function rangeOf(route: KernelRoute): Route {
-  const { value } = addressToBigInt(route.destination.split('/')[0] ?? '');
+  const value = knownAddressToBigInt(route.family, route.destination.split('/')[0] ?? '');
   const size = 1n << BigInt((route.family === 4 ? 32 : 128) - route.prefix);
   const start = (value / size) * size;
   return { family: route.family, start, end: start + size - 1n, prefix: route.prefix, onLink: !route.gateway && !route.reject };
@@ -55,7 +55,9 @@ export class RouteTable {
     const relevant = this.routes.filter((route) => set.intersect(new AddressSet().add(route.family, route.start, route.end)).size > 0n);
     if (!relevant.some((route) => route.onLink)) return undefined;
     return (address) => {
-      const { family, value } = addressToBigInt(address);
+      // The sweep's own addresses, as AddressSet wrote them: valid, the family told by a colon.
+      const family = address.includes(':') ? 6 : 4;
+      const value = knownAddressToBigInt(family, address);
       for (const route of relevant) {
         if (route.family === family && value >= route.start && value <= route.end) return route.onLink;
       }
