@@ -626,14 +626,22 @@ static napi_value receive(napi_env env, napi_callback_info info) {
       s->messages[i].msg_hdr.msg_namelen = sizeof s->names[i];
       s->messages[i].msg_hdr.msg_flags = 0;
     }
-    for (int tries = 0; tries < 4; tries++) {
+    /* A pending error (IP_RECVERR: each ICMP error quoting an ICMP packet sets one, and recvmmsg reports it before
+       any packet) is cleared and the read tried again, for as long as errors keep coming; the packets are all read,
+       the ICMP errors among them. Only a socket that fails again and again is given up on (-errno). */
+    for (int errors = 0;;) {
       count = recvmmsg(s->fd, s->messages, (unsigned)slots, MSG_DONTWAIT, NULL);
       if (count >= 0) break;
       int error = errno;
-      count = error == EAGAIN || error == EWOULDBLOCK ? 0 : -error;
-      if (count == 0) break;
-      /* A pending error (IP_RECVERR: the ICMP error itself is read as a packet): clear it and read again. */
-      if (error != EINTR) clear_errors(s->fd);
+      if (error == EAGAIN || error == EWOULDBLOCK) {
+        count = 0;
+        break;
+      }
+      if (error == EINTR) continue;
+      if (++errors > 1024 || !clear_errors(s->fd)) {
+        count = -error;
+        break;
+      }
     }
     for (int i = 0; i < count; i++) {
       uint32_t length = s->messages[i].msg_len;

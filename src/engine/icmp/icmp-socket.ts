@@ -156,8 +156,9 @@ export class IcmpEchoSocket {
         for (let i = 0; i < count && !this.closed; i++) {
           this.onPacket(this.buffer, i * this.slotBytes, this.meta.readUInt32LE(i * this.metaBytes), i);
         }
+        // Fewer than a batch is not proof that the queue is empty: a pending error (see icmp_socket.c) ends a read
+        // early too. Only a read of nothing is.
         total += count;
-        if (count < this.batch) break; // the queue is empty
       }
     } finally {
       this.draining = false;
