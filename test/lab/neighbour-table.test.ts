@@ -59,6 +59,16 @@ for (const sendThread of [false, true]) {
       assertRoot();
       lab = await createLab();
       await ipBatch(lab.namespaces.lan, [`addr add ${LATE_ALIVE.v4}/24 dev br0`, `addr add ${LATE_ALIVE.v6}/64 dev br0 nodad`]);
+      // The lab's hosts share the machine's neighbour table with the sweeper: to answer, each needs an entry for
+      // the sweeper, which a full table may refuse it (its reply is then dropped, and a live host looks silent).
+      // Real hosts have tables of their own; permanent entries, made before the table fills, stand for that.
+      const mac = (await lab.exec(['cat', '/sys/class/net/eth0/address'])).stdout.trim();
+      assert.match(mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'the sweeper has no MAC address on eth0');
+      const sweeper = lab.addresses.sweeper;
+      const permanent = (device: string): string[] =>
+        [sweeper.v4, sweeper.v6].map((ip) => `neigh replace ${ip} lladdr ${mac} dev ${device} nud permanent`);
+      await ipBatch(lab.namespaces.lan, permanent('br0'));
+      await ipBatch(lab.namespaces.router, permanent('eth0'));
 
       const targets = `${lab.addresses.lan.v4Cidr} ${lab.addresses.lan.v6Cidr}`;
       const planned = [...AddressSet.fromSpecs(parseSweepText(targets).targets)];
