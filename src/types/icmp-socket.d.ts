@@ -11,7 +11,7 @@ declare module '@zensweep/icmp-socket' {
     startSender(token: Buffer): boolean;
     /** Orders not yet sent, this one included; -1 when refused (no thread, a bad address, `limit` waiting). */
     order(sequence: number, probeNumber: number, address: string, limit: number): number;
-    /** [congestion, sequence, probeNumber, errno, …] since the last call; errno 0: given back untried. */
+    /** [sequence, probeNumber, errno, …]: failed sends since the last call; errno 0: given back untried. */
     takeSenderEvents(): number[];
     close(): void;
   }

@@ -98,7 +98,6 @@ typedef struct {
   send_error_t *errors;
   uint32_t error_count;
   uint32_t error_capacity;
-  uint32_t congestion;
   uint8_t packet[ECHO_BYTES];
 } icmp_socket_t;
 
@@ -277,7 +276,6 @@ static int send_order(icmp_socket_t *s, const order_t *order) {
     }
     pthread_mutex_lock(&s->lock);
     add_error(s, order, error);
-    if (is_shortage(s->family, error)) s->congestion += 1;
     uv_async_send(&s->async);
     pthread_mutex_unlock(&s->lock);
     return is_shortage(s->family, error) ? 2 : 0;
@@ -724,38 +722,32 @@ static napi_value order(napi_env env, napi_callback_info info) {
 }
 
 /*
- * takeSenderEvents() → [congestion, sequence, probeNumber, errno, sequence, probeNumber, errno, …]: how many times
- * the kernel was short of buffers, and the orders whose send failed, since the last call; errno 0 for an order given
- * back untried when the kernel was short of buffers.
+ * takeSenderEvents() → [sequence, probeNumber, errno, sequence, probeNumber, errno, …]: the orders whose send failed
+ * since the last call; errno 0 for an order given back untried when the kernel was short of buffers.
  */
 static napi_value take_sender_events(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   icmp_socket_t *s = unwrap(env, info, &argc, NULL);
   if (!s) return NULL;
+  napi_value result, value;
+  /* Under the lock, without a copy: the thread waits for these few calls rather than an error being dropped. */
   pthread_mutex_lock(&s->lock);
-  uint32_t congestion = s->congestion, count = s->error_count;
-  send_error_t *errors = NULL;
-  if (count > 0) {
-    errors = malloc(count * sizeof *errors);
-    if (errors) memcpy(errors, s->errors, count * sizeof *errors);
-    else count = 0;
+  uint32_t count = s->error_count;
+  if (napi_create_array_with_length(env, 3 * count, &result) != napi_ok) {
+    pthread_mutex_unlock(&s->lock);
+    napi_throw_error(env, NULL, "icmp-socket: could not make the array of send errors");
+    return NULL;
   }
-  s->congestion = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_create_uint32(env, s->errors[i].sequence, &value);
+    napi_set_element(env, result, 3 * i, value);
+    napi_create_uint32(env, s->errors[i].probe, &value);
+    napi_set_element(env, result, 3 * i + 1, value);
+    napi_create_int32(env, s->errors[i].error, &value);
+    napi_set_element(env, result, 3 * i + 2, value);
+  }
   s->error_count = 0;
   pthread_mutex_unlock(&s->lock);
-  napi_value result, value;
-  napi_create_array_with_length(env, 1 + 3 * count, &result);
-  napi_create_uint32(env, congestion, &value);
-  napi_set_element(env, result, 0, value);
-  for (uint32_t i = 0; i < count; i++) {
-    napi_create_uint32(env, errors[i].sequence, &value);
-    napi_set_element(env, result, 1 + 3 * i, value);
-    napi_create_uint32(env, errors[i].probe, &value);
-    napi_set_element(env, result, 2 + 3 * i, value);
-    napi_create_int32(env, errors[i].error, &value);
-    napi_set_element(env, result, 3 + 3 * i, value);
-  }
-  free(errors);
   return result;
 }
 

@@ -188,7 +188,7 @@ export class IcmpEchoSocket {
     const events = this.senderEvents;
     if (!events) return;
     const taken = this.handle.takeSenderEvents();
-    for (let i = 1; i + 2 < taken.length; i += 3) {
+    for (let i = 0; i + 2 < taken.length; i += 3) {
       const errno = taken[i + 2] as number;
       if (errno === 0 || this.isShortage(errno)) events.onShort(taken[i] as number, taken[i + 1] as number, errno !== 0);
       else events.onSendError(taken[i] as number, taken[i + 1] as number, errnoName(errno));
