@@ -75,13 +75,23 @@ export function knownAddressToBigInt(family: AddressFamily, address: string): bi
   return family === 4 ? BigInt(ipv4ToNumber(address)) : ipv6ToBigInt(address);
 }
 
-/** Caller has checked the text with isIP. */
-function ipv4ToNumber(address: string): number {
+/**
+ * A dotted IPv4 address as an unsigned number; the caller has checked the text with isIP (or it is one of ours). Read
+ * a character at a time, with nothing allocated: the echo prober calls it for every address it probes.
+ */
+export function ipv4ToNumber(address: string): number {
   let value = 0;
-  for (const part of address.split('.')) {
-    value = value * 256 + Number(part);
+  let part = 0;
+  for (let i = 0; i < address.length; i++) {
+    const code = address.charCodeAt(i);
+    if (code === 46) {
+      value = value * 256 + part;
+      part = 0;
+    } else {
+      part = part * 10 + code - 48;
+    }
   }
-  return value;
+  return value * 256 + part;
 }
 
 /** Caller has checked the text with isIP. */

@@ -15,6 +15,7 @@ import {
 } from './codec.js';
 import type { EchoMark, IcmpMessage } from './codec.js';
 import { IcmpEchoSocket } from './icmp-socket.js';
+import { ipv4ToNumber } from '../../core/targets.js';
 import { monotonicMs } from '../clock.js';
 import { randomBits, randomBytes } from '../random.js';
 
@@ -133,7 +134,7 @@ export class IcmpEchoProber implements EchoProber {
     const echo: PendingEcho = {
       family,
       address,
-      v4: family === 4 ? ipv4Number(address) : -1,
+      v4: family === 4 ? ipv4ToNumber(address) : -1,
       sequence,
       probeNumber,
       timeoutMs,
@@ -289,8 +290,8 @@ export class IcmpEchoProber implements EchoProber {
     const packet = buffer.subarray(offset, offset + length);
     const message: IcmpMessage | undefined = family === 4 ? decodeIcmp4(packet) : decodeIcmp6(packet);
     if (!message) return;
-    const source = socket.sourceText(index);
     if (message.kind === 'echo-reply') return; // ours were taken by receiveReply
+    const source = socket.sourceText(index);
     const quoted = message.quoted;
     if (quoted.protocol === 'tcp') {
       const reporter = diagnoseIcmpError(family, message.type, message.code, source);
@@ -340,20 +341,4 @@ export class IcmpEchoProber implements EchoProber {
     }
     this.tcpErrors.set(key, entry);
   }
-}
-
-/** A dotted IPv4 address as an unsigned number, as the socket gives a reply's source. */
-function ipv4Number(text: string): number {
-  let value = 0;
-  let part = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === 46) {
-      value = value * 256 + part;
-      part = 0;
-    } else {
-      part = part * 10 + code - 48;
-    }
-  }
-  return value * 256 + part;
 }
