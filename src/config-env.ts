@@ -17,6 +17,7 @@ export function parseEnvironment<T extends z.ZodType>(schema: T, env: NodeJS.Pro
 /** A whole number setting already checked as digits; `fallback` when unset; ConfigError when out of range. */
 export function boundedInt(text: string | undefined, fallback: number, name: string, min: number, max: number): number {
   if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text.trim())) throw new ConfigError(`${name}=${text} is not a whole number: it takes ${min} to ${max}`);
   const value = Number(text);
   if (value < min || value > max) throw new ConfigError(`${name}=${text} is out of range: it takes ${min} to ${max}`);
   return value;

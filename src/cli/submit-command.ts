@@ -1,21 +1,19 @@
-import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadEngineConfig } from '../config.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { parseSweepText } from '../core/grammar.js';
-import { connectRedis } from '../queue/connect.js';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Dispatcher } from '../queue/dispatcher.js';
 import { REPORT_QUEUE } from '../queue/names.js';
-import { HistoryStore, targetKey } from '../queue/history.js';
-import { AgentRegistry } from '../queue/registry.js';
+import { HistoryStore } from '../queue/history.js';
 import { ProgressBar } from './progress.js';
 import { renderText } from '../views/text.js';
-import { renderAgents } from './agents-text.js';
+import { renderAgentsText } from '../views/agents.js';
+import { renderHistoryText } from '../views/history.js';
 import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
 import type { CommandIo } from './sweep-command.js';
 import { formatCount } from '../core/format.js';
+import { cliDoor, connect } from './door.js';
 
 export const SUBMIT_USAGE = `usage: zensweep submit <targets…> [options] [vpc:NAME | vpc:all] [save:NAME] [compare:NAME]
                        [--json | --csv] [--no-progress]
@@ -32,28 +30,12 @@ example: zensweep submit 10.0.1.0/24 tcp:5432 vpc:prod
 /** How long submit waits for an agent to put the report together before it does so itself, in ms. */
 const FALLBACK_REPORT_AFTER_MS = 2000;
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-
-/** The Redis of these commands: REDIS_URL, checked by connectRedis, or the local default. */
-export function connect(io: CommandIo): Promise<Redis> {
-  return connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
-}
-
-export function requester(): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // No passwd entry (a container with an arbitrary uid): keep 'unknown'.
-  }
-  return `${user}@${hostname()}`;
-}
-
 /** `zensweep submit`: bad input and refusals exit 2 with nothing enqueued; a finished sweep exits 0. */
 export async function submitCommand(argv: string[], io: CommandIo): Promise<number> {
   if (argv[0] === 'trace' || argv[0] === 'diag') {
     return (await import('./submit-host-command.js')).submitHostCommand(argv[0], argv.slice(1), io);
   }
+  // (submit-host-command.ts takes what both share from door.ts, so this is no import circle.)
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -69,19 +51,24 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
   // Bad input is refused before Redis is even asked.
   const request = parseSweepText(positionals.join(' '), { maxAddresses: config.maxAddresses });
   const redis = await connect(io);
-  const dispatcher = new Dispatcher({ connection: redis, maxAddresses: config.maxAddresses });
+  const opened = cliDoor(io, redis, config.maxAddresses);
+  const { dispatcher } = opened;
+  const asked = opened.request(positionals.join(' '));
   const bar = io.stderr.isTTY && !values['no-progress'] ? new ProgressBar(io.stderr) : undefined;
   let cancelled = false;
   let reportWorker: Worker | undefined;
   let workerConnection: Redis | undefined;
   let stopFallback = (): void => undefined;
+  let release = async (): Promise<void> => undefined;
   try {
-    const submitted = await dispatcher.submit(request, requester());
+    const started = await opened.door.run(asked, { kind: 'sweep', request });
+    // Whatever way this run ends, the sweep no longer counts against the requester's limit (or it expires on its own).
+    release = () => opened.slots.release({ requester: asked.user, id: started.id });
+    const submitted = { sweepId: started.id, plan: { groups: started.groups, chunks: [], addresses: started.addresses }, agents: [] };
     // On stderr even with --json: the id is what `zensweep cancel` takes.
-    const chunks = submitted.plan.chunks.length;
     io.stderr.write(
-      `zensweep: sweep ${submitted.sweepId}: ${formatCount(submitted.plan.addresses)} addresses in ` +
-        `${chunks} chunk${chunks === 1 ? '' : 's'} on ${submitted.plan.groups.join(', ')}\n`,
+      `zensweep: sweep ${started.id}: ${formatCount(started.addresses)} addresses in ` +
+        `${started.chunks} chunk${started.chunks === 1 ? '' : 's'} on ${started.groups.join(', ')}\n`,
     );
     // The agents put reports together. If none has after a while (they all left after their chunks: a redeploy),
     // this process does it while it waits; loaded only then, as it costs a noticeable part of a small sweep.
@@ -118,9 +105,10 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
   } finally {
     bar?.clear();
     stopFallback();
+    await release().catch(() => undefined);
     await reportWorker?.close();
     workerConnection?.disconnect();
-    await dispatcher.close();
+    await opened.close();
     redis.disconnect();
     await exitOnceWritten(io.stdout);
   }
@@ -139,34 +127,38 @@ async function exitOnceWritten(stdout: NodeJS.WritableStream): Promise<void> {
   setTimeout(() => process.exit(), EXIT_AFTER_OUTPUT_MS).unref();
 }
 
-/** `zensweep agents [--json]`: the registry of live agents. */
+/** `zensweep agents [--json]`: the live agents. */
 export async function agentsCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' } } });
   const redis = await connect(io);
+  const opened = cliDoor(io, redis);
   try {
-    const agents = await new AgentRegistry(redis).list();
-    io.stdout.write(values.json ? `${JSON.stringify(agents)}\n` : renderAgents(agents));
+    const agents = await opened.door.run(opened.request('agents'), { kind: 'agents' });
+    io.stdout.write(values.json ? `${JSON.stringify(agents)}\n` : renderAgentsText(agents));
     return 0;
   } finally {
+    await opened.close();
     redis.disconnect();
   }
 }
 
-/** `zensweep cancel <sweep id>` */
+/** `zensweep cancel <sweep id>`: refused for an id that is not on record or that someone else started. */
 export async function cancelCommand(argv: string[], io: CommandIo): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: {} });
-  const [sweepId] = positionals;
-  if (!sweepId || positionals.length > 1 || !/^[\w.-]{1,64}$/.test(sweepId)) {
+  const [id] = positionals;
+  if (!id || positionals.length > 1 || !/^[\w.-]{1,64}$/.test(id)) {
     throw new InvalidOptionError('cancel takes one sweep id, as submit prints it, e.g. zensweep cancel mi2k3x-1a2b3c4d');
   }
   const redis = await connect(io);
-  const dispatcher = new Dispatcher({ connection: redis });
+  const opened = cliDoor(io, redis);
   try {
-    await dispatcher.cancel(sweepId);
-    io.stdout.write(`cancel sent for sweep ${sweepId}\n`);
+    const outcome = await opened.door.run(opened.request(`cancel ${id}`), { kind: 'cancel', id });
+    if (outcome === 'cancelling') io.stdout.write(`cancelling sweep ${id}: its report will say how far it got\n`);
+    else if (outcome === 'finished') io.stdout.write(`sweep ${id} has already finished: nothing to cancel\n`);
+    else io.stdout.write(`${id} is not a sweep: a trace or diag ends by itself\n`);
     return 0;
   } finally {
-    await dispatcher.close();
+    await opened.close();
     redis.disconnect();
   }
 }
@@ -179,26 +171,18 @@ export async function historyCommand(argv: string[], io: CommandIo): Promise<num
     strict: true,
     options: { json: { type: 'boolean' } },
   });
-  const key = positionals.length > 0 ? targetKey(parseSweepText(positionals.join(' ')).targets.map((t) => t.text)) : undefined;
+  const targets = positionals.length > 0 ? parseSweepText(positionals.join(' ')).targets.map((t) => t.text).join(' ') : undefined;
   const redis = await connect(io);
+  const opened = cliDoor(io, redis);
   try {
-    const records = await new HistoryStore(redis).recent(20, key);
-    if (values.json) {
-      io.stdout.write(`${JSON.stringify(records)}\n`);
-    } else if (records.length === 0) {
-      io.stdout.write(key ? `No sweep of ${key} is on record.\n` : 'No sweep is on record.\n');
-    } else {
-      for (const r of records) {
-        const s = r.summary;
-        io.stdout.write(
-          `${r.at}  ${r.id}  ${r.targets.join(' ')}  ${r.groups.join(',')}  ${s.alive} alive · ${s.alive_tcp_only} TCP only · ` +
-            `${s.prohibited} prohibited · ${s.unreachable} unreachable · ${s.silent} silent  by ${r.requestedBy}` +
-            `${r.complete ? '' : '  (incomplete)'}\n`,
-        );
-      }
-    }
+    const { records, target } = await opened.door.run(opened.request(`history ${targets ?? ''}`.trim()), {
+      kind: 'history',
+      ...(targets ? { target: targets } : {}),
+    });
+    io.stdout.write(values.json ? `${JSON.stringify(records)}\n` : renderHistoryText(records, target));
     return 0;
   } finally {
+    await opened.close();
     redis.disconnect();
   }
 }

@@ -3,11 +3,11 @@ import type { DiagReport } from '../core/diag.js';
 import { tokenize } from '../core/grammar.js';
 import { parseDiagTokens, parseTraceTokens } from '../core/trace-grammar.js';
 import type { TraceReport } from '../core/trace.js';
-import { HostJobs, hostJobTimeoutMs } from '../queue/host-jobs.js';
-import type { HostJobKind, HostRequest } from '../queue/host-jobs.js';
+import { hostJobTimeoutMs } from '../queue/host-jobs.js';
+import type { HostJobKind } from '../queue/host-jobs.js';
 import { renderDiagText } from '../views/diag/text.js';
 import { renderTraceText } from '../views/trace/text.js';
-import { connect, requester } from './submit-command.js';
+import { cliDoor, connect } from './door.js';
 import type { CommandIo } from './sweep-command.js';
 
 /**
@@ -22,19 +22,23 @@ export async function submitHostCommand(kind: HostJobKind, argv: string[], io: C
     options: { json: { type: 'boolean' }, 'no-progress': { type: 'boolean' } },
   });
   const tokens = tokenize(positionals.join(' '));
-  const job: HostRequest = kind === 'trace' ? { kind, request: parseTraceTokens(tokens) } : { kind, request: parseDiagTokens(tokens) };
+  const command =
+    kind === 'trace' ? { kind: 'trace' as const, request: parseTraceTokens(tokens) } : { kind: 'diag' as const, request: parseDiagTokens(tokens) };
   const redis = await connect(io);
-  const jobs = new HostJobs(redis);
+  const opened = cliDoor(io, redis);
+  const asked = opened.request(`${kind} ${positionals.join(' ')}`);
+  let release = async (): Promise<void> => undefined;
   try {
-    const planned = await jobs.plan(job);
-    const queued = await jobs.submit(job, planned, requester());
-    io.stderr.write(`zensweep: ${kind} ${queued.id} of ${queued.target} on ${queued.group}\n`);
-    const report = await jobs.wait(queued, hostJobTimeoutMs(job));
+    const { job } = command.kind === 'trace' ? await opened.door.run(asked, command) : await opened.door.run(asked, command);
+    release = () => opened.slots.release({ requester: asked.user, id: job.id });
+    io.stderr.write(`zensweep: ${kind} ${job.id} of ${job.target} on ${job.group}\n`);
+    const report = await opened.hostJobs.wait(job, hostJobTimeoutMs(job));
     if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
     else io.stdout.write(kind === 'trace' ? renderTraceText(report as TraceReport) : renderDiagText(report as DiagReport));
     return 0;
   } finally {
-    await jobs.close();
+    await release().catch(() => undefined);
+    await opened.close();
     redis.disconnect();
   }
 }

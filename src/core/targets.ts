@@ -527,6 +527,26 @@ export class AddressSet implements Iterable<string> {
     );
   }
 
+  /**
+   * The ranges as the fewest CIDR blocks (`10.0.1.0/28`, a lone address as `/32` or `/128`), at most `limit` of them:
+   * what a reader compares with a policy's or an agent's networks. Undefined when more would be needed.
+   */
+  toCidrs(limit = 64): string[] | undefined {
+    const blocks: string[] = [];
+    for (const range of this.ranges()) {
+      const bits = range.family === 4 ? 32n : 128n;
+      for (let start = range.start; start <= range.end; ) {
+        let size = 0n;
+        // The largest block that starts here (aligned) and ends within the range.
+        while (size < bits && (start & ((1n << (size + 1n)) - 1n)) === 0n && start + (1n << (size + 1n)) - 1n <= range.end) size += 1n;
+        if (blocks.length >= limit) return undefined;
+        blocks.push(`${bigIntToAddress(start, range.family)}/${bits - size}`);
+        start += 1n << size;
+      }
+    }
+    return blocks;
+  }
+
   /** Whether the set holds this address (any valid text form); false for text that is not an address. */
   contains(address: string): boolean {
     let parsed: { family: AddressFamily; value: bigint };

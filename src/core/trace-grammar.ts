@@ -9,7 +9,7 @@
  */
 import { InvalidOptionError, InvalidTargetError } from './errors.js';
 import { PORT_PRESETS } from './grammar.js';
-import { DEFAULT_TRACE_OPTIONS } from './trace.js';
+import { DEFAULT_TRACE_OPTIONS, DIAG_LIMITS, TRACE_LIMITS } from './trace.js';
 import type { TraceOptions, TraceRequest } from './trace.js';
 import { parseTargetToken, quoteToken } from './targets.js';
 
@@ -25,7 +25,7 @@ export interface DiagRequest {
 }
 
 /** Most ports one diag connects to. */
-export const MAX_DIAG_PORTS = 16;
+export const MAX_DIAG_PORTS = DIAG_LIMITS.ports.max;
 
 const VPC_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const OPTION = /^([a-z]+)[:=](.*)$/i;
@@ -38,9 +38,9 @@ interface NumberRule {
 }
 
 const TRACE_NUMBERS: Record<string, NumberRule> = {
-  count: { field: 'count', min: 1, max: 20, example: 'count:5' },
-  max: { field: 'maxHops', min: 1, max: 64, example: 'max:20' },
-  timeout: { field: 'timeoutMs', min: 100, max: 10_000, example: 'timeout:2000' },
+  count: { field: 'count', ...TRACE_LIMITS.count, example: 'count:5' },
+  max: { field: 'maxHops', ...TRACE_LIMITS.maxHops, example: 'max:20' },
+  timeout: { field: 'timeoutMs', ...TRACE_LIMITS.timeoutMs, example: 'timeout:2000' },
 };
 
 function parseHost(command: string, token: string | undefined): TraceRequest['target'] {

@@ -25,6 +25,27 @@ export interface TraceOptions {
   vpc?: string;
 }
 
+/**
+ * What one trace may ask for, stated once (as SWEEP_LIMITS for sweeps): the grammar refuses what lies outside, the
+ * job schema refuses it again in the agent, and the door sizes the requester's slot from it. Inclusive ranges.
+ */
+export const TRACE_LIMITS = Object.freeze({
+  /** Probes per hop. */
+  count: Object.freeze({ min: 1, max: 20 }),
+  /** Highest TTL probed. */
+  maxHops: Object.freeze({ min: 1, max: 64 }),
+  /** Wait for one probe's answer, in milliseconds. */
+  timeoutMs: Object.freeze({ min: 100, max: 10_000 }),
+});
+
+/** What one diag may ask for: the TCP ports it connects to. */
+export const DIAG_LIMITS = Object.freeze({
+  /** Distinct ports one diag connects to. */
+  ports: Object.freeze({ min: 1, max: 16 }),
+  /** Longest a diag runs on its agent, in milliseconds (pings, connects, trace and path MTU, with room). */
+  runMs: 60_000,
+});
+
 export const DEFAULT_TRACE_OPTIONS: Readonly<TraceOptions> = Object.freeze({
   mode: 'auto',
   port: 443,

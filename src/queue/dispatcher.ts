@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import { ZenSweepError } from '../core/errors.js';
 import type { SweepRequest } from '../core/request.js';
 import type { DistributedReport } from '../core/report.js';
+import { z } from 'zod';
+import { chunkJobSchema, reportJobSchema } from './jobs.js';
 import type { ChunkJob, ReportJob } from './jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
 import { HistoryStore } from './history.js';
@@ -59,6 +61,31 @@ export interface SweepProgressEvent {
   done: number;
   total: number;
   alive: number;
+}
+
+/** A planned sweep as it is enqueued: its report job and its chunks' jobs, in job data (no secret, JSON). */
+export const sweepFlowSchema = z.object({ report: reportJobSchema, chunks: z.array(chunkJobSchema).min(1).max(100_000) });
+export type SweepFlow = { report: ReportJob; chunks: ChunkJob[] };
+
+/** The jobs of a planned sweep. */
+export function flowOf(request: SweepRequest, requestedBy: string, sweepId: string, plan: SweepPlan): SweepFlow {
+  const options = request.options;
+  const report: ReportJob = {
+    v: 1,
+    sweepId,
+    targets: request.targets.map((t) => t.text),
+    options,
+    groups: plan.groups,
+    requestedBy,
+    addresses: plan.addresses,
+    createdAt: new Date().toISOString(),
+  };
+  const chunks = plan.chunks.map((chunk): ChunkJob => {
+    const data: ChunkJob = { v: 1, sweepId, group: chunk.group, index: chunk.index, targets: chunk.targets, options };
+    if (chunk.scope) data.scope = chunk.scope;
+    return data;
+  });
+  return { report, chunks };
 }
 
 export function newSweepId(): string {
@@ -118,49 +145,50 @@ export class Dispatcher {
     planned?: { plan: SweepPlan; agents: AgentInfo[] },
   ): Promise<SubmittedSweep> {
     const { plan, agents } = planned ?? (await this.plan(request));
-    const options = request.options;
-    const report: ReportJob = {
-      v: 1,
-      sweepId,
-      targets: request.targets.map((t) => t.text),
-      options,
-      groups: plan.groups,
-      requestedBy,
-      addresses: plan.addresses,
-      createdAt: new Date().toISOString(),
-    };
+    await this.submitFlow(flowOf(request, requestedBy, sweepId, plan));
+    return { sweepId, plan, agents };
+  }
+
+  /**
+   * Enqueues a planned sweep: its report job (the parent) and its chunks. Enqueueing one already enqueued does
+   * nothing, so a delivery that starts its sweep can run again after a restart.
+   */
+  async submitFlow(flow: SweepFlow): Promise<void> {
+    if (await bullmq.Job.fromId(this.reports, flow.report.sweepId)) return;
     await this.flows.add({
       name: 'report',
       queueName: REPORT_QUEUE,
-      data: report,
+      data: flow.report,
       opts: {
-        jobId: sweepId,
+        jobId: flow.report.sweepId,
         // A report that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
         attempts: 3,
         backoff: { type: 'exponential', delay: 500 },
         removeOnComplete: { age: 24 * 3600 },
         removeOnFail: { age: 7 * 24 * 3600 },
       },
-      children: plan.chunks.map((chunk) => {
-        const data: ChunkJob = { v: 1, sweepId, group: chunk.group, index: chunk.index, targets: chunk.targets, options };
-        if (chunk.scope) data.scope = chunk.scope;
-        return {
-          name: 'chunk',
-          queueName: sweepQueueName(chunk.group),
-          data,
-          opts: {
-            jobId: `${sweepId}.${chunk.index}`,
-            attempts: this.options.attempts ?? 3,
-            backoff: { type: 'exponential', delay: 500 },
-            // A chunk that fails for good (out of scope, bad data) is reported, not left to block the report.
-            ignoreDependencyOnFailure: true,
-            removeOnComplete: { age: 3600 },
-            removeOnFail: { age: 24 * 3600 },
-          },
-        };
-      }),
+      children: flow.chunks.map((data) => ({
+        name: 'chunk',
+        queueName: sweepQueueName(data.group),
+        data,
+        opts: {
+          jobId: `${data.sweepId}.${data.index}`,
+          attempts: this.options.attempts ?? 3,
+          backoff: { type: 'exponential', delay: 500 },
+          // A chunk that fails for good (out of scope, bad data) is reported, not left to block the report.
+          ignoreDependencyOnFailure: true,
+          removeOnComplete: { age: 3600 },
+          removeOnFail: { age: 24 * 3600 },
+        },
+      })),
     });
-    return { sweepId, plan, agents };
+  }
+
+  /** Whether a sweep has ended: its report job finished, or (gone from the queue) its report is in the history. */
+  async finished(sweepId: string): Promise<boolean> {
+    const job = await bullmq.Job.fromId(this.reports, sweepId);
+    if (job) return job.finishedOn !== undefined;
+    return (await this.history.get(sweepId)) !== undefined;
   }
 
   /** Stops a sweep: chunks not started are skipped, running ones are aborted; the report says it was cancelled. */

@@ -8,9 +8,8 @@ import { DEFAULT_OPTIONS } from '../core/request.js';
 import type { SweepRequest } from '../core/request.js';
 import { parseTargetToken } from '../core/targets.js';
 import type { DiagRequest } from '../core/trace-grammar.js';
-import { MAX_DIAG_PORTS } from '../core/trace-grammar.js';
-import { TRACE_MODES } from '../core/trace.js';
-import type { TraceReport, TraceRequest } from '../core/trace.js';
+import { DIAG_LIMITS, TRACE_LIMITS, TRACE_MODES } from '../core/trace.js';
+import type { TraceOptions, TraceReport, TraceRequest } from '../core/trace.js';
 import { bullmq } from './load.js';
 import { sweepQueueName } from './names.js';
 import { planSweep } from './plan.js';
@@ -47,15 +46,15 @@ const targetWord = z
 const traceOptionsSchema = z.object({
   mode: z.enum(['auto', ...TRACE_MODES]),
   port: z.number().int().min(1).max(65_535),
-  count: z.number().int().min(1).max(20),
-  maxHops: z.number().int().min(1).max(64),
-  timeoutMs: z.number().int().min(100).max(10_000),
+  count: z.number().int().min(TRACE_LIMITS.count.min).max(TRACE_LIMITS.count.max),
+  maxHops: z.number().int().min(TRACE_LIMITS.maxHops.min).max(TRACE_LIMITS.maxHops.max),
+  timeoutMs: z.number().int().min(TRACE_LIMITS.timeoutMs.min).max(TRACE_LIMITS.timeoutMs.max),
   dns: z.boolean(),
   vpc: z.string().max(63).optional(),
 });
 
 const diagOptionsSchema = z.object({
-  ports: z.array(z.number().int().min(1).max(65_535)).min(1).max(MAX_DIAG_PORTS),
+  ports: z.array(z.number().int().min(1).max(65_535)).min(DIAG_LIMITS.ports.min).max(DIAG_LIMITS.ports.max),
   vpc: z.string().max(63).optional(),
 });
 
@@ -111,9 +110,9 @@ export interface PlannedHostJob {
 }
 
 /** How long an agent may take, in milliseconds: a trace of 64 hops and 20 probes, a diag (about 15 s), with room. */
-export function hostJobTimeoutMs(job: HostRequest): number {
-  if (job.kind === 'diag') return 60_000;
-  const o = job.request.options;
+export function hostJobTimeoutMs(job: { kind: 'trace'; options: Pick<TraceOptions, 'count' | 'timeoutMs' | 'mode'> } | { kind: 'diag' }): number {
+  if (job.kind === 'diag') return DIAG_LIMITS.runMs;
+  const o = job.options;
   return 30_000 + o.count * o.timeoutMs * 2 * (o.mode === 'auto' ? 2 : 1);
 }
 
@@ -125,6 +124,20 @@ export function sweepRequestOf(job: HostRequest): SweepRequest {
 
 export function newHostJobId(kind: HostJobKind): string {
   return `${kind}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The job data of a planned trace or diag (no secret: it is stored in clear). */
+export function hostJobOf(job: HostRequest, planned: PlannedHostJob, requestedBy: string, id: string): HostJob {
+  return hostJobSchema.parse({
+    v: 1,
+    id,
+    kind: job.kind,
+    group: planned.group,
+    target: job.request.target.text,
+    options: job.request.options,
+    requestedBy,
+    ...(planned.scope ? { scope: planned.scope } : {}),
+  });
 }
 
 /** Enqueues trace and diag jobs and waits for their reports. Used by `zensweep submit trace|diag` and Slack. */
@@ -154,24 +167,20 @@ export class HostJobs {
   }
 
   async submit(job: HostRequest, planned: PlannedHostJob, requestedBy: string, id = newHostJobId(job.kind)): Promise<HostJob> {
-    const data = hostJobSchema.parse({
-      v: 1,
-      id,
-      kind: job.kind,
-      group: planned.group,
-      target: job.request.target.text,
-      options: job.request.options,
-      requestedBy,
-      ...(planned.scope ? { scope: planned.scope } : {}),
-    });
-    await this.queue(planned.group).add(job.kind, data, {
-      jobId: id,
+    const data = hostJobOf(job, planned, requestedBy, id);
+    await this.enqueue(data);
+    return data;
+  }
+
+  /** Enqueues a job on its group's queue; enqueueing one already there does nothing (its id is its own). */
+  async enqueue(data: HostJob): Promise<void> {
+    await this.queue(data.group).add(data.kind, data, {
+      jobId: data.id,
       // An agent that dies mid-trace hands it to another; a refusal (UnrecoverableError) is final.
       attempts: 2,
       removeOnComplete: { age: 3600 },
       removeOnFail: { age: 24 * 3600 },
     });
-    return data;
   }
 
   /** Waits for the report; HostJobFailedError with the agent's reason if it failed. */

@@ -18,15 +18,20 @@ import { AgentRegistry } from '../queue/registry.js';
 import { WATCH_QUEUE, WatchStore } from '../queue/watch-store.js';
 import { ResultStore } from '../queue/results.js';
 import { Shutdown } from '../shutdown.js';
-import { AuditTrail } from './audit.js';
+import { AuditTrail } from '../door/audit.js';
+import { Door } from '../door/door.js';
+import { Judge } from '../door/policy.js';
+import { RequestRecords } from '../door/requests.js';
+import { RequestSlots } from '../door/slots.js';
 import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
 import { registerReportActions } from './actions/report-actions.js';
 import { registerSweepCommand } from './commands/sweep.js';
-import { deliveryProcessor } from './reporter.js';
+import { DELIVERY_QUEUE } from './delivery/jobs.js';
+import { SlackStarter } from './delivery/starter.js';
+import { deliveryProcessor } from './delivery/worker.js';
 import { HostJobs } from '../queue/host-jobs.js';
-import { DELIVERY_QUEUE, SlackSweeps } from './sweeps.js';
-import { SlackWatches } from './watches/commands.js';
+import { SlackUsergroups } from './users.js';
 import { watchProcessor } from './watches/runner.js';
 import type { WatchAccess } from './watches/runner.js';
 
@@ -137,40 +142,37 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis });
   watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
   const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord);
-  // Watches are checked as sweeps are, by the same policy and planning.
-  const access: WatchAccess = {
-    requester: (user, channel) => sweeps.requester(user, channel),
-    plan: (who, request) => sweeps.plan(who, request),
-  };
-  const watches = new SlackWatches({
-    store: watchStore,
-    access,
-    audit,
-    minIntervalMs: config.watchMinIntervalMs,
-    maxPerChannel: config.watchMaxPerChannel,
-    log,
-  });
   const hostJobs = new HostJobs(redis);
-  const sweeps: SlackSweeps = new SlackSweeps({
-    client: app.client,
-    store,
-    dispatcher,
-    history,
-    deliveries,
-    audit,
+  const slots = new RequestSlots(redis, config.maxSweepsPerUser);
+  const usergroups = new SlackUsergroups(app.client, config.policy);
+  // Every request from Slack passes this one door: parse, requester, policy, limits, audit, answer, durable start.
+  const door = new Door({
     policy: config.policy,
-    maxSweepsPerUser: config.maxSweepsPerUser,
-    log,
-    watches,
-    hostJobs,
+    audit,
+    slots,
+    requests: new RequestRecords(redis, KEY_PREFIX, onBadRecord),
+    usergroupsOf: (user) => usergroups.of(user),
+    services: {
+      dispatcher,
+      history,
+      results,
+      hostJobs,
+      start: new SlackStarter(deliveries, store),
+      watches: { store: watchStore, minIntervalMs: config.watchMinIntervalMs, caps: { perChannel: config.watchMaxPerChannel } },
+    },
   });
-  registerSweepCommand(app, sweeps, log);
-  registerReportActions(app, { sweeps, dispatcher, history, results, log });
+  registerSweepCommand(app, { door, store, log });
+  registerReportActions(app, { door, log });
   app.error(async (error) => {
     log.error({ event: 'bolt_error', message: error.message, code: (error as { code?: string }).code });
   });
+  // Each watch run is judged again, as the watch was when it was made: the same policy, on its new plan.
+  const access: WatchAccess = {
+    requester: async (user, channel) => ({ user, channel, usergroups: await usergroups.of(user) }),
+    plan: async (who, request) => (await new Judge(config.policy, who).probe(request, (authorize) => dispatcher.plan(request, authorize))).value,
+  };
 
-  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, store, dispatcher, audit, log }), {
+  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, store, dispatcher, hostJobs, audit, slots, log }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
     concurrency: 100,

@@ -4,8 +4,8 @@ import { ConfigError } from '../core/errors.js';
 import { boundedInt, checkRedisUrl, parseEnvironment } from '../config-env.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { SWEEP_LIMITS } from '../core/request.js';
-import { parsePolicy } from './policy.js';
-import type { Policy } from './policy.js';
+import { parsePolicy } from '../door/policy.js';
+import type { Policy } from '../door/policy.js';
 
 const schema = z.object({
   SLACK_BOT_TOKEN: z

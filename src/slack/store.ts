@@ -7,8 +7,12 @@ import type { OnBadRecord } from '../queue/records.js';
 /** Slack's response_url, as kept by the command: nothing else is posted to. */
 const RESPONSE_URL = z.url({ protocol: /^https?$/ });
 
-/** Steps of a report's delivery, each recorded once done so a delivery that runs again does only what is left. */
-export type DeliveryStep = 'report' | 'files' | 'parent';
+/**
+ * Steps of a delivery, each recorded once done so a delivery that runs again does only what is left: the parent
+ * message posted (`posted`, with its ts; empty where the bot cannot post), the work enqueued (`started`), the answer
+ * posted (`report`), its files (`files`), the parent marked done (`parent`).
+ */
+export type DeliveryStep = 'posted' | 'started' | 'report' | 'files' | 'parent';
 
 /** How long a delivered step is remembered, in seconds: a week, longer than any delivery retries. */
 const DELIVERED_TTL_SECONDS = 7 * 24 * 3600;
@@ -16,14 +20,11 @@ const DELIVERED_TTL_SECONDS = 7 * 24 * 3600;
 const TRIGGER_TTL_SECONDS = 3600;
 /** How long Slack honours a response_url, in seconds. */
 const RESPONSE_URL_TTL_SECONDS = 30 * 60;
-/** How long a user's running sweeps are counted at most, in seconds (a lost delivery cannot block them longer). */
-const RUNNING_TTL_SECONDS = 24 * 3600;
 
 /**
- * What the bot keeps in Redis besides its queues, behind one class. Keys: `PREFIX:slack:trigger:ID` (requests
- * already handled), `PREFIX:slack:active:USER` (a user's running sweeps), `PREFIX:slack:response:SWEEP` (the
- * response_url, kept apart from job data), `PREFIX:slack:reach:SWEEP` (what a sweep reaches, for the policy check
- * of its buttons), `PREFIX:slack:delivered:SWEEP:STEP` (delivery steps done).
+ * What the bot keeps in Redis besides its queues, behind one class; every key expires. Keys:
+ * `PREFIX:slack:trigger:ID` (requests already handled, an hour), `PREFIX:slack:response:ID` (the response_url, kept
+ * apart from job data, 30 minutes), `PREFIX:slack:delivered:ID:STEP` (delivery steps done, a week).
  */
 export class SlackStore {
   constructor(
@@ -40,19 +41,6 @@ export class SlackStore {
     return (await this.redis.set(this.key('trigger', triggerId), '1', 'EX', TRIGGER_TTL_SECONDS, 'NX')) === 'OK';
   }
 
-  async runningCount(user: string): Promise<number> {
-    return this.redis.scard(this.key('active', user));
-  }
-
-  async addRunning(user: string, sweepId: string): Promise<void> {
-    const key = this.key('active', user);
-    await this.redis.multi().sadd(key, sweepId).expire(key, RUNNING_TTL_SECONDS).exec();
-  }
-
-  async removeRunning(user: string, sweepId: string): Promise<void> {
-    await this.redis.srem(this.key('active', user), sweepId);
-  }
-
   async saveResponseUrl(sweepId: string, url: string): Promise<void> {
     await this.redis.set(this.key('response', sweepId), url, 'EX', RESPONSE_URL_TTL_SECONDS);
   }
@@ -64,15 +52,6 @@ export class SlackStore {
     return stored === null ? undefined : checkRecord(RESPONSE_URL, stored, { what: 'response_url', key }, onBad);
   }
 
-  /** Keeps what a sweep reaches (its JSON record, checked by whoever reads it) for `ttlSeconds`. */
-  async saveReach(sweepId: string, record: string, ttlSeconds: number): Promise<void> {
-    await this.redis.set(this.key('reach', sweepId), record, 'EX', ttlSeconds);
-  }
-
-  async reach(sweepId: string): Promise<string | undefined> {
-    return (await this.redis.get(this.key('reach', sweepId))) ?? undefined;
-  }
-
   /** Records a delivery step as done, with what it produced (e.g. the ts of the posted message). */
   async markDelivered(sweepId: string, step: DeliveryStep, value = '1'): Promise<void> {
     await this.redis.set(this.key('delivered', sweepId, step), value, 'EX', DELIVERED_TTL_SECONDS);
@@ -80,5 +59,10 @@ export class SlackStore {
 
   async delivered(sweepId: string, step: DeliveryStep): Promise<boolean> {
     return (await this.redis.exists(this.key('delivered', sweepId, step))) === 1;
+  }
+
+  /** What a step done produced (e.g. the parent's ts); undefined when the step is not done. */
+  async deliveredValue(sweepId: string, step: DeliveryStep): Promise<string | undefined> {
+    return (await this.redis.get(this.key('delivered', sweepId, step))) ?? undefined;
   }
 }

@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { sweepQueueName } from '../../src/queue/names.js';
-import { AuditTrail } from '../../src/slack/audit.js';
+import { AuditTrail } from '../../src/door/audit.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { commandFields, postSigned, startBot, type BotProcess } from '../support/bot.js';
 import { FakeSlack, type SlackCall } from '../support/fake-slack.js';

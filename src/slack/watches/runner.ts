@@ -16,7 +16,7 @@ import { bullmq } from '../../queue/load.js';
 import type { SweepPlan } from '../../queue/plan.js';
 import type { AgentInfo } from '../../queue/registry.js';
 import type { WatchNoticeRecord, WatchRecord, WatchStore } from '../../queue/watch-store.js';
-import type { Requester } from '../policy.js';
+import type { Requester } from '../../door/policy.js';
 import { alertMessage, closedAlert, closedMessage, pauseMessage, updateMessage } from './render.js';
 import type { WatchMessage } from './render.js';
 

@@ -7,9 +7,9 @@ import type { SweepRequest } from '../../src/core/request.js';
 import { planSweep, reachOfChunks } from '../../src/queue/plan.js';
 import type { SweepPlan } from '../../src/queue/plan.js';
 import type { AgentInfo } from '../../src/queue/registry.js';
-import { PolicyRefusedError, checkPolicy, checkRequest, checkUnknownReach, parsePolicy } from '../../src/slack/policy.js';
-import type { Policy, Requester } from '../../src/slack/policy.js';
-import { PARSE_LIMITS } from '../../src/slack/sweeps.js';
+import { Judge, PolicyRefusedError, checkPolicy, checkRequest, parsePolicy } from '../../src/door/policy.js';
+import type { Policy, Requester } from '../../src/door/policy.js';
+import { PARSE_LIMITS } from '../../src/slack/commands/sweep.js';
 
 function agent(group: string, cidrs: string[]): AgentInfo {
   const now = new Date().toISOString();
@@ -118,10 +118,11 @@ describe('policy', () => {
   });
 
   it('refuses a sweep it no longer knows the reach of, unless the requester may sweep anything', () => {
-    assert.throws(() => checkUnknownReach(policy, { channel: 'C0OPS', user: 'U1' }), /no longer on record/);
-    assert.throws(() => checkUnknownReach(policy, { channel: 'C0ANY', user: 'U1' }), /no sweep is allowed from this channel/);
-    checkUnknownReach(policy, { channel: 'C0ANY', user: 'U0ADMIN' });
-    checkUnknownReach(parsePolicy(undefined), { channel: 'C1', user: 'U1' });
+    const unknown = (p: Policy, who: Requester) => new Judge(p, who).subject('a sweep', undefined, 'no longer on record');
+    assert.throws(() => unknown(policy, { channel: 'C0OPS', user: 'U1' }), /no longer on record/);
+    assert.throws(() => unknown(policy, { channel: 'C0ANY', user: 'U1' }), /no sweep is allowed from this channel/);
+    assert.equal(unknown(policy, { channel: 'C0ANY', user: 'U0ADMIN' }).value, 'a sweep');
+    assert.equal(unknown(parsePolicy(undefined), { channel: 'C1', user: 'U1' }).value, 'a sweep');
   });
 
   it('lets a policy fall back to allow, and refuses a malformed one in one line', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { AuditTrail } from '../../src/slack/audit.js';
+import { AuditTrail } from '../../src/door/audit.js';
 import { redisForSuite } from '../support/redis.js';
 
 describe('AuditTrail (real redis-server)', () => {

@@ -1,6 +1,12 @@
+/**
+ * Who may probe and see what: the policy (ZENSWEEP_POLICY) read once at start, and the judge every request of the
+ * door passes (door.ts). Decisions are made on what a request will probe or reveal — the exact addresses of its
+ * plan, the groups and addresses a stored record touched — never on the words of the request alone.
+ */
 import { z } from 'zod';
 import { ConfigError, ZenSweepError } from '../core/errors.js';
 import type { SweepRequest } from '../core/request.js';
+import { Scope } from '../core/scope.js';
 import { AddressSet, parseNetwork } from '../core/targets.js';
 import type { SweepReach } from '../queue/plan.js';
 
@@ -170,10 +176,98 @@ export function checkPolicy(policy: Policy, who: Requester, reach: SweepReach): 
   return scopes;
 }
 
-/** Refuses a sweep whose reach is no longer known, unless the policy lets this requester sweep anything anywhere. */
-export function checkUnknownReach(policy: Policy, who: Requester): void {
-  const rules = rulesFor(policy, who);
-  if (rules && !rules.some((r) => !r.groups && !r.cidrs)) {
-    throw new PolicyRefusedError('what this sweep covered is no longer on record, and the policy limits what you may sweep here');
+/**
+ * What a stored thing touched (a finished sweep, a watch, a baseline, a started request): each agent group with the
+ * addresses it probed there. A group probing only host names holds no address: the group alone is judged.
+ */
+export type Touched = ReadonlyMap<string, AddressSet>;
+
+const ALLOWED: unique symbol = Symbol('allowed by the policy');
+
+/**
+ * A value the policy let through for one requester. Only a {@link Judge} makes one, so a kind of command whose
+ * `decide` returns it cannot have skipped the policy: a kind without a decision does not compile.
+ */
+export interface Allowed<T> {
+  readonly value: T;
+  readonly [ALLOWED]: true;
+}
+
+function allowed<T>(value: T): Allowed<T> {
+  return { value, [ALLOWED]: true };
+}
+
+/**
+ * The policy applied to one requester: every kind of command asks it, once, about what it will probe (a plan) or
+ * reveal (stored records, the agents), and gets an {@link Allowed} value or a PolicyRefusedError. A requester no rule
+ * applies to, where the policy denies by default, is refused whatever the kind (one refusal, nothing revealed).
+ */
+export class Judge {
+  constructor(
+    readonly policy: Policy,
+    readonly who: Requester,
+  ) {}
+
+  /** What this requester may reach in one group: a Scope (Scope.ANY: whatever its agents cover), or undefined. */
+  scopeIn(group: string): Scope | undefined {
+    const rules = rulesFor(this.policy, this.who);
+    if (!rules) return Scope.ANY;
+    const allowed = allowance(rules, group);
+    if (!allowed) return undefined;
+    return allowed.text ? Scope.of(allowed.text) : Scope.ANY;
+  }
+
+  /**
+   * Something that probes (a sweep, a trace, a diag, a watch): the request's own words first, then the exact plan
+   * `plan` makes, which hands `authorize` to the planner so the policy judges the addresses of each group before any
+   * size or coverage message. Throws the refusal.
+   */
+  async probe<P>(request: SweepRequest, plan: (authorize: (reach: SweepReach) => Map<string, string[]>) => Promise<P>): Promise<Allowed<P>> {
+    checkRequest(this.policy, this.who, request);
+    return allowed(await plan((reach) => checkPolicy(this.policy, this.who, reach)));
+  }
+
+  /**
+   * Stored things, each shown as `show` makes it from the requester's scope in each group, or left out where `show`
+   * says undefined. Throws the refusal when the requester may do nothing here at all.
+   */
+  revealEach<T, U>(items: readonly T[], show: (item: T, scopeIn: (group: string) => Scope | undefined) => U | undefined): Allowed<U[]> {
+    rulesFor(this.policy, this.who);
+    const scopeIn = (group: string): Scope | undefined => this.scopeIn(group);
+    return allowed(items.flatMap((item) => show(item, scopeIn) ?? []));
+  }
+
+  /** Stored things, each shown only where the requester may reach all it touched. */
+  reveal<T>(items: readonly T[], touched: (item: T) => Touched): Allowed<T[]> {
+    return this.revealEach(items, (item) => (this.reaches(touched(item)) ? item : undefined));
+  }
+
+  /**
+   * One stored thing to act on or show (a watch, a sweep's hosts, a baseline): refused, in the policy's words, unless
+   * the requester may reach all it touched. Where what it touched is no longer known (`touched` undefined), only a
+   * requester who may reach anything anywhere passes; the others hear `unknown`.
+   */
+  subject<T>(item: T, touched: Touched | undefined, unknown: string): Allowed<T> {
+    const rules = rulesFor(this.policy, this.who);
+    if (!rules) return allowed(item);
+    if (touched === undefined) {
+      if (!rules.some((r) => !r.groups && !r.cidrs)) throw new PolicyRefusedError(unknown);
+    } else if (!this.reaches(touched)) {
+      throw refusal(rules);
+    }
+    return allowed(item);
+  }
+
+  /** What probes nothing and reveals nothing of anyone's (help). */
+  nothing(): Allowed<undefined> {
+    return allowed(undefined);
+  }
+
+  private reaches(touched: Touched): boolean {
+    for (const [group, addresses] of touched) {
+      const scope = this.scopeIn(group);
+      if (!scope || !scope.covers(addresses)) return false;
+    }
+    return true;
   }
 }

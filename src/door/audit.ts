@@ -16,7 +16,9 @@ export const auditEntrySchema = z.object({
   text: z.string(),
   /** The button pressed; absent for the slash command. */
   action: z.enum(['rerun', 'cancel', 'show_hosts', 'show_silent', 'save_baseline']).optional(),
-  /** `allowed`: a button the policy let through (Cancel, Show silent hosts, Save as baseline). */
+  /** The kind of command (sweep, trace, agents, history, watch …); absent in entries older than this field. */
+  kind: z.string().max(32).optional(),
+  /** `allowed`: a reveal or a change the policy let through (agents, history, unwatch, a button …). */
   outcome: z.enum(['started', 'refused', 'invalid', 'delivered', 'cancelled', 'failed', 'allowed']),
   sweepId: z.string().optional(),
   /** For refused, invalid and failed: the one-line reason. */

@@ -1,0 +1,81 @@
+/**
+ * The command line's side of the door (src/door/): `zensweep submit`, `agents`, `history` and `cancel` are requests
+ * like any from Slack — judged, counted against the requester's running limit, audited — from `user@host` in the
+ * channel `cli`. Whoever holds the Redis credentials is trusted with what the agents cover (the policy of Slack
+ * channels does not apply; each agent still probes only its own networks), and starts work by enqueueing it.
+ */
+import { hostname, userInfo } from 'node:os';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { AuditTrail } from '../door/audit.js';
+import { Door } from '../door/door.js';
+import type { DoorRequest } from '../door/kind.js';
+import { OPEN_POLICY } from '../door/policy.js';
+import { RequestRecords } from '../door/requests.js';
+import type { Starter } from '../door/services.js';
+import { RequestSlots } from '../door/slots.js';
+import { boundedInt } from '../config-env.js';
+import { connectRedis } from '../queue/connect.js';
+import { Dispatcher } from '../queue/dispatcher.js';
+import { HistoryStore } from '../queue/history.js';
+import { HostJobs } from '../queue/host-jobs.js';
+import { ResultStore } from '../queue/results.js';
+import type { CommandIo } from './sweep-command.js';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** The Redis of these commands: REDIS_URL, checked by connectRedis, or the local default. */
+export function connect(io: CommandIo): Promise<Redis> {
+  return connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+}
+
+/** Who asks from this machine: `user@host`. */
+export function requester(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (a container with an arbitrary uid): keep 'unknown'.
+  }
+  return `${user}@${hostname()}`;
+}
+
+/** The door of one command-line run, and what its commands use besides. */
+export interface CliDoor {
+  door: Door;
+  dispatcher: Dispatcher;
+  hostJobs: HostJobs;
+  slots: RequestSlots;
+  /** The request of this run, in these words. */
+  request(text: string): DoorRequest;
+  close(): Promise<void>;
+}
+
+/** Opens the door for one run on `redis`, with `maxAddresses` as the sweep cap. */
+export function cliDoor(io: CommandIo, redis: Redis, maxAddresses?: number): CliDoor {
+  const dispatcher = new Dispatcher({ connection: redis, ...(maxAddresses !== undefined ? { maxAddresses } : {}) });
+  const hostJobs = new HostJobs(redis);
+  const slots = new RequestSlots(redis, boundedInt(io.env.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000));
+  const start: Starter = {
+    sweep: ({ flow }) => dispatcher.submitFlow(flow),
+    hostJob: ({ job }) => hostJobs.enqueue(job),
+  };
+  const door = new Door({
+    policy: OPEN_POLICY,
+    audit: new AuditTrail(redis, pino({ level: 'silent' })),
+    slots,
+    requests: new RequestRecords(redis),
+    services: { dispatcher, history: new HistoryStore(redis), results: new ResultStore(redis), hostJobs, start },
+  });
+  const user = requester();
+  return {
+    door,
+    dispatcher,
+    hostJobs,
+    slots,
+    request: (text) => ({ source: 'cli', user, channel: 'cli', text }),
+    close: async () => {
+      await Promise.all([dispatcher.close(), hostJobs.close()]);
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The watch kinds: `watch` (probes, at every run: decided on its plan as a sweep is, and again by each run),
+ * `watches` (reveals the channel's watches within the requester's reach), `unwatch` and `mute` (change one watch,
+ * allowed only where the requester may reach all it sweeps). Every one passes the door: judged, limited, audited.
+ */
+import { ZenSweepError } from '../../core/errors.js';
+import { describeRequest, parseSweepText } from '../../core/grammar.js';
+import { formatEvery } from '../../core/watch-grammar.js';
+import { newWatchId } from '../../queue/watch-store.js';
+import type { WatchRecord } from '../../queue/watch-store.js';
+import type { DoorContext } from '../kind.js';
+import { declareKind } from '../kind.js';
+import type { Allowed, Touched } from '../policy.js';
+import type { DoorServices, WatchServices } from '../services.js';
+import { touchedByTargets } from './reach.js';
+
+/** A watch asked to run more often than the bot allows. */
+export class WatchTooFrequentError extends ZenSweepError {
+  constructor(message: string) {
+    super('watch_too_frequent', message);
+  }
+}
+
+/** The channel, the user or the bot already has as many watches as allowed. */
+export class TooManyWatchesError extends ZenSweepError {
+  constructor(message: string) {
+    super('too_many_watches', message);
+  }
+}
+
+/** No such watch in this channel. */
+export class UnknownWatchError extends ZenSweepError {
+  constructor(message: string) {
+    super('unknown_watch', message);
+  }
+}
+
+/** Watches are served by the bot only. */
+export class WatchesUnavailableError extends ZenSweepError {
+  constructor() {
+    super('watches_unavailable', 'watches are not available here: use /sweep watch in Slack');
+  }
+}
+
+function watchServices(services: DoorServices): WatchServices {
+  if (!services.watches) throw new WatchesUnavailableError();
+  return services.watches;
+}
+
+/** What a watch sweeps, in each of its groups; undefined when its words no longer read as a sweep. */
+export function touchedByWatch(watch: Pick<WatchRecord, 'sweep' | 'groups'>): Touched | undefined {
+  try {
+    const request = parseSweepText(watch.sweep, { maxAddresses: Number.MAX_SAFE_INTEGER });
+    return touchedByTargets(request.targets.map((t) => t.text), watch.groups);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a new watch answers: its record, for the words of the answer. */
+export const WATCH = declareKind({
+  kind: 'watch',
+  touches: 'probes',
+  decide: (command, { judge, services }: DoorContext<DoorServices>) =>
+    judge.probe(command.watch.request, (authorize) => services.dispatcher.plan(command.watch.request, authorize)),
+  async run(command, planned, { services, request }): Promise<WatchRecord> {
+    const watches = watchServices(services);
+    const { request: sweep, everyMs, confirm } = command.watch;
+    if (everyMs < watches.minIntervalMs) {
+      throw new WatchTooFrequentError(
+        `every:${formatEvery(everyMs)} is more often than watches may run here (every ${formatEvery(watches.minIntervalMs)} at most), ` +
+          `e.g. every:${formatEvery(Math.max(watches.minIntervalMs, 5 * 60_000))}`,
+      );
+    }
+    const record: WatchRecord = {
+      v: 1,
+      id: newWatchId(),
+      channel: request.channel,
+      createdBy: request.user,
+      createdAt: new Date().toISOString(),
+      sweep: describeRequest(sweep),
+      everyMs,
+      confirm,
+      groups: planned.plan.groups,
+      outbox: [],
+    };
+    if (!(await watches.store.create(record, watches.caps.perChannel))) {
+      throw new TooManyWatchesError(
+        `this channel already has ${watches.caps.perChannel} watches, the most it may have: remove one with /sweep unwatch ID (see /sweep watches)`,
+      );
+    }
+    return record;
+  },
+  audited: 'allowed',
+});
+
+/** The channel's watches the requester may see, with when each mute ends. */
+export interface WatchList {
+  watches: WatchRecord[];
+  muted: Map<string, string>;
+}
+
+export const WATCHES = declareKind({
+  kind: 'watches',
+  touches: 'reveals',
+  decide: async (_command, { judge, services, request }: DoorContext<DoorServices>) => {
+    const watches = await watchServices(services).store.list(request.channel);
+    return judge.revealEach(watches, (watch, scopeIn) => {
+      const touched = touchedByWatch(watch);
+      if (!touched) return undefined;
+      for (const [group, addresses] of touched) {
+        if (!scopeIn(group)?.covers(addresses)) return undefined;
+      }
+      return watch;
+    });
+  },
+  async run(_command, watches, { services }): Promise<WatchList> {
+    const store = watchServices(services).store;
+    const muted = new Map<string, string>();
+    for (const watch of watches) {
+      const until = await store.mutedUntil(watch.id);
+      if (until) muted.set(watch.id, until);
+    }
+    return { watches, muted };
+  },
+  audited: 'allowed',
+});
+
+/** One watch of this channel, judged for the requester: refused unless they may reach all it sweeps. */
+async function judgedWatch(id: string, { judge, services, request }: DoorContext<DoorServices>): Promise<Allowed<WatchRecord>> {
+  const watch = await watchServices(services).store.get(id);
+  if (!watch || watch.channel !== request.channel) {
+    throw new UnknownWatchError(`there is no watch ${id} in this channel: /sweep watches lists them`);
+  }
+  return judge.subject(watch, touchedByWatch(watch), `watch ${id} no longer reads as a sweep, and the policy limits what you may sweep here`);
+}
+
+export const UNWATCH = declareKind({
+  kind: 'unwatch',
+  touches: 'changes',
+  decide: (command, context: DoorContext<DoorServices>) => judgedWatch(command.id, context),
+  async run(_command, watch, { services }): Promise<WatchRecord> {
+    await watchServices(services).store.remove(watch);
+    return watch;
+  },
+  audited: 'allowed',
+});
+
+export const MUTE = declareKind({
+  kind: 'mute',
+  touches: 'changes',
+  decide: (command, context: DoorContext<DoorServices>) => judgedWatch(command.id, context),
+  async run(command, watch, { services }): Promise<{ watch: WatchRecord; until?: string }> {
+    await watchServices(services).store.mute(watch.id, command.forMs);
+    return command.forMs === 0 ? { watch } : { watch, until: new Date(Date.now() + command.forMs).toISOString() };
+  },
+  audited: 'allowed',
+});

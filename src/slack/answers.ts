@@ -1,0 +1,80 @@
+/**
+ * What the bot answers, privately, for each kind of command the door answered: one table, checked against the
+ * kinds, so a new kind is a compile error here until it has its words.
+ */
+import type { KnownBlock } from '@slack/types';
+import { formatCount } from '../core/format.js';
+import { formatEvery } from '../core/watch-grammar.js';
+import type { DoorAnswer } from '../door/door.js';
+import type { CommandKind, CommandOf } from '../door/kind.js';
+import type { ResultOf } from '../door/kinds.js';
+import { renderAgentsMrkdwn } from '../views/agents.js';
+import { escapeText, hostsBlocks } from '../views/blocks.js';
+import { renderHistoryMrkdwn } from '../views/history.js';
+import { STATE_WORDS } from '../views/words.js';
+import { HELP_TEXT, errorText } from './render/replies.js';
+import { slackTime, watchesText } from './watches/render.js';
+
+/** A private answer: its text, and blocks where it has more to show. */
+export interface Reply {
+  text: string;
+  blocks?: KnownBlock[];
+}
+
+/** Sweeps `/sweep history` lists, newest first. */
+const HISTORY_SHOWN = 10;
+
+type Answered<K extends CommandKind> = (value: ResultOf<K>, command: CommandOf<K>) => Reply;
+
+const text = (words: string): Reply => ({ text: words });
+
+const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
+  help: () => text(HELP_TEXT),
+  agents: (agents) => text(renderAgentsMrkdwn(agents)),
+  history: ({ records, target }) => text(renderHistoryMrkdwn(records.slice(0, HISTORY_SHOWN), target)),
+  sweep: (started) => {
+    const size = started.addresses > 0 ? ` (${formatCount(started.addresses)} addresses)` : '';
+    return text(`Sweeping \`${escapeText(started.text)}\` in ${started.groups.join(', ')}${size}…`);
+  },
+  trace: (started, command) => text(`Tracing \`${escapeText(command.request.target.text)}\` from ${started.job.group}…`),
+  diag: (started, command) => text(`Gathering the diag of \`${escapeText(command.request.target.text)}\` from ${started.job.group}…`),
+  watch: (watch) =>
+    text(
+      `Watching \`${escapeText(watch.sweep)}\` in ${watch.groups.join(', ')} every ${formatEvery(watch.everyMs)} (id \`${watch.id}\`). ` +
+        `I will post here only when a change holds for ${watch.confirm} run${watch.confirm === 1 ? '' : 's'}. ` +
+        `\`/sweep watches\` lists this channel's watches; \`/sweep unwatch ${watch.id}\` stops this one.`,
+    ),
+  watches: ({ watches, muted }) => text(watchesText(watches, muted)),
+  unwatch: (watch) => text(`Stopped watching \`${escapeText(watch.sweep)}\` (\`${watch.id}\`).`),
+  mute: ({ watch, until }) =>
+    text(
+      until
+        ? `Muted \`${watch.id}\` (\`${escapeText(watch.sweep)}\`) until ${slackTime(until)}: it does not run until then.`
+        : `\`${watch.id}\` (\`${escapeText(watch.sweep)}\`) speaks again.`,
+    ),
+  cancel: (outcome) =>
+    text(
+      outcome === 'cancelling'
+        ? 'Cancelling: the report will say how far it got.'
+        : outcome === 'finished'
+          ? 'This sweep has already finished: there is nothing to cancel.'
+          : 'Only sweeps can be cancelled; a trace or diag ends by itself.',
+    ),
+  hosts: (report, command) =>
+    report
+      ? { text: `${STATE_WORDS[command.state]} hosts`, blocks: hostsBlocks(report, command.state) }
+      : text('This report is older than a day: its hosts are in the CSV.'),
+  save_baseline: (saved) =>
+    text(
+      saved
+        ? `Saved as baseline \`${saved.name}\`. Compare later with \`/sweep ${escapeText(saved.targets.join(' '))} compare:${saved.name}\`.`
+        : 'This sweep is no longer in the history.',
+    ),
+};
+
+/** The private answer to a request the door answered. */
+export function replyTo(answer: DoorAnswer): Reply {
+  if ('error' in answer) return text(errorText(answer.message));
+  const answered = ANSWERS[answer.kind] as Answered<CommandKind>;
+  return answered(answer.value as ResultOf<CommandKind>, answer.command as CommandOf<CommandKind>);
+}

@@ -1,0 +1,42 @@
+import type { Job } from 'bullmq';
+import { bullmq } from '../../queue/load.js';
+import { firstIssue } from '../../queue/records.js';
+import { Delivery } from './delivery.js';
+import type { Asked, DeliveryDeps } from './delivery.js';
+import { deliverHostJob } from './host-job.js';
+import { deliveryJobSchema } from './jobs.js';
+import type { DeliveryJob } from './jobs.js';
+import { deliverSweep } from './sweep.js';
+
+function askedOf(data: DeliveryJob): Asked {
+  if (data.v === 1) return { id: data.sweepId, channel: data.channel, user: data.header.user, text: data.header.text };
+  if (data.kind === 'sweep') return { id: data.sweepId, channel: data.channel, user: data.header.user, text: data.header.text, slot: data.slot };
+  return { id: data.job.id, channel: data.channel, user: data.user, text: data.text, slot: data.slot };
+}
+
+/**
+ * The delivery worker's processor: each job is one request's delivery (a sweep, a trace, a diag). A delivery that
+ * fails for good (bad data, an expired response_url, its tries used up) still ends its request: the failure is said
+ * where it can be, the slot released, the audit written. One stopped by a shutdown is handed back, not ended.
+ */
+export function deliveryProcessor(deps: DeliveryDeps) {
+  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<{ posted: boolean }> => {
+    const parsed = deliveryJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new bullmq.UnrecoverableError(`bad delivery job data: ${firstIssue(parsed.error)}`);
+    const data = parsed.data;
+    try {
+      return data.v === 1 || data.kind === 'sweep' ? await deliverSweep(data, deps, signal) : await deliverHostJob(data, deps);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const final = error instanceof bullmq.UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (final) {
+        const delivery = new Delivery(deps, askedOf(data));
+        const parentTs = await deps.store.deliveredValue(delivery.asked.id, 'posted').catch(() => undefined);
+        await delivery.fail(parentTs || undefined, `it could not be delivered (${(error as Error).message})`).catch((failure: Error) =>
+          deps.log.warn({ event: 'delivery_end_failed', id: delivery.asked.id, message: failure.message }),
+        );
+      }
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The live agents, one view for the terminal (`zensweep agents`) and Slack (`/sweep agents`): grouped by agent group,
+ * each agent with its networks, what it can probe with, its load and its health, in the same words.
+ */
+import { agentHealth, describeAgentHealth } from '../core/agent-health.js';
+import type { AgentFacts } from '../core/agent-health.js';
+import { escapeText } from './blocks.js';
+import { BLOCK_LIMITS, clip } from './block-limits.js';
+
+/** What the view shows of an agent (a registry entry, as far as the requester may see it). */
+export interface ListedAgent extends AgentFacts {
+  group: string;
+  id: string;
+  cidrs: readonly string[];
+  version: string;
+  icmp: boolean;
+  load: { active: number; concurrency: number };
+}
+
+interface AgentLines {
+  group: string;
+  id: string;
+  facts: string;
+  health: string;
+}
+
+function linesOf(agent: ListedAgent, now: number): AgentLines {
+  return {
+    group: agent.group,
+    id: agent.id,
+    facts:
+      `${agent.cidrs.join(', ')} · ${agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)'}` +
+      ` · ${agent.load.active}/${agent.load.concurrency} chunks · v${agent.version}`,
+    health: describeAgentHealth(agentHealth(agent, now)),
+  };
+}
+
+/** Agents sorted by group and id, each group once. */
+function grouped(agents: readonly ListedAgent[], now: number): { group: string; agents: AgentLines[] }[] {
+  const groups = new Map<string, AgentLines[]>();
+  const sorted = [...agents].sort((a, b) => a.group.localeCompare(b.group) || a.id.localeCompare(b.id));
+  for (const agent of sorted) groups.set(agent.group, [...(groups.get(agent.group) ?? []), linesOf(agent, now)]);
+  return [...groups].map(([group, lines]) => ({ group, agents: lines }));
+}
+
+/** `zensweep agents`: the group on a line of its own, then each agent's facts and health. */
+export function renderAgentsText(agents: readonly ListedAgent[], now = Date.now()): string {
+  if (agents.length === 0) return 'No agent is online. Start one inside a network with: zensweep agent\n';
+  const lines: string[] = [];
+  for (const { group, agents: listed } of grouped(agents, now)) {
+    lines.push(group);
+    for (const agent of listed) lines.push(`  ${agent.id}   ${agent.facts}`, `    ${agent.health}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `/sweep agents`: the same, in mrkdwn, within one section's limit. */
+export function renderAgentsMrkdwn(agents: readonly ListedAgent[], now = Date.now()): string {
+  if (agents.length === 0) return 'No agent is online that you may use here. Start one inside a network with `zensweep agent`.';
+  const lines: string[] = [];
+  for (const { group, agents: listed } of grouped(agents, now)) {
+    lines.push(`*${escapeText(group)}*`);
+    for (const agent of listed) lines.push(`• \`${escapeText(agent.id)}\` ${escapeText(agent.facts)}`, `    ${escapeText(agent.health)}`);
+  }
+  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
+}

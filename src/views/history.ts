@@ -1,0 +1,44 @@
+/** Recent sweeps, one line each: for the terminal (`zensweep history`) and Slack (`/sweep history`). */
+import type { SweepSummary } from '../core/report.js';
+import { escapeText } from './blocks.js';
+import { BLOCK_LIMITS, clip } from './block-limits.js';
+
+/** What the view shows of a finished sweep (a history record). */
+export interface ListedSweep {
+  id: string;
+  at: string;
+  requestedBy: string;
+  targets: readonly string[];
+  groups: readonly string[];
+  summary: SweepSummary;
+  complete: boolean;
+}
+
+function counts(s: SweepSummary): string {
+  return `${s.alive} alive · ${s.alive_tcp_only} TCP only · ${s.prohibited} prohibited · ${s.unreachable} unreachable · ${s.silent} silent`;
+}
+
+/** `zensweep history`: the time, id, targets, groups, counts and who asked. */
+export function renderHistoryText(records: readonly ListedSweep[], target?: string): string {
+  if (records.length === 0) return target ? `No sweep of ${target} is on record.\n` : 'No sweep is on record.\n';
+  return records
+    .map(
+      (r) =>
+        `${r.at}  ${r.id}  ${r.targets.join(' ')}  ${r.groups.join(',')}  ${counts(r.summary)}  by ${r.requestedBy}` +
+        `${r.complete ? '' : '  (incomplete)'}\n`,
+    )
+    .join('');
+}
+
+/** `/sweep history`: the same facts in mrkdwn, within one section's limit. */
+export function renderHistoryMrkdwn(records: readonly ListedSweep[], target?: string): string {
+  if (records.length === 0) return target ? `No sweep of \`${escapeText(target)}\` is on record.` : 'No sweep is on record.';
+  const lines = records.map((r) => {
+    const who = r.requestedBy.startsWith('U') || r.requestedBy.startsWith('W') ? `<@${r.requestedBy}>` : escapeText(r.requestedBy);
+    return (
+      `• ${r.at.slice(0, 16).replace('T', ' ')} \`${escapeText(r.targets.join(' '))}\` in ${escapeText(r.groups.join(', '))}: ` +
+      `${counts(r.summary)}, by ${who}${r.complete ? '' : ' (incomplete)'}`
+    );
+  });
+  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
+}
