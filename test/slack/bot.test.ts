@@ -420,7 +420,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
           reasons = [await failedReason(badUrl.id ?? ''), await failedReason(badData.id ?? '')];
         }
         assert.deepEqual(reasons, [
-          'the response_url of this sweep has expired or is unreadable: the report is in the history only',
+          'the response_url of this request has expired or is unreadable: the answer is in the history only',
           'bad delivery job data: channel: Invalid input: expected string, received undefined',
         ]);
         assert.deepEqual(await badRecords(4), [garbage, heartbeat, report, url]);
@@ -457,7 +457,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       const first = await command('127.1.0.0/24 retries:0');
       assert.match(first.body, /Sweeping/);
       const second = await command('127.0.0.0/28');
-      assert.match(second.body, /you already have 1 sweep running \(at most 1\)/);
+      assert.match(second.body, /you already have 1 request running \(sweeps, traces and diags; at most 1\)/);
       const other = await command('127.0.0.0/28', { user_id: 'U0OTHER' });
       assert.match(other.body, /Sweeping/);
     } finally {

@@ -58,8 +58,14 @@ const startedSweepDelivery = z.object({
   header,
 });
 
-export const deliveryJobSchema = z.union([sweepDelivery, hostJobDelivery, startedSweepDelivery]);
+const currentDelivery = z.discriminatedUnion('kind', [sweepDelivery, hostJobDelivery]);
 export type SweepDelivery = z.infer<typeof sweepDelivery>;
 export type HostJobDelivery = z.infer<typeof hostJobDelivery>;
 export type StartedSweepDelivery = z.infer<typeof startedSweepDelivery>;
-export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
+export type DeliveryJob = SweepDelivery | HostJobDelivery | StartedSweepDelivery;
+
+/** Job data as read back, checked by the schema of its version (so a bad one is named by its first wrong field). */
+export function parseDeliveryJob(data: unknown): ReturnType<typeof currentDelivery.safeParse> | ReturnType<typeof startedSweepDelivery.safeParse> {
+  const version = (data as { v?: unknown } | null)?.v;
+  return version === 1 ? startedSweepDelivery.safeParse(data) : currentDelivery.safeParse(data);
+}

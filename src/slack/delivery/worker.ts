@@ -4,7 +4,7 @@ import { firstIssue } from '../../queue/records.js';
 import { Delivery } from './delivery.js';
 import type { Asked, DeliveryDeps } from './delivery.js';
 import { deliverHostJob } from './host-job.js';
-import { deliveryJobSchema } from './jobs.js';
+import { parseDeliveryJob } from './jobs.js';
 import type { DeliveryJob } from './jobs.js';
 import { deliverSweep } from './sweep.js';
 
@@ -21,7 +21,7 @@ function askedOf(data: DeliveryJob): Asked {
  */
 export function deliveryProcessor(deps: DeliveryDeps) {
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<{ posted: boolean }> => {
-    const parsed = deliveryJobSchema.safeParse(job.data);
+    const parsed = parseDeliveryJob(job.data);
     if (!parsed.success) throw new bullmq.UnrecoverableError(`bad delivery job data: ${firstIssue(parsed.error)}`);
     const data = parsed.data;
     try {
