@@ -3,42 +3,10 @@
  * diagnosis. Works on the compact form that history keeps (address and state only), so a sweep from last week
  * compares with one from now.
  */
+import type { CompactHost, DiffContext, SweepDiff } from './diff-model.js';
 import type { HostResult } from './report.js';
 import type { HostState } from './states.js';
 import { addressToBigInt, type AddressFamily } from './targets.js';
-
-/** What history keeps per host: the address and its state. */
-export type CompactHost = [ip: string, state: HostState];
-
-/** How a sweep probed, as far as it decides whether two sweeps' answers compare: TCP ports and echoes per host. */
-export interface ProbeSet {
-  ports: number[];
-  count: number;
-}
-
-/** What makes a comparison like with like when the two sweeps probed different TCP ports. */
-export interface DiffContext {
-  /** The TCP ports each host of the earlier sweep answered on (open or closed); hosts not listed answered on none. */
-  answeredOn: ReadonlyMap<string, readonly number[]>;
-  /** The TCP ports the later sweep probed. */
-  portsNow: readonly number[];
-}
-
-export interface SweepDiff {
-  /** Answering now (`alive` or `alive_tcp_only`), not answering before or not swept before; state now. */
-  appeared: CompactHost[];
-  /** Answering before, now `silent`, `unreachable` or `prohibited`; state now. */
-  wentSilent: CompactHost[];
-  /** Every other change of state, e.g. `alive` → `alive_tcp_only`, `silent` → `prohibited`. */
-  changed: { ip: string; from: HostState; to: HostState }[];
-  /** Hosts of the later sweep whose state did not change. */
-  unchanged: number;
-  /**
-   * Hosts that answered before only on TCP ports the later sweep did not probe, and do not answer now: not probed
-   * the same way, so neither "went silent" nor unchanged. Absent in diffs made before it existed.
-   */
-  notCompared?: { ip: string; ports: number[] }[];
-}
 
 /** The compact form of a report's hosts, in the report's order (address order). */
 export function compactHosts(hosts: readonly HostResult[]): CompactHost[] {

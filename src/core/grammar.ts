@@ -2,6 +2,7 @@
  * The sweep command grammar, shared by the CLI and Slack: targets, then `key:value` (or `key=value`) options.
  * See DESIGN.md, "Sweep command grammar". Every error is one sentence naming the bad token and a valid example.
  */
+import { addSweepPorts, describePorts } from './ports.js';
 import { parseDiagTokens, parseTraceTokens } from './trace-grammar.js';
 import type { DiagRequest } from './trace-grammar.js';
 import type { TraceRequest } from './trace.js';
@@ -14,17 +15,6 @@ import type { WatchCommand } from './watch-grammar.js';
 
 /** Default cap on the distinct addresses of one sweep: 65,536 (an IPv4 /16 is 65,534 probed addresses). */
 export const DEFAULT_MAX_ADDRESSES = SWEEP_LIMITS.addresses.default;
-
-/** Cap on the distinct TCP ports of one sweep. */
-export const MAX_PORTS = SWEEP_LIMITS.ports.distinct;
-
-/** Named port sets for `tcp:`, mixable with numbers (`tcp:rds,8080`). */
-export const PORT_PRESETS: Readonly<Record<string, readonly number[]>> = Object.freeze({
-  rds: Object.freeze([3306, 5432, 1433, 1521]),
-  web: Object.freeze([80, 443]),
-  ssh: Object.freeze([22]),
-  rdp: Object.freeze([3389]),
-});
 
 export interface GrammarLimits {
   /** Most distinct addresses one sweep may probe (names are counted later, once resolved); default 65,536. */
@@ -139,49 +129,6 @@ function dashOptionError(token: string): InvalidOptionError {
   );
 }
 
-/** Parses a `tcp:` value into `ports` (a Set shared by every tcp: token of the command). */
-function addPorts(token: string, value: string, ports: Set<number>): void {
-  const presets = Object.keys(PORT_PRESETS).join(', ');
-  const { min, max } = SWEEP_LIMITS.ports;
-  const valid = `tcp takes ports from ${min} to ${max}, ranges like 8000-8010 and the presets ${presets}, e.g. tcp:22,5432 or tcp:rds`;
-  const pieces = value.split(',').filter((piece) => piece !== '');
-  if (pieces.length === 0) {
-    throw new InvalidOptionError(`${quoteToken(token)} names no port: ${valid}`);
-  }
-  const add = (port: number): void => {
-    ports.add(port);
-    if (ports.size > MAX_PORTS) {
-      throw new InvalidOptionError(
-        `${quoteToken(token)} brings the sweep to more than ${formatCount(MAX_PORTS)} distinct TCP ports: name the ports the hosts serve, e.g. tcp:22,5432`,
-      );
-    }
-  };
-  for (const piece of pieces) {
-    const preset = PORT_PRESETS[piece.toLowerCase()];
-    if (preset !== undefined) {
-      preset.forEach(add);
-      continue;
-    }
-    const range = /^([0-9]+)-([0-9]+)$/.exec(piece);
-    const first = Number(range ? range[1] : piece);
-    const last = Number(range ? range[2] : piece);
-    if (!range && !WHOLE_NUMBER.test(piece)) {
-      throw new InvalidOptionError(`${quoteToken(piece)} in ${quoteToken(token)} is not a port: ${valid}`);
-    }
-    if (first < min || last > max) {
-      throw new InvalidOptionError(`${quoteToken(piece)} in ${quoteToken(token)} is out of range: ${valid}`);
-    }
-    if (first > last) {
-      throw new InvalidOptionError(
-        `${quoteToken(piece)} in ${quoteToken(token)} is backwards: a port range goes from low to high, e.g. tcp:8000-8010`,
-      );
-    }
-    for (let port = first; port <= last; port += 1) {
-      add(port);
-    }
-  }
-}
-
 function parseNumeric(token: string, key: NumericKey, value: string): number {
   const rule = NUMERIC_RULES[key];
   const range = `from ${formatCount(rule.min)} to ${formatCount(rule.max)}`;
@@ -278,7 +225,7 @@ function parseSweepTokens(tokens: readonly string[], maxAddresses: number): Swee
     }
     given.set(key, token);
     if (key === 'tcp') {
-      addPorts(token, value, ports);
+      addSweepPorts(token, value, ports);
     } else if (key === 'vpc') {
       const name = value.toLowerCase();
       if (!VPC_NAME.test(name)) {
@@ -421,30 +368,6 @@ export function parseCommand(text: string, limits?: GrammarLimits): Command {
   const watch = parseWatchCommand(tokens, (rest) => parseSweepTokens(rest, maxAddresses));
   if (watch) return watch;
   return { kind: 'sweep', request: parseSweepTokens(tokens, maxAddresses) };
-}
-
-/** Writes ports compactly: runs of three or more become ranges (`22,8000-8010`). */
-function describePorts(ports: readonly number[]): string {
-  const parts: string[] = [];
-  let index = 0;
-  while (index < ports.length) {
-    const first = ports[index] ?? 0;
-    let last = first;
-    while (ports[index + 1] === last + 1) {
-      index += 1;
-      last += 1;
-    }
-    if (last - first >= 2) {
-      parts.push(`${first}-${last}`);
-    } else {
-      parts.push(String(first));
-      if (last !== first) {
-        parts.push(String(last));
-      }
-    }
-    index += 1;
-  }
-  return parts.join(',');
 }
 
 /**

@@ -2,7 +2,7 @@ import type { HostState, PortState, Reporter } from './states.js';
 import { HOST_STATES } from './states.js';
 import type { EchoStats } from './stats.js';
 import type { SweepOptions } from './request.js';
-import type { ProbeSet, SweepDiff } from './diff.js';
+import type { ProbeSet, SweepDiff } from './diff-model.js';
 
 /** The outcome for one TCP port of one host. */
 export interface PortResult {

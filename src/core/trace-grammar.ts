@@ -8,7 +8,7 @@
  * One host: an address or a name (a CIDR or a range is refused). Errors are one sentence with a valid example.
  */
 import { InvalidOptionError, InvalidTargetError } from './errors.js';
-import { PORT_PRESETS } from './grammar.js';
+import { portPreset } from './ports.js';
 import { DEFAULT_TRACE_OPTIONS, DIAG_LIMITS, TRACE_LIMITS } from './trace.js';
 import type { TraceOptions, TraceRequest } from './trace.js';
 import { parseTargetToken, quoteToken } from './targets.js';
@@ -142,7 +142,7 @@ export function parseDiagTokens(tokens: readonly string[]): DiagRequest {
     if (key === 'tcp') {
       repeated(token, seen, key);
       for (const piece of value.split(',').filter(Boolean)) {
-        const preset = PORT_PRESETS[piece.toLowerCase()];
+        const preset = portPreset(piece);
         for (const p of preset ?? [port(token, piece)]) if (!options.ports.includes(p)) options.ports.push(p);
       }
       if (options.ports.length === 0) throw new InvalidOptionError(`${quoteToken(token)} names no port: e.g. tcp:443,5432`);

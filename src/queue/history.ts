@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { CompactHost, DiffContext, ProbeSet } from '../core/diff.js';
+import type { CompactHost, DiffContext, ProbeSet } from '../core/diff-model.js';
 import type { HostResult } from '../core/report.js';
 import { HOST_STATES } from '../core/states.js';
 import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';

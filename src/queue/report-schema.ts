@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SweepDiff } from '../core/diff.js';
+import type { SweepDiff } from '../core/diff-model.js';
 import type { HostResult, NameResolution, SweepReport, SweepSummary } from '../core/report.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepOptions } from '../core/request.js';

@@ -4,7 +4,7 @@
  */
 import type { AnyReport, HostResult } from '../core/report.js';
 import { isDistributed } from '../core/report.js';
-import type { ProbeSet, SweepDiff } from '../core/diff.js';
+import type { ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState } from '../core/states.js';
 import { addressToBigInt } from '../core/targets.js';
 import { formatCount } from '../core/format.js';

@@ -3,7 +3,7 @@
  * times. Plain text: the terminal prints it as it is, Slack escapes it.
  */
 import type { HostResult, PortResult, SweepReport, SweepSummary } from '../core/report.js';
-import type { ProbeSet } from '../core/diff.js';
+import type { ProbeSet } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
 import { formatCount, formatDuration } from '../core/format.js';
 

@@ -4,6 +4,7 @@ import { OVER_TIME, sweepWithinBound } from '../../src/agent/chunk-bound.js';
 import { DEFAULT_OPTIONS } from '../../src/core/request.js';
 import type { SweepReport } from '../../src/core/report.js';
 import { emptyCounts } from '../../src/core/report.js';
+import { quietFor } from '../support/wait.js';
 
 function reportOf(complete: boolean): SweepReport {
   return {
@@ -37,7 +38,7 @@ describe('sweepWithinBound', () => {
     assert.equal(run.report?.complete, true);
     assert.deepEqual(run.plan, { addresses: 2, timeBoundMs: 50 });
     assert.equal(run.gaveUp, undefined);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await quietFor(150);
     assert.equal(seen?.aborted, false, 'no bound fires once the sweep is back');
   });
 

@@ -17,16 +17,9 @@ import { FakeSlack } from '../support/fake-slack.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
 import { spawnService, type ServiceProcess } from '../support/service.js';
+import { quietFor, until } from '../support/wait.js';
 
 const PASSWORD = 'hunter2-outage-secret';
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 type LogEvent = Record<string, unknown>;
 
@@ -126,7 +119,8 @@ describe('zensweep agent and bot when Redis goes away (real processes, real redi
     ]);
 
     await server.stop();
-    await new Promise((r) => setTimeout(r, 30_000));
+    // 30 s of outage, then what the services wrote in it: a few lines, not a stream.
+    await quietFor(30_000);
     const redacted = `redis://:***@127.0.0.1:${server.port}`;
     for (const [name, service] of [['agent', agent], ['bot', bot]] as const) {
       const lines = logEvents(service, from.get(service));

@@ -12,12 +12,12 @@ import {
 import { DEFAULT_OPTIONS, SWEEP_LIMITS, type SweepRequest } from '../../src/core/request.js';
 import {
   DEFAULT_MAX_ADDRESSES,
-  PORT_PRESETS,
   describeRequest,
   parseCommand,
   parseSweepText,
   tokenize,
 } from '../../src/core/grammar.js';
+import { PORT_PRESETS } from '../../src/core/ports.js';
 import { AddressSet } from '../../src/core/targets.js';
 import { loadAgentConfig } from '../../src/agent/config.js';
 import { loadEngineConfig } from '../../src/config.js';

@@ -5,6 +5,7 @@ import { internetChecksum } from '../../src/engine/icmp/codec.js';
 import { IcmpEchoSocket } from '../../src/engine/icmp/icmp-socket.js';
 import { runSweep } from '../../src/engine/sweep.js';
 import { assertRoot } from '../support/root.js';
+import { until } from '../support/wait.js';
 
 const OURS = 0x5a11;
 const THEIRS = 0x5a22;
@@ -66,14 +67,6 @@ function describePacket(family: 4 | 6, buffer: Buffer, offset: number, length: n
   return `error quoting ${buffer.readUInt16BE(body + 4)}/${buffer.readUInt16BE(body + 6)}`;
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('the echo prober\'s ICMP socket (native/icmp-socket, real raw sockets on loopback)', () => {
   before(assertRoot);
 
@@ -104,9 +97,10 @@ describe('the echo prober\'s ICMP socket (native/icmp-socket, real raw sockets o
           theirs: [`reply ${THEIRS}/${sequence}`, `error quoting ${THEIRS}/${sequence}`, `error quoting tcp/${sequence}`],
         };
         const all = [...expected.ours, ...expected.theirs.slice(0, 2)];
-        await until(() => all.every((p) => seen.unfiltered.includes(p)), 'the unfiltered socket to read all five');
-        await until(() => expected.ours.every((p) => seen.ours.includes(p)), 'our three');
-        await until(() => expected.theirs.every((p) => seen.theirs.includes(p)), 'their three');
+        const show = { show: () => seen };
+        await until('the unfiltered socket to read all five', () => all.every((p) => seen.unfiltered.includes(p)), show);
+        await until('our three', () => expected.ours.every((p) => seen.ours.includes(p)), show);
+        await until('their three', () => expected.theirs.every((p) => seen.theirs.includes(p)), show);
         // Another run of this test (or a sweep) may add packets of other identifiers; none of the other's may pass.
         assert.ok(!seen.ours.some((p) => p.includes(`${THEIRS}/`)), `ours read theirs: ${seen.ours.join(', ')}`);
         assert.ok(!seen.theirs.some((p) => p.includes(`${OURS}/`)), `theirs read ours: ${seen.theirs.join(', ')}`);

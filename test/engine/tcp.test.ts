@@ -7,6 +7,7 @@ import type { TcpOutcome } from '../../src/engine/probers.js';
 import { NodeTcpProber } from '../../src/engine/tcp.js';
 import { FakeSockets, nextStep, spin } from '../support/fake-socket.js';
 import { loopbackPorts, type LoopbackPorts } from '../support/loopback-ports.js';
+import { quietFor, until } from '../support/wait.js';
 
 /** node:net sends the SYN on the next tick: no ICMP error can quote it before. */
 const sent = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -192,7 +193,7 @@ describe('NodeTcpProber', () => {
           const socket = opened[0];
           assert.ok(socket);
           if (order === 'answer-first') {
-            await new Promise<void>((resolve) => setTimeout(resolve, 50));
+            await until(`${what}: the kernel's answer handled`, () => outcomes.length > 0);
           } else {
             // The SYN leaves on the next tick; then, before the loop gets a turn, it stays busy until the kernel has
             // answered and the timer is due: the answer, the timer and the ICMP error are pending at once.
@@ -201,7 +202,8 @@ describe('NodeTcpProber', () => {
             if (order === 'loop-first') await turn();
           }
           const ended = prober.failFromIcmp('127.0.0.1', port, socket.localPort ?? 0, ROUTER);
-          await new Promise<void>((resolve) => setTimeout(resolve, 50));
+          // Time for a second outcome (the answer, the timer or the error after the first): there must be none.
+          await quietFor(50);
           assert.equal(outcomes.length, 1, `${what}: ${JSON.stringify(outcomes)}`);
           const kind = outcomes[0]?.kind;
           if (order === 'icmp-first') {

@@ -14,9 +14,10 @@ import { startAgent, type AgentProcess } from '../support/agents.js';
 import { commandFields, freePort, postSigned, startBot, type BotProcess } from '../support/bot.js';
 import { zensweep } from '../support/cli.js';
 import { FakeSlack } from '../support/fake-slack.js';
-import { parseMetrics, probe, scrape, until, valueOf, type Sample } from '../support/metrics.js';
+import { parseMetrics, probe, scrape, valueOf } from '../support/metrics.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { until, waitFor } from '../support/wait.js';
 
 const TIMEOUT = { timeout: 180_000 };
 const IPV4 = /\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/;
@@ -76,10 +77,9 @@ describe('zensweep agent: METRICS_PORT (real agent, real redis-server)', () => {
     const report = JSON.parse(result.stdout) as DistributedReport;
     assert.equal(report.summary.alive, 14);
 
-    let after: Sample[] = [];
-    await until('the report counted', async () => {
-      after = await scrape(port);
-      return valueOf(after, 'zensweep_sweeps_finished_total') === 1;
+    const after = await waitFor('the report counted', async () => {
+      const samples = await scrape(port);
+      return valueOf(samples, 'zensweep_sweeps_finished_total') === 1 ? samples : undefined;
     });
     const echoes = report.hosts.reduce((n, h) => n + h.icmp.sent, 0);
     const connects = report.hosts.reduce((n, h) => n + h.ports.reduce((m, p) => m + p.attempts, 0), 0);
@@ -112,8 +112,10 @@ describe('zensweep agent: METRICS_PORT (real agent, real redis-server)', () => {
     try {
       await queue.pause();
       await queue.add('chunk', { v: 1 }, { jobId: 'depth-probe' });
-      await new Promise((r) => setTimeout(r, 1200));
-      const samples = await scrape(port);
+      const samples = await waitFor('the chunk seen waiting for a second', async () => {
+        const scraped = await scrape(port);
+        return (valueOf(scraped, 'zensweep_queue_oldest_waiting_seconds', { group: 'lo' }) ?? 0) >= 1 ? scraped : undefined;
+      });
       assert.equal(valueOf(samples, 'zensweep_queue_jobs', { group: 'lo', state: 'waiting' }), 1);
       const waited = valueOf(samples, 'zensweep_queue_oldest_waiting_seconds', { group: 'lo' }) ?? 0;
       assert.ok(waited >= 1 && waited < 60, `oldest waiting ${waited} s`);
@@ -154,10 +156,9 @@ describe('zensweep agent: METRICS_PORT (real agent, real redis-server)', () => {
     assert.deepEqual(JSON.parse(ready.body), { ready: true, checks: { redis: 'ok' } });
 
     await redis.stop();
-    let down = { status: 0, body: '' };
-    await until('/readyz failing', async () => {
-      down = await probe(port, '/readyz');
-      return down.status === 503;
+    const down = await waitFor('/readyz failing', async () => {
+      const answer = await probe(port, '/readyz');
+      return answer.status === 503 ? answer : undefined;
     });
     const body = JSON.parse(down.body) as { ready: boolean; checks: { redis: string } };
     assert.equal(body.ready, false);
@@ -225,10 +226,9 @@ describe('zensweep bot: METRICS_PORT (real bot, agent and redis-server, fake Sla
     slack.failNext('chat.postMessage', { status: 429, retryAfter: 1 });
     await slack.waitFor('the report', () => slack.callsOf('chat.postMessage').find((c) => c.args.thread_ts !== undefined));
 
-    let samples: Sample[] = [];
-    await until('the delivery counted', async () => {
-      samples = await scrape(port);
-      return valueOf(samples, 'zensweep_sweeps_finished_total') === 1;
+    const samples = await waitFor('the delivery counted', async () => {
+      const scraped = await scrape(port);
+      return valueOf(scraped, 'zensweep_sweeps_finished_total') === 1 ? scraped : undefined;
     });
     assert.equal(valueOf(samples, 'zensweep_sweeps_started_total'), 1);
     assert.equal(valueOf(samples, 'zensweep_sweeps_failed_total'), 0);
@@ -259,10 +259,9 @@ describe('zensweep bot: METRICS_PORT (real bot, agent and redis-server, fake Sla
     await until('/readyz passing again', async () => (await probe(port, '/readyz')).status === 200);
 
     slack.failNext('auth.test', { error: 'invalid_auth' }, 1000);
-    let down = { status: 0, body: '' };
-    await until('/readyz failing on Slack', async () => {
-      down = await probe(port, '/readyz');
-      return down.status === 503;
+    const down = await waitFor('/readyz failing on Slack', async () => {
+      const answer = await probe(port, '/readyz');
+      return answer.status === 503 ? answer : undefined;
     });
     assert.deepEqual(JSON.parse(down.body), { ready: false, checks: { redis: 'ok', slack: 'auth.test answered invalid_auth' } });
   });

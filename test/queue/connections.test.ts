@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { RedisConnections, isConnectionError } from '../../src/queue/connections.js';
 import { bullmq } from '../../src/queue/load.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { quietFor, until } from '../support/wait.js';
 
 type Line = Record<string, unknown>;
 
@@ -23,13 +24,8 @@ function capture(): { lines: Line[]; log: pino.Logger } {
   return { lines, log: pino({ level: 'info' }, sink) };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Within each test's 60 s, so that a wait that runs out says what it waited for. */
+const WAIT = { timeoutMs: 20_000 };
 
 const named = (lines: Line[], event: string): Line[] => lines.filter((l) => l.event === event);
 
@@ -54,8 +50,9 @@ describe('RedisConnections', () => {
     await Promise.all([worker.waitUntilReady(), queue.waitUntilReady(), other.ping()]);
 
     await redis.stop();
-    await until('the outage logged', () => connections.down);
-    await new Promise((r) => setTimeout(r, 4500));
+    await until('the outage logged', () => connections.down, WAIT);
+    // 4.5 s of outage: one redis_down line, and reminders no more often than once a second.
+    await quietFor(4500);
     assert.equal(named(lines, 'redis_down').length, 1, JSON.stringify(lines));
     const [down] = named(lines, 'redis_down');
     assert.equal(down?.redis, `redis://:***@127.0.0.1:${redis.port}`);
@@ -70,7 +67,7 @@ describe('RedisConnections', () => {
     );
 
     await redis.restart();
-    await until('the end of the outage', () => named(lines, 'redis_up').length > 0);
+    await until('the end of the outage', () => named(lines, 'redis_up').length > 0, { ...WAIT, show: () => lines });
     assert.equal(connections.down, false);
     const [up] = named(lines, 'redis_up');
     assert.ok(Number(up?.downMs) >= 4500, String(up?.downMs));
@@ -95,7 +92,7 @@ describe('RedisConnections', () => {
     const copy = main.duplicate();
     await Promise.all([main.ping(), copy.ping()]);
     await redis.stop();
-    await until('the outage logged', () => connections.down);
+    await until('the outage logged', () => connections.down, WAIT);
     // A command waits for Redis (maxRetriesPerRequest: null): a quit behind it would wait forever.
     void main.get('waiting').catch(() => undefined);
 
@@ -104,7 +101,7 @@ describe('RedisConnections', () => {
     let attempts = 0;
     for (const client of [main, copy]) client.on('connecting', () => (attempts += 1));
     const count = lines.length;
-    await new Promise((r) => setTimeout(r, 3000));
+    await quietFor(3000);
     assert.equal(attempts, 0);
     assert.equal(lines.length, count, JSON.stringify(lines.slice(count)));
   });

@@ -19,16 +19,9 @@ import { startAgent, type AgentProcess } from '../support/agents.js';
 import { zensweep, type CliResult } from '../support/cli.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { quietFor, until } from '../support/wait.js';
 
 const TIMEOUT = { timeout: 120_000 };
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function parseReport(result: CliResult): DistributedReport {
   assert.equal(result.code, 0, `submit exited ${result.code}:\n${result.stderr}`);
@@ -57,6 +50,17 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
   const chunkActive = (group: string): Promise<void> => {
     const queue = new Queue(sweepQueueName(group), { connection: client });
     return until(`an active chunk in ${group}`, async () => (await queue.getActiveCount()) > 0).finally(() => queue.close());
+  };
+  /** Resolves once an active chunk of this group's queue has reported some of its addresses probed, not all. */
+  const chunkUnderWay = (group: string): Promise<void> => {
+    const queue = new Queue(sweepQueueName(group), { connection: client });
+    const underWay = async (): Promise<boolean> =>
+      (await queue.getActive()).some(({ progress }) => {
+        if (typeof progress !== 'object' || !('done' in progress) || !('total' in progress)) return false;
+        const { done, total } = progress;
+        return typeof done === 'number' && typeof total === 'number' && done > 0 && done < total;
+      });
+    return until(`a chunk in ${group} under way`, underWay).finally(() => queue.close());
   };
 
   before(async () => {
@@ -121,7 +125,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     await a.kill();
     const registry = new AgentRegistry(client);
     const killedAt = Date.now();
-    await until('the dead agent to leave the registry', async () => (await registry.list()).length === 0, 35_000);
+    await until('the dead agent to leave the registry', async () => (await registry.list()).length === 0, { timeoutMs: 35_000 });
     // The key expires 30 s after the last heartbeat, which came before the kill; 2 s more for a loaded machine's polling.
     assert.ok(Date.now() - killedAt <= 32_000, `left after ${Date.now() - killedAt} ms`);
   });
@@ -168,8 +172,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     // 254 echoes at 40/s: about 6 s, time enough to kill the agent in the middle.
     const doomed = await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 40, lockMs: 2000 });
     const submission = zensweep(['submit', '127.0.0.0/24', 'retries:0', '--json'], { env: env() });
-    await chunkActive('lo');
-    await new Promise((r) => setTimeout(r, 500));
+    await chunkUnderWay('lo');
     await doomed.kill();
     const rescuer = await agent({ group: 'lo', cidrs: '127.0.0.0/16', lockMs: 2000 });
     const report = parseReport(await submission);
@@ -186,8 +189,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 100, concurrency: 1 });
     await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 100, concurrency: 1 });
     const submission = zensweep(['submit', '127.0.0.0/22', 'retries:0', '--json'], { env: env() });
-    await chunkActive('lo');
-    await new Promise((r) => setTimeout(r, 300));
+    await chunkUnderWay('lo');
     await redis.restart();
     const report = parseReport(await submission);
     assertEachOnce(report, 1022);
@@ -221,8 +223,9 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
       }
       const ids = reports.map((r) => r.report.sweepId);
       assert.equal(new Set(ids).size, 50);
-      await until('50 completion events', () => completed.length >= 50, 10_000);
-      await new Promise((r) => setTimeout(r, 500));
+      await until('50 completion events', () => completed.length >= 50, { timeoutMs: 10_000 });
+      // Time for a second completion of any report to arrive: there must be none.
+      await quietFor(500);
       assert.deepEqual([...completed].sort(), [...ids].sort(), 'each report completed exactly once');
       assert.equal((await new HistoryStore(client).recent(100)).length, 50);
     } finally {
@@ -291,7 +294,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     const second = parseReport(await zensweep(['submit', '127.0.0.0/28', '--json'], { env: env() }));
     assert.equal(second.changes?.sinceId, first.sweepId);
     // Its log reaches us a moment after the report.
-    await until('two bad_record lines from the agent', () => a.events('bad_record').length >= 2, 10_000);
+    await until('two bad_record lines from the agent', () => a.events('bad_record').length >= 2, { timeoutMs: 10_000, show: () => a.log() });
     assert.deepEqual(
       a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
       [
@@ -369,7 +372,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
         { index: 0, group: 'fake', reason: 'its hosts are missing from Redis or unreadable' },
         { index: 1, group: 'fake', reason: 'its agent returned an unreadable result' },
       ]);
-      await until('two bad_record lines from the agent', () => a.events('bad_record').length >= 2, 10_000);
+      await until('two bad_record lines from the agent', () => a.events('bad_record').length >= 2, { timeoutMs: 10_000, show: () => a.log() });
       assert.deepEqual(
         a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
         [

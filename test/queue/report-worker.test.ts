@@ -9,6 +9,7 @@ import type { ChunkResult, ReportJob } from '../../src/queue/jobs.js';
 import { reportProcessor } from '../../src/queue/report-worker.js';
 import { ResultStore } from '../../src/queue/results.js';
 import { redisConnection, startRedis, type RedisServer } from '../support/redis.js';
+import { waitFor } from '../support/wait.js';
 
 describe('reportProcessor', () => {
   let redis: RedisServer;
@@ -80,11 +81,7 @@ describe('reportProcessor', () => {
         opts: { jobId: sweepId },
         children: [0, 1].map((index) => ({ name: 'chunk', queueName: chunkQueue, data: { index }, opts: { jobId: `${sweepId}.${index}` } })),
       });
-      let built = await store.loadReport(sweepId);
-      for (const started = Date.now(); !built; built = await store.loadReport(sweepId)) {
-        assert.ok(Date.now() - started < 30_000, 'no report after 30 s');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      const built = await waitFor('the report', () => store.loadReport(sweepId), { timeoutMs: 30_000 });
       assert.equal(built.complete, false);
       assert.deepEqual(built.failures, [{ index: 1, group, reason }]);
       assert.deepEqual(built.hosts.map((h) => [h.ip, h.unfinished ?? false, h.ports[0]?.unanswered ?? false]), [

@@ -19,6 +19,7 @@ import { SIGNING_SECRET, actionFields, commandFields, postSigned, startBot, type
 import { APP_TOKEN, BOT_TOKEN, FakeSlack, type SlackCall } from '../support/fake-slack.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { quietFor, until, waitFor } from '../support/wait.js';
 import { pino } from 'pino';
 
 const TIMEOUT = { timeout: 120_000 };
@@ -119,7 +120,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     const csv = files.find((f) => f.startsWith('ip,')) ?? '';
     assert.equal(csv.trim().split('\n').length, 255, 'a header and one row per host');
     assert.ok(files.some((f) => f.slice(1, 4) === 'PNG' && f.includes('IHDR')), 'the map is a PNG picture');
-    await new Promise((r) => setTimeout(r, 1000));
+    await quietFor(1000);
     assert.equal(threadReplies().length, 1, 'the report is posted once');
     assert.deepEqual(slack.violations, []);
     const audit = await new AuditTrail(client, pino({ level: 'silent' })).recent(10);
@@ -135,7 +136,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     const wrong = await postSigned(bot.eventsUrl, fields, { secret: 'not-the-secret' });
     const stale = await postSigned(bot.eventsUrl, fields, { timestamp: Math.floor(Date.now() / 1000) - 600 });
     for (const result of [unsigned, wrong, stale]) assert.equal(result.status, 401, result.body);
-    await new Promise((r) => setTimeout(r, 500));
+    await quietFor(500);
     assert.deepEqual(slack.calls.filter((c) => c.method !== 'auth.test'), []);
   });
 
@@ -161,7 +162,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       assert.match(body.text, expected, text);
       assert.match(body.text, /For example: `\/sweep 10\.0\.1\.0\/24 tcp:5432`/, text);
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await quietFor(500);
     assert.deepEqual(parents(), []);
     assert.equal(await reports.count(), before);
     await reports.close();
@@ -191,7 +192,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     assert.equal(first.status, 200);
     assert.equal(retry.status, 200);
     await slack.waitFor('the report', () => threadReplies()[0]);
-    await new Promise((r) => setTimeout(r, 1000));
+    await quietFor(1000);
     assert.equal(parents().length, 1);
     assert.equal(threadReplies().length, 1);
   });
@@ -222,7 +223,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     const failed = slack.callsOf('chat.postMessage!failed');
     assert.equal(failed.length, 2, 'both failures were met');
     assert.ok(reply);
-    await new Promise((r) => setTimeout(r, 1500));
+    await quietFor(1500);
     assert.equal(threadReplies().length, 1);
   });
 
@@ -237,7 +238,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       const second = await launch();
       const reply = await slack.waitFor('the report after the restart', () => threadReplies()[0], 90_000);
       assert.match(blocksOf(reply)[0]?.text?.text ?? '', /^\*254 alive/);
-      await new Promise((r) => setTimeout(r, 1500));
+      await quietFor(1500);
       assert.equal(threadReplies().length, 1);
       await second.stop();
     } finally {
@@ -351,7 +352,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       const entry = (await new AuditTrail(client, pino({ level: 'silent' })).recent(50)).find((e) => e.user === 'U0FIFTH');
       assert.deepEqual([entry?.user, entry?.channel, entry?.outcome, entry?.reason], ['U0FIFTH', 'C0SMALL', 'refused', 'this channel may sweep only any group within 127.0.0.0/28']);
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await quietFor(500);
     assert.deepEqual(posted(), [], 'nothing posted');
     assert.deepEqual(await jobs(), queued, 'nothing enqueued');
     await Promise.all(queues.map((q) => q.close()));
@@ -364,18 +365,16 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     const sweepId = blocksOf(parents()[0]).flatMap((b) => b.elements ?? []).find((e) => e.action_id === ACTIONS.cancel)?.value ?? '';
     /** The bot's bad_record lines so far, once there are `count` (its log reaches us a moment after its answers). */
     const badRecords = async (count: number): Promise<unknown[][]> => {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const lines = bot
+      const lines = (): unknown[][] =>
+        bot
           .log()
           .split('\n')
           .filter((line) => line.startsWith('{'))
           .map((line) => JSON.parse(line) as Record<string, unknown>)
           .filter((event) => event.event === 'bad_record')
           .map((event) => [event.what, event.key, event.reason]);
-        if (lines.length >= count || Date.now() > deadline) return lines;
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await until(`${count} bad_record lines from the bot`, () => lines().length >= count, { timeoutMs: 10_000, show: lines });
+      return lines();
     };
     const later = Date.now() + 60_000;
     await client.set('zensweep:history:sweep:bot-garbage', 'hunter2-planted');
@@ -412,13 +411,15 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
         const badData = await deliveries.add('deliver', { v: 1, sweepId: 'x', header: { user: 7 } }, { jobId: 'bad-data' });
         const failedReason = async (id: string): Promise<string | undefined> =>
           (await deliveries.getJobState(id)) === 'failed' ? (await deliveries.getJob(id))?.failedReason : undefined;
-        let reasons: (string | undefined)[] = [];
-        const deadline = Date.now() + 30_000;
-        while (!reasons.every(Boolean) || reasons.length === 0) {
-          assert.ok(Date.now() < deadline, `both deliveries should fail, got ${JSON.stringify(reasons)}`);
-          await new Promise((r) => setTimeout(r, 50));
-          reasons = [await failedReason(badUrl.id ?? ''), await failedReason(badData.id ?? '')];
-        }
+        const bothReasons = async (): Promise<(string | undefined)[]> => [await failedReason(badUrl.id ?? ''), await failedReason(badData.id ?? '')];
+        const reasons = await waitFor(
+          'both deliveries to fail',
+          async () => {
+            const both = await bothReasons();
+            return both.every(Boolean) ? both : undefined;
+          },
+          { timeoutMs: 30_000, show: bothReasons },
+        );
         assert.deepEqual(reasons, [
           'the response_url of this request has expired or is unreadable: the answer is in the history only',
           'bad delivery job data: channel: Invalid input: expected string, received undefined',

@@ -14,6 +14,7 @@ import { commandFields, postSigned, startBot, type BotProcess } from '../support
 import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { quietFor, until } from '../support/wait.js';
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -82,8 +83,10 @@ describe('/sweep trace and /sweep diag (real bot, agent and redis-server; fake S
     assert.deepEqual(slack.violations, []);
     // Recorded right after the parent's update: wait for it rather than race it.
     const trail = new AuditTrail(client, pino({ level: 'silent' }));
-    const deadline = Date.now() + 10_000;
-    while ((await trail.recent(1))[0]?.outcome !== 'delivered' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await until('the delivery audited', async () => (await trail.recent(1))[0]?.outcome === 'delivered', {
+      timeoutMs: 10_000,
+      show: () => trail.recent(5),
+    });
     const audit = await trail.recent(5);
     assert.deepEqual(audit.slice(0, 2).map((e) => [e.outcome, e.text]), [
       ['delivered', 'trace 127.0.0.1 icmp'],
@@ -114,7 +117,8 @@ describe('/sweep trace and /sweep diag (real bot, agent and redis-server; fake S
     assert.match(await command('diag 127.0.0.1'), /this channel may sweep only/);
     assert.match(await command('trace 127.0.0.0/24'), /one host/);
     assert.match(await command('trace 127.0.0.1 ports:22'), /not a trace option/);
-    await new Promise((r) => setTimeout(r, 300));
+    // Time for anything a refused command might still have started to show: nothing must.
+    await quietFor(300);
     assert.deepEqual(await queue.getJobCounts(), before);
     assert.equal(slack.callsOf('chat.postMessage').length, 0);
     const audit = await new AuditTrail(client, pino({ level: 'silent' })).recent(4);

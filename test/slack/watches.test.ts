@@ -12,9 +12,10 @@ import { WATCH_QUEUE, WatchStore, type WatchRecord } from '../../src/queue/watch
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { commandFields, freePort, postSigned, startBot, type BotProcess } from '../support/bot.js';
 import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
-import { scrape, until, valueOf } from '../support/metrics.js';
+import { scrape, valueOf } from '../support/metrics.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { quietFor, until, waitFor } from '../support/wait.js';
 
 const TIMEOUT = { timeout: 240_000 };
 /** Watches here may run every second; a run waits 8 s at most for its report. */
@@ -86,12 +87,10 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     const ack = await command(`watch ${text}`);
     const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1];
     assert.ok(id, ack);
-    let record: WatchRecord | undefined;
-    await until(`the first run of ${id}`, async () => {
-      record = await store.get(id);
-      return record?.state !== undefined;
+    return waitFor(`the first run of ${id}`, async () => {
+      const record = await store.get(id);
+      return record?.state !== undefined ? record : undefined;
     });
-    return record as WatchRecord;
   };
   /** Waits for `count` more runs of a watch to finish; resolves with the record after the last. */
   const runs = async (id: string, count = 1): Promise<WatchRecord> => {
@@ -259,7 +258,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     assert.match(await command(`mute ${record.id} 6s`), new RegExp(`^Muted \`${record.id}\``));
     const mutedAt = Date.now();
     await a.close();
-    await new Promise((r) => setTimeout(r, 4000));
+    await quietFor(4000);
     assert.deepEqual(posted(record).channel, [], 'nothing while muted');
     const alert = await slack.waitFor('the alert after the mute', () => posted(record).channel[0]);
     assert.ok(Date.now() - mutedAt >= 6000, 'not before the mute ended');

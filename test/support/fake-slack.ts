@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import * as wait from './wait.js';
 
 export interface SlackCall {
   method: string;
@@ -146,14 +147,10 @@ export class FakeSlack {
     return this.calls.filter((c) => c.method === method);
   }
 
+  /** Waits (support/wait.ts) for what `find` returns from the calls seen; on timeout the error lists the calls. */
   async waitFor<T>(what: string, find: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = find();
-      if (found !== undefined) return found;
-      if (Date.now() > deadline) throw new Error(`fake Slack: timed out waiting for ${what}; calls: ${this.calls.map((c) => c.method).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    const show = (): string => `calls: ${this.calls.map((c) => c.method).join(', ')}`;
+    return wait.waitFor(`${what} (fake Slack)`, find, { timeoutMs, everyMs: 25, show });
   }
 
   /** Socket Mode: sends an envelope to the connected app and resolves with the payload of its ack. */
