@@ -20,7 +20,9 @@ export interface ListedAgent extends AgentFacts {
 interface AgentLines {
   group: string;
   id: string;
-  facts: string;
+  /** Its networks, what it probes with, its load. */
+  facts: string[];
+  version: string;
   health: string;
 }
 
@@ -28,9 +30,8 @@ function linesOf(agent: ListedAgent, now: number): AgentLines {
   return {
     group: agent.group,
     id: agent.id,
-    facts:
-      `${agent.cidrs.join(', ')} · ${agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)'}` +
-      ` · ${agent.load.active}/${agent.load.concurrency} chunks · v${agent.version}`,
+    facts: [agent.cidrs.join(', '), agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)', `${agent.load.active}/${agent.load.concurrency} chunks`],
+    version: `v${agent.version}`,
     health: describeAgentHealth(agentHealth(agent, now)),
   };
 }
@@ -49,7 +50,7 @@ export function renderAgentsText(agents: readonly ListedAgent[], now = Date.now(
   const lines: string[] = [];
   for (const { group, agents: listed } of grouped(agents, now)) {
     lines.push(group);
-    for (const agent of listed) lines.push(`  ${agent.id}   ${agent.facts}`, `    ${agent.health}`);
+    for (const agent of listed) lines.push(`  ${[agent.id, ...agent.facts, agent.version].join('   ')}`, `    ${agent.health}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -60,7 +61,7 @@ export function renderAgentsMrkdwn(agents: readonly ListedAgent[], now = Date.no
   const lines: string[] = [];
   for (const { group, agents: listed } of grouped(agents, now)) {
     lines.push(`*${escapeText(group)}*`);
-    for (const agent of listed) lines.push(`• \`${escapeText(agent.id)}\` ${escapeText(agent.facts)}`, `    ${escapeText(agent.health)}`);
+    for (const agent of listed) lines.push(`• \`${escapeText(agent.id)}\` ${escapeText(agent.facts.join(' · '))}`, `    ${escapeText(agent.health)}`);
   }
   return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
 }

@@ -395,21 +395,39 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
   it('cancels a running sweep: the report comes back incomplete, and says so', TIMEOUT, async () => {
     await freshRedis();
     await agent({ group: 'lo', cidrs: '127.0.0.0/16', rate: 20 });
-    const dispatcher = new Dispatcher({ connection: client });
-    try {
-      const submitted = await dispatcher.submit(parseSweepText('127.0.0.0/24 retries:0'), 'test');
-      const waiting = dispatcher.waitForReport(submitted);
-      await chunkActive('lo');
-      const cancel = await zensweep(['cancel', submitted.sweepId], { env: env() });
-      assert.equal(cancel.code, 0, cancel.stderr);
-      const report = await waiting;
-      assert.equal(report.complete, false);
-      assert.equal(report.cancelled, true);
-      assert.ok(report.summary.total < 254, `probed ${report.summary.total}`);
-      assert.equal(report.planned, 254);
-    } finally {
-      await dispatcher.close();
-    }
+    const submission = zensweep(['submit', '127.0.0.0/24', 'retries:0', '--json'], { env: env() });
+    await chunkActive('lo');
+    const [key] = await client.keys('zensweep:request:*');
+    const sweepId = (key ?? '').slice('zensweep:request:'.length);
+    const cancel = await zensweep(['cancel', sweepId], { env: env() });
+    assert.equal(cancel.code, 0, cancel.stderr);
+    assert.equal(cancel.stdout, `cancelling sweep ${sweepId}: its report will say how far it got\n`);
+    const submitted = await submission;
+    assert.equal(submitted.code, 1, 'an incomplete report exits 1');
+    const report = JSON.parse(submitted.stdout) as DistributedReport;
+    assert.equal(report.complete, false);
+    assert.equal(report.cancelled, true);
+    assert.ok(report.summary.total < 254, `probed ${report.summary.total}`);
+    assert.equal(report.planned, 254);
+    // Once it has finished there is nothing to cancel, and the CLI says so.
+    const again = await zensweep(['cancel', sweepId], { env: env() });
+    assert.deepEqual([again.code, again.stdout], [0, `sweep ${sweepId} has already finished: nothing to cancel\n`]);
+  });
+
+  it('refuses to cancel an id nobody started, or one someone else started, and cancels nothing', TIMEOUT, async () => {
+    await freshRedis();
+    const unknown = await zensweep(['cancel', 'nosuch'], { env: env() });
+    assert.deepEqual([unknown.code, unknown.stdout], [2, '']);
+    assert.equal(unknown.stderr, 'zensweep: no request nosuch is on record: give an id as zensweep submit printed it\n');
+    // A sweep another requester started (from Slack: a user id and a channel).
+    const record = { v: 1, id: 'mi2k3x-1a2b3c4d', kind: 'sweep', source: 'slack', requester: 'U0SOMEONE', channel: 'C0OPS', text: '127.0.0.0/24', groups: [{ group: 'lo', targets: ['127.0.0.1-127.0.0.254'] }], at: new Date().toISOString() };
+    await client.set(`zensweep:request:${record.id}`, JSON.stringify(record));
+    const foreign = await zensweep(['cancel', record.id], { env: env() });
+    assert.equal(foreign.code, 2);
+    assert.equal(foreign.stderr, `zensweep: ${record.id} was started by U0SOMEONE, not by you: only its requester may cancel it from here\n`);
+    assert.equal(await client.exists(`zensweep:cancelled:${record.id}`), 0, 'nothing cancelled');
+    const refusals = (await client.lrange('zensweep:audit', 0, -1)).map((line) => JSON.parse(line) as { outcome: string; kind?: string });
+    assert.deepEqual(refusals.map((a) => [a.kind, a.outcome]), [['cancel', 'refused'], ['cancel', 'refused']]);
   });
 
   it('on SIGTERM finishes the chunk it runs, leaves the registry and exits 0', TIMEOUT, async () => {
