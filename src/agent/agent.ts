@@ -116,6 +116,9 @@ export class Agent {
     this.results = new ResultStore(this.connection, KEY_PREFIX);
     this.connection.on('error', (error: Error) => this.noteError(`Redis: ${error.message}`));
     this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection });
+    // Without a listener BullMQ prints each of its connection's errors as a raw stack (several a second while Redis
+    // is away): the outage is RedisConnections' to log, once.
+    this.chunkQueue.on('error', this.connections.errorLogger('queue_error', { queue: this.chunkQueue.name }));
     this.metrics = new AgentMetrics({
       connections: () => [this.connection, this.subscriber],
       group: config.group,

@@ -131,9 +131,19 @@ export function newHostJobId(kind: HostJobKind): string {
 export class HostJobs {
   private readonly registry: AgentRegistry;
   private readonly queues = new Map<string, Queue>();
+  private readonly onError: (error: Error) => void;
 
-  constructor(private readonly connection: Redis) {
+  /**
+   * @param connection a connection with `maxRetriesPerRequest: null`; duplicated for each wait's listener.
+   * @param options.onError where the `error` events of its queues and listeners go (mostly a lost connection, which
+   *   its owner reports already); default: nowhere. Without a listener BullMQ prints each one on stderr as a stack.
+   */
+  constructor(
+    private readonly connection: Redis,
+    options: { onError?: (error: Error) => void } = {},
+  ) {
     this.registry = new AgentRegistry(connection);
+    this.onError = options.onError ?? ((): void => undefined);
   }
 
   /** Which group runs it, and the requester's scope there; refuses what no live agent covers or `authorize` refuses. */
@@ -147,7 +157,7 @@ export class HostJobs {
   private queue(group: string): Queue {
     let queue = this.queues.get(group);
     if (!queue) {
-      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection });
+      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection }).on('error', this.onError);
       this.queues.set(group, queue);
     }
     return queue;
@@ -177,7 +187,7 @@ export class HostJobs {
   /** Waits for the report; HostJobFailedError with the agent's reason if it failed. */
   async wait(job: HostJob, timeoutMs: number): Promise<TraceReport | DiagReport> {
     const own = this.connection.duplicate().on('error', () => undefined);
-    const events: QueueEvents = new bullmq.QueueEvents(sweepQueueName(job.group), { connection: own });
+    const events: QueueEvents = new bullmq.QueueEvents(sweepQueueName(job.group), { connection: own }).on('error', this.onError);
     try {
       await events.waitUntilReady();
       const queued = await bullmq.Job.fromId(this.queue(job.group), job.id);

@@ -150,7 +150,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     maxPerChannel: config.watchMaxPerChannel,
     log,
   });
-  const hostJobs = new HostJobs(redis);
+  const hostJobs = new HostJobs(redis, { onError: connections.errorLogger('queue_error') });
   const sweeps: SlackSweeps = new SlackSweeps({
     client: app.client,
     store,
