@@ -112,8 +112,8 @@ export class Agent {
     this.connections = new RedisConnections(config.redisUrl, log);
     this.connection = this.connections.open();
     this.subscriber = this.connection.duplicate();
-    this.registry = new AgentRegistry(this.connection, KEY_PREFIX);
-    this.results = new ResultStore(this.connection, KEY_PREFIX);
+    this.registry = new AgentRegistry(this.connection, KEY_PREFIX, logBadRecords(log));
+    this.results = new ResultStore(this.connection, KEY_PREFIX, logBadRecords(log));
     this.connection.on('error', (error: Error) => this.noteError(`Redis: ${error.message}`));
     this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection });
     // Without a listener BullMQ prints each of its connection's errors as a raw stack (several a second while Redis

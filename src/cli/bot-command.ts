@@ -1,8 +1,8 @@
-import { createLogger } from '../log.js';
+import { captureStrayOutput, createLogger } from '../log.js';
 import { loadBotConfig } from '../slack/config.js';
 import { startBot } from '../slack/app.js';
 import type { CommandIo } from './sweep-command.js';
-import { nextSignal, untilSignal } from './until-signal.js';
+import { nextSignal, serviceStart, untilSignal } from './until-signal.js';
 
 export const BOT_USAGE = `usage: zensweep bot
 
@@ -23,7 +23,11 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
   const config = loadBotConfig(io.env);
   // A signal while it starts is kept: the bot stops as soon as it is up.
   const signal = nextSignal();
-  const bot = await startBot(config, createLogger('zensweep-bot'));
+  const log = createLogger('zensweep-bot');
+  captureStrayOutput(log);
+  const started = await serviceStart(startBot(config, log), log);
+  if (!started) return 1;
+  const bot = started.value;
   await untilSignal(() => bot.stop(), signal);
   return 0;
 }

@@ -16,6 +16,7 @@ import { sweepQueueName } from './names.js';
 import { planSweep } from './plan.js';
 import type { ReachCheck } from './plan.js';
 import { firstIssue } from './records.js';
+import type { OnBadRecord } from './records.js';
 import { AgentRegistry } from './registry.js';
 
 /**
@@ -137,12 +138,13 @@ export class HostJobs {
    * @param connection a connection with `maxRetriesPerRequest: null`; duplicated for each wait's listener.
    * @param options.onError where the `error` events of its queues and listeners go (mostly a lost connection, which
    *   its owner reports already); default: nowhere. Without a listener BullMQ prints each one on stderr as a stack.
+   * @param options.onBadRecord told of each agent heartbeat that fails its schema; default: a line on stderr.
    */
   constructor(
     private readonly connection: Redis,
-    options: { onError?: (error: Error) => void } = {},
+    options: { onError?: (error: Error) => void; onBadRecord?: OnBadRecord } = {},
   ) {
-    this.registry = new AgentRegistry(connection);
+    this.registry = new AgentRegistry(connection, undefined, options.onBadRecord);
     this.onError = options.onError ?? ((): void => undefined);
   }
 

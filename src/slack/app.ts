@@ -88,11 +88,13 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const redis = await connectRedis(config.redisUrl, undefined, (options) => connections.open(options));
   const logger = slackLogger(log);
   const workerConnection = connections.open();
+  // A record in Redis that fails its schema is one JSON line of the log (the default is a plain line on stderr).
+  const onBadRecord = logBadRecords(log);
   // The sweep queues whose depth the metrics report, one per group seen, closed at shutdown.
   const groupQueues = new Map<string, Queue>();
   const metrics = new BotMetrics({
     connections: () => [redis, workerConnection],
-    agents: () => new AgentRegistry(redis, KEY_PREFIX).list(),
+    agents: () => new AgentRegistry(redis, KEY_PREFIX, onBadRecord).list(),
     queueOf: (group) => {
       let queue = groupQueues.get(group);
       if (!queue) {
@@ -121,7 +123,6 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       });
 
   // The bot's only size cap: applied to the plan, after the policy.
-  const onBadRecord = logBadRecords(log);
   const dispatcher = new Dispatcher({
     connection: redis,
     maxAddresses: config.maxAddresses,
@@ -150,7 +151,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     maxPerChannel: config.watchMaxPerChannel,
     log,
   });
-  const hostJobs = new HostJobs(redis, { onError: connections.errorLogger('queue_error') });
+  const hostJobs = new HostJobs(redis, { onError: connections.errorLogger('queue_error'), onBadRecord });
   const sweeps: SlackSweeps = new SlackSweeps({
     client: app.client,
     store,
