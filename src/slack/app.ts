@@ -19,6 +19,7 @@ import { WATCH_QUEUE, WatchStore } from '../queue/watch-store.js';
 import { ResultStore } from '../queue/results.js';
 import { Shutdown } from '../shutdown.js';
 import { AuditTrail } from './audit.js';
+import { BotIdentity } from './bot-identity.js';
 import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
 import { registerReportActions } from './actions/report-actions.js';
@@ -36,7 +37,11 @@ function slackLogger(log: Logger): SlackLogger {
   return {
     debug: () => undefined,
     info: () => undefined,
-    warn: (...args: unknown[]) => log.warn({ event: 'slack', message: text(args) }),
+    // The client's "http request failed" names neither method nor URL: its transport logs each failed request with
+    // both (slack_api_failed, countingFetch).
+    warn: (...args: unknown[]) => {
+      if (args[0] !== 'http request failed') log.warn({ event: 'slack', message: text(args) });
+    },
     error: (...args: unknown[]) => log.error({ event: 'slack', message: text(args) }),
     setLevel: () => undefined,
     getLevel: () => LogLevel.WARN,
@@ -105,22 +110,32 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       return queue;
     },
   });
-  const fetch = countingFetch(metrics, config.slackApiUrl);
+  const fetch = countingFetch(metrics, config.slackApiUrl, { log });
   const clientOptions = { slackApiUrl: config.slackApiUrl, fetch };
+  // The bot's client for everything but Bolt's own listener arguments (Bolt, given no token, has none of its own).
+  const client = new WebClient(config.botToken, { ...clientOptions, logger });
+  // Bolt's authorization never waits on the Web API (given the token, it awaits auth.test for every request, so a
+  // Web API down, slow or rate limited left every command un-acked: a 404 after 3 s). The bot's ids come later.
+  const identity = new BotIdentity(
+    config.botToken,
+    new WebClient(config.botToken, { ...clientOptions, logger, retryConfig: { retries: 0 }, timeout: 5000, rejectRateLimitedCalls: true }),
+    log,
+  );
   const app = config.appToken
     ? new App({
-        token: config.botToken,
+        authorize: identity.authorize,
         logger,
         clientOptions,
         receiver: new SocketModeReceiver({ appToken: config.appToken, logger, installerOptions: { clientOptions } }),
       })
     : new App({
-        token: config.botToken,
+        authorize: identity.authorize,
         signingSecret: config.signingSecret,
         logger,
         clientOptions,
         port: config.port,
       });
+  identity.learn();
 
   // The bot's only size cap: applied to the plan, after the policy.
   const dispatcher = new Dispatcher({
@@ -153,7 +168,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   });
   const hostJobs = new HostJobs(redis, { onError: connections.errorLogger('queue_error'), onBadRecord });
   const sweeps: SlackSweeps = new SlackSweeps({
-    client: app.client,
+    client,
     store,
     dispatcher,
     history,
@@ -171,7 +186,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     log.error({ event: 'bolt_error', message: error.message, code: (error as { code?: string }).code });
   });
 
-  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, store, dispatcher, audit, log }), {
+  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client, store, dispatcher, audit, log }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
     concurrency: 100,
@@ -185,7 +200,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   worker.on('error', connections.errorLogger('worker_error'));
   const watchWorker = new bullmq.Worker(
     WATCH_QUEUE,
-    watchProcessor({ client: app.client, store: watchStore, dispatcher, access, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
+    watchProcessor({ client, store: watchStore, dispatcher, access, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
     // A run mostly waits for its sweep; runs of one watch never overlap (each holds the watch's lock).
     { connection: workerConnection, concurrency: 20, lockDuration: config.lockMs, stalledInterval: config.lockMs },
   );
