@@ -154,6 +154,7 @@ export class Agent {
     if (this.config.metricsPort !== undefined) {
       this.metricsServer = await MetricsServer.start({
         port: this.config.metricsPort,
+        host: this.config.metricsHost,
         registry: this.metrics.registry,
         checks: [redisReadiness(this.connection)],
         log: this.log,

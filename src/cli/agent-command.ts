@@ -15,6 +15,7 @@ It needs only outbound access to Redis. Settings come from the environment (or .
   ZENSWEEP_RATE         packets/s for the whole agent, 0 = unlimited (10000)
   ZENSWEEP_CONCURRENCY  chunks at once (2)
   METRICS_PORT          serve /metrics, /healthz and /readyz on this port (off)
+  METRICS_HOST          the address it listens on, e.g. 127.0.0.1 (every interface)
 On SIGTERM or SIGINT it lets running chunks finish for up to 10 s, hands back the rest and exits 0, within 13 s
 whether Redis answers or not.
 `;

@@ -8,8 +8,9 @@ export const BOT_USAGE = `usage: zensweep bot
 
 Runs the Slack app: the /sweep command, its buttons, and the threaded reports. Settings come from the
 environment (see .env.example): SLACK_BOT_TOKEN, and SLACK_APP_TOKEN for Socket Mode (no inbound port) or
-SLACK_SIGNING_SECRET and PORT for HTTP mode (/slack/events); REDIS_URL; SLACK_API_URL for GovSlack;
-METRICS_PORT to serve /metrics, /healthz and /readyz.
+SLACK_SIGNING_SECRET and PORT for HTTP mode (/slack/events, on every interface unless HOST names one address);
+REDIS_URL; SLACK_API_URL for GovSlack; METRICS_PORT to serve /metrics, /healthz and /readyz (METRICS_HOST: on that
+address only).
 On SIGTERM or SIGINT it hands back the report deliveries in progress (the next bot posts them) and exits 0, within
 8 s whether Redis answers or not.
 `;

@@ -207,12 +207,14 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   watchWorker.on('failed', (job, error) => log.warn({ event: 'watch_run_failed', job: job?.id, reason: error.message }));
   watchWorker.on('error', connections.errorLogger('worker_error', { queue: WATCH_QUEUE }));
 
-  await app.start();
+  // HTTP mode listens on HOST (every interface when unset); Socket Mode listens on nothing.
+  await (config.appToken ? app.start() : app.start({ port: config.port, host: config.host }));
   const metricsServer =
     config.metricsPort === undefined
       ? undefined
       : await MetricsServer.start({
           port: config.metricsPort,
+          host: config.metricsHost,
           registry: metrics.registry,
           checks: [
             redisReadiness(redis),
@@ -220,7 +222,12 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
           ],
           log,
         });
-  log.info({ event: 'bot_started', mode: config.appToken ? 'socket' : 'http', port: config.appToken ? undefined : config.port });
+  log.info({
+    event: 'bot_started',
+    mode: config.appToken ? 'socket' : 'http',
+    port: config.appToken ? undefined : config.port,
+    host: config.appToken ? undefined : (config.host ?? 'all'),
+  });
   return {
     port: config.appToken ? undefined : config.port,
     async stop() {
