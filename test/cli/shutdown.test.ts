@@ -134,6 +134,8 @@ describe('zensweep agent and bot when Redis goes away (real processes, real redi
     const trace = await postSigned(bot.eventsUrl, commandFields('trace 127.0.0.1 icmp', { response_url: slack.responseUrl() }));
     assert.equal(trace.status, 200, trace.body);
     await fakeSlack.waitFor('the trace in the thread', () => (threadReplies().length >= 2 ? true : undefined));
+    // Both finished, to their last line (the audit trail's), before the outage: its lines are the outage's alone.
+    await until('the sweep and the trace delivered', () => eventsNamed(bot, 'audit').filter((e) => e.outcome === 'delivered').length === 2);
     await Promise.all([scrape(agentMetrics), scrape(botMetrics)]);
 
     const named = [['agent', agent], ['bot', bot]] as const;
@@ -161,7 +163,12 @@ describe('zensweep agent and bot when Redis goes away (real processes, real redi
     });
     // The figures, for the record (the closing note quotes them).
     t.diagnostic(
-      `lines written during a 30 s Redis outage: ${written.map((w) => `${w.name} ${w.out.length} on stdout + ${w.err.length} on stderr (${w.notJson} not JSON)`).join('; ')}`,
+      `lines written during a 30 s Redis outage: ${written
+        .map((w) => {
+          const named = [...w.out, ...w.err].filter(isJson).map((l) => String((JSON.parse(l) as LogEvent).event));
+          return `${w.name} ${w.out.length} on stdout + ${w.err.length} on stderr (${w.notJson} not JSON; ${named.join(', ')})`;
+        })
+        .join('; ')}`,
     );
     for (const { name, service, out, err, notJson } of written) {
       assert.equal(notJson, 0, `${name} wrote ${notJson} lines that are not JSON in a 30 s outage:\n${service.log()}`);
