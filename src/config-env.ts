@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConfigError } from './core/errors.js';
+import { isIP } from './core/ip-text.js';
 
 /**
  * Validates the environment against a service's schema; throws ConfigError naming the first bad variable and
@@ -56,4 +57,21 @@ export function checkRedisUrl(text: string | undefined): string {
   }
   if (host === '') throw new ConfigError(`REDIS_URL names no host, ${REDIS_URL_EXAMPLE}`);
   return url;
+}
+
+/** A host name as DNS takes it: dot-separated labels of letters, digits and inner hyphens, at most 253 characters. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * An address to listen on (METRICS_PORT's METRICS_HOST, the bot's HOST): an IPv4 or IPv6 address (brackets allowed
+ * around IPv6) or a host name; undefined when unset, which means every interface. Throws ConfigError naming the
+ * variable. Returns the address without brackets, as `listen()` takes it.
+ */
+export function listenHost(text: string | undefined, name: string): string | undefined {
+  const value = text?.trim() ?? '';
+  if (value === '') return undefined;
+  const bare = /^\[(.*)\]$/.exec(value)?.[1] ?? value;
+  if (isIP(bare) !== 0) return bare;
+  if (bare === value && HOST_NAME.test(value) && !/^[\d.]+$/.test(value)) return value;
+  throw new ConfigError(`${name}=${value} is not an address to listen on: it takes an IPv4 or IPv6 address or a host name, e.g. 127.0.0.1, ::1 or localhost`);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkRedisUrl, redactUrl } from '../src/config-env.js';
+import { checkRedisUrl, listenHost, redactUrl } from '../src/config-env.js';
 import { ConfigError } from '../src/core/errors.js';
 import { zensweep } from './support/cli.js';
 
@@ -34,6 +34,34 @@ describe('checkRedisUrl', () => {
   it('redacts the password of a URL', () => {
     assert.equal(redactUrl('redis://user:hunter2@x:6379'), 'redis://user:***@x:6379');
     assert.equal(redactUrl('redis://x:6379'), 'redis://x:6379');
+  });
+});
+
+describe('listenHost (METRICS_HOST, HOST)', () => {
+  it('takes an IPv4 or IPv6 address (brackets dropped) or a host name; unset or empty is every interface', () => {
+    const cases: [string | undefined, string | undefined][] = [
+      [undefined, undefined],
+      ['  ', undefined],
+      [' 127.0.0.1 ', '127.0.0.1'],
+      ['0.0.0.0', '0.0.0.0'],
+      ['::1', '::1'],
+      ['[::1]', '::1'],
+      ['fe80::1%eth0', 'fe80::1%eth0'],
+      ['localhost', 'localhost'],
+      ['metrics.prod-1.internal', 'metrics.prod-1.internal'],
+    ];
+    for (const [text, host] of cases) assert.equal(listenHost(text, 'METRICS_HOST'), host, String(text));
+  });
+
+  it('refuses anything else in one sentence naming the variable', () => {
+    for (const text of ['127.0.0.256', '999.1.1.1', '1.2.3', 'not a host', 'http://127.0.0.1', '127.0.0.1:9464', '[localhost]', '-bad.example', 'a..b']) {
+      assert.throws(
+        () => listenHost(text, 'HOST'),
+        (error: unknown) =>
+          error instanceof ConfigError && error.message.startsWith(`HOST=${text} is not an address to listen on: it takes an IPv4 or IPv6`),
+        text,
+      );
+    }
   });
 });
 

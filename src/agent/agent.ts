@@ -112,10 +112,13 @@ export class Agent {
     this.connections = new RedisConnections(config.redisUrl, log);
     this.connection = this.connections.open();
     this.subscriber = this.connection.duplicate();
-    this.registry = new AgentRegistry(this.connection, KEY_PREFIX);
-    this.results = new ResultStore(this.connection, KEY_PREFIX);
+    this.registry = new AgentRegistry(this.connection, KEY_PREFIX, logBadRecords(log));
+    this.results = new ResultStore(this.connection, KEY_PREFIX, logBadRecords(log));
     this.connection.on('error', (error: Error) => this.noteError(`Redis: ${error.message}`));
     this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection });
+    // Without a listener BullMQ prints each of its connection's errors as a raw stack (several a second while Redis
+    // is away): the outage is RedisConnections' to log, once.
+    this.chunkQueue.on('error', this.connections.errorLogger('queue_error', { queue: this.chunkQueue.name }));
     this.metrics = new AgentMetrics({
       connections: () => [this.connection, this.subscriber],
       group: config.group,
@@ -151,6 +154,7 @@ export class Agent {
     if (this.config.metricsPort !== undefined) {
       this.metricsServer = await MetricsServer.start({
         port: this.config.metricsPort,
+        host: this.config.metricsHost,
         registry: this.metrics.registry,
         checks: [redisReadiness(this.connection)],
         log: this.log,

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { boundedInt, checkRedisUrl, parseEnvironment } from '../config-env.js';
+import { boundedInt, checkRedisUrl, listenHost, parseEnvironment } from '../config-env.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import { AddressSet, parseNetwork } from '../core/targets.js';
 import { DEFAULT_HISTORY_AGE_DAYS, DEFAULT_HISTORY_COUNT } from '../queue/history.js';
@@ -22,6 +22,7 @@ const schema = z.object({
   ZENSWEEP_HISTORY_DAYS: z.string().trim().regex(/^\d+$/, 'must be a whole number of days').optional(),
   ZENSWEEP_LOCK_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
   METRICS_PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
+  METRICS_HOST: z.string().optional(),
 });
 
 /** An agent's settings, from its environment, checked once at start. */
@@ -50,6 +51,8 @@ export interface AgentConfig {
   historyDays: number;
   /** Port of /metrics, /healthz and /readyz (METRICS_PORT); none when unset. */
   metricsPort?: number;
+  /** Address the metrics port listens on (METRICS_HOST), an IP address or a host name; default every interface. */
+  metricsHost?: string;
 }
 
 /** Reads the agent's environment; throws ConfigError naming the first bad variable, never echoing a password. */
@@ -79,5 +82,6 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     historyCount: boundedInt(data.ZENSWEEP_HISTORY_COUNT, DEFAULT_HISTORY_COUNT, 'ZENSWEEP_HISTORY_COUNT', 1, 1_000_000),
     historyDays: boundedInt(data.ZENSWEEP_HISTORY_DAYS, DEFAULT_HISTORY_AGE_DAYS, 'ZENSWEEP_HISTORY_DAYS', 1, 3650),
     metricsPort: data.METRICS_PORT === undefined ? undefined : boundedInt(data.METRICS_PORT, 0, 'METRICS_PORT', 1, 65_535),
+    metricsHost: listenHost(data.METRICS_HOST, 'METRICS_HOST'),
   };
 }

@@ -1,8 +1,8 @@
 import { loadAgentConfig } from '../agent/config.js';
 import { Agent } from '../agent/agent.js';
-import { createLogger } from '../log.js';
+import { captureStrayOutput, createLogger } from '../log.js';
 import type { CommandIo } from './sweep-command.js';
-import { nextSignal, untilSignal } from './until-signal.js';
+import { nextSignal, serviceStart, untilSignal } from './until-signal.js';
 
 export const AGENT_USAGE = `usage: zensweep agent
 
@@ -15,6 +15,7 @@ It needs only outbound access to Redis. Settings come from the environment (or .
   ZENSWEEP_RATE         packets/s for the whole agent, 0 = unlimited (10000)
   ZENSWEEP_CONCURRENCY  chunks at once (2)
   METRICS_PORT          serve /metrics, /healthz and /readyz on this port (off)
+  METRICS_HOST          the address it listens on, e.g. 127.0.0.1 (every interface)
 On SIGTERM or SIGINT it lets running chunks finish for up to 10 s, hands back the rest and exits 0, within 13 s
 whether Redis answers or not.
 `;
@@ -29,10 +30,12 @@ export async function agentCommand(argv: string[], io: CommandIo): Promise<numbe
     return 0;
   }
   const config = loadAgentConfig(io.env);
+  const log = createLogger('zensweep-agent');
+  captureStrayOutput(log);
   const signal = nextSignal();
-  const agent = new Agent(config, createLogger('zensweep-agent'));
+  const agent = new Agent(config, log);
   // While Redis is away, start() waits for it: a signal meanwhile stops the agent all the same.
-  await Promise.race([agent.start(), signal]);
+  if (!(await serviceStart(Promise.race([agent.start(), signal]), log))) return 1;
   await untilSignal(() => agent.stop(), signal);
   return 0;
 }

@@ -1,15 +1,16 @@
-import { createLogger } from '../log.js';
+import { captureStrayOutput, createLogger } from '../log.js';
 import { loadBotConfig } from '../slack/config.js';
 import { startBot } from '../slack/app.js';
 import type { CommandIo } from './sweep-command.js';
-import { nextSignal, untilSignal } from './until-signal.js';
+import { nextSignal, serviceStart, untilSignal } from './until-signal.js';
 
 export const BOT_USAGE = `usage: zensweep bot
 
 Runs the Slack app: the /sweep command, its buttons, and the threaded reports. Settings come from the
 environment (see .env.example): SLACK_BOT_TOKEN, and SLACK_APP_TOKEN for Socket Mode (no inbound port) or
-SLACK_SIGNING_SECRET and PORT for HTTP mode (/slack/events); REDIS_URL; SLACK_API_URL for GovSlack;
-METRICS_PORT to serve /metrics, /healthz and /readyz.
+SLACK_SIGNING_SECRET and PORT for HTTP mode (/slack/events, on every interface unless HOST names one address);
+REDIS_URL; SLACK_API_URL for GovSlack; METRICS_PORT to serve /metrics, /healthz and /readyz (METRICS_HOST: on that
+address only).
 On SIGTERM or SIGINT it hands back the report deliveries in progress (the next bot posts them) and exits 0, within
 8 s whether Redis answers or not.
 `;
@@ -23,7 +24,11 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
   const config = loadBotConfig(io.env);
   // A signal while it starts is kept: the bot stops as soon as it is up.
   const signal = nextSignal();
-  const bot = await startBot(config, createLogger('zensweep-bot'));
+  const log = createLogger('zensweep-bot');
+  captureStrayOutput(log);
+  const started = await serviceStart(startBot(config, log), log);
+  if (!started) return 1;
+  const bot = started.value;
   await untilSignal(() => bot.stop(), signal);
   return 0;
 }

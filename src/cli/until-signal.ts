@@ -1,3 +1,6 @@
+import type { Logger } from 'pino';
+import { isZenSweepError } from '../core/errors.js';
+
 /**
  * After a service has stopped, how long anything still holding the event loop (a socket a bounded shutdown step gave
  * up on) may keep the process alive before it exits anyway, in ms.
@@ -26,4 +29,21 @@ export async function untilSignal(stop: () => Promise<void>, signal: Promise<Nod
   await signal;
   await stop();
   setTimeout(() => process.exit(), EXIT_AFTER_STOP_MS).unref();
+}
+
+/**
+ * A service's start. When it fails, what it opened meanwhile (Redis connections, a listening socket) would keep the
+ * process alive forever: it exits anyway, `EXIT_AFTER_STOP_MS` later. What the user can act on (a ZenSweepError: a
+ * bad setting, Redis unreachable) is thrown on, for one line on stderr; anything else (a port taken) is logged as one
+ * JSON line with the error, never a raw stack on stderr, and the start resolves undefined: the command exits 1.
+ */
+export async function serviceStart<T>(starting: Promise<T>, log: Logger): Promise<{ value: T } | undefined> {
+  try {
+    return { value: await starting };
+  } catch (error) {
+    setTimeout(() => process.exit(), EXIT_AFTER_STOP_MS).unref();
+    if (isZenSweepError(error)) throw error;
+    log.fatal({ event: 'start_failed', err: error });
+    return undefined;
+  }
 }

@@ -93,7 +93,7 @@ export class MetricsServer {
       });
     });
     const port = (server.address() as AddressInfo).port;
-    options.log.info({ event: 'metrics_listening', port });
+    options.log.info({ event: 'metrics_listening', port, host: options.host ?? 'all' });
     return new MetricsServer(server, port);
   }
 

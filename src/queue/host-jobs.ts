@@ -15,6 +15,7 @@ import { sweepQueueName } from './names.js';
 import { planSweep } from './plan.js';
 import type { ReachCheck } from './plan.js';
 import { firstIssue } from './records.js';
+import type { OnBadRecord } from './records.js';
 import { AgentRegistry } from './registry.js';
 
 /**
@@ -144,9 +145,20 @@ export function hostJobOf(job: HostRequest, planned: PlannedHostJob, requestedBy
 export class HostJobs {
   private readonly registry: AgentRegistry;
   private readonly queues = new Map<string, Queue>();
+  private readonly onError: (error: Error) => void;
 
-  constructor(private readonly connection: Redis) {
-    this.registry = new AgentRegistry(connection);
+  /**
+   * @param connection a connection with `maxRetriesPerRequest: null`; duplicated for each wait's listener.
+   * @param options.onError where the `error` events of its queues and listeners go (mostly a lost connection, which
+   *   its owner reports already); default: nowhere. Without a listener BullMQ prints each one on stderr as a stack.
+   * @param options.onBadRecord told of each agent heartbeat that fails its schema; default: a line on stderr.
+   */
+  constructor(
+    private readonly connection: Redis,
+    options: { onError?: (error: Error) => void; onBadRecord?: OnBadRecord } = {},
+  ) {
+    this.registry = new AgentRegistry(connection, undefined, options.onBadRecord);
+    this.onError = options.onError ?? ((): void => undefined);
   }
 
   /** Which group runs it, and the requester's scope there; refuses what no live agent covers or `authorize` refuses. */
@@ -160,7 +172,7 @@ export class HostJobs {
   private queue(group: string): Queue {
     let queue = this.queues.get(group);
     if (!queue) {
-      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection });
+      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection }).on('error', this.onError);
       this.queues.set(group, queue);
     }
     return queue;
@@ -186,7 +198,7 @@ export class HostJobs {
   /** Waits for the report; HostJobFailedError with the agent's reason if it failed. */
   async wait(job: HostJob, timeoutMs: number): Promise<TraceReport | DiagReport> {
     const own = this.connection.duplicate().on('error', () => undefined);
-    const events: QueueEvents = new bullmq.QueueEvents(sweepQueueName(job.group), { connection: own });
+    const events: QueueEvents = new bullmq.QueueEvents(sweepQueueName(job.group), { connection: own }).on('error', this.onError);
     try {
       await events.waitUntilReady();
       const queued = await bullmq.Job.fromId(this.queue(job.group), job.id);

@@ -23,6 +23,7 @@ import { Door } from '../door/door.js';
 import { Judge } from '../door/policy.js';
 import { RequestRecords } from '../door/requests.js';
 import { RequestSlots } from '../door/slots.js';
+import { BotIdentity } from './bot-identity.js';
 import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
 import { registerReportActions } from './actions/report-actions.js';
@@ -41,7 +42,11 @@ function slackLogger(log: Logger): SlackLogger {
   return {
     debug: () => undefined,
     info: () => undefined,
-    warn: (...args: unknown[]) => log.warn({ event: 'slack', message: text(args) }),
+    // The client's "http request failed" names neither method nor URL: its transport logs each failed request with
+    // both (slack_api_failed, countingFetch).
+    warn: (...args: unknown[]) => {
+      if (args[0] !== 'http request failed') log.warn({ event: 'slack', message: text(args) });
+    },
     error: (...args: unknown[]) => log.error({ event: 'slack', message: text(args) }),
     setLevel: () => undefined,
     getLevel: () => LogLevel.WARN,
@@ -93,11 +98,13 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const redis = await connectRedis(config.redisUrl, undefined, (options) => connections.open(options));
   const logger = slackLogger(log);
   const workerConnection = connections.open();
+  // A record in Redis that fails its schema is one JSON line of the log (the default is a plain line on stderr).
+  const onBadRecord = logBadRecords(log);
   // The sweep queues whose depth the metrics report, one per group seen, closed at shutdown.
   const groupQueues = new Map<string, Queue>();
   const metrics = new BotMetrics({
     connections: () => [redis, workerConnection],
-    agents: () => new AgentRegistry(redis, KEY_PREFIX).list(),
+    agents: () => new AgentRegistry(redis, KEY_PREFIX, onBadRecord).list(),
     queueOf: (group) => {
       let queue = groupQueues.get(group);
       if (!queue) {
@@ -108,25 +115,34 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       return queue;
     },
   });
-  const fetch = countingFetch(metrics, config.slackApiUrl);
+  const fetch = countingFetch(metrics, config.slackApiUrl, { log });
   const clientOptions = { slackApiUrl: config.slackApiUrl, fetch };
+  // The bot's client for everything but Bolt's own listener arguments (Bolt, given no token, has none of its own).
+  const client = new WebClient(config.botToken, { ...clientOptions, logger });
+  // Bolt's authorization never waits on the Web API (given the token, it awaits auth.test for every request, so a
+  // Web API down, slow or rate limited left every command un-acked: a 404 after 3 s). The bot's ids come later.
+  const identity = new BotIdentity(
+    config.botToken,
+    new WebClient(config.botToken, { ...clientOptions, logger, retryConfig: { retries: 0 }, timeout: 5000, rejectRateLimitedCalls: true }),
+    log,
+  );
   const app = config.appToken
     ? new App({
-        token: config.botToken,
+        authorize: identity.authorize,
         logger,
         clientOptions,
         receiver: new SocketModeReceiver({ appToken: config.appToken, logger, installerOptions: { clientOptions } }),
       })
     : new App({
-        token: config.botToken,
+        authorize: identity.authorize,
         signingSecret: config.signingSecret,
         logger,
         clientOptions,
         port: config.port,
       });
+  identity.learn();
 
   // The bot's only size cap: applied to the plan, after the policy.
-  const onBadRecord = logBadRecords(log);
   const dispatcher = new Dispatcher({
     connection: redis,
     maxAddresses: config.maxAddresses,
@@ -142,9 +158,9 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis });
   watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
   const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord);
-  const hostJobs = new HostJobs(redis);
+  const hostJobs = new HostJobs(redis, { onError: connections.errorLogger('queue_error'), onBadRecord });
   const slots = new RequestSlots(redis, config.maxSweepsPerUser);
-  const usergroups = new SlackUsergroups(app.client, config.policy);
+  const usergroups = new SlackUsergroups(client, config.policy);
   // Every request from Slack passes this one door: parse, requester, policy, limits, audit, answer, durable start.
   const door = new Door({
     policy: config.policy,
@@ -172,7 +188,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     plan: async (who, request) => (await new Judge(config.policy, who).probe(request, (authorize) => dispatcher.plan(request, authorize))).value,
   };
 
-  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client: app.client, store, dispatcher, hostJobs, audit, slots, log }), {
+  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client, store, dispatcher, hostJobs, audit, slots, log }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
     concurrency: 100,
@@ -186,19 +202,21 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   worker.on('error', connections.errorLogger('worker_error'));
   const watchWorker = new bullmq.Worker(
     WATCH_QUEUE,
-    watchProcessor({ client: app.client, store: watchStore, dispatcher, access, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
+    watchProcessor({ client, store: watchStore, dispatcher, access, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
     // A run mostly waits for its sweep; runs of one watch never overlap (each holds the watch's lock).
     { connection: workerConnection, concurrency: 20, lockDuration: config.lockMs, stalledInterval: config.lockMs },
   );
   watchWorker.on('failed', (job, error) => log.warn({ event: 'watch_run_failed', job: job?.id, reason: error.message }));
   watchWorker.on('error', connections.errorLogger('worker_error', { queue: WATCH_QUEUE }));
 
-  await app.start();
+  // HTTP mode listens on HOST (every interface when unset); Socket Mode listens on nothing.
+  await (config.appToken ? app.start() : app.start({ port: config.port, host: config.host }));
   const metricsServer =
     config.metricsPort === undefined
       ? undefined
       : await MetricsServer.start({
           port: config.metricsPort,
+          host: config.metricsHost,
           registry: metrics.registry,
           checks: [
             redisReadiness(redis),
@@ -206,7 +224,12 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
           ],
           log,
         });
-  log.info({ event: 'bot_started', mode: config.appToken ? 'socket' : 'http', port: config.appToken ? undefined : config.port });
+  log.info({
+    event: 'bot_started',
+    mode: config.appToken ? 'socket' : 'http',
+    port: config.appToken ? undefined : config.port,
+    host: config.appToken ? undefined : (config.host ?? 'all'),
+  });
   return {
     port: config.appToken ? undefined : config.port,
     async stop() {

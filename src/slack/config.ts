@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { boundedInt, checkRedisUrl, parseEnvironment } from '../config-env.js';
+import { boundedInt, checkRedisUrl, listenHost, parseEnvironment } from '../config-env.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import { parsePolicy } from '../door/policy.js';
@@ -20,11 +20,13 @@ const schema = z.object({
     .optional(),
   SLACK_API_URL: z.string().trim().url('must be a URL, e.g. https://slack.com/api/').optional(),
   PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
+  HOST: z.string().optional(),
   ZENSWEEP_POLICY: z.string().trim().optional(),
   ZENSWEEP_MAX_SWEEPS_PER_USER: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_MAX_ADDRESSES: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_LOCK_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
   METRICS_PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
+  METRICS_HOST: z.string().optional(),
   ZENSWEEP_WATCH_MIN_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
   ZENSWEEP_WATCH_MAX_PER_CHANNEL: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_WATCH_RUN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
@@ -41,6 +43,8 @@ export interface BotConfig {
   slackApiUrl: string;
   /** HTTP mode: port of /slack/events, default 3000. */
   port: number;
+  /** HTTP mode: address /slack/events listens on (HOST), an IP address or a host name; default every interface. */
+  host?: string;
   redisUrl: string;
   policy: Policy;
   /** Sweeps one user may have running at once, default 3. */
@@ -51,6 +55,8 @@ export interface BotConfig {
   lockMs: number;
   /** Port of /metrics, /healthz and /readyz (METRICS_PORT); none when unset. */
   metricsPort?: number;
+  /** Address the metrics port listens on (METRICS_HOST), an IP address or a host name; default every interface. */
+  metricsHost?: string;
   /** Shortest interval a watch may run at, in ms (ZENSWEEP_WATCH_MIN_INTERVAL_MS), default 60,000. */
   watchMinIntervalMs: number;
   /** Most watches one channel may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL), default 10. */
@@ -85,12 +91,14 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     appToken: data.SLACK_APP_TOKEN,
     slackApiUrl: data.SLACK_API_URL ?? 'https://slack.com/api/',
     port: boundedInt(data.PORT, 3000, 'PORT', 1, 65_535),
+    host: listenHost(data.HOST, 'HOST'),
     redisUrl,
     policy: parsePolicy(policyText),
     maxSweepsPerUser: boundedInt(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
     maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, SWEEP_LIMITS.addresses.max),
     lockMs: boundedInt(data.ZENSWEEP_LOCK_MS, 30_000, 'ZENSWEEP_LOCK_MS', 1000, 600_000),
     metricsPort: data.METRICS_PORT === undefined ? undefined : boundedInt(data.METRICS_PORT, 0, 'METRICS_PORT', 1, 65_535),
+    metricsHost: listenHost(data.METRICS_HOST, 'METRICS_HOST'),
     watchMinIntervalMs: boundedInt(data.ZENSWEEP_WATCH_MIN_INTERVAL_MS, 60_000, 'ZENSWEEP_WATCH_MIN_INTERVAL_MS', 1000, 86_400_000),
     watchMaxPerChannel: boundedInt(data.ZENSWEEP_WATCH_MAX_PER_CHANNEL, 10, 'ZENSWEEP_WATCH_MAX_PER_CHANNEL', 1, 1000),
     watchRunTimeoutMs: boundedInt(data.ZENSWEEP_WATCH_RUN_TIMEOUT_MS, 600_000, 'ZENSWEEP_WATCH_RUN_TIMEOUT_MS', 1000, 3_600_000),

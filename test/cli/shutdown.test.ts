@@ -12,8 +12,9 @@ import { sweepQueueName } from '../../src/queue/names.js';
 import { bullmq } from '../../src/queue/load.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
 import { startAgent } from '../support/agents.js';
-import { commandFields, postSigned, startBot } from '../support/bot.js';
-import { FakeSlack } from '../support/fake-slack.js';
+import { commandFields, freePort, postSigned, startBot } from '../support/bot.js';
+import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
+import { scrape } from '../support/metrics.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
 import { spawnService, type ServiceProcess } from '../support/service.js';
@@ -104,37 +105,73 @@ describe('zensweep agent and bot when Redis goes away (real processes, real redi
     assert.equal(eventsNamed(bot, 'bot_stopped').length, 1, bot.log());
   });
 
-  it('log a 30 s outage in a few lines, then serve again without a restart, and stop cleanly', { timeout: 180_000 }, async () => {
+  it('log a 30 s outage in at most 3 lines each, every one JSON on both streams, then serve again without a restart, and stop cleanly', { timeout: 240_000 }, async (t) => {
     redis = await startRedis({ password: PASSWORD });
     slack = await FakeSlack.start();
     const server = redis;
+    const fakeSlack = slack;
+    const [agentMetrics, botMetrics] = await Promise.all([freePort(), freePort()]);
     const [agent, bot] = await Promise.all([
-      startAgent({ redisUrl: server.url, group: 'lo', cidrs: '127.0.0.0/24' }),
-      startBot({ redisUrl: server.url, slack }),
+      startAgent({ redisUrl: server.url, group: 'lo', cidrs: '127.0.0.0/24', env: { METRICS_PORT: String(agentMetrics) } }),
+      startBot({ redisUrl: server.url, slack, env: { METRICS_PORT: String(botMetrics) } }),
     ]);
     services.push(agent, bot);
-    const from = new Map<ServiceProcess, number>([
-      [agent, agent.log().length],
-      [bot, bot.log().length],
-    ]);
+    const threadReplies = (): SlackCall[] => fakeSlack.callsOf('chat.postMessage').filter((c) => c.args.thread_ts !== undefined);
 
+    // Before the outage each service makes every connection it makes only on use: the bot's queue of a group (its
+    // metrics), a sweep's and a trace's producers and listeners; the agent's metrics read its group's queue.
+    await Promise.all([scrape(agentMetrics), scrape(botMetrics)]);
+    const sweep = await postSigned(bot.eventsUrl, commandFields('127.0.0.0/30', { response_url: slack.responseUrl() }));
+    assert.equal(sweep.status, 200, sweep.body);
+    await fakeSlack.waitFor('the sweep report in the thread', () => (threadReplies().length >= 1 ? true : undefined));
+    const trace = await postSigned(bot.eventsUrl, commandFields('trace 127.0.0.1 icmp', { response_url: slack.responseUrl() }));
+    assert.equal(trace.status, 200, trace.body);
+    await fakeSlack.waitFor('the trace in the thread', () => (threadReplies().length >= 2 ? true : undefined));
+    // Both finished, to their last line (the audit trail's), before the outage: its lines are the outage's alone.
+    await until('the sweep and the trace delivered', () => eventsNamed(bot, 'audit').filter((e) => e.outcome === 'delivered').length === 2);
+    await Promise.all([scrape(agentMetrics), scrape(botMetrics)]);
+
+    const named = [['agent', agent], ['bot', bot]] as const;
+    const from = new Map(named.map(([, s]) => [s, { stdout: s.stdout().length, stderr: s.stderr().length }]));
     await server.stop();
     // 30 s of outage, then what the services wrote in it: a few lines, not a stream.
     await quietFor(30_000);
+    for (const [name, service] of named) assert.equal(service.child.exitCode, null, `${name} is still running`);
+    await server.restart();
+    await until('both services seeing Redis again', () => named.every(([, s]) => eventsNamed(s, 'redis_up').length === 1));
+
+    // Every line either service wrote from the outage until it said Redis was back, on stdout and on stderr alike.
     const redacted = `redis://:***@127.0.0.1:${server.port}`;
-    for (const [name, service] of [['agent', agent], ['bot', bot]] as const) {
-      const lines = logEvents(service, from.get(service));
-      assert.ok(lines.length <= 3, `${name} wrote ${lines.length} lines in 30 s of outage:\n${service.log()}`);
-      const down = lines.filter((e) => e.event === 'redis_down');
+    const isJson = (line: string): boolean => {
+      try {
+        return typeof JSON.parse(line) === 'object';
+      } catch {
+        return false;
+      }
+    };
+    const written = named.map(([name, service]) => {
+      const start = from.get(service) ?? { stdout: 0, stderr: 0 };
+      const out = service.stdout().slice(start.stdout).split('\n').filter((l) => l !== '');
+      const err = service.stderr().slice(start.stderr).split('\n').filter((l) => l !== '');
+      return { name, service, out, err, notJson: [...out, ...err].filter((l) => !isJson(l)).length };
+    });
+    // The figures, for the record (the closing note quotes them).
+    t.diagnostic(
+      `lines written during a 30 s Redis outage: ${written
+        .map((w) => {
+          const named = [...w.out, ...w.err].filter(isJson).map((l) => String((JSON.parse(l) as LogEvent).event));
+          return `${w.name} ${w.out.length} on stdout + ${w.err.length} on stderr (${w.notJson} not JSON; ${named.join(', ')})`;
+        })
+        .join('; ')}`,
+    );
+    for (const { name, service, out, err, notJson } of written) {
+      assert.equal(notJson, 0, `${name} wrote ${notJson} lines that are not JSON in a 30 s outage:\n${service.log()}`);
+      assert.ok(out.length + err.length <= 3, `${name} wrote ${out.length} lines on stdout and ${err.length} on stderr in a 30 s outage:\n${service.log()}`);
+      const events = [...out, ...err].map((l) => JSON.parse(l) as LogEvent);
+      const down = events.filter((e) => e.event === 'redis_down');
       assert.equal(down.length, 1, `${name}:\n${service.log()}`);
       assert.equal(down[0]?.redis, redacted);
-      assert.equal(service.child.exitCode, null, `${name} is still running`);
-    }
-
-    await server.restart();
-    await until('both services seeing Redis again', () => [agent, bot].every((s) => eventsNamed(s, 'redis_up').length === 1));
-    for (const service of [agent, bot]) {
-      const [up] = eventsNamed(service, 'redis_up');
+      const [up] = events.filter((e) => e.event === 'redis_up');
       assert.equal(up?.redis, redacted);
       assert.ok(Number(up?.downMs) >= 30_000, `down for ${String(up?.downMs)} ms`);
     }
@@ -147,12 +184,10 @@ describe('zensweep agent and bot when Redis goes away (real processes, real redi
     } finally {
       client.disconnect();
     }
+    const before = threadReplies().length;
     const ack = await postSigned(bot.eventsUrl, commandFields('127.0.0.0/30', { response_url: slack.responseUrl() }));
     assert.equal(ack.status, 200, ack.body);
-    const fakeSlack = slack;
-    const reply = await fakeSlack.waitFor('the report in the thread', () =>
-      fakeSlack.callsOf('chat.postMessage').find((c) => c.args.thread_ts !== undefined),
-    );
+    const reply = await fakeSlack.waitFor('the report in the thread', () => threadReplies()[before]);
     assert.match(String(reply.args.text), /2 alive/);
 
     const [agentEnd, botEnd] = await Promise.all([terminate(agent), terminate(bot)]);
@@ -166,8 +201,11 @@ describe('zensweep agent and bot when Redis goes away (real processes, real redi
     } finally {
       after.disconnect();
     }
-    for (const service of [agent, bot]) {
+    for (const [name, service] of named) {
       assert.doesNotMatch(service.log(), new RegExp(PASSWORD));
+      // From start to exit, every line on either stream is one JSON object.
+      const lines = `${service.stdout()}\n${service.stderr()}`.split('\n').filter((l) => l !== '');
+      assert.deepEqual(lines.filter((l) => !isJson(l)), [], `${name}: lines that are not JSON`);
       assert.deepEqual(logEvents(service).filter((e) => ['worker_error', 'queue_error', 'redis_error'].includes(String(e.event))), []);
     }
   });

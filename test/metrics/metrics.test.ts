@@ -5,10 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { Agent as HttpAgent, request } from 'node:http';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import type { FetchFunction } from '@slack/web-api';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import type { DistributedReport } from '../../src/core/report.js';
+import { BotMetrics } from '../../src/metrics/bot-metrics.js';
+import { countingFetch } from '../../src/metrics/slack-fetch.js';
 import { sweepQueueName } from '../../src/queue/names.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { commandFields, freePort, postSigned, startBot, type BotProcess } from '../support/bot.js';
@@ -264,5 +269,57 @@ describe('zensweep bot: METRICS_PORT (real bot, agent and redis-server, fake Sla
       return answer.status === 503 ? answer : undefined;
     });
     assert.deepEqual(JSON.parse(down.body), { ready: false, checks: { redis: 'ok', slack: 'auth.test answered invalid_auth' } });
+  });
+});
+
+describe('countingFetch: a failed Web API request is one log line with the method and URL, never the token', () => {
+  const API = 'http://slack.test/api/';
+  const TOKEN = 'xoxb-never-in-a-log-0000';
+
+  function harness(inner: FetchFunction): { fetch: FetchFunction; lines: Record<string, unknown>[] } {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const metrics = new BotMetrics({ connections: () => [], agents: async () => [], queueOf: () => assert.fail('no queue') });
+    return { fetch: countingFetch(metrics, API, { log: pino(sink), inner }), lines };
+  }
+  const init = { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: `token=${TOKEN}&channel=C1` };
+
+  it('names the method, the URL and the network error; an upload URL only by its origin', async () => {
+    const refused = Object.assign(new TypeError('fetch failed'), { cause: new Error('connect ECONNREFUSED 127.0.0.1:9') });
+    const { fetch, lines } = harness(async () => Promise.reject(refused));
+    await assert.rejects(fetch(`${API}chat.postMessage`, init), /fetch failed/);
+    await assert.rejects(fetch('https://files.slack.test/upload/v1/CAPABILITY-SECRET?x=1', init), /fetch failed/);
+    assert.deepEqual(
+      lines.map(({ event, method, url, error }) => ({ event, method, url, error })),
+      [
+        { event: 'slack_api_failed', method: 'chat.postMessage', url: `${API}chat.postMessage`, error: 'fetch failed (connect ECONNREFUSED 127.0.0.1:9)' },
+        { event: 'slack_api_failed', method: 'file_upload', url: 'https://files.slack.test/…', error: 'fetch failed (connect ECONNREFUSED 127.0.0.1:9)' },
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify(lines), new RegExp(`${TOKEN}|CAPABILITY-SECRET`));
+  });
+
+  it('names the HTTP status of a 5xx and a 429 (with its Retry-After); an answer of 200 is no line', async () => {
+    const answers = [
+      new Response('{"ok":false,"error":"internal_error"}', { status: 503 }),
+      new Response('{"ok":false,"error":"ratelimited"}', { status: 429, headers: { 'retry-after': '30' } }),
+      new Response('{"ok":false,"error":"not_in_channel"}', { status: 200 }),
+      new Response('{"ok":true}', { status: 200 }),
+    ];
+    const { fetch, lines } = harness(async () => answers.shift() ?? assert.fail('no more answers'));
+    for (const method of ['chat.update', 'auth.test', 'chat.postMessage', 'chat.postMessage']) await fetch(`${API}${method}`, init);
+    assert.deepEqual(
+      lines.map(({ method, url, status, retryAfter }) => ({ method, url, status, retryAfter })),
+      [
+        { method: 'chat.update', url: `${API}chat.update`, status: 503, retryAfter: undefined },
+        { method: 'auth.test', url: `${API}auth.test`, status: 429, retryAfter: '30' },
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify(lines), new RegExp(TOKEN));
   });
 });

@@ -9,6 +9,10 @@ export interface ServiceProcess {
   readonly child: ChildProcess;
   /** Everything it wrote so far (pino JSON lines and any stderr). */
   log(): string;
+  /** What it wrote so far on stdout alone. */
+  stdout(): string;
+  /** What it wrote so far on stderr alone. */
+  stderr(): string;
   /** Resolves with the exit code once the process is gone. */
   readonly exited: Promise<number | null>;
   /** SIGTERM and wait; SIGKILL if it has not exited after `graceMs` (default 20 s). Safe to call twice. */
@@ -32,8 +36,17 @@ export function spawnService(args: string[], env: NodeJS.ProcessEnv, netns?: str
   const child = spawn(command as string, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
+  // Each stream on its own too: their chunks interleave in `output`, where a line of one may be cut by the other.
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    output += d;
+    stdout += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    output += d;
+    stderr += d;
+  });
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
       running.delete(child);
@@ -45,6 +58,8 @@ export function spawnService(args: string[], env: NodeJS.ProcessEnv, netns?: str
     child,
     exited,
     log: () => output,
+    stdout: () => stdout,
+    stderr: () => stderr,
     async stop(graceMs = 20_000) {
       if (gone()) return child.exitCode;
       child.kill('SIGTERM');
