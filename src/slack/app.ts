@@ -25,6 +25,7 @@ import { registerReportActions } from './actions/report-actions.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { deliveryProcessor } from './reporter.js';
 import { HostJobs } from '../queue/host-jobs.js';
+import { JobWatcher } from '../queue/job-watcher.js';
 import { DELIVERY_QUEUE, SlackSweeps } from './sweeps.js';
 import { SlackWatches } from './watches/commands.js';
 import { watchProcessor } from './watches/runner.js';
@@ -122,11 +123,14 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
 
   // The bot's only size cap: applied to the plan, after the policy.
   const onBadRecord = logBadRecords(log);
+  // One QueueEvents per queue for every report, trace and diag waited on: connections do not grow with the waits.
+  const watcher = new JobWatcher({ connection: redis, onError: connections.errorLogger('queue_error') });
   const dispatcher = new Dispatcher({
     connection: redis,
     maxAddresses: config.maxAddresses,
     onBadRecord,
     onError: connections.errorLogger('queue_error'),
+    watcher,
   });
   const history = new HistoryStore(redis, { onBadRecord });
   const results = new ResultStore(redis, KEY_PREFIX, onBadRecord);
@@ -150,7 +154,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     maxPerChannel: config.watchMaxPerChannel,
     log,
   });
-  const hostJobs = new HostJobs(redis);
+  const hostJobs = new HostJobs(redis, { watcher, onError: connections.errorLogger('queue_error') });
   const sweeps: SlackSweeps = new SlackSweeps({
     client: app.client,
     store,
@@ -220,7 +224,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       await shutdown.step('metrics', 1000, metricsServer?.close());
       await shutdown.step('slack', SLACK_STOP_MS, app.stop());
       const queues = [deliveries, watchQueue, ...groupQueues.values()].map((q) => q.close());
-      await shutdown.step('queues', redisMs(QUEUES_STOP_MS), Promise.all([...queues, dispatcher.close(), hostJobs.close()]));
+      await shutdown.step('queues', redisMs(QUEUES_STOP_MS), Promise.all([...queues, dispatcher.close(), hostJobs.close(), watcher.close()]));
       await connections.close();
       log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished });
     },
