@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FlowProducer, Queue, QueueEvents } from 'bullmq';
+import type { FlowProducer, Queue } from 'bullmq';
 import { bullmq } from './load.js';
 import type { Redis } from 'ioredis';
 import { ZenSweepError } from '../core/errors.js';
@@ -10,6 +10,8 @@ import { chunkJobSchema, reportJobSchema } from './jobs.js';
 import type { ChunkJob, ReportJob } from './jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
 import { HistoryStore } from './history.js';
+import { JobGoneError, JobWaitAbortedError, JobWatcher } from './job-watcher.js';
+import type { JobEnd } from './job-watcher.js';
 import { ResultStore } from './results.js';
 import { planSweep } from './plan.js';
 import type { OnBadRecord } from './records.js';
@@ -49,6 +51,11 @@ export interface DispatcherOptions {
    * reports already); default: nowhere. Without a listener BullMQ prints each one on stderr.
    */
   onError?: (error: Error) => void;
+  /**
+   * What waits for reports and follows progress (one QueueEvents per queue, shared by every waiting sweep); its owner
+   * closes it. Default: one of the Dispatcher's own, made on the first wait and closed by `close()`.
+   */
+  watcher?: JobWatcher;
 }
 
 export interface SubmittedSweep {
@@ -99,11 +106,14 @@ export function newSweepId(): string {
 export class Dispatcher {
   private readonly prefix: string;
   private readonly flows: FlowProducer;
+  /** The report queue, to look a sweep's report job up (whether it is enqueued, whether it ended). */
   private readonly reports: Queue;
   private readonly registry: AgentRegistry;
   private readonly history: HistoryStore;
   private readonly results: ResultStore;
   private readonly onError: (error: Error) => void;
+  /** The watcher made here when none was given, closed by `close()`. */
+  private ownWatcher: JobWatcher | undefined;
 
   constructor(private readonly options: DispatcherOptions) {
     this.prefix = options.prefix ?? KEY_PREFIX;
@@ -198,103 +208,66 @@ export class Dispatcher {
   }
 
   /**
-   * Waits for a sweep's report. Listens for completion and progress events, and also polls the job now and
-   * then: events published while Redis or this process was disconnected are not replayed.
+   * Waits for a sweep's report, and tells its progress (summed over its chunks) to `onProgress`. Rejects with
+   * SweepFailedError when the report job failed for good or its report cannot be read, and with the signal's reason
+   * when `signal` aborts. No end is missed, even one published while Redis or this process was cut off: see
+   * JobWatcher.
    */
   async waitForReport(
     submitted: SubmittedSweep,
     handlers: { onProgress?: (p: SweepProgressEvent) => void; signal?: AbortSignal } = {},
   ): Promise<DistributedReport> {
     const { sweepId, plan } = submitted;
-    const connection = this.options.connection;
-    // QueueEvents blocks its connection, so each gets its own; BullMQ leaves a connection it was given open, so
-    // they are closed here at the end.
-    const owned: Redis[] = [];
-    const listen = (queue: string): QueueEvents => {
-      const own = connection.duplicate().on('error', () => undefined);
-      owned.push(own);
-      return new bullmq.QueueEvents(queue, { connection: own }).on('error', this.onError);
-    };
-    const reportEvents = listen(REPORT_QUEUE);
-    const chunkEvents = handlers.onProgress ? plan.groups.map((group) => listen(sweepQueueName(group))) : [];
+    const watcher = this.watcher();
     const progress = new Map<string, { done: number; alive: number }>();
     const total = plan.addresses;
-    for (const events of chunkEvents) {
-      events.on('progress', ({ jobId, data }) => {
-        if (!jobId.startsWith(`${sweepId}.`) || typeof data !== 'object' || data === null) return;
-        const p = data as { done?: number; alive?: number };
-        progress.set(jobId, { done: Number(p.done ?? 0), alive: Number(p.alive ?? 0) });
-        let done = 0;
-        let alive = 0;
-        for (const q of progress.values()) {
-          done += q.done;
-          alive += q.alive;
-        }
-        handlers.onProgress?.({ done, total, alive });
-      });
-    }
-    let poll: NodeJS.Timeout | undefined;
+    const onProgress = handlers.onProgress;
+    const unfollow = onProgress
+      ? plan.groups.map((group) =>
+          watcher.follow(sweepQueueName(group), `${sweepId}.`, (jobId, data) => {
+            if (typeof data !== 'object' || data === null) return;
+            const p = data as { done?: number; alive?: number };
+            progress.set(jobId, { done: Number(p.done ?? 0), alive: Number(p.alive ?? 0) });
+            let done = 0;
+            let alive = 0;
+            for (const q of progress.values()) {
+              done += q.done;
+              alive += q.alive;
+            }
+            onProgress({ done, total, alive });
+          }),
+        )
+      : [];
+    let end: JobEnd | undefined;
     try {
-      return await new Promise<DistributedReport>((resolve, reject) => {
-        let settled = false;
-        let checking = false;
-        let again = false;
-        const settle = (done: () => void): void => {
-          if (settled) return;
-          settled = true;
-          done();
-        };
-        const check = async (): Promise<void> => {
-          if (settled) return;
-          if (checking) {
-            // An event came during a look that may have been too early: look once more after it.
-            again = true;
-            return;
-          }
-          checking = true;
-          try {
-            const job = await bullmq.Job.fromId(this.reports, sweepId);
-            if (!job?.finishedOn) return;
-            if (job.failedReason) {
-              settle(() => reject(new SweepFailedError(`sweep ${sweepId} failed: ${job.failedReason}`)));
-              return;
-            }
-            const report = await this.results.loadReport(sweepId);
-            settle(() =>
-              report
-                ? resolve(report)
-                : reject(new SweepFailedError(`sweep ${sweepId} finished but its report is no longer in Redis, or unreadable`)),
-            );
-          } catch {
-            // Redis is away for a moment: the next event or poll looks again.
-          } finally {
-            checking = false;
-            if (again) {
-              again = false;
-              void check();
-            }
-          }
-        };
-        const onEvent = ({ jobId }: { jobId: string }): void => {
-          if (jobId === sweepId) void check();
-        };
-        reportEvents.on('completed', onEvent);
-        reportEvents.on('failed', onEvent);
-        poll = setInterval(() => void check(), 1000);
-        handlers.signal?.addEventListener('abort', () =>
-          settle(() => reject(handlers.signal?.reason ?? new Error('aborted'))),
-        );
-        // A report that completed before we listened is found by this first look.
-        void reportEvents.waitUntilReady().then(() => check(), () => undefined);
-      });
+      end = await watcher.wait(REPORT_QUEUE, sweepId, handlers.signal ? { signal: handlers.signal } : {});
+    } catch (error) {
+      // As before the watcher: an abort rejects with the signal's own reason.
+      if (error instanceof JobWaitAbortedError) throw handlers.signal?.reason ?? error;
+      // The report job is gone (removed a day after it completed): its report may still be kept.
+      if (!(error instanceof JobGoneError)) throw error;
     } finally {
-      clearInterval(poll);
-      await Promise.all([reportEvents.close(), ...chunkEvents.map((e) => e.close())]);
-      for (const own of owned) own.disconnect();
+      for (const stop of unfollow) stop();
     }
+    if (end?.state === 'failed') throw new SweepFailedError(`sweep ${sweepId} failed: ${end.failedReason}`);
+    const report = await this.results.loadReport(sweepId);
+    if (report) return report;
+    throw new SweepFailedError(
+      end
+        ? `sweep ${sweepId} finished but its report is no longer in Redis, or unreadable`
+        : `sweep ${sweepId} is no longer in Redis, nor its report`,
+    );
   }
 
+  /** The watcher given, or the Dispatcher's own, made on first use. */
+  private watcher(): JobWatcher {
+    if (this.options.watcher) return this.options.watcher;
+    this.ownWatcher ??= new JobWatcher({ connection: this.options.connection, onError: this.onError });
+    return this.ownWatcher;
+  }
+
+  /** Closes its producers, and its own watcher (not one it was given): waits still going reject. */
   async close(): Promise<void> {
-    await Promise.all([this.flows.close(), this.reports.close()]);
+    await Promise.all([this.flows.close(), this.reports.close(), this.ownWatcher?.close()]);
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Queue, QueueEvents } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { DiagReport } from '../core/diag.js';
@@ -10,6 +10,8 @@ import { parseTargetToken } from '../core/targets.js';
 import type { DiagRequest } from '../core/trace-grammar.js';
 import { DIAG_LIMITS, TRACE_LIMITS, TRACE_MODES } from '../core/trace.js';
 import type { TraceOptions, TraceReport, TraceRequest } from '../core/trace.js';
+import { JobGoneError, JobWaitTimeoutError, JobWatcher } from './job-watcher.js';
+import type { JobEnd } from './job-watcher.js';
 import { bullmq } from './load.js';
 import { sweepQueueName } from './names.js';
 import { planSweep } from './plan.js';
@@ -98,8 +100,8 @@ const diagReportSchema = z
 
 /** A trace or diag job failed on its agent (out of scope, a name that does not resolve there, no raw sockets). */
 export class HostJobFailedError extends ZenSweepError {
-  constructor(message: string) {
-    super('host_job_failed', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('host_job_failed', message, options);
   }
 }
 
@@ -141,24 +143,33 @@ export function hostJobOf(job: HostRequest, planned: PlannedHostJob, requestedBy
   });
 }
 
+export interface HostJobsOptions {
+  /**
+   * What waits for the reports (one QueueEvents per group's queue, shared by every waiting trace and diag); its
+   * owner closes it. Default: one of its own, made on the first wait and closed by `close()`.
+   */
+  watcher?: JobWatcher;
+  /**
+   * Where the `error` events of its queues and of its own watcher go (mostly a lost connection, which its owner
+   * reports already); default: nowhere. Without a listener BullMQ prints each one on stderr as a stack.
+   */
+  onError?: (error: Error) => void;
+  /** Told of each agent heartbeat that fails its schema; default: a line on stderr. */
+  onBadRecord?: OnBadRecord;
+}
+
 /** Enqueues trace and diag jobs and waits for their reports. Used by `zensweep submit trace|diag` and Slack. */
 export class HostJobs {
   private readonly registry: AgentRegistry;
   private readonly queues = new Map<string, Queue>();
-  private readonly onError: (error: Error) => void;
+  /** The watcher made here when none was given, closed by `close()`. */
+  private ownWatcher: JobWatcher | undefined;
 
-  /**
-   * @param connection a connection with `maxRetriesPerRequest: null`; duplicated for each wait's listener.
-   * @param options.onError where the `error` events of its queues and listeners go (mostly a lost connection, which
-   *   its owner reports already); default: nowhere. Without a listener BullMQ prints each one on stderr as a stack.
-   * @param options.onBadRecord told of each agent heartbeat that fails its schema; default: a line on stderr.
-   */
   constructor(
     private readonly connection: Redis,
-    options: { onError?: (error: Error) => void; onBadRecord?: OnBadRecord } = {},
+    private readonly options: HostJobsOptions = {},
   ) {
     this.registry = new AgentRegistry(connection, undefined, options.onBadRecord);
-    this.onError = options.onError ?? ((): void => undefined);
   }
 
   /** Which group runs it, and the requester's scope there; refuses what no live agent covers or `authorize` refuses. */
@@ -172,7 +183,9 @@ export class HostJobs {
   private queue(group: string): Queue {
     let queue = this.queues.get(group);
     if (!queue) {
-      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection }).on('error', this.onError);
+      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection });
+      // Without a listener BullMQ prints each error (a lost connection) on stderr.
+      queue.on('error', this.options.onError ?? ((): void => undefined));
       this.queues.set(group, queue);
     }
     return queue;
@@ -195,31 +208,38 @@ export class HostJobs {
     });
   }
 
-  /** Waits for the report; HostJobFailedError with the agent's reason if it failed. */
-  async wait(job: HostJob, timeoutMs: number): Promise<TraceReport | DiagReport> {
-    const own = this.connection.duplicate().on('error', () => undefined);
-    const events: QueueEvents = new bullmq.QueueEvents(sweepQueueName(job.group), { connection: own }).on('error', this.onError);
+  /**
+   * Waits for the report, at most `timeoutMs` milliseconds; HostJobFailedError with the agent's reason if it failed,
+   * or with why no report came (none in time, the job gone), or if the report is not readable. Stopped waiting (its
+   * `signal`, the watcher closed at shutdown) is not the job's failure: that error is thrown as it is.
+   */
+  async wait(job: HostJob, timeoutMs: number, signal?: AbortSignal): Promise<TraceReport | DiagReport> {
+    const failed = (reason: string, cause?: unknown): HostJobFailedError =>
+      new HostJobFailedError(`${job.kind} of ${job.target} failed on group ${job.group}: ${reason}`, { cause });
+    let end: JobEnd;
     try {
-      await events.waitUntilReady();
-      const queued = await bullmq.Job.fromId(this.queue(job.group), job.id);
-      if (!queued) throw new HostJobFailedError(`${job.kind} ${job.id} is no longer queued`);
-      let value: unknown;
-      try {
-        value = await queued.waitUntilFinished(events, timeoutMs);
-      } catch (error) {
-        throw new HostJobFailedError(`${job.kind} of ${job.target} failed on group ${job.group}: ${(error as Error).message}`);
-      }
-      const schema = job.kind === 'trace' ? traceReportSchema : diagReportSchema;
-      const parsed = schema.safeParse(value);
-      if (!parsed.success) throw new HostJobFailedError(`the agent's ${job.kind} report is not readable: ${firstIssue(parsed.error)}`);
-      return parsed.data as unknown as TraceReport | DiagReport;
-    } finally {
-      await events.close();
-      own.disconnect();
+      end = await this.watcher().wait(sweepQueueName(job.group), job.id, { timeoutMs, ...(signal ? { signal } : {}) });
+    } catch (error) {
+      if (error instanceof JobGoneError) throw new HostJobFailedError(`${job.kind} ${job.id} is no longer queued`, { cause: error });
+      if (error instanceof JobWaitTimeoutError) throw failed(`no agent finished it within ${Math.round(timeoutMs / 1000)} s`, error);
+      throw error;
     }
+    if (end.state === 'failed') throw failed(end.failedReason);
+    const schema = job.kind === 'trace' ? traceReportSchema : diagReportSchema;
+    const parsed = schema.safeParse(end.returnValue);
+    if (!parsed.success) throw new HostJobFailedError(`the agent's ${job.kind} report is not readable: ${firstIssue(parsed.error)}`);
+    return parsed.data as unknown as TraceReport | DiagReport;
   }
 
+  /** The watcher given, or its own, made on first use. */
+  private watcher(): JobWatcher {
+    if (this.options.watcher) return this.options.watcher;
+    this.ownWatcher ??= new JobWatcher({ connection: this.connection, ...(this.options.onError ? { onError: this.options.onError } : {}) });
+    return this.ownWatcher;
+  }
+
+  /** Closes its queues, and its own watcher (not one it was given): waits still going reject. */
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await Promise.all([...[...this.queues.values()].map((q) => q.close()), this.ownWatcher?.close()]);
   }
 }

@@ -32,6 +32,7 @@ import { DELIVERY_QUEUE } from './delivery/jobs.js';
 import { SlackStarter } from './delivery/starter.js';
 import { deliveryProcessor } from './delivery/worker.js';
 import { HostJobs } from '../queue/host-jobs.js';
+import { JobWatcher } from '../queue/job-watcher.js';
 import { SlackUsergroups } from './users.js';
 import { watchProcessor } from './watches/runner.js';
 import type { WatchAccess } from './watches/runner.js';
@@ -143,11 +144,14 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   identity.learn();
 
   // The bot's only size cap: applied to the plan, after the policy.
+  // One QueueEvents per queue for every report, trace and diag waited on: connections do not grow with the waits.
+  const watcher = new JobWatcher({ connection: redis, onError: connections.errorLogger('queue_error') });
   const dispatcher = new Dispatcher({
     connection: redis,
     maxAddresses: config.maxAddresses,
     onBadRecord,
     onError: connections.errorLogger('queue_error'),
+    watcher,
   });
   const history = new HistoryStore(redis, { onBadRecord });
   const results = new ResultStore(redis, KEY_PREFIX, onBadRecord);
@@ -158,7 +162,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis });
   watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
   const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord);
-  const hostJobs = new HostJobs(redis, { onError: connections.errorLogger('queue_error'), onBadRecord });
+  const hostJobs = new HostJobs(redis, { watcher, onError: connections.errorLogger('queue_error'), onBadRecord });
   const slots = new RequestSlots(redis, config.maxSweepsPerUser);
   const usergroups = new SlackUsergroups(client, config.policy);
   // Every request from Slack passes this one door: parse, requester, policy, limits, audit, answer, durable start.
@@ -245,7 +249,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       await shutdown.step('metrics', 1000, metricsServer?.close());
       await shutdown.step('slack', SLACK_STOP_MS, app.stop());
       const queues = [deliveries, watchQueue, ...groupQueues.values()].map((q) => q.close());
-      await shutdown.step('queues', redisMs(QUEUES_STOP_MS), Promise.all([...queues, dispatcher.close(), hostJobs.close()]));
+      await shutdown.step('queues', redisMs(QUEUES_STOP_MS), Promise.all([...queues, dispatcher.close(), hostJobs.close(), watcher.close()]));
       await connections.close();
       log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished });
     },

@@ -14,16 +14,17 @@ import type { HostJobDelivery } from './jobs.js';
  * parent with the conclusion; then ends the requester's slot. Like a sweep's, each step is done once: a bot killed
  * mid-trace and started again posts the result when it comes.
  */
-export async function deliverHostJob(data: HostJobDelivery, deps: DeliveryDeps): Promise<{ posted: boolean }> {
+export async function deliverHostJob(data: HostJobDelivery, deps: DeliveryDeps, signal?: AbortSignal): Promise<{ posted: boolean }> {
   const { job, channel, user, text } = data;
   const delivery = new Delivery(deps, { id: job.id, channel, user, text, slot: data.slot });
   const parentTs = await delivery.parent({ text: `<@${user}> asked for \`${text}\` on ${job.group}: running…` });
   await delivery.step('started', () => deps.hostJobs.enqueue(job));
   let report: TraceReport | DiagReport;
   try {
-    report = await deps.hostJobs.wait(job, hostJobTimeoutMs(job));
+    report = await deps.hostJobs.wait(job, hostJobTimeoutMs(job), signal);
   } catch (error) {
-    if (!(error instanceof HostJobFailedError)) throw error;
+    // Stopped waiting (a shutdown) is handed back for the next bot, not the job's failure.
+    if (!(error instanceof HostJobFailedError) || signal?.aborted) throw error;
     deps.log.warn({ event: 'host_job_failed', kind: job.kind, id: job.id, message: error.message });
     await delivery.fail(parentTs, error.message);
     return { posted: false };

@@ -25,7 +25,7 @@ export function deliveryProcessor(deps: DeliveryDeps) {
     if (!parsed.success) throw new bullmq.UnrecoverableError(`bad delivery job data: ${firstIssue(parsed.error)}`);
     const data = parsed.data;
     try {
-      return data.v === 1 || data.kind === 'sweep' ? await deliverSweep(data, deps, signal) : await deliverHostJob(data, deps);
+      return data.v === 1 || data.kind === 'sweep' ? await deliverSweep(data, deps, signal) : await deliverHostJob(data, deps, signal);
     } catch (error) {
       if (signal?.aborted) throw error;
       const final = error instanceof bullmq.UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
