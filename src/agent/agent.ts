@@ -184,7 +184,8 @@ export class Agent {
     for (const worker of [this.chunks, this.reports]) {
       worker.on('failed', (job, error) => {
         this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message });
-        this.noteError(`${worker === this.chunks ? 'chunk' : 'report'} failed: ${error.message}`);
+        // Not its reason: that names a requester's targets and scope, and the heartbeat is shown to every group's users.
+        this.noteError(`a ${worker === this.chunks ? 'chunk or trace' : 'report'} failed (its reason is in this agent's log)`);
         (worker === this.chunks ? this.metrics.chunksFailed : this.metrics.sweepsFailed).inc();
       });
       worker.on('error', this.connections.errorLogger('worker_error', { queue: worker.name }));

@@ -139,7 +139,7 @@ describe('zensweep agent: METRICS_PORT (real agent, real redis-server)', () => {
     await until('the failure in the heartbeat', async () => {
       const listed = await zensweep(['agents', '--json'], { env: env() });
       const [info] = JSON.parse(listed.stdout) as { lastError?: { message: string } }[];
-      return /chunk failed: chunk for group elsewhere/.test(info?.lastError?.message ?? '');
+      return /a chunk or trace failed/.test(info?.lastError?.message ?? '');
     });
     const listed = await zensweep(['agents'], { env: env() });
     assert.equal(listed.code, 0, listed.stderr);
@@ -148,7 +148,8 @@ describe('zensweep agent: METRICS_PORT (real agent, real redis-server)', () => {
       listed.stdout,
       new RegExp(
         `^lo\\n  ${agent.id}   127\\.0\\.0\\.0/16   ICMP\\+TCP   0/\\d+ chunks   v[\\d.]+\\n` +
-          `    heartbeat [\\d.]+ (ms|s) ago · 0 in flight · \\d+/10,000 pkt/s · last error [\\d.]+ (ms|s) ago: chunk failed: chunk for group elsewhere`,
+          `    heartbeat [\\d.]+ (ms|s) ago · 0 in flight · \\d+/10,000 pkt/s · last error [\\d.]+ (ms|s) ago: ` +
+          `a chunk or trace failed \\(its reason is in this agent's log\\)\\n$`,
       ),
     );
     assert.equal(valueOf(await scrape(port), 'zensweep_chunks_failed_total'), 1);
