@@ -164,7 +164,8 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord);
   const hostJobs = new HostJobs(redis, { watcher, onError: connections.errorLogger('queue_error'), onBadRecord });
   const slots = new RequestSlots(redis, config.maxSweepsPerUser);
-  const usergroups = new SlackUsergroups(client, config.policy);
+  // Read before a request is judged: bounded, so a Web API down refuses it in seconds rather than in half an hour.
+  const usergroups = new SlackUsergroups(new WebClient(config.botToken, { ...clientOptions, logger, retryConfig: { retries: 1 }, timeout: 5000 }), config.policy);
   // Every request from Slack passes this one door: parse, requester, policy, limits, audit, answer, durable start.
   const door = new Door({
     policy: config.policy,
@@ -177,7 +178,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       history,
       results,
       hostJobs,
-      start: new SlackStarter(deliveries, store),
+      start: new SlackStarter(deliveries, store, config.deliveryAttempts),
       watches: { store: watchStore, minIntervalMs: config.watchMinIntervalMs, caps: { perChannel: config.watchMaxPerChannel } },
     },
   });

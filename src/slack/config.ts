@@ -5,6 +5,7 @@ import { boundedInt, checkRedisUrl, listenHost, parseEnvironment } from '../conf
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import { parsePolicy } from '../door/policy.js';
+import { DELIVERY_ATTEMPTS } from './delivery/jobs.js';
 import type { Policy } from '../door/policy.js';
 
 const schema = z.object({
@@ -30,6 +31,7 @@ const schema = z.object({
   ZENSWEEP_WATCH_MIN_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
   ZENSWEEP_WATCH_MAX_PER_CHANNEL: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_WATCH_RUN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
+  ZENSWEEP_DELIVERY_ATTEMPTS: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
 });
 
 /** The bot's settings, from its environment, checked once at start. Tokens are kept here and nowhere else. */
@@ -66,6 +68,11 @@ export interface BotConfig {
    * run whose agent died mid-sweep concludes nothing after this long, and its sweep is cancelled.
    */
   watchRunTimeoutMs: number;
+  /**
+   * Tries of one delivery (ZENSWEEP_DELIVERY_ATTEMPTS), default 12: about 35 minutes of backoff from 1 s while Slack
+   * fails, after which the request ends without its answer (said on its parent message where it can be).
+   */
+  deliveryAttempts: number;
 }
 
 /** Reads the bot's environment; throws ConfigError naming the first bad variable, never echoing a secret. */
@@ -102,5 +109,6 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     watchMinIntervalMs: boundedInt(data.ZENSWEEP_WATCH_MIN_INTERVAL_MS, 60_000, 'ZENSWEEP_WATCH_MIN_INTERVAL_MS', 1000, 86_400_000),
     watchMaxPerChannel: boundedInt(data.ZENSWEEP_WATCH_MAX_PER_CHANNEL, 10, 'ZENSWEEP_WATCH_MAX_PER_CHANNEL', 1, 1000),
     watchRunTimeoutMs: boundedInt(data.ZENSWEEP_WATCH_RUN_TIMEOUT_MS, 600_000, 'ZENSWEEP_WATCH_RUN_TIMEOUT_MS', 1000, 3_600_000),
+    deliveryAttempts: boundedInt(data.ZENSWEEP_DELIVERY_ATTEMPTS, DELIVERY_ATTEMPTS, 'ZENSWEEP_DELIVERY_ATTEMPTS', 1, 30),
   };
 }

@@ -13,7 +13,7 @@ import type { SweepHeader } from '../../views/blocks.js';
 /** The queue of deliveries. */
 export const DELIVERY_QUEUE = 'slack-deliveries';
 
-/** Tries per delivery (Slack down a while, a restart), about 15 minutes of exponential backoff from 1 s. */
+/** Tries per delivery by default (Slack down a while, a restart): about 35 minutes of exponential backoff from 1 s. */
 export const DELIVERY_ATTEMPTS = 12;
 
 const header = z.object({

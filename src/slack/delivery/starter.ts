@@ -4,9 +4,8 @@ import type { SlackStore } from '../store.js';
 import { DELIVERY_ATTEMPTS } from './jobs.js';
 import type { HostJobDelivery, SweepDelivery } from './jobs.js';
 
-/** How a delivery job is kept and retried. */
+/** How a delivery job is kept and retried (its attempts are the bot's setting). */
 const DELIVERY_OPTIONS = {
-  attempts: DELIVERY_ATTEMPTS,
   backoff: { type: 'exponential', delay: 1000 },
   removeOnComplete: { age: 24 * 3600, count: 10_000 },
   removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
@@ -20,6 +19,8 @@ export class SlackStarter implements Starter {
   constructor(
     private readonly deliveries: Queue,
     private readonly store: SlackStore,
+    /** Tries of each delivery, default {@link DELIVERY_ATTEMPTS}. */
+    private readonly attempts = DELIVERY_ATTEMPTS,
   ) {}
 
   async sweep(start: SweepStart): Promise<void> {
@@ -35,7 +36,7 @@ export class SlackStarter implements Starter {
       ...(start.slot ? { slot: { requester: start.slot.requester, id: start.slot.id } } : {}),
       flow,
     };
-    await this.deliveries.add('sweep', data, { jobId: `deliver-${id}`, ...DELIVERY_OPTIONS });
+    await this.deliveries.add('sweep', data, { jobId: `deliver-${id}`, attempts: this.attempts, ...DELIVERY_OPTIONS });
   }
 
   async hostJob(start: HostJobStart): Promise<void> {
@@ -50,6 +51,6 @@ export class SlackStarter implements Starter {
       ...(start.slot ? { slot: { requester: start.slot.requester, id: start.slot.id } } : {}),
       job,
     };
-    await this.deliveries.add(job.kind, data, { jobId: `deliver-${job.id}`, ...DELIVERY_OPTIONS });
+    await this.deliveries.add(job.kind, data, { jobId: `deliver-${job.id}`, attempts: this.attempts, ...DELIVERY_OPTIONS });
   }
 }
