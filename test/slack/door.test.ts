@@ -216,7 +216,7 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
       const url = h.slack.responseUrl();
       await postSigned(h.bot.eventsUrl, actionFields(ACTIONS.cancel, sweepId, url, 'U0CANCEL'));
       await waitFor('the cancelled report', () => parents(h).flatMap((p) => replies(h, p))[0]);
-      assert.equal((await audited(h, 1))[0]?.outcome, 'cancelled');
+      await until('the delivery audited as cancelled', async () => (await audited(h, 5)).some((e) => e.sweepId === sweepId && e.outcome === 'cancelled'));
       await freeAgain('U0CANCEL');
     });
 
@@ -281,10 +281,16 @@ describe('the door, with agents that come and go (real bot and redis-server; fak
     await plantGhost();
     await launch({ ZENSWEEP_MAX_SWEEPS_PER_USER: '1' });
     // What the agents of the group would do, with a report job that cannot be written (it fails for good).
-    const chunks = new Worker(sweepQueueName('ghost'), async () => ({}), { connection: h.client.duplicate() });
-    const reports = new Worker(REPORT_QUEUE, async () => {
-      throw new UnrecoverableError('the history could not be written');
-    }, { connection: h.client.duplicate() });
+    const connections = [h.client.duplicate(), h.client.duplicate()];
+    const [chunkConnection, reportConnection] = connections as [Redis, Redis];
+    const chunks = new Worker(sweepQueueName('ghost'), async () => ({}), { connection: chunkConnection });
+    const reports = new Worker(
+      REPORT_QUEUE,
+      async () => {
+        throw new UnrecoverableError('the history could not be written');
+      },
+      { connection: reportConnection },
+    );
     try {
       assert.match(await command(h, '127.9.0.0/30', { user: 'U0FAIL' }), /^Sweeping `127\.9\.0\.0\/30` in ghost/);
       const parent = await waitFor('the parent', () => parents(h)[0]);
@@ -296,6 +302,7 @@ describe('the door, with agents that come and go (real bot and redis-server; fak
     } finally {
       await chunks.close();
       await reports.close();
+      for (const connection of connections) connection.disconnect();
     }
   });
 
