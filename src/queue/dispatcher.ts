@@ -7,7 +7,7 @@ import type { SweepRequest } from '../core/request.js';
 import type { DistributedReport } from '../core/report.js';
 import type { ChunkJob, ReportJob } from './jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
-import { HistoryStore } from './history.js';
+import { CLI_OWNER, HistoryStore } from './history.js';
 import { ResultStore } from './results.js';
 import { planSweep } from './plan.js';
 import type { OnBadRecord } from './records.js';
@@ -94,9 +94,10 @@ export class Dispatcher {
 
   /**
    * Plans against the live agents, refusing what none covers and what `authorize` (a policy) refuses, and checks
-   * that a compare:NAME baseline exists. Nothing is enqueued.
+   * that a compare:NAME baseline exists among those of `owner` (the Slack channel asking, or `cli`). Nothing is
+   * enqueued.
    */
-  async plan(request: SweepRequest, authorize?: ReachCheck): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
+  async plan(request: SweepRequest, authorize?: ReachCheck, owner = CLI_OWNER): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
     const agents = await this.registry.list();
     const plan = planSweep(request, agents, {
       chunkSize: this.options.chunkSize,
@@ -104,20 +105,29 @@ export class Dispatcher {
       authorize,
     });
     const compare = request.options.compare;
-    if (compare !== undefined && !(await this.history.baseline(compare))) {
-      throw new UnknownBaselineError(`there is no baseline named ${compare}: save one first with save:${compare}`);
+    if (compare !== undefined && !(await this.history.baseline(owner, compare))) {
+      // Another channel's baseline of that name is not this channel's to read: the same answer as none at all.
+      throw new UnknownBaselineError(
+        owner === CLI_OWNER
+          ? `there is no baseline named ${compare}: save one first with save:${compare}`
+          : `there is no baseline named ${compare} in this channel: save one here first with save:${compare}`,
+      );
     }
     return { plan, agents };
   }
 
-  /** Plans (or takes the plan just made) and enqueues; nothing is enqueued on a refusal. */
+  /**
+   * Plans (or takes the plan just made) and enqueues; nothing is enqueued on a refusal. `owner` is whose baselines
+   * save:NAME and compare:NAME use: the Slack channel that asked, or `cli` (the default) for `zensweep submit`.
+   */
   async submit(
     request: SweepRequest,
     requestedBy: string,
     sweepId = newSweepId(),
     planned?: { plan: SweepPlan; agents: AgentInfo[] },
+    owner = CLI_OWNER,
   ): Promise<SubmittedSweep> {
-    const { plan, agents } = planned ?? (await this.plan(request));
+    const { plan, agents } = planned ?? (await this.plan(request, undefined, owner));
     const options = request.options;
     const report: ReportJob = {
       v: 1,
@@ -126,6 +136,7 @@ export class Dispatcher {
       options,
       groups: plan.groups,
       requestedBy,
+      owner,
       addresses: plan.addresses,
       createdAt: new Date().toISOString(),
     };

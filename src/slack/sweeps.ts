@@ -211,6 +211,10 @@ export class SlackSweeps {
         const key = command.target ? targetKey([command.target]) : undefined;
         return { ack: { response_type: 'ephemeral', text: historyText(await deps.history.recent(10, key), command.target) } };
       }
+      case 'baselines':
+      case 'forget':
+        // Their answer comes with the door (HistoryStore.listBaselines / forgetBaseline, by this channel).
+        return { ack: { response_type: 'ephemeral', text: errorText(`${command.kind} is not available on this bot yet`) } };
       case 'sweep':
         return this.sweep(origin, command.request);
       case 'trace':
@@ -232,7 +236,7 @@ export class SlackSweeps {
    */
   async plan(who: Requester, request: SweepRequest): ReturnType<Dispatcher['plan']> {
     checkRequest(this.deps.policy, who, request);
-    return this.deps.dispatcher.plan(request, (reach) => checkPolicy(this.deps.policy, who, reach));
+    return this.deps.dispatcher.plan(request, (reach) => checkPolicy(this.deps.policy, who, reach), who.channel);
   }
 
   /** The Re-run button: the sweep's text again, from whoever pressed it, where they pressed it. */
@@ -315,7 +319,7 @@ export class SlackSweeps {
     // Kept apart from job data, with the 30 minutes Slack honours it for.
     await deps.store.saveResponseUrl(sweepId, origin.responseUrl);
     try {
-      await deps.dispatcher.submit(request, origin.user, sweepId, planned);
+      await deps.dispatcher.submit(request, origin.user, sweepId, planned, origin.channel);
     } catch (error) {
       const reason = isZenSweepError(error) ? error.message : 'the sweep could not be queued';
       await deps.audit.record({ user: origin.user, channel: origin.channel, text: header.text, action: origin.action, outcome: 'failed', sweepId, reason });

@@ -32,7 +32,7 @@ import { startRedis, type RedisServer } from '../support/redis.js';
 const POLICY = parsePolicy(
   JSON.stringify({
     rules: [
-      { channels: ['C0OPS'] },
+      { channels: ['C0OPS', 'C0OPS2'] },
       { channels: ['C0SMALL'], cidrs: ['127.0.0.0/28'] },
       { channels: ['C0LAB'], groups: ['lab'] },
     ],
@@ -157,7 +157,7 @@ describe('report buttons', () => {
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['show_hosts', 'allowed']);
   });
 
-  it('Save as baseline: saves nothing for a channel that could not have run the sweep', async () => {
+  it('Save as baseline: saves nothing for a channel that could not have run the sweep, and saves the pressing channel’s own', async () => {
     const sweepId = await started('C0OPS', '127.0.0.0/24');
     const hosts = [host('127.0.0.1', 'alive')];
     await history().record({
@@ -165,11 +165,40 @@ describe('report buttons', () => {
       ...{ targetKey: targetKey(['127.0.0.0/24']), groups: ['lo'], summary: summarize(hosts), durationMs: 5, complete: true, ...recordHosts(hosts) },
     });
     await assert.rejects(buttons.saveBaseline(press('C0SMALL', sweepId)), (e: unknown) => e instanceof PolicyRefusedError && e.message === SMALL_REFUSAL);
-    assert.equal(await history().baseline('base-127.0.0.0-24'), undefined);
+    assert.equal(await history().baseline('C0SMALL', 'base-127.0.0.0-24'), undefined);
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['save_baseline', 'refused']);
-    assert.match((await buttons.saveBaseline(press('C0OPS', sweepId))).text, /^Saved as baseline `base-127\.0\.0\.0-24`/);
-    assert.equal((await history().baseline('base-127.0.0.0-24'))?.savedBy, 'U0OPS');
+    assert.match((await buttons.saveBaseline(press('C0OPS', sweepId))).text, /^Saved as baseline `base-127\.0\.0\.0-24`.* in this channel/);
+    assert.equal((await history().baseline('C0OPS', 'base-127.0.0.0-24'))?.savedBy, 'U0OPS');
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['save_baseline', 'allowed']);
+    // Another channel pressing the same button saves its own baseline of that name; the first is left as it was.
+    await buttons.saveBaseline(press('C0OPS2', sweepId, 'U0SECOND'));
+    assert.equal((await history().baseline('C0OPS2', 'base-127.0.0.0-24'))?.savedBy, 'U0SECOND');
+    assert.equal((await history().baseline('C0OPS', 'base-127.0.0.0-24'))?.savedBy, 'U0OPS');
+  });
+
+  it('compare:NAME reads only the asking channel’s baselines: another channel hears there is none', async () => {
+    const sweepId = await started('C0OPS', '127.0.0.0/24');
+    const hosts = [host('127.0.0.1', 'alive')];
+    await history().record({
+      ...{ id: sweepId, requestedBy: 'U0STARTER', origin: 'C0OPS', at: new Date().toISOString(), targets: ['127.0.0.0/24'] },
+      ...{ targetKey: targetKey(['127.0.0.0/24']), groups: ['lo'], summary: summarize(hosts), durationMs: 5, complete: true, ...recordHosts(hosts) },
+    });
+    await history().saveBaseline('C0OPS', 'only-ops', sweepId, 'U0OPS');
+    const queued = new Queue(sweepQueueName('lo'), { connection: client });
+    const chunksBefore = await queued.count();
+    const refused = await sweeps.handle({ user: 'U0SECOND', channel: 'C0OPS2', text: '127.0.0.0/24 compare:only-ops', responseUrl: slack.responseUrl() });
+    assert.equal(refused.ack.text.split('\n')[0], ':warning: there is no baseline named only-ops in this channel: save one here first with save:only-ops');
+    assert.equal(refused.after, undefined);
+    assert.equal(await queued.count(), chunksBefore, 'nothing enqueued');
+    const allowed = await sweeps.handle({ user: 'U0OPS', channel: 'C0OPS', text: '127.0.0.0/24 compare:only-ops', responseUrl: slack.responseUrl() });
+    assert.match(allowed.ack.text, /^Sweeping/);
+    await allowed.after?.();
+    // The report job carries its owner, for the report worker's compare and save.
+    const reports = new Queue('sweep-reports', { connection: client });
+    const entry = await lastAudit();
+    const job = await reports.getJob(entry?.sweepId ?? '');
+    assert.equal((job?.data as { owner?: string } | undefined)?.owner, 'C0OPS');
+    await Promise.all([queued.close(), reports.close()]);
   });
 
   it('Re-run: a new sweep from whoever pressed it, refused with the policy reason where they may not, and audited', async () => {

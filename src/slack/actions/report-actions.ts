@@ -86,8 +86,11 @@ export class ReportButtons {
     const record = await this.deps.history.get(press.value);
     if (!record) return { text: 'This sweep is no longer in the history.' };
     const name = baselineNameFor(record.targets);
-    await this.deps.history.saveBaseline(name, record.id, press.user);
-    return { text: `Saved as baseline \`${name}\`. Compare later with \`/sweep ${record.targets.join(' ')} compare:${name}\`.` };
+    // The pressing channel's own baseline: another channel's of the same name is left as it is.
+    await this.deps.history.saveBaseline(press.channel, name, record.id, press.user);
+    return {
+      text: `Saved as baseline \`${name}\`. Compare later with \`/sweep ${record.targets.join(' ')} compare:${name}\` in this channel (its baselines are its own).`,
+    };
   }
 }
 
