@@ -14,6 +14,7 @@ import type { OnBadRecord } from './records.js';
 import type { ReachCheck, SweepPlan } from './plan.js';
 import { AgentRegistry } from './registry.js';
 import type { AgentInfo } from './registry.js';
+import { retention } from './retention.js';
 
 /** compare:NAME names a baseline nobody saved. */
 export class UnknownBaselineError extends ZenSweepError {
@@ -47,6 +48,8 @@ export interface DispatcherOptions {
    * reports already); default: nowhere. Without a listener BullMQ prints each one on stderr.
    */
   onError?: (error: Error) => void;
+  /** Finished jobs kept per queue at most, lowering the figures of retention.ts (ZENSWEEP_JOBS_KEPT); default: those figures. */
+  jobsKept?: number;
 }
 
 export interface SubmittedSweep {
@@ -82,7 +85,10 @@ export class Dispatcher {
     this.prefix = options.prefix ?? KEY_PREFIX;
     this.onError = options.onError ?? ((): void => undefined);
     this.flows = new bullmq.FlowProducer({ connection: options.connection }).on('error', this.onError);
-    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection }).on('error', this.onError);
+    this.reports = new bullmq.Queue(REPORT_QUEUE, {
+      connection: options.connection,
+      defaultJobOptions: retention('reports', options.jobsKept),
+    }).on('error', this.onError);
     this.registry = new AgentRegistry(options.connection, this.prefix, options.onBadRecord);
     this.history = new HistoryStore(options.connection, { prefix: this.prefix, onBadRecord: options.onBadRecord });
     this.results = new ResultStore(options.connection, this.prefix, options.onBadRecord);
@@ -149,8 +155,7 @@ export class Dispatcher {
         // A report that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
         attempts: 3,
         backoff: { type: 'exponential', delay: 500 },
-        removeOnComplete: { age: 24 * 3600 },
-        removeOnFail: { age: 7 * 24 * 3600 },
+        ...retention('reports', this.options.jobsKept),
       },
       children: plan.chunks.map((chunk) => {
         const data: ChunkJob = { v: 1, sweepId, group: chunk.group, index: chunk.index, targets: chunk.targets, options };
@@ -165,8 +170,7 @@ export class Dispatcher {
             backoff: { type: 'exponential', delay: 500 },
             // A chunk that fails for good (out of scope, bad data) is reported, not left to block the report.
             ignoreDependencyOnFailure: true,
-            removeOnComplete: { age: 3600 },
-            removeOnFail: { age: 24 * 3600 },
+            ...retention('chunks', this.options.jobsKept),
           },
         };
       }),
@@ -237,7 +241,14 @@ export class Dispatcher {
           checking = true;
           try {
             const job = await bullmq.Job.fromId(this.reports, sweepId);
-            if (!job?.finishedOn) return;
+            if (!job) {
+              // Finished and already removed by its retention (a waiter that was away longer than the queue keeps
+              // finished jobs): the report, when there is one, is the answer.
+              const report = await this.results.loadReport(sweepId);
+              if (report) settle(() => resolve(report));
+              return;
+            }
+            if (!job.finishedOn) return;
             if (job.failedReason) {
               settle(() => reject(new SweepFailedError(`sweep ${sweepId} failed: ${job.failedReason}`)));
               return;

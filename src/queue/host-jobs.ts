@@ -17,6 +17,7 @@ import { planSweep } from './plan.js';
 import type { ReachCheck } from './plan.js';
 import { firstIssue } from './records.js';
 import { AgentRegistry } from './registry.js';
+import { retention } from './retention.js';
 
 /**
  * Trace and diag through the agents: one job on the queue of the agent group that covers the host (as a sweep's
@@ -132,7 +133,11 @@ export class HostJobs {
   private readonly registry: AgentRegistry;
   private readonly queues = new Map<string, Queue>();
 
-  constructor(private readonly connection: Redis) {
+  constructor(
+    private readonly connection: Redis,
+    /** Finished jobs kept per queue at most, lowering the figures of retention.ts (ZENSWEEP_JOBS_KEPT). */
+    private readonly jobsKept?: number,
+  ) {
     this.registry = new AgentRegistry(connection);
   }
 
@@ -147,7 +152,7 @@ export class HostJobs {
   private queue(group: string): Queue {
     let queue = this.queues.get(group);
     if (!queue) {
-      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection });
+      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection, defaultJobOptions: retention('chunks', this.jobsKept) });
       this.queues.set(group, queue);
     }
     return queue;
@@ -168,8 +173,7 @@ export class HostJobs {
       jobId: id,
       // An agent that dies mid-trace hands it to another; a refusal (UnrecoverableError) is final.
       attempts: 2,
-      removeOnComplete: { age: 3600 },
-      removeOnFail: { age: 24 * 3600 },
+      ...retention('hostJobs', this.jobsKept),
     });
     return data;
   }

@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { WatchState } from '../core/watch.js';
 import { KEY_PREFIX } from './names.js';
+import { retention } from './retention.js';
+import type { JobRetention } from './retention.js';
 import { printBadRecord, readRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 
@@ -113,7 +115,8 @@ export function newWatchId(): string {
  * Watches in Redis, and their schedules. Keys: `PREFIX:watch:ID` (the record: written by its runs; the commands
  * only create and delete it), `PREFIX:watch:ID:mute` (expires when the mute ends), `PREFIX:watch:ID:lock` (held
  * by the run in progress), `PREFIX:watches:CHANNEL` (the channel's ids). The schedule is a BullMQ job scheduler on
- * WATCH_QUEUE named by the id: it lives in Redis, so it survives the bot's restarts.
+ * WATCH_QUEUE named by the id, whose job template carries the watch runs' retention: it lives in Redis, so it
+ * survives the bot's restarts.
  */
 export class WatchStore {
   constructor(
@@ -122,6 +125,8 @@ export class WatchStore {
     private readonly prefix = KEY_PREFIX,
     /** Told of a stored record that does not read as a watch (it is then skipped), default: a line on stderr. */
     private readonly onBadRecord: OnBadRecord = printBadRecord,
+    /** How long finished runs are kept (the job options of every run), default RETENTION.watchRuns. */
+    private readonly runRetention: JobRetention = retention('watchRuns'),
   ) {}
 
   private key(id: string): string {
@@ -145,8 +150,12 @@ export class WatchStore {
     );
     if (created === -1) throw new Error(`watch id ${record.id} is taken`);
     if (created !== 1) return false;
-    await this.queue.upsertJobScheduler(record.id, { every: record.everyMs }, { name: 'run', data: { v: 1, watchId: record.id } });
-    await this.queue.add('run', { v: 1, watchId: record.id }, { jobId: `${record.id}-first`, removeOnComplete: true, removeOnFail: true });
+    await this.queue.upsertJobScheduler(
+      record.id,
+      { every: record.everyMs },
+      { name: 'run', data: { v: 1, watchId: record.id }, opts: { ...this.runRetention } },
+    );
+    await this.queue.add('run', { v: 1, watchId: record.id }, { jobId: `${record.id}-first`, ...this.runRetention });
     return true;
   }
 

@@ -17,6 +17,7 @@ import { logBadRecords } from '../queue/records.js';
 import { AgentRegistry } from '../queue/registry.js';
 import { WATCH_QUEUE, WatchStore } from '../queue/watch-store.js';
 import { ResultStore } from '../queue/results.js';
+import { retention } from '../queue/retention.js';
 import { Shutdown } from '../shutdown.js';
 import { AuditTrail } from './audit.js';
 import { SlackStore } from './store.js';
@@ -96,7 +97,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     queueOf: (group) => {
       let queue = groupQueues.get(group);
       if (!queue) {
-        queue = new bullmq.Queue(sweepQueueName(group), { connection: redis });
+        queue = new bullmq.Queue(sweepQueueName(group), { connection: redis, defaultJobOptions: retention('chunks', config.jobsKept) });
         queue.on('error', connections.errorLogger('queue_error', { queue: queue.name }));
         groupQueues.set(group, queue);
       }
@@ -127,16 +128,18 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     maxAddresses: config.maxAddresses,
     onBadRecord,
     onError: connections.errorLogger('queue_error'),
+    jobsKept: config.jobsKept,
   });
   const history = new HistoryStore(redis, { onBadRecord });
   const results = new ResultStore(redis, KEY_PREFIX, onBadRecord);
   const audit = new AuditTrail(redis, log, KEY_PREFIX, (entry) => metrics.audited(entry.outcome));
   const store = new SlackStore(redis);
-  const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
+  const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis, defaultJobOptions: retention('deliveries', config.jobsKept) });
   deliveries.on('error', connections.errorLogger('queue_error', { queue: DELIVERY_QUEUE }));
-  const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis });
+  const watchRetention = retention('watchRuns', config.jobsKept);
+  const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis, defaultJobOptions: watchRetention });
   watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
-  const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord);
+  const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord, watchRetention);
   // Watches are checked as sweeps are, by the same policy and planning.
   const access: WatchAccess = {
     requester: (user, channel) => sweeps.requester(user, channel),
@@ -150,7 +153,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     maxPerChannel: config.watchMaxPerChannel,
     log,
   });
-  const hostJobs = new HostJobs(redis);
+  const hostJobs = new HostJobs(redis, config.jobsKept);
   const sweeps: SlackSweeps = new SlackSweeps({
     client: app.client,
     store,
@@ -184,7 +187,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   worker.on('error', connections.errorLogger('worker_error'));
   const watchWorker = new bullmq.Worker(
     WATCH_QUEUE,
-    watchProcessor({ client: app.client, store: watchStore, dispatcher, access, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
+    watchProcessor({ client: app.client, store: watchStore, dispatcher, access, results, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
     // A run mostly waits for its sweep; runs of one watch never overlap (each holds the watch's lock).
     { connection: workerConnection, concurrency: 20, lockDuration: config.lockMs, stalledInterval: config.lockMs },
   );

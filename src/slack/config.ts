@@ -27,6 +27,7 @@ const schema = z.object({
   METRICS_PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
   ZENSWEEP_WATCH_MIN_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
   ZENSWEEP_WATCH_MAX_PER_CHANNEL: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_JOBS_KEPT: z.string().trim().regex(/^\d+$/, 'must be a whole number of jobs').optional(),
   ZENSWEEP_WATCH_RUN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
 });
 
@@ -55,6 +56,11 @@ export interface BotConfig {
   watchMinIntervalMs: number;
   /** Most watches one channel may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL), default 10. */
   watchMaxPerChannel: number;
+  /**
+   * Finished jobs each queue keeps at most, completed and failed each (ZENSWEEP_JOBS_KEPT): lowers the figures of
+   * src/queue/retention.ts (200 to 2,000 by queue), never raises them; default: those figures.
+   */
+  jobsKept?: number;
   /**
    * Longest a watch run waits for its sweep's report, in ms (ZENSWEEP_WATCH_RUN_TIMEOUT_MS), default 600,000: a
    * run whose agent died mid-sweep concludes nothing after this long, and its sweep is cancelled.
@@ -93,6 +99,7 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     metricsPort: data.METRICS_PORT === undefined ? undefined : boundedInt(data.METRICS_PORT, 0, 'METRICS_PORT', 1, 65_535),
     watchMinIntervalMs: boundedInt(data.ZENSWEEP_WATCH_MIN_INTERVAL_MS, 60_000, 'ZENSWEEP_WATCH_MIN_INTERVAL_MS', 1000, 86_400_000),
     watchMaxPerChannel: boundedInt(data.ZENSWEEP_WATCH_MAX_PER_CHANNEL, 10, 'ZENSWEEP_WATCH_MAX_PER_CHANNEL', 1, 1000),
+    jobsKept: data.ZENSWEEP_JOBS_KEPT === undefined ? undefined : boundedInt(data.ZENSWEEP_JOBS_KEPT, 0, 'ZENSWEEP_JOBS_KEPT', 1, 1_000_000),
     watchRunTimeoutMs: boundedInt(data.ZENSWEEP_WATCH_RUN_TIMEOUT_MS, 600_000, 'ZENSWEEP_WATCH_RUN_TIMEOUT_MS', 1000, 3_600_000),
   };
 }

@@ -20,10 +20,11 @@ const RESPONSE_URL_TTL_SECONDS = 30 * 60;
 const RUNNING_TTL_SECONDS = 24 * 3600;
 
 /**
- * What the bot keeps in Redis besides its queues, behind one class. Keys: `PREFIX:slack:trigger:ID` (requests
- * already handled), `PREFIX:slack:active:USER` (a user's running sweeps), `PREFIX:slack:response:SWEEP` (the
- * response_url, kept apart from job data), `PREFIX:slack:reach:SWEEP` (what a sweep reaches, for the policy check
- * of its buttons), `PREFIX:slack:delivered:SWEEP:STEP` (delivery steps done).
+ * What the bot keeps in Redis besides its queues, behind one class. Keys, each with a TTL:
+ * `PREFIX:slack:trigger:ID` (requests already handled, an hour), `PREFIX:slack:active:USER` (a user's running
+ * sweeps, a day after the last one started), `PREFIX:slack:response:SWEEP` (the response_url, kept apart from job
+ * data, 30 minutes), `PREFIX:slack:reach:SWEEP` (what a sweep reaches, for the policy check of its buttons, as long
+ * as the history keeps the sweep), `PREFIX:slack:delivered:SWEEP:STEP` (delivery steps done, a week).
  */
 export class SlackStore {
   constructor(

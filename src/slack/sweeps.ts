@@ -333,8 +333,7 @@ export class SlackSweeps {
       jobId: `deliver-${sweepId}`,
       attempts: 20,
       backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: 24 * 3600 },
-      removeOnFail: { age: 7 * 24 * 3600 },
+      // Kept as long as the deliveries queue's defaultJobOptions say (src/queue/retention.ts).
     });
     await deps.audit.record({ user: origin.user, channel: origin.channel, text: header.text, action: origin.action, outcome: 'started', sweepId });
   }

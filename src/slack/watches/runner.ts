@@ -15,6 +15,7 @@ import type { DistributedReport } from '../../core/report.js';
 import { bullmq } from '../../queue/load.js';
 import type { SweepPlan } from '../../queue/plan.js';
 import type { AgentInfo } from '../../queue/registry.js';
+import type { ResultStore } from '../../queue/results.js';
 import type { WatchNoticeRecord, WatchRecord, WatchStore } from '../../queue/watch-store.js';
 import type { Requester } from '../policy.js';
 import { alertMessage, closedAlert, closedMessage, pauseMessage, updateMessage } from './render.js';
@@ -31,6 +32,8 @@ export interface WatchRunnerDeps {
   store: WatchStore;
   dispatcher: Dispatcher;
   access: WatchAccess;
+  /** Where a run's report is deleted once read (the history and the watch keep what it concluded). */
+  results?: Pick<ResultStore, 'deleteReport'>;
   metrics?: BotMetrics;
   log: Logger;
   /** Longest a run waits for its report, in ms, before it counts as inconclusive (its sweep is cancelled). */
@@ -168,6 +171,9 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       log.warn({ event: 'watch_run_inconclusive', watch: watch.id, sweepId, reason: timeout.aborted ? 'timeout' : (error as Error).message });
       return finish(watch, 'inconclusive', { sweepId });
     }
+    // Read once, here: what it concluded is in the watch and the history, and a run every minute would otherwise
+    // leave 1,440 reports a day in Redis until they expire.
+    await deps.results?.deleteReport(sweepId);
     deps.metrics?.sweep(report.cancelled ? 'cancelled' : 'finished');
     const summary = summaryLine(report.summary, report.durationMs);
     if (report.cancelled) return finish(watch, 'inconclusive', { sweepId, summary });
