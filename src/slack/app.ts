@@ -140,6 +140,10 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis, defaultJobOptions: watchRetention });
   watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
   const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord, watchRetention);
+  // Watches made by an older version: counted by the caps, removable by id, their runs kept as long as the above.
+  const upgraded = await watchStore.upgrade();
+  const unowned = await history.expireUnownedBaselines();
+  if (upgraded + unowned > 0) log.info({ event: 'redis_upgraded', watches: upgraded, unownedBaselines: unowned });
   // Watches are checked as sweeps are, by the same policy and planning.
   const access: WatchAccess = {
     requester: (user, channel) => sweeps.requester(user, channel),
@@ -150,7 +154,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     access,
     audit,
     minIntervalMs: config.watchMinIntervalMs,
-    maxPerChannel: config.watchMaxPerChannel,
+    limits: { perChannel: config.watchMaxPerChannel, perUser: config.watchMaxPerUser, total: config.watchMaxTotal },
     log,
   });
   const hostJobs = new HostJobs(redis, config.jobsKept);
@@ -185,9 +189,18 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) metrics.sweep('failed');
   });
   worker.on('error', connections.errorLogger('worker_error'));
+  // Notices are tried once a run: a client that waits out 429s and retries 5xx would hold the run (and its sweep).
+  const noticeClient = new WebClient(config.botToken, {
+    slackApiUrl: config.slackApiUrl,
+    fetch,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+    logger,
+  });
   const watchWorker = new bullmq.Worker(
     WATCH_QUEUE,
-    watchProcessor({ client: app.client, store: watchStore, dispatcher, access, results, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
+    watchProcessor({ client: noticeClient, store: watchStore, dispatcher, access, results, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
     // A run mostly waits for its sweep; runs of one watch never overlap (each holds the watch's lock).
     { connection: workerConnection, concurrency: 20, lockDuration: config.lockMs, stalledInterval: config.lockMs },
   );

@@ -27,6 +27,8 @@ const schema = z.object({
   METRICS_PORT: z.string().trim().regex(/^\d+$/, 'must be a port number').optional(),
   ZENSWEEP_WATCH_MIN_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
   ZENSWEEP_WATCH_MAX_PER_CHANNEL: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_WATCH_MAX_PER_USER: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_WATCH_MAX_TOTAL: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
   ZENSWEEP_JOBS_KEPT: z.string().trim().regex(/^\d+$/, 'must be a whole number of jobs').optional(),
   ZENSWEEP_WATCH_RUN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
 });
@@ -54,8 +56,12 @@ export interface BotConfig {
   metricsPort?: number;
   /** Shortest interval a watch may run at, in ms (ZENSWEEP_WATCH_MIN_INTERVAL_MS), default 60,000. */
   watchMinIntervalMs: number;
-  /** Most watches one channel may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL), default 10. */
+  /** Most watches one channel (or DM) may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL), default 10. */
   watchMaxPerChannel: number;
+  /** Most watches one user may have made, in all channels and DMs (ZENSWEEP_WATCH_MAX_PER_USER), default 20. */
+  watchMaxPerUser: number;
+  /** Most watches in all (ZENSWEEP_WATCH_MAX_TOTAL), default 500: each runs a sweep every interval. */
+  watchMaxTotal: number;
   /**
    * Finished jobs each queue keeps at most, completed and failed each (ZENSWEEP_JOBS_KEPT): lowers the figures of
    * src/queue/retention.ts (200 to 2,000 by queue), never raises them; default: those figures.
@@ -99,6 +105,8 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     metricsPort: data.METRICS_PORT === undefined ? undefined : boundedInt(data.METRICS_PORT, 0, 'METRICS_PORT', 1, 65_535),
     watchMinIntervalMs: boundedInt(data.ZENSWEEP_WATCH_MIN_INTERVAL_MS, 60_000, 'ZENSWEEP_WATCH_MIN_INTERVAL_MS', 1000, 86_400_000),
     watchMaxPerChannel: boundedInt(data.ZENSWEEP_WATCH_MAX_PER_CHANNEL, 10, 'ZENSWEEP_WATCH_MAX_PER_CHANNEL', 1, 1000),
+    watchMaxPerUser: boundedInt(data.ZENSWEEP_WATCH_MAX_PER_USER, 20, 'ZENSWEEP_WATCH_MAX_PER_USER', 1, 10_000),
+    watchMaxTotal: boundedInt(data.ZENSWEEP_WATCH_MAX_TOTAL, 500, 'ZENSWEEP_WATCH_MAX_TOTAL', 1, 100_000),
     jobsKept: data.ZENSWEEP_JOBS_KEPT === undefined ? undefined : boundedInt(data.ZENSWEEP_JOBS_KEPT, 0, 'ZENSWEEP_JOBS_KEPT', 1, 1_000_000),
     watchRunTimeoutMs: boundedInt(data.ZENSWEEP_WATCH_RUN_TIMEOUT_MS, 600_000, 'ZENSWEEP_WATCH_RUN_TIMEOUT_MS', 1000, 3_600_000),
   };

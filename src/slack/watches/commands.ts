@@ -4,7 +4,7 @@ import { describeRequest } from '../../core/grammar.js';
 import { formatEvery } from '../../core/watch-grammar.js';
 import type { WatchCommand } from '../../core/watch-grammar.js';
 import { newWatchId } from '../../queue/watch-store.js';
-import type { WatchRecord, WatchStore } from '../../queue/watch-store.js';
+import type { WatchLimits, WatchRecord, WatchStore } from '../../queue/watch-store.js';
 import type { AuditTrail } from '../audit.js';
 import { errorText } from '../render/replies.js';
 import type { Ack, SweepOrigin } from '../sweeps.js';
@@ -18,12 +18,8 @@ export class WatchTooFrequentError extends ZenSweepError {
   }
 }
 
-/** The channel already has as many watches as allowed. */
-export class TooManyWatchesError extends ZenSweepError {
-  constructor(message: string) {
-    super('too_many_watches', message);
-  }
-}
+/** A cap on watches (channel, user, total) is reached: thrown by the store, which checks them atomically. */
+export { TooManyWatchesError } from '../../queue/watch-store.js';
 
 /** No such watch in this channel. */
 export class UnknownWatchError extends ZenSweepError {
@@ -38,8 +34,8 @@ export interface SlackWatchesDeps {
   audit: AuditTrail;
   /** Shortest interval a watch may have, in ms (ZENSWEEP_WATCH_MIN_INTERVAL_MS). */
   minIntervalMs: number;
-  /** Most watches one channel may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL). */
-  maxPerChannel: number;
+  /** Most watches per channel, per user and in all (ZENSWEEP_WATCH_MAX_PER_CHANNEL, _PER_USER, _TOTAL). */
+  limits: WatchLimits;
   log: Logger;
 }
 
@@ -70,18 +66,21 @@ export class SlackWatches {
     const { deps } = this;
     switch (command.kind) {
       case 'watches': {
-        const watches = await deps.store.list(origin.channel);
+        const { watches, unreadable } = await deps.store.list(origin.channel);
         const muted = new Map<string, string>();
         for (const watch of watches) {
           const until = await deps.store.mutedUntil(watch.id);
           if (until) muted.set(watch.id, until);
         }
-        return watchesText(watches, muted);
+        return watchesText(watches, muted, Date.now(), unreadable);
       }
       case 'unwatch': {
-        const watch = await this.ofChannel(command.id, origin.channel);
-        await deps.store.remove(watch);
-        return `Stopped watching \`${watch.sweep}\` (\`${watch.id}\`).`;
+        // By id: a watch whose record no longer reads is removed all the same.
+        const removed = await deps.store.removeById(command.id, origin.channel);
+        if (!removed) throw new UnknownWatchError(`there is no watch ${command.id} in this channel: /sweep watches lists them`);
+        return removed.sweep === undefined
+          ? `Removed the unreadable watch \`${removed.id}\`.`
+          : `Stopped watching \`${removed.sweep}\` (\`${removed.id}\`).`;
       }
       case 'mute': {
         const watch = await this.ofChannel(command.id, origin.channel);
@@ -111,11 +110,7 @@ export class SlackWatches {
           groups: plan.groups,
           outbox: [],
         };
-        if (!(await deps.store.create(record, deps.maxPerChannel))) {
-          throw new TooManyWatchesError(
-            `this channel already has ${deps.maxPerChannel} watches, the most it may have: remove one with /sweep unwatch ID (see /sweep watches)`,
-          );
-        }
+        await deps.store.create(record, deps.limits);
         deps.log.info({ event: 'watch_created', watch: record.id, channel: record.channel, groups: record.groups, everyMs });
         return (
           `Watching \`${record.sweep}\` in ${plan.groups.join(', ')} every ${formatEvery(everyMs)} (id \`${record.id}\`). ` +
