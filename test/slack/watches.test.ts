@@ -68,6 +68,14 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
   let port: number;
   let metricsPort: number;
   const botEnv = (): NodeJS.ProcessEnv => ({ ...WATCH_ENV, METRICS_PORT: String(metricsPort) });
+  /**
+   * Starts the bot again (after a stop), on a fresh metrics port: the last one may have been taken meanwhile, e.g.
+   * as the local port of some outgoing connection on this busy machine.
+   */
+  const restartBot = async (env: NodeJS.ProcessEnv = {}): Promise<BotProcess> => {
+    metricsPort = await freePort();
+    return startBot({ redisUrl: redis.url, slack, env: { ...botEnv(), ...env } });
+  };
   const listeners: Listener[] = [];
   const extraAgents: AgentProcess[] = [];
 
@@ -244,7 +252,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     const seen = await runs(record.id);
     assert.equal(seen.state?.pending['127.0.5.30']?.runs, 1);
     assert.equal(await bot.stop(), 0);
-    bot = await startBot({ redisUrl: redis.url, slack, env: botEnv() });
+    bot = await restartBot();
     const alert = await slack.waitFor('the alert after the restart', () => posted(record).channel[0]);
     assert.match(String(alert.args.text), new RegExp(`127\\.0\\.5\\.30 ${port}/tcp open → closed`));
     const later = await runs(record.id, 3);
@@ -438,7 +446,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
       assert.equal(report?.complete, false);
     } finally {
       await reports.close();
-      bot = await startBot({ redisUrl: redis.url, slack, env: botEnv() });
+      bot = await restartBot();
     }
     await command(`unwatch ${id}`, where);
   });
@@ -447,7 +455,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     await listener('127.0.5.75');
     const total = await client.hlen('zensweep:watch-owners');
     assert.equal(await bot.stop(), 0);
-    bot = await startBot({ redisUrl: redis.url, slack, env: { ...botEnv(), ZENSWEEP_WATCH_MAX_PER_USER: '2', ZENSWEEP_WATCH_MAX_TOTAL: String(total + 2) } });
+    bot = await restartBot({ ZENSWEEP_WATCH_MAX_PER_USER: '2', ZENSWEEP_WATCH_MAX_TOTAL: String(total + 2) });
     try {
       const capped = { user_id: 'U0CAPPED' };
       const made = [
@@ -468,7 +476,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
       assert.match(await command(`watch 127.0.5.75 tcp:${port} every:1m`, { ...capped, channel_id: 'C0CAPB' }), /^Watching/);
     } finally {
       assert.equal(await bot.stop(), 0);
-      bot = await startBot({ redisUrl: redis.url, slack, env: botEnv() });
+      bot = await restartBot();
     }
   });
 
@@ -477,7 +485,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     const record = await watch(`127.0.5.60 tcp:${port} every:2s`);
     const policy = JSON.stringify({ rules: [{ channels: ['C0PUBLIC'], cidrs: ['127.0.9.0/24'] }] });
     assert.equal(await bot.stop(), 0);
-    bot = await startBot({ redisUrl: redis.url, slack, env: { ...botEnv(), ZENSWEEP_POLICY: policy } });
+    bot = await restartBot({ ZENSWEEP_POLICY: policy });
     const paused = await slack.waitFor('the policy notice', () => posted(record).channel[0]);
     assert.match(String(paused.args.text), /the policy no longer allows it: this channel may sweep only any group within 127\.0\.9\.0\/24; watch paused/);
     const sweptBefore = (await store.get(record.id))?.lastRun?.sweepId;
