@@ -26,6 +26,7 @@ import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
 import { reportProcessor } from '../queue/report-worker.js';
 import { ResultStore } from '../queue/results.js';
+import { retention } from '../queue/retention.js';
 import { DEFAULT_CHUNK_SIZE } from '../queue/plan.js';
 import { Shutdown } from '../shutdown.js';
 import { sweepWithinBound } from './chunk-bound.js';
@@ -115,7 +116,8 @@ export class Agent {
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX, logBadRecords(log));
     this.results = new ResultStore(this.connection, KEY_PREFIX, logBadRecords(log));
     this.connection.on('error', (error: Error) => this.noteError(`Redis: ${error.message}`));
-    this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection });
+    // Only read (its depth): its defaults bound whatever is ever added through it.
+    this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection, defaultJobOptions: retention('chunks') });
     // Without a listener BullMQ prints each of its connection's errors as a raw stack (several a second while Redis
     // is away): the outage is RedisConnections' to log, once.
     this.chunkQueue.on('error', this.connections.errorLogger('queue_error', { queue: this.chunkQueue.name }));

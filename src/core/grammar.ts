@@ -25,6 +25,10 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'agents' }
   | { kind: 'history'; target?: string }
+  /** The channel's own baselines (saved with save:NAME or the button). */
+  | { kind: 'baselines' }
+  /** Deletes the channel's baseline `name` (lower-cased, as save:NAME stores it). */
+  | { kind: 'forget'; name: string }
   | { kind: 'sweep'; request: SweepRequest }
   | { kind: 'trace'; request: TraceRequest }
   | { kind: 'diag'; request: DiagRequest }
@@ -317,9 +321,9 @@ function checkSize(targets: readonly TargetSpec[], maxAddresses: number): void {
 }
 
 /**
- * Parses a whole command: empty text or `help` → help, `agents`, `history [target]`, the watch commands (`watch`,
- * `watches`, `unwatch`, `mute`), anything else a sweep. A host really named like a command can be swept with a
- * trailing dot (`help.`).
+ * Parses a whole command: empty text or `help` → help, `agents`, `history [target]`, `baselines`, `forget NAME`,
+ * the watch commands (`watch`, `watches`, `unwatch`, `mute`), anything else a sweep. A host really named like a
+ * command can be swept with a trailing dot (`help.`).
  */
 export function parseCommand(text: string, limits?: GrammarLimits): Command {
   const maxAddresses = checkLimits(limits);
@@ -339,6 +343,25 @@ export function parseCommand(text: string, limits?: GrammarLimits): Command {
       );
     }
     return { kind: 'agents' };
+  }
+  if (word === 'baselines') {
+    if (tokens.length > 1) {
+      throw new InvalidOptionError(`${quoteToken(tokens[1] ?? '')} is not valid after baselines: baselines takes nothing after it, e.g. baselines`);
+    }
+    return { kind: 'baselines' };
+  }
+  if (word === 'forget') {
+    const usage = 'forget takes the name of one of this channel’s baselines, e.g. forget before-cutover';
+    const name = tokens[1];
+    if (name === undefined) throw new InvalidOptionError(`a baseline name is missing: ${usage}`);
+    if (tokens.length > 2) throw new InvalidOptionError(`${quoteToken(tokens[2] ?? '')} is one word too many: ${usage}`);
+    const lower = name.toLowerCase();
+    if (!BASELINE_NAME.test(lower)) {
+      throw new InvalidOptionError(
+        `${quoteToken(name)} is not a baseline name: names are letters, digits, '.', '-' and '_' (up to 63, starting with a letter or digit); ${usage}`,
+      );
+    }
+    return { kind: 'forget', name: lower };
   }
   // trace and diag: one host each (`trace.` is a host named trace).
   if (word === 'trace') return { kind: 'trace', request: parseTraceTokens(tokens.slice(1)) };

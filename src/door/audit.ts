@@ -29,7 +29,7 @@ export type AuditEntry = z.infer<typeof auditEntrySchema>;
 /** Entries kept in Redis, newest first. */
 export const AUDIT_KEEP = 10_000;
 
-/** The audit trail, in Redis (a capped list) and in the logs, one line per event. */
+/** The audit trail, in Redis (`PREFIX:audit`, a list capped at AUDIT_KEEP entries) and in the logs, one line per event. */
 export class AuditTrail {
   constructor(
     private readonly redis: Redis,

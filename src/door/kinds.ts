@@ -6,13 +6,15 @@ import type { CommandKind, Kind } from './kind.js';
 import type { DoorServices } from './services.js';
 import { CANCEL, HOSTS, SAVE_BASELINE } from './kinds/follow-ups.js';
 import { DIAG, SWEEP, TRACE } from './kinds/probes.js';
-import { AGENTS, HELP, HISTORY } from './kinds/reveals.js';
+import { AGENTS, BASELINES, FORGET, HELP, HISTORY } from './kinds/reveals.js';
 import { MUTE, UNWATCH, WATCH, WATCHES } from './kinds/watches.js';
 
 export const KINDS = {
   help: HELP,
   agents: AGENTS,
   history: HISTORY,
+  baselines: BASELINES,
+  forget: FORGET,
   sweep: SWEEP,
   trace: TRACE,
   diag: DIAG,

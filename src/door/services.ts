@@ -7,7 +7,7 @@ import type { Dispatcher, SweepFlow } from '../queue/dispatcher.js';
 import type { HistoryStore } from '../queue/history.js';
 import type { HostJob, HostJobs } from '../queue/host-jobs.js';
 import type { ResultStore } from '../queue/results.js';
-import type { WatchStore } from '../queue/watch-store.js';
+import type { WatchLimits, WatchStore } from '../queue/watch-store.js';
 import type { DoorRequest } from './kind.js';
 import type { Slot } from './slots.js';
 
@@ -43,8 +43,8 @@ export interface WatchServices {
   store: WatchStore;
   /** Shortest interval a watch may have, in ms (ZENSWEEP_WATCH_MIN_INTERVAL_MS). */
   minIntervalMs: number;
-  /** Most watches per channel. */
-  caps: { perChannel: number };
+  /** Most watches per channel, per user and in total, checked together when a watch is made. */
+  caps: WatchLimits;
 }
 
 export interface DoorServices {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { chunkJobSchema, reportJobSchema } from './jobs.js';
 import type { ChunkJob, ReportJob } from './jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
-import { HistoryStore } from './history.js';
+import { CLI_OWNER, HistoryStore } from './history.js';
 import { JobGoneError, JobWaitAbortedError, JobWatcher } from './job-watcher.js';
 import type { JobEnd } from './job-watcher.js';
 import { ResultStore } from './results.js';
@@ -17,6 +17,7 @@ import { planSweep } from './plan.js';
 import type { OnBadRecord } from './records.js';
 import type { ReachCheck, SweepPlan } from './plan.js';
 import { AgentRegistry } from './registry.js';
+import { retention } from './retention.js';
 import type { AgentInfo } from './registry.js';
 
 /** compare:NAME names a baseline nobody saved. */
@@ -56,6 +57,8 @@ export interface DispatcherOptions {
    * closes it. Default: one of the Dispatcher's own, made on the first wait and closed by `close()`.
    */
   watcher?: JobWatcher;
+  /** Finished jobs kept per queue at most, lowering the figures of retention.ts (ZENSWEEP_JOBS_KEPT); default: those figures. */
+  jobsKept?: number;
 }
 
 export interface SubmittedSweep {
@@ -74,8 +77,11 @@ export interface SweepProgressEvent {
 export const sweepFlowSchema = z.object({ report: reportJobSchema, chunks: z.array(chunkJobSchema).min(1).max(100_000) });
 export type SweepFlow = { report: ReportJob; chunks: ChunkJob[] };
 
-/** The jobs of a planned sweep. */
-export function flowOf(request: SweepRequest, requestedBy: string, sweepId: string, plan: SweepPlan): SweepFlow {
+/**
+ * The jobs of a planned sweep. `owner` is whose baselines save:NAME and compare:NAME use: the Slack channel that
+ * asked, or `cli` (the default) for `zensweep submit`.
+ */
+export function flowOf(request: SweepRequest, requestedBy: string, sweepId: string, plan: SweepPlan, owner = CLI_OWNER): SweepFlow {
   const options = request.options;
   const report: ReportJob = {
     v: 1,
@@ -84,6 +90,7 @@ export function flowOf(request: SweepRequest, requestedBy: string, sweepId: stri
     options,
     groups: plan.groups,
     requestedBy,
+    owner,
     addresses: plan.addresses,
     createdAt: new Date().toISOString(),
   };
@@ -119,7 +126,10 @@ export class Dispatcher {
     this.prefix = options.prefix ?? KEY_PREFIX;
     this.onError = options.onError ?? ((): void => undefined);
     this.flows = new bullmq.FlowProducer({ connection: options.connection }).on('error', this.onError);
-    this.reports = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection }).on('error', this.onError);
+    this.reports = new bullmq.Queue(REPORT_QUEUE, {
+      connection: options.connection,
+      defaultJobOptions: retention('reports', options.jobsKept),
+    }).on('error', this.onError);
     this.registry = new AgentRegistry(options.connection, this.prefix, options.onBadRecord);
     this.history = new HistoryStore(options.connection, { prefix: this.prefix, onBadRecord: options.onBadRecord });
     this.results = new ResultStore(options.connection, this.prefix, options.onBadRecord);
@@ -131,9 +141,10 @@ export class Dispatcher {
 
   /**
    * Plans against the live agents, refusing what none covers and what `authorize` (a policy) refuses, and checks
-   * that a compare:NAME baseline exists. Nothing is enqueued.
+   * that a compare:NAME baseline exists among those of `owner` (the Slack channel asking, or `cli`). Nothing is
+   * enqueued.
    */
-  async plan(request: SweepRequest, authorize?: ReachCheck): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
+  async plan(request: SweepRequest, authorize?: ReachCheck, owner = CLI_OWNER): Promise<{ plan: SweepPlan; agents: AgentInfo[] }> {
     const agents = await this.registry.list();
     const plan = planSweep(request, agents, {
       chunkSize: this.options.chunkSize,
@@ -141,21 +152,30 @@ export class Dispatcher {
       authorize,
     });
     const compare = request.options.compare;
-    if (compare !== undefined && !(await this.history.baseline(compare))) {
-      throw new UnknownBaselineError(`there is no baseline named ${compare}: save one first with save:${compare}`);
+    if (compare !== undefined && !(await this.history.baseline(owner, compare))) {
+      // Another channel's baseline of that name is not this channel's to read: the same answer as none at all.
+      throw new UnknownBaselineError(
+        owner === CLI_OWNER
+          ? `there is no baseline named ${compare}: save one first with save:${compare}`
+          : `there is no baseline named ${compare} in this channel: save one here first with save:${compare}`,
+      );
     }
     return { plan, agents };
   }
 
-  /** Plans (or takes the plan just made) and enqueues; nothing is enqueued on a refusal. */
+  /**
+   * Plans (or takes the plan just made) and enqueues; nothing is enqueued on a refusal. `owner` is whose baselines
+   * save:NAME and compare:NAME use: the Slack channel that asked, or `cli` (the default) for `zensweep submit`.
+   */
   async submit(
     request: SweepRequest,
     requestedBy: string,
     sweepId = newSweepId(),
     planned?: { plan: SweepPlan; agents: AgentInfo[] },
+    owner = CLI_OWNER,
   ): Promise<SubmittedSweep> {
-    const { plan, agents } = planned ?? (await this.plan(request));
-    await this.submitFlow(flowOf(request, requestedBy, sweepId, plan));
+    const { plan, agents } = planned ?? (await this.plan(request, undefined, owner));
+    await this.submitFlow(flowOf(request, requestedBy, sweepId, plan, owner));
     return { sweepId, plan, agents };
   }
 
@@ -174,8 +194,7 @@ export class Dispatcher {
         // A report that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
         attempts: 3,
         backoff: { type: 'exponential', delay: 500 },
-        removeOnComplete: { age: 24 * 3600 },
-        removeOnFail: { age: 7 * 24 * 3600 },
+        ...retention('reports', this.options.jobsKept),
       },
       children: flow.chunks.map((data) => ({
         name: 'chunk',
@@ -187,8 +206,7 @@ export class Dispatcher {
           backoff: { type: 'exponential', delay: 500 },
           // A chunk that fails for good (out of scope, bad data) is reported, not left to block the report.
           ignoreDependencyOnFailure: true,
-          removeOnComplete: { age: 3600 },
-          removeOnFail: { age: 24 * 3600 },
+          ...retention('chunks', this.options.jobsKept),
         },
       })),
     });

@@ -4,6 +4,7 @@ import type { CompactHost, DiffContext, ProbeSet } from '../core/diff-model.js';
 import type { HostResult } from '../core/report.js';
 import { HOST_STATES } from '../core/states.js';
 import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';
+import { ZenSweepError } from '../core/errors.js';
 import { KEY_PREFIX } from './names.js';
 import { printBadRecord, readRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
@@ -49,14 +50,32 @@ export const sweepRecordSchema = z.object({
 });
 export type SweepRecord = z.infer<typeof sweepRecordSchema>;
 
-/** A named sweep to compare later sweeps with ("before the cutover"). Kept until replaced, whatever the retention. */
+/** A named sweep to compare later sweeps with ("before the cutover"), of one owner, expiring with the history. */
 export const baselineSchema = z.object({
   name: z.string(),
+  /** Whose it is: the Slack channel that saved it, or `cli`; absent in baselines saved before owners. */
+  owner: z.string().optional(),
   savedBy: z.string(),
   savedAt: z.string(),
   record: sweepRecordSchema,
 });
 export type Baseline = z.infer<typeof baselineSchema>;
+
+/** The owner of baselines saved and compared with by `zensweep submit`. */
+export const CLI_OWNER = 'cli';
+
+/**
+ * Who may own baselines: `cli`, or a Slack conversation id (`C…`, `G…`, `D…`). No `:`, so that an owner and a name
+ * make one key unambiguously.
+ */
+export const BASELINE_OWNER = /^(cli|[A-Z0-9]{1,40})$/;
+
+/** An owner that is not one (a bug, or a job written by something else): nothing is saved or read under it. */
+export class InvalidBaselineOwnerError extends ZenSweepError {
+  constructor(owner: string) {
+    super('invalid_baseline_owner', `${JSON.stringify(owner.slice(0, 50))} cannot own baselines: cli or a Slack channel id`);
+  }
+}
 
 export interface HistoryOptions {
   /** Redis key prefix, default 'zensweep'. */
@@ -142,8 +161,15 @@ export function comparisonWith(
 
 /**
  * Finished sweeps in Redis, with bounded retention (count and age), the last sweep of the same targets, and named
- * baselines. Keys: `PREFIX:history:sweep:ID` (the record, expiring with the age limit), `PREFIX:history:all` (ids
- * by time), `PREFIX:history:target:KEY` (ids of one target key by time), `PREFIX:baseline:NAME`.
+ * baselines. Keys, each with a TTL or a bound:
+ * - `PREFIX:history:sweep:ID`: the record, expiring with the age limit (and deleted beyond the count limit);
+ * - `PREFIX:history:all`: ids by time, pruned to the count and age limits at every record;
+ * - `PREFIX:history:target:KEY`: ids of one target key by time, pruned with the records, expiring with the age
+ *   limit after its last sweep;
+ * - `PREFIX:baseline:OWNER:NAME`: a baseline of one owner (a Slack channel, or `cli`), expiring with the age limit
+ *   after it was saved; another owner neither reads nor replaces it;
+ * - `PREFIX:baselines:OWNER`: the names of an owner's baselines by save time, expiring with the age limit after
+ *   the last save (a name whose baseline has expired is dropped when listed).
  */
 export class HistoryStore {
   private readonly prefix: string;
@@ -178,8 +204,14 @@ export class HistoryStore {
     return `${this.prefix}:history:target:${key}`;
   }
 
-  private baselineKey(name: string): string {
-    return `${this.prefix}:baseline:${name.toLowerCase()}`;
+  private baselineKey(owner: string, name: string): string {
+    if (!BASELINE_OWNER.test(owner)) throw new InvalidBaselineOwnerError(owner);
+    return `${this.prefix}:baseline:${owner}:${name.toLowerCase()}`;
+  }
+
+  private baselineIndexKey(owner: string): string {
+    if (!BASELINE_OWNER.test(owner)) throw new InvalidBaselineOwnerError(owner);
+    return `${this.prefix}:baselines:${owner}`;
   }
 
   /**
@@ -248,18 +280,85 @@ export class HistoryStore {
     return records;
   }
 
-  /** Saves a recorded sweep under a name, replacing any baseline of that name. False when the sweep is not kept. */
-  async saveBaseline(name: string, sweepId: string, savedBy: string): Promise<boolean> {
+  /**
+   * Saves a recorded sweep as `owner`'s baseline `name`, replacing that owner's baseline of that name (and no other
+   * owner's). It expires as a history record saved now would. False when the sweep is no longer kept.
+   */
+  async saveBaseline(owner: string, name: string, sweepId: string, savedBy: string): Promise<boolean> {
+    const key = this.baselineKey(owner, name);
+    const index = this.baselineIndexKey(owner);
     const record = await this.get(sweepId);
     if (!record) return false;
-    const baseline: Baseline = { name, savedBy, savedAt: new Date().toISOString(), record };
-    await this.redis.set(this.baselineKey(name), JSON.stringify(baseline));
+    const savedAt = new Date();
+    const baseline: Baseline = { name: name.toLowerCase(), owner, savedBy, savedAt: savedAt.toISOString(), record };
+    await this.redis
+      .multi()
+      .set(key, JSON.stringify(baseline), 'PX', this.maxAgeMs)
+      .zadd(index, savedAt.getTime(), name.toLowerCase())
+      .pexpire(index, this.maxAgeMs)
+      .exec();
     return true;
   }
 
-  async baseline(name: string): Promise<Baseline | undefined> {
-    const key = this.baselineKey(name);
+  /** `owner`'s baseline `name`; undefined when it has none of that name (whoever else has one). */
+  async baseline(owner: string, name: string): Promise<Baseline | undefined> {
+    const key = this.baselineKey(owner, name);
     const text = await this.redis.get(key);
     return text ? readRecord(baselineSchema, text, { what: 'baseline', key }, this.onBadRecord) : undefined;
+  }
+
+  /** `owner`'s baselines, the most recently saved first; names whose baseline has expired are dropped on the way. */
+  async listBaselines(owner: string): Promise<Baseline[]> {
+    const index = this.baselineIndexKey(owner);
+    const names = await this.redis.zrevrange(index, 0, -1);
+    if (names.length === 0) return [];
+    const keys = names.map((name) => this.baselineKey(owner, name));
+    const texts = await this.redis.mget(...keys);
+    const baselines: Baseline[] = [];
+    const gone: string[] = [];
+    names.forEach((name, i) => {
+      const text = texts[i];
+      if (!text) {
+        gone.push(name);
+        return;
+      }
+      const baseline = readRecord(baselineSchema, text, { what: 'baseline', key: keys[i] ?? '' }, this.onBadRecord);
+      if (baseline) baselines.push(baseline);
+    });
+    if (gone.length > 0) await this.redis.zrem(index, ...gone);
+    return baselines;
+  }
+
+  /**
+   * Baselines saved before baselines had owners (`PREFIX:baseline:NAME`, without a TTL) are no one's to read any
+   * more: they expire as one saved now would. Returns how many were given that TTL; cheap when there is none.
+   */
+  async expireUnownedBaselines(): Promise<number> {
+    const head = `${this.prefix}:baseline:`;
+    let expired = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        // An owned baseline is `OWNER:NAME`; names have no ':'.
+        if (key.slice(head.length).includes(':')) continue;
+        // (PEXPIRE … NX would need Redis 7.)
+        if ((await this.redis.pttl(key)) !== -1) continue;
+        await this.redis.pexpire(key, this.maxAgeMs);
+        expired += 1;
+      }
+    } while (cursor !== '0');
+    return expired;
+  }
+
+  /** Deletes `owner`'s baseline `name` (readable or not); false when it had none of that name. */
+  async forgetBaseline(owner: string, name: string): Promise<boolean> {
+    const [deleted] = (await this.redis
+      .multi()
+      .del(this.baselineKey(owner, name))
+      .zrem(this.baselineIndexKey(owner), name.toLowerCase())
+      .exec()) ?? [[null, 0]];
+    return deleted?.[1] === 1;
   }
 }

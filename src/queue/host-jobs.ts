@@ -19,6 +19,7 @@ import type { ReachCheck } from './plan.js';
 import { firstIssue } from './records.js';
 import type { OnBadRecord } from './records.js';
 import { AgentRegistry } from './registry.js';
+import { retention } from './retention.js';
 
 /**
  * Trace and diag through the agents: one job on the queue of the agent group that covers the host (as a sweep's
@@ -156,6 +157,8 @@ export interface HostJobsOptions {
   onError?: (error: Error) => void;
   /** Told of each agent heartbeat that fails its schema; default: a line on stderr. */
   onBadRecord?: OnBadRecord;
+  /** Finished jobs kept per queue at most, lowering the figures of retention.ts (ZENSWEEP_JOBS_KEPT). */
+  jobsKept?: number;
 }
 
 /** Enqueues trace and diag jobs and waits for their reports. Used by `zensweep submit trace|diag` and Slack. */
@@ -183,7 +186,7 @@ export class HostJobs {
   private queue(group: string): Queue {
     let queue = this.queues.get(group);
     if (!queue) {
-      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection });
+      queue = new bullmq.Queue(sweepQueueName(group), { connection: this.connection, defaultJobOptions: retention('chunks', this.options.jobsKept) });
       // Without a listener BullMQ prints each error (a lost connection) on stderr.
       queue.on('error', this.options.onError ?? ((): void => undefined));
       this.queues.set(group, queue);
@@ -203,8 +206,7 @@ export class HostJobs {
       jobId: data.id,
       // An agent that dies mid-trace hands it to another; a refusal (UnrecoverableError) is final.
       attempts: 2,
-      removeOnComplete: { age: 3600 },
-      removeOnFail: { age: 24 * 3600 },
+      ...retention('chunks', this.options.jobsKept),
     });
   }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ChunkAccount, DistributedReport, SweepSummary } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import { parseNetwork } from '../core/targets.js';
+import { BASELINE_OWNER } from './history.js';
 import { sweepDiffSchema, sweepOptionsSchema, sweepReportSchema } from './report-schema.js';
 import type { Same } from './report-schema.js';
 
@@ -62,6 +63,11 @@ export const reportJobSchema = z.object({
   options: optionsSchema,
   groups: z.array(z.string()),
   requestedBy: z.string().max(200),
+  /**
+   * Whose baselines save:NAME and compare:NAME use: the Slack channel that asked, or `cli` for `zensweep submit`;
+   * absent in jobs queued before baselines had owners (then `cli`).
+   */
+  owner: z.string().regex(BASELINE_OWNER).optional(),
   /** Addresses planned (names not counted: the agents resolve them). */
   addresses: z.number().int().min(0).optional(),
   createdAt: z.string(),

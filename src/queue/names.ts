@@ -14,7 +14,7 @@ export function cancelChannel(prefix = KEY_PREFIX): string {
   return `${prefix}:cancel`;
 }
 
-/** Set while a sweep is cancelled, so chunks not yet started are skipped. */
+/** Set while a sweep is cancelled, so chunks not yet started are skipped; expires after a day (Dispatcher.cancel). */
 export function cancelledKey(sweepId: string, prefix = KEY_PREFIX): string {
   return `${prefix}:cancelled:${sweepId}`;
 }

@@ -4,7 +4,7 @@ import { compactHosts, diffSweeps } from '../core/diff.js';
 import type { ChunkAccount, DistributedReport, HostResult, NameResolution } from '../core/report.js';
 import { summarize } from '../core/report.js';
 import type { HistoryStore } from './history.js';
-import { comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
+import { CLI_OWNER, comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
 import { chunkResultSchema, reportJobSchema } from './jobs.js';
 import { cancelledKey } from './names.js';
 import type { ChunkResult, ReportDone } from './jobs.js';
@@ -129,8 +129,10 @@ export function reportProcessor(deps: {
         const diff = diffSweeps(compactRecord(previous), compact, context);
         report.changes = { since: previous.at, sinceId: previous.id, diff, ...(probedBefore ? { probedBefore } : {}) };
       }
+      // Baselines are the owner's own: another channel's of the same name is neither read nor replaced.
+      const owner = data.owner ?? CLI_OWNER;
       if (data.options.compare) {
-        const baseline = await history.baseline(data.options.compare);
+        const baseline = await history.baseline(owner, data.options.compare);
         if (baseline) {
           const { context, probedBefore } = comparisonWith(baseline.record, probed);
           const diff = diffSweeps(compactRecord(baseline.record), compact, context);
@@ -150,7 +152,7 @@ export function reportProcessor(deps: {
         ...recordHosts(hosts),
         probed,
       });
-      if (data.options.save && (await history.saveBaseline(data.options.save, data.sweepId, data.requestedBy))) {
+      if (data.options.save && (await history.saveBaseline(owner, data.options.save, data.sweepId, data.requestedBy))) {
         report.savedAs = data.options.save;
       }
     }

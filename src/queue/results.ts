@@ -23,7 +23,9 @@ export type ChunkHosts = z.infer<typeof chunkHostsSchema>;
  * Host results and reports live in their own keys, gzipped, not in job return values: BullMQ copies a job's
  * return value into its queue's event stream, so a /16 report (about 15 MB of JSON) would be written twice more
  * and kept there by the thousand. Gzipped, a /16 report takes about 1 MB. What is read back is checked against the
- * schema it was written with; a bad one is reported to `onBadRecord` and read as absent.
+ * schema it was written with; a bad one is reported to `onBadRecord` and read as absent. Keys, each expiring after
+ * RESULT_TTL_SECONDS: `PREFIX:chunk:SWEEP:INDEX` (deleted once its report is built) and `PREFIX:report:SWEEP`
+ * (deleted by a watch run once read).
  */
 export class ResultStore {
   constructor(
@@ -72,6 +74,11 @@ export class ResultStore {
 
   async saveReport(report: DistributedReport): Promise<void> {
     await this.redis.set(this.reportKey(report.sweepId), packRecord(report), 'EX', RESULT_TTL_SECONDS);
+  }
+
+  /** Deletes a report that its only reader has read (a watch run). */
+  async deleteReport(sweepId: string): Promise<void> {
+    await this.redis.del(this.reportKey(sweepId));
   }
 
   async loadReport(sweepId: string): Promise<DistributedReport | undefined> {

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { ZenSweepError } from '../core/errors.js';
 import type { WatchState } from '../core/watch.js';
 import { KEY_PREFIX } from './names.js';
+import { retention } from './retention.js';
+import type { JobRetention } from './retention.js';
 import { printBadRecord, readRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 
@@ -15,19 +18,28 @@ const address = z.string().min(1).max(64);
 const change = z.object({ ip: address, from: signature, to: signature });
 const flapping = z.object({ ip: address, changes: z.number().int().min(0) });
 
+/** Times a notice is tried at most (once a run) while Slack fails for a reason that may pass; then it is dropped. */
+export const MAX_NOTICE_ATTEMPTS = 10;
+/** Notices kept at most for a watch that cannot post; beyond it the oldest goes. */
+export const MAX_OUTBOX = 100;
+
+/** Failed tries so far (absent: none), for notices Slack refused for a reason that may pass (429, 5xx, no answer). */
+const attempts = z.number().int().min(1).max(MAX_NOTICE_ATTEMPTS).optional();
+
 /**
  * What a run has to tell the channel, kept until it is posted: a watch that cannot reach Slack says it later
  * rather than never, and a run that runs again does not say it twice. Rendered when posted.
  */
 const noticeSchema = z.discriminatedUnion('kind', [
   /** A new incident: the channel message every later notice of it answers in its thread. */
-  z.object({ kind: z.literal('alert'), changes: z.array(change), flapping: z.array(flapping), summary: z.string().max(500) }),
+  z.object({ kind: z.literal('alert'), changes: z.array(change), flapping: z.array(flapping), summary: z.string().max(500), attempts }),
   z.object({
     kind: z.literal('update'),
     changes: z.array(change),
     flapping: z.array(flapping),
     calmed: z.array(change),
     summary: z.string().max(500),
+    attempts,
   }),
   /** The incident ended: its hosts are back (`resolved`) or kept their new states (`settled`). */
   z.object({
@@ -39,9 +51,12 @@ const noticeSchema = z.discriminatedUnion('kind', [
     summary: z.string().max(500),
     /** The incident's alert, to answer in its thread and mark as ended. */
     alert: z.object({ ts: z.string(), text: z.string() }).optional(),
+    /** The reply in the alert's thread is posted; only the edit of the alert is left. */
+    replied: z.boolean().optional(),
+    attempts,
   }),
   /** The watch cannot run (no live agent, the policy, the plan), or can again. */
-  z.object({ kind: z.enum(['paused', 'resumed']), cause: z.enum(['agents', 'policy', 'plan']), reason: z.string().max(1000) }),
+  z.object({ kind: z.enum(['paused', 'resumed']), cause: z.enum(['agents', 'policy', 'plan']), reason: z.string().max(1000), attempts }),
 ]);
 export type WatchNoticeRecord = z.infer<typeof noticeSchema>;
 
@@ -76,6 +91,12 @@ export const watchRecordSchema = z.object({
   groups: z.array(z.string().min(1).max(63)).max(1000),
   /** Set while the watch cannot run, with why (said once in the channel). */
   blocked: z.object({ cause: z.enum(['agents', 'policy', 'plan']), reason: z.string().max(1000), since: z.string() }).optional(),
+  /**
+   * Set while Slack refuses every post in the channel (channel gone or archived, bot removed, token revoked), with
+   * Slack's error code: the watch still sweeps, keeps what it has to say and tries once a run to say it (told once
+   * to its creator and in the logs). Cleared by the first post that goes through.
+   */
+  cannotPost: z.object({ code: z.string().max(100), since: z.string() }).optional(),
   state: stateSchema.optional(),
   lastRun: z
     .object({
@@ -85,7 +106,7 @@ export const watchRecordSchema = z.object({
       summary: z.string().max(500).optional(),
     })
     .optional(),
-  outbox: z.array(noticeSchema).max(100),
+  outbox: z.array(noticeSchema).max(MAX_OUTBOX),
 });
 export type WatchRecord = z.infer<typeof watchRecordSchema>;
 
@@ -93,11 +114,42 @@ export type WatchRecord = z.infer<typeof watchRecordSchema>;
 const sameState: WatchState = {} as z.infer<typeof stateSchema>;
 void sameState;
 
-/** Creates the record and its place in the channel's list unless the channel already has `max` watches. */
+/** The caps on watches, each checked atomically with the others when a watch is made. */
+export interface WatchLimits {
+  /** Most watches one channel (or DM) may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL). */
+  perChannel: number;
+  /** Most watches one user may have made, in all channels (ZENSWEEP_WATCH_MAX_PER_USER). */
+  perUser: number;
+  /** Most watches in all (ZENSWEEP_WATCH_MAX_TOTAL). */
+  total: number;
+}
+
+/** Which cap a new watch would break. */
+export type WatchCap = 'channel' | 'user' | 'total';
+
+/** A new watch would break one of the caps: the message says which, and how to free a place. */
+export class TooManyWatchesError extends ZenSweepError {
+  constructor(
+    readonly cap: WatchCap,
+    message: string,
+  ) {
+    super('too_many_watches', message);
+  }
+}
+
+/**
+ * Creates the record and its place in the channel's, the user's and the whole list, unless one of them is full.
+ * KEYS: channel set, record, user set, owners hash. ARGV: channel cap, id, record, user cap, total cap, owner entry.
+ * Returns 1 (made), 0 (channel full), -2 (user full), -3 (total full), -1 (id taken).
+ */
 const CREATE_SCRIPT = `
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return -2 end
+if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[5]) then return -3 end
 if redis.call('SET', KEYS[2], ARGV[3], 'NX') == false then return -1 end
 redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[6])
 return 1`;
 
 /** Deletes a lock only if it is still the holder's. */
@@ -109,11 +161,54 @@ export function newWatchId(): string {
   return `w${randomBytes(3).toString('hex')}`;
 }
 
+/** A stored watch that does not read as one: listed by its id, so that it can be removed. */
+export interface UnreadableWatch {
+  id: string;
+  /** The first thing wrong with it (never any of its content). */
+  reason: string;
+}
+
+/** What `removeById` removed: the watch's sweep, when its record could still be read. */
+export interface RemovedWatch {
+  id: string;
+  sweep?: string;
+}
+
+/** Where a watch belongs, as the owners hash keeps it (`CHANNEL USER`), whether its record reads or not. */
+interface WatchOwner {
+  channel: string;
+  user?: string;
+}
+
+const CHANNEL_ID = /^[CGD][A-Z0-9]+$/;
+
+/** Channel and creator of a stored record that may not pass its schema (an older or damaged one). */
+function ownerOfText(text: string | null): WatchOwner | undefined {
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text) as { channel?: unknown; createdBy?: unknown };
+    if (typeof value.channel !== 'string' || !CHANNEL_ID.test(value.channel)) return undefined;
+    return typeof value.createdBy === 'string' && /^[A-Za-z0-9]{1,64}$/.test(value.createdBy)
+      ? { channel: value.channel, user: value.createdBy }
+      : { channel: value.channel };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Watches in Redis, and their schedules. Keys: `PREFIX:watch:ID` (the record: written by its runs; the commands
- * only create and delete it), `PREFIX:watch:ID:mute` (expires when the mute ends), `PREFIX:watch:ID:lock` (held
- * by the run in progress), `PREFIX:watches:CHANNEL` (the channel's ids). The schedule is a BullMQ job scheduler on
- * WATCH_QUEUE named by the id: it lives in Redis, so it survives the bot's restarts.
+ * Watches in Redis, and their schedules. Keys, each with a TTL or a bound:
+ * - `PREFIX:watch:ID`: the record (written by its runs; the commands only create and delete it); no TTL, bounded
+ *   by the caps: at most `total` of them;
+ * - `PREFIX:watch:ID:mute`: expires when the mute ends; `PREFIX:watch:ID:lock`: held by the run in progress,
+ *   expires after the run's timeout;
+ * - `PREFIX:watches:CHANNEL`: the channel's ids (at most `perChannel`);
+ * - `PREFIX:watches-of:USER`: the ids of the watches a user made (at most `perUser`);
+ * - `PREFIX:watch-owners`: id → `CHANNEL USER` for every watch (at most `total` entries): the total's count, and
+ *   how a watch whose record does not read is still found and removed.
+ * Sets and the hash lose an id when its watch is removed (an empty set is no key at all). The schedule is a
+ * BullMQ job scheduler on WATCH_QUEUE named by the id, whose job template carries the watch runs' retention: it
+ * lives in Redis, so it survives the bot's restarts.
  */
 export class WatchStore {
   constructor(
@@ -122,6 +217,8 @@ export class WatchStore {
     private readonly prefix = KEY_PREFIX,
     /** Told of a stored record that does not read as a watch (it is then skipped), default: a line on stderr. */
     private readonly onBadRecord: OnBadRecord = printBadRecord,
+    /** How long finished runs are kept (the job options of every run), default RETENTION.watchRuns. */
+    private readonly runRetention: JobRetention = retention('watchRuns'),
   ) {}
 
   private key(id: string): string {
@@ -132,22 +229,69 @@ export class WatchStore {
     return `${this.prefix}:watches:${channel}`;
   }
 
-  /** Stores a new watch and schedules it, with a first run at once (its baseline); false when the channel is full. */
-  async create(record: WatchRecord, maxPerChannel: number): Promise<boolean> {
+  private userKey(user: string): string {
+    return `${this.prefix}:watches-of:${user}`;
+  }
+
+  private ownersKey(): string {
+    return `${this.prefix}:watch-owners`;
+  }
+
+  private async schedule(id: string, everyMs: number): Promise<void> {
+    await this.queue.upsertJobScheduler(id, { every: everyMs }, { name: 'run', data: { v: 1, watchId: id }, opts: { ...this.runRetention } });
+  }
+
+  /**
+   * Stores a new watch and schedules it, with a first run at once (its baseline). Throws TooManyWatchesError, saying
+   * which cap, when its channel, its creator or the whole bot already has as many watches as allowed.
+   */
+  async create(record: WatchRecord, limits: WatchLimits): Promise<void> {
     const created = await this.redis.eval(
       CREATE_SCRIPT,
-      2,
+      4,
       this.channelKey(record.channel),
       this.key(record.id),
-      maxPerChannel,
+      this.userKey(record.createdBy),
+      this.ownersKey(),
+      limits.perChannel,
       record.id,
       JSON.stringify(watchRecordSchema.parse(record)),
+      limits.perUser,
+      limits.total,
+      `${record.channel} ${record.createdBy}`,
     );
     if (created === -1) throw new Error(`watch id ${record.id} is taken`);
-    if (created !== 1) return false;
-    await this.queue.upsertJobScheduler(record.id, { every: record.everyMs }, { name: 'run', data: { v: 1, watchId: record.id } });
-    await this.queue.add('run', { v: 1, watchId: record.id }, { jobId: `${record.id}-first`, removeOnComplete: true, removeOnFail: true });
-    return true;
+    if (created === 0) {
+      throw new TooManyWatchesError(
+        'channel',
+        `this channel already has ${limits.perChannel} watches, the most it may have: remove one with /sweep unwatch ID (see /sweep watches)`,
+      );
+    }
+    if (created === -2) {
+      const where = await this.channelsOf(record.createdBy);
+      throw new TooManyWatchesError(
+        'user',
+        `you already have ${limits.perUser} watches, the most one person may have: remove one with /sweep unwatch ID in its channel` +
+          (where.length > 0 ? ` (yours are in ${where.join(', ')})` : ''),
+      );
+    }
+    if (created !== 1) {
+      throw new TooManyWatchesError(
+        'total',
+        `this bot already runs ${limits.total} watches, the most it may run: remove one with /sweep unwatch ID (see /sweep watches), or ask whoever runs ZenSweep to raise ZENSWEEP_WATCH_MAX_TOTAL`,
+      );
+    }
+    await this.schedule(record.id, record.everyMs);
+    await this.queue.add('run', { v: 1, watchId: record.id }, { jobId: `${record.id}-first`, ...this.runRetention });
+  }
+
+  /** The channel ids where a user's watches are, at most 5, for the message of the per-user cap. */
+  private async channelsOf(user: string): Promise<string[]> {
+    const ids = (await this.redis.smembers(this.userKey(user))).slice(0, 100);
+    if (ids.length === 0) return [];
+    const owners = await this.redis.hmget(this.ownersKey(), ...ids);
+    const channels = new Set(owners.flatMap((entry) => (entry ? [entry.split(' ')[0] ?? ''] : [])).filter((c) => CHANNEL_ID.test(c)));
+    return [...channels].sort().slice(0, 5);
   }
 
   /** The record; undefined when there is none, or when it does not read as one (then `onBadRecord` is told). */
@@ -168,30 +312,101 @@ export class WatchStore {
     return written === 'OK';
   }
 
-  /** The channel's watches, oldest first. */
-  async list(channel: string): Promise<WatchRecord[]> {
-    const ids = await this.redis.smembers(this.channelKey(channel));
-    const records: WatchRecord[] = [];
+  /**
+   * The channel's watches, oldest first, and apart from them those whose record does not read as one (each also
+   * told to `onBadRecord`), by id, so that they can be removed. An id whose record is gone altogether (evicted,
+   * deleted by hand) is removed with its schedule on the way.
+   */
+  async list(channel: string): Promise<{ watches: WatchRecord[]; unreadable: UnreadableWatch[] }> {
+    const ids = (await this.redis.smembers(this.channelKey(channel))).sort();
+    const watches: WatchRecord[] = [];
+    const unreadable: UnreadableWatch[] = [];
     for (const id of ids) {
-      const record = await this.get(id);
-      if (record) records.push(record);
+      const key = this.key(id);
+      const text = await this.redis.get(key);
+      if (text === null) {
+        await this.removeById(id, channel);
+        continue;
+      }
+      const record = readRecord(watchRecordSchema, text, { what: 'watch record', key }, (bad) => {
+        unreadable.push({ id, reason: bad.reason });
+        this.onBadRecord(bad);
+      });
+      if (record) watches.push(record);
     }
-    return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    watches.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return { watches, unreadable };
+  }
+
+  /**
+   * Removes the watch `id` of `channel` with all it has in Redis: its record, mute, lock, its place in the channel's,
+   * its creator's and the whole list, and its schedule, whether its record reads as a watch or not. Undefined when
+   * the channel has no watch of that id (another channel's is left alone).
+   */
+  async removeById(id: string, channel: string): Promise<RemovedWatch | undefined> {
+    const key = this.key(id);
+    const [member, entry, text] = await Promise.all([
+      this.redis.sismember(this.channelKey(channel), id),
+      this.redis.hget(this.ownersKey(), id),
+      this.redis.get(key),
+    ]);
+    const [ownerChannel, ownerUser] = entry ? entry.split(' ') : [];
+    const stored = ownerOfText(text);
+    const belongs = member === 1 || ownerChannel === channel || (entry === null && stored?.channel === channel);
+    if (!belongs) return undefined;
+    const user = ownerUser ?? stored?.user;
+    const record = text ? watchRecordSchema.safeParse(safeJson(text)) : undefined;
+    await this.unschedule(id);
+    const tx = this.redis.multi().del(key, `${key}:mute`, `${key}:lock`).srem(this.channelKey(channel), id).hdel(this.ownersKey(), id);
+    if (user) tx.srem(this.userKey(user), id);
+    await tx.exec();
+    return record?.success ? { id, sweep: record.data.sweep } : { id };
   }
 
   /** Removes a watch and its schedule. */
   async remove(record: Pick<WatchRecord, 'id' | 'channel'>): Promise<void> {
-    await this.unschedule(record.id);
-    await this.redis
-      .multi()
-      .del(this.key(record.id), `${this.key(record.id)}:mute`)
-      .srem(this.channelKey(record.channel), record.id)
-      .exec();
+    await this.removeById(record.id, record.channel);
   }
 
   /** Stops a watch's schedule (its record is already gone). */
   async unschedule(id: string): Promise<void> {
     await this.queue.removeJobScheduler(id);
+  }
+
+  /**
+   * Brings watches made by an older version under what this one keeps: each record gets its place in the owners
+   * hash and its creator's list (so the caps count it and `removeById` finds it), and each schedule whose job
+   * template has no retention gets one. Returns how many watches it changed. Cheap when there is nothing to do.
+   */
+  async upgrade(): Promise<number> {
+    let changed = 0;
+    const ids = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:watch:w*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const id = key.slice(`${this.prefix}:watch:`.length);
+        if (/^w[0-9a-f]{6}$/.test(id)) ids.add(id);
+      }
+    } while (cursor !== '0');
+    for (const id of ids) {
+      if ((await this.redis.hexists(this.ownersKey(), id)) === 1) continue;
+      const owner = ownerOfText(await this.redis.get(this.key(id)));
+      if (!owner) continue;
+      const tx = this.redis.multi().hset(this.ownersKey(), id, `${owner.channel} ${owner.user ?? ''}`.trim()).sadd(this.channelKey(owner.channel), id);
+      if (owner.user) tx.sadd(this.userKey(owner.user), id);
+      await tx.exec();
+      changed += 1;
+    }
+    for (const scheduler of await this.queue.getJobSchedulers()) {
+      const id = scheduler.key;
+      if (!ids.has(id) || scheduler.every === undefined || scheduler.every === null) continue;
+      if (scheduler.template?.opts?.removeOnComplete !== undefined) continue;
+      await this.schedule(id, Number(scheduler.every));
+      changed += 1;
+    }
+    return changed;
   }
 
   /** Silences a watch for `forMs` milliseconds; 0 ends a mute. */
@@ -213,5 +428,13 @@ export class WatchStore {
     return async () => {
       await this.redis.eval(RELEASE_SCRIPT, 1, key, token);
     };
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

@@ -10,7 +10,7 @@ import type { CommandKind, CommandOf } from '../door/kind.js';
 import type { ResultOf } from '../door/kinds.js';
 import { renderAgentsMrkdwn } from '../views/agents.js';
 import { escapeText, hostsBlocks } from '../views/blocks.js';
-import { renderHistoryMrkdwn } from '../views/history.js';
+import { renderBaselinesMrkdwn, renderHistoryMrkdwn } from '../views/history.js';
 import { STATE_WORDS } from '../views/words.js';
 import { HELP_TEXT, errorText } from './render/replies.js';
 import { slackTime, watchesText } from './watches/render.js';
@@ -44,8 +44,12 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
         `I will post here only when a change holds for ${watch.confirm} run${watch.confirm === 1 ? '' : 's'}. ` +
         `\`/sweep watches\` lists this channel's watches; \`/sweep unwatch ${watch.id}\` stops this one.`,
     ),
-  watches: ({ watches, muted }) => text(watchesText(watches, muted)),
-  unwatch: (watch) => text(`Stopped watching \`${escapeText(watch.sweep)}\` (\`${watch.id}\`).`),
+  baselines: (baselines) => text(renderBaselinesMrkdwn(baselines)),
+  forget: ({ name, forgotten }) =>
+    text(forgotten ? `Forgot baseline \`${escapeText(name)}\`.` : `There is no baseline named \`${escapeText(name)}\` in this channel: \`/sweep baselines\` lists them.`),
+  watches: ({ watches, muted, unreadable }) => text(watchesText(watches, muted, Date.now(), unreadable)),
+  unwatch: (removed) =>
+    text(removed.sweep === undefined ? `Removed the unreadable watch \`${removed.id}\`.` : `Stopped watching \`${escapeText(removed.sweep)}\` (\`${removed.id}\`).`),
   mute: ({ watch, until }) =>
     text(
       until
@@ -67,7 +71,7 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
   save_baseline: (saved) =>
     text(
       saved
-        ? `Saved as baseline \`${saved.name}\`. Compare later with \`/sweep ${escapeText(saved.targets.join(' '))} compare:${saved.name}\`.`
+        ? `Saved as baseline \`${saved.name}\`. Compare later with \`/sweep ${escapeText(saved.targets.join(' '))} compare:${saved.name}\` in this channel (its baselines are its own).`
         : 'This sweep is no longer in the history.',
     ),
 };

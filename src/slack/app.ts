@@ -17,6 +17,7 @@ import { logBadRecords } from '../queue/records.js';
 import { AgentRegistry } from '../queue/registry.js';
 import { WATCH_QUEUE, WatchStore } from '../queue/watch-store.js';
 import { ResultStore } from '../queue/results.js';
+import { retention } from '../queue/retention.js';
 import { Shutdown } from '../shutdown.js';
 import { AuditTrail } from '../door/audit.js';
 import { Door } from '../door/door.js';
@@ -109,7 +110,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     queueOf: (group) => {
       let queue = groupQueues.get(group);
       if (!queue) {
-        queue = new bullmq.Queue(sweepQueueName(group), { connection: redis });
+        queue = new bullmq.Queue(sweepQueueName(group), { connection: redis, defaultJobOptions: retention('chunks', config.jobsKept) });
         queue.on('error', connections.errorLogger('queue_error', { queue: queue.name }));
         groupQueues.set(group, queue);
       }
@@ -152,17 +153,23 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     onBadRecord,
     onError: connections.errorLogger('queue_error'),
     watcher,
+    jobsKept: config.jobsKept,
   });
   const history = new HistoryStore(redis, { onBadRecord });
   const results = new ResultStore(redis, KEY_PREFIX, onBadRecord);
   const audit = new AuditTrail(redis, log, KEY_PREFIX, (entry) => metrics.audited(entry.outcome));
   const store = new SlackStore(redis);
-  const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis });
+  const deliveries = new bullmq.Queue(DELIVERY_QUEUE, { connection: redis, defaultJobOptions: retention('deliveries', config.jobsKept) });
   deliveries.on('error', connections.errorLogger('queue_error', { queue: DELIVERY_QUEUE }));
-  const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis });
+  const watchRetention = retention('watchRuns', config.jobsKept);
+  const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis, defaultJobOptions: watchRetention });
   watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
-  const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord);
-  const hostJobs = new HostJobs(redis, { watcher, onError: connections.errorLogger('queue_error'), onBadRecord });
+  const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord, watchRetention);
+  // Watches made by an older version: counted by the caps, removable by id, their runs kept as long as the above.
+  const upgraded = await watchStore.upgrade();
+  const unowned = await history.expireUnownedBaselines();
+  if (upgraded + unowned > 0) log.info({ event: 'redis_upgraded', watches: upgraded, unownedBaselines: unowned });
+  const hostJobs = new HostJobs(redis, { watcher, onError: connections.errorLogger('queue_error'), onBadRecord, jobsKept: config.jobsKept });
   const slots = new RequestSlots(redis, config.maxSweepsPerUser);
   // Read before a request is judged: bounded, so a Web API down refuses it in seconds rather than in half an hour.
   const usergroups = new SlackUsergroups(new WebClient(config.botToken, { ...clientOptions, logger, retryConfig: { retries: 1 }, timeout: 5000 }), config.policy);
@@ -179,7 +186,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       results,
       hostJobs,
       start: new SlackStarter(deliveries, store, config.deliveryAttempts),
-      watches: { store: watchStore, minIntervalMs: config.watchMinIntervalMs, caps: { perChannel: config.watchMaxPerChannel } },
+      watches: { store: watchStore, minIntervalMs: config.watchMinIntervalMs, caps: { perChannel: config.watchMaxPerChannel, perUser: config.watchMaxPerUser, total: config.watchMaxTotal } },
     },
   });
   registerSweepCommand(app, { door, store, log });
@@ -205,9 +212,18 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) metrics.sweep('failed');
   });
   worker.on('error', connections.errorLogger('worker_error'));
+  // Notices are tried once a run: a client that waits out 429s and retries 5xx would hold the run (and its sweep).
+  const noticeClient = new WebClient(config.botToken, {
+    slackApiUrl: config.slackApiUrl,
+    fetch,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+    logger,
+  });
   const watchWorker = new bullmq.Worker(
     WATCH_QUEUE,
-    watchProcessor({ client, store: watchStore, dispatcher, access, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
+    watchProcessor({ client: noticeClient, store: watchStore, dispatcher, access, results, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
     // A run mostly waits for its sweep; runs of one watch never overlap (each holds the watch's lock).
     { connection: workerConnection, concurrency: 20, lockDuration: config.lockMs, stalledInterval: config.lockMs },
   );

@@ -30,6 +30,9 @@ const schema = z.object({
   METRICS_HOST: z.string().optional(),
   ZENSWEEP_WATCH_MIN_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
   ZENSWEEP_WATCH_MAX_PER_CHANNEL: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_WATCH_MAX_PER_USER: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_WATCH_MAX_TOTAL: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
+  ZENSWEEP_JOBS_KEPT: z.string().trim().regex(/^\d+$/, 'must be a whole number of jobs').optional(),
   ZENSWEEP_WATCH_RUN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'must be a whole number of milliseconds').optional(),
   ZENSWEEP_DELIVERY_ATTEMPTS: z.string().trim().regex(/^\d+$/, 'must be a whole number').optional(),
 });
@@ -61,8 +64,17 @@ export interface BotConfig {
   metricsHost?: string;
   /** Shortest interval a watch may run at, in ms (ZENSWEEP_WATCH_MIN_INTERVAL_MS), default 60,000. */
   watchMinIntervalMs: number;
-  /** Most watches one channel may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL), default 10. */
+  /** Most watches one channel (or DM) may have (ZENSWEEP_WATCH_MAX_PER_CHANNEL), default 10. */
   watchMaxPerChannel: number;
+  /** Most watches one user may have made, in all channels and DMs (ZENSWEEP_WATCH_MAX_PER_USER), default 20. */
+  watchMaxPerUser: number;
+  /** Most watches in all (ZENSWEEP_WATCH_MAX_TOTAL), default 500: each runs a sweep every interval. */
+  watchMaxTotal: number;
+  /**
+   * Finished jobs each queue keeps at most, completed and failed each (ZENSWEEP_JOBS_KEPT): lowers the figures of
+   * src/queue/retention.ts (200 to 2,000 by queue), never raises them; default: those figures.
+   */
+  jobsKept?: number;
   /**
    * Longest a watch run waits for its sweep's report, in ms (ZENSWEEP_WATCH_RUN_TIMEOUT_MS), default 600,000: a
    * run whose agent died mid-sweep concludes nothing after this long, and its sweep is cancelled.
@@ -108,6 +120,9 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     metricsHost: listenHost(data.METRICS_HOST, 'METRICS_HOST'),
     watchMinIntervalMs: boundedInt(data.ZENSWEEP_WATCH_MIN_INTERVAL_MS, 60_000, 'ZENSWEEP_WATCH_MIN_INTERVAL_MS', 1000, 86_400_000),
     watchMaxPerChannel: boundedInt(data.ZENSWEEP_WATCH_MAX_PER_CHANNEL, 10, 'ZENSWEEP_WATCH_MAX_PER_CHANNEL', 1, 1000),
+    watchMaxPerUser: boundedInt(data.ZENSWEEP_WATCH_MAX_PER_USER, 20, 'ZENSWEEP_WATCH_MAX_PER_USER', 1, 10_000),
+    watchMaxTotal: boundedInt(data.ZENSWEEP_WATCH_MAX_TOTAL, 500, 'ZENSWEEP_WATCH_MAX_TOTAL', 1, 100_000),
+    jobsKept: data.ZENSWEEP_JOBS_KEPT === undefined ? undefined : boundedInt(data.ZENSWEEP_JOBS_KEPT, 0, 'ZENSWEEP_JOBS_KEPT', 1, 1_000_000),
     watchRunTimeoutMs: boundedInt(data.ZENSWEEP_WATCH_RUN_TIMEOUT_MS, 600_000, 'ZENSWEEP_WATCH_RUN_TIMEOUT_MS', 1000, 3_600_000),
     deliveryAttempts: boundedInt(data.ZENSWEEP_DELIVERY_ATTEMPTS, DELIVERY_ATTEMPTS, 'ZENSWEEP_DELIVERY_ATTEMPTS', 1, 30),
   };

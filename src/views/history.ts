@@ -42,3 +42,24 @@ export function renderHistoryMrkdwn(records: readonly ListedSweep[], target?: st
   });
   return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
 }
+
+/** What the view shows of a baseline: its name, who saved it when, and the sweep it keeps. */
+export interface ListedBaseline {
+  name: string;
+  savedBy: string;
+  savedAt: string;
+  record: Pick<ListedSweep, 'at' | 'targets' | 'summary'>;
+}
+
+/** `/sweep baselines`: the channel's baselines, newest first, each with the sweep it keeps and how to use it. */
+export function renderBaselinesMrkdwn(baselines: readonly ListedBaseline[]): string {
+  if (baselines.length === 0) return 'This channel has no baseline. Save one with `save:NAME` on a sweep, or the *Save as baseline* button.';
+  const lines = baselines.map((b) => {
+    const who = b.savedBy.startsWith('U') || b.savedBy.startsWith('W') ? `<@${b.savedBy}>` : escapeText(b.savedBy);
+    return (
+      `• \`${escapeText(b.name)}\` \`${escapeText(b.record.targets.join(' '))}\` swept ${b.record.at.slice(0, 16).replace('T', ' ')}: ` +
+      `${counts(b.record.summary)}, saved by ${who} · \`compare:${escapeText(b.name)}\``
+    );
+  });
+  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
+}

@@ -315,6 +315,23 @@ describe('parseCommand', () => {
     assertRefused(() => parseCommand('history count:5'), InvalidTargetError, 'invalid_target', 'count:5');
   });
 
+  it('parses baselines, and refuses words after it', () => {
+    assert.deepEqual(parseCommand('baselines'), { kind: 'baselines' });
+    assert.deepEqual(parseCommand(' Baselines '), { kind: 'baselines' });
+    assertRefused(() => parseCommand('baselines prod'), InvalidOptionError, 'invalid_option', 'prod', 'baselines takes nothing');
+  });
+
+  it('parses forget with one baseline name, lower-cased as save:NAME stores it, and refuses anything else', () => {
+    assert.deepEqual(parseCommand('forget Before-Cutover'), { kind: 'forget', name: 'before-cutover' });
+    assert.deepEqual(parseCommand('forget `base-10.0.1.0-24`'), { kind: 'forget', name: 'base-10.0.1.0-24' });
+    assertRefused(() => parseCommand('forget'), InvalidOptionError, 'invalid_option', 'a baseline name is missing', 'e.g. forget before-cutover');
+    assertRefused(() => parseCommand('forget a b'), InvalidOptionError, 'invalid_option', 'b is one word too many');
+    assertRefused(() => parseCommand('forget -x'), InvalidOptionError, 'invalid_option', '-x is not a baseline name');
+    assertRefused(() => parseCommand('forget a:b'), InvalidOptionError, 'invalid_option', 'is not a baseline name');
+    // A host really named forget is swept with a trailing dot.
+    assert.deepEqual(texts((parseCommand('forget.') as { request: SweepRequest }).request), ['forget']);
+  });
+
   it('parses everything else as a sweep', () => {
     const command = parseCommand('10.0.1.0/24 tcp:ssh');
     assert.equal(command.kind, 'sweep');

@@ -288,7 +288,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
       await client.zadd(`zensweep:history:target:${key}`, at, id);
     }
     await client.set('zensweep:agent:lo:bogus', JSON.stringify({ group: 'lo', id: 'bogus' }), 'EX', 60);
-    await client.set('zensweep:baseline:broken', 'hunter2-planted');
+    await client.set('zensweep:baseline:cli:broken', 'hunter2-planted');
 
     // The agent putting the next report together passes over the bad records to the last good sweep.
     const second = parseReport(await zensweep(['submit', '127.0.0.0/28', '--json'], { env: env() }));
@@ -324,7 +324,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.equal(
       compared.stderr,
       'zensweep: skipped a bad agent heartbeat at zensweep:agent:lo:bogus: cidrs: Invalid input: expected array, received undefined\n' +
-        'zensweep: skipped a bad baseline at zensweep:baseline:broken: not JSON\n' +
+        'zensweep: skipped a bad baseline at zensweep:baseline:cli:broken: not JSON\n' +
         'zensweep: there is no baseline named broken: save one first with save:broken\n',
     );
     for (const output of [history, agents, compared]) assert.doesNotMatch(output.stdout + output.stderr, /hunter2/);
@@ -529,13 +529,14 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.equal(saved.savedAs, 'before-cutover');
     // Pretend the baseline saw 127.0.0.3 silent and 127.0.0.4 answering TCP only: the next sweep sees both alive.
     const history = new HistoryStore(client);
-    const baseline = await history.baseline('before-cutover');
+    // zensweep submit saves and compares the command line's own baselines.
+    const baseline = await history.baseline('cli', 'before-cutover');
     assert.ok(baseline);
     baseline.record.hosts = baseline.record.hosts
       .filter((h) => h.ip !== '127.0.0.3')
       .map((h) => (h.ip === '127.0.0.4' ? { ...h, state: 'alive_tcp_only' as const } : h));
     baseline.record.silent = ['127.0.0.3'];
-    await client.set('zensweep:baseline:before-cutover', JSON.stringify(baseline));
+    await client.set('zensweep:baseline:cli:before-cutover', JSON.stringify(baseline));
     const result = await zensweep(['submit', '127.0.0.0/28', 'compare:before-cutover'], { env: env() });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /\nAgainst baseline before-cutover, [^\n]+: 1 appeared · 1 changed\n {2}appeared: 127\.0\.0\.3\n {2}changed: 127\.0\.0\.4 \(TCP only → alive\)\n/);

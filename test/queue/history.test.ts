@@ -141,18 +141,70 @@ describe('HistoryStore (real redis-server)', () => {
     assert.ok(ttl > 23 * 3600 && ttl <= 24 * 3600, `ttl ${ttl}`);
   });
 
-  it('saves a baseline that outlives the history retention, and replaces it by name', async () => {
-    const store = new HistoryStore(redis, { prefix: 't4', maxCount: 1 });
+  it('saves a baseline that outlives the count retention, expires with the age limit, and replaces it by name', async () => {
+    const store = new HistoryStore(redis, { prefix: 't4', maxCount: 1, maxAgeDays: 2 });
     await store.record(record('first', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
-    assert.equal(await store.saveBaseline('Before-Cutover', 'first', 'U1'), true);
+    assert.equal(await store.saveBaseline('C0OPS', 'Before-Cutover', 'first', 'U1'), true);
     await store.record(record('second', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'silent')]));
     assert.equal(await store.get('first'), undefined, 'retention dropped the sweep itself');
-    const baseline = await store.baseline('before-cutover');
+    const baseline = await store.baseline('C0OPS', 'before-cutover');
     assert.equal(baseline?.record.id, 'first');
     assert.equal(baseline?.savedBy, 'U1');
-    assert.equal(await store.saveBaseline('before-cutover', 'gone', 'U1'), false);
-    assert.equal(await store.saveBaseline('before-cutover', 'second', 'U2'), true);
-    assert.equal((await store.baseline('before-cutover'))?.record.id, 'second');
+    assert.equal(baseline?.owner, 'C0OPS');
+    // It expires as a history record saved now would: after the age limit (2 days here), as does its owner's index.
+    for (const key of ['t4:baseline:C0OPS:before-cutover', 't4:baselines:C0OPS']) {
+      const ttl = await redis.pttl(key);
+      assert.ok(ttl > 2 * 24 * 3600_000 - 60_000 && ttl <= 2 * 24 * 3600_000, `${key}: ttl ${ttl} ms`);
+    }
+    assert.equal(await store.saveBaseline('C0OPS', 'before-cutover', 'gone', 'U1'), false);
+    assert.equal(await store.saveBaseline('C0OPS', 'before-cutover', 'second', 'U2'), true);
+    assert.equal((await store.baseline('C0OPS', 'before-cutover'))?.record.id, 'second');
+  });
+
+  it('keeps each owner’s baselines apart: another channel neither reads nor replaces them', async () => {
+    const store = new HistoryStore(redis, { prefix: 't4b' });
+    await store.record(record('c1-sweep', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
+    await store.record(record('c2-sweep', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'silent')]));
+    assert.equal(await store.saveBaseline('C0ONE', 'before-cutover', 'c1-sweep', 'U1'), true);
+    assert.equal(await store.baseline('C0TWO', 'before-cutover'), undefined, 'not readable from another channel');
+    assert.equal(await store.baseline('cli', 'before-cutover'), undefined, 'nor from the command line');
+    assert.equal(await store.saveBaseline('C0TWO', 'before-cutover', 'c2-sweep', 'U2'), true);
+    assert.equal((await store.baseline('C0ONE', 'before-cutover'))?.record.id, 'c1-sweep', 'the first channel’s is untouched');
+    assert.equal((await store.baseline('C0TWO', 'before-cutover'))?.record.id, 'c2-sweep');
+    await assert.rejects(store.saveBaseline('C0ONE:x', 'n', 'c1-sweep', 'U1'), /cannot own baselines/);
+  });
+
+  it('lets baselines saved before owners expire with the history, leaving owned ones as they are', async () => {
+    const store = new HistoryStore(redis, { prefix: 't4d', maxAgeDays: 3 });
+    await redis.set('t4d:baseline:before-cutover', '{}');
+    await store.record(record('s1', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
+    await store.saveBaseline('C0ONE', 'owned', 's1', 'U1');
+    await redis.persist('t4d:baseline:C0ONE:owned');
+    assert.equal(await store.expireUnownedBaselines(), 1);
+    const ttl = await redis.pttl('t4d:baseline:before-cutover');
+    assert.ok(ttl > 3 * 24 * 3600_000 - 60_000 && ttl <= 3 * 24 * 3600_000, `ttl ${ttl} ms`);
+    assert.equal(await redis.pttl('t4d:baseline:C0ONE:owned'), -1, 'an owned key is not touched');
+    assert.equal(await store.expireUnownedBaselines(), 0, 'nothing left to do');
+  });
+
+  it('lists an owner’s baselines, newest first, and forgets one by name', async () => {
+    const store = new HistoryStore(redis, { prefix: 't4c' });
+    await store.record(record('s1', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
+    await store.saveBaseline('C0ONE', 'first', 's1', 'U1');
+    await new Promise((r) => setTimeout(r, 5));
+    await store.saveBaseline('C0ONE', 'Second', 's1', 'U1');
+    await store.saveBaseline('C0TWO', 'theirs', 's1', 'U2');
+    assert.deepEqual((await store.listBaselines('C0ONE')).map((b) => b.name), ['second', 'first']);
+    assert.deepEqual((await store.listBaselines('C0TWO')).map((b) => b.name), ['theirs']);
+    assert.deepEqual(await store.listBaselines('C0NONE'), []);
+    assert.equal(await store.forgetBaseline('C0TWO', 'first'), false, 'not another channel’s');
+    assert.equal(await store.forgetBaseline('C0ONE', 'FIRST'), true);
+    assert.equal(await store.baseline('C0ONE', 'first'), undefined);
+    assert.equal(await store.forgetBaseline('C0ONE', 'first'), false, 'already gone');
+    // One that expired leaves the list (and its index) by itself.
+    await redis.del('t4c:baseline:C0ONE:second');
+    assert.deepEqual(await store.listBaselines('C0ONE'), []);
+    assert.equal(await redis.exists('t4c:baselines:C0ONE'), 0);
   });
 
   it('skips records that are not JSON, misshapen or older, one line each, and serves the good ones around them', async () => {
@@ -192,14 +244,14 @@ describe('HistoryStore (real redis-server)', () => {
     assert.deepEqual(lines(), expected);
     assert.equal(await store.get('older'), undefined);
     assert.deepEqual(lines(), [expected[1]]);
-    assert.equal(await store.saveBaseline('from-garbage', 'garbage', 'U1'), false);
+    assert.equal(await store.saveBaseline('cli', 'from-garbage', 'garbage', 'U1'), false);
     assert.deepEqual(lines(), [expected[0]]);
 
-    await redis.set('t5:baseline:broken', JSON.stringify({ name: 'broken', savedBy: 'U1', savedAt: new Date().toISOString(), record: 'hunter2-planted' }));
-    assert.equal(await store.baseline('broken'), undefined);
-    assert.deepEqual(lines(), [['baseline', 't5:baseline:broken', 'record: Invalid input: expected object, received string']]);
-    assert.equal(await store.saveBaseline('fine', 'good-old', 'U1'), true);
-    assert.equal((await store.baseline('fine'))?.record.id, 'good-old');
+    await redis.set('t5:baseline:cli:broken', JSON.stringify({ name: 'broken', savedBy: 'U1', savedAt: new Date().toISOString(), record: 'hunter2-planted' }));
+    assert.equal(await store.baseline('cli', 'broken'), undefined);
+    assert.deepEqual(lines(), [['baseline', 't5:baseline:cli:broken', 'record: Invalid input: expected object, received string']]);
+    assert.equal(await store.saveBaseline('cli', 'fine', 'good-old', 'U1'), true);
+    assert.equal((await store.baseline('cli', 'fine'))?.record.id, 'good-old');
 
     // Retention drops bad records like any other, without reading them as sweeps.
     const small = new HistoryStore(redis, { prefix: 't5', maxCount: 1, onBadRecord: (b) => bad.push(b) });

@@ -40,7 +40,7 @@ import { startRedis, type RedisServer } from '../support/redis.js';
 const POLICY = parsePolicy(
   JSON.stringify({
     rules: [
-      { channels: ['C0OPS'] },
+      { channels: ['C0OPS', 'C0OPS2'] },
       { channels: ['C0SMALL'], cidrs: ['127.0.0.0/28'] },
       { channels: ['C0LAB'], groups: ['lab'] },
     ],
@@ -175,7 +175,7 @@ describe('report buttons', () => {
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['show_hosts', 'allowed']);
   });
 
-  it('Save as baseline: saves nothing for a channel that could not have run the sweep', async () => {
+  it('Save as baseline: saves nothing for a channel that could not have run the sweep, and saves the pressing channel’s own', async () => {
     const sweepId = await started('C0OPS', '127.0.0.0/24');
     const hosts = [host('127.0.0.1', 'alive')];
     await history().record({
@@ -183,11 +183,36 @@ describe('report buttons', () => {
       ...{ targetKey: targetKey(['127.0.0.0/24']), groups: ['lo'], summary: summarize(hosts), durationMs: 5, complete: true, ...recordHosts(hosts) },
     });
     refusedWith(await button.saveBaseline(press('C0SMALL', sweepId)), SMALL_REFUSAL);
-    assert.equal(await history().baseline('base-127.0.0.0-24'), undefined);
+    assert.equal(await history().baseline('C0SMALL', 'base-127.0.0.0-24'), undefined);
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['save_baseline', 'refused']);
-    assert.match((await button.saveBaseline(press('C0OPS', sweepId))).text, /^Saved as baseline `base-127\.0\.0\.0-24`/);
-    assert.equal((await history().baseline('base-127.0.0.0-24'))?.savedBy, 'U0OPS');
+    assert.match((await button.saveBaseline(press('C0OPS', sweepId))).text, /^Saved as baseline `base-127\.0\.0\.0-24`.* in this channel/);
+    assert.equal((await history().baseline('C0OPS', 'base-127.0.0.0-24'))?.savedBy, 'U0OPS');
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['save_baseline', 'allowed']);
+    // Another channel pressing the same button saves its own baseline of that name; the first is left as it was.
+    await button.saveBaseline(press('C0OPS2', sweepId, 'U0SECOND'));
+    assert.equal((await history().baseline('C0OPS2', 'base-127.0.0.0-24'))?.savedBy, 'U0SECOND');
+    assert.equal((await history().baseline('C0OPS', 'base-127.0.0.0-24'))?.savedBy, 'U0OPS');
+  });
+
+  it('compare:NAME reads only the asking channel’s baselines: another channel hears there is none', async () => {
+    const sweepId = await started('C0OPS', '127.0.0.0/24');
+    const hosts = [host('127.0.0.1', 'alive')];
+    await history().record({
+      ...{ id: sweepId, requestedBy: 'U0STARTER', origin: 'C0OPS', at: new Date().toISOString(), targets: ['127.0.0.0/24'] },
+      ...{ targetKey: targetKey(['127.0.0.0/24']), groups: ['lo'], summary: summarize(hosts), durationMs: 5, complete: true, ...recordHosts(hosts) },
+    });
+    await history().saveBaseline('C0OPS', 'only-ops', sweepId, 'U0OPS');
+    const deliveriesBefore = await deliveries.count();
+    const ask = async (user: string, channel: string): Promise<Reply> =>
+      replyTo(await door.answer({ source: 'slack', user, channel, text: '127.0.0.0/24 compare:only-ops' }, () => parseCommand('127.0.0.0/24 compare:only-ops', PARSE_LIMITS)));
+    const refused = await ask('U0SECOND', 'C0OPS2');
+    assert.equal(refused.text.split('\n')[0], ':warning: there is no baseline named only-ops in this channel: save one here first with save:only-ops');
+    assert.equal(await deliveries.count(), deliveriesBefore, 'nothing started');
+    assert.match((await ask('U0OPS', 'C0OPS')).text, /^Sweeping/);
+    // The sweep's jobs carry its owner, for the report worker's compare and save.
+    const entry = await lastAudit();
+    const delivery = await deliveries.getJob(`deliver-${entry?.sweepId ?? ''}`);
+    assert.equal((delivery?.data as { flow?: { report?: { owner?: string } } } | undefined)?.flow?.report?.owner, 'C0OPS');
   });
 
   it('Re-run: a new sweep from whoever pressed it, refused with the policy reason where they may not, and audited', async () => {

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { ResultStore } from '../../src/queue/results.js';
 import { WATCH_QUEUE, WatchStore, type WatchRecord } from '../../src/queue/watch-store.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { commandFields, freePort, postSigned, startBot, type BotProcess } from '../support/bot.js';
@@ -68,6 +69,14 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
   let port: number;
   let metricsPort: number;
   const botEnv = (): NodeJS.ProcessEnv => ({ ...WATCH_ENV, METRICS_PORT: String(metricsPort) });
+  /**
+   * Starts the bot again (after a stop), on a fresh metrics port: the last one may have been taken meanwhile, e.g.
+   * as the local port of some outgoing connection on this busy machine.
+   */
+  const restartBot = async (env: NodeJS.ProcessEnv = {}): Promise<BotProcess> => {
+    metricsPort = await freePort();
+    return startBot({ redisUrl: redis.url, slack, env: { ...botEnv(), ...env } });
+  };
   const listeners: Listener[] = [];
   const extraAgents: AgentProcess[] = [];
 
@@ -82,9 +91,9 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     await made.open();
     return made;
   };
-  /** Creates a watch and waits for its first run (its baseline). */
-  const watch = async (text: string): Promise<WatchRecord> => {
-    const ack = await command(`watch ${text}`);
+  /** Creates a watch (in C0PUBLIC unless `overrides` say where) and waits for its first run (its baseline). */
+  const watch = async (text: string, overrides: Record<string, string> = {}): Promise<WatchRecord> => {
+    const ack = await command(`watch ${text}`, overrides);
     const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1];
     assert.ok(id, ack);
     return waitFor(`the first run of ${id}`, async () => {
@@ -104,9 +113,32 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     }
     return record as WatchRecord;
   };
+  /** Waits for `count` more runs that each swept (a new sweep id every time); resolves with their sweep ids. */
+  const sweeps = async (id: string, count: number): Promise<string[]> => {
+    const seen: string[] = [];
+    let last = (await store.get(id))?.lastRun?.sweepId;
+    while (seen.length < count) {
+      await until(`sweep ${seen.length + 1} of ${count} of ${id}`, async () => {
+        const now = (await store.get(id))?.lastRun?.sweepId;
+        if (now === undefined || now === last) return false;
+        last = now;
+        return true;
+      });
+      seen.push(last ?? '');
+    }
+    return seen;
+  };
+  /** The bot's log events of this name (this bot process only). */
+  const botEvents = (name: string): Record<string, unknown>[] =>
+    bot
+      .log()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((event) => event.event === name);
   /** Messages of this watch: channel messages (alerts, notices) and replies in a thread. */
   const posted = (record: WatchRecord): { channel: SlackCall[]; replies: SlackCall[] } => {
-    const mine = slack.callsOf('chat.postMessage').filter((c) => textOf(c).includes(record.id));
+    const mine = slack.callsOf('chat.postMessage').filter((c) => textOf(c).includes(record.id) && c.args.channel === record.channel);
     return { channel: mine.filter((c) => c.args.thread_ts === undefined), replies: mine.filter((c) => c.args.thread_ts !== undefined) };
   };
 
@@ -219,7 +251,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     const seen = await runs(record.id);
     assert.equal(seen.state?.pending['127.0.5.30']?.runs, 1);
     assert.equal(await bot.stop(), 0);
-    bot = await startBot({ redisUrl: redis.url, slack, env: botEnv() });
+    bot = await restartBot();
     const alert = await slack.waitFor('the alert after the restart', () => posted(record).channel[0]);
     assert.match(String(alert.args.text), new RegExp(`127\\.0\\.5\\.30 ${port}/tcp open → closed`));
     const later = await runs(record.id, 3);
@@ -274,12 +306,185 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     assert.doesNotMatch(await command('watches'), new RegExp(record.id));
   });
 
+  it('says the end of an incident anew when its alert was deleted (edit or thread gone), and sweeps on', TIMEOUT, async () => {
+    const where = { channel_id: 'C0DELETED' };
+    const a = await listener('127.0.5.80');
+    const b = await listener('127.0.5.81');
+    const record = await watch(`127.0.5.80-81 tcp:${port} every:1s confirm:1`, where);
+    const inChannel = (args: Record<string, unknown>): boolean => args.channel === 'C0DELETED';
+    const alerts = (): SlackCall[] => posted(record).channel.filter((c) => /^:rotating_light:/.test(String(c.args.text)));
+    const ends = (): SlackCall[] => posted(record).channel.filter((c) => /^:white_check_mark: 127\.0\.5\.80-81 tcp:\d+: resolved after \d+ s/.test(String(c.args.text)));
+
+    // The alert's message is deleted before the incident ends: every edit of it answers message_not_found.
+    await a.close();
+    const alert = await slack.waitFor('the alert', () => alerts()[0]);
+    slack.failNext('chat.update', { error: 'message_not_found' }, 100, (args) => inChannel(args) && args.ts === alert.ts);
+    await a.open();
+    const resolved = await slack.waitFor('the resolution as a message of its own', () => ends()[0]);
+    assert.match(textOf(resolved), /Its alert, of .*, is no longer there: 127\.0\.5\.80-81 tcp:\d+: 127\.0\.5\.80 \d+\/tcp open → closed/);
+    // The next runs sweep (a new sweep each), and say nothing more about it: no edit tried again, no reply again.
+    const said = posted(record);
+    await sweeps(record.id, 3);
+    assert.equal(slack.callsOf('chat.update!failed').filter((c) => c.args.ts === alert.ts).length, 1, 'one edit tried');
+    assert.deepEqual(posted(record), said, 'the resolution is not said again');
+    assert.deepEqual((await store.get(record.id))?.outbox, []);
+    slack.clearFailures('chat.update');
+
+    // A later change of an incident whose alert was deleted with its thread: a new alert.
+    await b.close();
+    const second = await slack.waitFor('the second alert', () => alerts()[1]);
+    slack.failNext('chat.postMessage', { error: 'thread_not_found' }, 1, (args) => inChannel(args) && args.thread_ts === second.ts);
+    await a.close();
+    const third = await slack.waitFor('the change as a new alert', () => alerts()[2]);
+    assert.match(String(third.args.text), new RegExp(`^:rotating_light: 127\\.0\\.5\\.80-81 tcp:${port}: 127\\.0\\.5\\.80 ${port}/tcp open → closed$`));
+    // And its end, when that alert's thread is gone too: a message of its own, and no edit tried. (The two hosts may
+    // come back in two runs: only the reply saying the incident ended is refused.)
+    slack.failNext('chat.postMessage', { error: 'invalid_thread_ts' }, 1, (args) => inChannel(args) && args.thread_ts !== undefined && /^:white_check_mark: Resolved/.test(String(args.text)));
+    const editsHere = (): number => slack.callsOf('chat.update').filter((c) => c.args.channel === 'C0DELETED').length;
+    const editsBefore = editsHere();
+    await Promise.all([a.open(), b.open()]);
+    await slack.waitFor('the second resolution, as a message of its own', () => ends()[1]);
+    await sweeps(record.id, 2);
+    assert.equal(editsHere(), editsBefore, 'the deleted alert is not edited');
+    assert.equal(slack.pendingFailures('chat.postMessage'), 0);
+    assert.deepEqual(posted(record).replies.filter((c) => c.args.thread_ts === second.ts), [], 'nothing said in a thread that is gone');
+    assert.equal(ends().length, 2);
+    await command(`unwatch ${record.id}`, where);
+  });
+
+  it('pauses speaking in a channel that is gone, tells its creator once, sweeps on, and speaks again when it can', TIMEOUT, async () => {
+    const where = { channel_id: 'C0ARCHIVED' };
+    const a = await listener('127.0.5.71');
+    const record = await watch(`127.0.5.71 tcp:${port} every:1s confirm:1`, where);
+    slack.failNext('chat.postMessage', { error: 'channel_not_found' }, 1000, (args) => args.channel === 'C0ARCHIVED');
+    await a.close();
+    const dm = await slack.waitFor('the private word to its creator', () =>
+      slack.callsOf('chat.postMessage').find((c) => c.args.channel === 'U0ONCALL' && textOf(c).includes(record.id)),
+    );
+    assert.match(String(dm.args.text), new RegExp(`^:double_vertical_bar: Your watch \`${record.id}\` \\(.*\\) cannot post in <#C0ARCHIVED>: that channel is gone, or I cannot see it \\(channel_not_found\\)`));
+    const triedBefore = slack.callsOf('chat.postMessage!failed').filter((c) => c.args.channel === 'C0ARCHIVED').length;
+    const swept = await sweeps(record.id, 4);
+    assert.equal(new Set(swept).size, 4, 'every run swept');
+    const tried = slack.callsOf('chat.postMessage!failed').filter((c) => c.args.channel === 'C0ARCHIVED').length - triedBefore;
+    assert.ok(tried >= 1 && tried <= 5, `one try a run at most: ${tried} tries in 4 runs`);
+    const paused = await store.get(record.id);
+    assert.equal(paused?.cannotPost?.code, 'channel_not_found');
+    assert.equal(paused?.outbox[0]?.kind, 'alert', 'what it has to say is kept');
+    assert.equal(botEvents('watch_cannot_post').filter((e) => e.watch === record.id).length, 1, 'logged once');
+    assert.equal(slack.callsOf('chat.postMessage').filter((c) => c.args.channel === 'U0ONCALL' && textOf(c).includes(record.id)).length, 1, 'told once');
+    assert.match(await command('watches', where), /cannot post here since .*\(channel_not_found\): it keeps what it has to say/);
+
+    // The channel is back: the next run says what was kept, and the watch is itself again.
+    slack.clearFailures('chat.postMessage');
+    const alert = await slack.waitFor('the kept alert', () => posted(record).channel[0]);
+    assert.match(String(alert.args.text), new RegExp(`127\\.0\\.5\\.71 ${port}/tcp open → closed`));
+    await sweeps(record.id, 1);
+    assert.equal((await store.get(record.id))?.cannotPost, undefined);
+    assert.equal(botEvents('watch_can_post_again').filter((e) => e.watch === record.id).length, 1);
+    await command(`unwatch ${record.id}`, where);
+  });
+
+  it('tries a notice through a run of 429s once a run, 10 times at most, drops it with one log line, and sweeps on', TIMEOUT, async () => {
+    const where = { channel_id: 'C0RATELIMITED' };
+    const a = await listener('127.0.5.72');
+    const record = await watch(`127.0.5.72 tcp:${port} every:1s confirm:1`, where);
+    slack.failNext('chat.postMessage', { status: 429, retryAfter: 1 }, 12, (args) => args.channel === 'C0RATELIMITED');
+    await a.close();
+    await until('the alert dropped after 10 tries', () => botEvents('watch_notice_dropped').some((e) => e.watch === record.id), { timeoutMs: 120_000 });
+    const dropped = botEvents('watch_notice_dropped').filter((e) => e.watch === record.id);
+    assert.deepEqual(dropped.map((e) => [e.kind, e.attempts, e.reason]), [['alert', 10, 'ratelimited']]);
+    assert.equal(slack.callsOf('chat.postMessage!failed').filter((c) => c.args.channel === 'C0RATELIMITED').length, 10);
+    assert.equal(slack.pendingFailures('chat.postMessage'), 2, 'no more tries than 10');
+    const swept = await sweeps(record.id, 2);
+    assert.equal(new Set(swept).size, 2);
+    const after = await store.get(record.id);
+    assert.deepEqual(after?.outbox, []);
+    assert.ok(after?.state?.incident, 'the incident is still open, only its alert went unsaid');
+    slack.clearFailures('chat.postMessage');
+    await command(`unwatch ${record.id}`, where);
+  });
+
+  it('lists a watch whose record does not read by its id, runs nothing for it, and removes it with unwatch', TIMEOUT, async () => {
+    const where = { channel_id: 'C0BROKEN' };
+    await listener('127.0.5.73');
+    const record = await watch(`127.0.5.73 tcp:${port} every:1s`, where);
+    await client.set(`zensweep:watch:${record.id}`, JSON.stringify({ ...record, everyMs: 'often' }));
+    const listed = await command('watches', where);
+    assert.match(listed, new RegExp(`• \`${record.id}\` cannot be read \\(everyMs: Invalid input: expected number, received string\\): it does not run; \`/sweep unwatch ${record.id}\` removes it`));
+    // Its runs say so in one line each and do nothing else.
+    await until('a run of the unreadable record', () => botEvents('bad_record').filter((e) => e.key === `zensweep:watch:${record.id}`).length >= 3);
+    assert.equal((await client.get(`zensweep:watch:${record.id}`))?.includes('"often"'), true, 'left as it was until removed');
+    const elsewhere = await command(`unwatch ${record.id}`, { channel_id: 'C0OTHER' });
+    assert.equal(elsewhere.split('\n')[0], `:warning: there is no watch ${record.id} in this channel: /sweep watches lists them`);
+    assert.equal(await command(`unwatch ${record.id}`, where), `Removed the unreadable watch \`${record.id}\`.`);
+    assert.equal(await client.exists(`zensweep:watch:${record.id}`), 0);
+    assert.ok(!(await queue.getJobSchedulers()).some((s) => s.key === record.id));
+    assert.match(await command('watches', where), /^No watch in this channel/);
+  });
+
+  it('cancels the sweep of a run in progress when the bot stops (SIGTERM)', TIMEOUT, async () => {
+    const where = { channel_id: 'C0STOPPING' };
+    // Four echoes a second apart: the first run's sweep takes about 4 s.
+    const ack = await command('watch 127.0.5.74 count:4 interval:1000 every:1m', where);
+    const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1];
+    assert.ok(id, ack);
+    const reports = new Queue('sweep-reports', { connection: client });
+    let sweepId = '';
+    try {
+      await until('the first run’s sweep under way', async () => {
+        const waiting = await reports.getJobs(['waiting-children']);
+        sweepId = waiting.find((job) => (job.data as { targets?: string[] }).targets?.[0] === '127.0.5.74')?.id ?? '';
+        return sweepId !== '';
+      });
+      assert.equal(await bot.stop(), 0);
+      assert.equal(await client.exists(`zensweep:cancelled:${sweepId}`), 1, 'cancelled before the bot exited');
+      assert.equal(JSON.parse(bot.log().split('\n').filter((l) => l.includes('"watch_run_abandoned"'))[0] ?? '{}').sweepId, sweepId);
+      let report: Awaited<ReturnType<ResultStore['loadReport']>>;
+      await until('the cancelled sweep’s report', async () => (report = await new ResultStore(client).loadReport(sweepId)) !== undefined);
+      assert.equal(report?.cancelled, true);
+      assert.equal(report?.complete, false);
+    } finally {
+      await reports.close();
+      bot = await restartBot();
+    }
+    await command(`unwatch ${id}`, where);
+  });
+
+  it('caps the watches of one user (DMs count) and of the whole bot, naming the cap and how to free a place', TIMEOUT, async () => {
+    await listener('127.0.5.75');
+    const total = await client.hlen('zensweep:watch-owners');
+    assert.equal(await bot.stop(), 0);
+    bot = await restartBot({ ZENSWEEP_WATCH_MAX_PER_USER: '2', ZENSWEEP_WATCH_MAX_TOTAL: String(total + 2) });
+    try {
+      const capped = { user_id: 'U0CAPPED' };
+      const made = [
+        await watch(`127.0.5.75 tcp:${port} every:1m`, { ...capped, channel_id: 'C0CAPA' }),
+        await watch(`127.0.5.75 tcp:${port} every:1m`, { ...capped, channel_id: 'D0CAPDM' }),
+      ];
+      assert.equal(
+        (await command(`watch 127.0.5.75 tcp:${port} every:1m`, { ...capped, channel_id: 'C0CAPB' })).split('\n')[0],
+        ':warning: you already have 2 watches, the most one person may have: remove one with /sweep unwatch ID in its channel (yours are in C0CAPA, D0CAPDM)',
+      );
+      assert.match(
+        await command(`watch 127.0.5.75 tcp:${port} every:1m`, { user_id: 'U0SOMEONE', channel_id: 'C0CAPB' }),
+        new RegExp(`^:warning: this bot already runs ${total + 2} watches, the most it may run: remove one with /sweep unwatch ID`),
+      );
+      assert.match(await command('watches', { channel_id: 'C0CAPB' }), /^No watch in this channel/);
+      // Freeing a place makes room again.
+      await command(`unwatch ${made[0]?.id}`, { ...capped, channel_id: 'C0CAPA' });
+      assert.match(await command(`watch 127.0.5.75 tcp:${port} every:1m`, { ...capped, channel_id: 'C0CAPB' }), /^Watching/);
+    } finally {
+      assert.equal(await bot.stop(), 0);
+      bot = await restartBot();
+    }
+  });
+
   it('applies the policy to every run: a run the policy no longer allows pauses the watch, once', TIMEOUT, async () => {
     await listener('127.0.5.60');
     const record = await watch(`127.0.5.60 tcp:${port} every:2s`);
     const policy = JSON.stringify({ rules: [{ channels: ['C0PUBLIC'], cidrs: ['127.0.9.0/24'] }] });
     assert.equal(await bot.stop(), 0);
-    bot = await startBot({ redisUrl: redis.url, slack, env: { ...botEnv(), ZENSWEEP_POLICY: policy } });
+    bot = await restartBot({ ZENSWEEP_POLICY: policy });
     const paused = await slack.waitFor('the policy notice', () => posted(record).channel[0]);
     assert.match(String(paused.args.text), /the policy no longer allows it: this channel may sweep only any group within 127\.0\.9\.0\/24; watch paused/);
     const sweptBefore = (await store.get(record.id))?.lastRun?.sweepId;

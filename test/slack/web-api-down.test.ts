@@ -13,6 +13,7 @@ import { commandFields, freePort, postSigned, startBot, type BotProcess } from '
 import { BOT_TOKEN, FakeSlack } from '../support/fake-slack.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { until } from '../support/wait.js';
 
 type LogEvent = Record<string, unknown>;
 
@@ -25,13 +26,6 @@ function events(bot: BotProcess, name: string): LogEvent[] {
     .filter((e) => e.event === name);
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A Web API that accepts connections and never answers. */
 async function silentServer(): Promise<{ server: Server; url: string; close: () => Promise<void> }> {

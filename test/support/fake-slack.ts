@@ -109,7 +109,7 @@ export class FakeSlack {
   readonly badTokens: string[] = [];
   /** Members of user groups, for usergroups.users.list. */
   readonly usergroups = new Map<string, string[]>();
-  private readonly failures = new Map<string, Failure[]>();
+  private readonly failures = new Map<string, { failure: Failure; match?: (args: Record<string, unknown>) => boolean }[]>();
   private readonly sockets = new Set<WebSocket>();
   private readonly pendingAcks = new Map<string, (payload: unknown) => void>();
   private tsCounter = 1_700_000_000;
@@ -136,11 +136,24 @@ export class FakeSlack {
     return this.responses.get(url.split('/').at(-1) ?? '') ?? [];
   }
 
-  /** The next `times` calls of `method` fail this way. */
-  failNext(method: string, failure: Failure, times = 1): void {
+  /**
+   * The next `times` calls of `method` fail this way; with `match`, only calls whose arguments it accepts (e.g. one
+   * channel's), the others going through.
+   */
+  failNext(method: string, failure: Failure, times = 1, match?: (args: Record<string, unknown>) => boolean): void {
     const list = this.failures.get(method) ?? [];
-    for (let i = 0; i < times; i += 1) list.push(failure);
+    for (let i = 0; i < times; i += 1) list.push(match ? { failure, match } : { failure });
     this.failures.set(method, list);
+  }
+
+  /** Forgets the failures told with failNext and not yet used, for `method`. */
+  clearFailures(method: string): void {
+    this.failures.delete(method);
+  }
+
+  /** Failures told with failNext and not yet used, for `method`. */
+  pendingFailures(method: string): number {
+    return this.failures.get(method)?.length ?? 0;
   }
 
   callsOf(method: string): SlackCall[] {
@@ -226,7 +239,9 @@ export class FakeSlack {
       json(200, { ok: false, error: 'invalid_auth' });
       return;
     }
-    const failure = this.failures.get(method)?.shift();
+    const pending = this.failures.get(method) ?? [];
+    const at = pending.findIndex((entry) => entry.match?.(args) ?? true);
+    const failure = at >= 0 ? pending.splice(at, 1)[0]?.failure : undefined;
     if (failure) {
       this.calls.push({ method: `${method}!failed`, args });
       if ('error' in failure) json(200, { ok: false, error: failure.error });

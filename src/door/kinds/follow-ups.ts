@@ -74,7 +74,8 @@ export const SAVE_BASELINE = declareKind({
     const swept = await services.history.get(command.sweepId);
     if (!swept) return undefined;
     const name = baselineNameFor(swept.targets);
-    await services.history.saveBaseline(name, swept.id, request.user);
+    // The pressing channel's own baseline: another channel's of the same name is left as it is.
+    await services.history.saveBaseline(request.channel, name, swept.id, request.user);
     return { name, targets: swept.targets };
   },
   audited: 'allowed',

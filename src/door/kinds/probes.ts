@@ -59,8 +59,9 @@ export const SWEEP = declareKind({
   touches: 'probes',
   limits: SWEEP_LIMITS,
   starts: { newId: newSweepId, slotMs: (planned: PlannedSweep, command) => sweepSlotMs(planned.plan.addresses, command.request.options) },
-  decide: (command, { judge, services }: DoorContext<DoorServices>) =>
-    judge.probe(command.request, (authorize) => services.dispatcher.plan(command.request, authorize)),
+  // compare:NAME reads the asking channel's own baselines (`cli` for the command line).
+  decide: (command, { judge, services, request }: DoorContext<DoorServices>) =>
+    judge.probe(command.request, (authorize) => services.dispatcher.plan(command.request, authorize, request.channel)),
   async run(command, planned: PlannedSweep, context: RunContext<DoorServices>): Promise<StartedSweep> {
     const { id, request: asker, services } = context;
     const text = describeRequest(command.request);
@@ -75,7 +76,7 @@ export const SWEEP = declareKind({
       groups: reachOf(planned.plan.chunks),
       at: new Date().toISOString(),
     });
-    const flow = flowOf(command.request, asker.user, id, planned.plan);
+    const flow = flowOf(command.request, asker.user, id, planned.plan, asker.channel);
     await services.start.sweep({ flow, text, asker, ...(context.slot ? { slot: context.slot } : {}) });
     return { id, text, groups: planned.plan.groups, addresses: planned.plan.addresses, chunks: flow.chunks.length };
   },

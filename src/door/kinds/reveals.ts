@@ -5,9 +5,10 @@
 import type { Scope } from '../../core/scope.js';
 import { AddressSet, parseNetwork } from '../../core/targets.js';
 import { targetKey } from '../../queue/history.js';
-import type { SweepRecord } from '../../queue/history.js';
+import type { Baseline, SweepRecord } from '../../queue/history.js';
 import type { AgentInfo } from '../../queue/registry.js';
 import type { DoorContext } from '../kind.js';
+import type { Allowed } from '../policy.js';
 import { declareKind } from '../kind.js';
 import type { DoorServices } from '../services.js';
 import { touchedBySweep } from './reach.js';
@@ -78,5 +79,34 @@ export const HISTORY = declareKind({
     return judge.reveal(records, touchedBySweep);
   },
   run: async (command, records: SweepRecord[]) => ({ records: records.slice(0, HISTORY_SHOWN), ...(command.target ? { target: command.target } : {}) }),
+  audited: 'allowed',
+});
+
+/** `baselines`: the asking channel's own baselines (`cli`'s for the command line), those within its reach. */
+export const BASELINES = declareKind({
+  kind: 'baselines',
+  touches: 'reveals',
+  decide: async (_command, { judge, services, request }: DoorContext<DoorServices>) =>
+    judge.reveal(await services.history.listBaselines(request.channel), (baseline) => touchedBySweep(baseline.record)),
+  run: async (_command, baselines: Baseline[]) => baselines,
+  audited: 'allowed',
+});
+
+/**
+ * `forget NAME`: deletes one of the asking channel's baselines, where the requester may reach all it swept (one that
+ * no longer reads, only by a requester the policy allows anything here).
+ */
+export const FORGET = declareKind({
+  kind: 'forget',
+  touches: 'changes',
+  decide: async (command, { judge, services, request }: DoorContext<DoorServices>): Promise<Allowed<string>> => {
+    const baseline = await services.history.baseline(request.channel, command.name);
+    if (!baseline) return judge.admitted(command.name);
+    return judge.subject(command.name, touchedBySweep(baseline.record), 'what this baseline swept is no longer known');
+  },
+  run: async (command, name, { services, request }): Promise<{ name: string; forgotten: boolean }> => ({
+    name,
+    forgotten: await services.history.forgetBaseline(request.channel, command.name),
+  }),
   audited: 'allowed',
 });

@@ -7,7 +7,7 @@ import { ZenSweepError } from '../../core/errors.js';
 import { describeRequest, parseSweepText } from '../../core/grammar.js';
 import { formatEvery } from '../../core/watch-grammar.js';
 import { newWatchId } from '../../queue/watch-store.js';
-import type { WatchRecord } from '../../queue/watch-store.js';
+import type { RemovedWatch, UnreadableWatch, WatchRecord } from '../../queue/watch-store.js';
 import type { DoorContext } from '../kind.js';
 import { declareKind } from '../kind.js';
 import type { Allowed, Touched } from '../policy.js';
@@ -18,13 +18,6 @@ import { touchedByTargets } from './reach.js';
 export class WatchTooFrequentError extends ZenSweepError {
   constructor(message: string) {
     super('watch_too_frequent', message);
-  }
-}
-
-/** The channel, the user or the bot already has as many watches as allowed. */
-export class TooManyWatchesError extends ZenSweepError {
-  constructor(message: string) {
-    super('too_many_watches', message);
   }
 }
 
@@ -84,28 +77,27 @@ export const WATCH = declareKind({
       groups: planned.plan.groups,
       outbox: [],
     };
-    if (!(await watches.store.create(record, watches.caps.perChannel))) {
-      throw new TooManyWatchesError(
-        `this channel already has ${watches.caps.perChannel} watches, the most it may have: remove one with /sweep unwatch ID (see /sweep watches)`,
-      );
-    }
+    // Throws TooManyWatchesError naming the cap (channel, user, total), all checked at once with the making.
+    await watches.store.create(record, watches.caps);
     return record;
   },
   audited: 'allowed',
 });
 
-/** The channel's watches the requester may see, with when each mute ends. */
+/** The channel's watches the requester may see, with when each mute ends, and those whose record does not read. */
 export interface WatchList {
   watches: WatchRecord[];
   muted: Map<string, string>;
+  unreadable: UnreadableWatch[];
 }
 
 export const WATCHES = declareKind({
   kind: 'watches',
   touches: 'reveals',
+  // A record that no longer reads shows nothing but its id and what is wrong with it: listed, so it can be removed.
   decide: async (_command, { judge, services, request }: DoorContext<DoorServices>) => {
-    const watches = await watchServices(services).store.list(request.channel);
-    return judge.revealEach(watches, (watch, scopeIn) => {
+    const { watches, unreadable } = await watchServices(services).store.list(request.channel);
+    const shown = judge.revealEach(watches, (watch, scopeIn) => {
       const touched = touchedByWatch(watch);
       if (!touched) return undefined;
       for (const [group, addresses] of touched) {
@@ -113,35 +105,44 @@ export const WATCHES = declareKind({
       }
       return watch;
     });
+    return judge.admitted({ watches: shown.value, unreadable });
   },
-  async run(_command, watches, { services }): Promise<WatchList> {
+  async run(_command, { watches, unreadable }, { services }): Promise<WatchList> {
     const store = watchServices(services).store;
     const muted = new Map<string, string>();
     for (const watch of watches) {
       const until = await store.mutedUntil(watch.id);
       if (until) muted.set(watch.id, until);
     }
-    return { watches, muted };
+    return { watches, muted, unreadable };
   },
   audited: 'allowed',
 });
 
+function unknownWatch(id: string): UnknownWatchError {
+  return new UnknownWatchError(`there is no watch ${id} in this channel: /sweep watches lists them`);
+}
+
 /** One watch of this channel, judged for the requester: refused unless they may reach all it sweeps. */
 async function judgedWatch(id: string, { judge, services, request }: DoorContext<DoorServices>): Promise<Allowed<WatchRecord>> {
   const watch = await watchServices(services).store.get(id);
-  if (!watch || watch.channel !== request.channel) {
-    throw new UnknownWatchError(`there is no watch ${id} in this channel: /sweep watches lists them`);
-  }
+  if (!watch || watch.channel !== request.channel) throw unknownWatch(id);
   return judge.subject(watch, touchedByWatch(watch), `watch ${id} no longer reads as a sweep, and the policy limits what you may sweep here`);
 }
 
 export const UNWATCH = declareKind({
   kind: 'unwatch',
   touches: 'changes',
-  decide: (command, context: DoorContext<DoorServices>) => judgedWatch(command.id, context),
-  async run(_command, watch, { services }): Promise<WatchRecord> {
-    await watchServices(services).store.remove(watch);
-    return watch;
+  // A watch whose record no longer reads sweeps nothing anyone can judge: whoever may use this channel removes it.
+  decide: async (command, context: DoorContext<DoorServices>): Promise<Allowed<WatchRecord | undefined>> => {
+    const store = watchServices(context.services).store;
+    if ((await store.get(command.id)) === undefined && (await store.exists(command.id))) return context.judge.admitted(undefined);
+    return judgedWatch(command.id, context);
+  },
+  async run(command, _watch, { services, request }): Promise<RemovedWatch> {
+    const removed = await watchServices(services).store.removeById(command.id, request.channel);
+    if (!removed) throw unknownWatch(command.id);
+    return removed;
   },
   audited: 'allowed',
 });

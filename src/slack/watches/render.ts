@@ -8,7 +8,7 @@ import type { HostState } from '../../core/states.js';
 import { CALM_RUNS, FLAP_WINDOW, readSignature } from '../../core/watch.js';
 import type { HostChange } from '../../core/watch.js';
 import { formatEvery } from '../../core/watch-grammar.js';
-import type { WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
+import type { UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
 import { escapeText } from '../../views/blocks.js';
 import { BLOCK_LIMITS, clip, packLines } from '../../views/block-limits.js';
 
@@ -115,9 +115,12 @@ function footer(watch: WatchRecord, summary: string): KnownBlock {
   );
 }
 
-/** A new incident: the channel message. Its first line is also the notification text. */
-export function alertMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'alert' }>): WatchMessage {
-  const lines = [...changeLines(notice.changes), ...flappingLines(notice.flapping)];
+/**
+ * A new incident: the channel message. Its first line is also the notification text. A later change whose
+ * incident's alert was deleted comes as a new alert too (with the hosts that stopped flapping).
+ */
+export function alertMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'alert' | 'update' }>): WatchMessage {
+  const lines = [...changeLines(notice.changes), ...flappingLines(notice.flapping), ...(notice.kind === 'update' ? calmedLines(notice.calmed) : [])];
   const headline = `${watch.sweep}: ${lines.join(', ')}`;
   return {
     text: clip(`:rotating_light: ${headline}`, 300),
@@ -145,6 +148,43 @@ export function closedMessage(watch: WatchRecord, notice: Extract<WatchNoticeRec
   return { text: head, blocks: [section(head), ...lineBlocks(lines), footer(watch, notice.summary)] };
 }
 
+/**
+ * The end of an incident as a message of its own in the channel, when the alert's thread is gone (the alert was
+ * deleted) or there never was one: what ended, and what the alert had said.
+ */
+export function closedStandalone(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'resolved' | 'settled' }>): WatchMessage {
+  const span = formatSpan(Date.parse(notice.at) - Date.parse(notice.openedAt));
+  const head =
+    notice.kind === 'resolved'
+      ? `:white_check_mark: ${watch.sweep}: resolved after ${span}: every host is back as it was.`
+      : `:heavy_minus_sign: ${watch.sweep}: settled after ${span}: no change for a while, so the new states are now the baseline.`;
+  const alert = notice.alert
+    ? [context(`Its alert, of ${slackTime(notice.openedAt)}, is no longer there: ${escapeText(notice.alert.text.replace(/^:rotating_light: /, ''))}`)]
+    : [];
+  const lines = [...changeLines(notice.changes), ...calmedLines(notice.calmed)];
+  return { text: clip(head, 300), blocks: [section(escapeText(head)), ...alert, ...lineBlocks(lines), footer(watch, notice.summary)] };
+}
+
+/**
+ * To the watch's creator, privately, when Slack refuses every post in the watch's channel: why, what to do, and
+ * that the watch goes on and speaks again as soon as it can.
+ */
+export function cannotPostMessage(watch: WatchRecord, code: string): WatchMessage {
+  const why: Record<string, string> = {
+    not_in_channel: 'I am no longer in that channel: invite me back with /invite @ZenSweep',
+    channel_not_found: 'that channel is gone, or I cannot see it',
+    is_archived: 'that channel is archived',
+    restricted_action: 'that channel does not let me post',
+    missing_scope: 'my Slack app lacks a scope it needs to post there',
+  };
+  const reason = why[code] ?? 'Slack refuses my posts';
+  const text =
+    `:double_vertical_bar: Your watch \`${watch.id}\` (${subject(watch)}) cannot post in <#${watch.channel}>: ${reason} (${code}). ` +
+    `It keeps sweeping every ${formatEvery(watch.everyMs)}, keeps what it has to say and posts it as soon as it can; ` +
+    `\`/sweep unwatch ${watch.id}\` in that channel stops it.`;
+  return { text: clip(text, 300), blocks: [section(text)] };
+}
+
 /** The alert message once its incident has ended: marked so at the top, what it said kept below. */
 export function closedAlert(alertText: string, notice: Extract<WatchNoticeRecord, { kind: 'resolved' | 'settled' }>): WatchMessage {
   const span = formatSpan(Date.parse(notice.at) - Date.parse(notice.openedAt));
@@ -161,9 +201,23 @@ export function pauseMessage(watch: WatchRecord, notice: Extract<WatchNoticeReco
   return { text: clip(text, 300), blocks: [section(escapeText(text)), context(`watch \`${watch.id}\``)] };
 }
 
-/** `/sweep watches`: each watch of the channel with its last result. */
-export function watchesText(watches: readonly WatchRecord[], muted: ReadonlyMap<string, string>, now = Date.now()): string {
-  if (watches.length === 0) return 'No watch in this channel. Start one with `/sweep watch 10.0.1.0/24 tcp:5432 every:5m`.';
+/**
+ * `/sweep watches`: each watch of the channel with its last result, then those whose stored record does not read
+ * as a watch, by id, with how to remove them.
+ */
+export function watchesText(
+  watches: readonly WatchRecord[],
+  muted: ReadonlyMap<string, string>,
+  now = Date.now(),
+  unreadable: readonly UnreadableWatch[] = [],
+): string {
+  const broken = unreadable.map(
+    (u) => `• \`${u.id}\` cannot be read (${escapeText(u.reason)}): it does not run; \`/sweep unwatch ${u.id}\` removes it`,
+  );
+  if (watches.length === 0) {
+    const none = 'No watch in this channel. Start one with `/sweep watch 10.0.1.0/24 tcp:5432 every:5m`.';
+    return broken.length === 0 ? none : clip([none, ...broken].join('\n'), BLOCK_LIMITS.sectionText);
+  }
   const lines = watches.map((w) => {
     const head = `• \`${w.id}\` ${subject(w)} every ${formatEvery(w.everyMs)}, confirm ${w.confirm} · by <@${w.createdBy}>`;
     const facts: string[] = [];
@@ -175,7 +229,8 @@ export function watchesText(watches: readonly WatchRecord[], muted: ReadonlyMap<
     const until = muted.get(w.id);
     if (until) facts.push(`muted until ${slackTime(until)}`);
     if (w.blocked) facts.push(`paused: ${escapeText(w.blocked.reason)}`);
+    if (w.cannotPost) facts.push(`cannot post here since ${slackTime(w.cannotPost.since)} (${escapeText(w.cannotPost.code)}): it keeps what it has to say`);
     return `${head}\n    ${facts.join(' · ')}`;
   });
-  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
+  return clip([...lines, ...broken].join('\n'), BLOCK_LIMITS.sectionText);
 }

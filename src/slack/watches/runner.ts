@@ -15,10 +15,13 @@ import type { DistributedReport } from '../../core/report.js';
 import { bullmq } from '../../queue/load.js';
 import type { SweepPlan } from '../../queue/plan.js';
 import type { AgentInfo } from '../../queue/registry.js';
+import type { ResultStore } from '../../queue/results.js';
+import { MAX_NOTICE_ATTEMPTS, MAX_OUTBOX } from '../../queue/watch-store.js';
 import type { WatchNoticeRecord, WatchRecord, WatchStore } from '../../queue/watch-store.js';
 import type { Requester } from '../../door/policy.js';
-import { alertMessage, closedAlert, closedMessage, pauseMessage, updateMessage } from './render.js';
+import { alertMessage, cannotPostMessage, closedAlert, closedMessage, closedStandalone, pauseMessage, updateMessage } from './render.js';
 import type { WatchMessage } from './render.js';
+import { slackErrorCode } from '../errors.js';
 
 /** How a watch is allowed to sweep: the same checks as `/sweep` (the policy on the request, then on the plan). */
 export interface WatchAccess {
@@ -27,10 +30,16 @@ export interface WatchAccess {
 }
 
 export interface WatchRunnerDeps {
+  /**
+   * Posts the notices. Best without retries of its own (`retryConfig: { retries: 0 }`, `rejectRateLimitedCalls`):
+   * a notice Slack refuses for a while is tried again at the next runs, never by a run waiting on it.
+   */
   client: WebClient;
   store: WatchStore;
   dispatcher: Dispatcher;
   access: WatchAccess;
+  /** Where a run's report is deleted once read (the history and the watch keep what it concluded). */
+  results?: Pick<ResultStore, 'deleteReport'>;
   metrics?: BotMetrics;
   log: Logger;
   /** Longest a run waits for its report, in ms, before it counts as inconclusive (its sweep is cancelled). */
@@ -39,12 +48,43 @@ export interface WatchRunnerDeps {
 
 const runJobSchema = z.object({ v: z.literal(1), watchId: z.string().regex(/^w[0-9a-f]{6}$/) });
 
-/** Slack errors that mean the bot cannot post in the watch's channel: the notice is dropped, the watch goes on. */
-const CANNOT_POST = new Set(['not_in_channel', 'channel_not_found', 'is_archived', 'restricted_action', 'missing_scope']);
+/**
+ * Slack errors that mean no post in the watch's channel can go through (channel gone or archived, bot removed,
+ * token or scope gone): the watch keeps its notices and sweeps on, and its creator is told once.
+ */
+const CANNOT_POST_HERE = new Set([
+  'channel_not_found',
+  'is_archived',
+  'not_in_channel',
+  'account_inactive',
+  'invalid_auth',
+  'token_revoked',
+  'missing_scope',
+  'restricted_action',
+]);
+/** Errors of chat.update on a message that was deleted (or can no longer be edited): a new message says it instead. */
+const MESSAGE_GONE = new Set(['message_not_found', 'cant_update_message']);
+/** Errors of a reply whose thread's parent was deleted: the reply goes to the channel as a message of its own. */
+const THREAD_GONE = new Set(['thread_not_found', 'invalid_thread_ts', 'message_not_found']);
 
-function slackErrorCode(error: unknown): string | undefined {
-  const data = (error as { data?: { error?: unknown } }).data;
-  return typeof data?.error === 'string' ? data.error : undefined;
+/** One word for a failure that may pass: Slack's code, the HTTP status, or the client's own error code. */
+function failureReason(error: unknown): string {
+  const code = slackErrorCode(error);
+  if (code) return code;
+  const { statusCode, code: clientCode } = error as { statusCode?: unknown; code?: unknown };
+  if (typeof statusCode === 'number') return `http_${statusCode}`;
+  // A 429 refused at once (rejectRateLimitedCalls) carries no Slack code: Slack's own word for it.
+  if (clientCode === 'slack_webapi_rate_limited_error') return 'ratelimited';
+  if (typeof clientCode === 'string') return clientCode;
+  return error instanceof Error ? error.message.slice(0, 200) : 'unknown';
+}
+
+/** Marks a Slack call whose message (or thread) is gone, as opposed to a call that failed. */
+const GONE = Symbol('gone');
+
+/** What one run has spent on Slack: after a failed post, it tries nothing more (the next run tries again). */
+interface RunTurn {
+  failed: boolean;
 }
 
 /**
@@ -52,77 +92,161 @@ function slackErrorCode(error: unknown): string | undefined {
  * policy still allows it, sweeps as `/sweep` does (history keeps the report, "what changed" compares with it),
  * decides with the watch's state what changed, and tells the channel only what it must. A run that finds another
  * run of the same watch in progress does nothing. What it has to say is stored before it is posted, and posted
- * once: a restart neither loses nor repeats it.
+ * once: a restart neither loses nor repeats it. Whatever Slack answers, the run sweeps: a notice Slack refuses is
+ * kept (tried once a run, at most MAX_NOTICE_ATTEMPTS times for a failure that may pass, for as long as it takes
+ * while the channel refuses every post), a notice whose message or thread was deleted is posted anew.
  */
 export function watchProcessor(deps: WatchRunnerDeps) {
   const { store, log } = deps;
 
-  const render = (watch: WatchRecord, notice: WatchNoticeRecord): WatchMessage => {
+  /** A Slack call, or GONE when it fails with one of `gone`; any other failure is thrown. */
+  const unlessGone = async <T>(call: () => Promise<T>, gone: ReadonlySet<string>): Promise<T | typeof GONE> => {
+    try {
+      return await call();
+    } catch (error) {
+      if (gone.has(slackErrorCode(error) ?? '')) return GONE;
+      throw error;
+    }
+  };
+
+  const postTo = async (watch: WatchRecord, message: WatchMessage, thread?: string): Promise<string | undefined> => {
+    const posted = await deps.client.chat.postMessage({
+      channel: watch.channel,
+      text: message.text,
+      blocks: message.blocks,
+      ...(thread ? { thread_ts: thread } : {}),
+    });
+    return posted.ts ?? undefined;
+  };
+
+  /** Posts an alert (or a change whose alert is gone) as a channel message; later notices of the incident answer it. */
+  const postAlert = async (watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'alert' | 'update' }>): Promise<void> => {
+    const message = alertMessage(watch, notice);
+    const ts = await postTo(watch, message);
+    if (ts && watch.state?.incident) watch.state.incident.alert = { ts, text: message.text };
+  };
+
+  /** Says one notice, whole: throws what Slack answered when it could not. */
+  const deliver = async (watch: WatchRecord, notice: WatchNoticeRecord): Promise<void> => {
     switch (notice.kind) {
       case 'alert':
-        return alertMessage(watch, notice);
-      case 'update':
-        return updateMessage(watch, notice);
-      case 'resolved':
-      case 'settled':
-        return closedMessage(watch, notice);
+        return postAlert(watch, notice);
       case 'paused':
       case 'resumed':
-        return pauseMessage(watch, notice);
+        await postTo(watch, pauseMessage(watch, notice));
+        return;
+      case 'update': {
+        const thread = watch.state?.incident?.alert?.ts;
+        if (thread && (await unlessGone(() => postTo(watch, updateMessage(watch, notice), thread), THREAD_GONE)) !== GONE) return;
+        // The alert was deleted (or never posted): the change is a new alert, which later notices answer.
+        if (thread) log.info({ event: 'watch_alert_gone', watch: watch.id, channel: watch.channel });
+        return postAlert(watch, notice);
+      }
+      case 'resolved':
+      case 'settled': {
+        const alert = notice.alert;
+        if (alert && !notice.replied) {
+          if ((await unlessGone(() => postTo(watch, closedMessage(watch, notice), alert.ts), THREAD_GONE)) === GONE) {
+            log.info({ event: 'watch_alert_gone', watch: watch.id, channel: watch.channel });
+            await postTo(watch, closedStandalone(watch, notice));
+            return;
+          }
+          // Not said twice if the edit fails and the notice is tried again.
+          notice.replied = true;
+        }
+        if (alert) {
+          const edited = closedAlert(alert.text, notice);
+          const update = () => deps.client.chat.update({ channel: watch.channel, ts: alert.ts, text: edited.text, blocks: edited.blocks });
+          if ((await unlessGone(update, MESSAGE_GONE)) !== GONE) return;
+          log.info({ event: 'watch_alert_gone', watch: watch.id, channel: watch.channel });
+        }
+        // No alert to answer or mark: the end of the incident is a message of its own.
+        await postTo(watch, closedStandalone(watch, notice));
+        return;
+      }
     }
   };
 
-  /** Posts one notice; resolves with the ts of the message it posted. */
-  const post = async (watch: WatchRecord, notice: WatchNoticeRecord): Promise<string | undefined> => {
-    const message = render(watch, notice);
-    const channel = watch.channel;
-    const incidentTs = watch.state?.incident?.alert?.ts;
-    const closing = notice.kind === 'resolved' || notice.kind === 'settled' ? notice.alert : undefined;
-    const thread = notice.kind === 'update' ? incidentTs : closing?.ts;
-    const posted = await deps.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, ...(thread ? { thread_ts: thread } : {}) });
-    if (closing && (notice.kind === 'resolved' || notice.kind === 'settled')) {
-      const edited = closedAlert(closing.text, notice);
-      await deps.client.chat.update({ channel, ts: closing.ts, text: edited.text, blocks: edited.blocks });
-    }
-    deps.metrics?.watchNotice(notice.kind === 'settled' ? 'resolved' : notice.kind);
-    if ((notice.kind === 'alert' || notice.kind === 'update') && notice.flapping.length > 0) deps.metrics?.watchNotice('flapping');
-    return notice.kind === 'alert' ? (posted.ts ?? undefined) : undefined;
+  /** Slack refuses every post in the channel: the watch goes on, its creator is told once (privately), and the log. */
+  const cannotPost = async (watch: WatchRecord, code: string): Promise<void> => {
+    if (watch.cannotPost?.code === code) return;
+    const first = watch.cannotPost === undefined;
+    watch.cannotPost = { code, since: new Date().toISOString() };
+    log.warn({ event: 'watch_cannot_post', watch: watch.id, channel: watch.channel, error: code });
+    if (!first) return;
+    const message = cannotPostMessage(watch, code);
+    // A DM: chat.postMessage to the user's id opens the app's conversation with them.
+    await deps.client.chat.postMessage({ channel: watch.createdBy, text: message.text, blocks: message.blocks }).catch((error: unknown) => {
+      log.info({ event: 'watch_cannot_tell_creator', watch: watch.id, error: failureReason(error) });
+    });
   };
 
-  /** Posts what the watch has still to say, oldest first, recording each as it goes. */
-  const flush = async (watch: WatchRecord): Promise<void> => {
-    while (watch.outbox.length > 0) {
+  /**
+   * Posts what the watch has still to say, oldest first, recording each as it goes; after a failure it stops for
+   * this run (`turn`). False when the watch was removed meanwhile.
+   */
+  const flush = async (watch: WatchRecord, turn: RunTurn): Promise<boolean> => {
+    while (watch.outbox.length > 0 && !turn.failed) {
       const notice = watch.outbox[0] as WatchNoticeRecord;
       try {
-        const ts = await post(watch, notice);
-        if (ts && watch.state?.incident) {
-          watch.state.incident.alert = { ts, text: render(watch, notice).text };
+        await deliver(watch, notice);
+        watch.outbox.shift();
+        deps.metrics?.watchNotice(notice.kind === 'settled' ? 'resolved' : notice.kind);
+        if ((notice.kind === 'alert' || notice.kind === 'update') && notice.flapping.length > 0) deps.metrics?.watchNotice('flapping');
+        if (watch.cannotPost) {
+          log.info({ event: 'watch_can_post_again', watch: watch.id, channel: watch.channel, after: watch.cannotPost.code });
+          delete watch.cannotPost;
         }
       } catch (error) {
+        turn.failed = true;
         const code = slackErrorCode(error);
-        if (!code || !CANNOT_POST.has(code)) throw error;
-        log.warn({ event: 'watch_cannot_post', watch: watch.id, channel: watch.channel, error: code });
+        if (code && CANNOT_POST_HERE.has(code)) {
+          await cannotPost(watch, code);
+        } else {
+          // Anything else may pass (429, 5xx, no answer) or not (a message Slack will never take): tried again at
+          // the next runs, a bounded number of times.
+          const attempts = (notice.attempts ?? 0) + 1;
+          const reason = failureReason(error);
+          if (attempts >= MAX_NOTICE_ATTEMPTS) {
+            watch.outbox.shift();
+            log.warn({ event: 'watch_notice_dropped', watch: watch.id, kind: notice.kind, attempts, reason });
+          } else {
+            notice.attempts = attempts;
+            log.debug({ event: 'watch_notice_failed', watch: watch.id, kind: notice.kind, attempts, reason });
+          }
+        }
       }
-      watch.outbox.shift();
-      if (!(await store.save(watch))) return;
+      if (!(await store.save(watch))) return false;
     }
+    return true;
+  };
+
+  /** Keeps a notice to say; a watch that cannot post keeps the newest MAX_OUTBOX. */
+  const say = (watch: WatchRecord, notice: WatchNoticeRecord): void => {
+    while (watch.outbox.length >= MAX_OUTBOX) {
+      const dropped = watch.outbox.shift();
+      log.warn({ event: 'watch_notice_dropped', watch: watch.id, kind: dropped?.kind, reason: 'outbox full' });
+    }
+    watch.outbox.push(notice);
   };
 
   /** Says once that the watch cannot run, and why; nothing more while the cause stays the same. */
   const block = (watch: WatchRecord, cause: 'agents' | 'policy' | 'plan', reason: string): void => {
     if (watch.blocked?.cause === cause && watch.blocked.reason === reason) return;
     watch.blocked = { cause, reason, since: new Date().toISOString() };
-    watch.outbox.push({ kind: 'paused', cause, reason });
-  };
-
-  const finish = async (watch: WatchRecord, outcome: WatchRunOutcome, extra: Partial<NonNullable<WatchRecord['lastRun']>> = {}): Promise<WatchRunOutcome> => {
-    if (outcome !== 'muted' && outcome !== 'skipped') watch.lastRun = { at: new Date().toISOString(), outcome, ...extra };
-    if (await store.save(watch)) await flush(watch);
-    return outcome;
+    say(watch, { kind: 'paused', cause, reason });
   };
 
   const run = async (watch: WatchRecord, signal: AbortSignal | undefined): Promise<WatchRunOutcome> => {
-    await flush(watch);
+    const turn: RunTurn = { failed: false };
+    const finish = async (outcome: WatchRunOutcome, extra: Partial<NonNullable<WatchRecord['lastRun']>> = {}): Promise<WatchRunOutcome> => {
+      if (outcome !== 'muted' && outcome !== 'skipped') watch.lastRun = { at: new Date().toISOString(), outcome, ...extra };
+      if (await store.save(watch)) await flush(watch, turn);
+      return outcome;
+    };
+
+    // What an earlier run could not say first; whatever Slack answers, this run goes on.
+    if (!(await flush(watch, turn))) return 'skipped';
     if (await store.mutedUntil(watch.id)) return 'muted';
 
     // Hosts of a group without a live agent are not probed at all: say so, never report them silent.
@@ -131,7 +255,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     const missing = watch.groups.filter((group) => !agents.some((a) => a.group === group));
     if (missing.length > 0) {
       block(watch, 'agents', `no agent of ${missing.join(', ')} is alive`);
-      return finish(watch, 'paused');
+      return finish('paused');
     }
     let request: SweepRequest;
     let planned: { plan: SweepPlan; agents: AgentInfo[] };
@@ -142,55 +266,66 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       if (!isZenSweepError(error)) throw error;
       const cause = error.code === 'policy_refused' ? 'policy' : 'plan';
       block(watch, cause, cause === 'policy' ? `the policy no longer allows it: ${error.message}` : error.message);
-      return finish(watch, cause === 'policy' ? 'refused' : 'paused');
+      return finish(cause === 'policy' ? 'refused' : 'paused');
     }
     if (watch.blocked) {
       const back = watch.blocked.cause === 'agents' ? `${watch.groups.join(', ')} ${watch.groups.length === 1 ? 'has' : 'have'} a live agent again` : 'it may run again';
-      watch.outbox.push({ kind: 'resumed', cause: watch.blocked.cause, reason: back });
+      say(watch, { kind: 'resumed', cause: watch.blocked.cause, reason: back });
       delete watch.blocked;
     }
 
     const sweepId = newSweepId();
-    await deps.dispatcher.submit(request, watch.createdBy, sweepId, planned);
+    await deps.dispatcher.submit(request, watch.createdBy, sweepId, planned, watch.channel);
     deps.metrics?.sweep('started');
     const timeout = AbortSignal.timeout(deps.runTimeoutMs);
     let report: DistributedReport;
     try {
+      // Stopped while it was being enqueued: an abort from before the wait would never reach it.
+      signal?.throwIfAborted();
       report = await deps.dispatcher.waitForReport(
         { sweepId, ...planned },
         { signal: signal ? AbortSignal.any([signal, timeout]) : timeout },
       );
     } catch (error) {
-      if (signal?.aborted) throw error;
+      if (signal?.aborted) {
+        // The bot is stopping (or the job was taken from it): the sweep stops with the run, not left to the agents.
+        await deps.dispatcher.cancel(sweepId);
+        deps.metrics?.sweep('cancelled');
+        log.info({ event: 'watch_run_abandoned', watch: watch.id, sweepId, reason: String(signal.reason) });
+        throw error;
+      }
       // No report in time (an agent died mid-run) or none at all: nothing is concluded from this run.
       await deps.dispatcher.cancel(sweepId);
       deps.metrics?.sweep(timeout.aborted ? 'cancelled' : 'failed');
       log.warn({ event: 'watch_run_inconclusive', watch: watch.id, sweepId, reason: timeout.aborted ? 'timeout' : (error as Error).message });
-      return finish(watch, 'inconclusive', { sweepId });
+      return finish('inconclusive', { sweepId });
     }
+    // Read once, here: what it concluded is in the watch and the history, and a run every minute would otherwise
+    // leave 1,440 reports a day in Redis until they expire.
+    await deps.results?.deleteReport(sweepId);
     deps.metrics?.sweep(report.cancelled ? 'cancelled' : 'finished');
     const summary = summaryLine(report.summary, report.durationMs);
-    if (report.cancelled) return finish(watch, 'inconclusive', { sweepId, summary });
+    if (report.cancelled) return finish('inconclusive', { sweepId, summary });
 
     // Only the hosts this run probed: a chunk that failed leaves its hosts as they were.
     const observed = new Map(report.hosts.map((host) => [host.ip, hostSignature(host)]));
     if (!watch.state) {
       watch.state = firstState(observed);
-      return finish(watch, 'unchanged', { sweepId, summary });
+      return finish('unchanged', { sweepId, summary });
     }
     const verdict = observeRun(watch.state, observed, watch.confirm, new Date());
     watch.state = verdict.state;
     const { changes, flapping, calmed } = verdict;
     if (verdict.opened) {
-      watch.outbox.push({ kind: 'alert', changes, flapping, summary });
+      say(watch, { kind: 'alert', changes, flapping, summary });
     } else if (verdict.closed) {
       const { how, incident } = verdict.closed;
-      watch.outbox.push({ kind: how, changes, calmed, openedAt: incident.openedAt, at: new Date().toISOString(), summary, ...(incident.alert ? { alert: incident.alert } : {}) });
+      say(watch, { kind: how, changes, calmed, openedAt: incident.openedAt, at: new Date().toISOString(), summary, ...(incident.alert ? { alert: incident.alert } : {}) });
     } else if (changes.length + flapping.length + calmed.length > 0) {
-      watch.outbox.push({ kind: 'update', changes, flapping, calmed, summary });
+      say(watch, { kind: 'update', changes, flapping, calmed, summary });
     }
     const changed = verdict.opened || verdict.closed !== undefined || changes.length + flapping.length + calmed.length > 0;
-    return finish(watch, changed ? 'changed' : 'unchanged', { sweepId, summary });
+    return finish(changed ? 'changed' : 'unchanged', { sweepId, summary });
   };
 
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<{ outcome: WatchRunOutcome }> => {
@@ -206,7 +341,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       const watch = await store.get(watchId);
       if (!watch) {
         // Removed while a run was already scheduled: make sure nothing schedules it again. (A record that does not
-        // read as one was reported by the store and is left alone.)
+        // read as one was reported by the store, one line a run, and stays until removed by its id.)
         if (!(await store.exists(watchId))) await store.unschedule(watchId);
         deps.metrics?.watchRun('skipped');
         return { outcome: 'skipped' };
