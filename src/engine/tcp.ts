@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { diagnoseLocalError } from '../core/diagnosis.js';
+import { diagnoseLocalError, diagnoseUnusableV6 } from '../core/diagnosis.js';
 import type { Reporter } from '../core/states.js';
 import { netModule } from './builtins.js';
 import type { TcpAttempt, TcpOutcome, TcpProber } from './probers.js';
@@ -109,9 +109,12 @@ export class NodeTcpProber implements TcpProber {
 
   connect(address: string, port: number, timeoutMs: number, done: (outcome: TcpOutcome) => void, after?: TcpAttempt): TcpAttempt {
     const started = process.hrtime.bigint();
+    const unusable = address.includes(':') ? diagnoseUnusableV6(address) : undefined;
     let socket: ProbeSocket | undefined;
     let failed: TcpOutcome | undefined;
-    if (!this.closed) {
+    if (unusable) {
+      failed = { kind: 'error', reporter: unusable };
+    } else if (!this.closed) {
       try {
         socket = this.openSocket({ host: address, port, autoSelectFamily: false });
       } catch (error) {

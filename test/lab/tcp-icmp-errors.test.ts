@@ -217,4 +217,21 @@ ${rules.map((rule) => `    ${rule}`).join('\n')}
       }
     }
   });
+
+  it('ends a link-local or multicast IPv6 target at once, with why, without slowing the engine down', { timeout: 120_000 }, async () => {
+    const engine = await startEngine();
+    const { report, congestedAt } = await engine.sweep('fe80::1 ff02::1 tcp:5432 timeout:1000');
+    const reasons = { 'fe80::1': /link-local address needs the interface it is on/, 'ff02::1': /multicast address is a group, not a host/ };
+    for (const [ip, reason] of Object.entries(reasons)) {
+      const result = host(report, ip);
+      assert.equal(result.state, 'unreachable', ip);
+      assert.equal(result.reporter?.address, 'local', ip);
+      assert.match(result.reporter?.reason ?? '', reason, ip);
+      assert.equal(result.icmp.received, 0, ip);
+      const tcp = port(report, ip, 5432);
+      assert.equal(tcp.state, 'unreachable', ip);
+      assert.match(tcp.reporter?.reason ?? '', reason, ip);
+    }
+    assert.equal(congestedAt, null, 'the engine was slowed down as for a full neighbour table');
+  });
 });

@@ -1,4 +1,4 @@
-import { diagnoseIcmpError, diagnoseLocalError } from '../../core/diagnosis.js';
+import { diagnoseIcmpError, diagnoseLocalError, diagnoseUnusableV6 } from '../../core/diagnosis.js';
 import type { Reporter } from '../../core/states.js';
 import type { EchoDone, EchoProber } from '../probers.js';
 import { DeadlineQueue, Fifo } from '../queue.js';
@@ -125,6 +125,10 @@ export class IcmpEchoProber implements EchoProber {
   }
 
   echo<C>(address: string, family: 4 | 6, timeoutMs: number, context: C, done: EchoDone<C>): void {
+    if (family === 6) {
+      const unusable = diagnoseUnusableV6(address);
+      if (unusable) return done(context, -1, unusable);
+    }
     const probeNumber = this.nextProbeNumber;
     this.nextProbeNumber = (this.nextProbeNumber + 1) >>> 0;
     let sequence = probeNumber & 0xffff;
