@@ -17,8 +17,11 @@ declare module '@zensweep/icmp-socket' {
   }
   /** Throws a RangeError when `index` is not a packet's of `meta`. */
   export function addressText(meta: Buffer, index: number, family: 4 | 6): string;
-  /** What every socket of the process still holds (for tests: nothing outlives its socket). */
-  export function stats(): { sockets: number; rings: number; threads: number; callbacks: number };
+  /**
+   * What every socket of the process still holds, and how many sockets an environment's teardown closed (a worker
+   * terminated with sockets open): for tests, nothing outlives its socket.
+   */
+  export function stats(): { sockets: number; rings: number; threads: number; callbacks: number; teardowns: number };
   /**
    * For tests: the next time the process reaches this step of a socket's construction (or of its sender's start),
    * it fails as the system could make it fail, once.

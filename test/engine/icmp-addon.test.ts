@@ -77,7 +77,7 @@ describe('the ICMP socket addon refuses what a caller must not pass', () => {
   it('stats and injectFault check theirs too', () => {
     refuses(RangeError, () => injectFault('nothing' as 'mutex'), 'unknown fault');
     refuses(TypeError, () => injectFault(3 as unknown as 'mutex'), 'fault 3');
-    assert.deepEqual(Object.keys(stats()).sort(), ['callbacks', 'rings', 'sockets', 'threads']);
+    assert.deepEqual(Object.keys(stats()).sort(), ['callbacks', 'rings', 'sockets', 'teardowns', 'threads']);
   });
 
   describe('with real sockets (root)', () => {

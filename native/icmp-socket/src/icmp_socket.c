@@ -127,6 +127,8 @@ typedef struct {
 
 /* Live resources of every environment of the process: the tests check that nothing outlives its socket. */
 static int live_sockets, live_rings, live_threads, live_callbacks;
+/* Sockets closed by their environment's teardown (a worker terminated with sockets open). */
+static int teardowns;
 
 static void count(int *counter, int delta) { __atomic_add_fetch(counter, delta, __ATOMIC_SEQ_CST); }
 
@@ -552,6 +554,7 @@ static void close_socket(icmp_socket_t *s) {
 static void on_teardown(napi_async_cleanup_hook_handle handle, void *argument) {
   icmp_socket_t *s = argument;
   s->cleanup_hook = NULL; /* It ran: nothing to remove any more. */
+  count(&teardowns, 1);
   if (s->handles_open == 0) {
     close_socket(s);
     napi_remove_async_cleanup_hook(handle);
@@ -1077,13 +1080,17 @@ static bool set_count(napi_env env, napi_value object, const char *name, int *co
          napi_set_named_property(env, object, name, value) == napi_ok;
 }
 
-/* stats() → { sockets, rings, threads, callbacks }: what every socket of the process still holds (for tests). */
+/*
+ * stats() → { sockets, rings, threads, callbacks, teardowns }: what every socket of the process still holds, and how
+ * many an environment's teardown closed (for tests).
+ */
 static napi_value stats(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
   CHECK(napi_create_object(env, &result));
   if (!set_count(env, result, "sockets", &live_sockets) || !set_count(env, result, "rings", &live_rings) ||
-      !set_count(env, result, "threads", &live_threads) || !set_count(env, result, "callbacks", &live_callbacks)) {
+      !set_count(env, result, "threads", &live_threads) || !set_count(env, result, "callbacks", &live_callbacks) ||
+      !set_count(env, result, "teardowns", &teardowns)) {
     napi_throw_error(env, NULL, "icmp-socket: could not make the stats");
     return NULL;
   }
