@@ -62,6 +62,8 @@
 #define SEND_TIME_OFFSET (8 + TOKEN_BYTES + 4)
 /* Orders waiting for the sender thread at most (order()'s limit): the ring never grows past it. */
 #define MAX_ORDERS (1u << 20)
+/* Send errors kept for the event loop at most (3 array elements each in takeSenderEvents: well within 2^32). */
+#define MAX_SEND_ERRORS (1u << 24)
 /* The longest address text read_address accepts (INET6_ADDRSTRLEN is 46). */
 #define ADDRESS_TEXT_BYTES 64
 
@@ -296,11 +298,14 @@ static int attach_filter_v6(int fd, uint16_t identifier) {
 
 /* ---- the sender thread ---------------------------------------------------------------------------------------- */
 
-/* Under the lock. Grows the list in 64-bit arithmetic; an error that finds no memory is dropped (its echo times out). */
+/*
+ * Under the lock. Grows the list in 64-bit arithmetic, up to MAX_SEND_ERRORS; an error that finds no room is dropped
+ * (its echo times out, as if the request had been lost).
+ */
 static void add_error(icmp_socket_t *s, const order_t *order, int error) {
   if (s->error_count == s->error_capacity) {
     uint64_t capacity = s->error_capacity ? (uint64_t)s->error_capacity * 2 : 64;
-    if (capacity > UINT32_MAX || capacity * sizeof(send_error_t) > SIZE_MAX) return;
+    if (capacity > MAX_SEND_ERRORS) return;
     send_error_t *grown = realloc(s->errors, (size_t)capacity * sizeof *grown);
     if (!grown) return;
     s->errors = grown;
@@ -348,8 +353,8 @@ static int send_order(icmp_socket_t *s, const order_t *order) {
     }
     lock(s);
     add_error(s, order, error);
-    /* Cannot fail: the handle is closed only after this thread is joined. */
-    uv_async_send(&s->async);
+    /* The handle is closed only after this thread is joined: a failure here is a bug of this file. */
+    must(uv_async_send(&s->async), "uv_async_send failed");
     unlock(s);
     return is_shortage(s->family, error, order->address) ? 2 : 0;
   }
@@ -520,7 +525,7 @@ static void close_socket(icmp_socket_t *s) {
   s->errors = NULL;
   s->error_capacity = s->error_count = 0;
   if (s->poll_started) {
-    uv_poll_stop(&s->poll); /* Cannot fail on an initialised handle; uv_close stops it anyway. */
+    must(uv_poll_stop(&s->poll), "uv_poll_stop failed"); /* It fails only on a handle that is not a poll. */
     s->poll_started = 0;
   }
   if (s->fd >= 0) {
