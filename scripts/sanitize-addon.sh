@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-  tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/icmp-stress.test.ts)
+  # The addon alone, its sockets on loopback (sender thread included), the engine on it (a burst of ICMP errors
+  # ending TCP connects), and the stress with workers.
+  tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/engine.test.ts test/engine/icmp-stress.test.ts)
 fi
 
 compiler="${CC:-gcc}"
