@@ -38,7 +38,10 @@ export class Fifo<T> {
   }
 }
 
-/** Something with a deadline, in performance.now() milliseconds, set by the queue. */
+/**
+ * Something with a deadline, in performance.now() milliseconds, set by the queue when it is added: the queue's
+ * field, which nothing else writes (a bucket's place in the heap follows the deadline of its head).
+ */
 export interface Expiring {
   deadline: number;
 }
@@ -47,11 +50,7 @@ export interface Expiring {
 interface Bucket<T> {
   readonly durationMs: number;
   readonly items: Fifo<T>;
-  /**
-   * The deadline of its head when it was last looked at: the heap's key. A head's deadline may be pushed later after
-   * that (an echo sent again), never earlier, so the key is never later than the head's: the bucket is at worst
-   * looked at early.
-   */
+  /** The deadline of its head when it was last looked at: the heap's key. */
   key: number;
   /** Its place in the heap. */
   slot: number;
@@ -65,6 +64,10 @@ interface Bucket<T> {
  * A duration's bucket lives while it holds items, and the buckets sit in a min-heap by the deadline of their head:
  * an agent's engine sees every timeout of every sweep it runs (retries multiply them), and neither its memory nor
  * the cost of a timer firing grows with how many it has seen: a firing looks only at the buckets whose head is due.
+ *
+ * An item is added once: to wait again (an echo that was not sent after all), add a fresh one and let `isSettled`
+ * drop the old. (An item added again while still queued has the later deadline at both places, and holds up the
+ * items behind its first place until then.)
  */
 export class DeadlineQueue<T extends Expiring> {
   private readonly buckets = new Map<number, Bucket<T>>();
@@ -107,7 +110,8 @@ export class DeadlineQueue<T extends Expiring> {
         dropped = true;
       }
       items.push(item);
-      if (dropped) this.rekey(bucket);
+      // Dropped heads leave a later head; an item added again while it is this bucket's head, an earlier one.
+      if (dropped || (items.peek() as T).deadline < bucket.key) this.rekey(bucket);
     }
     if (item.deadline < this.timerAt) this.arm(item.deadline);
   }
@@ -152,12 +156,13 @@ export class DeadlineQueue<T extends Expiring> {
     for (const item of expired) this.onExpire(item);
   }
 
-  /** The bucket's head changed (items dropped from its front): its key can only have grown. */
+  /** The bucket's head, or its head's deadline, changed: its place in the heap follows. */
   private rekey(bucket: Bucket<T>): void {
     const head = bucket.items.peek();
     if (head === undefined) return this.remove(bucket);
     bucket.key = head.deadline;
     this.siftDown(bucket.slot);
+    this.siftUp(bucket.slot);
   }
 
   private remove(bucket: Bucket<T>): void {

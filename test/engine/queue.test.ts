@@ -24,6 +24,9 @@ function clockedQueue(): {
   const queue = new DeadlineQueue<Probe>(
     (probe) => probe.settled,
     (probe) => {
+      // As the queue's users do: what expired is settled, once (an item added twice may come up twice).
+      if (probe.settled) return;
+      probe.settled = true;
       expired.push(probe);
       if (waiting && expired.length >= waiting.count) waiting.resolve();
     },
@@ -74,6 +77,26 @@ describe('DeadlineQueue', () => {
     } finally {
       queue.clear();
     }
+  });
+
+  it('follows a head whose deadline went out of reach and came back: the items behind it still expire', { timeout: 10_000 }, async () => {
+    const { queue, clock, expired, expiredCount } = clockedQueue();
+    const [first, second, other] = [probe(1), probe(2), probe(3)];
+    queue.add(first, 10);
+    queue.add(second, 10);
+    queue.add(other, 11);
+    // An item put off for good while it heads its bucket (as an echo that was not sent after all once was)...
+    first.deadline = Infinity;
+    clock.now = 12;
+    await expiredCount(1);
+    assert.deepEqual(expired.map((p) => p.id), [3], 'the firing found the bucket\'s head not due');
+    // ... and added again, still at the head of its bucket: the bucket must come back into reach.
+    clock.now = 13;
+    queue.add(first, 10);
+    clock.now = 30;
+    await expiredCount(3);
+    assert.deepEqual(expired.map((p) => p.id).sort(), [1, 2, 3]);
+    queue.clear();
   });
 
   it('expires every unsettled item once, at or after its deadline, and skips the settled ones', async () => {

@@ -191,9 +191,12 @@ export class IcmpEchoProber implements EchoProber {
           onShort: (sequence, probeNumber, tried) => {
             const echo = this.pending[family][sequence];
             if (echo?.probeNumber !== probeNumber || echo.settled || (tried && this.tooShort(echo))) return;
-            // Not sent after all: its deadline waits for the send that will be (an expiry now would call it silent).
-            echo.deadline = Infinity;
-            this.backlog.push(echo);
+            // Not sent after all: its record leaves the deadline queue (an expiry now would call it silent), and a
+            // fresh one waits in the backlog for the send that will be, with a deadline from then.
+            const retry: PendingEcho = { ...echo, deadline: 0 };
+            echo.settled = true;
+            this.pending[family][sequence] = retry;
+            this.backlog.push(retry);
             this.pauseAfterShortage();
           },
         });
