@@ -100,3 +100,31 @@ export function diagnoseLocalError(errno: string): Reporter {
     reason: known?.reason ?? `local error ${errno}`,
   };
 }
+
+/**
+ * Why an IPv6 target cannot be probed at all, or undefined when it can. A link-local address (fe80::/10) is only
+ * meaningful with the interface it is on, which a sweep target cannot name: the kernel either picks an interface
+ * of its own or fails the send with EINVAL, the errno it also uses for a full neighbour table. A multicast address
+ * (ff00::/8) is a group, not a host: its members answer from their own addresses. Both end at once, before a packet
+ * is sent, rather than being retried and slowing the whole sweep down as a full neighbour table does.
+ *
+ * `address` is IPv6 text (any case, compressed or not).
+ */
+export function diagnoseUnusableV6(address: string): Reporter | undefined {
+  const colon = address.indexOf(':');
+  // Only a first group of four hex digits can be ff00–ffff or fe80–febf ("fe8::" is 0x0fe8).
+  if (colon !== 4) return undefined;
+  const first = Number.parseInt(address.slice(0, 4), 16);
+  if (first >= 0xff00) {
+    return { verdict: 'unreachable', address: 'local', errno: 'EINVAL', reason: 'a multicast address is a group, not a host' };
+  }
+  if (first >= 0xfe80 && first <= 0xfebf) {
+    return {
+      verdict: 'unreachable',
+      address: 'local',
+      errno: 'EINVAL',
+      reason: 'a link-local address needs the interface it is on, which a sweep target cannot name',
+    };
+  }
+  return undefined;
+}

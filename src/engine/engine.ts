@@ -47,6 +47,11 @@ export interface EngineOptions {
   onWarning?: (message: string) => void;
   /** Probers to use instead of real sockets (tests); left open by `close`. */
   kit?: ProbeKit;
+  /**
+   * The TCP prober's socket factory, default node:net's `connect` (tests bind the connects of two engines on one
+   * host to two source addresses, so that a firewall can answer them differently).
+   */
+  openSocket?: ProbeSocketFactory;
   /** The routes that tell on-link targets; default the kernel's, read now. */
   routes?: RouteTable;
 }
@@ -80,6 +85,7 @@ export class ProbeEngine {
     } else {
       ({ kit: this.kit, icmp: this.icmp } = openProbeKit(new Set(options.families), {
         sendHelper: options.sendHelper,
+        openSocket: options.openSocket,
         onWarning: options.onWarning,
         onCongestion: () => this.budget.congested(),
       }));
@@ -107,7 +113,8 @@ export class ProbeEngine {
 }
 
 /**
- * The real probers, wired so that an ICMP error quoting one of our SYNs ends that connect attempt. Without ICMP
+ * The real probers, wired so that an ICMP error quoting the SYN of one of our connect attempts ends that attempt
+ * (and a failed connect first reads the errors already queued, to name who sent its own). Without ICMP
  * (no root or CAP_NET_RAW) the kit has the TCP prober alone and `icmp` says why.
  *
  * @param options.openSocket the TCP prober's socket factory (tests watch or replace the sockets).
@@ -123,14 +130,15 @@ export function openProbeKit(
   } = {},
 ): { kit: ProbeKit; icmp: SweepReport['icmp'] } {
   const { openSocket, onWarning, ...echoOptions } = options;
-  const tcp = new NodeTcpProber(openSocket);
+  let echo: IcmpEchoProber | undefined;
+  const tcp = new NodeTcpProber(openSocket, () => echo?.poll());
   if (families.size === 0) return { kit: { tcp }, icmp: { available: true } };
   try {
-    const echo = new IcmpEchoProber(families, {
+    echo = new IcmpEchoProber(families, {
       ...echoOptions,
-      onTcpError: (address, port, sourcePort, reporter) => tcp.failFromIcmp(address, port, sourcePort, reporter),
+      onTcpError: (quoted, reporter) => tcp.failFromIcmp(quoted, reporter),
     });
-    return { kit: { echo, tcp, tcpError: (a, p, read) => echo.takeTcpError(a, p, read) }, icmp: { available: true } };
+    return { kit: { echo, tcp }, icmp: { available: true } };
   } catch (error) {
     if (!isZenSweepError(error)) throw error;
     onWarning?.(error.message);

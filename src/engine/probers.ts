@@ -24,8 +24,22 @@ export interface EchoProber {
   close(): void;
 }
 
+/** One TCP connection attempt, as `connect` returns it: what its retry needs to know of it. */
+export interface TcpAttempt {
+  /**
+   * The flows (source address and port, destination address and port) of its SYN, once sent, and of the attempts
+   * it retried: an ICMP error quoting one of them is about this probe.
+   */
+  readonly flows: readonly string[];
+}
+
 /** Makes TCP connection attempts. `done` is called exactly once per call, unless the prober is closed first. */
 export interface TcpProber {
-  connect(address: string, port: number, timeoutMs: number, done: (outcome: TcpOutcome) => void): void;
+  /**
+   * @param after the attempt of the same probe that timed out, when this one retries it: an ICMP error about that
+   *   attempt's SYN (or an earlier one's) that arrives while this one is in flight ends this one (a router that
+   *   answers once its ARP fails, seconds later, answers the probe).
+   */
+  connect(address: string, port: number, timeoutMs: number, done: (outcome: TcpOutcome) => void, after?: TcpAttempt): TcpAttempt;
   close(): void;
 }

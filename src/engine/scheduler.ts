@@ -6,7 +6,7 @@ import type { Reporter } from '../core/states.js';
 import type { EchoStats } from '../core/stats.js';
 import { lossPercent, rttStats } from '../core/stats.js';
 import type { ProbeMeter } from './meter.js';
-import type { EchoProber, TcpOutcome, TcpProber } from './probers.js';
+import type { EchoProber, TcpAttempt, TcpOutcome, TcpProber } from './probers.js';
 import { DeadlineQueue, Fifo } from './queue.js';
 import type { Expiring } from './queue.js';
 import { attemptTimeoutMs, sweepTimeBoundMs } from './time-bound.js';
@@ -62,11 +62,6 @@ export interface ProbeKit {
   /** Absent when ICMP cannot be used (no root or CAP_NET_RAW): the TCP probes run alone. */
   echo?: EchoProber;
   tcp: TcpProber;
-  /**
-   * An ICMP error seen for a TCP attempt to address:port, if the echo prober watches for them; `read` false takes
-   * only what was read already.
-   */
-  tcpError?: (address: string, port: number, read?: boolean) => Reporter | undefined;
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 4096;
@@ -117,10 +112,14 @@ interface TcpJob extends Expiring {
   resourceRetries: number;
   /** Its outcome is in (from the prober, or from its deadline here): whatever comes after is ignored. */
   settled: boolean;
+  /** The attempt this job retries (TcpProber.connect's `after`). */
+  after: TcpAttempt | undefined;
+  /** This job's attempt, once started. */
+  started: TcpAttempt | undefined;
 }
 
-function tcpJob(host: ActiveHost, port: PortResult, attempt: number, resourceRetries = 0): TcpJob {
-  return { host, port, attempt, resourceRetries, settled: false, deadline: 0 };
+function tcpJob(host: ActiveHost, port: PortResult, attempt: number, after?: TcpAttempt, resourceRetries = 0): TcpJob {
+  return { host, port, attempt, resourceRetries, settled: false, deadline: 0, after, started: undefined };
 }
 
 type Work = ActiveHost | TcpJob;
@@ -378,7 +377,7 @@ export class ProbeScheduler implements BudgetWaiter {
     const timeoutMs = attemptTimeoutMs(this.options, job.attempt);
     // The prober ends every attempt by its timeout; this deadline holds even if an outcome were ever lost.
     this.tcpDeadlines.add(job, timeoutMs + TCP_DEADLINE_GRACE_MS);
-    this.kit.tcp.connect(job.host.ip, job.port.port, timeoutMs, (outcome) => this.tcpDone(job, outcome));
+    job.started = this.kit.tcp.connect(job.host.ip, job.port.port, timeoutMs, (outcome) => this.tcpDone(job, outcome), job.after);
   }
 
   private armDelayTimer(): void {
@@ -440,44 +439,29 @@ export class ProbeScheduler implements BudgetWaiter {
         port.state = 'open';
         port.ms = outcome.ms;
         break;
-      case 'closed': {
-        // A firewall's REJECT with ICMP port-unreachable also ends in ECONNREFUSED: tell it from a real RST.
-        const icmp = this.kit.tcpError?.(host.ip, port.port);
-        if (icmp) {
-          port.state = icmp.verdict;
-          port.reporter = icmp;
-        } else {
-          port.state = 'closed';
-          port.ms = outcome.ms;
-        }
+      case 'closed':
+        // A firewall's REJECT with ICMP port unreachable ends in ECONNREFUSED too: the prober tells it from an RST
+        // (an 'error' outcome, from the ICMP error quoting this very attempt's SYN).
+        port.state = 'closed';
+        port.ms = outcome.ms;
         break;
-      }
-      case 'timeout': {
-        // An ICMP error that came after an earlier attempt of this port had timed out is still its answer.
-        const late = this.kit.tcpError?.(host.ip, port.port, false);
-        if (late) {
-          port.state = late.verdict;
-          port.reporter = late;
-          break;
-        }
+      case 'timeout':
         if (job.attempt < this.options.retries) {
-          this.ready.push(tcpJob(host, port, job.attempt + 1));
+          // The retry carries this attempt's flow: an ICMP error about its SYN that comes late still answers.
+          this.ready.push(tcpJob(host, port, job.attempt + 1, job.started ?? job.after));
           this.pump();
           return;
         }
         port.state = 'filtered';
         break;
-      }
-      case 'error': {
-        const reporter = this.kit.tcpError?.(host.ip, port.port) ?? outcome.reporter;
-        port.state = reporter.verdict;
-        port.reporter = reporter;
+      case 'error':
+        port.state = outcome.reporter.verdict;
+        port.reporter = outcome.reporter;
         break;
-      }
       case 'resource':
         if (job.resourceRetries < RESOURCE_RETRIES) {
           port.attempts -= 1;
-          const retry = tcpJob(host, port, job.attempt, job.resourceRetries + 1);
+          const retry = tcpJob(host, port, job.attempt, job.started ?? job.after, job.resourceRetries + 1);
           setTimeout(() => {
             if (this.finished) return;
             this.ready.push(retry);

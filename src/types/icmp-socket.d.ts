@@ -15,7 +15,20 @@ declare module '@zensweep/icmp-socket' {
     takeSenderEvents(): number[];
     close(): void;
   }
+  /** Throws a RangeError when `index` is not a packet's of `meta`. */
   export function addressText(meta: Buffer, index: number, family: 4 | 6): string;
+  /**
+   * What every socket of the process still holds, and how many sockets an environment's teardown closed (a worker
+   * terminated with sockets open): for tests, nothing outlives its socket.
+   */
+  export function stats(): { sockets: number; rings: number; threads: number; callbacks: number; teardowns: number };
+  /**
+   * For tests: the next time the process reaches this step of a socket's construction (or of its sender's start),
+   * it fails as the system could make it fail, once.
+   */
+  export function injectFault(
+    step: 'mutex' | 'cond' | 'reference' | 'poll_init' | 'async_init' | 'cleanup_hook' | 'wrap' | 'ring' | 'thread',
+  ): void;
   export const SLOT_BYTES: number;
   export const META_BYTES: number;
   export const MAX_BATCH: number;

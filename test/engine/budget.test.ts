@@ -27,7 +27,7 @@ class SilentEcho implements EchoProber {
   close(): void {}
 }
 
-const noTcp: TcpProber = { connect: () => undefined, close: () => undefined };
+const noTcp: TcpProber = { connect: () => ({ flows: [] }), close: () => undefined };
 const options = (over: Partial<SweepOptions>): SweepOptions => ({ ...DEFAULT_OPTIONS, retries: 0, ...over });
 const set = (cidr: string): AddressSet => {
   const { family, start, end } = parseNetwork(cidr);

@@ -74,13 +74,41 @@ describe('icmp codec', () => {
     assert.equal(message.quoted.mark?.probeNumber, 0xdeadbeef);
   });
 
-  it('reads an error that quotes a TCP SYN: destination and port', () => {
+  it('reads an error that quotes a TCP SYN: its flow (both addresses and ports) and its sequence number', () => {
     const message = decodeIcmp4(hex(V4_TCP_HOST_PROHIBITED));
     assert.ok(message && message.kind === 'error');
     assert.equal(message.code, 10);
-    assert.ok(message.quoted.protocol === 'tcp');
-    assert.equal(message.quoted.destination, '127.0.0.3');
-    assert.equal(message.quoted.destinationPort, 5432);
+    assert.deepEqual(message.quoted, {
+      protocol: 'tcp',
+      source: '127.0.0.1',
+      destination: '127.0.0.3',
+      sourcePort: 40062,
+      destinationPort: 5432,
+      sequence: 0x4a7567a7,
+    });
+  });
+
+  it('reads an ICMPv6 error that quotes a TCP SYN: its flow and its sequence number', () => {
+    const packet = Buffer.alloc(8 + 40 + 8);
+    packet[0] = 1; // destination unreachable
+    packet[1] = 1; // administratively prohibited
+    packet[8] = 0x60;
+    packet[8 + 6] = 6; // next header: TCP
+    Buffer.from('20010db8000000010000000000000001', 'hex').copy(packet, 8 + 8);
+    Buffer.from('20010db8000000010000000000000030', 'hex').copy(packet, 8 + 24);
+    packet.writeUInt16BE(51_000, 48);
+    packet.writeUInt16BE(443, 50);
+    packet.writeUInt32BE(0xfedcba98, 52);
+    const message = decodeIcmp6(packet);
+    assert.ok(message && message.kind === 'error');
+    assert.deepEqual(message.quoted, {
+      protocol: 'tcp',
+      source: '2001:db8:0:1::1',
+      destination: '2001:db8:0:1::30',
+      sourcePort: 51_000,
+      destinationPort: 443,
+      sequence: 0xfedcba98,
+    });
   });
 
   it('decodes an IPv6 admin-prohibited error quoting our echo request', () => {

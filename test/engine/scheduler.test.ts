@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_OPTIONS } from '../../src/core/request.js';
 import type { SweepOptions } from '../../src/core/request.js';
 import type { Reporter } from '../../src/core/states.js';
-import type { EchoDone, EchoProber, TcpOutcome, TcpProber } from '../../src/engine/probers.js';
+import type { EchoDone, EchoProber, TcpAttempt, TcpOutcome, TcpProber } from '../../src/engine/probers.js';
 import { ProbeScheduler } from '../../src/engine/scheduler.js';
 import type { ProbeKit } from '../../src/engine/scheduler.js';
 
@@ -43,14 +43,18 @@ class ScriptedEcho implements EchoProber {
 
 class ScriptedTcp implements TcpProber {
   readonly calls: string[] = [];
+  /** Per call, the flows of the attempt it was told it retries (`after`). */
+  readonly after: (readonly string[] | undefined)[] = [];
   constructor(private readonly rule: (address: string, port: number, attempt: number) => TcpOutcome) {}
   private readonly attempts = new Map<string, number>();
-  connect(address: string, port: number, _timeoutMs: number, done: (o: TcpOutcome) => void): void {
+  connect(address: string, port: number, _timeoutMs: number, done: (o: TcpOutcome) => void, after?: TcpAttempt): TcpAttempt {
     const key = `${address}:${port}`;
     const attempt = this.attempts.get(key) ?? 0;
     this.attempts.set(key, attempt + 1);
     this.calls.push(key);
+    this.after.push(after?.flows);
     setImmediate(() => done(this.rule(address, port, attempt)));
+    return { flows: [...(after?.flows ?? []), `${key}#${attempt}`] };
   }
   close(): void {}
 }
@@ -187,17 +191,6 @@ describe('ProbeScheduler', () => {
     assert.deepEqual(hosts[4]?.ports.map((p) => [p.state, p.attempts]), [['filtered', 2], ['filtered', 2]]);
   });
 
-  it('turns a refused connect into prohibited when an ICMP error explains it (REJECT with port-unreachable)', async () => {
-    const tcp = new ScriptedTcp(() => ({ kind: 'closed', ms: 1 }));
-    const reject: Reporter = { verdict: 'prohibited', address: '198.18.0.31', icmpType: 3, icmpCode: 3, reason: 'port unreachable' };
-    const kit: ProbeKit = { tcp, tcpError: (address) => (address.endsWith('.1') ? reject : undefined) };
-    const { hosts } = await new ProbeScheduler(targets(2), 2, options({ ports: [5432] }), kit).run();
-    assert.equal(hosts[0]?.state, 'alive_tcp_only');
-    assert.equal(hosts[1]?.state, 'prohibited');
-    assert.equal(hosts[1]?.ports[0]?.state, 'prohibited');
-    assert.equal(hosts[1]?.icmp.sent, 0, 'no echo prober: no echo counted');
-  });
-
   it('puts a probe back when the sweeper runs short of ports, without counting an attempt', async () => {
     const tcp = new ScriptedTcp((_a, _p, attempt) =>
       attempt < 3 ? { kind: 'resource', errno: 'EADDRNOTAVAIL' } : { kind: 'open', ms: 1 },
@@ -209,7 +202,7 @@ describe('ProbeScheduler', () => {
   });
 
   it('ends a TCP attempt whose outcome never comes at its own deadline, retries it, and completes', async () => {
-    const lost: TcpProber = { connect: () => undefined, close: () => undefined };
+    const lost: TcpProber = { connect: () => ({ flows: [] }), close: () => undefined };
     const started = performance.now();
     const { hosts, complete } = await new ProbeScheduler(targets(2), 2, options({ ports: [22], timeoutMs: 20, retries: 1 }), {
       tcp: lost,
@@ -223,22 +216,19 @@ describe('ProbeScheduler', () => {
     assert.ok(performance.now() - started >= 20 + 30, 'ended before the attempts could time out');
   });
 
-  it('takes an ICMP error seen too late for a timed-out attempt as the answer, without retrying', async () => {
+  it('hands each retry the attempts it retries, so a late ICMP error about an earlier SYN answers the probe', async () => {
     const router: Reporter = { verdict: 'unreachable', address: '198.18.0.254', icmpType: 3, icmpCode: 1, reason: 'host unreachable' };
-    const tcp = new ScriptedTcp(() => ({ kind: 'timeout' }));
-    const reads: (boolean | undefined)[] = [];
-    const kit: ProbeKit = {
-      tcp,
-      tcpError: (address, _port, read) => {
-        reads.push(read);
-        return address.endsWith('.1') ? router : undefined;
-      },
-    };
-    const { hosts } = await new ProbeScheduler(targets(2), 2, options({ ports: [443], retries: 2 }), kit).run();
+    // 198.18.0.1: the router's answer to the first SYN comes while the third attempt is in flight.
+    const tcp = new ScriptedTcp((address, _port, attempt) =>
+      address.endsWith('.1') && attempt === 2 ? { kind: 'error', reporter: router } : { kind: 'timeout' },
+    );
+    const { hosts } = await new ProbeScheduler(targets(2), 2, options({ ports: [443], retries: 2 }), { tcp }).run();
     assert.deepEqual(hosts[0]?.ports.map((p) => [p.state, p.attempts]), [['filtered', 3]]);
-    assert.deepEqual(hosts[1]?.ports.map((p) => [p.state, p.attempts, p.reporter?.address]), [['unreachable', 1, '198.18.0.254']]);
+    assert.deepEqual(hosts[1]?.ports.map((p) => [p.state, p.attempts, p.reporter?.address]), [['unreachable', 3, '198.18.0.254']]);
     assert.equal(hosts[1]?.state, 'unreachable');
-    assert.ok(reads.every((read) => read === false), 'a timeout takes what was read already, it does not read');
+    const afterOf = (address: string): (readonly string[] | undefined)[] =>
+      tcp.calls.flatMap((call, i) => (call === `${address}:443` ? [tcp.after[i]] : []));
+    assert.deepEqual(afterOf('198.18.0.1'), [undefined, ['198.18.0.1:443#0'], ['198.18.0.1:443#0', '198.18.0.1:443#1']]);
   });
 
   it('stops past its time bound, reports the hosts in progress as unfinished and why it stopped', async () => {
@@ -247,6 +237,7 @@ describe('ProbeScheduler', () => {
     const tcp: TcpProber = {
       connect: (address, _port, _timeoutMs, done) => {
         if (!address.endsWith('.1')) setImmediate(() => done({ kind: 'open', ms: 1 }));
+        return { flows: [] };
       },
       close: () => undefined,
     };

@@ -6,6 +6,7 @@ import type { Reporter } from '../../src/core/states.js';
 import type { TcpOutcome } from '../../src/engine/probers.js';
 import { NodeTcpProber } from '../../src/engine/tcp.js';
 import { FakeSockets, nextStep, spin } from '../support/fake-socket.js';
+import type { FakeSocket } from '../support/fake-socket.js';
 import { loopbackPorts, type LoopbackPorts } from '../support/loopback-ports.js';
 import { quietFor, until } from '../support/wait.js';
 
@@ -49,7 +50,7 @@ describe('NodeTcpProber', () => {
       spin(5);
       for (const event of order) {
         if (event === 'timer') await turn();
-        else if (event === 'icmp') prober.failFromIcmp(ADDRESS, PORT, socket.localPort ?? 0, ROUTER);
+        else if (event === 'icmp') prober.failFromIcmp(socket.flow, ROUTER);
         else if (event === 'refused') socket.refuse();
         else if (event === 'unreachable') socket.unreachable();
         else socket.emit('connect');
@@ -84,16 +85,108 @@ describe('NodeTcpProber', () => {
     assert.equal(prober.inFlight, 1);
 
     // The router's answer to the first SYN arrives after the retry started.
-    assert.equal(prober.failFromIcmp(ADDRESS, PORT, first.localPort ?? 0, ROUTER), false);
+    assert.equal(prober.failFromIcmp(first.flow, ROUTER), false);
     first.unreachable();
     assert.equal(prober.inFlight, 1, 'the retry is still in flight');
     assert.deepEqual(outcomes[1], []);
 
-    assert.equal(prober.failFromIcmp(ADDRESS, PORT, second.localPort ?? 0, ROUTER), true);
+    assert.equal(prober.failFromIcmp(second.flow, ROUTER), true);
     second.unreachable();
     assert.deepEqual(outcomes[1], [{ kind: 'error', reporter: ROUTER }]);
     assert.ok(second.destroyedAt > 0);
     assert.equal(prober.inFlight, 0);
+    prober.close();
+  });
+
+  it('ends with an ICMP error only the attempt whose own flow it quotes: source address and port, destination and port', async () => {
+    const sockets = new FakeSockets('198.18.0.1');
+    const prober = new NodeTcpProber(sockets.open);
+    const outcomes: TcpOutcome[] = [];
+    prober.connect(ADDRESS, PORT, 60_000, (outcome) => outcomes.push(outcome));
+    const socket = sockets.last;
+    assert.equal(prober.failFromIcmp(socket.flow, ROUTER), false, 'before its SYN is sent, no error can quote it');
+    await sent();
+    const flow = socket.flow;
+    // The same destination and port, from another process of the host (another source port) or another of its
+    // addresses (the same source port): another connection, whatever it was told.
+    assert.equal(prober.failFromIcmp({ ...flow, sourcePort: flow.sourcePort + 1 }, ROUTER), false);
+    assert.equal(prober.failFromIcmp({ ...flow, source: '198.18.0.2' }, ROUTER), false);
+    assert.equal(prober.failFromIcmp({ ...flow, destinationPort: PORT + 1 }, ROUTER), false);
+    assert.equal(prober.failFromIcmp({ ...flow, destination: '198.18.9.10' }, ROUTER), false);
+    assert.deepEqual(outcomes, []);
+    assert.equal(prober.failFromIcmp(flow, ROUTER), true);
+    assert.deepEqual(outcomes, [{ kind: 'error', reporter: ROUTER }]);
+    assert.equal(prober.failFromIcmp(flow, ROUTER), false, 'a second error for an attempt that ended ends nothing');
+  });
+
+  it('remembers nothing: an error that ended no attempt, or ended an earlier one, does not answer a later attempt', async () => {
+    const sockets = new FakeSockets();
+    const prober = new NodeTcpProber(sockets.open);
+    const outcomes: TcpOutcome[] = [];
+    prober.connect(ADDRESS, PORT, 60_000, (outcome) => outcomes.push(outcome));
+    await sent();
+    const first = sockets.last;
+    assert.equal(prober.failFromIcmp(first.flow, ROUTER), true);
+    // A second copy of the same error (a retransmitted SYN's), and one about another process's connection.
+    assert.equal(prober.failFromIcmp(first.flow, ROUTER), false);
+    assert.equal(prober.failFromIcmp({ ...first.flow, sourcePort: 9 }, ROUTER), false);
+    // The firewall now answers with RST: the next attempt to the same address and port is closed, nothing else.
+    prober.connect(ADDRESS, PORT, 60_000, (outcome) => outcomes.push(outcome));
+    await sent();
+    sockets.last.refuse();
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['error', 'closed'],
+    );
+  });
+
+  it('reads the ICMP errors already queued when a connect fails, so a REJECT with port unreachable is not taken for an RST', async () => {
+    const rejected: Reporter = { verdict: 'prohibited', address: '198.18.0.31', icmpType: 3, icmpCode: 3, reason: 'port unreachable' };
+    const queued: { flow: FakeSocket['flow']; reporter: Reporter }[] = [];
+    const sockets = new FakeSockets();
+    let reads = 0;
+    const prober: NodeTcpProber = new NodeTcpProber(sockets.open, () => {
+      reads += 1;
+      for (const error of queued.splice(0)) prober.failFromIcmp(error.flow, error.reporter);
+    });
+    const outcomes: TcpOutcome[] = [];
+    for (let i = 0; i < 3; i++) prober.connect(ADDRESS, PORT + i, 60_000, (outcome) => outcomes.push(outcome));
+    await sent();
+    const [refusedByIcmp, refused, unreachable] = sockets.opened;
+    assert.ok(refusedByIcmp && refused && unreachable);
+    // The kernel queued the ICMP error's copy before it failed the socket; the loop reports the socket first.
+    queued.push({ flow: refusedByIcmp.flow, reporter: rejected });
+    refusedByIcmp.refuse();
+    refused.refuse();
+    unreachable.unreachable();
+    assert.deepEqual(outcomes, [
+      { kind: 'error', reporter: rejected },
+      { kind: 'closed', ms: (outcomes[1] as { ms: number }).ms },
+      { kind: 'error', reporter: diagnoseLocalError('EHOSTUNREACH') },
+    ]);
+    assert.equal(reads, 3);
+  });
+
+  it('ends a retry with a late ICMP error about the SYN of the attempt it retries (given as `after`)', async () => {
+    const sockets = new FakeSockets();
+    const prober = new NodeTcpProber(sockets.open);
+    const outcomes: TcpOutcome[][] = [[], [], []];
+    const first = prober.connect(ADDRESS, PORT, 1, (outcome) => outcomes[0]?.push(outcome));
+    await sent();
+    const firstSocket = sockets.last;
+    spin(3);
+    await turn();
+    assert.deepEqual(outcomes[0], [{ kind: 'timeout' }]);
+    assert.equal(prober.failFromIcmp(firstSocket.flow, ROUTER), false, 'between the attempts, the flow is nobody\'s');
+    const retry = prober.connect(ADDRESS, PORT, 60_000, (outcome) => outcomes[1]?.push(outcome), first);
+    // Another probe of the same address and port, in flight at the same time, is not this probe.
+    prober.connect(ADDRESS, PORT, 60_000, (outcome) => outcomes[2]?.push(outcome));
+    await sent();
+    assert.equal(retry.flows.length, 2, 'the first attempt\'s flow and its own');
+    assert.equal(prober.failFromIcmp(firstSocket.flow, ROUTER), true);
+    assert.deepEqual(outcomes[1], [{ kind: 'error', reporter: ROUTER }]);
+    assert.deepEqual(outcomes[2], []);
+    assert.equal(prober.inFlight, 1);
     prober.close();
   });
 
@@ -109,8 +202,8 @@ describe('NodeTcpProber', () => {
     await sent();
     // The oldest ends first and must not take the others' entries with it.
     a.refuse();
-    assert.equal(prober.failFromIcmp(ADDRESS, PORT, c.localPort ?? 0, ROUTER), true);
-    assert.equal(prober.failFromIcmp(ADDRESS, PORT, a.localPort ?? 0, ROUTER), false);
+    assert.equal(prober.failFromIcmp(c.flow, ROUTER), true);
+    assert.equal(prober.failFromIcmp(a.flow, ROUTER), false);
     assert.equal(prober.inFlight, 1);
     b.emit('connect');
     assert.deepEqual(
@@ -131,7 +224,7 @@ describe('NodeTcpProber', () => {
     });
     const socket = sockets.last;
     await sent();
-    assert.throws(() => prober.failFromIcmp(ADDRESS, PORT, socket.localPort ?? 0, ROUTER), /receiver failed/);
+    assert.throws(() => prober.failFromIcmp(socket.flow, ROUTER), /receiver failed/);
     assert.ok(socket.destroyedAt > 0);
     assert.equal(prober.inFlight, 0);
     // Nothing that follows reaches the receiver again: not the socket's error, not the timer.
@@ -201,7 +294,10 @@ describe('NodeTcpProber', () => {
             spin(30);
             if (order === 'loop-first') await turn();
           }
-          const ended = prober.failFromIcmp('127.0.0.1', port, socket.localPort ?? 0, ROUTER);
+          const ended = prober.failFromIcmp(
+            { source: socket.localAddress ?? '', sourcePort: socket.localPort ?? 0, destination: '127.0.0.1', destinationPort: port },
+            ROUTER,
+          );
           // Time for a second outcome (the answer, the timer or the error after the first): there must be none.
           await quietFor(50);
           assert.equal(outcomes.length, 1, `${what}: ${JSON.stringify(outcomes)}`);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import type { ProbeSocket } from '../../src/engine/tcp.js';
+import type { ProbeSocket, QuotedFlow } from '../../src/engine/tcp.js';
 
 /** Counts every step, so a test can say what happened before what. */
 let steps = 0;
@@ -8,7 +8,7 @@ export const nextStep = (): number => ++steps;
 
 /**
  * A socket that does nothing by itself and sends nothing: the test emits its events, in the order it wants. It has
- * a source port of its own, as a real one has once its SYN is sent.
+ * a source address and port of its own, as a real one has once its SYN is sent.
  */
 export class FakeSocket extends EventEmitter implements ProbeSocket {
   /** The step at which it was first destroyed, 0 while it is not. */
@@ -18,8 +18,13 @@ export class FakeSocket extends EventEmitter implements ProbeSocket {
     readonly host: string,
     readonly port: number,
     public localPort: number | undefined,
+    public localAddress: string | undefined = '127.0.0.1',
   ) {
     super();
+  }
+  /** The flow an ICMP error quoting its SYN names (NodeTcpProber.failFromIcmp). */
+  get flow(): QuotedFlow {
+    return { source: this.localAddress ?? '', sourcePort: this.localPort ?? 0, destination: this.host, destinationPort: this.port };
   }
   destroy(): this {
     if (!this.destroyedAt) this.destroyedAt = nextStep();
@@ -41,8 +46,10 @@ export class FakeSocket extends EventEmitter implements ProbeSocket {
 export class FakeSockets {
   readonly opened: FakeSocket[] = [];
   private nextPort = 40_000;
+  /** @param localAddress the source address of every socket it makes. */
+  constructor(private readonly localAddress = '127.0.0.1') {}
   readonly open = (options: net.TcpNetConnectOpts): FakeSocket => {
-    const socket = new FakeSocket(options.host ?? '', options.port, this.nextPort++);
+    const socket = new FakeSocket(options.host ?? '', options.port, this.nextPort++, this.localAddress);
     this.opened.push(socket);
     return socket;
   };

@@ -2,9 +2,9 @@
  * ZenSweep's ICMP socket: one raw ICMP (or ICMPv6) socket, with what raw-socket does not offer.
  *
  *  - A socket filter (classic BPF) on the echo identifier, so the kernel hands this socket only its own echo
- *    replies and the ICMP errors that quote its own requests (or a TCP or UDP packet). Every raw ICMP socket
- *    receives a copy of every ICMP message: without the filter, N agents on one host each parse all N agents'
- *    replies.
+ *    replies, the ICMP errors that quote its own requests, and those that quote a TCP segment (the TCP prober
+ *    matches them to its own connection attempts). Every raw ICMP socket receives a copy of every ICMP message:
+ *    without the filter, N agents on one host each parse all N agents' replies.
  *  - recvmmsg: every queued packet in a few calls, no exception at the end of the queue.
  *  - A sender thread: echo requests handed over in a queue and sent from another core. On loopback and fast LANs
  *    each sendto() carries the kernel's whole round trip (the reply is built and queued inside the call), so a
@@ -14,17 +14,26 @@
  *    EINVAL. IP_RECVERR also copies ICMP errors to the socket's error queue, which is emptied here: the errors
  *    themselves are read as packets.
  *
- * The JS side is src/engine/icmp/icmp-socket.ts; it alone uses this.
+ * It trusts nothing it is given: every argument is checked (type, and every index, length and count in 64-bit
+ * arithmetic against what it indexes) and refused with a TypeError or RangeError; every libuv and pthread call is
+ * checked, and a failure anywhere in construction unwinds exactly what was set up. A socket lives until its two libuv
+ * handles are closed and its JS object is collected; an environment torn down (a worker terminated) closes it first,
+ * and holds the teardown until its handles are closed (an async cleanup hook), so no handle outlives its loop.
+ *
+ * The JS side is src/engine/icmp/icmp-socket.ts; it alone uses this (and the tests, `stats` and `injectFault`).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <node_api.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,7 +60,12 @@
 #define ECHO_BYTES 64
 #define TOKEN_BYTES 8
 #define SEND_TIME_OFFSET (8 + TOKEN_BYTES + 4)
-
+/* Orders waiting for the sender thread at most (order()'s limit): the ring never grows past it. */
+#define MAX_ORDERS (1u << 20)
+/* Send errors kept for the event loop at most (3 array elements each in takeSenderEvents: well within 2^32). */
+#define MAX_SEND_ERRORS (1u << 24)
+/* The longest address text read_address accepts (INET6_ADDRSTRLEN is 46). */
+#define ADDRESS_TEXT_BYTES 64
 
 typedef struct {
   uint16_t sequence;
@@ -72,12 +86,20 @@ typedef struct {
   napi_env env;
   napi_ref on_event;
   napi_async_context async_context;
+  /* Registered while the socket is open: the environment's teardown closes it (see on_teardown). */
+  napi_async_cleanup_hook_handle cleanup_hook;
+  /* Set when the teardown has begun: removed once both handles are closed, which lets the teardown go on. */
+  napi_async_cleanup_hook_handle teardown;
 
   uv_poll_t poll;
+  uv_async_t async;
+  int poll_ready;
+  int async_ready;
   int poll_started;
   int poll_events;
-  uv_async_t async;
-  /* Freed when its two libuv handles are closed and its JS object is collected. */
+  /* Handles initialised and not yet closed (their close callbacks count down). */
+  int handles_open;
+  /* Freed when this is 0: one per initialised libuv handle until its close callback, one for the JS object. */
   int holders;
 
   struct mmsghdr messages[MAX_BATCH];
@@ -85,6 +107,8 @@ typedef struct {
   struct sockaddr_in6 names[MAX_BATCH];
 
   /* The sender thread and what it shares with the JS thread, under `lock`. */
+  int lock_ready;
+  int wake_ready;
   pthread_t thread;
   int thread_running;
   int stopping;
@@ -101,23 +125,60 @@ typedef struct {
   uint8_t packet[ECHO_BYTES];
 } icmp_socket_t;
 
+/* ---- what the tests can see and provoke ------------------------------------------------------------------------- */
+
+/* Live resources of every environment of the process: the tests check that nothing outlives its socket. */
+static int live_sockets, live_rings, live_threads, live_callbacks;
+/* Sockets closed by their environment's teardown (a worker terminated with sockets open). */
+static int teardowns;
+
+static void count(int *counter, int delta) { __atomic_add_fetch(counter, delta, __ATOMIC_SEQ_CST); }
+
+/*
+ * Failures the tests provoke, each once, where the system would hardly ever fail: the unwinding of every step of
+ * construction and of the sender's start is otherwise never run.
+ */
+enum fault { FAULT_NONE, FAULT_MUTEX, FAULT_COND, FAULT_REFERENCE, FAULT_POLL_INIT, FAULT_ASYNC_INIT, FAULT_CLEANUP_HOOK,
+             FAULT_WRAP, FAULT_RING, FAULT_THREAD };
+static const char *const FAULT_NAMES[] = {"none", "mutex", "cond", "reference", "poll_init", "async_init",
+                                          "cleanup_hook", "wrap", "ring", "thread"};
+static int injected_fault;
+
+static bool fault(enum fault which) {
+  int expected = (int)which;
+  return which != FAULT_NONE &&
+         __atomic_compare_exchange_n(&injected_fault, &expected, FAULT_NONE, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/* ---- small helpers ---------------------------------------------------------------------------------------------- */
+
 #define CHECK(call)                                                                                                   \
   do {                                                                                                                \
     if ((call) != napi_ok) {                                                                                          \
-      napi_throw_error(env, NULL, "icmp-socket: " #call " failed");                                                   \
+      bool pending_ = false;                                                                                          \
+      napi_is_exception_pending(env, &pending_);                                                                      \
+      if (!pending_) napi_throw_error(env, NULL, "icmp-socket: " #call " failed");                                    \
       return NULL;                                                                                                    \
     }                                                                                                                 \
   } while (0)
 
+/* A lock, a wait or a join that fails is a bug of this file (EINVAL, EDEADLK): nothing sensible can follow. */
+static void must(int result, const char *what) {
+  if (result != 0) napi_fatal_error("icmp-socket", NAPI_AUTO_LENGTH, what, NAPI_AUTO_LENGTH);
+}
+
+static void lock(icmp_socket_t *s) { must(pthread_mutex_lock(&s->lock), "pthread_mutex_lock failed"); }
+static void unlock(icmp_socket_t *s) { must(pthread_mutex_unlock(&s->lock), "pthread_mutex_unlock failed"); }
+
 static napi_value throw_errno(napi_env env, const char *what, int error) {
   char message[160];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(error));
+  snprintf(message, sizeof message, "icmp-socket: %s: %s", what, strerror(error));
   napi_value text, code, object;
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
-  napi_create_int32(env, error, &code);
-  napi_create_error(env, NULL, text, &object);
-  napi_set_named_property(env, object, "errno", code);
-  napi_throw(env, object);
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) != napi_ok ||
+      napi_create_int32(env, error, &code) != napi_ok || napi_create_error(env, NULL, text, &object) != napi_ok ||
+      napi_set_named_property(env, object, "errno", code) != napi_ok || napi_throw(env, object) != napi_ok) {
+    napi_throw_error(env, NULL, message);
+  }
   return NULL;
 }
 
@@ -162,8 +223,17 @@ static int clear_errors(int fd) {
   return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0;
 }
 
-/* The send failed for want of buffers: for IPv4 ENOBUFS, for IPv6 EINVAL (no neighbour entry could be made). */
-static int is_shortage(int family, int error) { return error == ENOBUFS || (family == 6 && error == EINVAL); }
+/*
+ * The send failed for want of buffers: for IPv4 ENOBUFS, for IPv6 EINVAL (no neighbour entry could be made). An
+ * IPv6 EINVAL for a link-local or multicast destination is about the address, not the table (the JS side refuses
+ * those before sending; this keeps the thread from pausing the whole socket for one, should one come).
+ */
+static int is_shortage(int family, int error, const uint8_t *address) {
+  if (error == ENOBUFS) return 1;
+  if (family != 6 || error != EINVAL) return 0;
+  const struct in6_addr *v6 = (const struct in6_addr *)address;
+  return !IN6_IS_ADDR_LINKLOCAL(v6) && !IN6_IS_ADDR_MULTICAST(v6);
+}
 
 /* ---- the socket filter ---------------------------------------------------------------------------------------- */
 
@@ -172,10 +242,10 @@ static int is_shortage(int family, int error) { return error == ENOBUFS || (fami
 
 /*
  * IPv4: the raw socket sees the IP header first. Accept an echo reply with our identifier, and an error (3, 11, 12)
- * quoting an ICMP packet with our identifier or quoting anything else (TCP, UDP: the TCP prober reads those).
+ * quoting an ICMP packet with our identifier or quoting a TCP segment (the TCP prober reads those).
  */
 static int attach_filter_v4(int fd, uint16_t identifier) {
-  enum { ACCEPT = 17, DROP = 18 };
+  enum { ACCEPT = 18, DROP = 19 };
   struct sock_filter code[] = {
       /* 0 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),                                  /* X = IP header length */
       /* 1 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),                                   /* A = ICMP type */
@@ -186,16 +256,17 @@ static int attach_filter_v4(int fd, uint16_t identifier) {
       /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 11, JUMP_TO(6, 8), 0),               /* time exceeded */
       /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 12, 0, JUMP_TO(7, DROP)),            /* parameter problem */
       /* 8 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8 + 9),                               /* A = quoted protocol */
-      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, JUMP_TO(9, ACCEPT)),           /* quoted ICMP? */
-      /* 10 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8),                                  /* quoted version, length */
-      /* 11 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x0f),
-      /* 12 */ BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 2),                                 /* quoted header length */
-      /* 13 */ BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0),
-      /* 14 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),                                        /* X = both lengths */
-      /* 15 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 8 + 4),                              /* quoted identifier */
-      /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, identifier, JUMP_TO(16, ACCEPT), JUMP_TO(16, DROP)),
-      /* 17 */ BPF_STMT(BPF_RET | BPF_K, 0x40000),
-      /* 18 */ BPF_STMT(BPF_RET | BPF_K, 0),
+      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, JUMP_TO(9, ACCEPT), 0),           /* quoted TCP? */
+      /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, JUMP_TO(10, DROP)),           /* quoted ICMP? */
+      /* 11 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8),                                  /* quoted version, length */
+      /* 12 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x0f),
+      /* 13 */ BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 2),                                 /* quoted header length */
+      /* 14 */ BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0),
+      /* 15 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),                                        /* X = both lengths */
+      /* 16 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 8 + 4),                              /* quoted identifier */
+      /* 17 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, identifier, JUMP_TO(17, ACCEPT), JUMP_TO(17, DROP)),
+      /* 18 */ BPF_STMT(BPF_RET | BPF_K, 0x40000),
+      /* 19 */ BPF_STMT(BPF_RET | BPF_K, 0),
   };
   struct sock_fprog program = {.len = sizeof code / sizeof code[0], .filter = code};
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
@@ -204,21 +275,22 @@ static int attach_filter_v4(int fd, uint16_t identifier) {
 /*
  * IPv6: the raw ICMPv6 socket sees the ICMPv6 message alone (RFC 3542), and its type filter lets through only echo
  * replies and errors (1 to 4). Accept an echo reply with our identifier, and an error quoting an ICMPv6 packet with
- * our identifier (next header 58 right after the quoted 40-byte header) or quoting anything else.
+ * our identifier (next header 58 right after the quoted 40-byte header) or quoting a TCP segment (next header 6).
  */
 static int attach_filter_v6(int fd, uint16_t identifier) {
-  enum { ACCEPT = 8, DROP = 9 };
+  enum { ACCEPT = 9, DROP = 10 };
   struct sock_filter code[] = {
       /* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),                                   /* A = ICMPv6 type */
       /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 129, 0, JUMP_TO(1, 4)),              /* echo reply? */
       /* 2 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4),                                   /* A = its identifier */
       /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, identifier, JUMP_TO(3, ACCEPT), JUMP_TO(3, DROP)),
       /* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8 + 6),                               /* quoted next header */
-      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, JUMP_TO(5, ACCEPT)),          /* quoted ICMPv6? */
-      /* 6 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 8 + 40 + 4),                          /* quoted identifier */
-      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, identifier, JUMP_TO(7, ACCEPT), JUMP_TO(7, DROP)),
-      /* 8 */ BPF_STMT(BPF_RET | BPF_K, 0x40000),
-      /* 9 */ BPF_STMT(BPF_RET | BPF_K, 0),
+      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, JUMP_TO(5, ACCEPT), 0),           /* quoted TCP? */
+      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, JUMP_TO(6, DROP)),            /* quoted ICMPv6? */
+      /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 8 + 40 + 4),                          /* quoted identifier */
+      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, identifier, JUMP_TO(8, ACCEPT), JUMP_TO(8, DROP)),
+      /* 9 */ BPF_STMT(BPF_RET | BPF_K, 0x40000),
+      /* 10 */ BPF_STMT(BPF_RET | BPF_K, 0),
   };
   struct sock_fprog program = {.len = sizeof code / sizeof code[0], .filter = code};
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
@@ -226,13 +298,18 @@ static int attach_filter_v6(int fd, uint16_t identifier) {
 
 /* ---- the sender thread ---------------------------------------------------------------------------------------- */
 
+/*
+ * Under the lock. Grows the list in 64-bit arithmetic, up to MAX_SEND_ERRORS; an error that finds no room is dropped
+ * (its echo times out, as if the request had been lost).
+ */
 static void add_error(icmp_socket_t *s, const order_t *order, int error) {
   if (s->error_count == s->error_capacity) {
-    uint32_t capacity = s->error_capacity ? s->error_capacity * 2 : 64;
-    send_error_t *grown = realloc(s->errors, capacity * sizeof *grown);
+    uint64_t capacity = s->error_capacity ? (uint64_t)s->error_capacity * 2 : 64;
+    if (capacity > MAX_SEND_ERRORS) return;
+    send_error_t *grown = realloc(s->errors, (size_t)capacity * sizeof *grown);
     if (!grown) return;
     s->errors = grown;
-    s->error_capacity = capacity;
+    s->error_capacity = (uint32_t)capacity;
   }
   s->errors[s->error_count++] = (send_error_t){order->sequence, order->probe, error};
 }
@@ -268,26 +345,27 @@ static int send_order(icmp_socket_t *s, const order_t *order) {
     if (error == EAGAIN || error == EWOULDBLOCK) {
       struct pollfd writable = {.fd = s->fd, .events = POLLOUT};
       poll(&writable, 1, 50);
-      pthread_mutex_lock(&s->lock);
+      lock(s);
       int stop = s->stopping;
-      pthread_mutex_unlock(&s->lock);
+      unlock(s);
       if (stop) return 1;
       continue;
     }
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     add_error(s, order, error);
-    uv_async_send(&s->async);
-    pthread_mutex_unlock(&s->lock);
-    return is_shortage(s->family, error) ? 2 : 0;
+    /* The handle is closed only after this thread is joined: a failure here is a bug of this file. */
+    must(uv_async_send(&s->async), "uv_async_send failed");
+    unlock(s);
+    return is_shortage(s->family, error, order->address) ? 2 : 0;
   }
 }
 
 static void *sender_main(void *argument) {
   icmp_socket_t *s = argument;
   order_t batch[MAX_BATCH];
-  pthread_mutex_lock(&s->lock);
+  lock(s);
   for (;;) {
-    while (!s->stopping && s->ring_count == 0) pthread_cond_wait(&s->wake, &s->lock);
+    while (!s->stopping && s->ring_count == 0) must(pthread_cond_wait(&s->wake, &s->lock), "pthread_cond_wait failed");
     if (s->stopping) break;
     uint32_t taken = 0;
     while (taken < MAX_BATCH && s->ring_count > 0) {
@@ -296,31 +374,31 @@ static void *sender_main(void *argument) {
       s->ring_count -= 1;
     }
     s->in_hand = taken;
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
     for (uint32_t i = 0; i < taken; i++) {
       int outcome = send_order(s, &batch[i]);
       if (outcome == 1) {
-        pthread_mutex_lock(&s->lock);
+        lock(s);
         goto stopped;
       }
       if (outcome == 2) {
         /* Short of buffers: every order not tried yet goes back too (errno 0), and the event loop pauses first. */
-        pthread_mutex_lock(&s->lock);
+        lock(s);
         for (uint32_t j = i + 1; j < taken; j++) add_error(s, &batch[j], 0);
         for (; s->ring_count > 0; s->ring_count--) {
           add_error(s, &s->ring[s->ring_head], 0);
           s->ring_head = (s->ring_head + 1) % s->ring_capacity;
         }
-        pthread_mutex_unlock(&s->lock);
+        unlock(s);
         break;
       }
     }
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     s->in_hand = 0;
   }
 stopped:
   s->in_hand = 0;
-  pthread_mutex_unlock(&s->lock);
+  unlock(s);
   return NULL;
 }
 
@@ -332,38 +410,56 @@ static void call_js(icmp_socket_t *s, int kind) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value callback, receiver, argument, result;
-  if (napi_get_reference_value(env, s->on_event, &callback) == napi_ok && callback) {
-    napi_get_global(env, &receiver);
-    napi_create_int32(env, kind, &argument);
+  if (napi_get_reference_value(env, s->on_event, &callback) == napi_ok && callback &&
+      napi_get_global(env, &receiver) == napi_ok && napi_create_int32(env, kind, &argument) == napi_ok) {
     /* make_callback, not call_function: it runs the microtasks and ticks the callback queues, as Node's own do. */
     napi_status status = napi_make_callback(env, s->async_context, receiver, callback, 1, &argument, &result);
     if (status == napi_pending_exception) {
       napi_value error;
-      napi_get_and_clear_last_exception(env, &error);
-      napi_fatal_exception(env, error);
+      napi_valuetype type = napi_undefined;
+      /* What the callback threw goes where an uncaught exception goes; a worker being terminated has nothing to
+         throw (its "exception" is the termination itself) and nothing is thrown for it. */
+      if (napi_get_and_clear_last_exception(env, &error) == napi_ok && napi_typeof(env, error, &type) == napi_ok &&
+          type != napi_undefined && type != napi_null) {
+        napi_fatal_exception(env, error);
+      }
     }
   }
   napi_close_handle_scope(env, scope);
 }
-
-static void apply_poll(icmp_socket_t *s);
 
 /* Event kinds, as icmp-socket.ts reads them. */
 #define EVENT_READABLE 1
 #define EVENT_WRITABLE 2
 #define EVENT_SENDER 4
 
+static void on_poll(uv_poll_t *handle, int status, int events);
+
+/* Starts, changes or stops the poll for s->poll_events; 0 or a libuv error. */
+static int apply_poll(icmp_socket_t *s) {
+  if (s->closed) return 0;
+  if (s->poll_events) {
+    int result = uv_poll_start(&s->poll, s->poll_events, on_poll);
+    if (result < 0) return result;
+    s->poll_started = 1;
+  } else if (s->poll_started) {
+    int result = uv_poll_stop(&s->poll);
+    if (result < 0) return result;
+    s->poll_started = 0;
+  }
+  return 0;
+}
+
 static void on_poll(uv_poll_t *handle, int status, int events) {
   icmp_socket_t *s = handle->data;
   if (status < 0) {
     /* libuv stops polling on POLLERR, which a pending error (IP_RECVERR) raises too: clear it and go on; a socket
-       that cannot even say its error is of no more use. */
-    if (s->closed || !clear_errors(s->fd)) {
+       that cannot even say its error, or be polled again, is of no more use. */
+    s->poll_started = 0;
+    if (s->closed || !clear_errors(s->fd) || apply_poll(s) < 0) {
       call_js(s, 0);
       return;
     }
-    s->poll_started = 0;
-    apply_poll(s);
     events = s->poll_events & UV_READABLE;
   }
   int kind = 0;
@@ -374,47 +470,103 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
 
 static void on_async(uv_async_t *handle) { call_js(handle->data, EVENT_SENDER); }
 
+/* ---- life and death ------------------------------------------------------------------------------------------- */
+
 static void free_socket(icmp_socket_t *s) {
-  pthread_mutex_destroy(&s->lock);
-  pthread_cond_destroy(&s->wake);
+  if (s->lock_ready) must(pthread_mutex_destroy(&s->lock), "pthread_mutex_destroy failed");
+  if (s->wake_ready) must(pthread_cond_destroy(&s->wake), "pthread_cond_destroy failed");
+  if (s->ring) count(&live_rings, -1);
   free(s->ring);
   free(s->errors);
   free(s);
+  count(&live_sockets, -1);
 }
 
 static void release(icmp_socket_t *s) {
   if (--s->holders == 0) free_socket(s);
 }
 
-static void on_handle_closed(uv_handle_t *handle) { release(handle->data); }
+static void on_handle_closed(uv_handle_t *handle) {
+  icmp_socket_t *s = handle->data;
+  /* The environment's teardown waits for these: once both are closed, it may go on (and close the loop). */
+  if (--s->handles_open == 0 && s->teardown) {
+    napi_async_cleanup_hook_handle teardown = s->teardown;
+    s->teardown = NULL;
+    napi_remove_async_cleanup_hook(teardown);
+  }
+  release(s);
+}
 
 static void stop_sender(icmp_socket_t *s) {
   if (!s->thread_running) return;
-  pthread_mutex_lock(&s->lock);
+  lock(s);
   s->stopping = 1;
-  pthread_cond_broadcast(&s->wake);
-  pthread_mutex_unlock(&s->lock);
-  pthread_join(s->thread, NULL);
+  must(pthread_cond_broadcast(&s->wake), "pthread_cond_broadcast failed");
+  unlock(s);
+  must(pthread_join(s->thread, NULL), "pthread_join failed");
   s->thread_running = 0;
+  count(&live_threads, -1);
 }
 
+/*
+ * Closes what is open, once, whatever stage it reached: the sender thread, the descriptor, the callback's reference,
+ * the async context, the teardown hook, and the libuv handles (whose close callbacks release their holds).
+ */
 static void close_socket(icmp_socket_t *s) {
   if (s->closed) return;
   s->closed = 1;
   stop_sender(s);
-  if (s->poll_started) uv_poll_stop(&s->poll);
-  close(s->fd);
-  s->fd = -1;
+  /* No thread any more, and nothing reads them after close: the ring and the errors go now, not with the object. */
+  if (s->ring) count(&live_rings, -1);
+  free(s->ring);
+  s->ring = NULL;
+  s->ring_capacity = s->ring_count = s->ring_head = 0;
+  free(s->errors);
+  s->errors = NULL;
+  s->error_capacity = s->error_count = 0;
+  if (s->poll_started) {
+    must(uv_poll_stop(&s->poll), "uv_poll_stop failed"); /* It fails only on a handle that is not a poll. */
+    s->poll_started = 0;
+  }
+  if (s->fd >= 0) {
+    close(s->fd);
+    s->fd = -1;
+  }
   if (s->on_event) {
     napi_delete_reference(s->env, s->on_event);
     s->on_event = NULL;
+    count(&live_callbacks, -1);
   }
   if (s->async_context) {
     napi_async_destroy(s->env, s->async_context);
     s->async_context = NULL;
   }
-  uv_close((uv_handle_t *)&s->poll, on_handle_closed);
-  uv_close((uv_handle_t *)&s->async, on_handle_closed);
+  if (s->cleanup_hook) {
+    napi_remove_async_cleanup_hook(s->cleanup_hook);
+    s->cleanup_hook = NULL;
+  }
+  if (s->poll_ready) {
+    s->poll_ready = 0;
+    uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+  }
+  if (s->async_ready) {
+    s->async_ready = 0;
+    uv_close((uv_handle_t *)&s->async, on_handle_closed);
+  }
+}
+
+/* The environment is torn down (a worker terminated, the process exiting) while the socket is open. */
+static void on_teardown(napi_async_cleanup_hook_handle handle, void *argument) {
+  icmp_socket_t *s = argument;
+  s->cleanup_hook = NULL; /* It ran: nothing to remove any more. */
+  count(&teardowns, 1);
+  if (s->handles_open == 0) {
+    close_socket(s);
+    napi_remove_async_cleanup_hook(handle);
+    return;
+  }
+  s->teardown = handle;
+  close_socket(s);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -424,41 +576,126 @@ static void finalize(napi_env env, void *data, void *hint) {
   release(data);
 }
 
-/* ---- methods -------------------------------------------------------------------------------------------------- */
+/* ---- arguments ------------------------------------------------------------------------------------------------ */
 
+static bool throw_type(napi_env env, const char *name, const char *what) {
+  char message[128];
+  snprintf(message, sizeof message, "icmp-socket: %s must be %s", name, what);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  return false;
+}
+
+static bool expect_type(napi_env env, napi_value value, napi_valuetype wanted, const char *name, const char *what) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != wanted) return throw_type(env, name, what);
+  return true;
+}
+
+/*
+ * An integer from `min` to `max`, both within ±2^53: any other number (negative where it may not be, fractional,
+ * NaN, ±Infinity, too large) is a RangeError, anything but a number a TypeError. Read as a double, compared as
+ * doubles, converted only once known to fit: no 32-bit wrap on the way (napi_get_value_uint32 takes -1 for 2^32-1).
+ */
+static bool get_integer(napi_env env, napi_value value, const char *name, int64_t min, int64_t max, int64_t *out) {
+  double number;
+  if (!expect_type(env, value, napi_number, name, "a number") || napi_get_value_double(env, value, &number) != napi_ok)
+    return false;
+  if (!isfinite(number) || number != floor(number) || number < (double)min || number > (double)max) {
+    char message[160];
+    snprintf(message, sizeof message, "icmp-socket: %s must be an integer from %lld to %lld", name, (long long)min,
+             (long long)max);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return false;
+  }
+  *out = (int64_t)number;
+  return true;
+}
+
+static bool get_bool(napi_env env, napi_value value, const char *name, bool *out) {
+  return expect_type(env, value, napi_boolean, name, "a boolean") && napi_get_value_bool(env, value, out) == napi_ok;
+}
+
+static bool get_buffer(napi_env env, napi_value value, const char *name, uint8_t **data, size_t *length) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) return throw_type(env, name, "a Buffer");
+  void *bytes = NULL;
+  if (napi_get_buffer_info(env, value, &bytes, length) != napi_ok) return throw_type(env, name, "a Buffer");
+  *data = bytes;
+  return true;
+}
+
+static bool get_family(napi_env env, napi_value value, int *family) {
+  int64_t number;
+  if (!get_integer(env, value, "family", 4, 6, &number)) return false;
+  if (number == 5) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "icmp-socket: family must be 4 or 6");
+    return false;
+  }
+  *family = (int)number;
+  return true;
+}
+
+/* An address of `family` as text: 1 read into `out`, 0 not such an address (no exception), -1 not a string (thrown). */
+static int read_address(napi_env env, napi_value value, int family, uint8_t *out) {
+  if (!expect_type(env, value, napi_string, "address", "a string")) return -1;
+  char text[ADDRESS_TEXT_BYTES];
+  size_t length = 0;
+  if (napi_get_value_string_latin1(env, value, NULL, 0, &length) != napi_ok) return -1;
+  if (length >= sizeof text) return 0;
+  if (napi_get_value_string_latin1(env, value, text, sizeof text, &length) != napi_ok) return -1;
+  return inet_pton(family == 4 ? AF_INET : AF_INET6, text, out) == 1;
+}
+
+/* The socket a method is called on, with its arguments; NULL with a TypeError when `this` is not an IcmpSocket. */
 static icmp_socket_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
   napi_value self;
-  void *data;
+  void *data = NULL;
   if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok || !data) {
+    throw_type(env, "this", "an IcmpSocket");
+    return NULL;
+  }
   return data;
 }
 
-static int read_address(napi_env env, napi_value value, int family, uint8_t *out) {
-  char text[64];
-  size_t length;
-  if (napi_get_value_string_latin1(env, value, text, sizeof text, &length) != napi_ok) return 0;
-  return inet_pton(family == 4 ? AF_INET : AF_INET6, text, out) == 1;
+/* ---- methods -------------------------------------------------------------------------------------------------- */
+
+/*
+ * Construction failed after `s` was allocated: close what was opened (close_socket knows how far it got) and free it
+ * now, or when its handles' close callbacks have run.
+ */
+static napi_value abandon(icmp_socket_t *s) {
+  close_socket(s);
+  if (s->holders == 0) free_socket(s);
+  return NULL;
 }
 
 /* new IcmpSocket(family, identifier, receives, onEvent): identifier -1 for no identifier filter. */
 static napi_value construct(napi_env env, napi_callback_info info) {
   size_t argc = 4;
-  napi_value argv[4], self;
+  napi_value argv[4], self, new_target;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
-  int32_t family, identifier;
-  bool receives;
-  CHECK(napi_get_value_int32(env, argv[0], &family));
-  CHECK(napi_get_value_int32(env, argv[1], &identifier));
-  CHECK(napi_get_value_bool(env, argv[2], &receives));
-  if (family != 4 && family != 6) {
-    napi_throw_range_error(env, NULL, "icmp-socket: family must be 4 or 6");
+  CHECK(napi_get_new_target(env, info, &new_target));
+  if (!new_target) {
+    napi_throw_type_error(env, "ERR_CONSTRUCT_CALL_REQUIRED", "icmp-socket: IcmpSocket must be called with new");
     return NULL;
   }
+  int family;
+  int64_t identifier;
+  bool receives;
+  if (!get_family(env, argv[0], &family) || !get_integer(env, argv[1], "identifier", -1, 0xffff, &identifier) ||
+      !get_bool(env, argv[2], "receives", &receives) ||
+      !expect_type(env, argv[3], napi_function, "onEvent", "a function")) {
+    return NULL;
+  }
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+
   int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
                   family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
   if (fd < 0) return throw_errno(env, "socket", errno);
 
+  /* Best effort: without the larger buffers, IP_RECVERR or the kernel's type filter the socket still works. */
   int send_bytes = 4 * 1024 * 1024, receive_bytes = 16 * 1024 * 1024;
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &send_bytes, sizeof send_bytes) < 0)
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_bytes, sizeof send_bytes);
@@ -501,59 +738,82 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "icmp-socket: out of memory");
     return NULL;
   }
+  count(&live_sockets, 1);
   s->fd = fd;
   s->family = family;
   s->env = env;
-  pthread_mutex_init(&s->lock, NULL);
-  pthread_cond_init(&s->wake, NULL);
   for (int i = 0; i < ECHO_BYTES; i++) s->packet[i] = (uint8_t)i;
   s->packet[0] = family == 4 ? 8 : 128;
   s->packet[1] = 0;
   s->packet[4] = (uint8_t)((uint32_t)identifier >> 8);
   s->packet[5] = (uint8_t)identifier;
-
-  uv_loop_t *loop;
-  napi_value resource_name;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
-      napi_create_reference(env, argv[3], 1, &s->on_event) != napi_ok ||
-      napi_create_string_utf8(env, "ZenSweepIcmpSocket", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_async_init(env, NULL, resource_name, &s->async_context) != napi_ok) {
-    close(fd);
-    free_socket(s);
-    napi_throw_error(env, NULL, "icmp-socket: could not set up the socket's events");
-    return NULL;
-  }
-  uv_poll_init_socket(loop, &s->poll, fd);
-  uv_async_init(loop, &s->async, on_async);
-  /* The sender's wake-ups alone do not keep the process alive; outstanding echoes have timers that do. */
-  uv_unref((uv_handle_t *)&s->async);
-  s->poll.data = s;
-  s->async.data = s;
-  s->holders = 3;
-
   for (int i = 0; i < MAX_BATCH; i++) {
     s->messages[i].msg_hdr.msg_iov = &s->vectors[i];
     s->messages[i].msg_hdr.msg_iovlen = 1;
     s->messages[i].msg_hdr.msg_name = &s->names[i];
   }
-  if (napi_wrap(env, self, s, finalize, NULL, NULL) != napi_ok) {
-    s->holders -= 1;
-    close_socket(s);
-    napi_throw_error(env, NULL, "icmp-socket: napi_wrap failed");
-    return NULL;
-  }
-  return self;
-}
 
-static void apply_poll(icmp_socket_t *s) {
-  if (s->closed) return;
-  if (s->poll_events) {
-    uv_poll_start(&s->poll, s->poll_events, on_poll);
-    s->poll_started = 1;
-  } else if (s->poll_started) {
-    uv_poll_stop(&s->poll);
-    s->poll_started = 0;
+  /* Each step below is undone by close_socket if a later one fails (abandon). */
+  int result = fault(FAULT_MUTEX) ? EAGAIN : pthread_mutex_init(&s->lock, NULL);
+  if (result != 0) {
+    throw_errno(env, "pthread_mutex_init", result);
+    return abandon(s);
   }
+  s->lock_ready = 1;
+  result = fault(FAULT_COND) ? EAGAIN : pthread_cond_init(&s->wake, NULL);
+  if (result != 0) {
+    throw_errno(env, "pthread_cond_init", result);
+    return abandon(s);
+  }
+  s->wake_ready = 1;
+
+  napi_value resource_name;
+  if (fault(FAULT_REFERENCE) || napi_create_reference(env, argv[3], 1, &s->on_event) != napi_ok) {
+    napi_throw_error(env, NULL, "icmp-socket: could not hold on to the event callback");
+    return abandon(s);
+  }
+  count(&live_callbacks, 1);
+  if (napi_create_string_utf8(env, "ZenSweepIcmpSocket", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_async_init(env, NULL, resource_name, &s->async_context) != napi_ok) {
+    s->async_context = NULL;
+    napi_throw_error(env, NULL, "icmp-socket: could not set up the socket's events");
+    return abandon(s);
+  }
+
+  result = fault(FAULT_POLL_INIT) ? UV_EBADF : uv_poll_init_socket(loop, &s->poll, fd);
+  if (result < 0) {
+    throw_errno(env, "uv_poll_init_socket", -result);
+    return abandon(s);
+  }
+  s->poll.data = s;
+  s->poll_ready = 1;
+  s->handles_open += 1;
+  s->holders += 1;
+
+  result = fault(FAULT_ASYNC_INIT) ? UV_EINVAL : uv_async_init(loop, &s->async, on_async);
+  if (result < 0) {
+    throw_errno(env, "uv_async_init", -result);
+    return abandon(s);
+  }
+  s->async.data = s;
+  s->async_ready = 1;
+  s->handles_open += 1;
+  s->holders += 1;
+  /* The sender's wake-ups alone do not keep the process alive; outstanding echoes have timers that do. */
+  uv_unref((uv_handle_t *)&s->async);
+
+  if (fault(FAULT_CLEANUP_HOOK) || napi_add_async_cleanup_hook(env, on_teardown, s, &s->cleanup_hook) != napi_ok) {
+    s->cleanup_hook = NULL;
+    napi_throw_error(env, NULL, "icmp-socket: could not register the socket's teardown");
+    return abandon(s);
+  }
+
+  if (fault(FAULT_WRAP) || napi_wrap(env, self, s, finalize, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "icmp-socket: napi_wrap failed");
+    return abandon(s);
+  }
+  s->holders += 1;
+  return self;
 }
 
 /* watch(readable, writable) */
@@ -563,10 +823,10 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   icmp_socket_t *s = unwrap(env, info, &argc, argv);
   if (!s) return NULL;
   bool readable, writable;
-  CHECK(napi_get_value_bool(env, argv[0], &readable));
-  CHECK(napi_get_value_bool(env, argv[1], &writable));
+  if (!get_bool(env, argv[0], "readable", &readable) || !get_bool(env, argv[1], "writable", &writable)) return NULL;
   s->poll_events = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
-  apply_poll(s);
+  int result = apply_poll(s);
+  if (result < 0) return throw_errno(env, "uv_poll_start", -result);
   return NULL;
 }
 
@@ -576,14 +836,16 @@ static napi_value send_now(napi_env env, napi_callback_info info) {
   napi_value argv[2], result;
   icmp_socket_t *s = unwrap(env, info, &argc, argv);
   if (!s) return NULL;
-  void *data;
+  uint8_t *data;
   size_t length;
   uint8_t address[16];
-  CHECK(napi_get_buffer_info(env, argv[0], &data, &length));
+  if (!get_buffer(env, argv[0], "packet", &data, &length)) return NULL;
+  int readable = read_address(env, argv[1], s->family, address);
+  if (readable < 0) return NULL;
   int error = 0;
   if (s->closed) {
     error = EBADF;
-  } else if (!read_address(env, argv[1], s->family, address)) {
+  } else if (!readable) {
     error = EINVAL;
   } else {
     struct sockaddr_in6 to;
@@ -602,7 +864,7 @@ static napi_value send_now(napi_env env, napi_callback_info info) {
 /*
  * receive(buffer, meta) → how many packets were read (0 when none is queued). Packet i is at buffer offset
  * i × 2048; meta holds its length (u32 LE) at i × 20 and its source address (4 or 16 bytes) at i × 20 + 4.
- * A negative result is -errno.
+ * At most as many as both buffers have room for (and MAX_BATCH). A negative result is -errno.
  */
 static napi_value receive(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -611,12 +873,12 @@ static napi_value receive(napi_env env, napi_callback_info info) {
   if (!s) return NULL;
   uint8_t *buffer, *meta;
   size_t buffer_length, meta_length;
-  CHECK(napi_get_buffer_info(env, argv[0], (void **)&buffer, &buffer_length));
-  CHECK(napi_get_buffer_info(env, argv[1], (void **)&meta, &meta_length));
+  if (!get_buffer(env, argv[0], "buffer", &buffer, &buffer_length) || !get_buffer(env, argv[1], "meta", &meta, &meta_length))
+    return NULL;
   size_t slots = buffer_length / SLOT_BYTES;
   if (meta_length / META_BYTES < slots) slots = meta_length / META_BYTES;
   if (slots > MAX_BATCH) slots = MAX_BATCH;
-  int count = 0;
+  int count_read = 0;
   if (!s->closed && slots > 0) {
     for (size_t i = 0; i < slots; i++) {
       s->vectors[i].iov_base = buffer + i * SLOT_BYTES;
@@ -628,22 +890,22 @@ static napi_value receive(napi_env env, napi_callback_info info) {
        any packet) is cleared and the read tried again, for as long as errors keep coming; the packets are all read,
        the ICMP errors among them. Only a socket that fails again and again is given up on (-errno). */
     for (int errors = 0;;) {
-      count = recvmmsg(s->fd, s->messages, (unsigned)slots, MSG_DONTWAIT, NULL);
-      if (count >= 0) break;
+      count_read = recvmmsg(s->fd, s->messages, (unsigned)slots, MSG_DONTWAIT, NULL);
+      if (count_read >= 0) break;
       int error = errno;
       if (error == EAGAIN || error == EWOULDBLOCK) {
-        count = 0;
+        count_read = 0;
         break;
       }
       if (error == EINTR) continue;
       if (++errors > 1024 || !clear_errors(s->fd)) {
-        count = -error;
+        count_read = -error;
         break;
       }
     }
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < count_read; i++) {
       uint32_t length = s->messages[i].msg_len;
-      uint8_t *entry = meta + i * META_BYTES;
+      uint8_t *entry = meta + (size_t)i * META_BYTES;
       memcpy(entry, &length, 4);
       if (s->family == 4)
         memcpy(entry + 4, &((struct sockaddr_in *)&s->names[i])->sin_addr, 4);
@@ -651,24 +913,45 @@ static napi_value receive(napi_env env, napi_callback_info info) {
         memcpy(entry + 4, &s->names[i].sin6_addr, 16);
     }
   }
-  CHECK(napi_create_int32(env, count, &result));
+  CHECK(napi_create_int32(env, count_read, &result));
   return result;
 }
 
-/* startSender(token) → true once the sender thread runs. */
+/* startSender(token) → true once the sender thread runs (false when it cannot start: the caller sends itself). */
 static napi_value start_sender(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result;
   icmp_socket_t *s = unwrap(env, info, &argc, argv);
   if (!s) return NULL;
-  void *token;
+  uint8_t *token;
   size_t token_length;
-  CHECK(napi_get_buffer_info(env, argv[0], &token, &token_length));
-  if (!s->thread_running && !s->closed && token_length >= TOKEN_BYTES) {
+  if (!get_buffer(env, argv[0], "token", &token, &token_length)) return NULL;
+  if (token_length < TOKEN_BYTES) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "icmp-socket: token must be at least 8 bytes");
+    return NULL;
+  }
+  if (!s->thread_running && !s->closed) {
     memcpy(s->packet + 8, token, TOKEN_BYTES);
-    s->ring_capacity = 1024;
-    s->ring = calloc(s->ring_capacity, sizeof *s->ring);
-    if (s->ring && pthread_create(&s->thread, NULL, sender_main, s) == 0) s->thread_running = 1;
+    if (!s->ring) {
+      s->ring = fault(FAULT_RING) ? NULL : calloc(1024, sizeof *s->ring);
+      if (s->ring) {
+        s->ring_capacity = 1024;
+        count(&live_rings, 1);
+      }
+    }
+    if (s->ring) {
+      int created = fault(FAULT_THREAD) ? EAGAIN : pthread_create(&s->thread, NULL, sender_main, s);
+      if (created == 0) {
+        s->thread_running = 1;
+        count(&live_threads, 1);
+      } else {
+        /* No thread to serve it: the ring goes, or it would wait for the socket's end unused. */
+        free(s->ring);
+        s->ring = NULL;
+        s->ring_capacity = 0;
+        count(&live_rings, -1);
+      }
+    }
   }
   CHECK(napi_get_boolean(env, s->thread_running, &result));
   return result;
@@ -683,41 +966,43 @@ static napi_value order(napi_env env, napi_callback_info info) {
   napi_value argv[4], result;
   icmp_socket_t *s = unwrap(env, info, &argc, argv);
   if (!s) return NULL;
-  uint32_t sequence, probe, limit;
+  int64_t sequence, probe, limit;
   order_t entry;
-  CHECK(napi_get_value_uint32(env, argv[0], &sequence));
-  CHECK(napi_get_value_uint32(env, argv[1], &probe));
-  CHECK(napi_get_value_uint32(env, argv[3], &limit));
-  int32_t waiting = -1;
-  if (s->thread_running && read_address(env, argv[2], s->family, entry.address)) {
+  if (!get_integer(env, argv[0], "sequence", 0, 0xffff, &sequence) ||
+      !get_integer(env, argv[1], "probeNumber", 0, 0xffffffffLL, &probe) ||
+      !get_integer(env, argv[3], "limit", 0, MAX_ORDERS, &limit)) {
+    return NULL;
+  }
+  int readable = read_address(env, argv[2], s->family, entry.address);
+  if (readable < 0) return NULL;
+  int64_t waiting = -1;
+  if (s->thread_running && readable) {
     entry.sequence = (uint16_t)sequence;
-    entry.probe = probe;
-    pthread_mutex_lock(&s->lock);
-    if (s->ring_count + s->in_hand >= limit) {
-      pthread_mutex_unlock(&s->lock);
-      CHECK(napi_create_int32(env, -1, &result));
-      return result;
-    }
-    if (s->ring_count == s->ring_capacity) {
-      uint32_t capacity = s->ring_capacity * 2;
-      order_t *grown = malloc(capacity * sizeof *grown);
-      if (grown) {
-        for (uint32_t i = 0; i < s->ring_count; i++) grown[i] = s->ring[(s->ring_head + i) % s->ring_capacity];
-        free(s->ring);
-        s->ring = grown;
-        s->ring_capacity = capacity;
-        s->ring_head = 0;
+    entry.probe = (uint32_t)probe;
+    lock(s);
+    if ((int64_t)s->ring_count + s->in_hand < limit) {
+      if (s->ring_count == s->ring_capacity) {
+        /* Grown in 64-bit arithmetic, never past MAX_ORDERS (the largest `limit`): when it cannot grow, refused. */
+        uint64_t capacity = (uint64_t)s->ring_capacity * 2;
+        order_t *grown = capacity <= MAX_ORDERS ? malloc((size_t)capacity * sizeof *grown) : NULL;
+        if (grown) {
+          for (uint32_t i = 0; i < s->ring_count; i++) grown[i] = s->ring[(s->ring_head + i) % s->ring_capacity];
+          free(s->ring);
+          s->ring = grown;
+          s->ring_capacity = (uint32_t)capacity;
+          s->ring_head = 0;
+        }
+      }
+      if (s->ring_count < s->ring_capacity) {
+        s->ring[(s->ring_head + s->ring_count) % s->ring_capacity] = entry;
+        s->ring_count += 1;
+        if (s->ring_count == 1) must(pthread_cond_signal(&s->wake), "pthread_cond_signal failed");
+        waiting = (int64_t)s->ring_count + s->in_hand;
       }
     }
-    if (s->ring_count < s->ring_capacity) {
-      s->ring[(s->ring_head + s->ring_count) % s->ring_capacity] = entry;
-      s->ring_count += 1;
-      if (s->ring_count == 1) pthread_cond_signal(&s->wake);
-      waiting = (int32_t)(s->ring_count + s->in_hand);
-    }
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
   }
-  CHECK(napi_create_int32(env, waiting, &result));
+  CHECK(napi_create_int64(env, waiting, &result));
   return result;
 }
 
@@ -730,24 +1015,30 @@ static napi_value take_sender_events(napi_env env, napi_callback_info info) {
   icmp_socket_t *s = unwrap(env, info, &argc, NULL);
   if (!s) return NULL;
   napi_value result, value;
+  if (!s->lock_ready) {
+    CHECK(napi_create_array(env, &result));
+    return result;
+  }
   /* Under the lock, without a copy: the thread waits for these few calls rather than an error being dropped. */
-  pthread_mutex_lock(&s->lock);
-  uint32_t count = s->error_count;
-  if (napi_create_array_with_length(env, 3 * count, &result) != napi_ok) {
-    pthread_mutex_unlock(&s->lock);
-    napi_throw_error(env, NULL, "icmp-socket: could not make the array of send errors");
+  lock(s);
+  uint32_t taken = s->error_count;
+  bool made = napi_create_array_with_length(env, (size_t)taken * 3, &result) == napi_ok;
+  for (uint32_t i = 0; made && i < taken; i++) {
+    made = napi_create_uint32(env, s->errors[i].sequence, &value) == napi_ok &&
+           napi_set_element(env, result, 3 * i, value) == napi_ok &&
+           napi_create_uint32(env, s->errors[i].probe, &value) == napi_ok &&
+           napi_set_element(env, result, 3 * i + 1, value) == napi_ok &&
+           napi_create_int32(env, s->errors[i].error, &value) == napi_ok &&
+           napi_set_element(env, result, 3 * i + 2, value) == napi_ok;
+  }
+  if (made) s->error_count = 0;
+  unlock(s);
+  if (!made) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_error(env, NULL, "icmp-socket: could not make the array of send errors");
     return NULL;
   }
-  for (uint32_t i = 0; i < count; i++) {
-    napi_create_uint32(env, s->errors[i].sequence, &value);
-    napi_set_element(env, result, 3 * i, value);
-    napi_create_uint32(env, s->errors[i].probe, &value);
-    napi_set_element(env, result, 3 * i + 1, value);
-    napi_create_int32(env, s->errors[i].error, &value);
-    napi_set_element(env, result, 3 * i + 2, value);
-  }
-  s->error_count = 0;
-  pthread_mutex_unlock(&s->lock);
   return result;
 }
 
@@ -758,23 +1049,76 @@ static napi_value close_method(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* addressText(meta, index, family) → the source address of packet `index` as text. */
+/* addressText(meta, index, family) → the source address of packet `index` as text (see receive). */
 static napi_value address_text(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *meta;
   size_t meta_length;
-  uint32_t index;
-  int32_t family;
-  CHECK(napi_get_buffer_info(env, argv[0], (void **)&meta, &meta_length));
-  CHECK(napi_get_value_uint32(env, argv[1], &index));
-  CHECK(napi_get_value_int32(env, argv[2], &family));
+  int64_t index;
+  int family;
+  if (!get_buffer(env, argv[0], "meta", &meta, &meta_length)) return NULL;
+  uint64_t entries = meta_length / META_BYTES;
+  if (entries == 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "icmp-socket: meta holds no packet");
+    return NULL;
+  }
+  if (!get_integer(env, argv[1], "index", 0, (int64_t)(entries - 1), &index) ||
+      !get_family(env, argv[2], &family)) {
+    return NULL;
+  }
+  uint64_t offset = (uint64_t)index * META_BYTES + 4;
   char text[INET6_ADDRSTRLEN] = "";
-  if ((size_t)(index + 1) * META_BYTES <= meta_length)
-    inet_ntop(family == 4 ? AF_INET : AF_INET6, meta + index * META_BYTES + 4, text, sizeof text);
+  if (offset + (family == 4 ? 4 : 16) > meta_length) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "icmp-socket: index is past the end of meta");
+    return NULL;
+  }
+  if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, meta + offset, text, sizeof text)) text[0] = '\0';
   CHECK(napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &result));
   return result;
+}
+
+static bool set_count(napi_env env, napi_value object, const char *name, int *counter) {
+  napi_value value;
+  return napi_create_int32(env, __atomic_load_n(counter, __ATOMIC_SEQ_CST), &value) == napi_ok &&
+         napi_set_named_property(env, object, name, value) == napi_ok;
+}
+
+/*
+ * stats() → { sockets, rings, threads, callbacks, teardowns }: what every socket of the process still holds, and how
+ * many an environment's teardown closed (for tests).
+ */
+static napi_value stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  CHECK(napi_create_object(env, &result));
+  if (!set_count(env, result, "sockets", &live_sockets) || !set_count(env, result, "rings", &live_rings) ||
+      !set_count(env, result, "threads", &live_threads) || !set_count(env, result, "callbacks", &live_callbacks) ||
+      !set_count(env, result, "teardowns", &teardowns)) {
+    napi_throw_error(env, NULL, "icmp-socket: could not make the stats");
+    return NULL;
+  }
+  return result;
+}
+
+/* injectFault(name): the next time the process reaches that step, it fails as the system could make it (for tests). */
+static napi_value inject_fault(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!expect_type(env, argv[0], napi_string, "fault", "a string")) return NULL;
+  char name[32];
+  size_t length = 0;
+  CHECK(napi_get_value_string_latin1(env, argv[0], name, sizeof name, &length));
+  for (int i = 0; i < (int)(sizeof FAULT_NAMES / sizeof FAULT_NAMES[0]); i++) {
+    if (strcmp(name, FAULT_NAMES[i]) == 0) {
+      __atomic_store_n(&injected_fault, i, __ATOMIC_SEQ_CST);
+      return NULL;
+    }
+  }
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "icmp-socket: no such fault");
+  return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -793,6 +1137,10 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "IcmpSocket", constructor));
   CHECK(napi_create_function(env, "addressText", NAPI_AUTO_LENGTH, address_text, NULL, &function));
   CHECK(napi_set_named_property(env, exports, "addressText", function));
+  CHECK(napi_create_function(env, "stats", NAPI_AUTO_LENGTH, stats, NULL, &function));
+  CHECK(napi_set_named_property(env, exports, "stats", function));
+  CHECK(napi_create_function(env, "injectFault", NAPI_AUTO_LENGTH, inject_fault, NULL, &function));
+  CHECK(napi_set_named_property(env, exports, "injectFault", function));
   CHECK(napi_create_uint32(env, SLOT_BYTES, &constant));
   CHECK(napi_set_named_property(env, exports, "SLOT_BYTES", constant));
   CHECK(napi_create_uint32(env, META_BYTES, &constant));

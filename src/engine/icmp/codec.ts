@@ -90,11 +90,16 @@ export interface QuotedEcho {
   mark?: EchoMark;
 }
 
+/** The start of a TCP segment an ICMP error quotes: the flow it belonged to, and its sequence number. */
 export interface QuotedTcp {
   protocol: 'tcp';
+  /** The segment's source address: ours, or another host's when the error is not for us. */
+  source: string;
   destination: string;
   sourcePort: number;
   destinationPort: number;
+  /** Its sequence number (a SYN's is the connection's initial sequence number). */
+  sequence: number;
 }
 
 const ERROR_TYPES_V4 = new Set([3, 11, 12]);
@@ -182,9 +187,11 @@ export function decodeIcmp4(packet: Buffer): IcmpMessage | undefined {
       code,
       quoted: {
         protocol: 'tcp',
+        source: ipv4Text(packet, inner + 12),
         destination,
         sourcePort: packet.readUInt16BE(body),
         destinationPort: packet.readUInt16BE(body + 2),
+        sequence: packet.readUInt32BE(body + 4),
       },
     };
   }
@@ -232,9 +239,11 @@ export function decodeIcmp6(message: Buffer): IcmpMessage | undefined {
       code,
       quoted: {
         protocol: 'tcp',
+        source: ipv6Text(message, inner + 8),
         destination,
         sourcePort: message.readUInt16BE(body),
         destinationPort: message.readUInt16BE(body + 2),
+        sequence: message.readUInt32BE(body + 4),
       },
     };
   }

@@ -1,4 +1,4 @@
-import { diagnoseIcmpError, diagnoseLocalError } from '../../core/diagnosis.js';
+import { diagnoseIcmpError, diagnoseLocalError, diagnoseUnusableV6 } from '../../core/diagnosis.js';
 import type { Reporter } from '../../core/states.js';
 import type { EchoDone, EchoProber } from '../probers.js';
 import { DeadlineQueue, Fifo } from '../queue.js';
@@ -13,7 +13,7 @@ import {
   newEchoPacket,
   writeEchoRequest,
 } from './codec.js';
-import type { EchoMark, IcmpMessage } from './codec.js';
+import type { EchoMark, IcmpMessage, QuotedTcp } from './codec.js';
 import { IcmpEchoSocket } from './icmp-socket.js';
 import { ipv4ToNumber } from '../../core/targets.js';
 import { monotonicMs } from '../clock.js';
@@ -37,15 +37,16 @@ interface PendingEcho {
   shortTries: number;
 }
 
-/** Told of an ICMP error quoting a TCP SYN of ours: to address:port, from `sourcePort`. */
-export type TcpErrorListener = (address: string, port: number, sourcePort: number, reporter: Reporter) => void;
+/**
+ * Told of every ICMP error that quotes a TCP segment: the flow it quotes and what it says. The kernel hands every raw
+ * ICMP socket of the host the errors about every process's TCP; only the listener can tell which are about one of
+ * its own connection attempts.
+ */
+export type TcpErrorListener = (quoted: QuotedTcp, reporter: Reporter) => void;
 
 /** Most echoes outstanding per family: the 16-bit sequence number must identify each of them. */
 export const MAX_OUTSTANDING_ECHOES = 60_000;
 
-/** How long an ICMP error about one of our TCP SYNs is kept for the TCP prober to claim, in milliseconds. */
-const TCP_ERROR_TTL_MS = 30_000;
-const TCP_ERROR_MAX = 16_384;
 const POLL_EVERY_SENDS = 16;
 /** Orders the sender thread may have waiting before the next echo is sent from the event loop itself. */
 const SENDER_QUEUE = 1024;
@@ -78,7 +79,6 @@ export class IcmpEchoProber implements EchoProber {
   };
   private readonly backlog = new Fifo<PendingEcho>();
   private readonly deadlines: DeadlineQueue<PendingEcho>;
-  private readonly tcpErrors = new Map<string, { at: number; reporter: Reporter }>();
   private nextProbeNumber = randomBits(31);
   private closed = false;
   private sendsSincePoll = 0;
@@ -99,7 +99,7 @@ export class IcmpEchoProber implements EchoProber {
     families: Iterable<4 | 6>,
     options: {
       sendHelper?: boolean;
-      /** Told at once of every ICMP error quoting a TCP SYN (to end that connect attempt early). */
+      /** Told at once of every ICMP error quoting a TCP segment (to end the connect attempt it is about). */
       onTcpError?: TcpErrorListener;
       /**
        * Told each time the kernel refuses a send for want of buffers (a full neighbour table; icmp-socket.ts): the
@@ -125,6 +125,10 @@ export class IcmpEchoProber implements EchoProber {
   }
 
   echo<C>(address: string, family: 4 | 6, timeoutMs: number, context: C, done: EchoDone<C>): void {
+    if (family === 6) {
+      const unusable = diagnoseUnusableV6(address);
+      if (unusable) return done(context, -1, unusable);
+    }
     const probeNumber = this.nextProbeNumber;
     this.nextProbeNumber = (this.nextProbeNumber + 1) >>> 0;
     let sequence = probeNumber & 0xffff;
@@ -157,20 +161,6 @@ export class IcmpEchoProber implements EchoProber {
     for (const transport of this.transports.values()) transport.drain();
   }
 
-  /**
-   * Returns (and forgets) an ICMP error seen for a TCP connection attempt to address:port. Reads the sockets
-   * first unless `read` is false: the kernel queues the ICMP error to raw sockets before it fails the TCP socket,
-   * but the event loop may report the TCP failure first.
-   */
-  takeTcpError(address: string, port: number, read = true): Reporter | undefined {
-    if (read) this.poll();
-    const key = `${address}|${port}`;
-    const entry = this.tcpErrors.get(key);
-    if (!entry) return undefined;
-    this.tcpErrors.delete(key);
-    return performance.now() - entry.at <= TCP_ERROR_TTL_MS ? entry.reporter : undefined;
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -201,9 +191,12 @@ export class IcmpEchoProber implements EchoProber {
           onShort: (sequence, probeNumber, tried) => {
             const echo = this.pending[family][sequence];
             if (echo?.probeNumber !== probeNumber || echo.settled || (tried && this.tooShort(echo))) return;
-            // Not sent after all: its deadline waits for the send that will be (an expiry now would call it silent).
-            echo.deadline = Infinity;
-            this.backlog.push(echo);
+            // Not sent after all: its record leaves the deadline queue (an expiry now would call it silent), and a
+            // fresh one waits in the backlog for the send that will be, with a deadline from then.
+            const retry: PendingEcho = { ...echo, deadline: 0 };
+            echo.settled = true;
+            this.pending[family][sequence] = retry;
+            this.backlog.push(retry);
             this.pauseAfterShortage();
           },
         });
@@ -294,9 +287,8 @@ export class IcmpEchoProber implements EchoProber {
     const source = socket.sourceText(index);
     const quoted = message.quoted;
     if (quoted.protocol === 'tcp') {
-      const reporter = diagnoseIcmpError(family, message.type, message.code, source);
-      this.rememberTcpError(`${quoted.destination}|${quoted.destinationPort}`, { at: performance.now(), reporter });
-      this.onTcpError?.(quoted.destination, quoted.destinationPort, quoted.sourcePort, reporter);
+      // Handed on at once and kept nowhere: it ends the one attempt whose flow it quotes, or nothing.
+      this.onTcpError?.(quoted, diagnoseIcmpError(family, message.type, message.code, source));
       return;
     }
     if (quoted.identifier !== this.identifier) return;
@@ -332,13 +324,5 @@ export class IcmpEchoProber implements EchoProber {
     const sentAt = stamped >= echo.sentAt && stamped <= now ? stamped : echo.sentAt;
     this.settle(echo, now - sentAt, undefined);
     return true;
-  }
-
-  private rememberTcpError(key: string, entry: { at: number; reporter: Reporter }): void {
-    if (this.tcpErrors.size >= TCP_ERROR_MAX) {
-      const oldest = this.tcpErrors.keys().next();
-      if (!oldest.done) this.tcpErrors.delete(oldest.value);
-    }
-    this.tcpErrors.set(key, entry);
   }
 }
