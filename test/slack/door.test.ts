@@ -175,6 +175,55 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     }
   });
 
+  it('baselines: listed and forgotten by the channel that saved them only, within the asker’s reach', TIMEOUT, async () => {
+    await fresh();
+    assert.match(await command(h, '127.0.0.0/29 save:before-cutover', { channel: 'C0SMALL' }), /^Sweeping/);
+    assert.match(await command(h, '127.0.3.0/29 save:wide', { channel: 'C0SMALL', user: 'U0ADMIN' }), /^Sweeping/);
+    await until('both baselines saved', async () => (await h.client.keys('zensweep:baseline:C0SMALL:*')).length === 2);
+
+    const small = await command(h, 'baselines', { channel: 'C0SMALL' });
+    assert.match(small, /^• `before-cutover` `127\.0\.0\.0\/29` swept [\d-]+ [\d:]+: 6 alive · .*, saved by <@U0ONCALL> · `compare:before-cutover`$/);
+    assert.match(await command(h, 'baselines', { channel: 'C0SMALL', user: 'U0ADMIN' }), /`wide`[^]*`before-cutover`/);
+    // Another channel has none of them: it neither lists, compares with, nor forgets them.
+    assert.match(await command(h, 'baselines', { channel: 'C0PUBLIC' }), /^This channel has no baseline/);
+    assert.equal(
+      (await command(h, '127.0.0.0/29 compare:before-cutover', { channel: 'C0PUBLIC' })).split('\n')[0],
+      ':warning: there is no baseline named before-cutover in this channel: save one here first with save:before-cutover',
+    );
+    assert.match(await command(h, 'forget before-cutover', { channel: 'C0PUBLIC' }), /^There is no baseline named `before-cutover` in this channel/);
+    assert.equal(await h.client.exists('zensweep:baseline:C0SMALL:before-cutover'), 1);
+    // What the asker may not sweep, the asker may not forget.
+    assert.equal((await command(h, 'forget wide', { channel: 'C0SMALL' })).split('\n')[0], `:warning: ${SMALL_REFUSAL}`);
+    assert.equal(await command(h, 'forget before-cutover', { channel: 'C0SMALL' }), 'Forgot baseline `before-cutover`.');
+    assert.equal(await h.client.exists('zensweep:baseline:C0SMALL:before-cutover'), 0);
+    const ttl = await h.client.pttl('zensweep:baseline:C0SMALL:wide');
+    assert.ok(ttl > 29 * 24 * 3600_000, `a baseline expires with the history: ${ttl} ms left`);
+    assert.deepEqual((await audited(h, 3)).map((e) => [e.kind, e.outcome]), [
+      ['forget', 'allowed'],
+      ['forget', 'refused'],
+      ['forget', 'allowed'],
+    ]);
+  });
+
+  it('a policy naming user groups: the ack goes at once while Slack is slow to say who is a member, the answer after', TIMEOUT, async () => {
+    const policy = JSON.stringify({ rules: [{ channels: ['C0NET'], usergroups: ['S0NETOPS'] }] });
+    h.slack = await FakeSlack.start();
+    h.bot = await startBot({ redisUrl: h.redis.url, slack: h.slack, env: { ZENSWEEP_POLICY: policy } });
+    bots.push(h.bot);
+    h.slack.usergroups.set('S0NETOPS', ['U0NETENG']);
+    // Slack rate-limits the membership lookup for 5 s: the request cannot be judged before, the ack cannot wait.
+    h.slack.failNext('usergroups.users.list', { status: 429, retryAfter: 5 });
+    const url = h.slack.responseUrl();
+    const started = Date.now();
+    const reply = await postSigned(h.bot.eventsUrl, commandFields('127.0.0.0/30', { response_url: url, channel_id: 'C0NET', user_id: 'U0NETENG' }));
+    assert.equal(reply.status, 200);
+    assert.ok(Date.now() - started < 3000, `acked after ${Date.now() - started} ms`);
+    assert.equal((JSON.parse(reply.body) as { text: string }).text, 'Working on `127.0.0.0/30`…');
+    const answer = await waitFor('the answer through response_url', () => h.slack.responsesTo(url)[0]);
+    assert.match(String(answer.text), /^Sweeping `127\.0\.0\.0\/30` in lo/);
+    assert.equal(answer.response_type, 'ephemeral');
+  });
+
   it('a burst of six sweeps from one user whose limit is 3 starts exactly three; each report posted frees its slot', TIMEOUT, async () => {
     await fresh({ ZENSWEEP_MAX_SWEEPS_PER_USER: '3' });
     const answers = await Promise.all(Array.from({ length: 6 }, () => command(h, '127.0.0.0/30 count:5', { user: 'U0BURST' })));
@@ -210,7 +259,10 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     it('cancelled: the Cancel button, then the report of how far it got', TIMEOUT, async () => {
       await fresh(env);
       assert.match(await command(h, '127.1.0.0/24 retries:0', { user: 'U0CANCEL' }), /^Sweeping/);
-      assert.match((await command(h, '127.0.0.0/30', { user: 'U0CANCEL' })).split('\n')[0] ?? '', /at most 1\)/);
+      // Sweeps, traces and diags count alike.
+      for (const words of ['127.0.0.0/30', 'trace 127.0.0.1', 'diag 127.0.0.1']) {
+        assert.match((await command(h, words, { user: 'U0CANCEL' })).split('\n')[0] ?? '', /at most 1\)/, words);
+      }
       const sweepId = await startedId(h, 'U0CANCEL');
       await waitFor('the parent', () => parents(h)[0]);
       const url = h.slack.responseUrl();
