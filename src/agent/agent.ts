@@ -6,7 +6,8 @@ import { HEARTBEAT_MS } from '../core/agent-health.js';
 import { isZenSweepError } from '../core/errors.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepOptions, SweepRequest, TargetSpec } from '../core/request.js';
-import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
+import { Scope } from '../core/scope.js';
+import { parseTargetToken } from '../core/targets.js';
 import { DEFAULT_OPTIONS } from '../core/request.js';
 import { TokenBucket } from '../engine/budget.js';
 import { ProbeEngine, inFlightBudget, totalWaitMs } from '../engine/engine.js';
@@ -142,7 +143,7 @@ export class Agent {
   async start(): Promise<void> {
     // One engine for every chunk: one ICMP socket per family, one rate (ZENSWEEP_RATE), one in-flight budget sized
     // for addresses that wait out the default timeout and retry.
-    const families = new Set(this.config.scope.ranges().map((range) => range.family));
+    const families = this.config.scope.families();
     const maxInFlight = inFlightBudget(this.config.rate, totalWaitMs(DEFAULT_OPTIONS));
     // Two chunks to begin with: the first chunk's options say how many keep the rate busy (holdChunksFor).
     this.concurrency = this.config.concurrency ?? 2;
@@ -289,8 +290,8 @@ export class Agent {
 
   private process(job: Job, signal?: AbortSignal): Promise<unknown> {
     if (!isHostJobKind(job.name)) return this.processChunk(job, signal);
-    const { group, agentId, scope, cidrs } = this.config;
-    return runHostJob(job, { group, agentId, scope, cidrs }, signal);
+    const { group, agentId, scope } = this.config;
+    return runHostJob(job, { group, agentId, scope }, signal);
   }
 
   private async processChunk(job: Job, signal?: AbortSignal): Promise<ChunkResult> {
@@ -325,13 +326,10 @@ export class Agent {
 
     let targets: TargetSpec[];
     // The requester's scope, from the policy that let the sweep start: enforced here too, names once resolved.
-    const requesterScope = data.scope && { set: new AddressSet(), text: data.scope.join(', ') };
+    let requesterScope: Scope | undefined;
     try {
       targets = data.targets.map((t) => parseTargetToken(t));
-      for (const cidr of data.scope ?? []) {
-        const network = parseNetwork(cidr);
-        requesterScope?.set.add(network.family, network.start, network.end);
-      }
+      requesterScope = data.scope && Scope.of(data.scope);
     } catch (error) {
       throw new bullmq.UnrecoverableError(`bad chunk data: ${(error as Error).message}`);
     }
@@ -347,7 +345,7 @@ export class Agent {
       const { report, plan, gaveUp } = await sweepWithinBound(
         (bounded, onPlan) =>
           runSweep(request, {
-            scope: { set: this.config.scope, text: this.config.cidrs.join(', ') },
+            scope: this.config.scope,
             requesterScope,
             engine,
             bucket: pace.bucket,

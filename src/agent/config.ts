@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { boundedInt, checkRedisUrl, listenHost, parseEnvironment } from '../config-env.js';
 import { SWEEP_LIMITS } from '../core/request.js';
-import { AddressSet, parseNetwork } from '../core/targets.js';
+import { Scope } from '../core/scope.js';
 import { DEFAULT_HISTORY_AGE_DAYS, DEFAULT_HISTORY_COUNT } from '../queue/history.js';
 
 const GROUP = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -31,7 +31,7 @@ export interface AgentConfig {
   group: string;
   /** The CIDRs as written, and as a set for scope checks. */
   cidrs: string[];
-  scope: AddressSet;
+  scope: Scope;
   agentId: string;
   /** Packets per second for the whole agent (ZENSWEEP_RATE), shared by its chunks; 0 = unlimited. Default 10,000. */
   rate: number;
@@ -60,14 +60,11 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
   const redisUrl = checkRedisUrl(env.REDIS_URL);
   const data = parseEnvironment(schema, env);
   const cidrs = data.ZENSWEEP_CIDRS.split(',').map((c) => c.trim()).filter(Boolean);
-  const scope = new AddressSet();
-  for (const cidr of cidrs) {
-    try {
-      const network = parseNetwork(cidr);
-      scope.add(network.family, network.start, network.end);
-    } catch (error) {
-      throw new ConfigError(`ZENSWEEP_CIDRS: ${(error as Error).message}`);
-    }
+  let scope: Scope;
+  try {
+    scope = Scope.of(cidrs);
+  } catch (error) {
+    throw new ConfigError(`ZENSWEEP_CIDRS: ${(error as Error).message}`);
   }
   return {
     redisUrl,

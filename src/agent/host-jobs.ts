@@ -1,7 +1,8 @@
 import type { Job } from 'bullmq';
 import type { DiagReport } from '../core/diag.js';
 import { isZenSweepError } from '../core/errors.js';
-import { AddressSet, parseNetwork, parseTargetToken } from '../core/targets.js';
+import { Scope } from '../core/scope.js';
+import { parseTargetToken } from '../core/targets.js';
 import type { TraceReport } from '../core/trace.js';
 import { runDiag } from '../engine/diag/run-diag.js';
 import { runTrace } from '../engine/trace/run-trace.js';
@@ -13,8 +14,7 @@ export interface HostJobContext {
   group: string;
   agentId: string;
   /** The agent's own CIDRs: it probes nothing else. */
-  scope: AddressSet;
-  cidrs: readonly string[];
+  scope: Scope;
 }
 
 /**
@@ -31,19 +31,13 @@ export async function runHostJob(job: Job, context: HostJobContext, signal?: Abo
   }
   const target = parseTargetToken(data.target);
   if (target.kind !== 'address' && target.kind !== 'name') throw new bullmq.UnrecoverableError(`bad ${data.kind} data: one host expected`);
-  let requesterScope: { set: AddressSet; text: string } | undefined;
-  if (data.scope) {
-    requesterScope = { set: new AddressSet(), text: data.scope.join(', ') };
-    try {
-      for (const cidr of data.scope) {
-        const network = parseNetwork(cidr);
-        requesterScope.set.add(network.family, network.start, network.end);
-      }
-    } catch (error) {
-      throw new bullmq.UnrecoverableError(`bad ${data.kind} data: ${(error as Error).message}`);
-    }
+  let requesterScope: Scope | undefined;
+  try {
+    requesterScope = data.scope && Scope.of(data.scope);
+  } catch (error) {
+    throw new bullmq.UnrecoverableError(`bad ${data.kind} data: ${(error as Error).message}`);
   }
-  const deps = { signal, scope: { set: context.scope, text: context.cidrs.join(', ') }, requesterScope };
+  const deps = { signal, scope: context.scope, requesterScope };
   const agent = { group: context.group, id: context.agentId };
   try {
     if (data.kind === 'trace') return { ...(await runTrace({ target, options: data.options }, deps)), agent };

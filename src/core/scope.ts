@@ -24,6 +24,11 @@ export class Scope {
     return new Scope([...cidrs], set);
   }
 
+  /** The address families it holds (none for ANY, which holds any). */
+  families(): Set<4 | 6> {
+    return new Set((this.set?.ranges() ?? []).map((range) => range.family));
+  }
+
   /** Whether it limits anything. */
   get limited(): boolean {
     return this.set !== undefined;

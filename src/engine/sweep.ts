@@ -3,6 +3,7 @@ import { OutOfScopeError, SweepTooLargeError } from '../core/errors.js';
 import { summarize } from '../core/report.js';
 import type { NameResolution, SweepReport } from '../core/report.js';
 import type { SweepRequest } from '../core/request.js';
+import type { Scope } from '../core/scope.js';
 import { AddressSet, addressToBigInt, canonicalAddress } from '../core/targets.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { dnsModule } from './builtins.js';
@@ -68,12 +69,12 @@ export interface SweepDependencies {
    * The only addresses this process may probe (an agent's declared CIDRs), with their text for messages. Checked
    * after names are resolved: anything outside is refused before a packet leaves.
    */
-  scope?: { set: AddressSet; text: string };
+  scope?: Scope;
   /**
    * The only addresses the person who asked may sweep (their policy's CIDRs), checked the same way. The refusal
    * names the addresses outside, with the host names they came from.
    */
-  requesterScope?: { set: AddressSet; text: string };
+  requesterScope?: Scope;
   /** Told of every probe sent and settled (an agent's metrics). */
   meter?: ProbeMeter;
 }
@@ -135,15 +136,12 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
       namesByAddress.set(address, list);
     }
   }
-  if (deps.scope && !deps.scope.set.covers(set)) {
-    const outside = set.subtract(deps.scope.set);
-    const first = outside.toTargets()[0] ?? '';
-    throw new OutOfScopeError(
-      `${first} is outside the networks this agent may probe (${deps.scope.text}); nothing was probed`,
-    );
+  if (deps.scope && !deps.scope.covers(set)) {
+    const first = deps.scope.outside(set).toTargets()[0] ?? '';
+    throw new OutOfScopeError(`${first} is outside the networks this agent may probe (${deps.scope.toString()}); nothing was probed`);
   }
-  if (deps.requesterScope && !deps.requesterScope.set.covers(set)) {
-    const outside = set.subtract(deps.requesterScope.set).toTargets();
+  if (deps.requesterScope && !deps.requesterScope.covers(set)) {
+    const outside = deps.requesterScope.outside(set).toTargets();
     const namesOf = new Map([...namesByAddress].map(([address, from]) => [canonicalAddress(address), from]));
     const named = (range: string): string => {
       const from = namesOf.get(range);
@@ -152,7 +150,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
     const listed = `${outside.slice(0, 5).map(named).join(', ')}${outside.length > 5 ? ` and ${outside.length - 5} more ranges` : ''}`;
     throw new OutOfScopeError(
       `${listed} ${outside.length === 1 && !outside[0]?.includes('-') ? 'is' : 'are'} outside the networks the policy lets ` +
-        `the requester sweep (${deps.requesterScope.text}); nothing was probed`,
+        `the requester sweep (${deps.requesterScope.toString()}); nothing was probed`,
     );
   }
   if (set.size > BigInt(maxAddresses)) {

@@ -1,5 +1,5 @@
 import { InvalidTargetError, OutOfScopeError } from '../../core/errors.js';
-import type { AddressSet } from '../../core/targets.js';
+import type { Scope } from '../../core/scope.js';
 import { addressToBigInt } from '../../core/targets.js';
 import { concludeTrace } from '../../core/trace.js';
 import type { TraceMode, TracePath, TraceReport, TraceRequest } from '../../core/trace.js';
@@ -19,9 +19,9 @@ export interface TraceDependencies {
   /** Reverse resolution for `dns:on`; default the system's resolver (node:dns reverse). */
   reverse?: ReverseResolver;
   /** The only addresses this process may probe (an agent's CIDRs), checked after the name is resolved. */
-  scope?: { set: AddressSet; text: string };
+  scope?: Scope;
   /** The networks the policy lets the requester probe (a job's scope), checked likewise. */
-  requesterScope?: { set: AddressSet; text: string };
+  requesterScope?: Scope;
   /** Time allowed to resolve the name, and each reverse lookup, in milliseconds; default 5000. */
   resolveTimeoutMs?: number;
 }
@@ -43,13 +43,13 @@ export async function resolveTarget(
     address = target.text;
   }
   const { family } = addressToBigInt(address);
-  if (deps.scope && !deps.scope.set.contains(address)) {
-    throw new OutOfScopeError(`${address} is outside the networks this agent may probe (${deps.scope.text}); nothing was probed`);
+  if (deps.scope && !deps.scope.contains(address)) {
+    throw new OutOfScopeError(`${address} is outside the networks this agent may probe (${deps.scope.toString()}); nothing was probed`);
   }
-  if (deps.requesterScope && !deps.requesterScope.set.contains(address)) {
+  if (deps.requesterScope && !deps.requesterScope.contains(address)) {
     const named = target.kind === 'name' ? `${address} (${target.name})` : address;
     throw new OutOfScopeError(
-      `${named} is outside the networks the policy lets the requester sweep (${deps.requesterScope.text}); nothing was probed`,
+      `${named} is outside the networks the policy lets the requester sweep (${deps.requesterScope.toString()}); nothing was probed`,
     );
   }
   return { address, family };
