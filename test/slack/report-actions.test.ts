@@ -80,6 +80,15 @@ describe('report buttons', () => {
   const refusedWith = (reply: Reply, reason: string) => assert.equal(reply.text.split('\n')[0], `:warning: ${reason}`);
   const lastAudit = async (): Promise<AuditEntry | undefined> => (await audit.recent(1))[0];
 
+  /** Records a sweep of 127.0.0.0/24 from C0OPS as finished, with one host alive, as the report worker would. */
+  async function finished(sweepId: string): Promise<void> {
+    const hosts = [host('127.0.0.1', 'alive')];
+    await history().record({
+      ...{ id: sweepId, requestedBy: 'U0STARTER', origin: 'C0OPS', at: new Date().toISOString(), targets: ['127.0.0.0/24'] },
+      ...{ targetKey: targetKey(['127.0.0.0/24']), groups: ['lo'], summary: summarize(hosts), durationMs: 5, complete: true, ...recordHosts(hosts) },
+    });
+  }
+
   /** Starts a sweep from this channel as the slash command does, and returns its id. */
   async function started(channel: string, text: string): Promise<string> {
     const request = { source: 'slack' as const, user: 'U0STARTER', channel, text, responseUrl: slack.responseUrl() };
@@ -177,11 +186,7 @@ describe('report buttons', () => {
 
   it('Save as baseline: saves nothing for a channel that could not have run the sweep, and saves the pressing channel’s own', async () => {
     const sweepId = await started('C0OPS', '127.0.0.0/24');
-    const hosts = [host('127.0.0.1', 'alive')];
-    await history().record({
-      ...{ id: sweepId, requestedBy: 'U0STARTER', origin: 'C0OPS', at: new Date().toISOString(), targets: ['127.0.0.0/24'] },
-      ...{ targetKey: targetKey(['127.0.0.0/24']), groups: ['lo'], summary: summarize(hosts), durationMs: 5, complete: true, ...recordHosts(hosts) },
-    });
+    await finished(sweepId);
     refusedWith(await button.saveBaseline(press('C0SMALL', sweepId)), SMALL_REFUSAL);
     assert.equal(await history().baseline('C0SMALL', 'base-127.0.0.0-24'), undefined);
     assert.deepEqual([(await lastAudit())?.action, (await lastAudit())?.outcome], ['save_baseline', 'refused']);
@@ -196,11 +201,7 @@ describe('report buttons', () => {
 
   it('compare:NAME reads only the asking channel’s baselines: another channel hears there is none', async () => {
     const sweepId = await started('C0OPS', '127.0.0.0/24');
-    const hosts = [host('127.0.0.1', 'alive')];
-    await history().record({
-      ...{ id: sweepId, requestedBy: 'U0STARTER', origin: 'C0OPS', at: new Date().toISOString(), targets: ['127.0.0.0/24'] },
-      ...{ targetKey: targetKey(['127.0.0.0/24']), groups: ['lo'], summary: summarize(hosts), durationMs: 5, complete: true, ...recordHosts(hosts) },
-    });
+    await finished(sweepId);
     await history().saveBaseline('C0OPS', 'only-ops', sweepId, 'U0OPS');
     const deliveriesBefore = await deliveries.count();
     const ask = async (user: string, channel: string): Promise<Reply> =>
