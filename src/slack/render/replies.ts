@@ -1,8 +1,5 @@
-import { agentHealth, describeAgentHealth } from '../../core/agent-health.js';
-import type { SweepRecord } from '../../queue/history.js';
-import type { AgentInfo } from '../../queue/registry.js';
 import { escapeText } from '../../views/blocks.js';
-import { BLOCK_LIMITS, clip } from '../../views/block-limits.js';
+import { clip } from '../../views/block-limits.js';
 
 /** A correct example to show under every error. */
 export const EXAMPLE = '/sweep 10.0.1.0/24 tcp:5432';
@@ -19,6 +16,7 @@ export const HELP_TEXT = [
   '`/sweep diag 10.0.2.15 tcp:443,5432` — the report a network team asks for: route, ARP, DNS, ping, ports, trace, MTU',
   '`/sweep watch 10.0.1.0/24 tcp:5432 every:5m confirm:2` — keep watching: a message only when a change holds',
   '`/sweep watches` · `/sweep unwatch ID` · `/sweep mute ID 1h`',
+  '`/sweep baselines` · `/sweep forget NAME` — this channel’s baselines',
   '`/sweep agents` · `/sweep history 10.0.1.0/24` · `/sweep help`',
   'Options are `key:value` or `key=value`.',
 ].join('\n');
@@ -26,38 +24,6 @@ export const HELP_TEXT = [
 /** The ephemeral answer to bad input: what was wrong, and a correct example. */
 export function errorText(message: string): string {
   return clip(`:warning: ${escapeText(message)}\nFor example: \`${EXAMPLE}\` (see \`/sweep help\`)`, 3000);
-}
-
-export function agentsText(agents: readonly AgentInfo[], now = Date.now()): string {
-  if (agents.length === 0) return 'No agent is online. Start one inside a network with `zensweep agent`.';
-  const lines: string[] = [];
-  let group = '';
-  for (const agent of agents) {
-    if (agent.group !== group) {
-      group = agent.group;
-      lines.push(`*${escapeText(group)}*`);
-    }
-    lines.push(
-      `• \`${escapeText(agent.id)}\` ${escapeText(agent.cidrs.join(', '))} · ${agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)'}` +
-        ` · ${agent.load.active}/${agent.load.concurrency} chunks`,
-      `    ${escapeText(describeAgentHealth(agentHealth(agent, now)))}`,
-    );
-  }
-  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
-}
-
-export function historyText(records: readonly SweepRecord[], target?: string): string {
-  if (records.length === 0) return target ? `No sweep of \`${escapeText(target)}\` is on record.` : 'No sweep is on record.';
-  const lines = records.map((r) => {
-    const s = r.summary;
-    const who = r.requestedBy.startsWith('U') || r.requestedBy.startsWith('W') ? `<@${r.requestedBy}>` : escapeText(r.requestedBy);
-    return (
-      `• ${r.at.slice(0, 16).replace('T', ' ')} \`${escapeText(r.targets.join(' '))}\` in ${escapeText(r.groups.join(', '))}: ` +
-      `${s.alive} alive · ${s.alive_tcp_only} TCP only · ${s.prohibited} prohibited · ${s.unreachable} unreachable · ` +
-      `${s.silent} silent, by ${who}${r.complete ? '' : ' (incomplete)'}`
-    );
-  });
-  return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
 }
 
 /** For a channel the bot cannot post in. */
