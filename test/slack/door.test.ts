@@ -98,13 +98,14 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     bots.push(h.bot);
   }
 
-  it('agents: a restricted channel sees only the part of each group it may sweep, and no agent’s last error', TIMEOUT, async () => {
+  it('agents: a restricted channel sees only the part of each group it may sweep, and no agent’s last error', TIMEOUT, async (t) => {
     await fresh();
     const far = planted('far', 'far-1', ['10.9.0.0/16'], 'Redis: planted far error');
     const near = planted('lo', 'lo-planted', ['127.0.0.0/8'], 'a chunk failed: 127.0.2.0/29 of U0OTHER is outside 127.0.0.0/28');
     for (const info of [far, near]) await h.client.set(`zensweep:agent:${info.group}:${info.id}`, JSON.stringify(info), 'EX', 120);
     try {
       const small = await command(h, 'agents', { channel: 'C0SMALL' });
+      t.diagnostic(`/sweep agents from C0SMALL:\n${small}`);
       assert.equal(
         small.split('\n').filter((line) => !line.startsWith('    ')).join('\n'),
         [`*lo*`, `• \`${agent.id}\` 127.0.0.0/28 · ICMP+TCP · 0/2 chunks`, '• `lo-planted` 127.0.0.0/28 · ICMP+TCP · 0/1 chunks'].join('\n'),
@@ -127,13 +128,14 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     }
   });
 
-  it('history: a restricted channel sees only the sweeps within its reach, not another channel’s', TIMEOUT, async () => {
+  it('history: a restricted channel sees only the sweeps within its reach, not another channel’s', TIMEOUT, async (t) => {
     await fresh();
     assert.match(await command(h, '127.0.2.0/29', { channel: 'C0PUBLIC', user: 'U0OTHER' }), /^Sweeping/);
     assert.match(await command(h, '127.0.0.0/30', { channel: 'C0SMALL' }), /^Sweeping/);
     await until('both reports delivered', async () => (await audited(h, 20)).filter((e) => e.outcome === 'delivered').length === 2);
 
     const small = await command(h, 'history', { channel: 'C0SMALL' });
+    t.diagnostic(`/sweep history from C0SMALL:\n${small}`);
     assert.match(small, /^• [\d-]+ [\d:]+ `127\.0\.0\.0\/30` in lo: 2 alive · /);
     assert.doesNotMatch(small, /127\.0\.2\.0|U0OTHER/);
     assert.equal(await command(h, 'history 127.0.2.0/29', { channel: 'C0SMALL' }), 'No sweep of `127.0.2.0/29` is on record.');
@@ -224,9 +226,10 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     assert.equal(answer.response_type, 'ephemeral');
   });
 
-  it('a burst of six sweeps from one user whose limit is 3 starts exactly three; each report posted frees its slot', TIMEOUT, async () => {
+  it('a burst of six sweeps from one user whose limit is 3 starts exactly three; each report posted frees its slot', TIMEOUT, async (t) => {
     await fresh({ ZENSWEEP_MAX_SWEEPS_PER_USER: '3' });
     const answers = await Promise.all(Array.from({ length: 6 }, () => command(h, '127.0.0.0/30 count:5', { user: 'U0BURST' })));
+    t.diagnostic(`burst: 6 sent, ${answers.filter((a) => a.startsWith('Sweeping')).length} started`);
     assert.equal(answers.filter((a) => a.startsWith('Sweeping `127.0.0.0/30 count:5` in lo')).length, 3, answers.join('\n'));
     const refusal = ':warning: you already have 3 requests running (sweeps, traces and diags; at most 3): wait for one to finish or cancel it';
     assert.equal(answers.filter((a) => a.split('\n')[0] === refusal).length, 3, answers.join('\n'));
@@ -377,7 +380,7 @@ describe('the door, with agents that come and go (real bot and redis-server; fak
     assert.equal(parents(h).length, 1, 'one parent');
   });
 
-  it('fifty traces waiting at once cost the bot no more Redis connections than one', TIMEOUT, async () => {
+  it('fifty traces waiting at once cost the bot no more Redis connections than one', TIMEOUT, async (t) => {
     h.slack = await FakeSlack.start();
     await plantGhost();
     await launch();
@@ -393,6 +396,7 @@ describe('the door, with agents that come and go (real bot and redis-server; fak
     await until('fifty traces waiting', async () => (await queue.count()) === 50);
     await quietFor(2000);
     const fifty = await clients();
+    t.diagnostic(`Redis clients (bot, test, planted nothing else): ${one} with one trace waiting, ${fifty} with fifty`);
     assert.ok(fifty <= one, `${one} Redis clients with one trace waiting, ${fifty} with fifty`);
     // And each gets its answer once an agent of the group runs them.
     agents.push(await startAgent({ redisUrl: h.redis.url, group: 'ghost', cidrs: '127.9.0.0/16' }));
