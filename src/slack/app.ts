@@ -185,7 +185,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
       history,
       results,
       hostJobs,
-      start: new SlackStarter(deliveries, store, config.deliveryAttempts),
+      start: new SlackStarter(deliveries, store, config.deliveryAttempts, config.jobsKept),
       watches: { store: watchStore, minIntervalMs: config.watchMinIntervalMs, caps: { perChannel: config.watchMaxPerChannel, perUser: config.watchMaxPerUser, total: config.watchMaxTotal } },
     },
   });

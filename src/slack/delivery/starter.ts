@@ -1,15 +1,12 @@
 import type { Queue } from 'bullmq';
+import { retention } from '../../queue/retention.js';
 import type { HostJobStart, Starter, SweepStart } from '../../door/services.js';
 import type { SlackStore } from '../store.js';
 import { DELIVERY_ATTEMPTS } from './jobs.js';
 import type { HostJobDelivery, SweepDelivery } from './jobs.js';
 
-/** How a delivery job is kept and retried (its attempts are the bot's setting). */
-const DELIVERY_OPTIONS = {
-  backoff: { type: 'exponential', delay: 1000 },
-  removeOnComplete: { age: 24 * 3600, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-} as const;
+/** How a delivery job is retried (its attempts are the bot's setting, how long it is kept the queue's retention). */
+const BACKOFF = { type: 'exponential', delay: 1000 } as const;
 
 /**
  * The bot's starter: a request the door allowed starts as one delivery job, the single write that commits it; the
@@ -21,7 +18,13 @@ export class SlackStarter implements Starter {
     private readonly store: SlackStore,
     /** Tries of each delivery, default {@link DELIVERY_ATTEMPTS}. */
     private readonly attempts = DELIVERY_ATTEMPTS,
+    /** Finished deliveries kept per queue at most, lowering the figures of retention.ts (ZENSWEEP_JOBS_KEPT). */
+    private readonly jobsKept?: number,
   ) {}
+
+  private options(jobId: string) {
+    return { jobId, attempts: this.attempts, backoff: BACKOFF, ...retention('deliveries', this.jobsKept) };
+  }
 
   async sweep(start: SweepStart): Promise<void> {
     const { flow, asker } = start;
@@ -36,7 +39,7 @@ export class SlackStarter implements Starter {
       ...(start.slot ? { slot: { requester: start.slot.requester, id: start.slot.id } } : {}),
       flow,
     };
-    await this.deliveries.add('sweep', data, { jobId: `deliver-${id}`, attempts: this.attempts, ...DELIVERY_OPTIONS });
+    await this.deliveries.add('sweep', data, this.options(`deliver-${id}`));
   }
 
   async hostJob(start: HostJobStart): Promise<void> {
@@ -51,6 +54,6 @@ export class SlackStarter implements Starter {
       ...(start.slot ? { slot: { requester: start.slot.requester, id: start.slot.id } } : {}),
       job,
     };
-    await this.deliveries.add(job.kind, data, { jobId: `deliver-${job.id}`, attempts: this.attempts, ...DELIVERY_OPTIONS });
+    await this.deliveries.add(job.kind, data, this.options(`deliver-${job.id}`));
   }
 }
