@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { AuditTrail } from '../../src/door/audit.js';
 import type { AuditEntry } from '../../src/door/audit.js';
 import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
+import { DELIVERY_QUEUE } from '../../src/slack/delivery/jobs.js';
 import type { AgentInfo } from '../../src/queue/registry.js';
 import { ACTIONS } from '../../src/views/blocks.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
@@ -70,6 +71,21 @@ async function startedId(h: Harness, user: string): Promise<string> {
   return entry.sweepId ?? '';
 }
 const running = (h: Harness, user: string): Promise<number> => h.client.zcard(`zensweep:running:${user}`);
+/**
+ * Waits until no delivery is left to run, so that a test's requests are all answered before the next test's bot
+ * starts (a bot stopped mid-delivery hands it back, and the next bot would post it into the next test's Slack).
+ */
+async function allDelivered(h: Harness): Promise<void> {
+  const deliveries = new Queue(DELIVERY_QUEUE, { connection: h.client });
+  try {
+    await until('every delivery done', async () => {
+      const counts = await deliveries.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'waiting-children');
+      return Object.values(counts).every((count) => count === 0);
+    });
+  } finally {
+    await deliveries.close();
+  }
+}
 
 describe('the door (real bot, agents and redis-server; fake Slack)', () => {
   const h = {} as Harness;
@@ -83,6 +99,7 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     agent = await startAgent({ redisUrl: h.redis.url, group: 'lo', cidrs: '127.0.0.0/8' });
   });
   afterEach(async () => {
+    await allDelivered(h);
     await Promise.all(bots.splice(0).map((b) => b.stop()));
     await h.slack?.close();
   });
@@ -234,7 +251,9 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     const refusal = ':warning: you already have 3 requests running (sweeps, traces and diags; at most 3): wait for one to finish or cancel it';
     assert.equal(answers.filter((a) => a.split('\n')[0] === refusal).length, 3, answers.join('\n'));
     assert.equal(await running(h, 'U0BURST'), 3);
-    await until('three reports posted', () => parents(h).filter((p) => replies(h, p).length === 1).length === 3);
+    await until('three reports posted', () => parents(h).filter((p) => replies(h, p).length === 1).length === 3, {
+      show: () => ({ calls: h.slack.calls.map((c) => `${c.method} ${String(c.args.thread_ts ?? '')}`), bot: h.bot.log().split('\n').slice(-20) }),
+    });
     await until('the slots freed', async () => (await running(h, 'U0BURST')) === 0);
     assert.match(await command(h, '127.0.0.0/30', { user: 'U0BURST' }), /^Sweeping/);
     const trail = (await audited(h, 20)).filter((e) => e.user === 'U0BURST');
@@ -277,12 +296,14 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
 
     it('response_url expired where the bot cannot post: the delivery fails for good', TIMEOUT, async () => {
       await fresh(env);
-      h.slack.failNext('chat.postMessage', { error: 'not_in_channel' });
+      h.slack.failNext('chat.postMessage', { error: 'not_in_channel' }, 1, (args) => args.channel === 'C0GONE');
       assert.match(await command(h, '127.1.0.0/24 retries:0', { channel: 'C0GONE', user: 'U0GONE' }), /^Sweeping/);
       const sweepId = await startedId(h, 'U0GONE');
       // Slack honours a response_url for 30 minutes: gone, as it would be after a longer sweep.
       await h.client.del(`zensweep:slack:response:${sweepId}`);
-      await until('the delivery ended', async () => (await audited(h, 5)).some((e) => e.sweepId === sweepId && e.outcome === 'failed'));
+      await until('the delivery ended', async () => (await audited(h, 5)).some((e) => e.sweepId === sweepId && e.outcome === 'failed'), {
+        show: async () => ({ audit: await audited(h, 5), bot: h.bot.log().split('\n').slice(-15) }),
+      });
       assert.match((await audited(h, 5)).find((e) => e.sweepId === sweepId && e.outcome === 'failed')?.reason ?? '', /response_url of this request has expired/);
       await freeAgain('U0GONE');
     });
@@ -291,7 +312,7 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
       await fresh(env);
       assert.match(await command(h, '127.1.1.0/25 retries:0', { user: 'U0GIVEUP' }), /^Sweeping/);
       const parent = await waitFor('the parent', () => parents(h)[0]);
-      h.slack.failNext('chat.postMessage', { error: 'fatal_error' }, 10);
+      h.slack.failNext('chat.postMessage', { error: 'fatal_error' }, 10, (args) => args.thread_ts === parent.ts);
       const told = await waitFor('the parent says it failed', () =>
         h.slack.callsOf('chat.update').find((c) => c.args.ts === parent.ts && /could not be delivered/.test(String(c.args.text))),
       );
