@@ -24,7 +24,8 @@ const RESPONSE_URL_TTL_SECONDS = 30 * 60;
 /**
  * What the bot keeps in Redis besides its queues, behind one class; every key expires. Keys:
  * `PREFIX:slack:trigger:ID` (requests already handled, an hour), `PREFIX:slack:response:ID` (the response_url, kept
- * apart from job data, 30 minutes), `PREFIX:slack:delivered:ID:STEP` (delivery steps done, a week).
+ * apart from job data, 30 minutes), `PREFIX:slack:delivered:ID` (a hash of the delivery steps done, a week from the
+ * last; deliveries made before steps shared one key kept them as `…:delivered:ID:STEP`, still read).
  */
 export class SlackStore {
   constructor(
@@ -54,15 +55,21 @@ export class SlackStore {
 
   /** Records a delivery step as done, with what it produced (e.g. the ts of the posted message). */
   async markDelivered(sweepId: string, step: DeliveryStep, value = '1'): Promise<void> {
-    await this.redis.set(this.key('delivered', sweepId, step), value, 'EX', DELIVERED_TTL_SECONDS);
+    const key = this.key('delivered', sweepId);
+    await this.redis.multi().hset(key, step, value).expire(key, DELIVERED_TTL_SECONDS).exec();
   }
 
   async delivered(sweepId: string, step: DeliveryStep): Promise<boolean> {
-    return (await this.redis.exists(this.key('delivered', sweepId, step))) === 1;
+    return (await this.deliveredValue(sweepId, step)) !== undefined;
   }
 
   /** What a step done produced (e.g. the parent's ts); undefined when the step is not done. */
   async deliveredValue(sweepId: string, step: DeliveryStep): Promise<string | undefined> {
-    return (await this.redis.get(this.key('delivered', sweepId, step))) ?? undefined;
+    const [[, value], [, older]] = ((await this.redis
+      .multi()
+      .hget(this.key('delivered', sweepId), step)
+      .get(this.key('delivered', sweepId, step))
+      .exec()) ?? [[null, null], [null, null]]) as [[unknown, string | null], [unknown, string | null]];
+    return value ?? older ?? undefined;
   }
 }

@@ -404,7 +404,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       const url = ['response_url', `zensweep:slack:response:${sweepId}`, 'record: Invalid URL'];
       const deliveries = new Queue(DELIVERY_QUEUE, { connection: client });
       try {
-        await client.del(`zensweep:slack:delivered:${sweepId}:report`);
+        await client.hdel(`zensweep:slack:delivered:${sweepId}`, 'report');
         await client.set(`zensweep:slack:response:${sweepId}`, 'javascript:hunter2-planted', 'EX', 60);
         const header = { user: 'U0ONCALL', text: '127.0.4.0/28', groups: ['lo'], addresses: 14 };
         const badUrl = await deliveries.add('deliver', { v: 1, sweepId, channel: 'C0PUBLIC', header }, { jobId: 'bad-url' });
