@@ -100,7 +100,12 @@ describe('zensweep agent and bot when Redis goes away (real processes, real redi
     const [busyStopped] = eventsNamed(busy, 'agent_stopped');
     assert.ok(busyStopped, busy.log());
     assert.deepEqual(busyStopped.unfinished, ['chunks', 'hand back', 'registry']);
-    for (const agent of [idle, late]) assert.deepEqual(eventsNamed(agent, 'agent_stopped')[0]?.unfinished, ['hand back', 'registry'], agent.log());
+    // An agent holding no chunk could not leave the registry; whether BullMQ's close of its workers also hung on Redis
+    // depends on what their blocking connection was doing when Redis went (bullmq#4656), so either is fine.
+    for (const agent of [idle, late]) {
+      const unfinished = eventsNamed(agent, 'agent_stopped')[0]?.unfinished as string[] | undefined;
+      assert.ok(unfinished?.includes('registry') && unfinished.every((step) => step === 'hand back' || step === 'registry'), agent.log());
+    }
     assert.equal(eventsNamed(late, 'agent_started').length, 0, 'the late agent never reached Redis');
     assert.equal(eventsNamed(bot, 'bot_stopped').length, 1, bot.log());
   });
