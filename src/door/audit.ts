@@ -33,7 +33,8 @@ export const AUDIT_KEEP = 10_000;
 export class AuditTrail {
   constructor(
     private readonly redis: Redis,
-    private readonly log: Logger,
+    /** Where each entry is also logged (a service's pino logger; the command line logs nothing). */
+    private readonly log: Pick<Logger, 'info' | 'warn'>,
     private readonly prefix = KEY_PREFIX,
     /** Told of each entry as it is recorded (metrics). */
     private readonly onRecord?: (entry: AuditEntry) => void,

@@ -26,7 +26,7 @@ export interface BadRecord extends RecordSource {
 export type OnBadRecord = (bad: BadRecord) => void;
 
 /** For services: one pino line per bad record, `{"event":"bad_record","what":…,"key":…,"reason":…}`. */
-export function logBadRecords(log: Logger): OnBadRecord {
+export function logBadRecords(log: Pick<Logger, 'warn'>): OnBadRecord {
   return (bad) => log.warn({ event: 'bad_record', ...bad }, `skipped a bad ${bad.what}`);
 }
 
