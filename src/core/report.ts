@@ -3,6 +3,7 @@ import { HOST_STATES } from './states.js';
 import type { EchoStats } from './stats.js';
 import type { SweepOptions } from './request.js';
 import type { ProbeSet, SweepDiff } from './diff-model.js';
+import { formatCount } from './format.js';
 
 /** The outcome for one TCP port of one host. */
 export interface PortResult {
@@ -30,6 +31,10 @@ export interface HostResult {
   reporter?: Reporter;
   /** The sweep stopped (past its time bound) before every probe of this host ended; the state is from those that did. */
   unfinished?: true;
+  /** On-link targets only: whether anything answered ARP (IPv4) or neighbour discovery (IPv6) for this address. */
+  link?: 'answered' | 'no_answer';
+  /** With `link: 'answered'`: the link-layer address that answered, lower-case `aa:bb:cc:dd:ee:ff`. */
+  mac?: string;
 }
 
 /** A host name target and what it resolved to where the probes ran. */
@@ -55,8 +60,14 @@ export interface SweepStop {
   reason: string;
 }
 
+/**
+ * The first of a report's targets when the request was `vpc:all` alone (no target of its own): the targets that
+ * follow are the networks it swept, every group's declared CIDRs.
+ */
+export const ALL_GROUPS = 'vpc:all';
+
 export interface SweepReport {
-  /** The targets as the user wrote them. */
+  /** The targets as the user wrote them; for `vpc:all` alone, `vpc:all` then the networks it swept (ALL_GROUPS). */
   targets: string[];
   options: SweepOptions;
   /** ISO 8601. */
@@ -109,6 +120,8 @@ export interface DistributedReport extends SweepReport {
   baseline?: { name: string; at: string; diff: SweepDiff; probedBefore?: ProbeSet };
   /** The baseline saved with save:NAME. */
   savedAs?: string;
+  /** save:NAME that was not saved (the sweep is partial), and why, in one sentence. */
+  notSaved?: { name: string; reason: string };
 }
 
 /** Either report: views take both and show the run's part when there is one. */
@@ -130,4 +143,28 @@ export function summarize(hosts: readonly HostResult[]): SweepSummary {
 
 export function statesInOrder(): readonly HostState[] {
   return HOST_STATES;
+}
+
+/** Why a sweep is partial: someone cancelled it, it ran past its time bound, or some of its chunks failed for good. */
+export type PartialCause = 'cancelled' | 'over_time' | 'failed';
+
+/** Why a report is partial, or undefined when it is complete. */
+export function partialCause(report: AnyReport): PartialCause | undefined {
+  if (report.complete) return undefined;
+  if (isDistributed(report) && report.cancelled) return 'cancelled';
+  if (report.stopped) return report.stopped.code;
+  if (isDistributed(report) && report.failures.length > 0) return 'failed';
+  // A local sweep stopped short without a time bound's reason was interrupted (Ctrl-C): cancelled.
+  return 'cancelled';
+}
+
+const PARTIAL_ENDS: Record<PartialCause, string> = {
+  cancelled: 'before it was cancelled',
+  over_time: 'before it was stopped past its time bound',
+  failed: 'as some of its chunks failed',
+};
+
+/** `partial: 312 of 1,022 addresses probed before it was cancelled`. */
+export function partialWords(cause: PartialCause, probed: number, planned: number): string {
+  return `partial: ${formatCount(probed)} of ${formatCount(planned)} addresses probed ${PARTIAL_ENDS[cause]}`;
 }

@@ -3,15 +3,22 @@
  * `confirm` consecutive runs), which hosts flap, when an incident opens and when it ends. Pure: the state goes in
  * and comes out, so a restarted bot carries on from Redis exactly where the last one stopped.
  *
- * A host is compared by its signature: its state and, when TCP ports are probed, each port's state
- * (`alive 22/closed 5432/open`). So a database port that stops answering while the host still answers ping is a
- * change, as a security-group edit that bites new flows only should be.
+ * A host is compared by its fact (core/facts.ts, the same as "what changed" in a report): its state and, when TCP
+ * ports are probed, each port's state (`alive 22/closed 5432/open`). So a database port that stops answering while
+ * the host still answers ping is a change, as a security-group edit that bites new flows only should be; and an
+ * empty address that reads "host unreachable" once its neighbour lookup has failed is as silent as before.
+ * The state keeps facts as strings ("signatures").
  */
-import type { HostResult } from './report.js';
-import type { HostState, PortState } from './states.js';
+import { QUIET_FACT, hostFact, readFact } from './facts.js';
+import type { ReadFact } from './facts.js';
 
 /** The signature of a host that answers nothing: the one a host not on record has. */
-export const QUIET = 'silent';
+export const QUIET = QUIET_FACT;
+/**
+ * The version of host facts a state's signatures are written in: 1 since facts (core/facts.ts). A state without it
+ * was written before, when an empty address whose neighbour lookup had failed read `unreachable` (see adoptFacts).
+ */
+export const FACTS_VERSION = 1;
 /** Runs looked back over for flapping. */
 export const FLAP_WINDOW = 10;
 /**
@@ -24,22 +31,12 @@ export const CALM_RUNS = 5;
 /** Runs without any change after which an incident that did not return to how it began is taken as the new normal. */
 export const SETTLE_RUNS = 12;
 
-/** A host's state and its ports' states, as one comparable string. */
-export function hostSignature(host: Pick<HostResult, 'state' | 'ports'>): string {
-  if (host.state === 'silent') return QUIET;
-  const ports = [...host.ports].sort((a, b) => a.port - b.port).map((p) => `${p.port}/${p.state}`);
-  return [host.state, ...ports].join(' ');
-}
+/** A host's signature: its fact (core/facts.ts `hostFact`; this name is kept for callers written before it). */
+export const hostSignature = hostFact;
 
-/** A signature read back: the host state and each port's state. */
-export function readSignature(signature: string): { state: HostState; ports: Map<number, PortState> } {
-  const [state, ...ports] = signature.split(' ');
-  const map = new Map<number, PortState>();
-  for (const part of ports) {
-    const [port, portState] = part.split('/');
-    map.set(Number(port), portState as PortState);
-  }
-  return { state: (state ?? QUIET) as HostState, ports: map };
+/** A signature read back: the host state and each port's state (core/facts.ts `readFact`). */
+export function readSignature(signature: string): ReadFact {
+  return readFact(signature);
 }
 
 /** An incident: the message that announced it, and how its hosts were before it began. */
@@ -55,6 +52,8 @@ export interface Incident {
 }
 
 export interface WatchState {
+  /** FACTS_VERSION when the signatures are facts; absent in states written before (see adoptFacts). */
+  facts?: 1;
   /** Runs observed (inconclusive runs are not). */
   runs: number;
   /** The accepted signature of each host that is not quiet. */
@@ -96,7 +95,53 @@ export interface RunVerdict {
 export function firstState(observed: ReadonlyMap<string, string>): WatchState {
   const baseline: Record<string, string> = {};
   for (const [ip, signature] of observed) if (signature !== QUIET) baseline[ip] = signature;
-  return { runs: 1, baseline, lastSeen: {}, pending: {}, transitions: {}, flapping: [] };
+  return { facts: FACTS_VERSION, runs: 1, baseline, lastSeen: {}, pending: {}, transitions: {}, flapping: [] };
+}
+
+/** What a signature of before facts would read as a fact: `unreachable` was an empty address's, ports likewise. */
+function asFactOfBefore(signature: string): string {
+  const { state, ports } = readFact(signature);
+  if (state === 'unreachable' || state === 'silent') return QUIET;
+  const parts = [...ports].sort(([a], [b]) => a - b).map(([port, portState]) => `${port}/${portState === 'unreachable' ? 'filtered' : portState}`);
+  return [state, ...parts].join(' ');
+}
+
+/**
+ * A state written before facts, brought to them with one run's observations, before that run is judged: where a
+ * host's stored signature is what its observed fact read as before facts (an empty address's `unreachable` for
+ * `silent`, a port's `unreachable` for `filtered`), the stored one becomes the observed fact, so that reading the
+ * same host the new way is not announced as a change. Every other difference is left for the run to judge. The one
+ * change this can hide is a host that was unreachable for another reason (a route gone) and is silent on exactly
+ * the first run after the upgrade.
+ */
+export function adoptFacts(previous: WatchState, observed: ReadonlyMap<string, string>): WatchState {
+  if (previous.facts === FACTS_VERSION) return previous;
+  const state: WatchState = structuredClone(previous);
+  state.facts = FACTS_VERSION;
+  const adopt = (ip: string, stored: string): string => {
+    const seen = observed.get(ip);
+    return seen !== undefined && seen !== stored && asFactOfBefore(stored) === seen ? seen : stored;
+  };
+  for (const [ip, signature] of Object.entries(state.baseline)) {
+    const fact = adopt(ip, signature);
+    if (fact === QUIET) delete state.baseline[ip];
+    else state.baseline[ip] = fact;
+  }
+  const baselineOf = (ip: string): string => state.baseline[ip] ?? QUIET;
+  for (const [ip, signature] of Object.entries(state.lastSeen)) {
+    const fact = adopt(ip, signature);
+    if (fact === baselineOf(ip)) delete state.lastSeen[ip];
+    else state.lastSeen[ip] = fact;
+  }
+  for (const [ip, pending] of Object.entries(state.pending)) {
+    const fact = adopt(ip, pending.signature);
+    if (fact === baselineOf(ip)) delete state.pending[ip];
+    else state.pending[ip] = { ...pending, signature: fact };
+  }
+  if (state.incident) {
+    for (const [ip, signature] of Object.entries(state.incident.reference)) state.incident.reference[ip] = adopt(ip, signature);
+  }
+  return state;
 }
 
 /**

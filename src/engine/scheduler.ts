@@ -131,7 +131,8 @@ const isTcpJob = (work: Work): work is TcpJob => (work as TcpJob).port !== undef
  * addresses), keeps at most `maxInFlight` probes outstanding, paces sends to `rate` packets per second, spaces
  * a host's echoes by `intervalMs`, retries unanswered probes with a growing timeout, and finishes each host as soon
  * as its last probe is in. Resolves with the hosts in iteration order; `complete` is false when aborted, or when
- * the sweep ran past its time bound (then the hosts in progress are reported too, marked unfinished).
+ * the sweep ran past its time bound (then the hosts in progress are reported too, marked unfinished: all of them
+ * past the bound, those with a probe sent when aborted).
  */
 export class ProbeScheduler implements BudgetWaiter {
   private readonly maxInFlight: number;
@@ -205,7 +206,7 @@ export class ProbeScheduler implements BudgetWaiter {
       const signal = this.limits.signal;
       const cancelled: SweepStop = { code: 'cancelled', reason: 'the sweep was cancelled' };
       if (signal?.aborted) return this.finish(cancelled);
-      signal?.addEventListener('abort', () => this.finish(cancelled), { once: true });
+      signal?.addEventListener('abort', () => this.stopCancelled(cancelled), { once: true });
       this.boundFrom = performance.now();
       this.boundTimer = setTimeout(() => this.stopOverTime(), this.timeBoundMs);
       this.pump();
@@ -229,6 +230,18 @@ export class ProbeScheduler implements BudgetWaiter {
     const hosts: HostResult[] = [];
     for (const host of this.results) if (host) hosts.push(host);
     this.resolve(stopped ? { hosts, complete: false, stopped } : { hosts, complete: true });
+  }
+
+  /**
+   * Cancelled: the hosts whose probes went out are reported with what they have, marked unfinished (a cancelled
+   * sweep says what it probed, not "0 addresses" after seconds of echoes); hosts with nothing sent yet are not.
+   */
+  private stopCancelled(stopped: SweepStop): void {
+    if (this.finished) return;
+    for (const host of [...this.active]) {
+      if (host.echoSent > 0 || host.ports.some((p) => p.attempts > 0)) this.finishHost(host, true);
+    }
+    this.finish(stopped);
   }
 
   /** Past the time bound: the hosts in progress are reported with what they have, and the sweep ends. */

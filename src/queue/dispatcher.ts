@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { ZenSweepError } from '../core/errors.js';
 import type { SweepRequest } from '../core/request.js';
 import type { DistributedReport } from '../core/report.js';
+import { ALL_GROUPS } from '../core/report.js';
 import { z } from 'zod';
 import { chunkJobSchema, reportJobSchema } from './jobs.js';
 import type { ChunkJob, ReportJob } from './jobs.js';
@@ -86,7 +87,8 @@ export function flowOf(request: SweepRequest, requestedBy: string, sweepId: stri
   const report: ReportJob = {
     v: 1,
     sweepId,
-    targets: request.targets.map((t) => t.text),
+    // vpc:all alone names no target: the report and the history say what it swept.
+    targets: plan.networks ? [ALL_GROUPS, ...plan.networks] : request.targets.map((t) => t.text),
     options,
     groups: plan.groups,
     requestedBy,

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { CompactHost, DiffContext, ProbeSet } from '../core/diff-model.js';
+import type { DiffContext, FactHost, ProbeSet } from '../core/diff-model.js';
+import { hostFact } from '../core/facts.js';
 import type { HostResult } from '../core/report.js';
+import { partialWords } from '../core/report.js';
 import { HOST_STATES } from '../core/states.js';
 import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';
 import { ZenSweepError } from '../core/errors.js';
@@ -23,6 +25,13 @@ const recordedHostSchema = z.object({
   lossPct: z.number().optional(),
   /** TCP ports that answered (open or closed). */
   openPorts: z.array(z.number().int()).optional(),
+  /**
+   * The host's fact (core/facts.ts `hostFact`) when it says more than its state: the state of each port probed
+   * (`alive 22/closed 5432/open`), or `silent` for a host unreachable only because nothing answered its neighbour
+   * lookup. Absent when the state alone is the fact, and in records written before facts were kept (their ports
+   * are then not compared).
+   */
+  fact: z.string().max(4000).optional(),
 });
 export type RecordedHost = z.infer<typeof recordedHostSchema>;
 
@@ -47,6 +56,12 @@ export const sweepRecordSchema = z.object({
   silent: z.array(z.string()),
   /** How it probed: TCP ports and echoes per host (absent in records written before it was kept). */
   probed: z.object({ ports: z.array(z.number().int()), count: z.number().int() }).optional(),
+  /**
+   * Why a partial sweep (`complete` false) stopped short, and the addresses it was to probe (`summary.total` were):
+   * cancelled, stopped past its time bound, or some of its chunks failed. Absent for a complete sweep, and in
+   * records written before it was kept. A partial sweep is never "the last sweep" of its targets, nor a baseline.
+   */
+  partial: z.object({ why: z.enum(['cancelled', 'over_time', 'failed']), planned: z.number().int().min(0) }).optional(),
 });
 export type SweepRecord = z.infer<typeof sweepRecordSchema>;
 
@@ -60,6 +75,13 @@ export const baselineSchema = z.object({
   record: sweepRecordSchema,
 });
 export type Baseline = z.infer<typeof baselineSchema>;
+
+/** A partial sweep (cancelled, stopped, a chunk failed) cannot be a baseline: it would make every host it missed "appear". */
+export class PartialSweepError extends ZenSweepError {
+  constructor(message: string) {
+    super('partial_sweep', message);
+  }
+}
 
 /** The owner of baselines saved and compared with by `zensweep submit`. */
 export const CLI_OWNER = 'cli';
@@ -128,14 +150,16 @@ export function recordHosts(hosts: readonly HostResult[]): Pick<SweepRecord, 'ho
     if (host.icmp.sent > 0) entry.lossPct = host.icmp.lossPct;
     const answered = host.ports.filter((p) => p.state === 'open' || p.state === 'closed').map((p) => p.port);
     if (answered.length > 0) entry.openPorts = answered;
+    const fact = hostFact(host);
+    if (fact !== host.state) entry.fact = fact;
     kept.push(entry);
   }
   return { hosts: kept, silent: silent.toTargets() };
 }
 
-/** Every host of a record, silent ones included, in the form `diffSweeps` compares. */
-export function compactRecord(record: Pick<SweepRecord, 'hosts' | 'silent'>): CompactHost[] {
-  const all: CompactHost[] = record.hosts.map((h): CompactHost => [h.ip, h.state]);
+/** Every host of a record, silent ones included, with its fact: the form `diffSweeps` compares. */
+export function compactRecord(record: Pick<SweepRecord, 'hosts' | 'silent'>): FactHost[] {
+  const all: FactHost[] = record.hosts.map((h): FactHost => [h.ip, h.fact ?? h.state]);
   const silent = new AddressSet();
   for (const text of record.silent) {
     const spec = parseTargetToken(text);
@@ -255,15 +279,22 @@ export class HistoryStore {
     return text ? this.readSweep(id, text) : undefined;
   }
 
-  /** The most recent sweep of the same targets, other than `exceptId`. */
+  /**
+   * The most recent complete sweep of the same targets, other than `exceptId`: a partial one (cancelled, stopped,
+   * a chunk failed) is passed over, as its missing hosts would all "appear" in the next sweep.
+   */
   async lastOf(key: string, exceptId?: string): Promise<SweepRecord | undefined> {
-    const ids = await this.redis.zrevrange(this.targetIndexKey(key), 0, 10);
-    for (const id of ids) {
-      if (id === exceptId) continue;
-      const record = await this.get(id);
-      if (record) return record;
+    const page = 20;
+    // Bounded by the history's own count limit: the index holds no more ids than that (and a few bad ones).
+    for (let from = 0; ; from += page) {
+      const ids = await this.redis.zrevrange(this.targetIndexKey(key), from, from + page - 1);
+      for (const id of ids) {
+        if (id === exceptId) continue;
+        const record = await this.get(id);
+        if (record?.complete) return record;
+      }
+      if (ids.length < page) return undefined;
     }
-    return undefined;
   }
 
   /** The newest sweeps first, all of them or those of one target key, at most `limit`. */
@@ -282,13 +313,19 @@ export class HistoryStore {
 
   /**
    * Saves a recorded sweep as `owner`'s baseline `name`, replacing that owner's baseline of that name (and no other
-   * owner's). It expires as a history record saved now would. False when the sweep is no longer kept.
+   * owner's). It expires as a history record saved now would. False when the sweep is no longer kept; throws
+   * PartialSweepError, saving nothing, when the sweep is partial.
    */
   async saveBaseline(owner: string, name: string, sweepId: string, savedBy: string): Promise<boolean> {
     const key = this.baselineKey(owner, name);
     const index = this.baselineIndexKey(owner);
     const record = await this.get(sweepId);
     if (!record) return false;
+    if (!record.complete) {
+      throw new PartialSweepError(
+        `not saved as baseline ${name.toLowerCase()}: the sweep is ${record.partial ? partialWords(record.partial.why, record.summary.total, record.partial.planned) : 'partial'}, and only a complete sweep can be a baseline`,
+      );
+    }
     const savedAt = new Date();
     const baseline: Baseline = { name: name.toLowerCase(), owner, savedBy, savedAt: savedAt.toISOString(), record };
     await this.redis

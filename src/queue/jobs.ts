@@ -103,6 +103,8 @@ export const distributedReportSchema = sweepReportSchema.extend({
   baseline: z.object({ name: z.string(), at: z.string(), diff: sweepDiffSchema, probedBefore: probedBeforeSchema }).optional(),
   /** The baseline saved with save:NAME. */
   savedAs: z.string().optional(),
+  /** save:NAME that was not saved (the sweep is partial), and why. */
+  notSaved: z.object({ name: z.string(), reason: z.string() }).optional(),
 });
 
 /** Compiles only when the schemas above are exactly the report model's types. */

@@ -61,6 +61,8 @@ export interface SweepPlan {
   chunks: PlannedChunk[];
   /** Addresses planned (names not counted: the agents resolve them). */
   addresses: number;
+  /** For `vpc:all` alone: the networks it sweeps, every group's declared CIDRs, as declared. */
+  networks?: string[];
 }
 
 function coversOf(agents: readonly AgentInfo[]): Cover[] {
@@ -147,8 +149,10 @@ export function planSweep(
       wanted.add(range.family, range.start, range.end);
     }
   }
+  const networks: string[] = [];
   if (vpc === 'all' && request.targets.length === 0) {
     for (const cover of covers) {
+      if (!networks.includes(cover.cidr)) networks.push(cover.cidr);
       // As a sweep target: an IPv4 /30 or wider skips its network and broadcast addresses.
       const spec = cover.cidr.includes(':') ? undefined : parseTargetToken(cover.cidr);
       const range = spec && spec.kind !== 'name' ? probeRange(spec) : cover.set.ranges()[0];
@@ -234,5 +238,6 @@ export function planSweep(
     groups: [...new Set(chunks.map((c) => c.group))].sort(),
     chunks,
     addresses: Number(wanted.size),
+    ...(networks.length > 0 ? { networks } : {}),
   };
 }

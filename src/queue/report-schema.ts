@@ -61,6 +61,8 @@ export const hostResultSchema = z.object({
   ),
   reporter: reporterSchema.optional(),
   unfinished: z.literal(true).optional(),
+  link: z.enum(['answered', 'no_answer']).optional(),
+  mac: z.string().optional(),
 });
 
 export const nameResolutionSchema = z.object({
@@ -97,7 +99,14 @@ const compactHostSchema = z.tuple([z.string(), hostState]);
 export const sweepDiffSchema = z.object({
   appeared: z.array(compactHostSchema),
   wentSilent: z.array(compactHostSchema),
-  changed: z.array(z.object({ ip: z.string(), from: hostState, to: hostState })),
+  changed: z.array(
+    z.object({
+      ip: z.string(),
+      from: hostState,
+      to: hostState,
+      ports: z.array(z.object({ port: z.number().int(), from: z.enum(PORT_STATES), to: z.enum(PORT_STATES) })).optional(),
+    }),
+  ),
   unchanged: tally,
   notCompared: z.array(z.object({ ip: z.string(), ports: z.array(z.number().int()) })).optional(),
 });

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { compactHosts, diffSweeps } from '../core/diff.js';
 import type { ChunkAccount, DistributedReport, HostResult, NameResolution } from '../core/report.js';
-import { summarize } from '../core/report.js';
+import { partialCause, partialWords, summarize } from '../core/report.js';
 import type { HistoryStore } from './history.js';
 import { CLI_OWNER, comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
 import { chunkResultSchema, reportJobSchema } from './jobs.js';
@@ -98,6 +98,8 @@ export function reportProcessor(deps: {
 
     const cancelled = (await connection.exists(cancelledKey(data.sweepId, deps.prefix))) === 1;
     if (cancelled) complete = false;
+    // A chunk given up past its time bound stopped the sweep short (unless it was cancelled first): its reason says how.
+    const overTime = cancelled ? undefined : results.find((r) => r.reason)?.reason;
     const finishedAt = new Date();
     const report: DistributedReport = {
       targets: data.targets,
@@ -117,16 +119,19 @@ export function reportProcessor(deps: {
       chunks,
       failures,
       cancelled,
+      ...(overTime ? { stopped: { code: 'over_time' as const, reason: overTime } } : {}),
     };
+    // Partial: it lists the hosts it probed, is kept in the history as partial, and is never compared against later.
+    const cause = partialCause(report);
 
     if (history) {
       const key = targetKey(data.targets);
-      const compact = compactHosts(hosts);
+      const facts = compactHosts(hosts);
       const probed = { ports: data.options.ports, count: data.options.count };
       const previous = await history.lastOf(key, data.sweepId);
       if (previous) {
         const { context, probedBefore } = comparisonWith(previous, probed);
-        const diff = diffSweeps(compactRecord(previous), compact, context);
+        const diff = diffSweeps(compactRecord(previous), facts, context);
         report.changes = { since: previous.at, sinceId: previous.id, diff, ...(probedBefore ? { probedBefore } : {}) };
       }
       // Baselines are the owner's own: another channel's of the same name is neither read nor replaced.
@@ -135,7 +140,7 @@ export function reportProcessor(deps: {
         const baseline = await history.baseline(owner, data.options.compare);
         if (baseline) {
           const { context, probedBefore } = comparisonWith(baseline.record, probed);
-          const diff = diffSweeps(compactRecord(baseline.record), compact, context);
+          const diff = diffSweeps(compactRecord(baseline.record), facts, context);
           report.baseline = { name: baseline.name, at: baseline.record.at, diff, ...(probedBefore ? { probedBefore } : {}) };
         }
       }
@@ -151,9 +156,16 @@ export function reportProcessor(deps: {
         complete,
         ...recordHosts(hosts),
         probed,
+        ...(cause ? { partial: { why: cause, planned: report.planned } } : {}),
       });
-      if (data.options.save && (await history.saveBaseline(owner, data.options.save, data.sweepId, data.requestedBy))) {
-        report.savedAs = data.options.save;
+      const save = data.options.save;
+      if (save && cause) {
+        report.notSaved = {
+          name: save,
+          reason: `the sweep is ${partialWords(cause, report.summary.total, report.planned)}, and only a complete sweep can be a baseline`,
+        };
+      } else if (save && (await history.saveBaseline(owner, save, data.sweepId, data.requestedBy))) {
+        report.savedAs = save;
       }
     }
     // Saved before the job completes: whoever sees it complete finds the report there.

@@ -61,6 +61,7 @@ const noticeSchema = z.discriminatedUnion('kind', [
 export type WatchNoticeRecord = z.infer<typeof noticeSchema>;
 
 const stateSchema = z.object({
+  facts: z.literal(1).optional(),
   runs: z.number().int().min(0),
   baseline: z.record(address, signature),
   lastSeen: z.record(address, signature),

@@ -8,6 +8,7 @@ import type { ActionsBlock, KnownBlock } from '@slack/types';
 import type { HostState } from '../core/states.js';
 import { HOST_STATES } from '../core/states.js';
 import type { AnyReport, DistributedReport } from '../core/report.js';
+import { ALL_GROUPS } from '../core/report.js';
 import { describeResolverError, formatCount } from '../core/format.js';
 import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
 import type { ChangesOutline, FactLine } from './outline.js';
@@ -92,11 +93,17 @@ export function progressBlocks(
   ];
 }
 
+/** What the request swept besides its own words: for `vpc:all` alone, the networks (` (10.0.0.0/16, 10.1.0.0/16)`). */
+function sweptNetworks(report: DistributedReport): string {
+  const [first, ...networks] = report.targets;
+  return first === ALL_GROUPS && networks.length > 0 ? ` (${networks.join(', ')})` : '';
+}
+
 /** The parent message once the report is in: the summary line, no more buttons. */
 export function finishedBlocks(header: SweepHeader, report: DistributedReport): KnownBlock[] {
-  const status = report.cancelled ? 'cancelled' : report.complete ? 'done' : 'incomplete';
+  const status = report.cancelled ? 'cancelled' : report.complete ? 'done' : 'partial';
   return [
-    section(`<@${header.user}> swept \`${escapeText(header.text)}\` in *${header.groups.join(', ')}*`),
+    section(`<@${header.user}> swept \`${escapeText(header.text)}\`${escapeText(sweptNetworks(report))} in *${header.groups.join(', ')}*`),
     context(`${status}: ${summaryLine(report.summary, report.durationMs)} · report in the thread`),
   ];
 }
@@ -146,7 +153,9 @@ function changesMrkdwn(outline: ChangesOutline): string {
     let left = 0;
     for (const group of change.groups) {
       const runs = runsText(group.runs, RANGE_DASH).join(', ');
-      const piece = `${runs}${group.note ? ` (${escapeText(group.note)})` : ''}`;
+      const full = `${runs}${group.note ? ` (${escapeText(group.note)})` : ''}`;
+      // Several ports that changed on one host are counted rather than listed when listing them takes the line.
+      const piece = group.brief && change.what.length + full.length + 1 > LINE_CHARS ? `${runs} (${escapeText(group.brief)})` : full;
       if (parts.length > 0 && used + piece.length + 2 > LINE_CHARS) {
         left += group.runs.reduce((sum, run) => sum + run.count, 0);
         continue;
@@ -200,7 +209,7 @@ export function reportBlocks(report: DistributedReport, header: SweepHeader, now
   }
   blocks.push(context(escapeText(runLine(report))));
   blocks.push(reportActions(report, header, foldedStates));
-  return { blocks: blocks.slice(0, BLOCK_LIMITS.blocks), text: clip(`${header.text}: ${summaryLine(report.summary, report.durationMs)}`, 3000), folded };
+  return { blocks: blocks.slice(0, BLOCK_LIMITS.blocks), text: clip(`${header.text}${sweptNetworks(report)}: ${summaryLine(report.summary, report.durationMs)}`, 3000), folded };
 }
 
 function runLine(report: DistributedReport): string {

@@ -1,5 +1,7 @@
 /** Recent sweeps, one line each: for the terminal (`zensweep history`) and Slack (`/sweep history`). */
-import type { SweepSummary } from '../core/report.js';
+import type { PartialCause, SweepSummary } from '../core/report.js';
+import { partialWords } from '../core/report.js';
+import { targetsWords } from './words.js';
 import { escapeText } from './blocks.js';
 import { BLOCK_LIMITS, clip } from './block-limits.js';
 
@@ -12,6 +14,14 @@ export interface ListedSweep {
   groups: readonly string[];
   summary: SweepSummary;
   complete: boolean;
+  /** Why a partial sweep stopped short, and the addresses it was to probe (absent in older records). */
+  partial?: { why: PartialCause; planned: number };
+}
+
+/** ` (partial: 312 of 1,022 addresses probed before it was cancelled)` for a partial sweep, else nothing. */
+function partialNote(r: ListedSweep): string {
+  if (r.complete) return '';
+  return r.partial ? ` (${partialWords(r.partial.why, r.summary.total, r.partial.planned)})` : ' (partial)';
 }
 
 function counts(s: SweepSummary): string {
@@ -24,8 +34,8 @@ export function renderHistoryText(records: readonly ListedSweep[], target?: stri
   return records
     .map(
       (r) =>
-        `${r.at}  ${r.id}  ${r.targets.join(' ')}  ${r.groups.join(',')}  ${counts(r.summary)}  by ${r.requestedBy}` +
-        `${r.complete ? '' : '  (incomplete)'}\n`,
+        `${r.at}  ${r.id}  ${targetsWords(r.targets)}  ${r.groups.join(',')}  ${counts(r.summary)}  by ${r.requestedBy}` +
+        `${partialNote(r)}\n`,
     )
     .join('');
 }
@@ -36,8 +46,8 @@ export function renderHistoryMrkdwn(records: readonly ListedSweep[], target?: st
   const lines = records.map((r) => {
     const who = r.requestedBy.startsWith('U') || r.requestedBy.startsWith('W') ? `<@${r.requestedBy}>` : escapeText(r.requestedBy);
     return (
-      `• ${r.at.slice(0, 16).replace('T', ' ')} \`${escapeText(r.targets.join(' '))}\` in ${escapeText(r.groups.join(', '))}: ` +
-      `${counts(r.summary)}, by ${who}${r.complete ? '' : ' (incomplete)'}`
+      `• ${r.at.slice(0, 16).replace('T', ' ')} \`${escapeText(targetsWords(r.targets))}\` in ${escapeText(r.groups.join(', '))}: ` +
+      `${counts(r.summary)}, by ${who}${escapeText(partialNote(r))}`
     );
   });
   return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
@@ -57,7 +67,7 @@ export function renderBaselinesMrkdwn(baselines: readonly ListedBaseline[]): str
   const lines = baselines.map((b) => {
     const who = b.savedBy.startsWith('U') || b.savedBy.startsWith('W') ? `<@${b.savedBy}>` : escapeText(b.savedBy);
     return (
-      `• \`${escapeText(b.name)}\` \`${escapeText(b.record.targets.join(' '))}\` swept ${b.record.at.slice(0, 16).replace('T', ' ')}: ` +
+      `• \`${escapeText(b.name)}\` \`${escapeText(targetsWords(b.record.targets))}\` swept ${b.record.at.slice(0, 16).replace('T', ' ')}: ` +
       `${counts(b.record.summary)}, saved by ${who} · \`compare:${escapeText(b.name)}\``
     );
   });

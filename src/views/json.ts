@@ -27,7 +27,7 @@ export function* jsonChunks(report: SweepReport): Generator<Uint8Array> {
 
 // Every field of the shapes written by hand below: a field added to one of them fails to compile here until it is.
 type Unwritten =
-  | Exclude<keyof HostResult, 'ip' | 'state' | 'icmp' | 'ports' | 'names' | 'reporter' | 'unfinished'>
+  | Exclude<keyof HostResult, 'ip' | 'state' | 'icmp' | 'ports' | 'names' | 'reporter' | 'unfinished' | 'link' | 'mac'>
   | Exclude<keyof EchoStats, 'sent' | 'received' | 'lossPct' | 'rtt'>
   | Exclude<keyof RttStats, 'min' | 'avg' | 'max' | 'mdev'>;
 const everyFieldWritten: Unwritten extends never ? true : never = true;
@@ -47,6 +47,8 @@ function writeHost(out: JsonBytes, host: HostResult): void {
   if (host.names !== undefined) out.text(`,"names":${JSON.stringify(host.names)}`);
   if (host.reporter !== undefined) out.text(`,"reporter":${JSON.stringify(host.reporter)}`);
   if (host.unfinished !== undefined) out.text(`,"unfinished":${JSON.stringify(host.unfinished)}`);
+  if (host.link !== undefined) out.text(`,"link":${JSON.stringify(host.link)}`);
+  if (host.mac !== undefined) out.text(`,"mac":${JSON.stringify(host.mac)}`);
   out.text('}');
 }
 

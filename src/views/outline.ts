@@ -3,12 +3,12 @@
  * this same outline. Hosts with the same state, reason and sender are one fact with a list of address runs.
  */
 import type { AnyReport, HostResult } from '../core/report.js';
-import { isDistributed } from '../core/report.js';
+import { isDistributed, partialCause, partialWords } from '../core/report.js';
 import type { ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState } from '../core/states.js';
 import { addressToBigInt } from '../core/targets.js';
 import { formatCount } from '../core/format.js';
-import { answerWords, clockTime, READING_ORDER, reporterWords, STATE_TITLES, STATE_WORDS, timeAgo } from './words.js';
+import { answerWords, changeWords, clockTime, READING_ORDER, reporterWords, STATE_TITLES, STATE_WORDS, timeAgo } from './words.js';
 
 /** Consecutive addresses: one host when `count` is 1. IPv4 runs stay within one /24. */
 export interface AddressRun {
@@ -40,7 +40,8 @@ export interface StateSection {
 export interface ChangeLine {
   what: 'appeared' | 'went silent' | 'changed' | 'not compared';
   hosts: number;
-  groups: { runs: AddressRun[]; note?: string }[];
+  /** `brief`: the note in fewer words, when it has them (several ports counted, not listed), for a phone. */
+  groups: { runs: AddressRun[]; note?: string; brief?: string }[];
 }
 
 export interface ChangesOutline {
@@ -153,21 +154,25 @@ export function stateSections(report: AnyReport): StateSection[] {
 }
 
 function changeLines(diff: SweepDiff): ChangeLine[] {
-  const grouped = (what: ChangeLine['what'], entries: { ip: string; note?: string }[]): ChangeLine | undefined => {
+  const grouped = (what: ChangeLine['what'], entries: { ip: string; note?: string; brief?: string }[]): ChangeLine | undefined => {
     if (entries.length === 0) return undefined;
-    const notes = new Map<string, string[]>();
-    for (const entry of entries) notes.set(entry.note ?? '', [...(notes.get(entry.note ?? '') ?? []), entry.ip]);
+    const notes = new Map<string, { ips: string[]; brief?: string }>();
+    for (const entry of entries) {
+      const group = notes.get(entry.note ?? '');
+      if (group) group.ips.push(entry.ip);
+      else notes.set(entry.note ?? '', { ips: [entry.ip], ...(entry.brief !== undefined && entry.brief !== entry.note ? { brief: entry.brief } : {}) });
+    }
     return {
       what,
       hosts: entries.length,
-      groups: [...notes].map(([note, ips]) => ({ runs: addressRuns(ips), ...(note ? { note } : {}) })),
+      groups: [...notes].map(([note, { ips, brief }]) => ({ runs: addressRuns(ips), ...(note ? { note } : {}), ...(brief ? { brief } : {}) })),
     };
   };
   const now = (state: HostState, usual: HostState): string | undefined => (state === usual ? undefined : `now ${STATE_WORDS[state]}`);
   return [
     grouped('appeared', diff.appeared.map(([ip, state]) => ({ ip, note: now(state, 'alive') }))),
     grouped('went silent', diff.wentSilent.map(([ip, state]) => ({ ip, note: now(state, 'silent') }))),
-    grouped('changed', diff.changed.map((c) => ({ ip: c.ip, note: `${STATE_WORDS[c.from]} → ${STATE_WORDS[c.to]}` }))),
+    grouped('changed', diff.changed.map((c) => ({ ip: c.ip, note: changeWords(c), brief: changeWords(c, true) }))),
     grouped(
       'not compared',
       (diff.notCompared ?? []).map((h) => ({ ip: h.ip, note: `answered on tcp:${h.ports.join(',')} then, not probed now` })),
@@ -177,7 +182,7 @@ function changeLines(diff: SweepDiff): ChangeLine[] {
 
 function countsOf(lines: readonly ChangeLine[], unchanged: number): string {
   const counted = lines.filter((l) => l.what !== 'not compared');
-  if (counted.length === 0) return `no change in ${formatCount(unchanged)} hosts`;
+  if (counted.length === 0) return `no change in ${formatCount(unchanged)} host${unchanged === 1 ? '' : 's'}`;
   return counted.map((l) => `${formatCount(l.hosts)} ${l.what}`).join(' · ');
 }
 
@@ -228,21 +233,27 @@ export function changesOutlines(report: AnyReport, now: Date): ChangesOutline[] 
   return outlines;
 }
 
-/** Cancelled, incomplete, failed chunks, no ICMP: what the reader must know before trusting the numbers. */
+/**
+ * Partial (cancelled, stopped, failed chunks), no ICMP: what the reader must know before trusting the numbers. A
+ * partial report lists the hosts it probed (those still waiting for an answer marked unfinished) and says so first:
+ * `Partial: 312 of 1,022 addresses probed before it was cancelled.`
+ */
 export function reportNotes(report: AnyReport, failuresShown = Infinity): string[] {
   const notes: string[] = [];
-  const probed = `${formatCount(report.summary.total)} of ${formatCount(report.planned)} addresses were probed.`;
-  if (report.stopped?.code === 'over_time') {
-    notes.push(`Stopped: ${report.stopped.reason}. ${probed}`);
-  } else if (isDistributed(report)) {
-    if (report.cancelled) notes.push(`Cancelled: ${probed}`);
-    else if (!report.complete) notes.push(`Incomplete: ${probed}`);
+  const cause = partialCause(report);
+  if (cause === 'over_time' && report.stopped) {
+    // The time bound's own reason says which bound and how many hosts it left unanswered.
+    const probed = `${formatCount(report.summary.total)} of ${formatCount(report.planned)} addresses probed`;
+    notes.push(`Partial: ${probed} before it was stopped: ${report.stopped.reason}.`);
+  } else if (cause) {
+    notes.push(`P${partialWords(cause, report.summary.total, report.planned).slice(1)}.`);
+  }
+  if (isDistributed(report)) {
     for (const failure of report.failures.slice(0, failuresShown)) {
       notes.push(`Chunk ${failure.index} in ${failure.group} failed: ${failure.reason}`);
     }
     if (report.failures.length > failuresShown) notes.push(`and ${report.failures.length - failuresShown} more chunks failed`);
-  } else if (!report.complete) {
-    notes.push(`Cancelled: ${probed}`);
+    if (report.notSaved) notes.push(`Not saved as baseline ${report.notSaved.name}: ${report.notSaved.reason}`);
   }
   if (report.icmp.warning) notes.push(`Warning: ${report.icmp.warning}`);
   return notes;

@@ -3,7 +3,8 @@
  * times. Plain text: the terminal prints it as it is, Slack escapes it.
  */
 import type { HostResult, PortResult, SweepReport, SweepSummary } from '../core/report.js';
-import type { ProbeSet } from '../core/diff-model.js';
+import { ALL_GROUPS } from '../core/report.js';
+import type { PortChange, ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
 import { formatCount, formatDuration } from '../core/format.js';
 
@@ -139,6 +140,31 @@ export function answerWords(host: HostResult): string {
   if (tcp) parts.push(tcp);
   if (host.state === 'alive') parts.push(echoWords(host));
   return parts.join(' · ');
+}
+
+/** `5432/tcp open → closed`. */
+export function portChangeWords(change: PortChange): string {
+  return `${change.port}/tcp ${change.from} → ${change.to}`;
+}
+
+/**
+ * A change of fact without its address: `alive → TCP only`, `5432/tcp open → closed`, or both, comma separated.
+ * `brief`: several ports are counted, not listed (`alive → TCP only, 3 ports changed`), for a phone's line.
+ */
+export function changeWords(change: SweepDiff['changed'][number], brief = false): string {
+  const parts: string[] = [];
+  if (change.from !== change.to) parts.push(`${STATE_WORDS[change.from]} → ${STATE_WORDS[change.to]}`);
+  const ports = change.ports ?? [];
+  if (brief && ports.length > 1) parts.push(`${ports.length} ports changed`);
+  else for (const port of ports) parts.push(portChangeWords(port));
+  return parts.join(', ');
+}
+
+/** The targets as a headline says them: `vpc:all` with the networks it swept, `vpc:all (10.0.0.0/16, 10.1.0.0/16)`. */
+export function targetsWords(targets: readonly string[]): string {
+  const [first, ...rest] = targets;
+  if (first === ALL_GROUPS && rest.length > 0) return `${first} (${rest.join(', ')})`;
+  return targets.join(' ');
 }
 
 /** `tcp:22,5432 count:3`, or `no TCP port` for an ICMP-only sweep with one echo. */

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidOptionError } from '../../src/core/errors.js';
 import { parseCommand, parseSweepText } from '../../src/core/grammar.js';
-import { FLAP_CHANGES, QUIET, SETTLE_RUNS, firstState, hostSignature, observeRun } from '../../src/core/watch.js';
+import { FACTS_VERSION, FLAP_CHANGES, QUIET, SETTLE_RUNS, adoptFacts, firstState, hostSignature, observeRun } from '../../src/core/watch.js';
+import { compactHosts } from '../../src/core/diff.js';
+import { diagnoseIcmpError, diagnoseLocalError } from '../../src/core/diagnosis.js';
+import type { HostResult } from '../../src/core/report.js';
 import type { RunVerdict, WatchState } from '../../src/core/watch.js';
 import { formatEvery, parseDuration } from '../../src/core/watch-grammar.js';
 import { changeLines } from '../../src/slack/watches/render.js';
@@ -32,6 +35,41 @@ describe('watch state (observeRun)', () => {
     assert.equal(hostSignature({ state: 'alive', ports: [port(5432, 'open'), port(22, 'closed')] }), 'alive 22/closed 5432/open');
     assert.equal(hostSignature({ state: 'alive', ports: [] }), 'alive');
     assert.equal(hostSignature({ state: 'silent', ports: [port(22, 'filtered')] }), QUIET);
+  });
+
+  it('compares hosts by their facts, as "what changed" does: an empty address is silent however it was read', () => {
+    const empty = (extra: Partial<HostResult>): HostResult => ({ ip: '198.18.0.77', state: 'silent', icmp: { sent: 1, received: 0, lossPct: 100 }, ports: [], ...extra });
+    const readings = [
+      empty({}),
+      empty({ state: 'unreachable', reporter: diagnoseIcmpError(4, 3, 1, '198.18.0.1') }),
+      empty({ state: 'unreachable', reporter: diagnoseIcmpError(4, 3, 1, '198.18.0.254') }),
+      empty({ state: 'unreachable', reporter: diagnoseLocalError('EHOSTUNREACH') }),
+    ];
+    let state = firstState(new Map(compactHosts([readings[0] as HostResult])));
+    assert.equal(state.facts, FACTS_VERSION);
+    for (let run = 0; run < 12; run += 1) {
+      const verdict = observeRun(state, new Map(compactHosts([readings[run % readings.length] as HostResult])), 1, T0);
+      assert.equal(said(verdict), '-', `run ${run}`);
+      state = verdict.state;
+    }
+    const gone = observeRun(state, new Map(compactHosts([empty({ state: 'unreachable', reporter: diagnoseIcmpError(4, 3, 0, '198.18.0.254') })])), 1, T0);
+    assert.equal(said(gone), 'opened changes:198.18.0.77', 'network unreachable (a route went away) is a change');
+  });
+
+  it('brings a state of before facts to them without announcing an empty address read the new way', () => {
+    // Stored before facts: .77 was read "unreachable" (its neighbour lookup had failed), .10's port 22 likewise.
+    const before = { runs: 3, baseline: { a: 'unreachable', b: 'alive 22/unreachable 80/open', c: 'unreachable' }, lastSeen: {}, pending: {}, transitions: {}, flapping: [] };
+    const observed = new Map([
+      ['a', 'silent'],
+      ['b', 'alive 22/filtered 80/open'],
+      ['c', 'prohibited'],
+    ]);
+    const adopted = adoptFacts(before, observed);
+    assert.deepEqual(adopted.baseline, { b: 'alive 22/filtered 80/open', c: 'unreachable' });
+    assert.equal(adopted.facts, FACTS_VERSION);
+    const verdict = observeRun(adopted, observed, 1, T0);
+    assert.deepEqual(verdict.changes, [{ ip: 'c', from: 'unreachable', to: 'prohibited' }], 'only the real change');
+    assert.equal(adoptFacts(verdict.state, new Map([['c', 'silent']])), verdict.state, 'a state of facts is left as it is');
   });
 
   it('reports a change once it has held for confirm runs, in one verdict for every host that changed', () => {

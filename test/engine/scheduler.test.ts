@@ -152,7 +152,7 @@ describe('ProbeScheduler', () => {
     assert.ok(firstHalf < 45, `sends should be spread out, ${firstHalf} of 60 went in the first half`);
   });
 
-  it('stops at once when aborted and reports the sweep as incomplete', async () => {
+  it('stops at once when aborted, reports the sweep as incomplete, and keeps the hosts it had probed, unfinished', async () => {
     const echo = new ScriptedEcho(() => 'never');
     const controller = new AbortController();
     const scheduler = new ProbeScheduler(targets(1000), 1000, options({ timeoutMs: 60_000 }), { echo, tcp: noTcp }, {
@@ -163,8 +163,11 @@ describe('ProbeScheduler', () => {
     setTimeout(() => controller.abort(), 20);
     const result = await running;
     assert.equal(result.complete, false);
-    assert.equal(result.hosts.length, 0);
     assert.ok(echo.calls.length <= 10);
+    // What was probed is not thrown away: each host an echo went to, with what it has (nothing yet), unfinished.
+    assert.equal(result.hosts.length, new Set(echo.calls.map((c) => c.address)).size);
+    assert.ok(result.hosts.length > 0, 'echoes went out before the abort');
+    assert.deepEqual(new Set(result.hosts.map((h) => `${h.state} ${h.icmp.sent} ${h.unfinished === true}`)), new Set(['silent 1 true']));
   });
 
   it('classifies from every probe: TCP answers beat silence, prohibited beats unreachable', async () => {

@@ -3,6 +3,7 @@
  * real processes, and the faults are real (SIGKILL, a Redis restart). Every test gets its own redis-server.
  */
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, before, describe, it } from 'node:test';
 import { FlowProducer, Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -412,6 +413,44 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     // Once it has finished there is nothing to cancel, and the CLI says so.
     const again = await zensweep(['cancel', sweepId], { env: env() });
     assert.deepEqual([again.code, again.stdout], [0, `sweep ${sweepId} has already finished: nothing to cancel\n`]);
+    // Kept in the history as partial, and never "the last sweep": the next one has nothing to compare with,
+    // rather than every address the cancelled one missed having "appeared".
+    const kept = await new HistoryStore(client).get(sweepId);
+    assert.deepEqual([kept?.complete, kept?.partial], [false, { why: 'cancelled', planned: 254 }]);
+    const listed = await zensweep(['history'], { env: env() });
+    assert.match(listed.stdout, new RegExp(`  ${sweepId}  127\\.0\\.0\\.0/24  lo  .* \\(partial: ${report.summary.total} of 254 addresses probed before it was cancelled\\)\\n`));
+    const next = parseReport(await zensweep(['submit', '127.0.0.0/24', 'retries:0', '--json'], { env: env() }));
+    assert.equal(next.complete, true);
+    assert.equal(next.changes, undefined, `compared with ${next.changes?.sinceId ?? ''}: ${JSON.stringify(next.changes?.diff.appeared.length)} appeared`);
+  });
+
+  it('says what vpc:all swept: the groups\' networks, in the headline and in the history', TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'a', cidrs: '127.0.0.0/28' });
+    await agent({ group: 'b', cidrs: '127.0.1.0/28' });
+    const text = await zensweep(['submit', 'vpc:all'], { env: env() });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^vpc:all \(127\.0\.0\.0\/28, 127\.0\.1\.0\/28\) — 28 alive · /);
+    const listed = await zensweep(['history'], { env: env() });
+    assert.match(listed.stdout, /^\S+ {2}\S+ {2}vpc:all \(127\.0\.0\.0\/28, 127\.0\.1\.0\/28\) {2}a,b {2}28 alive /);
+    // The same again compares with it.
+    const again = await zensweep(['submit', 'vpc:all'], { env: env() });
+    assert.match(again.stdout, /\nSince \d\d:\d\d UTC[^\n]*: no change in 28 hosts\n/);
+  });
+
+  it('counts a port that closed as a change against a baseline and since the last sweep', TIMEOUT, async () => {
+    await freshRedis();
+    await agent({ group: 'lo', cidrs: '127.0.0.0/16' });
+    const listener = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as AddressInfo).port;
+    const saved = parseReport(await zensweep(['submit', '127.0.0.1', `tcp:${port}`, 'save:base', '--json'], { env: env() }));
+    assert.deepEqual([saved.savedAs, saved.hosts[0]?.ports[0]?.state], ['base', 'open']);
+    await new Promise<void>((resolve, reject) => listener.close((error) => (error ? reject(error) : resolve())));
+    const result = await zensweep(['submit', '127.0.0.1', `tcp:${port}`, 'compare:base'], { env: env() });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`\\nSince \\d\\d:\\d\\d UTC[^\\n]*: 1 changed\\n  changed: 127\\.0\\.0\\.1 \\(${port}/tcp open → closed\\)\\n`));
+    assert.match(result.stdout, new RegExp(`\\nAgainst baseline base, [^\\n]+: 1 changed\\n  changed: 127\\.0\\.0\\.1 \\(${port}/tcp open → closed\\)\\n`));
   });
 
   it('refuses to cancel an id nobody started, or one someone else started, and cancels nothing', TIMEOUT, async () => {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { diffSweeps } from '../../src/core/diff.js';
+import { compactHosts, diffSweeps } from '../../src/core/diff.js';
+import { diagnoseIcmpError, diagnoseLocalError } from '../../src/core/diagnosis.js';
 import type { HostResult } from '../../src/core/report.js';
 import { summarize } from '../../src/core/report.js';
 import type { HostState } from '../../src/core/states.js';
 import { renderText, runLines } from '../../src/views/text.js';
-import { HistoryStore, comparisonWith, compactRecord, recordHosts, targetKey } from '../../src/queue/history.js';
+import { HistoryStore, PartialSweepError, comparisonWith, compactRecord, recordHosts, targetKey } from '../../src/queue/history.js';
 import type { SweepRecord } from '../../src/queue/history.js';
 import type { BadRecord } from '../../src/queue/records.js';
 import type { DistributedReport } from '../../src/core/report.js';
@@ -86,12 +87,38 @@ describe('recordHosts / compactRecord', () => {
     assert.deepEqual(stored.silent, ['198.18.0.2-198.18.0.201']);
     assert.deepEqual(stored.hosts, [
       { ip: '198.18.0.1', state: 'alive', rttMs: 0.5, lossPct: 0 },
-      { ip: '198.18.0.202', state: 'alive_tcp_only', lossPct: 100, openPorts: [5432] },
+      { ip: '198.18.0.202', state: 'alive_tcp_only', lossPct: 100, openPorts: [5432], fact: 'alive_tcp_only 5432/open' },
       { ip: '198.18.0.203', state: 'prohibited', lossPct: 100 },
     ]);
     const compact = compactRecord(stored);
     assert.equal(compact.length, 203);
-    assert.deepEqual(diffSweeps(compact, hosts.map((h) => [h.ip, h.state])).unchanged, 203);
+    assert.deepEqual(diffSweeps(compact, compactHosts(hosts)).unchanged, 203);
+  });
+
+  it('keeps what a fact needs: the ports probed, and an unreachable that only says no neighbour answered', () => {
+    const neighbourFailed: HostResult = {
+      ...host('198.18.0.7', 'unreachable'),
+      reporter: diagnoseIcmpError(4, 3, 1, '198.18.0.1'),
+      ports: [{ port: 5432, state: 'unreachable', attempts: 1, reporter: diagnoseLocalError('EHOSTUNREACH') }],
+    };
+    const routeGone: HostResult = { ...host('198.18.0.8', 'unreachable'), reporter: diagnoseIcmpError(4, 3, 0, '198.18.0.254') };
+    const closed: HostResult = { ...host('198.18.0.9', 'alive', 0.3), ports: [{ port: 5432, state: 'closed', ms: 1, attempts: 1 }] };
+    const stored = recordHosts([neighbourFailed, routeGone, closed]);
+    assert.deepEqual(
+      stored.hosts.map((h) => [h.ip, h.state, h.fact]),
+      [
+        ['198.18.0.7', 'unreachable', 'silent'],
+        ['198.18.0.8', 'unreachable', undefined],
+        ['198.18.0.9', 'alive', 'alive 5432/closed'],
+      ],
+    );
+    // The stored facts are the report's: nothing changed, and the port is compared.
+    const again = compactHosts([{ ...neighbourFailed, state: 'silent', ports: [{ port: 5432, state: 'filtered', attempts: 2 }] }, routeGone, closed]);
+    assert.deepEqual(diffSweeps(compactRecord(stored), again).unchanged, 3);
+    const opened = compactHosts([{ ...closed, ports: [{ port: 5432, state: 'open', ms: 1, attempts: 1 }] }]);
+    assert.deepEqual(diffSweeps(compactRecord(stored), opened).changed, [
+      { ip: '198.18.0.9', from: 'alive', to: 'alive', ports: [{ port: 5432, from: 'closed', to: 'open' }] },
+    ]);
   });
 });
 
@@ -118,6 +145,30 @@ describe('HistoryStore (real redis-server)', () => {
     assert.equal(await store.lastOf(targetKey(['127.0.2.0/30'])), undefined);
     assert.deepEqual((await store.recent(10)).map((r) => r.id), ['c', 'b', 'a']);
     assert.deepEqual((await store.recent(10, targetKey(['127.0.1.1-2']))).map((r) => r.id), ['b']);
+  });
+
+  it('passes over partial sweeps for "the last sweep", and refuses them as baselines, saying why', async () => {
+    const store = new HistoryStore(redis, { prefix: 't1p' });
+    const now = Date.now();
+    const targets = ['127.0.0.0/30'];
+    await store.record(record('complete', new Date(now - 30_000), targets, [host('127.0.0.1', 'alive', 1)]));
+    // Many partial sweeps since, more than one page of the index.
+    for (let i = 0; i < 25; i += 1) {
+      const partial = { ...record(`cancelled-${i}`, new Date(now - 20_000 + i * 100), targets, []), complete: false };
+      await store.record({ ...partial, partial: { why: 'cancelled', planned: 2 } });
+    }
+    const kept = await store.get('cancelled-24');
+    assert.deepEqual([kept?.complete, kept?.partial], [false, { why: 'cancelled', planned: 2 }], 'kept in the history, flagged partial');
+    assert.equal((await store.lastOf(targetKey(targets)))?.id, 'complete');
+    assert.equal((await store.lastOf(targetKey(targets), 'complete')), undefined);
+    await assert.rejects(
+      store.saveBaseline('cli', 'before', 'cancelled-3', 'U1'),
+      (error: unknown) =>
+        error instanceof PartialSweepError &&
+        error.message === 'not saved as baseline before: the sweep is partial: 0 of 2 addresses probed before it was cancelled, and only a complete sweep can be a baseline',
+    );
+    assert.equal(await store.baseline('cli', 'before'), undefined, 'nothing saved');
+    assert.equal(await store.saveBaseline('cli', 'before', 'complete', 'U1'), true);
   });
 
   it('keeps at most maxCount sweeps, dropping the oldest with their index entries', async () => {
@@ -278,6 +329,18 @@ describe('what changed (diffSweeps, comparisonWith, the text view)', () => {
     );
     const same = renderText(distributed({ since: '2026-11-30T14:13:40.000Z', sinceId: 'old', diff: diffSweeps(before, before) }));
     assert.match(same, /\nSince 14:13 UTC: no change in 40 hosts\n/);
+  });
+
+  it('says which ports changed, and counts one host as one', () => {
+    const before: [string, string][] = [['198.18.0.4', 'alive 5432/open'], ['198.18.0.5', 'alive_tcp_only 22/closed 5432/open']];
+    const after: [string, string][] = [['198.18.0.4', 'alive 5432/closed'], ['198.18.0.5', 'alive 22/open 5432/filtered']];
+    const text = renderText(distributed({ since: '2026-11-30T14:02:00.000Z', sinceId: 'old', diff: diffSweeps(before, after) }));
+    assert.match(
+      text,
+      /\nSince 14:02 UTC \(12 min ago\): 2 changed\n {2}changed: 198\.18\.0\.4 \(5432\/tcp open → closed\),\n {4}198\.18\.0\.5 \(TCP only → alive, 22\/tcp closed → open, 5432\/tcp open → filtered\)\n/,
+    );
+    const one = renderText(distributed({ since: '2026-11-30T14:13:40.000Z', sinceId: 'old', diff: diffSweeps(before.slice(0, 1), before.slice(0, 1)) }));
+    assert.match(one, /\nSince 14:13 UTC: no change in 1 host\n/);
   });
 
   it('does not call a host silent because its port was not probed this time, and says how the sweeps differ', () => {

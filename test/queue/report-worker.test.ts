@@ -8,6 +8,10 @@ import type { HostResult } from '../../src/core/report.js';
 import type { ChunkResult, ReportJob } from '../../src/queue/jobs.js';
 import { reportProcessor } from '../../src/queue/report-worker.js';
 import { ResultStore } from '../../src/queue/results.js';
+import { HistoryStore, targetKey } from '../../src/queue/history.js';
+import { cancelledKey } from '../../src/queue/names.js';
+import type { DistributedReport } from '../../src/core/report.js';
+import { diagnoseIcmpError } from '../../src/core/diagnosis.js';
 import { redisConnection, startRedis, type RedisServer } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 
@@ -91,5 +95,119 @@ describe('reportProcessor', () => {
     } finally {
       await Promise.all([chunks.close(), reports.close(), flows.close()]);
     }
+  });
+
+  /**
+   * Runs one sweep's report job over chunks that return what `chunkOf` says (their hosts saved as an agent saves
+   * them), with `cancelled` set first when asked, and returns the report built.
+   */
+  async function sweep(
+    prefix: string,
+    history: HistoryStore,
+    sweepId: string,
+    options: { targets: string[]; addresses: number; save?: string; cancelled?: boolean },
+    chunkOf: (index: number) => { hosts: HostResult[]; planned: number; complete: boolean },
+    chunkCount: number,
+  ): Promise<DistributedReport> {
+    const store = new ResultStore(connection, prefix);
+    const id = randomBytes(4).toString('hex');
+    const reportQueue = `reports-${id}`;
+    const chunkQueue = `sweep.lab-${id}`;
+    if (options.cancelled) await connection.set(cancelledKey(sweepId, prefix), '1', 'EX', 60);
+    const job: ReportJob = {
+      v: 1,
+      sweepId,
+      targets: options.targets,
+      options: { ...DEFAULT_OPTIONS, ...(options.save ? { save: options.save } : {}) },
+      groups: ['lab'],
+      requestedBy: 'U1',
+      addresses: options.addresses,
+      createdAt: new Date().toISOString(),
+    };
+    const bull = redisConnection(redis.url);
+    const flows = new FlowProducer({ connection: bull });
+    const chunks = new Worker(
+      chunkQueue,
+      async (chunk): Promise<ChunkResult> => {
+        const index = (chunk.data as { index: number }).index;
+        const { hosts, planned, complete } = chunkOf(index);
+        await store.saveChunk(sweepId, index, { hosts, names: [] });
+        return { index, group: 'lab', agentId: 'a1', planned, complete, icmp: { available: true }, durationMs: 5, attempt: 1, stalled: 0 };
+      },
+      { connection: bull },
+    );
+    const reports = new Worker(reportQueue, reportProcessor({ connection, history, prefix }), { connection: bull });
+    try {
+      await flows.add({
+        name: 'report',
+        queueName: reportQueue,
+        data: job,
+        opts: { jobId: sweepId },
+        children: Array.from({ length: chunkCount }, (_, index) => ({ name: 'chunk', queueName: chunkQueue, data: { index }, opts: { jobId: `${sweepId}.${index}` } })),
+      });
+      return await waitFor(`the report of ${sweepId}`, () => store.loadReport(sweepId), { timeoutMs: 30_000 });
+    } finally {
+      await Promise.all([chunks.close(), reports.close(), flows.close()]);
+    }
+  }
+
+  const alive = (ip: string): HostResult => ({ ip, state: 'alive', icmp: { sent: 1, received: 1, lossPct: 0, rtt: { min: 1, avg: 1, max: 1, mdev: 0 } }, ports: [] });
+  const silent = (ip: string, unfinished = false): HostResult => ({
+    ip,
+    state: 'silent',
+    icmp: { sent: 1, received: 0, lossPct: 100 },
+    ports: [],
+    ...(unfinished ? { unfinished: true as const } : {}),
+  });
+  /** The /24 198.18.0.0/24 as two chunks of 127 addresses: .1 and .200 alive, every other one silent. */
+  const lan = (ip: number): HostResult => (ip === 1 || ip === 200 ? alive(`198.18.0.${ip}`) : silent(`198.18.0.${ip}`));
+  const half = (index: number): HostResult[] => Array.from({ length: 127 }, (_, i) => lan(index * 127 + i + 1));
+
+  it('reports a cancelled sweep partial with the hosts it probed, keeps it partial, and never compares against it', async () => {
+    const prefix = `zstest${randomBytes(4).toString('hex')}`;
+    const history = new HistoryStore(connection, { prefix });
+    const targets = ['198.18.0.0/24'];
+    const first = await sweep(prefix, history, 'first', { targets, addresses: 254 }, (i) => ({ hosts: half(i), planned: 127, complete: true }), 2);
+    assert.equal(first.complete, true);
+
+    // Cancelled while its second chunk ran: that chunk kept the 40 hosts it had probed, 10 of them still unanswered.
+    const cancelled = await sweep(
+      prefix,
+      history,
+      'cancelled',
+      { targets, addresses: 254, save: 'before', cancelled: true },
+      (i) => (i === 0 ? { hosts: half(0), planned: 127, complete: true } : { hosts: [...half(1).slice(0, 30), ...half(1).slice(30, 40).map((h) => silent(h.ip, true))], planned: 127, complete: false }),
+      2,
+    );
+    assert.deepEqual([cancelled.complete, cancelled.cancelled, cancelled.summary.total, cancelled.planned], [false, true, 167, 254]);
+    assert.equal(cancelled.changes?.sinceId, 'first');
+    // Against the last complete sweep, only what it probed to a verdict: nothing changed there.
+    assert.deepEqual(cancelled.changes?.diff, { appeared: [], wentSilent: [], changed: [], unchanged: 157, notCompared: [] });
+    assert.equal(cancelled.savedAs, undefined);
+    assert.deepEqual(cancelled.notSaved, {
+      name: 'before',
+      reason: 'the sweep is partial: 167 of 254 addresses probed before it was cancelled, and only a complete sweep can be a baseline',
+    });
+    assert.equal(await history.baseline('cli', 'before'), undefined);
+    const kept = await history.get('cancelled');
+    assert.deepEqual([kept?.complete, kept?.partial], [false, { why: 'cancelled', planned: 254 }]);
+
+    // The next sweep compares with the last complete one, not with the cancelled one: nothing "appeared".
+    const next = await sweep(prefix, history, 'next', { targets, addresses: 254 }, (i) => ({ hosts: half(i), planned: 127, complete: true }), 2);
+    assert.equal(next.changes?.sinceId, 'first');
+    assert.deepEqual(next.changes?.diff, { appeared: [], wentSilent: [], changed: [], unchanged: 254, notCompared: [] });
+    assert.equal((await history.lastOf(targetKey(targets)))?.id, 'next');
+  });
+
+  it('says no change when empty addresses read "host unreachable" after their neighbour lookup failed', async () => {
+    const prefix = `zstest${randomBytes(4).toString('hex')}`;
+    const history = new HistoryStore(connection, { prefix });
+    const targets = ['198.18.0.0/24'];
+    await sweep(prefix, history, 'one', { targets, addresses: 254 }, (i) => ({ hosts: half(i), planned: 127, complete: true }), 2);
+    const unreachable = (host: HostResult): HostResult =>
+      host.state === 'silent' ? { ...host, state: 'unreachable', reporter: diagnoseIcmpError(4, 3, 1, '198.18.0.1') } : host;
+    const two = await sweep(prefix, history, 'two', { targets, addresses: 254 }, (i) => ({ hosts: half(i).map(unreachable), planned: 127, complete: true }), 2);
+    assert.equal(two.summary.unreachable, 252);
+    assert.deepEqual(two.changes?.diff, { appeared: [], wentSilent: [], changed: [], unchanged: 254, notCompared: [] });
   });
 });

@@ -263,7 +263,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       const cancel = await postSigned(bot.eventsUrl, actionFields(ACTIONS.cancel, sweepId, cancelUrl));
       assert.equal(cancel.status, 200);
       const reply = await slack.waitFor('the cancelled report', () => threadReplies()[0]);
-      assert.match(allText(blocksOf(reply)), /Cancelled: \d+ of 254 addresses were probed\./);
+      assert.match(allText(blocksOf(reply)), /Partial: \d+ of 254 addresses probed before it was cancelled\./);
       assert.match(String(slack.responsesTo(cancelUrl)[0]?.text), /Cancelling/);
     } finally {
       await slow.kill();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSweepText } from '../../src/core/grammar.js';
-import type { HostResult, SweepReport } from '../../src/core/report.js';
+import type { DistributedReport, HostResult, SweepReport } from '../../src/core/report.js';
 import { summarize } from '../../src/core/report.js';
 import { renderText } from '../../src/views/text.js';
 import { loadReportFixture } from '../support/report-fixtures.js';
@@ -46,7 +46,37 @@ describe('renderText (the terminal view)', () => {
       hosts,
     };
     const text = renderText(report);
-    assert.match(text, /\nStopped: the sweep ran past its time bound of 2 s\. 3 of 254 addresses were probed\.\n/);
+    assert.match(text, /\nPartial: 3 of 254 addresses probed before it was stopped: the sweep ran past its time bound of 2 s\.\n/);
     assert.match(text, /\nSilent \(3\)\n {2}198\.18\.0\.1-2\n {2}198\.18\.0\.3 +unfinished: the sweep stopped first\n/);
+  });
+
+  it('heads a vpc:all sweep with the networks it swept, and marks a cancelled one partial with what it probed', () => {
+    const hosts: HostResult[] = [
+      { ip: '127.0.0.1', state: 'alive', icmp: { sent: 1, received: 1, lossPct: 0, rtt: { min: 0.1, avg: 0.1, max: 0.1, mdev: 0 } }, ports: [] },
+      { ip: '127.0.0.2', state: 'silent', icmp: { sent: 1, received: 0, lossPct: 100 }, ports: [], unfinished: true },
+    ];
+    const report: DistributedReport = {
+      targets: ['vpc:all', '127.0.0.0/16', '10.0.0.0/16'],
+      options: parseSweepText('vpc:all').options,
+      startedAt: '2026-11-30T14:14:00.000Z',
+      durationMs: 3000,
+      complete: false,
+      planned: 131_068,
+      icmp: { available: true },
+      summary: summarize(hosts),
+      names: [],
+      hosts,
+      sweepId: 'abc',
+      groups: ['a', 'b'],
+      requestedBy: 'U1',
+      chunks: [],
+      failures: [],
+      cancelled: true,
+      notSaved: { name: 'base', reason: 'the sweep is partial: 2 of 131,068 addresses probed before it was cancelled, and only a complete sweep can be a baseline' },
+    };
+    const lines = renderText(report).split('\n');
+    assert.match(lines[0] ?? '', /^vpc:all \(127\.0\.0\.0\/16, 10\.0\.0\.0\/16\) — 1 alive · 1 silent · /);
+    assert.equal(lines[1], 'Partial: 2 of 131,068 addresses probed before it was cancelled.');
+    assert.equal(lines[2], 'Not saved as baseline base: the sweep is partial: 2 of 131,068 addresses probed before it was cancelled, and only a complete sweep can be a baseline');
   });
 });

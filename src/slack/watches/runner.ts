@@ -7,7 +7,8 @@ import { isZenSweepError } from '../../core/errors.js';
 import { summaryLine } from '../../views/words.js';
 import { parseSweepText } from '../../core/grammar.js';
 import type { SweepRequest } from '../../core/request.js';
-import { firstState, hostSignature, observeRun } from '../../core/watch.js';
+import { compactHosts } from '../../core/diff.js';
+import { adoptFacts, firstState, observeRun } from '../../core/watch.js';
 import type { BotMetrics, WatchRunOutcome } from '../../metrics/bot-metrics.js';
 import type { Dispatcher } from '../../queue/dispatcher.js';
 import { newSweepId } from '../../queue/dispatcher.js';
@@ -307,13 +308,14 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     const summary = summaryLine(report.summary, report.durationMs);
     if (report.cancelled) return finish('inconclusive', { sweepId, summary });
 
-    // Only the hosts this run probed: a chunk that failed leaves its hosts as they were.
-    const observed = new Map(report.hosts.map((host) => [host.ip, hostSignature(host)]));
+    // Only the hosts this run probed to a verdict, by their facts (as "what changed" compares them): a chunk that
+    // failed, or a host whose probes were stopped unanswered, leaves its hosts as they were.
+    const observed = new Map(compactHosts(report.hosts));
     if (!watch.state) {
       watch.state = firstState(observed);
       return finish('unchanged', { sweepId, summary });
     }
-    const verdict = observeRun(watch.state, observed, watch.confirm, new Date());
+    const verdict = observeRun(adoptFacts(watch.state, observed), observed, watch.confirm, new Date());
     watch.state = verdict.state;
     const { changes, flapping, calmed } = verdict;
     if (verdict.opened) {
