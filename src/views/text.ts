@@ -91,7 +91,10 @@ export function renderText(report: AnyReport): string {
     }
   }
 
-  const totals = packetTotals(report);
+  // From several vantages, every vantage's probes count: N agents, N times the packets.
+  const views = isDistributed(report) ? report.vantages : undefined;
+  const totals = views ? sumTotals(views.map((v) => packetTotals({ ...report, hosts: v.hosts }))) : packetTotals(report);
+  const from = views ? ` from ${views.length} ${report.options.from === 'each' ? 'groups' : 'agents'}` : '';
   const loss =
     totals.echoesSent > 0
       ? `, ${Math.round(((totals.echoesSent - totals.echoesReceived) / totals.echoesSent) * 1000) / 10}% loss`
@@ -99,13 +102,20 @@ export function renderText(report: AnyReport): string {
   lines.push(
     '',
     'Statistics',
-    `  ${formatCount(report.summary.total)} addresses in ${formatDuration(report.durationMs)}` +
+    `  ${formatCount(report.summary.total)} addresses${from} in ${formatDuration(report.durationMs)}` +
       ` · echoes ${formatCount(totals.echoesSent)} sent, ` +
       `${formatCount(totals.echoesReceived)} received${loss}` +
       (totals.tcpAttempts > 0 ? ` · ${formatCount(totals.tcpAttempts)} TCP connects` : ''),
   );
   if (isDistributed(report)) lines.push(...runLines(report));
   return lines.join('\n') + '\n';
+}
+
+function sumTotals(all: readonly ReturnType<typeof packetTotals>[]): ReturnType<typeof packetTotals> {
+  return all.reduce(
+    (sum, t) => ({ echoesSent: sum.echoesSent + t.echoesSent, echoesReceived: sum.echoesReceived + t.echoesReceived, tcpAttempts: sum.tcpAttempts + t.tcpAttempts }),
+    { echoesSent: 0, echoesReceived: 0, tcpAttempts: 0 },
+  );
 }
 
 /** `from:all`, `vpc:a,b from:each`: how the targets were swept, for the headline. */

@@ -44,6 +44,8 @@ describe('a from:all report in the views', () => {
       'They agree on the other 3: 3 alive',
     ]);
     assert.deepEqual(lines.slice(7, 10), ['', 'Alive (3)', '  198.18.0.10   rtt 0.20 ms']);
+    // Every vantage's packets count: two agents, twice the probes.
+    assert.ok(lines.includes('  15 addresses from 2 agents in 1.23 s · echoes 43 sent, 17 received, 60.5% loss'), lines.join('\n'));
   });
 
   it('Slack: the summary and the disagreement on the first lines, every line within two phone rows', () => {
