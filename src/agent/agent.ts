@@ -19,7 +19,7 @@ import { runHostJob } from './host-jobs.js';
 import { RedisConnections, isConnectionError } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
-import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
+import { KEY_PREFIX, REPORT_QUEUE, agentQueueName, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
 import { logBadRecords } from '../queue/records.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { MetricsServer, redisReadiness } from '../metrics/server.js';
@@ -31,6 +31,7 @@ import { retention } from '../queue/retention.js';
 import { DEFAULT_CHUNK_SIZE } from '../queue/plan.js';
 import { Shutdown } from '../shutdown.js';
 import { sweepWithinBound } from './chunk-bound.js';
+import { OrphanedChunks } from './orphaned-chunks.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
@@ -75,8 +76,9 @@ function queueAllowanceMs(config: Pick<AgentConfig, 'rate'>, chunks: number, opt
 
 /**
  * `zensweep agent`: runs inside a private network, holds no Slack token, and probes only inside its own CIDRs.
- * It consumes its group's chunks, runs report jobs (any agent may put a report together), keeps a heartbeat in
- * the registry, and stops a sweep's chunks when the sweep is cancelled.
+ * It consumes its group's chunks and its own (`from:all`: the copy every agent of the group runs itself), runs
+ * report jobs (any agent may put a report together), keeps a heartbeat in the registry, ends the chunks left on the
+ * own queue of an agent that left, and stops a sweep's chunks when the sweep is cancelled.
  */
 export class Agent {
   private readonly connections: RedisConnections;
@@ -85,9 +87,14 @@ export class Agent {
   private readonly registry: AgentRegistry;
   private readonly results: ResultStore;
   private chunks: Worker | undefined;
+  /** Its own queue: the chunks it must run itself (`from:all`: every agent of the group sweeps the same targets). */
+  private ownChunks: Worker | undefined;
   private reports: Worker | undefined;
+  /** Ends the chunks waiting on the own queue of an agent that left. */
+  private readonly orphans: OrphanedChunks;
   private heartbeat: NodeJS.Timeout | undefined;
-  private readonly active = new Map<string, string>(); // job id → sweep id
+  /** Chunks running here: job id → its sweep, and the worker that holds it. */
+  private readonly active = new Map<string, { sweepId: string; worker: Worker }>();
   /** Every job (chunk or report) being processed: a stop waits for them first. */
   private readonly running = new Set<Promise<unknown>>();
   private beating = false;
@@ -116,6 +123,7 @@ export class Agent {
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX, logBadRecords(log));
     this.results = new ResultStore(this.connection, KEY_PREFIX, logBadRecords(log));
+    this.orphans = new OrphanedChunks({ connection: this.connection, registry: this.registry, self: `${config.group}/${config.agentId}`, log });
     this.connection.on('error', (error: Error) => this.noteError(`Redis: ${error.message}`));
     // Only read (its depth): its defaults bound whatever is ever added through it.
     this.chunkQueue = new bullmq.Queue(sweepQueueName(config.group), { connection: this.connection, defaultJobOptions: retention('chunks') });
@@ -164,13 +172,18 @@ export class Agent {
       });
     }
     // Trace and diag jobs of the group come on the same queue, under their own job names.
-    this.chunks = new bullmq.Worker(sweepQueueName(group), (job, _token, signal) => this.track(this.process(job, signal)), {
-      connection: this.connection,
-      concurrency,
-      lockDuration: lockMs,
-      stalledInterval: lockMs,
-      maxStalledCount: 2,
-    });
+    const chunkWorker = (queue: string): Worker => {
+      const worker: Worker = new bullmq.Worker(queue, (job, _token, signal) => this.track(this.process(job, worker, signal)), {
+        connection: this.connection,
+        concurrency,
+        lockDuration: lockMs,
+        stalledInterval: lockMs,
+        maxStalledCount: 2,
+      });
+      return worker;
+    };
+    this.chunks = chunkWorker(sweepQueueName(group));
+    this.ownChunks = chunkWorker(agentQueueName(group, this.config.agentId));
     const onBadRecord = logBadRecords(this.log);
     const history = new HistoryStore(this.connection, {
       maxCount: this.config.historyCount,
@@ -184,12 +197,13 @@ export class Agent {
       // A report takes well under a second: a short lock lets another process take over soon if this one dies.
       lockDuration: REPORT_LOCK_MS,
     });
-    for (const worker of [this.chunks, this.reports]) {
+    for (const worker of [this.chunks, this.ownChunks, this.reports]) {
+      const chunks = worker !== this.reports;
       worker.on('failed', (job, error) => {
         this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message });
         // Not its reason: that names a requester's targets and scope, and the heartbeat is shown to every group's users.
-        this.noteError(`a ${worker === this.chunks ? 'chunk or trace' : 'report'} failed (its reason is in this agent's log)`);
-        (worker === this.chunks ? this.metrics.chunksFailed : this.metrics.sweepsFailed).inc();
+        this.noteError(`a ${chunks ? 'chunk or trace' : 'report'} failed (its reason is in this agent's log)`);
+        (chunks ? this.metrics.chunksFailed : this.metrics.sweepsFailed).inc();
       });
       worker.on('error', this.connections.errorLogger('worker_error', { queue: worker.name }));
       worker.on('error', (error) => {
@@ -210,6 +224,7 @@ export class Agent {
     await this.beat();
     if (this.stopping) return;
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.orphans.start();
     this.log.info({
       event: 'agent_started',
       group,
@@ -236,8 +251,11 @@ export class Agent {
     const shutdown = new Shutdown();
     await shutdown.step('metrics', 1000, this.metricsServer?.close());
     // Resolves once the jobs have ended and BullMQ's connections are closed: never while Redis is away (bullmq#4656).
-    const closed = Promise.all([this.chunks?.close(), this.reports?.close()]);
-    if (!(await shutdown.step('chunks', graceMs, Promise.all(this.running)))) this.chunks?.cancelAllJobs(SHUTDOWN);
+    const closed = Promise.all([this.chunks?.close(), this.ownChunks?.close(), this.reports?.close(), this.orphans.stop()]);
+    if (!(await shutdown.step('chunks', graceMs, Promise.all(this.running)))) {
+      this.chunks?.cancelAllJobs(SHUTDOWN);
+      this.ownChunks?.cancelAllJobs(SHUTDOWN);
+    }
     const deadline = performance.now() + HAND_BACK_MS;
     const left = (): number => (this.connections.down ? 0 : deadline - performance.now());
     await shutdown.step('hand back', left(), closed);
@@ -283,18 +301,18 @@ export class Agent {
   }
 
   private cancelSweep(sweepId: string): void {
-    for (const [jobId, sweep] of this.active) {
-      if (sweep === sweepId) this.chunks?.cancelJob(jobId, CANCELLED);
+    for (const [jobId, running] of this.active) {
+      if (running.sweepId === sweepId) running.worker.cancelJob(jobId, CANCELLED);
     }
   }
 
-  private process(job: Job, signal?: AbortSignal): Promise<unknown> {
-    if (!isHostJobKind(job.name)) return this.processChunk(job, signal);
+  private process(job: Job, worker: Worker, signal?: AbortSignal): Promise<unknown> {
+    if (!isHostJobKind(job.name)) return this.processChunk(job, worker, signal);
     const { group, agentId, scope } = this.config;
     return runHostJob(job, { group, agentId, scope }, signal);
   }
 
-  private async processChunk(job: Job, signal?: AbortSignal): Promise<ChunkResult> {
+  private async processChunk(job: Job, worker: Worker, signal?: AbortSignal): Promise<ChunkResult> {
     const parsed = chunkJobSchema.safeParse(job.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -303,6 +321,10 @@ export class Agent {
     const data = parsed.data;
     if (data.group !== this.config.group) {
       throw new bullmq.UnrecoverableError(`chunk for group ${data.group} reached an agent of group ${this.config.group}`);
+    }
+    // A chunk of a from:all sweep is this agent's view: run by any other, it would say what another agent saw.
+    if (data.agent !== undefined && data.agent !== this.config.agentId) {
+      throw new bullmq.UnrecoverableError(`chunk for agent ${data.agent} reached agent ${this.config.agentId}`);
     }
     this.holdChunksFor(data.options);
     const started = performance.now();
@@ -336,7 +358,7 @@ export class Agent {
     const request: SweepRequest = { targets, options: data.options };
     const engine = this.engine;
     if (!engine) throw new Error('agent not started');
-    this.active.set(String(job.id), data.sweepId);
+    this.active.set(String(job.id), { sweepId: data.sweepId, worker });
     const pace = this.paceOf(data.sweepId, data.options.rate);
     this.metrics.chunksStarted.inc();
     let lastProgress = 0;
@@ -396,6 +418,7 @@ export class Agent {
     if (!engine || !this.chunks) return;
     this.concurrency = chunksAtOnce(this.config, options);
     this.chunks.concurrency = this.concurrency;
+    if (this.ownChunks) this.ownChunks.concurrency = this.concurrency;
     engine.budget.queueMs = queueAllowanceMs(this.config, this.concurrency, options, engine.budget.limits.maxInFlight);
   }
 

@@ -8,6 +8,7 @@ import { REPORT_QUEUE } from '../queue/names.js';
 import { HistoryStore } from '../queue/history.js';
 import { ProgressBar } from './progress.js';
 import { renderText } from '../views/text.js';
+import { vantageCost } from '../views/words.js';
 import { renderAgentsText } from '../views/agents.js';
 import { renderHistoryText } from '../views/history.js';
 import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
@@ -15,13 +16,15 @@ import type { CommandIo } from './sweep-command.js';
 import { formatCount } from '../core/format.js';
 import { cliDoor, connect } from './door.js';
 
-export const SUBMIT_USAGE = `usage: zensweep submit <targets…> [options] [vpc:NAME | vpc:all] [save:NAME] [compare:NAME]
-                       [--json | --csv] [--no-progress]
+export const SUBMIT_USAGE = `usage: zensweep submit <targets…> [options] [vpc:NAME | vpc:all] [from:all | vpc:A,B from:each]
+                       [save:NAME] [compare:NAME] [--json | --csv] [--no-progress]
        zensweep submit trace <host> [trace options] [vpc:NAME] [--json]
        zensweep submit diag <host> [tcp:PORTS] [vpc:NAME] [--json]
 
 Sends the sweep through Redis to the agents of the network it targets, waits, and prints the same report as
-zensweep sweep, plus who ran it and what changed since the last sweep of the same targets.
+zensweep sweep, plus who ran it and what changed since the last sweep of the same targets. from:all sweeps the same targets
+from every live agent of the group (vpc:A,B from:each: from each group), at that many times the probes, and
+puts what they see differently first.
 REDIS_URL (default redis://127.0.0.1:6379) names the Redis the agents use.
 
 example: zensweep submit 10.0.1.0/24 tcp:5432 vpc:prod
@@ -64,11 +67,16 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     const started = await opened.door.run(asked, { kind: 'sweep', request });
     // Whatever way this run ends, the sweep no longer counts against the requester's limit (or it expires on its own).
     release = () => opened.slots.release({ requester: asked.user, id: started.id });
-    const submitted = { sweepId: started.id, plan: { groups: started.groups, chunks: [], addresses: started.addresses }, agents: [] };
+    const submitted = {
+      sweepId: started.id,
+      plan: { groups: started.groups, chunks: [], addresses: started.addresses, ...(started.vantages ? { vantages: started.vantages } : {}) },
+      agents: [],
+    };
     // On stderr even with --json: the id is what `zensweep cancel` takes.
+    const vantages = started.vantages ? `, ${vantageCost(started.vantages.map((v) => v.name), started.addresses, started.probes, request.options.from)}` : '';
     io.stderr.write(
       `zensweep: sweep ${started.id}: ${formatCount(started.addresses)} addresses in ` +
-        `${started.chunks} chunk${started.chunks === 1 ? '' : 's'} on ${started.groups.join(', ')}\n`,
+        `${started.chunks} chunk${started.chunks === 1 ? '' : 's'} on ${started.groups.join(', ')}${vantages}\n`,
     );
     // The agents put reports together. If none has after a while (they all left after their chunks: a redeploy),
     // this process does it while it waits; loaded only then, as it costs a noticeable part of a small sweep.

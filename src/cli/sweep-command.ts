@@ -57,6 +57,10 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
     throw new InvalidOptionError(`--in-flight ${maxInFlight} is out of range: it takes 1 to 60000, e.g. --in-flight 4096`);
   }
   const request = parseSweepText(positionals.join(' '), { maxAddresses });
+  // Several vantages are several agents: this machine is one.
+  if (request.options.from !== undefined) {
+    throw new InvalidOptionError(`from:${request.options.from} sweeps from several agents: run it through them with zensweep submit, e.g. zensweep submit 10.0.1.0/24 from:all`);
+  }
 
   // Made at the first progress report, when the first probes are out: opening stderr (on a terminal that loads
   // node:tty and node:net) would otherwise delay them by ~10 ms.

@@ -7,8 +7,8 @@ import { parseDiagTokens, parseTraceTokens } from './trace-grammar.js';
 import type { DiagRequest } from './trace-grammar.js';
 import type { TraceRequest } from './trace.js';
 import { ConfigError, EmptySweepError, InvalidOptionError, InvalidTargetError, SweepTooLargeError } from './errors.js';
-import { DEFAULT_OPTIONS, SWEEP_LIMITS } from './request.js';
-import type { SweepOptions, SweepRequest, TargetSpec } from './request.js';
+import { DEFAULT_OPTIONS, SWEEP_LIMITS, VANTAGES } from './request.js';
+import type { SweepOptions, SweepRequest, TargetSpec, Vantages } from './request.js';
 import { AddressSet, parseTargetToken, quoteToken } from './targets.js';
 import { parseWatchCommand } from './watch-grammar.js';
 import type { WatchCommand } from './watch-grammar.js';
@@ -54,7 +54,7 @@ const NUMERIC_RULES: Readonly<Record<NumericKey, NumericRule>> = {
 };
 
 /** Every option key, in the order describeRequest writes them. */
-export const OPTION_KEYS = ['tcp', 'count', 'timeout', 'retries', 'rate', 'interval', 'vpc', 'save', 'compare'] as const;
+export const OPTION_KEYS = ['tcp', 'count', 'timeout', 'retries', 'rate', 'interval', 'vpc', 'from', 'save', 'compare'] as const;
 type OptionKey = (typeof OPTION_KEYS)[number];
 
 const OPTION_EXAMPLES: Readonly<Record<OptionKey, string>> = {
@@ -65,6 +65,7 @@ const OPTION_EXAMPLES: Readonly<Record<OptionKey, string>> = {
   rate: NUMERIC_RULES.rate.example,
   interval: NUMERIC_RULES.interval.example,
   vpc: 'vpc:prod',
+  from: 'from:all',
   save: 'save:before-cutover',
   compare: 'compare:before-cutover',
 };
@@ -231,13 +232,31 @@ function parseSweepTokens(tokens: readonly string[], maxAddresses: number): Swee
     if (key === 'tcp') {
       addSweepPorts(token, value, ports);
     } else if (key === 'vpc') {
-      const name = value.toLowerCase();
-      if (!VPC_NAME.test(name)) {
+      // `vpc:onprem,prod` (with from:) names several groups: each sweeps the same targets.
+      const names = [...new Set(value.toLowerCase().split(','))];
+      for (const name of names) {
+        if (!VPC_NAME.test(name)) {
+          throw new InvalidOptionError(
+            `${quoteToken(token)} is not a valid agent group: vpc takes a name of letters, digits, '-' and '_' (up to 63, starting with a letter or digit) or all, e.g. vpc:prod`,
+          );
+        }
+      }
+      if (names.length > 1) {
+        if (names.includes('all')) {
+          throw new InvalidOptionError(`${quoteToken(token)} lists all with other groups: vpc:all is every group on its own, e.g. vpc:all or vpc:onprem,prod from:each`);
+        }
+        options.vpcs = names.sort();
+      } else {
+        options.vpc = names[0];
+      }
+    } else if (key === 'from') {
+      const from = value.toLowerCase();
+      if (!(VANTAGES as readonly string[]).includes(from)) {
         throw new InvalidOptionError(
-          `${quoteToken(token)} is not a valid agent group: vpc takes a name of letters, digits, '-' and '_' (up to 63, starting with a letter or digit) or all, e.g. vpc:prod`,
+          `${quoteToken(token)} is not valid: from takes all (the same targets from every live agent of the group) or each (from each group of vpc:a,b), e.g. from:all`,
         );
       }
-      options.vpc = name;
+      options.from = from as Vantages;
     } else if (key === 'save' || key === 'compare') {
       const name = value.toLowerCase();
       if (!BASELINE_NAME.test(name)) {
@@ -252,6 +271,7 @@ function parseSweepTokens(tokens: readonly string[], maxAddresses: number): Swee
   }
 
   options.ports = [...ports].sort((a, b) => a - b);
+  checkVantages(options, given);
   // vpc:all alone sweeps every group's declared CIDRs: the dispatcher supplies the targets.
   if (targets.length === 0 && options.vpc !== 'all') {
     const optionsText = tokens.length > 0 ? ` (only options were given: ${quoteToken(tokens.join(' '))})` : '';
@@ -259,6 +279,21 @@ function parseSweepTokens(tokens: readonly string[], maxAddresses: number): Swee
   }
   checkSize(targets, maxAddresses);
   return { targets, options };
+}
+
+/** `vpc:a,b` needs `from:`, and `from:each` needs `vpc:a,b`: several vantages are asked for in so many words. */
+function checkVantages(options: SweepOptions, given: ReadonlyMap<OptionKey, string>): void {
+  const vpcToken = quoteToken(given.get('vpc') ?? '');
+  if (options.vpcs && options.from === undefined) {
+    throw new InvalidOptionError(
+      `${vpcToken} names several groups: say how to sweep from them, e.g. ${given.get('vpc') ?? 'vpc:onprem,prod'} from:each (each group) or from:all (every agent of each)`,
+    );
+  }
+  if (options.from === 'each' && !options.vpcs) {
+    throw new InvalidOptionError(
+      `${quoteToken(given.get('from') ?? 'from:each')} sweeps the same targets from each of several groups: name two or more, e.g. vpc:onprem,prod from:each`,
+    );
+  }
 }
 
 function splitOption(token: string): { key: string; rawKey: string; value: string } | undefined {
@@ -418,6 +453,8 @@ export function describeRequest(request: SweepRequest): string {
   if (options.vpc !== undefined) {
     words.push(`vpc:${options.vpc}`);
   }
+  if (options.vpcs !== undefined) words.push(`vpc:${options.vpcs.join(',')}`);
+  if (options.from !== undefined) words.push(`from:${options.from}`);
   if (options.save !== undefined) words.push(`save:${options.save}`);
   if (options.compare !== undefined) words.push(`compare:${options.compare}`);
   return words.join(' ');

@@ -99,6 +99,28 @@ export interface ChunkAccount {
 }
 
 /**
+ * One vantage of a sweep asked `from:all` or `from:each`: what one agent (`from:all`) or one agent group
+ * (`from:each`) saw of the same targets.
+ */
+export interface VantageView {
+  /** How the report names it: the agent's id (`prod-a`) for `from:all`, the group (`onprem`) for `from:each`. */
+  name: string;
+  group: string;
+  /** `from:all`: the agent that was to run every chunk of this view. */
+  agent?: string;
+  /** Every chunk of this view ran to the end. */
+  complete: boolean;
+  /** Why some or all of this view is missing (its agent left mid-sweep): that agent's trouble, not the hosts'. */
+  missing?: string;
+  /** Addresses this view was to probe (names not counted). */
+  planned: number;
+  summary: SweepSummary;
+  names: NameResolution[];
+  /** In address order (IPv4 first). */
+  hosts: HostResult[];
+}
+
+/**
  * A sweep run by agents through Redis: the report model, who ran it, and what changed since the last sweep of the
  * same targets or against a named baseline. The CLI's local sweep is the same model without these fields.
  */
@@ -122,6 +144,11 @@ export interface DistributedReport extends SweepReport {
   savedAs?: string;
   /** save:NAME that was not saved (the sweep is partial), and why, in one sentence. */
   notSaved?: { name: string; reason: string };
+  /**
+   * `from:all` / `from:each`: one view per vantage, in the plan's order. `hosts` and `summary` are then the combined
+   * view (each host as the vantage that reached it best saw it), so what reads one view of a sweep reads this one.
+   */
+  vantages?: VantageView[];
 }
 
 /** Either report: views take both and show the run's part when there is one. */

@@ -25,11 +25,25 @@ export interface SweepOptions {
   intervalMs: number;
   /** Agent group to run in (`vpc:NAME`, or `vpc:all` for every group's declared CIDRs); used by the dispatcher. */
   vpc?: string;
+  /**
+   * Several agent groups (`vpc:onprem,prod`, two or more, sorted), each sweeping the same targets; only with `from:`.
+   * `vpc` is then absent.
+   */
+  vpcs?: string[];
+  /**
+   * Where the same targets are swept from, each a vantage of its own: `all` every live agent of the group (or of
+   * each group of `vpcs`), `each` each group of `vpcs` (any one of its agents). Absent: once, by any agent.
+   */
+  from?: Vantages;
   /** Save this sweep as a named baseline (`save:NAME`). */
   save?: string;
   /** Compare this sweep with a named baseline (`compare:NAME`). */
   compare?: string;
 }
+
+/** `from:all` (every live agent) or `from:each` (each named group). */
+export const VANTAGES = ['all', 'each'] as const;
+export type Vantages = (typeof VANTAGES)[number];
 
 export const DEFAULT_OPTIONS: Readonly<SweepOptions> = Object.freeze({
   ports: [],

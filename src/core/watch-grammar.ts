@@ -1,5 +1,5 @@
 /**
- * The watch commands of `/sweep`: `watch <targets> [tcp:…] [every:5m] [confirm:N]`, `watches`, `unwatch ID` and
+ * The watch commands of `/sweep`: `watch <targets> [tcp:…] [every:5m] [confirm:N|agents|agents,N]`, `watches`, `unwatch ID` and
  * `mute ID 1h`. A watch's targets and options are a sweep's (same grammar, same errors); `every:` and `confirm:`
  * are its own. Every error is one sentence naming the bad word and a valid example.
  */
@@ -11,8 +11,13 @@ export interface WatchRequest {
   request: SweepRequest;
   /** Time between two runs, in milliseconds, default 5 minutes. */
   everyMs: number;
-  /** Consecutive runs a change must hold before it is reported, default 2. */
+  /** Consecutive runs a change must hold before it is reported, default 2 (1 with `confirm:agents` alone). */
   confirm: number;
+  /**
+   * `confirm:agents`: a change counts only when every vantage of the sweep (every live agent of the group: the sweep
+   * is made `from:all` unless it says `from:`) sees it; what only some see is reported as their own view, once.
+   */
+  agents?: true;
 }
 
 export type WatchCommand =
@@ -107,6 +112,8 @@ export function parseWatchCommand(tokens: readonly string[], parseSweep: (tokens
 function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) => SweepRequest): WatchRequest {
   let everyMs: number | undefined;
   let confirm: number | undefined;
+  let agents = false;
+  let confirmGiven = false;
   const sweepTokens: string[] = [];
   for (const token of tokens) {
     const match = OPTION.exec(token);
@@ -116,21 +123,33 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
     }
     const key = (match[1] ?? '').toLowerCase();
     const value = match[2] ?? '';
-    if ((key === 'every' ? everyMs : confirm) !== undefined) {
+    if (key === 'every' ? everyMs !== undefined : confirmGiven) {
       throw new InvalidOptionError(`${quoteToken(token)} repeats ${key}: give it once, e.g. ${key === 'every' ? 'every:5m' : 'confirm:2'}`);
     }
     if (key === 'every') {
       everyMs = duration(token, value, 'interval', MAX_EVERY_MS, 'every:5m');
     } else {
-      confirm = Number(value);
-      if (!/^\d+$/.test(value) || confirm < 1 || confirm > MAX_CONFIRM) {
-        throw new InvalidOptionError(
-          `${quoteToken(token)} is not valid: confirm takes the runs a change must hold, a whole number from 1 to ${MAX_CONFIRM}, e.g. confirm:2`,
-        );
+      confirmGiven = true;
+      // confirm:2 (runs), confirm:agents (every vantage sees it), or both: confirm:agents,2.
+      for (const part of value.toLowerCase().split(',')) {
+        if (part === 'agents' && !agents) {
+          agents = true;
+          continue;
+        }
+        const runs = Number(part);
+        if (!/^\d+$/.test(part) || runs < 1 || runs > MAX_CONFIRM || confirm !== undefined) {
+          throw new InvalidOptionError(
+            `${quoteToken(token)} is not valid: confirm takes the runs a change must hold, a whole number from 1 to ${MAX_CONFIRM}, ` +
+              `or agents (every agent must see it), or both (agents,2), e.g. confirm:2`,
+          );
+        }
+        confirm = runs;
       }
     }
   }
   const request = parseSweep(sweepTokens);
+  // Agreement needs several views of each host: every live agent's, unless the words say which (from:each).
+  if (agents && request.options.from === undefined) request.options.from = 'all';
   for (const key of ['save', 'compare'] as const) {
     if (request.options[key] !== undefined) {
       throw new InvalidOptionError(
@@ -138,5 +157,11 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
       );
     }
   }
-  return { request, everyMs: everyMs ?? DEFAULT_EVERY_MS, confirm: confirm ?? DEFAULT_CONFIRM };
+  // Agreement of every agent is itself a confirmation: confirm:agents alone needs no second run.
+  return {
+    request,
+    everyMs: everyMs ?? DEFAULT_EVERY_MS,
+    confirm: confirm ?? (agents ? 1 : DEFAULT_CONFIRM),
+    ...(agents ? { agents: true as const } : {}),
+  };
 }

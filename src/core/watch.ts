@@ -69,6 +69,11 @@ export interface WatchState {
   transitions: Record<string, number[]>;
   flapping: string[];
   incident?: Incident;
+  /**
+   * `confirm:agents`: what some vantage alone saw of a host (vantage → address → signature), already said as that
+   * vantage's own view: said again only once it has ended and come back.
+   */
+  dissent?: Record<string, Record<string, string>>;
 }
 
 export interface HostChange {

@@ -151,9 +151,13 @@ function refusal(rules: readonly Rule[]): PolicyRefusedError {
 export function checkRequest(policy: Policy, who: Requester, request: SweepRequest): void {
   const rules = rulesFor(policy, who);
   if (!rules) return;
-  const vpc = request.options.vpc;
-  const allowed = allowance(rules, vpc !== undefined && vpc !== 'all' ? vpc : undefined);
-  if (!allowed || (allowed.cidrs && !allowed.cidrs.covers(AddressSet.fromSpecs(request.targets)))) throw refusal(rules);
+  const { vpc, vpcs } = request.options;
+  // vpc:a,b from:each: every group named must be allowed the targets.
+  const named = vpcs ?? [vpc !== undefined && vpc !== 'all' ? vpc : undefined];
+  for (const group of named) {
+    const allowed = allowance(rules, group);
+    if (!allowed || (allowed.cidrs && !allowed.cidrs.covers(AddressSet.fromSpecs(request.targets)))) throw refusal(rules);
+  }
 }
 
 /**

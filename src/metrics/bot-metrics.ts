@@ -23,7 +23,7 @@ export const WATCH_RUN_OUTCOMES = ['unchanged', 'changed', 'inconclusive', 'paus
 export type WatchRunOutcome = (typeof WATCH_RUN_OUTCOMES)[number];
 
 /** What a watch told a channel. */
-export const WATCH_NOTICES = ['alert', 'update', 'resolved', 'flapping', 'paused', 'resumed'] as const;
+export const WATCH_NOTICES = ['alert', 'update', 'resolved', 'flapping', 'paused', 'resumed', 'vantage'] as const;
 export type WatchNotice = (typeof WATCH_NOTICES)[number];
 
 /** The bot's metrics: sweeps by outcome, Slack API calls, watches, the agents and queues it sees in Redis. */
@@ -74,7 +74,7 @@ export class BotMetrics {
     this.watchNotices = labelledCounter(
       registry,
       'zensweep_watch_alerts_total',
-      'Messages watches posted, by kind: alert (a new incident), update (in its thread), resolved (or settled), paused, resumed; flapping counts those that say a host flaps.',
+      'Messages watches posted, by kind: alert (a new incident), update (in its thread), resolved (or settled), paused, resumed, vantage (what one agent alone sees); flapping counts those that say a host flaps.',
       ['kind'],
       { label: 'kind', values: WATCH_NOTICES },
     );

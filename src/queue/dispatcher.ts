@@ -9,12 +9,12 @@ import { ALL_GROUPS } from '../core/report.js';
 import { z } from 'zod';
 import { chunkJobSchema, reportJobSchema } from './jobs.js';
 import type { ChunkJob, ReportJob } from './jobs.js';
-import { KEY_PREFIX, REPORT_QUEUE, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
+import { KEY_PREFIX, REPORT_QUEUE, agentQueueName, agentQueuesKey, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
 import { CLI_OWNER, HistoryStore } from './history.js';
 import { JobGoneError, JobWaitAbortedError, JobWatcher } from './job-watcher.js';
 import type { JobEnd } from './job-watcher.js';
 import { ResultStore } from './results.js';
-import { planSweep } from './plan.js';
+import { plannedProbes, planSweep } from './plan.js';
 import type { OnBadRecord } from './records.js';
 import type { ReachCheck, SweepPlan } from './plan.js';
 import { AgentRegistry } from './registry.js';
@@ -95,9 +95,11 @@ export function flowOf(request: SweepRequest, requestedBy: string, sweepId: stri
     owner,
     addresses: plan.addresses,
     createdAt: new Date().toISOString(),
+    ...(plan.vantages ? { vantages: plan.vantages } : {}),
   };
   const chunks = plan.chunks.map((chunk): ChunkJob => {
     const data: ChunkJob = { v: 1, sweepId, group: chunk.group, index: chunk.index, targets: chunk.targets, options };
+    if (chunk.agent !== undefined) data.agent = chunk.agent;
     if (chunk.scope) data.scope = chunk.scope;
     return data;
   });
@@ -187,6 +189,12 @@ export class Dispatcher {
    */
   async submitFlow(flow: SweepFlow): Promise<void> {
     if (await bullmq.Job.fromId(this.reports, flow.report.sweepId)) return;
+    // Before the chunks: an agent that leaves before running its own is found by the others through this set.
+    const own = [...new Set(flow.chunks.flatMap((c) => (c.agent === undefined ? [] : [agentQueueName(c.group, c.agent)])))];
+    if (own.length > 0) {
+      const key = agentQueuesKey(this.prefix);
+      await this.options.connection.multi().sadd(key, ...own).expire(key, 24 * 3600).exec();
+    }
     await this.flows.add({
       name: 'report',
       queueName: REPORT_QUEUE,
@@ -200,7 +208,7 @@ export class Dispatcher {
       },
       children: flow.chunks.map((data) => ({
         name: 'chunk',
-        queueName: sweepQueueName(data.group),
+        queueName: data.agent === undefined ? sweepQueueName(data.group) : agentQueueName(data.group, data.agent),
         data,
         opts: {
           jobId: `${data.sweepId}.${data.index}`,
@@ -240,11 +248,16 @@ export class Dispatcher {
     const { sweepId, plan } = submitted;
     const watcher = this.watcher();
     const progress = new Map<string, { done: number; alive: number }>();
-    const total = plan.addresses;
+    // Each vantage probes its addresses: the progress counts them all.
+    const total = plannedProbes(plan);
     const onProgress = handlers.onProgress;
+    const queues = [
+      ...plan.groups.map(sweepQueueName),
+      ...(plan.vantages ?? []).flatMap((v) => (v.agent === undefined ? [] : [agentQueueName(v.group, v.agent)])),
+    ];
     const unfollow = onProgress
-      ? plan.groups.map((group) =>
-          watcher.follow(sweepQueueName(group), `${sweepId}.`, (jobId, data) => {
+      ? queues.map((queue) =>
+          watcher.follow(queue, `${sweepId}.`, (jobId, data) => {
             if (typeof data !== 'object' || data === null) return;
             const p = data as { done?: number; alive?: number };
             progress.set(jobId, { done: Number(p.done ?? 0), alive: Number(p.alive ?? 0) });

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { ChunkAccount, DistributedReport, SweepSummary } from '../core/report.js';
+import type { ChunkAccount, DistributedReport, SweepSummary, VantageView } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import { parseNetwork } from '../core/targets.js';
 import { BASELINE_OWNER } from './history.js';
-import { sweepDiffSchema, sweepOptionsSchema, sweepReportSchema } from './report-schema.js';
+import { hostResultSchema, nameResolutionSchema, sweepDiffSchema, sweepOptionsSchema, sweepReportSchema, sweepSummarySchema } from './report-schema.js';
 import type { Same } from './report-schema.js';
 
 /**
@@ -27,6 +27,8 @@ export const chunkJobSchema = z.object({
   v: z.literal(1),
   sweepId: z.string().min(1).max(64),
   group: z.string().min(1).max(63),
+  /** `from:all`: the agent that must run it (the chunk is on that agent's own queue); absent: any agent of the group. */
+  agent: z.string().min(1).max(100).optional(),
   /** Position of this chunk in the sweep, for putting the report back in order. */
   index: z.number().int().min(0),
   /** Targets in the grammar's words: address ranges (`10.0.1.0-10.0.1.255`), addresses, or names. */
@@ -71,6 +73,21 @@ export const reportJobSchema = z.object({
   /** Addresses planned (names not counted: the agents resolve them). */
   addresses: z.number().int().min(0).optional(),
   createdAt: z.string(),
+  /** `from:all` / `from:each`: each vantage and its chunks (`count` of them from index `first`), as planned. */
+  vantages: z
+    .array(
+      z.object({
+        name: z.string().min(1).max(200),
+        group: z.string().min(1).max(63),
+        agent: z.string().min(1).max(100).optional(),
+        first: z.number().int().min(0),
+        count: z.number().int().min(1),
+        addresses: z.number().int().min(0),
+      }),
+    )
+    .min(1)
+    .max(1000)
+    .optional(),
 });
 export type ReportJob = z.infer<typeof reportJobSchema> & { options: SweepOptions };
 
@@ -86,6 +103,19 @@ const chunkAccountSchema = chunkResultSchema.pick({
 
 /** How the earlier sweep of a comparison probed, when it differs from this one. */
 const probedBeforeSchema = z.object({ ports: z.array(z.number().int()), count: z.number().int() }).optional();
+
+/** One vantage's view of a `from:` sweep (core/report.ts VantageView). */
+const vantageViewSchema = z.object({
+  name: z.string(),
+  group: z.string(),
+  agent: z.string().optional(),
+  complete: z.boolean(),
+  missing: z.string().optional(),
+  planned: z.number().int().min(0),
+  summary: sweepSummarySchema,
+  names: z.array(nameResolutionSchema),
+  hosts: z.array(hostResultSchema),
+});
 
 /** What a report job puts together (kept in the ResultStore): the report model of core/report.ts and what the distributed run adds. */
 export const distributedReportSchema = sweepReportSchema.extend({
@@ -105,11 +135,14 @@ export const distributedReportSchema = sweepReportSchema.extend({
   savedAs: z.string().optional(),
   /** save:NAME that was not saved (the sweep is partial), and why. */
   notSaved: z.object({ name: z.string(), reason: z.string() }).optional(),
+  /** `from:all` / `from:each`: one view per vantage; `hosts` is the combined view. */
+  vantages: z.array(vantageViewSchema).optional(),
 });
 
 /** Compiles only when the schemas above are exactly the report model's types. */
 export const DISTRIBUTED_SCHEMAS_MATCH_CORE: [
   Same<z.infer<typeof chunkAccountSchema>, ChunkAccount>,
+  Same<z.infer<typeof vantageViewSchema>, VantageView>,
   Same<z.infer<typeof distributedReportSchema>, DistributedReport>,
 ] extends true[]
   ? true

@@ -52,6 +52,11 @@ export class AgentRegistry {
     await this.redis.set(this.key(info.group, info.id), JSON.stringify(info), 'EX', ttlSeconds);
   }
 
+  /** Whether this agent's heartbeat is still listed (it has not left, or not for AGENT_TTL_SECONDS yet). */
+  async isListed(group: string, id: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(group, id))) === 1;
+  }
+
   async remove(group: string, id: string): Promise<void> {
     await this.redis.del(this.key(group, id));
   }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SweepDiff } from '../core/diff-model.js';
 import type { HostResult, NameResolution, SweepReport, SweepSummary } from '../core/report.js';
-import { SWEEP_LIMITS } from '../core/request.js';
+import { SWEEP_LIMITS, VANTAGES } from '../core/request.js';
 import type { SweepOptions } from '../core/request.js';
 import { HOST_STATES, PORT_STATES } from '../core/states.js';
 
@@ -23,6 +23,8 @@ export const sweepOptionsSchema = z.object({
   rate: within(rate),
   intervalMs: within(intervalMs),
   vpc: z.string().max(63).optional(),
+  vpcs: z.array(z.string().min(1).max(63)).min(2).max(100).optional(),
+  from: z.enum(VANTAGES).optional(),
   save: z.string().max(63).optional(),
   compare: z.string().max(63).optional(),
 });

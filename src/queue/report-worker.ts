@@ -1,13 +1,14 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { compactHosts, diffSweeps } from '../core/diff.js';
-import type { ChunkAccount, DistributedReport, HostResult, NameResolution } from '../core/report.js';
+import type { ChunkAccount, DistributedReport, HostResult, NameResolution, VantageView } from '../core/report.js';
 import { partialCause, partialWords, summarize } from '../core/report.js';
+import { combineVantages } from '../core/vantage.js';
 import type { HistoryStore } from './history.js';
 import { CLI_OWNER, comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
 import { chunkResultSchema, reportJobSchema } from './jobs.js';
 import { cancelledKey } from './names.js';
-import type { ChunkResult, ReportDone } from './jobs.js';
+import type { ChunkResult, ReportDone, ReportJob } from './jobs.js';
 import { checkRecord, firstIssue, printBadRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 import { ResultStore } from './results.js';
@@ -20,9 +21,44 @@ function chunkIndex(jobKey: string): number {
 }
 
 function groupOf(jobKey: string): string {
-  // Keys look like `bull:sweep.GROUP:JOBID`.
+  // Keys look like `bull:sweep.GROUP:JOBID`, or `bull:sweep.GROUP@AGENT:JOBID` on an agent's own queue.
   const parts = jobKey.split(':');
-  return (parts[1] ?? '').replace(/^sweep\./, '');
+  return (parts[1] ?? '').replace(/^sweep\./, '').replace(/@.*$/, '');
+}
+
+/** What one vantage's chunks (or the whole sweep's, without `from:`) came to. */
+interface Gathered {
+  hosts: HostResult[];
+  names: NameResolution[];
+  planned: number;
+  complete: boolean;
+}
+
+/**
+ * One vantage's view, from its chunks: incomplete when one of them failed or did not run, with why (its agent
+ * left: that agent's trouble, not the hosts').
+ */
+function vantageView(
+  vantage: NonNullable<ReportJob['vantages']>[number],
+  gathered: Gathered,
+  failures: readonly DistributedReport['failures'][number][],
+): VantageView {
+  const own = failures.filter((f) => f.index >= vantage.first && f.index < vantage.first + vantage.count);
+  const view: VantageView = {
+    name: vantage.name,
+    group: vantage.group,
+    ...(vantage.agent !== undefined ? { agent: vantage.agent } : {}),
+    complete: gathered.complete && own.length === 0,
+    planned: Math.max(gathered.planned, vantage.addresses),
+    summary: summarize(gathered.hosts),
+    names: gathered.names,
+    hosts: gathered.hosts,
+  };
+  if (own.length > 0) {
+    const which = own.length === vantage.count ? 'no view' : `${own.length} of its ${vantage.count} chunks missing`;
+    view.missing = `${which}: ${own[0]?.reason ?? 'unknown'}`;
+  }
+  return view;
 }
 
 /**
@@ -63,25 +99,31 @@ export function reportProcessor(deps: {
       else failures.push({ index: chunkIndex(key), group: groupOf(key), reason: 'its agent returned an unreadable result' });
     }
     results.sort((a, b) => a.index - b.index);
-    const hosts: HostResult[] = [];
-    const names: NameResolution[] = [];
     const chunks: ChunkAccount[] = [];
     let icmp: DistributedReport['icmp'] = { available: true };
-    let planned = 0;
     let complete = true;
+    // Without from: one gathering for the whole sweep; with it, one per vantage (its chunks follow each other).
+    const vantages = data.vantages ?? [];
+    const gathered: Gathered[] = (vantages.length > 0 ? vantages : [undefined]).map(() => ({ hosts: [], names: [], planned: 0, complete: true }));
+    const gatheringOf = (index: number): Gathered | undefined =>
+      vantages.length === 0 ? gathered[0] : gathered[vantages.findIndex((v) => index >= v.first && index < v.first + v.count)];
     const stored = await store.loadChunks(data.sweepId, results.map((r) => r.index));
     for (const [position, result] of results.entries()) {
       const found = stored[position];
-      if (found) {
-        for (const host of found.hosts) hosts.push(host);
-        names.push(...found.names);
-      } else if (result.planned > 0) {
+      const into = gatheringOf(result.index);
+      if (found && into) {
+        for (const host of found.hosts) into.hosts.push(host);
+        into.names.push(...found.names);
+      } else if (!found && result.planned > 0) {
         // Only a chunk skipped before it started (a cancelled sweep) stores no hosts.
         failures.push({ index: result.index, group: result.group, reason: 'its hosts are missing from Redis or unreadable' });
       }
       if (!result.icmp.available) icmp = result.icmp;
-      if (!result.complete) complete = false;
-      planned += result.planned;
+      if (!result.complete) {
+        complete = false;
+        if (into) into.complete = false;
+      }
+      if (into) into.planned += result.planned;
       chunks.push({
         index: result.index,
         group: result.group,
@@ -100,6 +142,10 @@ export function reportProcessor(deps: {
     if (cancelled) complete = false;
     // A chunk given up past its time bound stopped the sweep short (unless it was cancelled first): its reason says how.
     const overTime = cancelled ? undefined : results.find((r) => r.reason)?.reason;
+    const views = vantages.map((vantage, i) => vantageView(vantage, gathered[i] ?? { hosts: [], names: [], planned: 0, complete: false }, failures));
+    // With vantages, the combined view: each host as the vantage that reached it best saw it.
+    const { hosts, names } = views.length > 0 ? combineVantages(views) : (gathered[0] ?? { hosts: [], names: [] });
+    const planned = Math.max(0, ...gathered.map((g) => g.planned));
     const finishedAt = new Date();
     const report: DistributedReport = {
       targets: data.targets,
@@ -120,6 +166,7 @@ export function reportProcessor(deps: {
       failures,
       cancelled,
       ...(overTime ? { stopped: { code: 'over_time' as const, reason: overTime } } : {}),
+      ...(views.length > 0 ? { vantages: views } : {}),
     };
     // Partial: it lists the hosts it probed, is kept in the history as partial, and is never compared against later.
     const cause = partialCause(report);

@@ -55,6 +55,16 @@ const noticeSchema = z.discriminatedUnion('kind', [
     replied: z.boolean().optional(),
     attempts,
   }),
+  /**
+   * `confirm:agents`: hosts some vantage (an agent) alone saw otherwise than the watch's baseline, while the others
+   * saw them as before: that vantage's own view (its path, its firewall), said once, not an incident.
+   */
+  z.object({
+    kind: z.literal('vantage'),
+    views: z.array(z.object({ vantage: z.string().min(1).max(200), changes: z.array(change) })).max(100),
+    summary: z.string().max(500),
+    attempts,
+  }),
   /** The watch cannot run (no live agent, the policy, the plan), or can again. */
   z.object({ kind: z.enum(['paused', 'resumed']), cause: z.enum(['agents', 'policy', 'plan']), reason: z.string().max(1000), attempts }),
 ]);
@@ -68,6 +78,7 @@ const stateSchema = z.object({
   pending: z.record(address, z.object({ signature, runs: z.number().int().min(1) })),
   transitions: z.record(address, z.array(z.number().int())),
   flapping: z.array(address),
+  dissent: z.record(z.string().min(1).max(200), z.record(address, signature)).optional(),
   incident: z
     .object({
       openedAt: z.string(),
@@ -88,6 +99,8 @@ export const watchRecordSchema = z.object({
   sweep: z.string().min(1).max(10_000),
   everyMs: z.number().int().min(1000),
   confirm: z.number().int().min(1).max(10),
+  /** `confirm:agents`: a change counts only when every vantage of the sweep sees it. */
+  agents: z.literal(true).optional(),
   /** The agent groups the sweep ran in when the watch was made: the ones whose agents it needs. */
   groups: z.array(z.string().min(1).max(63)).max(1000),
   /** Set while the watch cannot run, with why (said once in the channel). */

@@ -11,7 +11,7 @@ import type { ResultOf } from '../door/kinds.js';
 import { renderAgentsMrkdwn } from '../views/agents.js';
 import { escapeText, hostsBlocks } from '../views/blocks.js';
 import { renderBaselinesMrkdwn, renderHistoryMrkdwn } from '../views/history.js';
-import { STATE_WORDS } from '../views/words.js';
+import { STATE_WORDS, vantageCost } from '../views/words.js';
 import { HELP_TEXT, errorText } from './render/replies.js';
 import { slackTime, watchesText } from './watches/render.js';
 
@@ -32,8 +32,11 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
   help: () => text(HELP_TEXT),
   agents: (agents) => text(renderAgentsMrkdwn(agents)),
   history: ({ records, target }) => text(renderHistoryMrkdwn(records.slice(0, HISTORY_SHOWN), target)),
-  sweep: (started) => {
+  sweep: (started, command) => {
     const size = started.addresses > 0 ? ` (${formatCount(started.addresses)} addresses)` : '';
+    if (started.vantages) {
+      return text(`Sweeping \`${escapeText(started.text)}\` in ${started.groups.join(', ')} ${vantageCost(started.vantages.map((v) => v.name), started.addresses, started.probes, command.request.options.from)}…`);
+    }
     return text(`Sweeping \`${escapeText(started.text)}\` in ${started.groups.join(', ')}${size}…`);
   },
   trace: (started, command) => text(`Tracing \`${escapeText(command.request.target.text)}\` from ${started.job.group}…`),
@@ -41,7 +44,10 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
   watch: (watch) =>
     text(
       `Watching \`${escapeText(watch.sweep)}\` in ${watch.groups.join(', ')} every ${formatEvery(watch.everyMs)} (id \`${watch.id}\`). ` +
-        `I will post here only when a change holds for ${watch.confirm} run${watch.confirm === 1 ? '' : 's'}. ` +
+        `I will post here only when a change holds for ${watch.confirm} run${watch.confirm === 1 ? '' : 's'}` +
+        (watch.agents
+          ? ` and every agent sees it (${watch.groups.join(', ')}: each live agent sweeps it, so as many times the probes); what one agent alone sees I say once, as that agent's view. `
+          : '. ') +
         `\`/sweep watches\` lists this channel's watches; \`/sweep unwatch ${watch.id}\` stops this one.`,
     ),
   baselines: (baselines) => text(renderBaselinesMrkdwn(baselines)),

@@ -12,8 +12,9 @@ import { ALL_GROUPS } from '../core/report.js';
 import { describeResolverError, formatCount } from '../core/format.js';
 import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
 import type { ChangesOutline, FactLine } from './outline.js';
-import { changesOutlines, reportNotes, runsText, stateSections } from './outline.js';
-import { countsLine, finishedAt, STATE_WORDS, summaryLine } from './words.js';
+import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
+import type { VantageOutline } from './outline.js';
+import { countsLine, finishedAt, STATE_WORDS } from './words.js';
 import { formatDuration } from '../core/format.js';
 import type { SweepMap } from './map.js';
 import { mapLegend } from './map.js';
@@ -104,7 +105,7 @@ export function finishedBlocks(header: SweepHeader, report: DistributedReport): 
   const status = report.cancelled ? 'cancelled' : report.complete ? 'done' : 'partial';
   return [
     section(`<@${header.user}> swept \`${escapeText(header.text)}\`${escapeText(sweptNetworks(report))} in *${header.groups.join(', ')}*`),
-    context(`${status}: ${summaryLine(report.summary, report.durationMs)} · report in the thread`),
+    context(`${status}: ${countsWords(report)} · ${formatDuration(report.durationMs)} · report in the thread`),
   ];
 }
 
@@ -183,14 +184,17 @@ export interface ReportView {
  * when the sweep finished).
  */
 export function reportBlocks(report: DistributedReport, header: SweepHeader, now: Date = finishedAt(report)): ReportView {
-  const blocks: KnownBlock[] = [section(`*${countsLine(report.summary)}* · ${formatDuration(report.durationMs)}`)];
-  const notes = reportNotes(report, 3);
+  const vantages = vantageOutline(report);
+  const blocks: KnownBlock[] = [section(`*${countsWords(report, vantages)}* · ${formatDuration(report.durationMs)}`)];
+  // From several vantages, where they disagree comes first; a missing view is said there, not chunk by chunk.
+  if (vantages) blocks.push(section(vantageMrkdwn(report, vantages)));
+  const notes = reportNotes(report, vantages ? 0 : 3);
   if (notes.length > 0) blocks.push(context(escapeText(notes.join('\n'))));
   for (const outline of changesOutlines(report, now)) blocks.push(section(changesMrkdwn(outline)));
 
   let folded = false;
   const foldedStates: { state: HostState; count: number }[] = [];
-  for (const state of stateSections(report)) {
+  for (const state of stateSections(vantages?.agreed ?? report)) {
     const lines = state.lines.slice(0, HOSTS_SHOWN).map(factMrkdwn);
     const shownHosts = state.lines.slice(0, HOSTS_SHOWN).reduce((sum, l) => sum + l.hosts, 0);
     const cut = state.lines.length > HOSTS_SHOWN || lines.some((l) => / \+[\d,]+ more/.test(l));
@@ -209,7 +213,24 @@ export function reportBlocks(report: DistributedReport, header: SweepHeader, now
   }
   blocks.push(context(escapeText(runLine(report))));
   blocks.push(reportActions(report, header, foldedStates));
-  return { blocks: blocks.slice(0, BLOCK_LIMITS.blocks), text: clip(`${header.text}${sweptNetworks(report)}: ${summaryLine(report.summary, report.durationMs)}`, 3000), folded };
+  const summary = `${countsWords(report, vantages)} · ${formatDuration(report.durationMs)}`;
+  return { blocks: blocks.slice(0, BLOCK_LIMITS.blocks), text: clip(`${header.text}${sweptNetworks(report)}: ${summary}`, 3000), folded };
+}
+
+/**
+ * The vantages' part of the report: who disagrees on how many hosts, one line per way of disagreeing (what each
+ * saw, in a few words), at most `HOSTS_SHOWN` lines (the CSV has one row per vantage per host), then the views
+ * that are missing and why.
+ */
+function vantageMrkdwn(report: DistributedReport, outline: VantageOutline): string {
+  const lines = [`*${escapeText(vantageTitle(report, outline))}*`];
+  const shown = outline.lines.slice(0, HOSTS_SHOWN);
+  lines.push(...shown.map(factMrkdwn));
+  const shownHosts = shown.reduce((sum, l) => sum + l.hosts, 0);
+  if (outline.disagree > shownHosts) lines.push(`and ${formatCount(outline.disagree - shownHosts)} more (the CSV has every view)`);
+  for (const missing of outline.missing) lines.push(`_${escapeText(`${missing.name}: ${missing.reason}`)}_`);
+  if (outline.names.length > 2) lines.push(`_from ${escapeText(outline.names.join(', '))}_`);
+  return lines.join('\n');
 }
 
 function runLine(report: DistributedReport): string {
@@ -288,7 +309,9 @@ export function hostsBlocks(report: AnyReport, state: HostState): KnownBlock[] {
  * summary, which is the map's legend too (`🟩 6 alive · ⬛ 245 silent · ▫️ not swept`).
  */
 export function filesComment(report: DistributedReport, map: SweepMap | undefined): string {
-  if (!map) return `Every host in one table: ${countsLine(report.summary)}`;
+  // From several vantages, the map draws the combined view and the table has a row per vantage per host.
+  const views = report.vantages ? ` · map: best view; CSV: each ${report.options.from === 'each' ? 'group' : 'agent'}'s` : '';
+  if (!map) return `Every host in one table: ${countsLine(report.summary)}${views}`;
   const more = map.more > 0 ? ` · ${map.more} more /16 not drawn` : '';
-  return `${mapLegend(map, report.summary)}${more}`;
+  return `${mapLegend(map, report.summary)}${more}${views}`;
 }

@@ -1,4 +1,4 @@
-import type { SweepReport } from '../core/report.js';
+import type { DistributedReport, HostResult, SweepReport } from '../core/report.js';
 
 const HEADER = [
   'ip',
@@ -22,30 +22,42 @@ function cell(value: string | number | undefined): string {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** One row per host; ports as `5432/open;22/closed`. */
-export function renderCsv(report: SweepReport): string {
-  const rows = [HEADER.join(',')];
-  for (const host of report.hosts) {
-    const rtt = host.icmp.rtt;
-    rows.push(
-      [
-        host.ip,
-        host.names?.join(' '),
-        host.state,
-        host.icmp.sent,
-        host.icmp.received,
-        host.icmp.lossPct,
-        rtt?.min.toFixed(3),
-        rtt?.avg.toFixed(3),
-        rtt?.max.toFixed(3),
-        rtt?.mdev.toFixed(3),
-        host.ports.map((p) => `${p.port}/${p.state}`).join(';'),
-        host.reporter?.address,
-        host.reporter?.reason,
-      ]
-        .map(cell)
-        .join(','),
-    );
+function hostCells(host: HostResult): (string | number | undefined)[] {
+  const rtt = host.icmp.rtt;
+  return [
+    host.names?.join(' '),
+    host.state,
+    host.icmp.sent,
+    host.icmp.received,
+    host.icmp.lossPct,
+    rtt?.min.toFixed(3),
+    rtt?.avg.toFixed(3),
+    rtt?.max.toFixed(3),
+    rtt?.mdev.toFixed(3),
+    host.ports.map((p) => `${p.port}/${p.state}`).join(';'),
+    host.reporter?.address,
+    host.reporter?.reason,
+  ];
+}
+
+/**
+ * One row per host; ports as `5432/open;22/closed`. A sweep from several vantages (`from:all`, `from:each`) has one
+ * row per vantage per host, in the hosts' order, with the vantage (agent or group) in a `from` column after `ip`.
+ */
+export function renderCsv(report: SweepReport | DistributedReport): string {
+  const vantages = 'vantages' in report ? report.vantages : undefined;
+  if (vantages) {
+    const rows = [['ip', 'from', ...HEADER.slice(1)].join(',')];
+    const seen = vantages.map((v) => new Map(v.hosts.map((h) => [h.ip, h])));
+    for (const { ip } of report.hosts) {
+      vantages.forEach((vantage, i) => {
+        const host = seen[i]?.get(ip);
+        if (host) rows.push([ip, vantage.name, ...hostCells(host)].map(cell).join(','));
+      });
+    }
+    return rows.join('\n') + '\n';
   }
+  const rows = [HEADER.join(',')];
+  for (const host of report.hosts) rows.push([host.ip, ...hostCells(host)].map(cell).join(','));
   return rows.join('\n') + '\n';
 }

@@ -1,4 +1,4 @@
-import type { HostResult, SweepReport } from '../core/report.js';
+import type { DistributedReport, HostResult, SweepReport, VantageView } from '../core/report.js';
 import type { EchoStats, RttStats } from '../core/stats.js';
 
 /** Bytes of JSON handed out at once. */
@@ -8,21 +8,40 @@ const CHUNK_BYTES = 1 << 18;
  * The report model as JSON, in pieces of bytes: a /16 report is about 9 MB, and building it as one string would
  * hold that (and its intermediate copies) in memory at once. The hosts come last, after every other field.
  *
- * Equal to JSON.stringify of the report in meaning (and in bytes when the keys are in the order the engine makes
- * them), but written as ASCII straight into bytes: on a /16, JSON.stringify and then encoding its ~9 MB of string
- * to UTF-8 took ~190 ms, this takes ~35 ms. Non-ASCII characters in strings are written as \uXXXX escapes.
+ * Equal to JSON.stringify of the report in meaning (and in bytes when the keys are in the order the engine and the
+ * report worker make them: a `from:` sweep's vantages, each with its hosts last, then the combined hosts), but
+ * written as ASCII straight into bytes: on a /16, JSON.stringify and then encoding its ~9 MB of string to UTF-8
+ * took ~190 ms, this takes ~35 ms. Non-ASCII characters in strings are written as \uXXXX escapes.
  */
-export function* jsonChunks(report: SweepReport): Generator<Uint8Array> {
-  const { hosts, ...head } = report;
+export function* jsonChunks(report: SweepReport | DistributedReport): Generator<Uint8Array> {
+  const { hosts, ...rest } = report;
+  // From several vantages: each one's hosts too, written as the combined hosts are, before them.
+  const { vantages, ...head } = rest as Omit<DistributedReport, 'hosts'>;
   const out = new JsonBytes();
-  out.text(`${JSON.stringify(head).slice(0, -1)},"hosts":[`);
+  out.text(JSON.stringify(head).slice(0, -1));
+  if (vantages !== undefined) {
+    out.text(',"vantages":[');
+    for (let v = 0; v < vantages.length; v++) {
+      const { hosts: seen, ...view } = vantages[v] as VantageView;
+      out.text(`${v > 0 ? ',' : ''}${JSON.stringify(view).slice(0, -1)},"hosts":[`);
+      yield* writeHosts(out, seen);
+      out.text(']}');
+    }
+    out.text(']');
+  }
+  out.text(',"hosts":[');
+  yield* writeHosts(out, hosts);
+  out.text(']}\n');
+  yield out.take();
+}
+
+/** Hosts, comma separated, handing out the bytes written whenever they reach CHUNK_BYTES. */
+function* writeHosts(out: JsonBytes, hosts: readonly HostResult[]): Generator<Uint8Array> {
   for (let i = 0; i < hosts.length; i++) {
     if (i > 0) out.text(',');
     writeHost(out, hosts[i] as HostResult);
     if (out.length >= CHUNK_BYTES) yield out.take();
   }
-  out.text(']}\n');
-  yield out.take();
 }
 
 // Every field of the shapes written by hand below: a field added to one of them fails to compile here until it is.

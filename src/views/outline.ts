@@ -3,12 +3,14 @@
  * this same outline. Hosts with the same state, reason and sender are one fact with a list of address runs.
  */
 import type { AnyReport, HostResult } from '../core/report.js';
-import { isDistributed, partialCause, partialWords } from '../core/report.js';
+import { isDistributed, partialCause, partialWords, summarize } from '../core/report.js';
+import { compareVantages } from '../core/vantage.js';
+import type { Disagreement } from '../core/vantage.js';
 import type { ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState } from '../core/states.js';
 import { addressToBigInt } from '../core/targets.js';
 import { formatCount } from '../core/format.js';
-import { answerWords, changeWords, clockTime, READING_ORDER, reporterWords, STATE_TITLES, STATE_WORDS, timeAgo } from './words.js';
+import { answerWords, changeWords, clockTime, countsLine, READING_ORDER, reporterWords, STATE_TITLES, STATE_WORDS, timeAgo } from './words.js';
 
 /** Consecutive addresses: one host when `count` is 1. IPv4 runs stay within one /24. */
 export interface AddressRun {
@@ -249,6 +251,9 @@ export function reportNotes(report: AnyReport, failuresShown = Infinity): string
     notes.push(`P${partialWords(cause, report.summary.total, report.planned).slice(1)}.`);
   }
   if (isDistributed(report)) {
+    // A vantage whose agent left: every address may still be in, from the others; what is missing is its view.
+    const missing = (report.vantages ?? []).filter((v) => v.missing).map((v) => v.name);
+    if (missing.length > 0) notes.push(`Incomplete: no whole view from ${listWords(missing)}.`);
     for (const failure of report.failures.slice(0, failuresShown)) {
       notes.push(`Chunk ${failure.index} in ${failure.group} failed: ${failure.reason}`);
     }
@@ -257,4 +262,102 @@ export function reportNotes(report: AnyReport, failuresShown = Infinity): string
   }
   if (report.icmp.warning) notes.push(`Warning: ${report.icmp.warning}`);
   return notes;
+}
+
+/** A vantage whose view is missing, in part or whole, and why: its agent's trouble, not the hosts'. */
+export interface MissingVantage {
+  name: string;
+  reason: string;
+}
+
+/** What a sweep from several vantages (`from:all`, `from:each`) says before anything else: where they disagree. */
+export interface VantageOutline {
+  /** The vantages' names, in the plan's order. */
+  names: string[];
+  /** Hosts the vantages saw differently. */
+  disagree: number;
+  /** One line per way of disagreeing: the hosts, then what each vantage saw (`alive from lab-a, silent from lab-b`). */
+  lines: FactLine[];
+  missing: MissingVantage[];
+  /** The report with only the hosts every vantage agrees on, for its state sections and counts. */
+  agreed: AnyReport;
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+export function listWords(names: readonly string[]): string {
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1) ?? ''}`;
+}
+
+/**
+ * What each vantage saw of one host, in a few words: the state when the states differ, and the ports whose states
+ * differ (`alive`, `alive 5432 open`). `said`: add who sent an ICMP error (the terminal has the room).
+ */
+function seenWords(disagreement: Disagreement, sweeper: string, said: boolean): string {
+  const states = new Set(disagreement.views.map((v) => v.host.state));
+  const portStates = new Map<number, Set<string>>();
+  for (const { host } of disagreement.views) {
+    for (const port of host.ports) portStates.set(port.port, (portStates.get(port.port) ?? new Set<string>()).add(port.state));
+  }
+  const differing = [...portStates].filter(([, seen]) => seen.size > 1).map(([port]) => port).sort((a, b) => a - b);
+  const groups = new Map<string, string[]>();
+  for (const { vantage, host } of disagreement.views) {
+    const parts: string[] = [];
+    if (states.size > 1 || differing.length === 0) parts.push(STATE_WORDS[host.state]);
+    for (const port of differing) parts.push(`${port} ${host.ports.find((p) => p.port === port)?.state ?? 'not probed'}`);
+    if (said && host.reporter) parts.push(`(${reporterWords(host.reporter, host.ip, sweeper)})`);
+    const words = parts.join(' ');
+    groups.set(words, [...(groups.get(words) ?? []), vantage]);
+  }
+  return [...groups].map(([words, vantages]) => `${words} from ${listWords(vantages)}`).join(', ');
+}
+
+/**
+ * The vantages' outline of a report swept from several (undefined for any other): hosts that disagree in the same
+ * way share one line, the most hosts first; then what every vantage agrees on. `said`: name who sent each ICMP error.
+ */
+export function vantageOutline(report: AnyReport, said = false): VantageOutline | undefined {
+  if (!isDistributed(report) || !report.vantages) return undefined;
+  const { disagreements, agreed } = compareVantages(report);
+  const sweeper = sweeperOf(report);
+  const byWords = new Map<string, Disagreement[]>();
+  for (const d of disagreements) {
+    const words = seenWords(d, sweeper, said);
+    const group = byWords.get(words);
+    if (group) group.push(d);
+    else byWords.set(words, [d]);
+  }
+  const lines: FactLine[] = [...byWords].map(([detail, group]) =>
+    group.length === 1 && group[0]
+      ? { runs: [{ first: group[0].ip, last: group[0].ip, count: 1 }], ...(group[0].names ? { names: group[0].names } : {}), detail, hosts: 1 }
+      : { runs: addressRuns(group.map((d) => d.ip)), detail, hosts: group.length },
+  );
+  lines.sort((a, b) => b.hosts - a.hosts);
+  const missing = report.vantages.flatMap((v) => (v.missing ? [{ name: v.name, reason: v.missing }] : []));
+  return {
+    names: report.vantages.map((v) => v.name),
+    disagree: disagreements.length,
+    lines,
+    missing,
+    agreed: { ...report, hosts: agreed, summary: summarize(agreed) },
+  };
+}
+
+/** The first words of a report from several vantages: `1 seen differently · 253 silent`; of any other, its counts. */
+export function countsWords(report: AnyReport, outline = vantageOutline(report)): string {
+  if (!outline) return countsLine(report.summary);
+  const agreed = countsLine(outline.agreed.summary);
+  if (outline.disagree === 0) return agreed;
+  return `${formatCount(outline.disagree)} seen differently${outline.agreed.summary.total > 0 ? ` · ${agreed}` : ''}`;
+}
+
+/** `lab-a and lab-b disagree on 1 host`, `3 agents agree on all 254 hosts`: the title of the vantages' part. */
+export function vantageTitle(report: AnyReport, outline: VantageOutline): string {
+  const who = outline.names.length <= 2 ? listWords(outline.names) : `${outline.names.length} ${isFromEach(report) ? 'groups' : 'agents'}`;
+  if (outline.disagree > 0) return `${who} disagree on ${formatCount(outline.disagree)} host${outline.disagree === 1 ? '' : 's'}`;
+  return `${who} agree on ${outline.agreed.summary.total === 1 ? 'the one host' : `all ${formatCount(outline.agreed.summary.total)} hosts`}`;
+}
+
+function isFromEach(report: AnyReport): boolean {
+  return report.options.from === 'each';
 }

@@ -5,9 +5,9 @@
 import type { AnyReport, DistributedReport } from '../core/report.js';
 import { isDistributed } from '../core/report.js';
 import { describeResolverError, formatCount, formatDuration } from '../core/format.js';
-import type { ChangesOutline, FactLine } from './outline.js';
-import { changesOutlines, reportNotes, runsText, stateSections } from './outline.js';
-import { finishedAt, packetTotals, summaryLine, targetsWords } from './words.js';
+import type { ChangesOutline, FactLine, VantageOutline } from './outline.js';
+import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
+import { countsLine, finishedAt, packetTotals, summaryLine, targetsWords } from './words.js';
 
 /** Wraps a list of items at `width` columns, each line indented. */
 function wrapList(items: readonly string[], indent: string, width = 100): string[] {
@@ -65,12 +65,18 @@ function changeText(outline: ChangesOutline): string[] {
 /** The report as the terminal shows it. */
 export function renderText(report: AnyReport): string {
   const lines: string[] = [];
-  lines.push(`${targetsWords(report.targets)} — ${summaryLine(report.summary, report.durationMs)}`);
+  const vantages = vantageOutline(report, true);
+  lines.push(
+    `${[targetsWords(report.targets), ...fromWords(report)].join(' ')} — ` +
+      (vantages ? `${countsWords(report, vantages)} · ${formatDuration(report.durationMs)}` : summaryLine(report.summary, report.durationMs)),
+  );
+  // From several vantages: where they disagree comes first, then the hosts they all agree on.
+  if (vantages) lines.push(...vantageText(report, vantages));
   // Failed chunks are listed under Run.
   for (const note of reportNotes(report, 0)) lines.push(note);
   for (const outline of changesOutlines(report, finishedAt(report))) lines.push(...changeText(outline));
 
-  for (const section of stateSections(report)) {
+  for (const section of stateSections(vantages?.agreed ?? report)) {
     lines.push('', `${section.title} (${formatCount(section.count)})`, ...factLines(section.lines));
   }
 
@@ -85,7 +91,10 @@ export function renderText(report: AnyReport): string {
     }
   }
 
-  const totals = packetTotals(report);
+  // From several vantages, every vantage's probes count: N agents, N times the packets.
+  const views = isDistributed(report) ? report.vantages : undefined;
+  const totals = views ? sumTotals(views.map((v) => packetTotals({ ...report, hosts: v.hosts }))) : packetTotals(report);
+  const from = views ? ` from ${views.length} ${report.options.from === 'each' ? 'groups' : 'agents'}` : '';
   const loss =
     totals.echoesSent > 0
       ? `, ${Math.round(((totals.echoesSent - totals.echoesReceived) / totals.echoesSent) * 1000) / 10}% loss`
@@ -93,13 +102,39 @@ export function renderText(report: AnyReport): string {
   lines.push(
     '',
     'Statistics',
-    `  ${formatCount(report.summary.total)} addresses in ${formatDuration(report.durationMs)}` +
+    `  ${formatCount(report.summary.total)} addresses${from} in ${formatDuration(report.durationMs)}` +
       ` · echoes ${formatCount(totals.echoesSent)} sent, ` +
       `${formatCount(totals.echoesReceived)} received${loss}` +
       (totals.tcpAttempts > 0 ? ` · ${formatCount(totals.tcpAttempts)} TCP connects` : ''),
   );
   if (isDistributed(report)) lines.push(...runLines(report));
   return lines.join('\n') + '\n';
+}
+
+function sumTotals(all: readonly ReturnType<typeof packetTotals>[]): ReturnType<typeof packetTotals> {
+  return all.reduce(
+    (sum, t) => ({ echoesSent: sum.echoesSent + t.echoesSent, echoesReceived: sum.echoesReceived + t.echoesReceived, tcpAttempts: sum.tcpAttempts + t.tcpAttempts }),
+    { echoesSent: 0, echoesReceived: 0, tcpAttempts: 0 },
+  );
+}
+
+/** `from:all`, `vpc:a,b from:each`: how the targets were swept, for the headline. */
+function fromWords(report: AnyReport): string[] {
+  const { from, vpcs } = report.options;
+  if (from === undefined) return [];
+  return [...(vpcs ? [`vpc:${vpcs.join(',')}`] : []), `from:${from}`];
+}
+
+/** The vantages, the hosts they saw differently (each line: what each saw), the views missing, and the agreement. */
+function vantageText(report: AnyReport, outline: VantageOutline): string[] {
+  const names = outline.names.length > 2 ? ` (${outline.names.join(', ')})` : '';
+  const lines = ['', `${vantageTitle(report, outline)}${names}`];
+  if (outline.lines.length > 0) lines.push(...factLines(outline.lines));
+  for (const missing of outline.missing) lines.push(`  ${missing.name}: ${missing.reason}`);
+  if (outline.disagree > 0 && outline.agreed.summary.total > 0) {
+    lines.push(`They agree on the other ${formatCount(outline.agreed.summary.total)}: ${countsLine(outline.agreed.summary)}`);
+  }
+  return lines;
 }
 
 function plural(n: number, word: string): string {

@@ -7,6 +7,7 @@ import { ALL_GROUPS } from '../core/report.js';
 import type { PortChange, ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
 import { formatCount, formatDuration } from '../core/format.js';
+import type { Vantages } from '../core/request.js';
 
 /** Section titles, one per state. */
 export const STATE_TITLES: Record<HostState, string> = {
@@ -211,4 +212,15 @@ export function packetTotals(report: SweepReport): { echoesSent: number; echoesR
     for (const port of host.ports) tcpAttempts += port.attempts;
   }
   return { echoesSent, echoesReceived, tcpAttempts };
+}
+
+/**
+ * What sweeping from several vantages costs, said before it runs: `from 2 agents (lab-a, lab-b): 2× the probes,
+ * 254 addresses each (508 in all), each at its own agent's rate`.
+ */
+export function vantageCost(names: readonly string[], addresses: number, probes: number, from: Vantages | undefined): string {
+  const what = from === 'each' ? 'groups' : 'agents';
+  const each = addresses > 0 ? `, ${formatCount(addresses)} addresses each (${formatCount(probes)} in all)` : '';
+  const rate = from === 'each' ? "each group at its own agents' rate" : "each at its own agent's rate";
+  return `from ${names.length} ${what} (${names.join(', ')}): ${names.length}× the probes${each}, ${rate}`;
 }

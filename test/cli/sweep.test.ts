@@ -58,6 +58,7 @@ describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
     [['127.0.0.1', 'count:0'], 'count:0'],
     [['127.0.0.1', 'bogus:1'], 'bogus'],
     [['127.0.0.1', '--frobnicate'], 'frobnicate'],
+    [['127.0.0.1', 'from:all'], 'zensweep submit'],
     [[], 'target'],
   ] as const) {
     it(`refuses bad input with exit 2 and one line naming it: ${args.join(' ') || '(nothing)'}`, async () => {

@@ -516,3 +516,42 @@ describe('SWEEP_LIMITS: the grammar, the job schema and the agent', () => {
     assert.equal(loadEngineConfig({}).maxAddresses, SWEEP_LIMITS.addresses.default);
   });
 });
+
+describe('several vantages: from:all, vpc:a,b from:each', () => {
+  it('reads from:all and from:each, and several groups with vpc:a,b (sorted, each once)', () => {
+    assert.equal(parseSweepText('10.0.1.0/24 from:all').options.from, 'all');
+    assert.equal(parseSweepText('10.0.1.0/24 vpc:prod FROM=all').options.from, 'all');
+    const each = parseSweepText('10.0.1.0/24 vpc:prod,OnPrem,prod from:each');
+    assert.deepEqual([each.options.vpc, each.options.vpcs, each.options.from], [undefined, ['onprem', 'prod'], 'each']);
+    // One name, however often: one group, as vpc:NAME.
+    assert.deepEqual(parseSweepText('10.0.1.0/24 vpc:prod,prod from:all').options.vpc, 'prod');
+    // Every agent of each named group.
+    assert.deepEqual(parseSweepText('10.0.1.0/24 vpc:a,b from:all').options.vpcs, ['a', 'b']);
+  });
+
+  it('writes them back in the words that parse to the same request', () => {
+    for (const text of ['10.0.1.0/24 from:all', '10.0.1.0/24 vpc:prod from:all', '10.0.1.0/24 tcp:22 vpc:onprem,prod from:each save:x']) {
+      const request = parseSweepText(text);
+      assert.equal(describeRequest(request), text);
+      assert.deepEqual(parseSweepText(describeRequest(request)), request);
+    }
+  });
+
+  it('refuses what does not say which vantages, in one sentence with an example', () => {
+    optionRefused('10.0.1.0/24 from:some', 'from:some', 'from takes all', 'e.g. from:all');
+    optionRefused('10.0.1.0/24 vpc:onprem,prod', 'vpc:onprem,prod names several groups', 'from:each');
+    optionRefused('10.0.1.0/24 from:each', 'from:each sweeps the same targets from each of several groups', 'vpc:onprem,prod from:each');
+    optionRefused('10.0.1.0/24 vpc:prod from:each', 'from:each', 'name two or more');
+    optionRefused('10.0.1.0/24 vpc:all,prod from:each', 'lists all with other groups');
+    optionRefused('10.0.1.0/24 vpc:prod,Bad! from:each', 'is not a valid agent group');
+    optionRefused('10.0.1.0/24 from:all from:each', 'repeats from');
+  });
+
+  it('keeps the vantages in chunk and report job data, which the agents check again', () => {
+    const request = parseSweepText('10.0.1.0/24 vpc:a,b from:each');
+    const chunk = { v: 1, sweepId: 's', group: 'a', agent: 'a-1', index: 0, targets: ['10.0.1.1'], options: request.options };
+    assert.deepEqual(chunkJobSchema.parse(chunk), chunk);
+    assert.equal(chunkJobSchema.safeParse({ ...chunk, options: { ...request.options, from: 'some' } }).success, false);
+    assert.equal(chunkJobSchema.safeParse({ ...chunk, options: { ...request.options, vpcs: ['a'] } }).success, false);
+  });
+});

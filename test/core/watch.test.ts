@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidOptionError } from '../../src/core/errors.js';
-import { parseCommand, parseSweepText } from '../../src/core/grammar.js';
+import { describeRequest, parseCommand, parseSweepText } from '../../src/core/grammar.js';
 import { FACTS_VERSION, FLAP_CHANGES, QUIET, SETTLE_RUNS, adoptFacts, firstState, hostSignature, observeRun } from '../../src/core/watch.js';
 import { compactHosts } from '../../src/core/diff.js';
 import { diagnoseIcmpError, diagnoseLocalError } from '../../src/core/diagnosis.js';
@@ -215,5 +215,29 @@ describe('watch messages (changeLines)', () => {
       '10.0.1.50 alive → TCP only',
       '10.0.1.60 became unreachable',
     ]);
+  });
+});
+
+describe('watch grammar: confirm:agents', () => {
+  it('sweeps from every agent and needs their agreement, with or without a number of runs', () => {
+    const agents = parseCommand('watch 10.0.1.0/24 tcp:5432 confirm:agents');
+    assert.deepEqual(agents, {
+      kind: 'watch',
+      watch: { request: parseSweepText('10.0.1.0/24 tcp:5432 from:all'), everyMs: 300_000, confirm: 1, agents: true },
+    });
+    const both = parseCommand('watch 10.0.1.0/24 confirm:AGENTS,3');
+    assert.equal(both.kind === 'watch' && both.watch.confirm, 3);
+    assert.equal(both.kind === 'watch' && both.watch.agents, true);
+    // from:each says which vantages must agree: the groups.
+    const groups = parseCommand('watch 10.0.1.0/24 vpc:onprem,prod from:each confirm:agents');
+    assert.equal(groups.kind === 'watch' && groups.watch.request.options.from, 'each');
+    assert.equal(groups.kind === 'watch' && describeRequest(groups.watch.request), '10.0.1.0/24 vpc:onprem,prod from:each');
+  });
+
+  it('refuses a confirm that is neither runs nor agents, or says either twice', () => {
+    for (const text of ['confirm:agent', 'confirm:agents,agents', 'confirm:2,3', 'confirm:agents,0']) {
+      const pattern = new RegExp(`^${text.replace(/[.,]/g, '\\$&')} is not valid: confirm takes .* e\\.g\\. confirm:2$`);
+      assert.throws(() => parseCommand(`watch 10.0.1.0/24 ${text}`), (e: unknown) => e instanceof InvalidOptionError && pattern.test(e.message));
+    }
   });
 });

@@ -314,3 +314,29 @@ describe('policy (property)', () => {
     assert.ok(passed > 20 && refused > 20, `passed ${passed}, refused ${refused}`);
   });
 });
+
+describe('policy on sweeps from several vantages', () => {
+  const policy = parsePolicy(JSON.stringify({ rules: [{ channels: ['C0OPS'], groups: ['prod'] }, { channels: ['C0BOTH'], groups: ['prod', 'onprem'] }] }));
+  const agents = [agent('prod', ['10.0.0.0/16']), agent('onprem', ['10.0.0.0/8'])];
+
+  it('vpc:a,b from:each: every group named must be allowed, from the words and again on the plan', () => {
+    const ops = { channel: 'C0OPS', user: 'U1' };
+    assert.throws(() => planFor(policy, ops, '10.0.1.0/24 vpc:onprem,prod from:each', agents), refusedWith('this channel may sweep only prod'));
+    const plan = planFor(policy, { channel: 'C0BOTH', user: 'U1' }, '10.0.1.0/24 vpc:onprem,prod from:each', agents);
+    assert.deepEqual(plan.vantages?.map((v) => v.name), ['onprem', 'prod']);
+  });
+
+  it('from:all: the same addresses, judged once per group, whatever the number of agents', () => {
+    const judged: string[] = [];
+    const twice = [agent('prod', ['10.0.0.0/16']), { ...agent('prod', ['10.0.0.0/16']), id: 'prod-2' }];
+    const plan = planSweep(parseSweepText('10.0.1.0/24 from:all'), twice, {
+      authorize: (r) => {
+        judged.push(...r.addresses.keys());
+        return checkPolicy(policy, { channel: 'C0OPS', user: 'U1' }, r);
+      },
+    });
+    assert.deepEqual(judged, ['prod']);
+    assert.equal(plan.vantages?.length, 2);
+  });
+});
+

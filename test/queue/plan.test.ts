@@ -79,3 +79,79 @@ describe('planSweep', () => {
     assert.deepEqual(plan.chunks.map((c) => c.group), ['lab', 'lab']);
   });
 });
+
+describe('planSweep from several vantages', () => {
+  const fleet = [
+    agent('prod', 'p1', ['10.0.0.0/16']),
+    agent('prod', 'p2', ['10.0.0.0/16']),
+    // Covers only part of what a sweep of 10.0.1.0/24 asks: not a vantage of it.
+    agent('prod', 'p3', ['10.0.1.0/25']),
+    agent('onprem', 'o1', ['10.0.0.0/8']),
+  ];
+
+  it('from:all: one copy of the chunks per live agent of the group that covers them, each for that agent', () => {
+    const plan = planSweep(parseSweepText('10.0.1.0/24 10.0.2.0/24 vpc:prod from:all'), fleet);
+    assert.deepEqual(
+      plan.chunks.map((c) => [c.index, c.group, c.agent, c.targets[0]]),
+      [
+        [0, 'prod', 'p1', '10.0.1.1-10.0.1.254'],
+        [1, 'prod', 'p1', '10.0.2.1-10.0.2.254'],
+        [2, 'prod', 'p2', '10.0.1.1-10.0.1.254'],
+        [3, 'prod', 'p2', '10.0.2.1-10.0.2.254'],
+      ],
+    );
+    assert.deepEqual(plan.vantages, [
+      { name: 'p1', group: 'prod', agent: 'p1', first: 0, count: 2, addresses: 508 },
+      { name: 'p2', group: 'prod', agent: 'p2', first: 2, count: 2, addresses: 508 },
+    ]);
+    assert.equal(plan.addresses, 508, 'the distinct addresses, once');
+  });
+
+  it('from:all leaves out an agent whose heartbeat is late (on its way out)', () => {
+    const late = { ...agent('prod', 'p2', ['10.0.0.0/16']), lastSeen: new Date(Date.now() - 60_000).toISOString() };
+    const plan = planSweep(parseSweepText('10.0.1.0/24 vpc:prod from:all'), [agent('prod', 'p1', ['10.0.0.0/16']), late]);
+    assert.deepEqual(plan.vantages?.map((v) => v.name), ['p1']);
+  });
+
+  it('vpc:a,b from:each: each group sweeps every target, and the policy judges each group’s addresses once', () => {
+    const judged: [string, string[]][] = [];
+    const plan = planSweep(parseSweepText('10.0.1.0/28 db.internal vpc:onprem,prod from:each'), fleet, {
+      authorize: (reach) => {
+        for (const [group, set] of reach.addresses) judged.push([group, set.toTargets()]);
+        return new Map([['prod', ['10.0.1.0/24']]]);
+      },
+    });
+    assert.deepEqual(judged, [
+      ['onprem', ['10.0.1.1-10.0.1.14']],
+      ['prod', ['10.0.1.1-10.0.1.14']],
+    ]);
+    assert.deepEqual(
+      plan.chunks.map((c) => [c.index, c.group, c.agent, c.targets.join(' '), c.scope?.join(' ')]),
+      [
+        [0, 'onprem', undefined, '10.0.1.1-10.0.1.14', undefined],
+        [1, 'onprem', undefined, 'db.internal', undefined],
+        [2, 'prod', undefined, '10.0.1.1-10.0.1.14', '10.0.1.0/24'],
+        [3, 'prod', undefined, 'db.internal', '10.0.1.0/24'],
+      ],
+    );
+    assert.deepEqual(plan.vantages?.map((v) => [v.name, v.first, v.count]), [
+      ['onprem', 0, 2],
+      ['prod', 2, 2],
+    ]);
+  });
+
+  it('refuses a group that does not cover the targets, or has no live agent', () => {
+    assert.throws(() => planSweep(parseSweepText('10.1.0.1 vpc:onprem,prod from:each'), fleet), /10\.1\.0\.1 is outside group prod/);
+    assert.throws(() => planSweep(parseSweepText('10.0.1.1 vpc:onprem,gone from:each'), fleet), /no live agent in group gone/);
+  });
+
+  it('counts every vantage’s addresses against the size cap: N agents, N times the probes', () => {
+    assert.doesNotThrow(() => planSweep(parseSweepText('10.0.1.0/24 vpc:prod from:all'), fleet, { maxAddresses: 600 }));
+    assert.throws(
+      () => planSweep(parseSweepText('10.0.1.0/24 10.0.2.0/24 vpc:prod from:all'), fleet, { maxAddresses: 1000 }),
+      (e: unknown) =>
+        e instanceof SweepTooLargeError &&
+        e.message === "this sweep comes to 508 addresses from each of 2 agents, 1,016 in all; a sweep may probe at most 1,000 (from:all counts each vantage's)",
+    );
+  });
+});

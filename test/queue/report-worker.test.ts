@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { FlowProducer, Worker } from 'bullmq';
+import { FlowProducer, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEFAULT_OPTIONS } from '../../src/core/request.js';
 import type { HostResult } from '../../src/core/report.js';
@@ -209,5 +209,84 @@ describe('reportProcessor', () => {
     const two = await sweep(prefix, history, 'two', { targets, addresses: 254 }, (i) => ({ hosts: half(i).map(unreachable), planned: 127, complete: true }), 2);
     assert.equal(two.summary.unreachable, 252);
     assert.deepEqual(two.changes?.diff, { appeared: [], wentSilent: [], changed: [], unchanged: 254, notCompared: [] });
+  });
+
+  it('puts each vantage of a from:all sweep together apart, the combined view in hosts, and a missing view as missing', async () => {
+    const id = randomBytes(4).toString('hex');
+    const prefix = `zstest${id}`;
+    const sweepId = `sweep-${id}`;
+    const group = 'lab';
+    const reportQueue = `reports-${id}`;
+    const store = new ResultStore(connection, prefix);
+    const left = `agent a3 of ${group} left before it ran this chunk`;
+    const host = (ip: string, state: HostResult['state']): HostResult => ({ ip, state, icmp: { sent: 1, received: state === 'alive' ? 1 : 0, lossPct: state === 'alive' ? 0 : 100 }, ports: [] });
+    // What each agent saw of 198.18.4.10-11; a3 never ran its copy.
+    const seen: Record<string, HostResult[]> = {
+      a1: [host('198.18.4.10', 'alive'), host('198.18.4.11', 'silent')],
+      a2: [host('198.18.4.10', 'silent'), host('198.18.4.11', 'prohibited')],
+    };
+    const agents = ['a1', 'a2', 'a3'];
+    const report: ReportJob = {
+      v: 1,
+      sweepId,
+      targets: ['198.18.4.10-11'],
+      options: { ...DEFAULT_OPTIONS, from: 'all' },
+      groups: [group],
+      requestedBy: 'U1',
+      addresses: 2,
+      createdAt: new Date().toISOString(),
+      vantages: agents.map((agent, index) => ({ name: agent, group, agent, first: index, count: 1, addresses: 2 })),
+    };
+    const bull = redisConnection(redis.url);
+    const flows = new FlowProducer({ connection: bull });
+    const queueOf = (agent: string): string => `sweep.${group}@${agent}-${id}`;
+    const workers = agents.map(
+      (agent, index) =>
+        new Worker(
+          queueOf(agent),
+          async (): Promise<ChunkResult> => {
+            const hosts = seen[agent];
+            if (!hosts) throw new UnrecoverableError(left);
+            await store.saveChunk(sweepId, index, { hosts, names: [] });
+            return { index, group, agentId: agent, planned: 2, complete: true, icmp: { available: true }, durationMs: 5, attempt: 1, stalled: 0 };
+          },
+          { connection: bull },
+        ),
+    );
+    const reports = new Worker(reportQueue, reportProcessor({ connection, prefix }), { connection: bull });
+    try {
+      await flows.add({
+        name: 'report',
+        queueName: reportQueue,
+        data: report,
+        opts: { jobId: sweepId },
+        children: agents.map((agent, index) => ({
+          name: 'chunk',
+          queueName: queueOf(agent),
+          data: { index },
+          opts: { jobId: `${sweepId}.${index}`, ignoreDependencyOnFailure: true },
+        })),
+      });
+      const built = await waitFor('the report', () => store.loadReport(sweepId), { timeoutMs: 30_000 });
+      assert.deepEqual(
+        built.vantages?.map((v) => [v.name, v.complete, v.missing, v.planned, v.hosts.map((h) => h.state)]),
+        [
+          ['a1', true, undefined, 2, ['alive', 'silent']],
+          ['a2', true, undefined, 2, ['silent', 'prohibited']],
+          ['a3', false, `no view: ${left}`, 2, []],
+        ],
+      );
+      // Each host as it was reached best; each address once; the addresses planned once, not once per agent.
+      assert.deepEqual(built.hosts.map((h) => [h.ip, h.state]), [
+        ['198.18.4.10', 'alive'],
+        ['198.18.4.11', 'prohibited'],
+      ]);
+      assert.equal(built.planned, 2);
+      assert.deepEqual(built.summary, { alive: 1, alive_tcp_only: 0, prohibited: 1, unreachable: 0, silent: 0, total: 2 });
+      assert.deepEqual(built.failures, [{ index: 2, group, reason: left }]);
+      assert.equal(built.complete, false);
+    } finally {
+      await Promise.all([...workers.map((w) => w.close()), reports.close(), flows.close()]);
+    }
   });
 });

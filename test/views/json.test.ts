@@ -5,6 +5,7 @@ import type { HostResult, SweepReport } from '../../src/core/report.js';
 import { summarize } from '../../src/core/report.js';
 import { jsonChunks } from '../../src/views/json.js';
 import { loadReportFixture } from '../support/report-fixtures.js';
+import { host, vantageReport, view } from '../support/vantage-fixtures.js';
 
 function jsonOf(report: SweepReport): string {
   return Buffer.concat([...jsonChunks(report)]).toString('latin1');
@@ -59,7 +60,15 @@ describe('jsonChunks (the --json view)', () => {
     assert.deepEqual(JSON.parse(jsonOf(many)), JSON.parse(JSON.stringify(many)));
   });
 
-  it('writes ASCII only: other characters become \\u escapes, the same strings once parsed', () => {
+  it('writes a report from several vantages (from:all) as JSON.stringify does: each vantage with its hosts', () => {
+    const report = vantageReport(['127.0.0.1-2'], [
+      view('lab-a', [host('127.0.0.1', 'alive'), host('127.0.0.2', 'prohibited')]),
+      view('lab-b', [host('127.0.0.1', 'silent')], 'no view of 127.0.0.2: agent lab-b left'),
+    ]);
+    assert.equal(jsonOf(report), `${JSON.stringify(report)}\n`);
+  });
+
+    it('writes ASCII only: other characters become \\u escapes, the same strings once parsed', () => {
     const host: HostResult = { ...aliveHost('127.0.0.1', [1, 1, 1, 0]), names: ['café.example', '日本.example', '😀'] };
     const report = reportOf([host], { targets: ['café.example'], names: [{ name: 'café.example', addresses: ['127.0.0.1'] }] });
     const json = jsonOf(report);

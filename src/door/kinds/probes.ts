@@ -10,6 +10,8 @@ import { DIAG_LIMITS, TRACE_LIMITS } from '../../core/trace.js';
 import { describeTrace } from '../../core/trace-grammar.js';
 import { flowOf, newSweepId } from '../../queue/dispatcher.js';
 import type { Dispatcher } from '../../queue/dispatcher.js';
+import { plannedProbes } from '../../queue/plan.js';
+import type { PlannedVantage } from '../../queue/plan.js';
 import { hostJobOf, hostJobTimeoutMs, newHostJobId, sweepRequestOf } from '../../queue/host-jobs.js';
 import type { HostJob, HostRequest, PlannedHostJob } from '../../queue/host-jobs.js';
 import type { CommandOf, DoorContext, RunContext } from '../kind.js';
@@ -52,12 +54,18 @@ export interface StartedSweep {
   groups: string[];
   addresses: number;
   chunks: number;
+  /** `from:all` / `from:each`: the vantages (agents or groups), each probing the addresses again. */
+  vantages?: PlannedVantage[];
+  /** Probes of an address in all: `addresses` once per vantage (without `from:`, `addresses`). */
+  probes: number;
 }
 
 export const SWEEP = declareKind({
   kind: 'sweep',
   touches: 'probes',
   limits: SWEEP_LIMITS,
+  // One slot, sized for one vantage's share: with from:, each agent probes its copy at the sweep's rate at the same
+  // time as the others (the rate is per agent), so N vantages take about as long as one, at N times the probes.
   starts: { newId: newSweepId, slotMs: (planned: PlannedSweep, command) => sweepSlotMs(planned.plan.addresses, command.request.options) },
   // compare:NAME reads the asking channel's own baselines (`cli` for the command line).
   decide: (command, { judge, services, request }: DoorContext<DoorServices>) =>
@@ -78,7 +86,16 @@ export const SWEEP = declareKind({
     });
     const flow = flowOf(command.request, asker.user, id, planned.plan, asker.channel);
     await services.start.sweep({ flow, text, asker, ...(context.slot ? { slot: context.slot } : {}) });
-    return { id, text, groups: planned.plan.groups, addresses: planned.plan.addresses, chunks: flow.chunks.length };
+    const { plan } = planned;
+    return {
+      id,
+      text,
+      groups: plan.groups,
+      addresses: plan.addresses,
+      chunks: flow.chunks.length,
+      probes: plannedProbes(plan),
+      ...(plan.vantages ? { vantages: plan.vantages } : {}),
+    };
   },
   audited: 'started',
 });

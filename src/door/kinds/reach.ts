@@ -3,11 +3,16 @@ import type { PlannedChunk } from '../../queue/plan.js';
 import type { SweepRecord } from '../../queue/history.js';
 import type { Touched } from '../policy.js';
 
-/** A plan's targets by group, merged: what its request record keeps. */
+/** A plan's targets by group, merged (each once): what its request record keeps. */
 export function reachOf(chunks: readonly Pick<PlannedChunk, 'group' | 'targets'>[]): { group: string; targets: string[] }[] {
-  const byGroup = new Map<string, string[]>();
-  for (const chunk of chunks) byGroup.set(chunk.group, [...(byGroup.get(chunk.group) ?? []), ...chunk.targets]);
-  return [...byGroup].map(([group, targets]) => ({ group, targets }));
+  // A set: from:all gives each agent of a group the same chunks.
+  const byGroup = new Map<string, Set<string>>();
+  for (const chunk of chunks) {
+    const targets = byGroup.get(chunk.group) ?? new Set<string>();
+    for (const target of chunk.targets) targets.add(target);
+    byGroup.set(chunk.group, targets);
+  }
+  return [...byGroup].map(([group, targets]) => ({ group, targets: [...targets] }));
 }
 
 /** The addresses of target words (names left out: they are judged by their group); bad words are skipped. */

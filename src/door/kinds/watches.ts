@@ -58,7 +58,7 @@ export const WATCH = declareKind({
     judge.probe(command.watch.request, (authorize) => services.dispatcher.plan(command.watch.request, authorize)),
   async run(command, planned, { services, request }): Promise<WatchRecord> {
     const watches = watchServices(services);
-    const { request: sweep, everyMs, confirm } = command.watch;
+    const { request: sweep, everyMs, confirm, agents } = command.watch;
     if (everyMs < watches.minIntervalMs) {
       throw new WatchTooFrequentError(
         `every:${formatEvery(everyMs)} is more often than watches may run here (every ${formatEvery(watches.minIntervalMs)} at most), ` +
@@ -74,6 +74,7 @@ export const WATCH = declareKind({
       sweep: describeRequest(sweep),
       everyMs,
       confirm,
+      ...(agents ? { agents } : {}),
       groups: planned.plan.groups,
       outbox: [],
     };

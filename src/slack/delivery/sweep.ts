@@ -63,7 +63,17 @@ export async function deliverSweep(data: SweepDelivery | StartedSweepDelivery, d
   let report: DistributedReport;
   try {
     report = await deps.dispatcher.waitForReport(
-      { sweepId, plan: { groups: header.groups, chunks: [], addresses: header.addresses }, agents: [] },
+      {
+        sweepId,
+        plan: {
+          groups: header.groups,
+          chunks: [],
+          addresses: header.addresses,
+          // from:all: the agents' own queues are followed too, and the progress counts each vantage's probes.
+          ...(data.v === 2 && data.flow.report.vantages ? { vantages: data.flow.report.vantages } : {}),
+        },
+        agents: [],
+      },
       {
         signal,
         onProgress: (progress) => {

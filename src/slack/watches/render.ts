@@ -109,8 +109,9 @@ export interface WatchMessage {
 }
 
 function footer(watch: WatchRecord, summary: string): KnownBlock {
+  const agents = watch.agents ? ', seen by every agent' : '';
   return context(
-    `watch \`${watch.id}\` · every ${formatEvery(watch.everyMs)}, a change holds ${watch.confirm} run${watch.confirm === 1 ? '' : 's'} · ` +
+    `watch \`${watch.id}\` · every ${formatEvery(watch.everyMs)}, a change holds ${watch.confirm} run${watch.confirm === 1 ? '' : 's'}${agents} · ` +
       `last run: ${escapeText(summary)} · \`/sweep mute ${watch.id} 1h\``,
   );
 }
@@ -134,6 +135,26 @@ export function updateMessage(watch: WatchRecord, notice: Extract<WatchNoticeRec
   return {
     text: clip(`${watch.sweep}: ${lines.join(', ')}`, 300),
     blocks: [...lineBlocks(lines), footer(watch, notice.summary)],
+  };
+}
+
+/**
+ * `confirm:agents`: hosts one vantage (an agent) alone sees otherwise than before, while the others see them as
+ * before: a channel message of its own, said once, that names the vantage, and no incident.
+ */
+export function vantageMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'vantage' }>): WatchMessage {
+  const lines = notice.views.flatMap(({ vantage, changes }) => changeLines(changes).map((line) => `${vantage} alone sees ${line}`));
+  const who = notice.views.map((v) => v.vantage).join(', ');
+  return {
+    text: clip(`:eyes: ${watch.sweep}: ${lines.join(', ')}`, 300),
+    blocks: [
+      section(`:eyes: ${subject(watch)}: seen otherwise by ${escapeText(who)} only`),
+      ...lineBlocks(lines),
+      context(
+        escapeText(`The other agents see these hosts as before: this is ${who}'s own view (its path, a firewall in front of it), not the hosts'. No incident; said once.`),
+      ),
+      footer(watch, notice.summary),
+    ],
   };
 }
 

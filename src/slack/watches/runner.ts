@@ -8,7 +8,11 @@ import { summaryLine } from '../../views/words.js';
 import { parseSweepText } from '../../core/grammar.js';
 import type { SweepRequest } from '../../core/request.js';
 import { compactHosts } from '../../core/diff.js';
-import { adoptFacts, firstState, observeRun } from '../../core/watch.js';
+import { QUIET, adoptFacts, firstState, observeRun } from '../../core/watch.js';
+import { agreedObservation, newDissent } from '../../core/vantage.js';
+import type { VantageDissent } from '../../core/vantage.js';
+import { countsWords } from '../../views/outline.js';
+import { formatDuration } from '../../core/format.js';
 import type { BotMetrics, WatchRunOutcome } from '../../metrics/bot-metrics.js';
 import type { Dispatcher } from '../../queue/dispatcher.js';
 import { newSweepId } from '../../queue/dispatcher.js';
@@ -20,7 +24,7 @@ import type { ResultStore } from '../../queue/results.js';
 import { MAX_NOTICE_ATTEMPTS, MAX_OUTBOX } from '../../queue/watch-store.js';
 import type { WatchNoticeRecord, WatchRecord, WatchStore } from '../../queue/watch-store.js';
 import type { Requester } from '../../door/policy.js';
-import { alertMessage, cannotPostMessage, closedAlert, closedMessage, closedStandalone, pauseMessage, updateMessage } from './render.js';
+import { alertMessage, cannotPostMessage, closedAlert, closedMessage, closedStandalone, pauseMessage, updateMessage, vantageMessage } from './render.js';
 import type { WatchMessage } from './render.js';
 import { slackErrorCode } from '../errors.js';
 
@@ -45,6 +49,13 @@ export interface WatchRunnerDeps {
   log: Logger;
   /** Longest a run waits for its report, in ms, before it counts as inconclusive (its sweep is cancelled). */
   runTimeoutMs: number;
+}
+
+/** Dissents grouped by vantage, as a notice says them: each vantage's hosts, from the accepted state to what it saw. */
+function dissentViews(dissent: readonly VantageDissent[]): { vantage: string; changes: { ip: string; from: string; to: string }[] }[] {
+  const byVantage = new Map<string, { ip: string; from: string; to: string }[]>();
+  for (const d of dissent) byVantage.set(d.vantage, [...(byVantage.get(d.vantage) ?? []), { ip: d.ip, from: d.accepted, to: d.seen }]);
+  return [...byVantage].slice(0, 100).map(([vantage, changes]) => ({ vantage, changes }));
 }
 
 const runJobSchema = z.object({ v: z.literal(1), watchId: z.string().regex(/^w[0-9a-f]{6}$/) });
@@ -135,6 +146,9 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       case 'paused':
       case 'resumed':
         await postTo(watch, pauseMessage(watch, notice));
+        return;
+      case 'vantage':
+        await postTo(watch, vantageMessage(watch, notice));
         return;
       case 'update': {
         const thread = watch.state?.incident?.alert?.ts;
@@ -305,18 +319,38 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     // leave 1,440 reports a day in Redis until they expire.
     await deps.results?.deleteReport(sweepId);
     deps.metrics?.sweep(report.cancelled ? 'cancelled' : 'finished');
-    const summary = summaryLine(report.summary, report.durationMs);
+    const summary = report.vantages ? `${countsWords(report)} · ${formatDuration(report.durationMs)}` : summaryLine(report.summary, report.durationMs);
     if (report.cancelled) return finish('inconclusive', { sweepId, summary });
 
     // Only the hosts this run probed to a verdict, by their facts (as "what changed" compares them): a chunk that
-    // failed, or a host whose probes were stopped unanswered, leaves its hosts as they were.
-    const observed = new Map(compactHosts(report.hosts));
+    // failed, or a host whose probes were stopped unanswered, leaves its hosts as they were. With confirm:agents, a
+    // host the vantages disagree on is taken as it was, and what one vantage alone saw is that vantage's own view.
+    let observed = new Map(compactHosts(report.hosts));
+    let dissent: VantageDissent[] = [];
+    if (watch.agents && report.vantages) {
+      // Against the accepted states; at the first run, against the combined view (each host as best reached).
+      const state = watch.state;
+      const combined = observed;
+      const agreed = agreedObservation(report, (ip) => (state ? state.baseline[ip] : combined.get(ip)) ?? QUIET);
+      if (state) observed = agreed.observed;
+      dissent = agreed.dissent;
+    }
+    const { toSay, record } = newDissent(watch.state?.dissent, dissent);
+    const noteDissent = (): void => {
+      if (!watch.state) return;
+      if (Object.keys(record).length > 0) watch.state.dissent = record;
+      else delete watch.state.dissent;
+    };
     if (!watch.state) {
+      // The first run is the baseline: what the vantages disagree on then is the starting picture, not news.
       watch.state = firstState(observed);
+      noteDissent();
       return finish('unchanged', { sweepId, summary });
     }
     const verdict = observeRun(adoptFacts(watch.state, observed), observed, watch.confirm, new Date());
     watch.state = verdict.state;
+    noteDissent();
+    if (toSay.length > 0) say(watch, { kind: 'vantage', views: dissentViews(toSay), summary });
     const { changes, flapping, calmed } = verdict;
     if (verdict.opened) {
       say(watch, { kind: 'alert', changes, flapping, summary });
@@ -326,7 +360,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     } else if (changes.length + flapping.length + calmed.length > 0) {
       say(watch, { kind: 'update', changes, flapping, calmed, summary });
     }
-    const changed = verdict.opened || verdict.closed !== undefined || changes.length + flapping.length + calmed.length > 0;
+    const changed = verdict.opened || verdict.closed !== undefined || changes.length + flapping.length + calmed.length + toSay.length > 0;
     return finish(changed ? 'changed' : 'unchanged', { sweepId, summary });
   };
 
