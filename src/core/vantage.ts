@@ -5,19 +5,16 @@
  */
 import type { HostResult, NameResolution, VantageView } from './report.js';
 import { HOST_STATES } from './states.js';
-import { hostSignature } from './watch.js';
+import { hostFact } from './facts.js';
 
-/**
- * Whether two results of one host say the same fact. (The one line to change when facts get their own definition:
- * core/facts.ts `hostFact`.)
- */
+/** Whether two results of one host say the same fact, as "what changed" and watches compare them (core/facts.ts). */
 export function sameFact(a: HostResult, b: HostResult): boolean {
-  return hostSignature(a) === hostSignature(b);
+  return hostFact(a) === hostFact(b);
 }
 
 /** The fact a host's result says, as one comparable string (see `sameFact`). */
 export function factOf(host: HostResult): string {
-  return hostSignature(host);
+  return hostFact(host);
 }
 
 /** Lower is reached better: alive, TCP only, prohibited, unreachable, silent (the order of HOST_STATES). */
