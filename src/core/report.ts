@@ -30,6 +30,10 @@ export interface HostResult {
   reporter?: Reporter;
   /** The sweep stopped (past its time bound) before every probe of this host ended; the state is from those that did. */
   unfinished?: true;
+  /** On-link targets only: whether anything answered ARP (IPv4) or neighbour discovery (IPv6) for this address. */
+  link?: 'answered' | 'no_answer';
+  /** With `link: 'answered'`: the link-layer address that answered, lower-case `aa:bb:cc:dd:ee:ff`. */
+  mac?: string;
 }
 
 /** A host name target and what it resolved to where the probes ran. */
