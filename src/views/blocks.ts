@@ -12,7 +12,7 @@ import { describeResolverError, formatCount } from '../core/format.js';
 import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
 import type { ChangesOutline, FactLine } from './outline.js';
 import { changesOutlines, reportNotes, runsText, stateSections } from './outline.js';
-import { countsLine, finishedAt, STATE_WORDS, summaryLine } from './words.js';
+import { countsLine, finishedAt, shownSummary, STATE_WORDS, summaryLine } from './words.js';
 import { formatDuration } from '../core/format.js';
 import type { SweepMap } from './map.js';
 import { mapLegend } from './map.js';
@@ -97,7 +97,7 @@ export function finishedBlocks(header: SweepHeader, report: DistributedReport): 
   const status = report.cancelled ? 'cancelled' : report.complete ? 'done' : 'incomplete';
   return [
     section(`<@${header.user}> swept \`${escapeText(header.text)}\` in *${header.groups.join(', ')}*`),
-    context(`${status}: ${summaryLine(report.summary, report.durationMs)} · report in the thread`),
+    context(`${status}: ${summaryLine(shownSummary(report), report.durationMs)} · report in the thread`),
   ];
 }
 
@@ -125,7 +125,10 @@ export function factMrkdwn(line: FactLine): string {
   const detail = escapeText(line.detail);
   if (line.runs.length === 1 && line.runs[0]?.count === 1) {
     const names = line.names ? ` ${escapeText(line.names.join(', '))}` : '';
-    return `\`${line.runs[0].first}\`${names}${detail ? ` ${detail}` : ''}`;
+    const address = `\`${line.runs[0].first}\`${names}`;
+    // A long address (IPv6) and a long fact: the fact goes on the next line rather than onto a third row.
+    const joiner = address.length + detail.length + 1 > LINE_CHARS ? '\n' : ' ';
+    return `${address}${detail ? `${joiner}${detail}` : ''}`;
   }
   const room = LINE_CHARS - detail.length - 1;
   if (!detail || room >= 24) {
@@ -174,7 +177,8 @@ export interface ReportView {
  * when the sweep finished).
  */
 export function reportBlocks(report: DistributedReport, header: SweepHeader, now: Date = finishedAt(report)): ReportView {
-  const blocks: KnownBlock[] = [section(`*${countsLine(report.summary)}* · ${formatDuration(report.durationMs)}`)];
+  const summary = shownSummary(report);
+  const blocks: KnownBlock[] = [section(`*${countsLine(summary)}* · ${formatDuration(report.durationMs)}`)];
   const notes = reportNotes(report, 3);
   if (notes.length > 0) blocks.push(context(escapeText(notes.join('\n'))));
   for (const outline of changesOutlines(report, now)) blocks.push(section(changesMrkdwn(outline)));
@@ -200,7 +204,7 @@ export function reportBlocks(report: DistributedReport, header: SweepHeader, now
   }
   blocks.push(context(escapeText(runLine(report))));
   blocks.push(reportActions(report, header, foldedStates));
-  return { blocks: blocks.slice(0, BLOCK_LIMITS.blocks), text: clip(`${header.text}: ${summaryLine(report.summary, report.durationMs)}`, 3000), folded };
+  return { blocks: blocks.slice(0, BLOCK_LIMITS.blocks), text: clip(`${header.text}: ${summaryLine(summary, report.durationMs)}`, 3000), folded };
 }
 
 function runLine(report: DistributedReport): string {
@@ -279,7 +283,8 @@ export function hostsBlocks(report: AnyReport, state: HostState): KnownBlock[] {
  * summary, which is the map's legend too (`🟩 6 alive · ⬛ 245 silent · ▫️ not swept`).
  */
 export function filesComment(report: DistributedReport, map: SweepMap | undefined): string {
-  if (!map) return `Every host in one table: ${countsLine(report.summary)}`;
+  const summary = shownSummary(report);
+  if (!map) return `Every host in one table: ${countsLine(summary)}`;
   const more = map.more > 0 ? ` · ${map.more} more /16 not drawn` : '';
-  return `${mapLegend(map, report.summary)}${more}`;
+  return `${mapLegend(map, summary)}${more}`;
 }

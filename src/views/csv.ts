@@ -14,6 +14,8 @@ const HEADER = [
   'ports',
   'reported_by',
   'reason',
+  'link',
+  'mac',
 ];
 
 function cell(value: string | number | undefined): string {
@@ -22,7 +24,10 @@ function cell(value: string | number | undefined): string {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** One row per host; ports as `5432/open;22/closed`. */
+/**
+ * One row per host; ports as `5432/open;22/closed`. `link` and `mac` are empty for routed targets; on-link ones have
+ * `answered` (with the MAC that answered ARP/ND, when the neighbour table held it) or `no_answer`.
+ */
 export function renderCsv(report: SweepReport): string {
   const rows = [HEADER.join(',')];
   for (const host of report.hosts) {
@@ -42,6 +47,8 @@ export function renderCsv(report: SweepReport): string {
         host.ports.map((p) => `${p.port}/${p.state}`).join(';'),
         host.reporter?.address,
         host.reporter?.reason,
+        host.link,
+        host.mac,
       ]
         .map(cell)
         .join(','),

@@ -27,13 +27,13 @@ export function* jsonChunks(report: SweepReport): Generator<Uint8Array> {
 
 // Every field of the shapes written by hand below: a field added to one of them fails to compile here until it is.
 type Unwritten =
-  | Exclude<keyof HostResult, 'ip' | 'state' | 'icmp' | 'ports' | 'names' | 'reporter' | 'unfinished'>
+  | Exclude<keyof HostResult, 'ip' | 'state' | 'icmp' | 'ports' | 'names' | 'reporter' | 'unfinished' | 'link' | 'mac'>
   | Exclude<keyof EchoStats, 'sent' | 'received' | 'lossPct' | 'rtt'>
   | Exclude<keyof RttStats, 'min' | 'avg' | 'max' | 'mdev'>;
 const everyFieldWritten: Unwritten extends never ? true : never = true;
 void everyFieldWritten;
 
-/** One host, its keys in the engine's order (scheduler.ts finishHost). */
+/** One host, its keys in the engine's order (scheduler.ts finishHost, then LinkLog.decide). */
 function writeHost(out: JsonBytes, host: HostResult): void {
   out.text('{"ip":');
   out.string(host.ip);
@@ -47,6 +47,15 @@ function writeHost(out: JsonBytes, host: HostResult): void {
   if (host.names !== undefined) out.text(`,"names":${JSON.stringify(host.names)}`);
   if (host.reporter !== undefined) out.text(`,"reporter":${JSON.stringify(host.reporter)}`);
   if (host.unfinished !== undefined) out.text(`,"unfinished":${JSON.stringify(host.unfinished)}`);
+  // Decided once the sweep's last neighbour table read is in (link-watch.ts): after every other key.
+  if (host.link !== undefined) {
+    out.text(',"link":');
+    out.string(host.link);
+  }
+  if (host.mac !== undefined) {
+    out.text(',"mac":');
+    out.string(host.mac);
+  }
   out.text('}');
 }
 

@@ -7,7 +7,7 @@ import { isDistributed } from '../core/report.js';
 import { describeResolverError, formatCount, formatDuration } from '../core/format.js';
 import type { ChangesOutline, FactLine } from './outline.js';
 import { changesOutlines, reportNotes, runsText, stateSections } from './outline.js';
-import { finishedAt, packetTotals, summaryLine } from './words.js';
+import { finishedAt, packetTotals, shownSummary, summaryLine } from './words.js';
 
 /** Wraps a list of items at `width` columns, each line indented. */
 function wrapList(items: readonly string[], indent: string, width = 100): string[] {
@@ -65,7 +65,7 @@ function changeText(outline: ChangesOutline): string[] {
 /** The report as the terminal shows it. */
 export function renderText(report: AnyReport): string {
   const lines: string[] = [];
-  lines.push(`${report.targets.join(' ')} — ${summaryLine(report.summary, report.durationMs)}`);
+  lines.push(`${report.targets.join(' ')} — ${summaryLine(shownSummary(report), report.durationMs)}`);
   // Failed chunks are listed under Run.
   for (const note of reportNotes(report, 0)) lines.push(note);
   for (const outline of changesOutlines(report, finishedAt(report))) lines.push(...changeText(outline));
