@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   # The addon alone, its sockets on loopback (sender thread included), the engine on it (a burst of ICMP errors
-  # ending TCP connects), and the stress with workers.
-  tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/engine.test.ts test/engine/icmp-stress.test.ts)
+  # ending TCP connects), the stress with workers, and its neighbour table dumps of a namespace with entries in
+  # every state (read in a child process, which inherits the sanitized build and the preload).
+  tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/engine.test.ts test/engine/icmp-stress.test.ts
+    test/engine/neighbours.test.ts)
 fi
 
 compiler="${CC:-gcc}"

@@ -4,6 +4,9 @@ import type { SweepOptions } from '../core/request.js';
 import type { AddressSet } from '../core/targets.js';
 import { SendBudget } from './budget.js';
 import { IcmpEchoProber, MAX_OUTSTANDING_ECHOES } from './icmp/echo-prober.js';
+import { LinkWatch } from './link-watch.js';
+import { defaultNeighbourReader } from './neighbours.js';
+import type { NeighbourReader } from './neighbours.js';
 import { RouteTable, neighbourTableLimit } from './routes.js';
 import { DEFAULT_MAX_IN_FLIGHT, ProbeScheduler } from './scheduler.js';
 import { attemptTimeoutMs } from './time-bound.js';
@@ -54,18 +57,29 @@ export interface EngineOptions {
   openSocket?: ProbeSocketFactory;
   /** The routes that tell on-link targets; default the kernel's, read now. */
   routes?: RouteTable;
+  /**
+   * The neighbour table's reader, which tells the on-link hosts that answered ARP/ND from the empty addresses
+   * (HostResult.link); default the kernel's (netlink through the addon, else /proc/net/arp for IPv4), or none when
+   * `kit` is given (probers that send nothing leave nothing in the table). False: not read, no host gets a `link`.
+   */
+  neighbours?: NeighbourReader | false;
+  /** How often the neighbour table is read while on-link probes are out, in ms, default NEIGHBOUR_READ_EVERY_MS. */
+  neighbourReadEveryMs?: number;
 }
 
 /**
  * One prober and one send budget for every sweep run on it: an ICMP socket per family, TCP connects, a rate, an
  * in-flight count and an on-link allowance (budget.ts). `zensweep sweep` opens one per sweep; an agent opens one
  * at start and runs all its chunks on it, so a large sweep is bound by the rate and the timeout, not by how many
- * chunks run at once.
+ * chunks run at once. Its neighbour table reads (link-watch.ts) serve every sweep on it too: one dump per period,
+ * whatever the number of sweeps with on-link targets.
  */
 export class ProbeEngine {
   readonly kit: ProbeKit;
   readonly icmp: SweepReport['icmp'];
   readonly budget: SendBudget;
+  /** The reads of the neighbour table (and what they cost so far). */
+  readonly links: LinkWatch;
   private readonly routes: RouteTable;
   private readonly ownsKit: boolean;
   private schedulers = 0;
@@ -79,6 +93,8 @@ export class ProbeEngine {
       maxOnLink: Math.max(1, Math.min(maxInFlight, options.maxOnLink ?? Math.floor(neighbourTableLimit() / 2))),
     });
     this.ownsKit = options.kit === undefined;
+    const neighbours = options.neighbours ?? (options.kit ? false : defaultNeighbourReader());
+    this.links = new LinkWatch(neighbours === false ? undefined : neighbours, options.neighbourReadEveryMs);
     if (options.kit) {
       this.kit = options.kit;
       this.icmp = { available: options.kit.echo !== undefined };
@@ -94,16 +110,21 @@ export class ProbeEngine {
 
   /** A scheduler for `set` on this engine's probers and budget; `limits.maxInFlight` defaults to the engine's. */
   scheduler(set: AddressSet, total: number, options: SweepOptions, limits: SchedulerLimits = {}): ProbeScheduler {
+    const onLink = this.routes.onLinkTest(set);
+    // A sweep with no on-link target (a routed VPC range, loopback) has nothing to read: it costs no read at all.
+    const links = onLink ? this.links.open() : undefined;
     return new ProbeScheduler(set[Symbol.iterator](), total, options, this.kit, {
       ...limits,
       maxInFlight: Math.min(limits.maxInFlight ?? Infinity, this.budget.limits.maxInFlight),
       budget: this.budget,
-      onLink: this.routes.onLinkTest(set),
+      onLink,
+      ...(links ? { links } : {}),
       priority: this.schedulers++,
     });
   }
 
   close(): void {
+    this.links.close();
     this.budget.close();
     if (this.ownsKit) {
       this.kit.echo?.close();

@@ -5,6 +5,7 @@ import type { SweepOptions } from '../core/request.js';
 import type { Reporter } from '../core/states.js';
 import type { EchoStats } from '../core/stats.js';
 import { lossPercent, rttStats } from '../core/stats.js';
+import type { LinkLog } from './link-watch.js';
 import type { ProbeMeter } from './meter.js';
 import type { EchoProber, TcpAttempt, TcpOutcome, TcpProber } from './probers.js';
 import { DeadlineQueue, Fifo } from './queue.js';
@@ -39,6 +40,11 @@ export interface SchedulerLimits {
   budget?: SendBudget;
   /** True for an on-link target (ProbeEngine, from the kernel's routes); absent when none is. */
   onLink?: (address: string) => boolean;
+  /**
+   * What the kernel's neighbour table says of the on-link targets (ProbeEngine): told of each one's first probe, read
+   * once more when the sweep ends, and then asked for each on-link host's `link`.
+   */
+  links?: LinkLog;
   /** The pace of this sweep (`options.rate`), when shared with other schedulers (the chunks of one sweep). */
   bucket?: TokenBucket;
   /** Its place in the budget's line (ProbeEngine numbers its schedulers in order): lower is served first. */
@@ -166,6 +172,8 @@ export class ProbeScheduler implements BudgetWaiter {
   private heldAddress: string | undefined;
   /** Hosts of this scheduler holding on-link room. */
   private readonly onLinkHosts = new Set<ActiveHost>();
+  /** On-link hosts finished, whose `link` is decided once the sweep ends (SchedulerLimits.links). */
+  private readonly onLinkResults: HostResult[] = [];
   private resolve!: (value: SchedulerResult) => void;
   private readonly onEchoDone = (host: ActiveHost, rttMs: number, reporter: Reporter | undefined): void =>
     this.echoDone(host, rttMs, reporter);
@@ -227,6 +235,12 @@ export class ProbeScheduler implements BudgetWaiter {
     // Aborted: the on-link room of hosts left unfinished goes back (their probes' room comes back as they end).
     for (const host of this.onLinkHosts) this.budget?.onLinkDone(host.firstSentAt || undefined);
     this.onLinkHosts.clear();
+    const links = this.limits.links;
+    if (links) {
+      // Every probe has ended (or been dropped): what layer 2 said of each on-link host is as complete as it gets.
+      links.finish();
+      for (const result of this.onLinkResults) links.decide(result);
+    }
     const hosts: HostResult[] = [];
     for (const host of this.results) if (host) hosts.push(host);
     this.resolve(stopped ? { hosts, complete: false, stopped } : { hosts, complete: true });
@@ -309,8 +323,8 @@ export class ProbeScheduler implements BudgetWaiter {
       }
       ip = next.value;
     }
-    const onLink = this.budget !== undefined && this.limits.onLink !== undefined && this.limits.onLink(ip);
-    if (onLink && !this.budget?.takeOnLink(this)) {
+    const onLink = this.limits.onLink !== undefined && this.limits.onLink(ip);
+    if (onLink && this.budget && !this.budget.takeOnLink(this)) {
       this.heldAddress = ip;
       return false;
     }
@@ -365,7 +379,7 @@ export class ProbeScheduler implements BudgetWaiter {
 
   private sendEcho(host: ActiveHost): void {
     this.inFlight += 1;
-    if (host.onLink && host.firstSentAt === 0) host.firstSentAt = performance.now();
+    if (host.onLink && host.firstSentAt === 0) this.firstOnLinkProbe(host);
     this.limits.meter?.sent('icmp');
     host.echoesLeft -= 1;
     host.echoSent += 1;
@@ -382,7 +396,7 @@ export class ProbeScheduler implements BudgetWaiter {
 
   private sendTcp(job: TcpJob): void {
     this.inFlight += 1;
-    if (job.host.onLink && job.host.firstSentAt === 0) job.host.firstSentAt = performance.now();
+    if (job.host.onLink && job.host.firstSentAt === 0) this.firstOnLinkProbe(job.host);
     this.limits.meter?.sent('tcp');
     job.port.attempts += 1;
     // Replies already queued are read first, so the slow connect() setup does not stretch their RTTs.
@@ -391,6 +405,12 @@ export class ProbeScheduler implements BudgetWaiter {
     // The prober ends every attempt by its timeout; this deadline holds even if an outcome were ever lost.
     this.tcpDeadlines.add(job, timeoutMs + TCP_DEADLINE_GRACE_MS);
     job.started = this.kit.tcp.connect(job.host.ip, job.port.port, timeoutMs, (outcome) => this.tcpDone(job, outcome), job.after);
+  }
+
+  /** The first probe to an on-link host goes now: its neighbour entry is made (or used) from here on. */
+  private firstOnLinkProbe(host: ActiveHost): void {
+    host.firstSentAt = performance.now();
+    this.limits.links?.watch(host.ip);
   }
 
   private armDelayTimer(): void {
@@ -523,6 +543,7 @@ export class ProbeScheduler implements BudgetWaiter {
     if (host.onLink) {
       this.onLinkHosts.delete(host);
       this.budget?.onLinkDone(host.firstSentAt || undefined);
+      if (this.limits.links) this.onLinkResults.push(result);
     }
     this.activeHosts -= 1;
     this.done += 1;

@@ -64,7 +64,7 @@ export const hostResultSchema = z.object({
   reporter: reporterSchema.optional(),
   unfinished: z.literal(true).optional(),
   link: z.enum(['answered', 'no_answer']).optional(),
-  mac: z.string().optional(),
+  mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){0,31}$/).optional(),
 });
 
 export const nameResolutionSchema = z.object({

@@ -27,8 +27,29 @@ declare module '@zensweep/icmp-socket' {
    * it fails as the system could make it fail, once.
    */
   export function injectFault(
-    step: 'mutex' | 'cond' | 'reference' | 'poll_init' | 'async_init' | 'cleanup_hook' | 'wrap' | 'ring' | 'thread',
+    step:
+      | 'mutex'
+      | 'cond'
+      | 'reference'
+      | 'poll_init'
+      | 'async_init'
+      | 'cleanup_hook'
+      | 'wrap'
+      | 'ring'
+      | 'thread'
+      | 'netlink'
+      | 'netlink_send'
+      | 'netlink_receive'
+      | 'neighbour_list',
   ): void;
+  /**
+   * The neighbour table of this process's network namespace, in one netlink RTM_GETNEIGH dump: family 4 (ARP), 6
+   * (neighbour discovery) or 0 (both). NEIGHBOUR_BYTES per entry: family (4 or 6) at 0, the link-layer address's
+   * length at 1, ndm_state (NUD_*, u16 LE) at 2, the interface index (u32 LE) at 4, the address at 8, the link-layer
+   * address at 24. Throws an Error with `errno` when the kernel cannot be read.
+   */
+  export function neighbours(family: 0 | 4 | 6): Buffer;
+  export const NEIGHBOUR_BYTES: number;
   export const SLOT_BYTES: number;
   export const META_BYTES: number;
   export const MAX_BATCH: number;

@@ -14,7 +14,7 @@ import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
 import type { ChangesOutline, FactLine } from './outline.js';
 import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
 import type { VantageOutline } from './outline.js';
-import { countsLine, finishedAt, STATE_WORDS } from './words.js';
+import { countsLine, finishedAt, shownSummary, STATE_WORDS } from './words.js';
 import { formatDuration } from '../core/format.js';
 import type { SweepMap } from './map.js';
 import { mapLegend } from './map.js';
@@ -133,7 +133,10 @@ export function factMrkdwn(line: FactLine): string {
   const detail = escapeText(line.detail);
   if (line.runs.length === 1 && line.runs[0]?.count === 1) {
     const names = line.names ? ` ${escapeText(line.names.join(', '))}` : '';
-    return `\`${line.runs[0].first}\`${names}${detail ? ` ${detail}` : ''}`;
+    const address = `\`${line.runs[0].first}\`${names}`;
+    // A long address (IPv6) and a long fact: the fact goes on the next line rather than onto a third row.
+    const joiner = address.length + detail.length + 1 > LINE_CHARS ? '\n' : ' ';
+    return `${address}${detail ? `${joiner}${detail}` : ''}`;
   }
   const room = LINE_CHARS - detail.length - 1;
   if (!detail || room >= 24) {
@@ -311,7 +314,8 @@ export function hostsBlocks(report: AnyReport, state: HostState): KnownBlock[] {
 export function filesComment(report: DistributedReport, map: SweepMap | undefined): string {
   // From several vantages, the map draws the combined view and the table has a row per vantage per host.
   const views = report.vantages ? ` · map: best view; CSV: each ${report.options.from === 'each' ? 'group' : 'agent'}'s` : '';
-  if (!map) return `Every host in one table: ${countsLine(report.summary)}${views}`;
+  const summary = shownSummary(report);
+  if (!map) return `Every host in one table: ${countsLine(summary)}${views}`;
   const more = map.more > 0 ? ` · ${map.more} more /16 not drawn` : '';
-  return `${mapLegend(map, report.summary)}${more}${views}`;
+  return `${mapLegend(map, summary)}${more}${views}`;
 }

@@ -14,6 +14,8 @@ const HEADER = [
   'ports',
   'reported_by',
   'reason',
+  'link',
+  'mac',
 ];
 
 function cell(value: string | number | undefined): string {
@@ -37,12 +39,16 @@ function hostCells(host: HostResult): (string | number | undefined)[] {
     host.ports.map((p) => `${p.port}/${p.state}`).join(';'),
     host.reporter?.address,
     host.reporter?.reason,
+    host.link,
+    host.mac,
   ];
 }
 
 /**
- * One row per host; ports as `5432/open;22/closed`. A sweep from several vantages (`from:all`, `from:each`) has one
- * row per vantage per host, in the hosts' order, with the vantage (agent or group) in a `from` column after `ip`.
+ * One row per host; ports as `5432/open;22/closed`. `link` and `mac` are empty for routed targets; on-link ones have
+ * `answered` (with the MAC that answered ARP/ND, when the neighbour table held it) or `no_answer`. A sweep from several
+ * vantages (`from:all`, `from:each`) has one row per vantage per host, in the hosts' order, with the vantage (agent or
+ * group) in a `from` column after `ip`.
  */
 export function renderCsv(report: SweepReport | DistributedReport): string {
   const vantages = 'vantages' in report ? report.vantages : undefined;

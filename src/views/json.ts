@@ -52,7 +52,7 @@ type Unwritten =
 const everyFieldWritten: Unwritten extends never ? true : never = true;
 void everyFieldWritten;
 
-/** One host, its keys in the engine's order (scheduler.ts finishHost). */
+/** One host, its keys in the engine's order (scheduler.ts finishHost, then LinkLog.decide). */
 function writeHost(out: JsonBytes, host: HostResult): void {
   out.text('{"ip":');
   out.string(host.ip);
@@ -66,8 +66,15 @@ function writeHost(out: JsonBytes, host: HostResult): void {
   if (host.names !== undefined) out.text(`,"names":${JSON.stringify(host.names)}`);
   if (host.reporter !== undefined) out.text(`,"reporter":${JSON.stringify(host.reporter)}`);
   if (host.unfinished !== undefined) out.text(`,"unfinished":${JSON.stringify(host.unfinished)}`);
-  if (host.link !== undefined) out.text(`,"link":${JSON.stringify(host.link)}`);
-  if (host.mac !== undefined) out.text(`,"mac":${JSON.stringify(host.mac)}`);
+  // Decided once the sweep's last neighbour table read is in (link-watch.ts): after every other key.
+  if (host.link !== undefined) {
+    out.text(',"link":');
+    out.string(host.link);
+  }
+  if (host.mac !== undefined) {
+    out.text(',"mac":');
+    out.string(host.mac);
+  }
   out.text('}');
 }
 

@@ -8,6 +8,7 @@ import type { AnyReport, SweepSummary } from '../core/report.js';
 import { formatCount } from '../core/format.js';
 import type { HostState } from '../core/states.js';
 import { addressToBigInt } from '../core/targets.js';
+import { shownState } from './words.js';
 
 export type MapCell = HostState | 'unswept';
 
@@ -74,7 +75,8 @@ export function sweepMap(report: AnyReport): SweepMap | undefined {
     const key = value >> 8n;
     let cells = networks.get(key);
     if (!cells) networks.set(key, (cells = new Map()));
-    cells.set(Number(value & 0xffn), host.state);
+    // As the report's lines show it: an empty on-link address is silent, whatever its probes ran into.
+    cells.set(Number(value & 0xffn), shownState(host));
   }
   if (networks.size === 0) return undefined;
   const keys = [...networks.keys()].sort((a, b) => (a < b ? -1 : 1));

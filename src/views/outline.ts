@@ -10,7 +10,21 @@ import type { ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState } from '../core/states.js';
 import { addressToBigInt } from '../core/targets.js';
 import { formatCount } from '../core/format.js';
-import { answerWords, changeWords, clockTime, countsLine, READING_ORDER, reporterWords, STATE_TITLES, STATE_WORDS, timeAgo } from './words.js';
+import {
+  answerWords,
+  changeWords,
+  clockTime,
+  countsLine,
+  dropsWords,
+  NOTHING_THERE,
+  READING_ORDER,
+  reporterWords,
+  shownState,
+  shownSummary,
+  STATE_TITLES,
+  STATE_WORDS,
+  timeAgo,
+} from './words.js';
 
 /** Consecutive addresses: one host when `count` is 1. IPv4 runs stay within one /24. */
 export interface AddressRun {
@@ -112,39 +126,69 @@ function hostLine(host: HostResult, detail: string): FactLine {
   return { runs: [{ first: host.ip, last: host.ip, count: 1 }], ...(host.names ? { names: host.names } : {}), detail, hosts: 1 };
 }
 
+/** Hosts that share a fact: one line, a single host's with its names. */
+function groupLine(detail: string, group: readonly HostResult[]): FactLine {
+  const only = group.length === 1 ? group[0] : undefined;
+  return only ? hostLine(only, detail) : { runs: addressRuns(group.map((h) => h.ip)), detail, hosts: group.length };
+}
+
+/** Hosts by what is said of them, in the order first met. */
+function byDetail(hosts: readonly HostResult[], detailOf: (host: HostResult) => string): FactLine[] {
+  const facts = new Map<string, HostResult[]>();
+  for (const host of hosts) {
+    const detail = detailOf(host);
+    const group = facts.get(detail);
+    // Pushed, not copied: a /16 whose router says "host unreachable" for every address is one group of 65,534.
+    if (group) group.push(host);
+    else facts.set(detail, [host]);
+  }
+  return [...facts].map(([detail, group]) => groupLine(detail, group));
+}
+
 /**
- * The report's hosts by state, in reading order. Prohibited and unreachable hosts are grouped by what was said and
- * who said it; silent hosts are one list of runs; alive and TCP-only hosts have a line each.
+ * Silent hosts, as four facts: on the link and dropping every probe (a host firewall: each with its MAC), silent with
+ * nothing known of the link (a routed target), nothing at the address (an on-link address where nothing answered
+ * ARP/ND), and hosts whose probes the sweep stopped before they ended (not known to be silent).
+ */
+function silentLines(hosts: readonly HostResult[]): FactLine[] {
+  const drops: HostResult[] = [];
+  const plain: HostResult[] = [];
+  const empty: HostResult[] = [];
+  const unfinished: HostResult[] = [];
+  for (const host of hosts) {
+    if (host.unfinished) unfinished.push(host);
+    else if (host.link === 'answered') drops.push(host);
+    else if (host.link === 'no_answer') empty.push(host);
+    else plain.push(host);
+  }
+  const lines = byDetail(drops, dropsWords);
+  if (plain.length > 0) lines.push({ runs: addressRuns(plain.map((h) => h.ip)), detail: '', hosts: plain.length });
+  if (empty.length > 0) lines.push(groupLine(empty.length === 1 ? NOTHING_THERE.one : NOTHING_THERE.several, empty));
+  if (unfinished.length > 0) lines.push({ runs: addressRuns(unfinished.map((h) => h.ip)), detail: UNFINISHED, hosts: unfinished.length });
+  return lines;
+}
+
+/**
+ * The report's hosts by state (as shown: shownState), in reading order. Prohibited and unreachable hosts are grouped
+ * by what was said and who said it; silent hosts by what is known of them (silentLines); alive and TCP-only hosts
+ * have a line each.
  */
 export function stateSections(report: AnyReport): StateSection[] {
   const sweeper = sweeperOf(report);
   const byState = new Map<HostState, HostResult[]>(READING_ORDER.map((s) => [s, []]));
-  for (const host of report.hosts) byState.get(host.state)?.push(host);
+  for (const host of report.hosts) byState.get(shownState(host))?.push(host);
   const sections: StateSection[] = [];
   for (const state of READING_ORDER) {
     const hosts = byState.get(state) ?? [];
     if (hosts.length === 0) continue;
     let lines: FactLine[];
     if (state === 'silent') {
-      // A host whose probes the sweep stopped before they ended is not known to be silent: its own fact.
-      const finished = hosts.filter((h) => !h.unfinished);
-      const unfinished = hosts.filter((h) => h.unfinished);
-      lines = [finished, unfinished]
-        .filter((group) => group.length > 0)
-        .map((group) => ({ runs: addressRuns(group.map((h) => h.ip)), detail: group === unfinished ? UNFINISHED : '', hosts: group.length }));
+      lines = silentLines(hosts);
     } else if (state === 'prohibited' || state === 'unreachable') {
-      const facts = new Map<string, HostResult[]>();
-      for (const host of hosts) {
+      lines = byDetail(hosts, (host) => {
         const said = host.reporter ? reporterWords(host.reporter, host.ip, sweeper) : 'no sender known';
-        const detail = host.unfinished ? `${said} (${UNFINISHED})` : said;
-        const group = facts.get(detail);
-        // Pushed, not copied: a /16 whose router says "host unreachable" for every address is one group of 65,534.
-        if (group) group.push(host);
-        else facts.set(detail, [host]);
-      }
-      lines = [...facts].map(([detail, group]) =>
-        group.length === 1 && group[0] ? hostLine(group[0], detail) : { runs: addressRuns(group.map((h) => h.ip)), detail, hosts: group.length },
-      );
+        return host.unfinished ? `${said} (${UNFINISHED})` : said;
+      });
       // The largest fact first: 256 hosts a router calls unreachable before the one the firewall rejects.
       lines.sort((a, b) => b.hosts - a.hosts);
     } else {
@@ -345,7 +389,7 @@ export function vantageOutline(report: AnyReport, said = false): VantageOutline 
 
 /** The first words of a report from several vantages: `1 seen differently · 253 silent`; of any other, its counts. */
 export function countsWords(report: AnyReport, outline = vantageOutline(report)): string {
-  if (!outline) return countsLine(report.summary);
+  if (!outline) return countsLine(shownSummary(report));
   const agreed = countsLine(outline.agreed.summary);
   if (outline.disagree === 0) return agreed;
   return `${formatCount(outline.disagree)} seen differently${outline.agreed.summary.total > 0 ? ` · ${agreed}` : ''}`;

@@ -2,8 +2,8 @@
  * The words every view uses for a report: state names, who sent an ICMP error, echo statistics, TCP evidence,
  * times. Plain text: the terminal prints it as it is, Slack escapes it.
  */
-import type { HostResult, PortResult, SweepReport, SweepSummary } from '../core/report.js';
-import { ALL_GROUPS } from '../core/report.js';
+import type { AnyReport, HostResult, PortResult, SweepReport, SweepSummary } from '../core/report.js';
+import { ALL_GROUPS, emptyCounts } from '../core/report.js';
 import type { PortChange, ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
 import { formatCount, formatDuration } from '../core/format.js';
@@ -32,6 +32,37 @@ export const STATE_WORDS: Record<HostState, string> = {
  * answers, then what is silent.
  */
 export const READING_ORDER: readonly HostState[] = ['prohibited', 'unreachable', 'alive_tcp_only', 'alive', 'silent'];
+
+/** What is said of an on-link address where nothing answered ARP/ND, one host or several. */
+export const NOTHING_THERE = { one: 'nothing at this address', several: 'nothing at these addresses' } as const;
+
+/**
+ * The state a host is shown in. An on-link address where nothing answered ARP/ND is empty, whether its probes timed
+ * out (silent) or the sweeper's own stack said "host unreachable" once its neighbour lookup failed: one fact, so it is
+ * shown one way, as silent ("nothing at this address"). Everything else is shown as the engine found it.
+ */
+export function shownState(host: HostResult): HostState {
+  return host.link === 'no_answer' && host.state === 'unreachable' ? 'silent' : host.state;
+}
+
+/** The report's counts as the views show them (shownState): the summary, with empty on-link addresses silent. */
+export function shownSummary(report: AnyReport): SweepSummary {
+  if (!report.hosts.some((host) => host.link === 'no_answer' && host.state === 'unreachable')) return report.summary;
+  const counts = emptyCounts();
+  for (const host of report.hosts) counts[shownState(host)] += 1;
+  return { ...counts, total: report.summary.total };
+}
+
+/**
+ * What is said of a host on the link that answered ARP/ND and nothing else: `on the link (MAC 02:42:ac:11:00:02): drops
+ * ICMP and TCP` (the probed ports) — a host firewall (a security group), not an empty address. Short enough for one
+ * host's line to fit two rows of a phone, an IPv6 address included.
+ */
+export function dropsWords(host: HostResult): string {
+  const mac = host.mac ? ` (MAC ${host.mac})` : '';
+  const dropped = [...(host.icmp.sent > 0 ? ['ICMP'] : []), ...(host.ports.length > 0 ? ['TCP'] : [])];
+  return `on the link${mac}: drops ${dropped.length > 0 ? dropped.join(' and ') : 'every probe'}`;
+}
 
 /** `12 alive · 3 TCP only · 1 prohibited · 238 silent`: only the states that occurred, in the states' order. */
 export function countsLine(summary: SweepSummary): string {

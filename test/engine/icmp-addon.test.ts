@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -14,7 +15,7 @@ import { until } from '../support/wait.js';
  * (scripts/sanitize-addon.sh runs them against the AddressSanitizer one).
  */
 const addon = createRequire(import.meta.url)('@zensweep/icmp-socket') as typeof Addon;
-const { IcmpSocket, addressText, stats, injectFault, META_BYTES, MAX_BATCH } = addon;
+const { IcmpSocket, addressText, stats, injectFault, neighbours, META_BYTES, MAX_BATCH, NEIGHBOUR_BYTES } = addon;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -67,6 +68,48 @@ describe('the ICMP socket addon refuses what a caller must not pass', () => {
     }
     refuses(TypeError, () => addressText(meta, 0, '4' as unknown as 4), 'family "4"');
     refuses(TypeError, () => (addressText as (...args: unknown[]) => string)(), 'no arguments');
+  });
+
+  it('neighbours: a family that is not 0, 4 or 6 is a RangeError, anything but a number a TypeError', () => {
+    for (const family of [1, 2, 3, 5, 7, -1, -4, 0.5, 4.5, 2 ** 32 + 4, 2 ** 53, Number.NaN, Infinity, -Infinity]) {
+      refuses(RangeError, () => neighbours(family as 4), `family ${family}`);
+    }
+    for (const family of NOT_NUMBERS) refuses(TypeError, () => neighbours(family as 4), `family ${String(family)}`);
+    refuses(TypeError, () => (neighbours as (...args: unknown[]) => Buffer)(), 'no arguments');
+  });
+
+  it('neighbours: reads the table of this namespace as whole records of the family asked for', () => {
+    for (const family of [0, 4, 6] as const) {
+      const records = neighbours(family);
+      assert.ok(Buffer.isBuffer(records));
+      assert.equal(records.length % NEIGHBOUR_BYTES, 0, `family ${family}: ${records.length} bytes`);
+      for (let at = 0; at < records.length; at += NEIGHBOUR_BYTES) {
+        const entryFamily = records[at];
+        assert.ok(family === 0 ? entryFamily === 4 || entryFamily === 6 : entryFamily === family, `family ${family}: an entry of ${entryFamily}`);
+        assert.ok((records[at + 1] ?? 0) <= NEIGHBOUR_BYTES - 24, 'a link-layer address within its record');
+      }
+    }
+  });
+
+  it('neighbours: a read that fails at any step throws with its errno and leaves no descriptor open', () => {
+    const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
+    for (const [step, errno] of [
+      ['netlink', 24], // EMFILE: no socket
+      ['netlink_send', 105], // ENOBUFS: the request not sent
+      ['netlink_receive', 5], // EIO: a part not read
+      ['neighbour_list', 12], // ENOMEM: no room for the entries
+    ] as const) {
+      const before = openDescriptors();
+      injectFault(step);
+      assert.throws(
+        () => neighbours(0),
+        (error: unknown) =>
+          error instanceof Error && /^icmp-socket: the neighbour table \(netlink RTM_GETNEIGH\): /.test(error.message) && (error as { errno?: number }).errno === errno,
+        step,
+      );
+      assert.equal(openDescriptors(), before, `${step}: a descriptor left open`);
+      assert.equal(neighbours(0).length % NEIGHBOUR_BYTES, 0, `${step}: the fault was taken once, the next read works`);
+    }
   });
 
   it('stats and injectFault check theirs too', () => {

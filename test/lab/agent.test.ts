@@ -23,7 +23,8 @@ describe('zensweep submit through an agent in the network lab', () => {
     lab = await createLab();
     redis = await startRedis({ unixSocket: true });
     await lab.bridgeToHost(redis.port, redis.socketPath ?? '');
-    agent = await startAgent({ redisUrl: redis.url, group: 'vpc', cidrs: lab.addresses.routed.v4Cidr, netns: lab.sweeperNs });
+    const { routed, lan } = lab.addresses;
+    agent = await startAgent({ redisUrl: redis.url, group: 'vpc', cidrs: [routed.v4Cidr, lan.v4Cidr, lan.v6Cidr].join(','), netns: lab.sweeperNs });
   });
   after(async () => {
     await agent?.stop();
@@ -48,5 +49,33 @@ describe('zensweep submit through an agent in the network lab', () => {
     const silent = report.hosts.find((h) => h.ip === empty);
     assert.deepEqual([silent?.state, silent?.icmp.sent, silent?.icmp.received], ['silent', 2, 0]);
     assert.ok(report.chunks.every((c) => c.agentId === agent.id));
+    // Routed: nothing of layer 2 is known of these, and nothing is said.
+    assert.deepEqual(report.hosts.filter((h) => 'link' in h || 'mac' in h), []);
+  });
+
+  it('tells, for the chunks of an on-link LAN, the host that answers ARP/ND and drops everything from the empty addresses', { timeout: 120_000 }, async () => {
+    const { lan } = lab.addresses;
+    const result = await zensweep(['submit', lan.v4Cidr, lan.v6Cidr, `tcp:${lan.rds.openPort}`, 'timeout:500', '--json'], {
+      env: { PATH: process.env.PATH, REDIS_URL: redis.url },
+      timeoutMs: 110_000,
+    });
+    assert.equal(result.code, 0, `submit exited ${result.code}:\n${result.stderr}\nagent:\n${agent.log()}`);
+    const report = JSON.parse(result.stdout) as DistributedReport;
+    assert.equal(report.complete, true);
+    const linkOf = (ip: string): [string | undefined, string | undefined, string | undefined] => {
+      const found = report.hosts.find((h) => h.ip === ip);
+      return [found?.state, found?.link, found?.mac];
+    };
+    const bridge = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+    for (const ip of [lan.silent.v4, lan.silent.v6]) {
+      const [state, link, mac] = linkOf(ip);
+      assert.deepEqual([state, link], ['silent', 'answered'], ip);
+      assert.match(mac ?? '', bridge, ip);
+    }
+    for (const ip of [lan.empty.v4, lan.empty.v6]) assert.deepEqual(linkOf(ip).slice(1), ['no_answer', undefined], ip);
+    assert.deepEqual(linkOf(lan.alive.v4[0] ?? '').slice(0, 2), ['alive', 'answered']);
+    // The agent's engine read its own namespace's table: the MAC is the LAN bridge's, the same for every LAN host.
+    assert.equal(linkOf(lan.alive.v4[0] ?? '')[2], linkOf(lan.silent.v4)[2]);
+    assert.equal(report.hosts.filter((h) => h.link === 'no_answer' && !h.ip.includes(':')).length, 245);
   });
 });

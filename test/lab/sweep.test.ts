@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { HostResult, SweepReport } from '../../src/core/report.js';
+import { renderText } from '../../src/views/text.js';
 import { cliCommand } from '../support/cli.js';
-import { createLab } from '../support/lab.js';
+import { createLab, runOk } from '../support/lab.js';
 import type { Lab } from '../support/lab.js';
 import { assertRoot } from '../support/root.js';
 
@@ -18,6 +19,13 @@ describe('zensweep sweep in the network lab', () => {
     const result = await lab.exec([...cliCommand(), 'sweep', ...args, '--json'], { timeoutMs: 60_000 });
     assert.equal(result.code, 0, `sweep ${args.join(' ')} failed: ${result.stderr}`);
     return JSON.parse(result.stdout) as SweepReport;
+  }
+
+  /** The link-layer address of `device` in `namespace`, as `ip link` shows it. */
+  async function macOf(namespace: string, device: string): Promise<string> {
+    const [link] = JSON.parse((await runOk(['ip', '-n', namespace, '-j', 'link', 'show', device])).stdout) as { address: string }[];
+    assert.ok(link?.address, `no address for ${device} in ${namespace}`);
+    return link.address;
   }
 
   function host(report: SweepReport, ip: string): HostResult {
@@ -68,6 +76,66 @@ describe('zensweep sweep in the network lab', () => {
     // Also alive: the sweeper's own address and both of the router's.
     const alive = report.hosts.filter((h) => h.state === 'alive').map((h) => h.ip);
     assert.deepEqual(alive, [a().sweeper.v4, ...lan.alive.v4, a().router.lan.v4, a().router.behind.v4, behind.alive.v4]);
+  });
+
+  it('tells a host that answers ARP and drops every probe from an empty address (IPv4): link and MAC in JSON, CSV and words', async () => {
+    const lan = a().lan;
+    const report = await sweep([lan.v4Cidr, a().behind.v4Cidr, `tcp:${lan.rds.openPort}`, 'timeout:500']);
+    // Every LAN host is an address of the LAN namespace's bridge: they all answer ARP with its MAC.
+    const bridge = await macOf(lab.namespaces.lan, 'br0');
+    const router = await macOf(lab.namespaces.router, 'eth0');
+    const linkOf = (ip: string): [string, string | undefined, string | undefined] => {
+      const found = host(report, ip);
+      return [found.state, found.link, found.mac];
+    };
+    assert.deepEqual(linkOf(lan.silent.v4), ['silent', 'answered', bridge], 'on the link, drops everything');
+    const empty = host(report, lan.empty.v4);
+    assert.deepEqual([empty.link, empty.mac], ['no_answer', undefined], 'nothing answered ARP');
+    for (const ip of lan.alive.v4) assert.deepEqual(linkOf(ip), ['alive', 'answered', bridge], ip);
+    assert.deepEqual(linkOf(lan.rds.v4), ['alive_tcp_only', 'answered', bridge]);
+    assert.deepEqual(linkOf(lan.prohibited.v4), ['prohibited', 'answered', bridge]);
+    assert.deepEqual(linkOf(a().router.lan.v4), ['alive', 'answered', router]);
+    // The sweeper's own address goes over lo; nothing behind the router has a link field at all.
+    assert.equal(host(report, a().sweeper.v4).link, undefined);
+    const routed = report.hosts.filter((h) => h.ip.startsWith('198.18.1.'));
+    assert.equal(routed.length, 254);
+    assert.deepEqual(routed.filter((h) => 'link' in h || 'mac' in h), []);
+    // The LAN: 8 addresses answer ARP (7 hosts on the bridge, the router), the sweeper's own has none, 245 are empty.
+    const onLink = report.hosts.filter((h) => h.ip.startsWith('198.18.0.'));
+    assert.deepEqual(
+      [onLink.filter((h) => h.link === 'answered').length, onLink.filter((h) => h.link === 'no_answer').length, onLink.filter((h) => !h.link).length],
+      [8, 245, 1],
+    );
+
+    // Words: the firewalled host with its MAC, the empty addresses as one fact, whatever their probes ran into.
+    const text = renderText(report);
+    assert.match(text, new RegExp(`\\n {2}${lan.silent.v4.replace(/\./g, '\\.')} +on the link \\(MAC ${bridge}\\): drops ICMP and TCP\\n`));
+    assert.match(text, /\n {2}nothing at these addresses \(245\):\n/);
+    assert.doesNotMatch(text, /said 198\.18\.0\.1 on its link/);
+
+    const csv = await lab.exec([...cliCommand(), 'sweep', lan.v4Cidr, a().behind.alive.v4, 'timeout:500', '--csv'], { timeoutMs: 60_000 });
+    assert.equal(csv.code, 0, csv.stderr);
+    const rows = csv.stdout.trim().split('\n');
+    assert.match(rows[0] ?? '', /,reason,link,mac$/);
+    const row = (ip: string): string => rows.find((r) => r.startsWith(`${ip},`)) ?? '';
+    assert.match(row(lan.silent.v4), new RegExp(`,answered,${bridge}$`));
+    assert.match(row(lan.empty.v4), /,no_answer,$/);
+    assert.match(row(a().behind.alive.v4), /,alive,/);
+    assert.deepEqual(row(a().behind.alive.v4).split(',').slice(-2), ['', ''], 'a routed host: link and mac empty');
+  });
+
+  it('tells a host that answers neighbour discovery and drops every probe from an empty address (IPv6)', async () => {
+    const lan = a().lan;
+    const report = await sweep([lan.v6Cidr, a().behind.v6Cidr, `tcp:${lan.rds.openPort}`, 'timeout:500']);
+    const bridge = await macOf(lab.namespaces.lan, 'br0');
+    const silent = host(report, lan.silent.v6);
+    assert.deepEqual([silent.state, silent.link, silent.mac], ['silent', 'answered', bridge]);
+    const empty = host(report, lan.empty.v6);
+    assert.deepEqual([empty.link, empty.mac], ['no_answer', undefined]);
+    for (const ip of lan.alive.v6) assert.deepEqual([host(report, ip).link, host(report, ip).mac], ['answered', bridge], ip);
+    assert.equal(host(report, a().router.lan.v6).link, 'answered');
+    assert.equal(host(report, a().sweeper.v6).link, undefined);
+    assert.deepEqual(report.hosts.filter((h) => h.ip.startsWith('2001:db8:0:2:') && ('link' in h || 'mac' in h)), []);
   });
 
   it('sweeps half of the mostly empty routed /16: the router\'s own addresses alive, every other address silent', async () => {

@@ -48,6 +48,10 @@ describe('jsonChunks (the --json view)', () => {
         reporter: { verdict: 'unreachable', address: '10.0.0.254', icmpType: 3, icmpCode: 1, reason: 'host "unreachable"\n' },
       },
       { ip: '::1', state: 'alive', icmp: { sent: 1, received: 1, lossPct: 0, rtt: { min: 1e-7, avg: 1234567.125, max: 1e21, mdev: Number.NaN } }, ports: [] },
+      // On-link hosts: what layer 2 said comes last (the engine decides it once the sweep's last read is in).
+      { ip: '198.18.0.40', state: 'silent', icmp: { sent: 2, received: 0, lossPct: 100 }, ports: [], link: 'answered', mac: '02:42:ac:11:00:28' },
+      { ip: '198.18.0.77', state: 'unreachable', icmp: { sent: 2, received: 0, lossPct: 100 }, ports: [], reporter: { verdict: 'unreachable', address: '198.18.0.1', icmpType: 3, icmpCode: 1, reason: 'host unreachable' }, link: 'no_answer' },
+      { ip: '198.18.0.10', state: 'alive', icmp: { sent: 1, received: 1, lossPct: 0, rtt: { min: 0.2, avg: 0.2, max: 0.2, mdev: 0 } }, ports: [], link: 'answered' },
     ];
     const report = reportOf(hosts, { stopped: { code: 'over_time', reason: 'too long' } });
     assert.equal(jsonOf(report), `${JSON.stringify(report)}\n`);

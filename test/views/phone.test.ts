@@ -77,12 +77,12 @@ describe('the report on a phone (306 px column)', () => {
     const senders = (i: number): string => ['198.18.0.254', `198.18.0.${i}`, '198.18.7.1', 'local'][i % 4] ?? 'local';
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.nat(4), fc.nat(3), fc.nat(3), fc.boolean()), { minLength: 254, maxLength: 254 }),
+        fc.array(fc.tuple(fc.nat(4), fc.nat(3), fc.nat(3), fc.boolean(), fc.nat(2)), { minLength: 254, maxLength: 254 }),
         fc.subarray([...HOST_STATES], { minLength: 1 }),
         fc.subarray([22, 80, 443, 3306, 5432, 8080]),
         fc.integer({ min: 1, max: 5 }),
         (draws, states, ports, count) => {
-          const hosts: HostResult[] = draws.map(([pick, reason, sender, open], i): HostResult => {
+          const hosts: HostResult[] = draws.map(([pick, reason, sender, open, layer2], i): HostResult => {
             // Some sweeps have every state, some only a few: the legend and the sections differ.
             const state = states[pick % states.length] ?? 'silent';
             const ip = `198.18.0.${i + 1}`;
@@ -96,6 +96,9 @@ describe('the report on a phone (306 px column)', () => {
               ...(state === 'prohibited' || state === 'unreachable'
                 ? { reporter: { verdict: state, address: senders(sender) === 'local' ? 'local' : senders(sender === 1 ? i + 1 : sender), reason: reasons[reason] ?? '', ...(sender === 3 ? { errno: 'EHOSTUNREACH' } : {}) } }
                 : {}),
+              // What layer 2 said (an on-link /24): answered with a MAC of its own, nothing answered, or not known.
+              ...(layer2 === 1 ? { link: 'answered' as const, mac: `02:42:ac:11:${(i >> 4).toString(16).padStart(2, '0')}:${((i * 37) & 255).toString(16).padStart(2, '0')}` } : {}),
+              ...(layer2 === 2 && state !== 'alive' && state !== 'alive_tcp_only' ? { link: 'no_answer' as const } : {}),
             };
           });
           const report: DistributedReport = {

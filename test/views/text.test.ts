@@ -79,4 +79,44 @@ describe('renderText (the terminal view)', () => {
     assert.equal(lines[1], 'Partial: 2 of 131,068 addresses probed before it was cancelled.');
     assert.equal(lines[2], 'Not saved as baseline base: the sweep is partial: 2 of 131,068 addresses probed before it was cancelled, and only a complete sweep can be a baseline');
   });
+
+  it('says what layer 2 said of on-link hosts: the MAC of one that drops everything, and nothing at the empty addresses', () => {
+    const silent = (ip: string, extra: Partial<HostResult> = {}): HostResult => ({ ip, state: 'silent', icmp: { sent: 2, received: 0, lossPct: 100 }, ports: [{ port: 5432, state: 'filtered', attempts: 2 }], ...extra });
+    const ownStack = { verdict: 'unreachable', address: '198.18.0.1', icmpType: 3, icmpCode: 1, reason: 'host unreachable' } as const;
+    const hosts: HostResult[] = [
+      { ip: '198.18.0.10', state: 'alive', icmp: { sent: 1, received: 1, lossPct: 0, rtt: { min: 0.2, avg: 0.2, max: 0.2, mdev: 0 } }, ports: [], link: 'answered', mac: '02:42:ac:11:00:0a' },
+      silent('198.18.0.40', { link: 'answered', mac: '02:42:ac:11:00:28' }),
+      silent('198.18.0.41', { link: 'answered', mac: '02:42:ac:11:00:29' }),
+      silent('198.18.0.77', { link: 'no_answer' }),
+      silent('198.18.0.78', { link: 'no_answer' }),
+      // The sweeper's own stack said "host unreachable" once ARP failed: the same fact as the silent ones beside it.
+      { ...silent('198.18.0.79', { link: 'no_answer' }), state: 'unreachable', reporter: ownStack },
+      silent('198.18.1.9'),
+    ];
+    const report: SweepReport = {
+      targets: ['198.18.0.0/24', '198.18.1.9'],
+      options: { ...parseSweepText('198.18.0.0/24 tcp:5432').options },
+      startedAt: '2026-11-30T14:14:00.000Z',
+      durationMs: 1500,
+      complete: true,
+      planned: hosts.length,
+      icmp: { available: true },
+      summary: summarize(hosts),
+      names: [],
+      hosts,
+    };
+    const text = renderText(report);
+    const lines = text.split('\n');
+    assert.match(lines[0] ?? '', / — 1 alive · 6 silent · /, 'the empty address the own stack called unreachable is counted as what it is');
+    assert.doesNotMatch(text, /Unreachable|said 198\.18\.0\.1/);
+    assert.match(
+      text,
+      /\nSilent \(6\)\n {2}198\.18\.0\.40 +on the link \(MAC 02:42:ac:11:00:28\): drops ICMP and TCP\n {2}198\.18\.0\.41 +on the link \(MAC 02:42:ac:11:00:29\): drops ICMP and TCP\n {2}198\.18\.1\.9\n {2}198\.18\.0\.77-79 +nothing at these addresses\n/,
+    );
+    // An alive host's line is about what answered; its MAC is in --json and --csv.
+    assert.match(text, /\n {2}198\.18\.0\.10 +rtt 0\.20 ms\n/);
+    const one = [silent('198.18.0.77', { link: 'no_answer' })];
+    assert.match(renderText({ ...report, hosts: one, summary: summarize(one) }), /\nSilent \(1\)\n {2}198\.18\.0\.77 +nothing at this address\n/);
+  });
+
 });

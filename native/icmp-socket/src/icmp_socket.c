@@ -20,12 +20,20 @@
  * handles are closed and its JS object is collected; an environment torn down (a worker terminated) closes it first,
  * and holds the teardown until its handles are closed (an async cleanup hook), so no handle outlives its loop.
  *
- * The JS side is src/engine/icmp/icmp-socket.ts; it alone uses this (and the tests, `stats` and `injectFault`).
+ * It also reads the kernel's neighbour table (`neighbours`): one netlink RTM_GETNEIGH dump, ARP and neighbour
+ * discovery together, which Node cannot do (it has no netlink socket). The engine reads it to tell an on-link address
+ * where something answered ARP/ND from one where nothing did (src/engine/neighbours.ts).
+ *
+ * The JS side is src/engine/icmp/icmp-socket.ts; it alone uses this (and the tests, `stats` and `injectFault`), but
+ * for `neighbours`, which src/engine/neighbours.ts reads.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <node_api.h>
@@ -139,9 +147,12 @@ static void count(int *counter, int delta) { __atomic_add_fetch(counter, delta, 
  * construction and of the sender's start is otherwise never run.
  */
 enum fault { FAULT_NONE, FAULT_MUTEX, FAULT_COND, FAULT_REFERENCE, FAULT_POLL_INIT, FAULT_ASYNC_INIT, FAULT_CLEANUP_HOOK,
-             FAULT_WRAP, FAULT_RING, FAULT_THREAD };
-static const char *const FAULT_NAMES[] = {"none", "mutex", "cond", "reference", "poll_init", "async_init",
-                                          "cleanup_hook", "wrap", "ring", "thread"};
+             FAULT_WRAP, FAULT_RING, FAULT_THREAD, FAULT_NETLINK, FAULT_NETLINK_SEND, FAULT_NETLINK_RECEIVE,
+             FAULT_NEIGHBOUR_LIST };
+static const char *const FAULT_NAMES[] = {"none",          "mutex",          "cond",          "reference",
+                                          "poll_init",     "async_init",     "cleanup_hook",  "wrap",
+                                          "ring",          "thread",         "netlink",       "netlink_send",
+                                          "netlink_receive", "neighbour_list"};
 static int injected_fault;
 
 static bool fault(enum fault which) {
@@ -1121,6 +1132,212 @@ static napi_value inject_fault(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- the neighbour table -------------------------------------------------------------------------------------- */
+
+/*
+ * One entry of the Buffer `neighbours` returns, NEIGHBOUR_BYTES each: family (4 or 6) at 0; the link-layer address's
+ * length at 1 (0: none); ndm_state (NUD_*, u16 little-endian) at 2; the interface index (u32 little-endian) at 4; the
+ * address (4 or 16 bytes) at 8; the link-layer address at 24 (at most MAX_LLADDR bytes: the kernel's MAX_ADDR_LEN).
+ */
+#define NEIGHBOUR_BYTES 56
+#define MAX_LLADDR 32
+/* Entries one read returns at most (56 MiB): far past any table the kernel keeps (gc_thresh3, 1,024 by default). */
+#define MAX_NEIGHBOURS (1u << 20)
+/* A netlink dump's parts are at most 32 KiB (the kernel's cap on what one recvmsg asks for): one part per read. */
+#define DUMP_PART_BYTES 32768
+
+typedef struct {
+  uint8_t *bytes;
+  uint32_t count;
+  uint32_t capacity;
+} neighbour_list_t;
+
+/* Room for one more entry, grown in 64-bit arithmetic up to MAX_NEIGHBOURS: 0, or ENOMEM / EOVERFLOW. */
+static int neighbour_room(neighbour_list_t *list) {
+  if (list->count < list->capacity) return 0;
+  uint64_t capacity = list->capacity ? (uint64_t)list->capacity * 2 : 256;
+  if (capacity > MAX_NEIGHBOURS) capacity = MAX_NEIGHBOURS;
+  if (capacity <= list->count) return EOVERFLOW;
+  uint8_t *grown = fault(FAULT_NEIGHBOUR_LIST) ? NULL : realloc(list->bytes, (size_t)capacity * NEIGHBOUR_BYTES);
+  if (!grown) return ENOMEM;
+  list->bytes = grown;
+  list->capacity = (uint32_t)capacity;
+  return 0;
+}
+
+/*
+ * One RTM_NEWNEIGH message of `length` bytes (its header included, checked by the caller) into the list. Entries
+ * of other families (the bridge's), and entries without a destination of the family's size, are skipped. 0, or the
+ * errno of a failure to make room.
+ */
+static int add_neighbour(neighbour_list_t *list, const uint8_t *message, uint32_t length) {
+  if (length < NLMSG_LENGTH(sizeof(struct ndmsg))) return 0;
+  struct ndmsg header;
+  memcpy(&header, message + NLMSG_HDRLEN, sizeof header);
+  int family = header.ndm_family == AF_INET ? 4 : header.ndm_family == AF_INET6 ? 6 : 0;
+  if (!family) return 0;
+  const uint8_t *address = NULL, *lladdr = NULL;
+  size_t lladdr_length = 0;
+  /* The attributes follow the aligned ndmsg; each length is checked against what is left before it is used. */
+  size_t at = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ndmsg));
+  while (at + sizeof(struct rtattr) <= length) {
+    struct rtattr attribute;
+    memcpy(&attribute, message + at, sizeof attribute);
+    if (attribute.rta_len < sizeof attribute || attribute.rta_len > length - at) break;
+    const uint8_t *payload = message + at + RTA_LENGTH(0);
+    size_t payload_length = attribute.rta_len - RTA_LENGTH(0);
+    if (attribute.rta_type == NDA_DST && payload_length == (family == 4 ? 4u : 16u)) address = payload;
+    if (attribute.rta_type == NDA_LLADDR && payload_length <= MAX_LLADDR) {
+      lladdr = payload;
+      lladdr_length = payload_length;
+    }
+    at += RTA_ALIGN(attribute.rta_len);
+  }
+  if (!address) return 0;
+  int error = neighbour_room(list);
+  if (error) return error;
+  uint8_t *entry = list->bytes + (size_t)list->count * NEIGHBOUR_BYTES;
+  memset(entry, 0, NEIGHBOUR_BYTES);
+  entry[0] = (uint8_t)family;
+  entry[1] = (uint8_t)lladdr_length;
+  entry[2] = (uint8_t)header.ndm_state;
+  entry[3] = (uint8_t)(header.ndm_state >> 8);
+  uint32_t ifindex = (uint32_t)header.ndm_ifindex;
+  for (int i = 0; i < 4; i++) entry[4 + i] = (uint8_t)(ifindex >> (8 * i));
+  memcpy(entry + 8, address, family == 4 ? 4 : 16);
+  if (lladdr_length) memcpy(entry + 24, lladdr, lladdr_length);
+  list->count += 1;
+  return 0;
+}
+
+/*
+ * Dumps the neighbour table of this process's network namespace (family 0: ARP and ND together) into `list`: one
+ * netlink socket, opened and closed here, one request, its parts read until NLMSG_DONE. 0, or the errno of the first
+ * failure (EPROTO for a reply that is not a dump's); every path closes the socket and frees the part buffer.
+ */
+static int dump_neighbours(int family, neighbour_list_t *list) {
+  const uint32_t sequence = 1;
+  struct {
+    struct nlmsghdr header;
+    struct ndmsg message;
+  } request;
+  memset(&request, 0, sizeof request);
+  request.header.nlmsg_len = NLMSG_LENGTH(sizeof request.message);
+  request.header.nlmsg_type = RTM_GETNEIGH;
+  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  request.header.nlmsg_seq = sequence;
+  request.message.ndm_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  /* The kernel writes a dump's parts as they are read: a read that waits 2 s has met a kernel that will not answer. */
+  struct timeval patience = {.tv_sec = 2, .tv_usec = 0};
+  int error = 0;
+  uint8_t *part = NULL;
+
+  int fd = fault(FAULT_NETLINK) ? (errno = EMFILE, -1) : socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return errno;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience) < 0) {
+    error = errno;
+    goto done;
+  }
+  part = malloc(DUMP_PART_BYTES);
+  error = neighbour_room(list);
+  if (!part && !error) error = ENOMEM;
+  if (error) goto done;
+
+  for (;;) {
+    ssize_t sent = fault(FAULT_NETLINK_SEND) ? (errno = ENOBUFS, -1)
+                                             : sendto(fd, &request, request.header.nlmsg_len, 0, (struct sockaddr *)&kernel,
+                                                      sizeof kernel);
+    if (sent >= 0) break;
+    if (errno != EINTR) {
+      error = errno;
+      goto done;
+    }
+  }
+
+  for (bool finished = false; !finished;) {
+    struct sockaddr_nl from;
+    struct iovec vector = {.iov_base = part, .iov_len = DUMP_PART_BYTES};
+    struct msghdr header = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &vector, .msg_iovlen = 1};
+    ssize_t received = fault(FAULT_NETLINK_RECEIVE) ? (errno = EIO, -1) : recvmsg(fd, &header, 0);
+    if (received < 0) {
+      if (errno == EINTR) continue;
+      error = errno;
+      break;
+    }
+    if (received == 0 || (header.msg_flags & MSG_TRUNC)) {
+      error = EPROTO;
+      break;
+    }
+    /* Only the kernel (port 0) writes to this socket; anything else is not part of the dump. */
+    if (header.msg_namelen < sizeof from || from.nl_pid != 0) continue;
+    size_t length = (size_t)received;
+    for (size_t at = 0; !finished && at + NLMSG_HDRLEN <= length;) {
+      struct nlmsghdr message;
+      memcpy(&message, part + at, sizeof message);
+      if (message.nlmsg_len < sizeof message || message.nlmsg_len > length - at) {
+        error = EPROTO;
+        finished = true;
+        break;
+      }
+      if (message.nlmsg_seq == sequence) {
+        if (message.nlmsg_type == NLMSG_DONE || message.nlmsg_type == NLMSG_ERROR) {
+          /* Both carry an error number first (NLMSG_DONE: the dump's own, 0 when it went well; NLMSG_ERROR: 0 is an
+             acknowledgement, which a dump does not ask for). */
+          int32_t status = message.nlmsg_type == NLMSG_DONE ? 0 : -EPROTO;
+          if (message.nlmsg_len >= NLMSG_LENGTH(sizeof status)) memcpy(&status, part + at + NLMSG_HDRLEN, sizeof status);
+          if (status < 0) error = status == INT32_MIN ? EPROTO : -status;
+          else if (message.nlmsg_type == NLMSG_ERROR) error = EPROTO;
+          finished = true;
+        } else if (message.nlmsg_type == RTM_NEWNEIGH) {
+          error = add_neighbour(list, part + at, message.nlmsg_len);
+          if (error) finished = true;
+        }
+      }
+      at += NLMSG_ALIGN(message.nlmsg_len);
+    }
+  }
+
+done:
+  free(part);
+  close(fd);
+  return error;
+}
+
+/*
+ * neighbours(family) → a Buffer of NEIGHBOUR_BYTES per entry of this network namespace's neighbour table: family 4
+ * (ARP), 6 (neighbour discovery) or 0 (both, one dump). Throws an Error with `errno` when the kernel cannot be read.
+ */
+static napi_value neighbours(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t family;
+  if (!get_integer(env, argv[0], "family", 0, 6, &family)) return NULL;
+  if (family != 0 && family != 4 && family != 6) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "icmp-socket: family must be 0, 4 or 6");
+    return NULL;
+  }
+  neighbour_list_t list = {NULL, 0, 0};
+  int error = dump_neighbours((int)family, &list);
+  if (error) {
+    throw_errno(env, "the neighbour table (netlink RTM_GETNEIGH)", error);
+  } else {
+    size_t bytes = (size_t)list.count * NEIGHBOUR_BYTES;
+    /* An empty table is an empty Buffer (a copy of 0 bytes from nowhere is not asked of Node). */
+    napi_status made = bytes == 0 ? napi_create_buffer(env, 0, NULL, &result)
+                                  : napi_create_buffer_copy(env, bytes, list.bytes, NULL, &result);
+    if (made != napi_ok) {
+      result = NULL;
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (!pending) napi_throw_error(env, NULL, "icmp-socket: could not make the buffer of neighbours");
+    }
+  }
+  free(list.bytes);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
@@ -1141,12 +1358,16 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "stats", function));
   CHECK(napi_create_function(env, "injectFault", NAPI_AUTO_LENGTH, inject_fault, NULL, &function));
   CHECK(napi_set_named_property(env, exports, "injectFault", function));
+  CHECK(napi_create_function(env, "neighbours", NAPI_AUTO_LENGTH, neighbours, NULL, &function));
+  CHECK(napi_set_named_property(env, exports, "neighbours", function));
   CHECK(napi_create_uint32(env, SLOT_BYTES, &constant));
   CHECK(napi_set_named_property(env, exports, "SLOT_BYTES", constant));
   CHECK(napi_create_uint32(env, META_BYTES, &constant));
   CHECK(napi_set_named_property(env, exports, "META_BYTES", constant));
   CHECK(napi_create_uint32(env, MAX_BATCH, &constant));
   CHECK(napi_set_named_property(env, exports, "MAX_BATCH", constant));
+  CHECK(napi_create_uint32(env, NEIGHBOUR_BYTES, &constant));
+  CHECK(napi_set_named_property(env, exports, "NEIGHBOUR_BYTES", constant));
   return exports;
 }
 
