@@ -144,6 +144,34 @@ describe('from:all through two agents that see one subnet differently (network l
     assert.ok(rows.some((r) => r.startsWith(`${behind.alive},lab-b,,prohibited,`)), csv.stdout);
   });
 
+  it('vpc:a,b from:each sweeps the same hosts from two groups, one agent each, and puts their disagreement first', TIMEOUT, async () => {
+    // The same two vantage points as two groups (on-prem and the VPC behind the line), each with an agent of its own.
+    const siteA = await startAgent({ redisUrl: redis.url, group: 'site-a', cidrs, id: 'site-a-1', netns: lab.sweeperNs });
+    const siteB = await startAgent({ redisUrl: redis.url, group: 'site-b', cidrs, id: 'site-b-1', netns: second.sweeperNs });
+    try {
+      const json = await zensweep(['submit', ...targets, 'vpc:site-a,site-b', 'from:each', 'timeout:500', '--json'], { env: env(), timeoutMs: 120_000 });
+      assert.equal(json.code, 0, `submit exited ${json.code}:\n${json.stderr}\n${siteA.log()}\n${siteB.log()}`);
+      const report = JSON.parse(json.stdout) as DistributedReport;
+      assert.deepEqual(report.vantages?.map((v) => [v.name, v.group, v.hosts.length, v.complete]), [
+        ['site-a', 'site-a', 5, true],
+        ['site-b', 'site-b', 5, true],
+      ]);
+      // Each group's copy ran on that group's agent only.
+      const ran = new Map(report.chunks.map((c) => [c.index, c.agentId]));
+      assert.deepEqual([...new Set(ran.values())].sort(), ['site-a-1', 'site-b-1']);
+      assert.deepEqual(compareVantages(report).disagreements.map((d) => d.ip), [behind.alive, behind.dropped]);
+
+      const text = await zensweep(['submit', ...targets, 'vpc:site-a,site-b', 'from:each', 'timeout:500'], { env: env(), timeoutMs: 120_000 });
+      assert.equal(text.code, 0, text.stderr);
+      const out = text.stdout.split('\n');
+      assert.match(out[0] ?? '', / from:each — 2 seen differently · 3 alive · /);
+      assert.equal(out[2], 'site-a and site-b disagree on 2 hosts');
+      assert.equal(out[3], '  198.18.1.10   alive from site-a, prohibited (admin prohibited, said router 198.18.0.254) from site-b');
+    } finally {
+      await Promise.all([siteA.kill(), siteB.kill()]);
+    }
+  });
+
   describe('through the bot', () => {
     let slack: FakeSlack;
     let bot: BotProcess;
