@@ -79,6 +79,12 @@ const NO_PORTS: PortResult[] = [];
 const SEND_BATCH = 128;
 /** A TCP attempt the prober has not ended this long after its timeout is ended here, as a timeout. */
 const TCP_DEADLINE_GRACE_MS = 500;
+/**
+ * Extra echoes for an on-link host whose echo went unanswered while the kernel's neighbour table was full: the kernel
+ * may have evicted the neighbour entry the echo waited on, and dropped the echo with it, without a word. The loss is
+ * the table's, not the host's, so it does not use up the host's `retries`.
+ */
+const FULL_TABLE_RETRIES = 2;
 
 /**
  * One address being probed. It also stands for its own next echo in the queues, so the echo path (the hot one:
@@ -108,6 +114,10 @@ interface ActiveHost {
   onLink: boolean;
   /** When its first probe went (performance.now()), kept for on-link hosts only (their allowance); 0 before. */
   firstSentAt: number;
+  /** When its last echo went (performance.now()). */
+  echoSentAt: number;
+  /** Echoes sent again because the neighbour table was full while one was waiting (FULL_TABLE_RETRIES). */
+  fullTableRetries: number;
 }
 
 /** One attempt of one TCP probe: a retry is a new job. */
@@ -347,6 +357,8 @@ export class ProbeScheduler implements BudgetWaiter {
       dueAt: 0,
       onLink,
       firstSentAt: 0,
+      echoSentAt: 0,
+      fullTableRetries: 0,
     };
     if (onLink) this.onLinkHosts.add(host);
     this.activeHosts += 1;
@@ -383,6 +395,7 @@ export class ProbeScheduler implements BudgetWaiter {
     this.limits.meter?.sent('icmp');
     host.echoesLeft -= 1;
     host.echoSent += 1;
+    host.echoSentAt = performance.now();
     const attempt = host.echoAttempt;
     if (host.echoesLeft > 0 && attempt === 0) {
       // The next echo of `count`, one interval from now; it stays outstanding until sent.
@@ -447,7 +460,7 @@ export class ProbeScheduler implements BudgetWaiter {
       if (!host.echoError || (reporter.verdict === 'prohibited' && host.echoError.verdict !== 'prohibited')) {
         host.echoError = reporter;
       }
-    } else if (this.options.count === 1 && host.echoAttempt < this.options.retries && host.echoReceived === 0) {
+    } else if (this.options.count === 1 && host.echoReceived === 0 && (host.echoAttempt < this.options.retries || this.lostToFullTable(host))) {
       // Retries stand in for a lost single echo; with count > 1 the loss is the measurement.
       host.echoAttempt += 1;
       host.echoesLeft += 1;
@@ -456,6 +469,17 @@ export class ProbeScheduler implements BudgetWaiter {
       return;
     }
     this.probeDone(host);
+  }
+
+  /**
+   * True, and counted, when an on-link host's unanswered echo may have been dropped by the kernel with its neighbour
+   * entry: the table was found full after the echo went (FULL_TABLE_RETRIES).
+   */
+  private lostToFullTable(host: ActiveHost): boolean {
+    const congestedAt = this.budget?.lastCongestionAt ?? -Infinity;
+    if (!host.onLink || host.fullTableRetries >= FULL_TABLE_RETRIES || congestedAt < host.echoSentAt) return false;
+    host.fullTableRetries += 1;
+    return true;
   }
 
   private tcpDone(job: TcpJob, outcome: TcpOutcome): void {

@@ -4,6 +4,7 @@ import { DEFAULT_OPTIONS } from '../../src/core/request.js';
 import type { SweepOptions } from '../../src/core/request.js';
 import type { Reporter } from '../../src/core/states.js';
 import type { EchoDone, EchoProber, TcpAttempt, TcpOutcome, TcpProber } from '../../src/engine/probers.js';
+import { SendBudget } from '../../src/engine/budget.js';
 import { ProbeScheduler } from '../../src/engine/scheduler.js';
 import type { ProbeKit } from '../../src/engine/scheduler.js';
 
@@ -113,6 +114,47 @@ describe('ProbeScheduler', () => {
     );
     assert.equal(late?.state, 'alive');
     assert.deepEqual([late?.icmp.sent, late?.icmp.received, late?.icmp.lossPct], [2, 1, 50]);
+  });
+
+  it('sends an on-link echo again when the neighbour table was full while it waited, beyond its retries', async () => {
+    const budget = new SendBudget({ rate: 0, maxInFlight: 64, maxOnLink: 64 });
+    // 198.18.0.0 and .1 are on the link, .2 is routed. The table fills while the first two echoes of .0, .1 and .2 wait
+    // (the kernel may drop them with their neighbour entries); .0 answers the third; the table stays full while each
+    // echo of .1 waits, and .1 never answers.
+    const echo = new ScriptedEcho((address, attempt) => {
+      if (attempt < 2 || address === '198.18.0.1') {
+        setTimeout(() => budget.congested(), 5);
+        return 'never';
+      }
+      return reply();
+    });
+    const { hosts } = await new ProbeScheduler(targets(3), 3, options({ timeoutMs: 30, retries: 1 }), { echo, tcp: noTcp }, {
+      budget,
+      onLink: (ip) => ip !== '198.18.0.2',
+    }).run();
+    budget.close();
+    assert.deepEqual(
+      hosts.map((h) => [h.ip, h.state, h.icmp.sent]),
+      [
+        ['198.18.0.0', 'alive', 3],
+        // At most FULL_TABLE_RETRIES more than its retries: the table was full after every echo.
+        ['198.18.0.1', 'silent', 4],
+        // A routed host holds no neighbour entry: its retries are all it gets.
+        ['198.18.0.2', 'silent', 2],
+      ],
+    );
+  });
+
+  it('sends an unanswered on-link echo no more than its retries when the table had room', async () => {
+    const budget = new SendBudget({ rate: 0, maxInFlight: 64, maxOnLink: 64 });
+    budget.congested(); // before any echo went: no echo waited on a full table
+    const echo = new ScriptedEcho(() => 'never');
+    const { hosts } = await new ProbeScheduler(targets(2), 2, options({ timeoutMs: 20, retries: 1 }), { echo, tcp: noTcp }, {
+      budget,
+      onLink: () => true,
+    }).run();
+    budget.close();
+    assert.deepEqual(hosts.map((h) => [h.state, h.icmp.sent]), [['silent', 2], ['silent', 2]]);
   });
 
   it('sends count echoes per host spaced by the interval and reports ping statistics', async () => {

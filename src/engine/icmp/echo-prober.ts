@@ -53,8 +53,11 @@ const SENDER_QUEUE = 1024;
 /** Pauses after ENOBUFS before the backlog is tried again: the first, and the longest (doubling in between). */
 const SHORT_PAUSE_MS = 10;
 const SHORT_PAUSE_MAX_MS = 640;
-/** Refused sends of one echo (for want of buffers) before it is reported with the kernel's error: about 5 s of pauses. */
-const MAX_SHORT_TRIES = 12;
+/**
+ * Refused sends of one echo (for want of buffers) before it is reported as never sent: about 10 s of pauses, longer
+ * than the 3 s an unanswered address holds its neighbour entry, with room for a busy machine's slower clean-up.
+ */
+const MAX_SHORT_TRIES = 20;
 
 /**
  * ICMP echo over raw sockets, IPv4 and IPv6, with many requests in flight.
@@ -240,11 +243,14 @@ export class IcmpEchoProber implements EchoProber {
     return true;
   }
 
-  /** Counts a refused send; past MAX_SHORT_TRIES the echo ends with the kernel's error, and true is returned. */
+  /**
+   * Counts a refused send; past MAX_SHORT_TRIES the echo ends as never sent for want of room in the neighbour table
+   * (ENOBUFS: IPv6's EINVAL means the same here, see IcmpEchoSocket's SendResult), and true is returned.
+   */
   private tooShort(echo: PendingEcho): boolean {
     echo.shortTries += 1;
     if (echo.shortTries <= MAX_SHORT_TRIES) return false;
-    this.settle(echo, -1, diagnoseLocalError(echo.family === 6 ? 'EINVAL' : 'ENOBUFS'));
+    this.settle(echo, -1, diagnoseLocalError('ENOBUFS'));
     return true;
   }
 
