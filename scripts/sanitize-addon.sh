@@ -41,7 +41,7 @@ mkdir -p "$out"
   -fsanitize=address,undefined -fno-sanitize-recover=all \
   -Wall -Wextra -Wno-unused-parameter -Werror \
   -DNAPI_VERSION=8 -DNODE_GYP_MODULE_NAME=icmp_socket -I"$headers" \
-  -o "$out/icmp_socket.node" native/icmp-socket/src/icmp_socket.c -lpthread -lm
+  -o "$out/icmp_socket.node" native/icmp-socket/src/icmp_socket.c native/icmp-socket/src/tcp_connect.c -lpthread -lm
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
