@@ -53,13 +53,13 @@ describe('TCP probes without privilege in the network lab (the errors about SYNs
     // Each run has an empty address of its own: a router's neighbour entry that failed a moment ago may not be
     // tried again at once, and the second run would then meet silence where the first met an answer.
     const roles = (empty: { v4: string; v6: string }): Record<string, { ip: string; expected: string }> => ({
-      'rejected behind the router (v4)': { ip: a.behind.prohibitedByRouter.v4, expected: `unreachable: prohibited, 3/13 from ${a.router.lan.v4}` },
-      'rejected behind the router (v6)': { ip: a.behind.prohibitedByRouter.v6, expected: `unreachable: prohibited, 1/1 from ${a.router.lan.v6}` },
+      'rejected behind the router (v4)': { ip: a.behind.prohibitedByRouter.v4, expected: `prohibited: prohibited, 3/13 from ${a.router.lan.v4}` },
+      'rejected behind the router (v6)': { ip: a.behind.prohibitedByRouter.v6, expected: `prohibited: prohibited, 1/1 from ${a.router.lan.v6}` },
       'empty behind the router (v4)': { ip: empty.v4, expected: `unreachable: unreachable, 3/1 from ${a.router.lan.v4}` },
       'empty behind the router (v6)': { ip: empty.v6, expected: `unreachable: unreachable, 1/3 from ${a.router.lan.v6}` },
-      'a host that rejects (v4)': { ip: a.lan.prohibited.v4, expected: `unreachable: prohibited, 3/13 from ${a.lan.prohibited.v4}` },
-      'a host that rejects (v6)': { ip: a.lan.prohibited.v6, expected: `unreachable: prohibited, 1/1 from ${a.lan.prohibited.v6}` },
-      'a REJECT with port unreachable': { ip: a.lan.portUnreachable.v4, expected: `unreachable: prohibited, 3/3 from ${a.lan.portUnreachable.v4}` },
+      'a host that rejects (v4)': { ip: a.lan.prohibited.v4, expected: `prohibited: prohibited, 3/13 from ${a.lan.prohibited.v4}` },
+      'a host that rejects (v6)': { ip: a.lan.prohibited.v6, expected: `prohibited: prohibited, 1/1 from ${a.lan.prohibited.v6}` },
+      'a REJECT with port unreachable': { ip: a.lan.portUnreachable.v4, expected: `prohibited: prohibited, 3/3 from ${a.lan.portUnreachable.v4}` },
       'an open port': { ip: a.lan.rds.v4, expected: 'open' },
       'a refused port (RST)': { ip: a.lan.alive.v6[0] as string, expected: 'closed' },
     });
