@@ -5,13 +5,14 @@ import { after, before, describe, it } from 'node:test';
 import type { PortResult, SweepReport } from '../../src/core/report.js';
 import type { TcpOutcome } from '../../src/engine/probers.js';
 import { CLI, cliCommand } from '../support/cli.js';
-import { createLab } from '../support/lab.js';
+import { createLab, runOk } from '../support/lab.js';
 import type { Lab } from '../support/lab.js';
 import { assertRoot } from '../support/root.js';
 
 /** The sweeper with no privilege at all: nobody, no capability (not even inheritable or in the bounding set). */
 const UNPRIVILEGED = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
 const PROBE = fileURLToPath(new URL('../support/errqueue-probe.ts', import.meta.url));
+const SHORT_CHILD = fileURLToPath(new URL('../support/tcp-errqueue-child.ts', import.meta.url));
 /** Longer than the router's ARP/ND for an empty address takes to fail (about 3 s), so its answer comes in time. */
 const TIMEOUT_MS = 6000;
 
@@ -115,6 +116,23 @@ describe('TCP probes without privilege in the network lab (the errors about SYNs
       // One more hop reaches the host, which refuses: the TTL was the only reason.
       const second = await probe(address, 2);
       assert.equal(second.outcome.kind, 'closed', `${address} TTL 2: ${JSON.stringify(second.outcome)}`);
+    }
+  });
+
+  it('says resource (EADDRNOTAVAIL), not a host fact, when the local ports run out; connects work again once they are back', { timeout: 60_000 }, async () => {
+    // 16 local ports in the sweeper's namespace for a moment, and a host that drops every SYN: each connect holds
+    // its port until its timer.
+    const range = (await runOk(['ip', 'netns', 'exec', lab.sweeperNs, 'sysctl', '-n', 'net.ipv4.ip_local_port_range'])).stdout.trim();
+    await runOk(['ip', 'netns', 'exec', lab.sweeperNs, 'sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=40000 40015']);
+    try {
+      const result = await lab.exec([...UNPRIVILEGED, process.execPath, '--import', 'tsx', SHORT_CHILD, lab.addresses.lan.silent.v4, '5432', '40']);
+      assert.equal(result.code, 0, result.stderr);
+      const counts = JSON.parse(result.stdout) as { first: Record<string, number>; again: Record<string, number> };
+      assert.equal(counts.first.timeout, 16, `one per local port: ${result.stdout}`);
+      assert.equal(counts.first['resource:EADDRNOTAVAIL'], 24, `the rest: ${result.stdout}`);
+      assert.deepEqual(counts.again, { closed: 5 }, `once the ports are back: ${result.stdout}`);
+    } finally {
+      await runOk(['ip', 'netns', 'exec', lab.sweeperNs, 'sysctl', '-q', '-w', `net.ipv4.ip_local_port_range=${range.replace(/\s+/, ' ')}`]);
     }
   });
 });

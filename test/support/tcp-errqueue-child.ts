@@ -1,7 +1,8 @@
 /**
- * For test/engine/tcp-errqueue.test.ts: run under a low descriptor limit (`ulimit -n 64`), it starts COUNT connects
- * at once to ADDRESS:PORT (a port that answers nothing) with ErrqueueTcpProber, counts their outcomes, then, once
- * they have all ended, starts 5 more to a refused port; prints `{"first": {...}, "again": {...}}`.
+ * For the tests of the sweeper running short: under a low descriptor limit (`ulimit -n 64`,
+ * test/engine/tcp-errqueue.test.ts) or in a namespace with few local ports (test/lab/tcp-errqueue.test.ts), it starts
+ * COUNT connects at once to ADDRESS:PORT (where nothing answers) with ErrqueueTcpProber, counts their outcomes, then,
+ * once they have all ended, starts 5 more to a refused port of 127.0.0.1; prints `{"first": {...}, "again": {...}}`.
  *
  *   node --import tsx test/support/tcp-errqueue-child.ts ADDRESS PORT COUNT
  */
@@ -36,10 +37,10 @@ async function main(): Promise<void> {
   const first = await round(prober, address, Number(portText), Number(countText));
   // A port freed a moment ago refuses: the descriptors are back, so these connect (and are refused).
   const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, address, resolve));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port: refused } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
-  const again = await round(prober, address, refused, 5);
+  const again = await round(prober, '127.0.0.1', refused, 5);
   prober.close();
   process.stdout.write(`${JSON.stringify({ first: tally(first), again: tally(again) })}\n`);
 }
