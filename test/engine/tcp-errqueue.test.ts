@@ -10,7 +10,9 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
 import type * as Addon from '@zensweep/icmp-socket';
+import { openProbeKit } from '../../src/engine/engine.js';
 import type { TcpOutcome } from '../../src/engine/probers.js';
+import { NodeTcpProber } from '../../src/engine/tcp.js';
 import { ErrqueueTcpProber } from '../../src/engine/tcp-errqueue.js';
 import { until } from '../support/wait.js';
 
@@ -242,6 +244,27 @@ describe('ErrqueueTcpProber on loopback', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.equal(outcomes.length, 1);
     assert.equal(prober.inFlight, 0);
+  });
+});
+
+describe('openProbeKit\'s choice of TCP prober', () => {
+  it('takes the addon\'s connects where no raw ICMP socket reads the errors, node:net where asked or given a socket factory', () => {
+    // No family: no ICMP socket is opened (this needs no root); `auto` then has no raw socket to lean on.
+    const cases = [
+      [{}, ErrqueueTcpProber],
+      [{ tcp: 'auto' }, ErrqueueTcpProber],
+      [{ tcp: 'errqueue' }, ErrqueueTcpProber],
+      [{ tcp: 'net' }, NodeTcpProber],
+      [{ openSocket: (options: net.TcpNetConnectOpts) => net.connect(options) }, NodeTcpProber],
+    ] as const;
+    for (const [options, kind] of cases) {
+      const { kit } = openProbeKit(new Set(), options);
+      try {
+        assert.ok(kit.tcp instanceof kind, `${JSON.stringify(options)}: ${kit.tcp.constructor.name}`);
+      } finally {
+        kit.tcp.close();
+      }
+    }
   });
 });
 
