@@ -41,7 +41,8 @@ const NO_FLOWS: TcpAttempt = Object.freeze({ flows: Object.freeze([]) });
  * The error queue is the socket's, so nothing is matched and nothing is remembered; but an error that comes after
  * its attempt timed out is lost with the socket: a retry (`after`) is answered by errors about its own SYN only. (A
  * timed-out socket kept open for its retry would retransmit its SYN a second after sending it, past the sweep's
- * rate.) The raw path still answers a retry with an earlier attempt's late error (a router that answers once its ARP
+ * rate; TCP_USER_TIMEOUT does not stop that first retransmission, measured on Linux 6.18: it only ends the socket at
+ * the next one.) The raw path still answers a retry with an earlier attempt's late error (a router that answers once its ARP
  * fails, ~3 s later): with timeouts shorter than that, such an address reads filtered here, unreachable there.
  *
  * Each attempt ends exactly once, by its timer at the latest; its socket is closed before its outcome is delivered,
