@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the ICMP socket addon (native/icmp-socket) with AddressSanitizer and UndefinedBehaviorSanitizer into a build
-# directory of its own (native/icmp-socket/build-sanitize; the normal build is left as it is), then runs the addon's
-# tests against that build, with the ASan runtime preloaded into Node. Fails on a failed test and on any sanitizer
-# report, wherever it was printed. Needs root (raw sockets), gcc and its libasan (Debian: libasan8, with gcc).
+# Builds the ICMP socket addon (native/icmp-socket: its ICMP sockets and its TCP connects) with AddressSanitizer and
+# UndefinedBehaviorSanitizer into a build directory of its own (native/icmp-socket/build-sanitize; the normal build is
+# left as it is), then runs the addon's tests against that build, with the ASan runtime preloaded into Node. Fails on
+# a failed test and on any sanitizer report, wherever it was printed. Needs root (raw sockets), gcc and its libasan
+# (Debian: libasan8, with gcc).
 #
 #   scripts/sanitize-addon.sh              the addon's tests
 #   scripts/sanitize-addon.sh test/x.ts    these test files instead
@@ -13,9 +14,11 @@ tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   # The addon alone, its sockets on loopback (sender thread included), the engine on it (a burst of ICMP errors
   # ending TCP connects), the stress with workers, and its neighbour table dumps of a namespace with entries in
-  # every state (read in a child process, which inherits the sanitized build and the preload).
+  # every state (read in a child process, which inherits the sanitized build and the preload), and its TCP connects
+  # (tcp_connect.c: open, refused, unanswered, thousands at once, out of descriptors, every failure of their making,
+  # a worker torn down mid-connect).
   tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/engine.test.ts test/engine/icmp-stress.test.ts
-    test/engine/neighbours.test.ts)
+    test/engine/neighbours.test.ts test/engine/tcp-errqueue.test.ts)
 fi
 
 compiler="${CC:-gcc}"
@@ -41,7 +44,7 @@ mkdir -p "$out"
   -fsanitize=address,undefined -fno-sanitize-recover=all \
   -Wall -Wextra -Wno-unused-parameter -Werror \
   -DNAPI_VERSION=8 -DNODE_GYP_MODULE_NAME=icmp_socket -I"$headers" \
-  -o "$out/icmp_socket.node" native/icmp-socket/src/icmp_socket.c -lpthread -lm
+  -o "$out/icmp_socket.node" native/icmp-socket/src/icmp_socket.c native/icmp-socket/src/tcp_connect.c -lpthread -lm
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -13,6 +13,8 @@ import { attemptTimeoutMs } from './time-bound.js';
 import type { ProbeKit, SchedulerLimits } from './scheduler.js';
 import { NodeTcpProber } from './tcp.js';
 import type { ProbeSocketFactory } from './tcp.js';
+import { ErrqueueTcpProber } from './tcp-errqueue.js';
+import type { TcpProberChoice } from './tcp-errqueue.js';
 
 /** How long one address can keep a probe waiting, in ms: the timeout of each attempt, retries included. */
 export function totalWaitMs(options: Pick<SweepOptions, 'timeoutMs' | 'retries'>): number {
@@ -55,6 +57,8 @@ export interface EngineOptions {
    * host to two source addresses, so that a firewall can answer them differently).
    */
   openSocket?: ProbeSocketFactory;
+  /** The TCP prober (TcpProberChoice), default `auto`: node:net where a raw ICMP socket reads its errors, else the addon's. */
+  tcp?: TcpProberChoice;
   /** The routes that tell on-link targets; default the kernel's, read now. */
   routes?: RouteTable;
   /**
@@ -102,6 +106,7 @@ export class ProbeEngine {
       ({ kit: this.kit, icmp: this.icmp } = openProbeKit(new Set(options.families), {
         sendHelper: options.sendHelper,
         openSocket: options.openSocket,
+        tcp: options.tcp,
         onWarning: options.onWarning,
         onCongestion: () => this.budget.congested(),
       }));
@@ -134,11 +139,13 @@ export class ProbeEngine {
 }
 
 /**
- * The real probers, wired so that an ICMP error quoting the SYN of one of our connect attempts ends that attempt
- * (and a failed connect first reads the errors already queued, to name who sent its own). Without ICMP
- * (no root or CAP_NET_RAW) the kit has the TCP prober alone and `icmp` says why.
+ * The real probers. With a raw ICMP socket, node:net's connects, wired so that an ICMP error quoting the SYN of one
+ * of them ends that attempt (and a failed connect first reads the errors already queued, to name who sent its own).
+ * Without one (no root or CAP_NET_RAW: `icmp` says why), the addon's connects, each reading the ICMP error about its
+ * own SYN from its own error queue (tcp-errqueue.ts), so a firewall's or a router's answer still names its sender.
  *
- * @param options.openSocket the TCP prober's socket factory (tests watch or replace the sockets).
+ * @param options.openSocket node:net's socket factory (tests watch or replace the sockets); given, `auto` is `net`.
+ * @param options.tcp which TCP prober (TcpProberChoice), default `auto`.
  * @param options.onCongestion told when the kernel is short of buffers (ENOBUFS): send less.
  */
 export function openProbeKit(
@@ -146,23 +153,30 @@ export function openProbeKit(
   options: {
     sendHelper?: boolean;
     openSocket?: ProbeSocketFactory;
+    tcp?: TcpProberChoice;
     onWarning?: (message: string) => void;
     onCongestion?: () => void;
   } = {},
 ): { kit: ProbeKit; icmp: SweepReport['icmp'] } {
-  const { openSocket, onWarning, ...echoOptions } = options;
+  const { openSocket, onWarning, tcp: choice = 'auto', ...echoOptions } = options;
   let echo: IcmpEchoProber | undefined;
-  const tcp = new NodeTcpProber(openSocket, () => echo?.poll());
-  if (families.size === 0) return { kit: { tcp }, icmp: { available: true } };
-  try {
-    echo = new IcmpEchoProber(families, {
-      ...echoOptions,
-      onTcpError: (quoted, reporter) => tcp.failFromIcmp(quoted, reporter),
-    });
-    return { kit: { echo, tcp }, icmp: { available: true } };
-  } catch (error) {
-    if (!isZenSweepError(error)) throw error;
-    onWarning?.(error.message);
-    return { kit: { tcp }, icmp: { available: false, warning: error.message } };
+  let netTcp: NodeTcpProber | undefined;
+  let icmp: SweepReport['icmp'] = { available: true };
+  if (families.size > 0) {
+    try {
+      echo = new IcmpEchoProber(families, {
+        ...echoOptions,
+        onTcpError: (quoted, reporter) => netTcp?.failFromIcmp(quoted, reporter),
+      });
+    } catch (error) {
+      if (!isZenSweepError(error)) throw error;
+      onWarning?.(error.message);
+      icmp = { available: false, warning: error.message };
+    }
   }
+  // Only a raw ICMP socket sees the errors about node:net's SYNs (a ping socket does not: it counts as none).
+  const rawSeesTcpErrors = echo !== undefined;
+  const useNet = choice === 'net' || (choice === 'auto' && (rawSeesTcpErrors || openSocket !== undefined));
+  const tcp = useNet ? (netTcp = new NodeTcpProber(openSocket, () => echo?.poll())) : new ErrqueueTcpProber();
+  return { kit: echo ? { echo, tcp } : { tcp }, icmp };
 }

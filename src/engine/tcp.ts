@@ -44,7 +44,8 @@ function flowKey(source: string, sourcePort: number, destination: string, destin
   return `${source}|${sourcePort}|${destination}|${destinationPort}`;
 }
 
-function outcomeOfErrno(code: string, ms: number): TcpOutcome {
+/** What a failed connect's errno says: refused (an RST), timed out, the sweeper short of something, or unreachable. */
+export function outcomeOfErrno(code: string, ms: number): TcpOutcome {
   if (code === 'ECONNREFUSED') return { kind: 'closed', ms };
   if (code === 'ETIMEDOUT') return { kind: 'timeout' };
   if (RESOURCE_ERRNOS.has(code)) return { kind: 'resource', errno: code };

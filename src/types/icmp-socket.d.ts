@@ -53,4 +53,29 @@ declare module '@zensweep/icmp-socket' {
   export const SLOT_BYTES: number;
   export const META_BYTES: number;
   export const MAX_BATCH: number;
+  /**
+   * TCP connection attempts with IP_RECVERR (tcp_connect.c): the ICMP error about an attempt's SYN comes from the
+   * socket's own error queue, with who sent it, with no privilege. See src/engine/tcp-errqueue.ts.
+   */
+  export class TcpConnector {
+    /**
+     * onOutcome(slot, errno, icmpType, icmpCode, sender): errno 0 connected, ECONNREFUSED an RST, another a failure;
+     * icmpType ≥ 0 with `sender` when an ICMP error about the SYN came (its type, code and source address). The
+     * socket is closed before it is called.
+     */
+    constructor(onOutcome: (slot: number, errno: number, icmpType: number, icmpCode: number, sender: string | undefined) => void);
+    /** The attempt's slot (≥ 0), or -errno when it failed at once. ttl 0: the system's default, else 1 to 255. */
+    connect(family: 4 | 6, address: string, port: number, ttl: number): number;
+    /** Closes that attempt's socket; no outcome comes for it. False when it was not in flight. */
+    cancel(slot: number): boolean;
+    /** Attempts started and not ended. */
+    inFlight(): number;
+    close(): void;
+  }
+  /** What every connector of the process still holds, and how many an environment's teardown closed (for tests). */
+  export function tcpConnectStats(): { connectors: number; attempts: number; teardowns: number };
+  /** For tests: the next time the process reaches this step of a connector's or an attempt's making, it fails, once. */
+  export function injectTcpFault(
+    step: 'socket' | 'table' | 'attempt' | 'poll_init' | 'poll_start' | 'reference' | 'cleanup_hook' | 'wrap',
+  ): void;
 }

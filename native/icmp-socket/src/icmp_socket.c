@@ -49,6 +49,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "tcp_connect.h"
+
 #ifndef SO_SNDBUFFORCE
 #define SO_SNDBUFFORCE 32
 #endif
@@ -1368,6 +1370,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "MAX_BATCH", constant));
   CHECK(napi_create_uint32(env, NEIGHBOUR_BYTES, &constant));
   CHECK(napi_set_named_property(env, exports, "NEIGHBOUR_BYTES", constant));
+  /* TCP connects with their own error queues (tcp_connect.c). */
+  CHECK(register_tcp_connect(env, exports));
   return exports;
 }
 
