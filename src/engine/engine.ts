@@ -1,9 +1,10 @@
-import { isZenSweepError } from '../core/errors.js';
-import type { SweepReport } from '../core/report.js';
+import type { IcmpStatus } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import type { AddressSet } from '../core/targets.js';
 import { SendBudget } from './budget.js';
 import { IcmpEchoProber, MAX_OUTSTANDING_ECHOES } from './icmp/echo-prober.js';
+import { ICMP_FIX, IcmpUnavailableError } from './icmp/raw-transport.js';
+import type { IcmpSetting } from './icmp/raw-transport.js';
 import { LinkWatch } from './link-watch.js';
 import { defaultNeighbourReader } from './neighbours.js';
 import type { NeighbourReader } from './neighbours.js';
@@ -46,8 +47,15 @@ export interface EngineOptions {
   maxOnLink?: number;
   /** Send echoes from a thread of their socket, on another core (IcmpEchoProber's sendHelper). */
   sendHelper?: boolean;
-  /** Told once that ICMP cannot be used. */
+  /**
+   * How to send ICMP echo (ZENSWEEP_ICMP), default `auto`: a raw socket where permitted, else a ping socket where
+   * net.ipv4.ping_group_range covers the process, else none (TCP probes only).
+   */
+  icmp?: IcmpSetting;
+  /** Told once that ICMP cannot be used (why, and the fix). */
   onWarning?: (message: string) => void;
+  /** Told once how ICMP is sent, when not the usual raw socket: `ICMP through a ping socket (…)`. */
+  onNotice?: (message: string) => void;
   /** Probers to use instead of real sockets (tests); left open by `close`. */
   kit?: ProbeKit;
   /**
@@ -76,7 +84,7 @@ export interface EngineOptions {
  */
 export class ProbeEngine {
   readonly kit: ProbeKit;
-  readonly icmp: SweepReport['icmp'];
+  readonly icmp: IcmpStatus;
   readonly budget: SendBudget;
   /** The reads of the neighbour table (and what they cost so far). */
   readonly links: LinkWatch;
@@ -97,12 +105,14 @@ export class ProbeEngine {
     this.links = new LinkWatch(neighbours === false ? undefined : neighbours, options.neighbourReadEveryMs);
     if (options.kit) {
       this.kit = options.kit;
-      this.icmp = { available: options.kit.echo !== undefined };
+      this.icmp = options.kit.echo !== undefined ? { available: true, mode: 'raw' } : { available: false, mode: 'off' };
     } else {
       ({ kit: this.kit, icmp: this.icmp } = openProbeKit(new Set(options.families), {
         sendHelper: options.sendHelper,
         openSocket: options.openSocket,
+        icmp: options.icmp,
         onWarning: options.onWarning,
+        onNotice: options.onNotice,
         onCongestion: () => this.budget.congested(),
       }));
     }
@@ -135,8 +145,10 @@ export class ProbeEngine {
 
 /**
  * The real probers, wired so that an ICMP error quoting the SYN of one of our connect attempts ends that attempt
- * (and a failed connect first reads the errors already queued, to name who sent its own). Without ICMP
- * (no root or CAP_NET_RAW) the kit has the TCP prober alone and `icmp` says why.
+ * (and a failed connect first reads the errors already queued, to name who sent its own). ICMP goes through a raw
+ * socket where the process may open one, else a ping socket (`setting` auto; or the one mode asked for); without
+ * either the kit has the TCP prober alone and `icmp` says why and what fixes it. A ping socket sees no ICMP error
+ * about a TCP segment: then only the TCP prober's own errors (ECONNREFUSED, EHOSTUNREACH) name a failure.
  *
  * @param options.openSocket the TCP prober's socket factory (tests watch or replace the sockets).
  * @param options.onCongestion told when the kernel is short of buffers (ENOBUFS): send less.
@@ -146,23 +158,49 @@ export function openProbeKit(
   options: {
     sendHelper?: boolean;
     openSocket?: ProbeSocketFactory;
+    icmp?: IcmpSetting;
     onWarning?: (message: string) => void;
+    onNotice?: (message: string) => void;
     onCongestion?: () => void;
   } = {},
-): { kit: ProbeKit; icmp: SweepReport['icmp'] } {
-  const { openSocket, onWarning, ...echoOptions } = options;
+): { kit: ProbeKit; icmp: IcmpStatus } {
+  const { openSocket, onWarning, onNotice, icmp: setting = 'auto', ...echoOptions } = options;
   let echo: IcmpEchoProber | undefined;
   const tcp = new NodeTcpProber(openSocket, () => echo?.poll());
-  if (families.size === 0) return { kit: { tcp }, icmp: { available: true } };
-  try {
-    echo = new IcmpEchoProber(families, {
-      ...echoOptions,
-      onTcpError: (quoted, reporter) => tcp.failFromIcmp(quoted, reporter),
-    });
-    return { kit: { echo, tcp }, icmp: { available: true } };
-  } catch (error) {
-    if (!isZenSweepError(error)) throw error;
-    onWarning?.(error.message);
-    return { kit: { tcp }, icmp: { available: false, warning: error.message } };
+  if (setting === 'off') {
+    const warning = 'ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only';
+    onWarning?.(warning);
+    return { kit: { tcp }, icmp: { available: false, mode: 'off', warning } };
   }
+  if (families.size === 0) return { kit: { tcp }, icmp: { available: true, mode: setting === 'ping' ? 'ping' : 'raw' } };
+  const failures: IcmpUnavailableError[] = [];
+  for (const mode of setting === 'auto' ? (['raw', 'ping'] as const) : [setting]) {
+    try {
+      echo = new IcmpEchoProber(families, {
+        ...echoOptions,
+        mode,
+        onTcpError: (quoted, reporter) => tcp.failFromIcmp(quoted, reporter),
+      });
+      if (mode === 'ping') {
+        const raw = failures.find((failure) => failure.mode === 'raw');
+        onNotice?.(`ICMP through a ping socket${raw ? ` (no raw socket: ${raw.errno}, needs root or CAP_NET_RAW)` : ''}`);
+      }
+      return { kit: { echo, tcp }, icmp: { available: true, mode } };
+    } catch (error) {
+      if (!(error instanceof IcmpUnavailableError)) throw error;
+      failures.push(error);
+    }
+  }
+  const warning = `ICMP not sent: ${failures.map(failureWords).join(', and ')}; running the TCP probes only (${ICMP_FIX})`;
+  onWarning?.(warning);
+  return { kit: { tcp }, icmp: { available: false, mode: 'off', warning } };
+}
+
+/** `no raw socket (EPERM: needs root or CAP_NET_RAW)`, `no ping socket (EACCES: …)`. */
+function failureWords(failure: IcmpUnavailableError): string {
+  const needs =
+    failure.mode === 'raw'
+      ? 'needs root or CAP_NET_RAW'
+      : `net.ipv4.ping_group_range does not cover group ${process.getgid?.() ?? '?'}`;
+  return `no ${failure.mode} socket (${failure.errno}: ${needs})`;
 }
