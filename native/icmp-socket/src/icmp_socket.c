@@ -276,6 +276,27 @@ static int is_shortage(int family, int error, const uint8_t *address) {
   return !IN6_IS_ADDR_LINKLOCAL(v6) && !IN6_IS_ADDR_MULTICAST(v6);
 }
 
+/*
+ * sendto, again after EINTR: 0 or the errno. A ping socket's send also fails with the error an earlier request's ICMP
+ * error left pending (ping_err sets sk_err even with IP_RECVERR, and the send path reports it before it sends; a raw
+ * socket's does not): that send took the pending error, sent nothing, and is tried again, at most PING_SEND_TRIES
+ * times in all (the error itself is on the error queue, read by `receive`). A failure of the send itself (no route)
+ * fails every try with the same errno, which is returned.
+ */
+#define PING_SEND_TRIES 8
+static int send_packet(const icmp_socket_t *s, const uint8_t *data, size_t length, const struct sockaddr_in6 *to,
+                       socklen_t to_length) {
+  int error = 0;
+  for (int tries = 0; tries < (s->ping ? PING_SEND_TRIES : 1);) {
+    if (sendto(s->fd, data, length, 0, (const struct sockaddr *)to, to_length) >= 0) return 0;
+    error = errno;
+    if (error == EINTR) continue;
+    if (error == EAGAIN || error == EWOULDBLOCK) break;
+    tries++;
+  }
+  return error;
+}
+
 /* ---- the socket filter ---------------------------------------------------------------------------------------- */
 
 /* Classic BPF jumps count instructions after the next one: JUMP_TO(from, to) is the offset from `from` to `to`. */
@@ -380,9 +401,8 @@ static int send_order(icmp_socket_t *s, const order_t *order) {
       packet[2] = (uint8_t)(sum >> 8);
       packet[3] = (uint8_t)sum;
     }
-    if (sendto(s->fd, packet, ECHO_BYTES, 0, (struct sockaddr *)&to, to_length) >= 0) return 0;
-    int error = errno;
-    if (error == EINTR) continue;
+    int error = send_packet(s, packet, ECHO_BYTES, &to, to_length);
+    if (error == 0) return 0;
     if (error == EAGAIN || error == EWOULDBLOCK) {
       struct pollfd writable = {.fd = s->fd, .events = POLLOUT};
       poll(&writable, 1, 50);
@@ -917,12 +937,7 @@ static napi_value send_now(napi_env env, napi_callback_info info) {
   } else {
     struct sockaddr_in6 to;
     socklen_t to_length = fill_address(s->family, address, &to);
-    while (sendto(s->fd, data, length, 0, (struct sockaddr *)&to, to_length) < 0) {
-      if (errno != EINTR) {
-        error = errno;
-        break;
-      }
-    }
+    error = send_packet(s, data, length, &to, to_length);
   }
   CHECK(napi_create_int32(env, error, &result));
   return result;

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { HostResult, SweepReport } from '../../src/core/report.js';
+import { renderText } from '../../src/views/text.js';
+import { EVERY_GROUP, NO_GROUP, createPingNamespace } from '../support/ping-netns.js';
+import type { PingNamespace } from '../support/ping-netns.js';
+import { assertRoot } from '../support/root.js';
+
+const SWEEP_MODULE = JSON.stringify(new URL('../../dist/engine/sweep.js', import.meta.url).href);
+const GRAMMAR_MODULE = JSON.stringify(new URL('../../dist/core/grammar.js', import.meta.url).href);
+
+/** Addresses of the namespace's own lo that its nft rules answer for (only inside the test's namespace). */
+const REJECTED = { prohibited: '127.0.0.9', unreachable: '127.0.0.10', dropped: '127.0.0.20', v6: '2001:db8:ffff::9' };
+
+const RULES = `
+table inet zensweep_ping_test {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ip daddr ${REJECTED.prohibited} icmp type echo-request reject with icmp type admin-prohibited
+    ip daddr ${REJECTED.unreachable} icmp type echo-request reject with icmp type host-unreachable
+    ip6 daddr ${REJECTED.v6} icmpv6 type echo-request reject with icmpv6 type admin-prohibited
+    ip daddr ${REJECTED.dropped} drop
+  }
+}
+`;
+
+function host(report: SweepReport, ip: string): HostResult {
+  const found = report.hosts.find((h) => h.ip === ip);
+  assert.ok(found, `${ip} missing from the report`);
+  return found;
+}
+
+function parse(result: { code: number | null; stdout: string; stderr: string }): SweepReport {
+  assert.equal(result.code, 0, `exit ${String(result.code)}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as SweepReport;
+}
+
+/**
+ * The echo prober on Linux ping sockets (SOCK_DGRAM, IPPROTO_ICMP / IPPROTO_ICMPV6), run as nobody without any
+ * capability, in a network namespace of the test's own whose net.ipv4.ping_group_range covers it: replies without an
+ * IP header and with the kernel's identifier, ICMP errors read from the error queue. The same sweeps as root (raw
+ * sockets) say the same.
+ */
+describe('ICMP through a ping socket, unprivileged (real sockets, a namespace of its own)', () => {
+  let ns: PingNamespace;
+
+  before(async () => {
+    assertRoot();
+    ns = await createPingNamespace();
+    const loaded = await ns.exec(['nft', '-f', '-'], { input: RULES });
+    assert.equal(loaded.code, 0, loaded.stderr);
+    const added = await ns.exec(['ip', '-6', 'addr', 'add', `${REJECTED.v6}/128`, 'dev', 'lo']);
+    assert.equal(added.code, 0, added.stderr);
+    await ns.pingGroups(EVERY_GROUP);
+  });
+  after(async () => {
+    await ns?.destroy();
+  });
+
+  it('sweeps loopback IPv4 and IPv6 through ping sockets when no raw socket may be opened, and says so once', async () => {
+    const result = await ns.sweep(['127.0.1.0/24', '::1', 'retries:0', '--json']);
+    const report = parse(result);
+    assert.deepEqual(report.icmp, { available: true, mode: 'ping' });
+    assert.equal(report.summary.alive, 255, 'every address of 127.0.1.0/24, and ::1');
+    for (const h of report.hosts) {
+      assert.deepEqual([h.icmp.sent, h.icmp.received], [1, 1], h.ip);
+      const rtt = h.icmp.rtt?.avg ?? -1;
+      assert.ok(rtt >= 0 && rtt < 1000, `${h.ip}: rtt ${rtt}`);
+    }
+    const lines = result.stderr.trim().split('\n');
+    assert.deepEqual(lines, ['zensweep: ICMP through a ping socket (no raw socket: EPERM, needs root or CAP_NET_RAW)']);
+    assert.match(renderText(report), /\n {2}ICMP: ping socket \(no privilege\)\n/);
+  });
+
+  for (const sendHelper of [true, false]) {
+    it(`sweeps a /22 ${sendHelper ? 'through the sender thread' : 'from the event loop'} on ping sockets: every reply once`, async () => {
+      const script = `
+        const { runSweep } = await import(${SWEEP_MODULE});
+        const { parseSweepText } = await import(${GRAMMAR_MODULE});
+        const report = await runSweep(parseSweepText('127.0.4.0/22 retries:0'), { sendHelper: ${sendHelper}, icmp: 'ping' });
+        console.log(JSON.stringify(report));`;
+      const report = parse(await ns.execUnprivileged([process.execPath, '--input-type=module', '-e', script], { timeoutMs: 60_000 }));
+      assert.equal(report.icmp.mode, 'ping');
+      assert.equal(report.summary.alive, 1022);
+      assert.deepEqual(report.hosts.filter((h) => h.icmp.sent !== 1 || h.icmp.received !== 1).map((h) => h.ip), []);
+    });
+  }
+
+  it('reads ICMP errors from the error queue: prohibited and unreachable with their codes and senders, as raw sockets do', async () => {
+    const targets = [REJECTED.prohibited, REJECTED.unreachable, REJECTED.v6, '127.0.0.11', 'timeout:500', 'retries:0', '--json'];
+    const ping = parse(await ns.sweep(targets));
+    const raw = parse(await ns.sweep(targets, { privileged: true }));
+    assert.equal(ping.icmp.mode, 'ping');
+    assert.equal(raw.icmp.mode, 'raw');
+    for (const report of [ping, raw]) {
+      const mode = report.icmp.mode ?? '?';
+      const prohibited = host(report, REJECTED.prohibited);
+      assert.equal(prohibited.state, 'prohibited', mode);
+      assert.deepEqual(
+        [prohibited.reporter?.address, prohibited.reporter?.icmpType, prohibited.reporter?.icmpCode],
+        [REJECTED.prohibited, 3, 13],
+        mode,
+      );
+      const unreachable = host(report, REJECTED.unreachable);
+      assert.equal(unreachable.state, 'unreachable', mode);
+      assert.deepEqual([unreachable.reporter?.address, unreachable.reporter?.icmpCode], [REJECTED.unreachable, 1], mode);
+      const v6 = host(report, REJECTED.v6);
+      assert.equal(v6.state, 'prohibited', mode);
+      assert.deepEqual([v6.reporter?.address, v6.reporter?.icmpType, v6.reporter?.icmpCode], [REJECTED.v6, 1, 1], mode);
+      assert.equal(host(report, '127.0.0.11').state, 'alive', mode);
+    }
+    // The same words in both modes.
+    const words = (report: SweepReport): string[] => renderText(report).split('\n').filter((l) => l.includes('said'));
+    assert.deepEqual(words(ping), words(raw));
+  });
+
+  it('with ZENSWEEP_ICMP=raw unprivileged: no ICMP, the warning names EPERM and the fix', async () => {
+    const result = await ns.sweep(['127.0.0.1', 'tcp:1', '--json'], { env: { ZENSWEEP_ICMP: 'raw' } });
+    const report = parse(result);
+    assert.equal(report.icmp.mode, 'off');
+    assert.match(report.icmp.warning ?? '', /no raw socket \(EPERM: needs root or CAP_NET_RAW\).*set net\.ipv4\.ping_group_range, or add NET_RAW/);
+    assert.doesNotMatch(result.stderr, /EUNKNOWN/);
+  });
+});
+
+describe('TCP only, said honestly: no ping_group_range, no NET_RAW', () => {
+  let ns: PingNamespace;
+
+  before(async () => {
+    assertRoot();
+    ns = await createPingNamespace();
+    const loaded = await ns.exec(['nft', '-f', '-'], { input: RULES });
+    assert.equal(loaded.code, 0, loaded.stderr);
+    await ns.pingGroups(NO_GROUP);
+  });
+  after(async () => {
+    await ns?.destroy();
+  });
+
+  it('says once that ICMP was not sent and why (EPERM, EACCES) with the fix; hosts are "TCP answered" or "not probed by ICMP"', async () => {
+    const result = await ns.sweep(['127.0.0.1', '127.0.0.2', REJECTED.dropped, 'tcp:1', 'timeout:300', 'retries:0', '--json']);
+    const report = parse(result);
+    assert.equal(report.icmp.available, false);
+    assert.equal(report.icmp.mode, 'off');
+    const warnings = result.stderr.trim().split('\n');
+    assert.equal(warnings.length, 1, result.stderr);
+    assert.match(
+      warnings[0] ?? '',
+      /^zensweep: warning: ICMP not sent: no raw socket \(EPERM: needs root or CAP_NET_RAW\), and no ping socket \(EACCES: net\.ipv4\.ping_group_range does not cover group 65534\); running the TCP probes only \(set net\.ipv4\.ping_group_range, or add NET_RAW\)$/,
+    );
+    assert.doesNotMatch(result.stderr, /EUNKNOWN/);
+    assert.equal(host(report, '127.0.0.1').state, 'alive_tcp_only');
+    assert.equal(host(report, '127.0.0.1').icmp.sent, 0);
+    assert.equal(host(report, REJECTED.dropped).state, 'silent');
+
+    const text = renderText(report);
+    assert.match(text, /^127\.0\.0\.1 127\.0\.0\.2 127\.0\.0\.20 — 2 TCP answered · 1 not probed by ICMP · /);
+    assert.match(text, /\nTCP answered; ICMP not sent \(2\)\n/);
+    assert.match(text, /\nNot probed by ICMP \(1\)\n/);
+    assert.match(text, /\nWarning: ICMP not sent: .*EPERM.*EACCES.*set net\.ipv4\.ping_group_range, or add NET_RAW\)\n/);
+    assert.match(text, /\n {2}ICMP: off, TCP probes only\n/);
+    assert.doesNotMatch(text, /ICMP filtered|Silent|silent/);
+  });
+
+  it('a sweep without ports sends nothing and says so: every host "not probed by ICMP", never "silent"', async () => {
+    const report = parse(await ns.sweep(['127.0.0.0/30', '--json']));
+    assert.equal(report.icmp.mode, 'off');
+    const text = renderText(report);
+    assert.match(text, /^127\.0\.0\.0\/30 — 2 not probed by ICMP · /);
+    assert.doesNotMatch(text, /silent|Silent/);
+  });
+
+  it('as root with ZENSWEEP_ICMP=ping: EACCES, TCP only; ZENSWEEP_ICMP=off: off; a bad value: one line, exit 2', async () => {
+    const ping = parse(await ns.sweep(['127.0.0.1', 'tcp:1', '--json'], { privileged: true, env: { ZENSWEEP_ICMP: 'ping' } }));
+    assert.equal(ping.icmp.mode, 'off');
+    assert.match(ping.icmp.warning ?? '', /no ping socket \(EACCES: net\.ipv4\.ping_group_range does not cover group 0\)/);
+    const off = parse(await ns.sweep(['127.0.0.1', 'tcp:1', '--json'], { privileged: true, env: { ZENSWEEP_ICMP: 'off' } }));
+    assert.deepEqual([off.icmp.mode, off.icmp.warning], ['off', 'ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only']);
+    const raw = parse(await ns.sweep(['127.0.0.1', '--json'], { privileged: true, env: { ZENSWEEP_ICMP: 'RAW' } }));
+    assert.deepEqual([raw.icmp.mode, raw.summary.alive], ['raw', 1]);
+    const bad = await ns.sweep(['127.0.0.1'], { env: { ZENSWEEP_ICMP: 'sometimes' } });
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stdout, '');
+    assert.deepEqual(bad.stderr.trimEnd().split('\n'), [
+      'zensweep: ZENSWEEP_ICMP=sometimes is invalid: it takes auto (raw where permitted, else a ping socket), raw, ping or off',
+    ]);
+  });
+});
