@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import type * as Addon from '@zensweep/icmp-socket';
 import { after, before, describe, it } from 'node:test';
 import type { HostResult, SweepReport } from '../../src/core/report.js';
 import { renderText } from '../../src/views/text.js';
@@ -34,6 +38,30 @@ function parse(result: { code: number | null; stdout: string; stderr: string }):
   assert.equal(result.code, 0, `exit ${String(result.code)}: ${result.stderr}`);
   return JSON.parse(result.stdout) as SweepReport;
 }
+
+describe('the ICMP socket addon\'s mode argument', () => {
+  const addon = createRequire(import.meta.url)('@zensweep/icmp-socket') as typeof Addon;
+
+  it('refuses a mode that is not raw or ping, and says EACCES (with errno) for a ping socket the range does not cover', () => {
+    const onEvent = (): void => undefined;
+    assert.throws(() => new addon.IcmpSocket(4, -1, true, onEvent, 'icmp' as 'ping'), { name: 'RangeError', message: /mode must be 'raw' or 'ping'/ });
+    assert.throws(() => new addon.IcmpSocket(4, -1, true, onEvent, 5 as unknown as 'ping'), { name: 'TypeError', message: /mode must be 'raw' or 'ping'/ });
+    // The host's namespace: the kernel's default range ("1 0") covers no group, root's included.
+    const range = readFileSync('/proc/sys/net/ipv4/ping_group_range', 'utf8').trim().split(/\s+/).map(Number);
+    const covered = (range[0] ?? 1) <= 0 && 0 <= (range[1] ?? 0);
+    for (const family of [4, 6] as const) {
+      if (covered) {
+        new addon.IcmpSocket(family, -1, true, onEvent, 'ping').close();
+      } else {
+        assert.throws(() => new addon.IcmpSocket(family, -1, true, onEvent, 'ping'), (error: Error & { errno?: number }) => {
+          assert.match(error.message, /^icmp-socket: socket \(ping\): Permission denied$/);
+          assert.equal(error.errno, constants.errno.EACCES);
+          return true;
+        });
+      }
+    }
+  });
+});
 
 /**
  * The echo prober on Linux ping sockets (SOCK_DGRAM, IPPROTO_ICMP / IPPROTO_ICMPV6), run as nobody without any
