@@ -110,7 +110,19 @@ describe('zensweep sweep in the network lab through ping sockets, unprivileged',
    */
   const v6Targets = (): string[] => {
     const { lan, behind, router, sweeper } = a();
-    return [sweeper.v6, ...lan.alive.v6, lan.rds.v6, lan.prohibited.v6, lan.silent.v6, lan.empty.v6, router.lan.v6, ...Object.values(behind).filter((v): v is { v6: string } => typeof v === 'object' && 'v6' in v).map((v) => v.v6)];
+    return [
+      sweeper.v6,
+      ...lan.alive.v6,
+      lan.rds.v6,
+      lan.prohibited.v6,
+      lan.silent.v6,
+      lan.empty.v6,
+      router.lan.v6,
+      router.behind.v6,
+      behind.alive.v6,
+      behind.prohibitedByRouter.v6,
+      behind.empty.v6,
+    ];
   };
 
   it('IPv6, ICMP only: the same states and senders as with raw sockets', async () => {
