@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type * as Addon from '@zensweep/icmp-socket';
 import { after, before, describe, it } from 'node:test';
+import { loadAgentConfig } from '../../src/agent/config.js';
+import { icmpSetting, loadEngineConfig } from '../../src/config.js';
 import type { HostResult, SweepReport } from '../../src/core/report.js';
 import { renderText } from '../../src/views/text.js';
 import { EVERY_GROUP, NO_GROUP, createPingNamespace } from '../support/ping-netns.js';
@@ -38,6 +40,23 @@ function parse(result: { code: number | null; stdout: string; stderr: string }):
   assert.equal(result.code, 0, `exit ${String(result.code)}: ${result.stderr}`);
   return JSON.parse(result.stdout) as SweepReport;
 }
+
+describe('ZENSWEEP_ICMP', () => {
+  it('takes auto (the default), raw, ping or off, in any case; anything else is one clear ConfigError, for the CLI and the agent', () => {
+    assert.equal(icmpSetting({}), 'auto');
+    assert.equal(icmpSetting({ ZENSWEEP_ICMP: ' ' }), 'auto');
+    for (const value of ['auto', 'raw', 'ping', 'off'] as const) {
+      assert.equal(icmpSetting({ ZENSWEEP_ICMP: value.toUpperCase() }), value);
+      assert.equal(loadEngineConfig({ ZENSWEEP_ICMP: value }).icmp, value);
+    }
+    const message = 'ZENSWEEP_ICMP=on is invalid: it takes auto (raw where permitted, else a ping socket), raw, ping or off';
+    assert.throws(() => loadEngineConfig({ ZENSWEEP_ICMP: 'on' }), { name: 'ConfigError', message });
+    const agent = { REDIS_URL: 'redis://127.0.0.1:6379', ZENSWEEP_VPC: 'prod', ZENSWEEP_CIDRS: '10.0.0.0/16' };
+    assert.equal(loadAgentConfig(agent).icmp, 'auto');
+    assert.equal(loadAgentConfig({ ...agent, ZENSWEEP_ICMP: 'ping' }).icmp, 'ping');
+    assert.throws(() => loadAgentConfig({ ...agent, ZENSWEEP_ICMP: 'on' }), { name: 'ConfigError', message });
+  });
+});
 
 describe('the ICMP socket addon\'s mode argument', () => {
   const addon = createRequire(import.meta.url)('@zensweep/icmp-socket') as typeof Addon;
