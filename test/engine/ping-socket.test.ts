@@ -8,6 +8,7 @@ import { loadAgentConfig } from '../../src/agent/config.js';
 import { icmpSetting, loadEngineConfig } from '../../src/config.js';
 import type { HostResult, SweepReport } from '../../src/core/report.js';
 import { renderText } from '../../src/views/text.js';
+import { run } from '../support/lab.js';
 import { EVERY_GROUP, NO_GROUP, createPingNamespace } from '../support/ping-netns.js';
 import type { PingNamespace } from '../support/ping-netns.js';
 import { assertRoot } from '../support/root.js';
@@ -16,7 +17,15 @@ const SWEEP_MODULE = JSON.stringify(new URL('../../dist/engine/sweep.js', import
 const GRAMMAR_MODULE = JSON.stringify(new URL('../../dist/core/grammar.js', import.meta.url).href);
 
 /** Addresses of the namespace's own lo that its nft rules answer for (only inside the test's namespace). */
-const REJECTED = { prohibited: '127.0.0.9', unreachable: '127.0.0.10', dropped: '127.0.0.20', v6: '2001:db8:ffff::9' };
+const REJECTED = {
+  prohibited: '127.0.0.9',
+  unreachable: '127.0.0.10',
+  netUnreachable: '127.0.0.12',
+  hostProhibited: '127.0.0.13',
+  dropped: '127.0.0.20',
+  v6: '2001:db8:ffff::9',
+  v6Unreachable: '2001:db8:ffff::a',
+};
 
 const RULES = `
 table inet zensweep_ping_test {
@@ -24,7 +33,10 @@ table inet zensweep_ping_test {
     type filter hook input priority 0; policy accept;
     ip daddr ${REJECTED.prohibited} icmp type echo-request reject with icmp type admin-prohibited
     ip daddr ${REJECTED.unreachable} icmp type echo-request reject with icmp type host-unreachable
+    ip daddr ${REJECTED.netUnreachable} icmp type echo-request reject with icmp type net-unreachable
+    ip daddr ${REJECTED.hostProhibited} icmp type echo-request reject with icmp type host-prohibited
     ip6 daddr ${REJECTED.v6} icmpv6 type echo-request reject with icmpv6 type admin-prohibited
+    ip6 daddr ${REJECTED.v6Unreachable} icmpv6 type echo-request reject with icmpv6 type addr-unreachable
     ip daddr ${REJECTED.dropped} drop
   }
 }
@@ -96,8 +108,10 @@ describe('ICMP through a ping socket, unprivileged (real sockets, a namespace of
     ns = await createPingNamespace();
     const loaded = await ns.exec(['nft', '-f', '-'], { input: RULES });
     assert.equal(loaded.code, 0, loaded.stderr);
-    const added = await ns.exec(['ip', '-6', 'addr', 'add', `${REJECTED.v6}/128`, 'dev', 'lo']);
-    assert.equal(added.code, 0, added.stderr);
+    for (const address of [REJECTED.v6, REJECTED.v6Unreachable]) {
+      const added = await ns.exec(['ip', '-6', 'addr', 'add', `${address}/128`, 'dev', 'lo']);
+      assert.equal(added.code, 0, added.stderr);
+    }
     await ns.pingGroups(EVERY_GROUP);
   });
   after(async () => {
@@ -134,7 +148,8 @@ describe('ICMP through a ping socket, unprivileged (real sockets, a namespace of
   }
 
   it('reads ICMP errors from the error queue: prohibited and unreachable with their codes and senders, as raw sockets do', async () => {
-    const targets = [REJECTED.prohibited, REJECTED.unreachable, REJECTED.v6, '127.0.0.11', 'timeout:500', 'retries:0', '--json'];
+    const { prohibited: p, unreachable: u, netUnreachable, hostProhibited, v6, v6Unreachable } = REJECTED;
+    const targets = [p, u, netUnreachable, hostProhibited, v6, v6Unreachable, '127.0.0.11', 'timeout:500', 'retries:0', '--json'];
     const ping = parse(await ns.sweep(targets));
     const raw = parse(await ns.sweep(targets, { privileged: true }));
     assert.equal(ping.icmp.mode, 'ping');
@@ -155,6 +170,13 @@ describe('ICMP through a ping socket, unprivileged (real sockets, a namespace of
       assert.equal(v6.state, 'prohibited', mode);
       assert.deepEqual([v6.reporter?.address, v6.reporter?.icmpType, v6.reporter?.icmpCode], [REJECTED.v6, 1, 1], mode);
       assert.equal(host(report, '127.0.0.11').state, 'alive', mode);
+      const codes = (ip: string): unknown[] => {
+        const h = host(report, ip);
+        return [h.state, h.reporter?.address, h.reporter?.icmpType, h.reporter?.icmpCode];
+      };
+      assert.deepEqual(codes(netUnreachable), ['unreachable', netUnreachable, 3, 0], mode);
+      assert.deepEqual(codes(hostProhibited), ['prohibited', hostProhibited, 3, 10], mode);
+      assert.deepEqual(codes(v6Unreachable), ['unreachable', v6Unreachable, 1, 3], mode);
     }
     // The same words in both modes.
     const words = (report: SweepReport): string[] => renderText(report).split('\n').filter((l) => l.includes('said'));
@@ -167,6 +189,83 @@ describe('ICMP through a ping socket, unprivileged (real sockets, a namespace of
     assert.equal(report.icmp.mode, 'off');
     assert.match(report.icmp.warning ?? '', /no raw socket \(EPERM: needs root or CAP_NET_RAW\).*set net\.ipv4\.ping_group_range, or add NET_RAW/);
     assert.doesNotMatch(result.stderr, /EUNKNOWN/);
+  });
+});
+
+/**
+ * A routing loop between the test's namespace and a second one it makes (a veth pair, 198.18.250.0/30, a route each
+ * way for 198.18.251.0/24 and forwarding on; no default route anywhere): an echo to 198.18.251.5 goes round until its
+ * TTL runs out. The sweeper's side sends with TTL (and hop limit) 63, so that the other side, the "router", is the one
+ * that receives it with 1 left and answers time exceeded, as a router on a real path would. Also 2001:db8:250:1::/64
+ * for IPv6. (The sweeper's own namespace forwards too, and takes back packets with its own source address:
+ * accept_local, no reverse path filter.)
+ */
+describe('time exceeded through ping sockets (a routing loop between two namespaces of the test)', () => {
+  let sweeper: PingNamespace;
+  let loop: PingNamespace;
+  const sides = { sweeper: { v4: '198.18.250.1', v6: '2001:db8:250::1' }, loop: { v4: '198.18.250.2', v6: '2001:db8:250::2' } };
+  const looping = { v4: '198.18.251.5', v6: '2001:db8:250:1::5' };
+
+  before(async () => {
+    assertRoot();
+    sweeper = await createPingNamespace();
+    loop = await createPingNamespace();
+    await sweeper.pingGroups(EVERY_GROUP);
+    for (const [ns, settings] of [
+      [sweeper, ['net.ipv4.ip_default_ttl=63', 'net.ipv6.conf.default.hop_limit=63', 'net.ipv6.conf.all.hop_limit=63', 'net.ipv4.conf.default.accept_local=1', 'net.ipv4.conf.all.accept_local=1', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv4.conf.all.rp_filter=0']],
+      [loop, []],
+    ] as const) {
+      const common = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0'];
+      const set = await ns.exec(['sysctl', '-q', '-w', ...common, ...settings]);
+      assert.equal(set.code, 0, set.stderr);
+    }
+    const veth = `zsv${sweeper.name.slice(-6)}`;
+    const steps: string[][] = [
+      ['ip', 'link', 'add', veth, 'netns', sweeper.name, 'type', 'veth', 'peer', 'name', `${veth}p`, 'netns', loop.name],
+      ['ip', '-n', sweeper.name, 'addr', 'add', `${sides.sweeper.v4}/30`, 'dev', veth],
+      ['ip', '-n', sweeper.name, 'addr', 'add', `${sides.sweeper.v6}/64`, 'dev', veth, 'nodad'],
+      ['ip', '-n', loop.name, 'addr', 'add', `${sides.loop.v4}/30`, 'dev', `${veth}p`],
+      ['ip', '-n', loop.name, 'addr', 'add', `${sides.loop.v6}/64`, 'dev', `${veth}p`, 'nodad'],
+      ['ip', '-n', sweeper.name, 'link', 'set', veth, 'up'],
+      ['ip', '-n', loop.name, 'link', 'set', `${veth}p`, 'up'],
+      ['ip', '-n', sweeper.name, 'route', 'add', '198.18.251.0/24', 'via', sides.loop.v4],
+      ['ip', '-n', loop.name, 'route', 'add', '198.18.251.0/24', 'via', sides.sweeper.v4],
+      ['ip', '-n', sweeper.name, '-6', 'route', 'add', '2001:db8:250:1::/64', 'via', sides.loop.v6],
+      ['ip', '-n', loop.name, '-6', 'route', 'add', '2001:db8:250:1::/64', 'via', sides.sweeper.v6],
+    ];
+    for (const step of steps) {
+      const result = await run(step);
+      assert.equal(result.code, 0, `${step.join(' ')}: ${result.stderr}`);
+    }
+    // The link's own settings too: whether it took the defaults depends on where the kernel made it.
+    const link = await sweeper.exec(['sysctl', '-q', '-w', `net.ipv6.conf.${veth}.hop_limit=63`, `net.ipv4.conf.${veth}.accept_local=1`, `net.ipv4.conf.${veth}.rp_filter=0`]);
+    assert.equal(link.code, 0, link.stderr);
+  });
+  after(async () => {
+    await sweeper?.destroy();
+    await loop?.destroy();
+  });
+
+  it('says "TTL exceeded" and "hop limit exceeded" with the router that said it, as raw sockets do', async () => {
+    const targets = [looping.v4, looping.v6, 'timeout:1000', 'retries:0', '--json'];
+    // The neighbours first (ARP, ND between the two sides): this test is about time exceeded. (Cold, the first IPv6
+    // echo into the loop from a ping socket was seen lost, from a raw socket not: not understood, not hidden here.)
+    const warm = parse(await sweeper.sweep([sides.loop.v4, sides.loop.v6, '--json']));
+    assert.equal(warm.summary.alive, 2);
+    const ping = parse(await sweeper.sweep(targets));
+    const raw = parse(await sweeper.sweep(targets, { privileged: true }));
+    for (const report of [ping, raw]) {
+      const mode = report.icmp.mode ?? '?';
+      const said = (ip: string): unknown[] => {
+        const h = host(report, ip);
+        return [h.state, h.reporter?.address, h.reporter?.icmpType, h.reporter?.icmpCode, h.reporter?.reason];
+      };
+      assert.deepEqual(said(looping.v4), ['unreachable', sides.loop.v4, 11, 0, 'TTL exceeded in transit (routing loop?)'], mode);
+      assert.deepEqual(said(looping.v6), ['unreachable', sides.loop.v6, 3, 0, 'hop limit exceeded in transit (routing loop?)'], mode);
+    }
+    const words = (report: SweepReport): string[] => renderText(report).split('\n').filter((l) => l.includes('said'));
+    assert.deepEqual(words(ping), words(raw));
+    assert.deepEqual([ping.icmp.mode, raw.icmp.mode], ['ping', 'raw']);
   });
 });
 
