@@ -103,8 +103,8 @@ describe('zensweep sweep in the network lab through ping sockets, unprivileged',
 
   /**
    * IPv6 targets one by one, not the /120s: the kernel's neighbour table is one for every namespace of the machine,
-   * and an IPv6 ping socket's send that finds it full is dropped without a word (ping_v6_sendmsg ignores what pushing
-   * the packet out returns; a raw socket's send fails with EINVAL, and the engine pauses and sends again). A /120
+   * and an IPv6 ping socket's send that finds it full reports success while the packet is dropped (a raw socket's send
+   * fails with EINVAL, and the engine pauses and sends again: docs/architecture.md). A /120
    * on a machine where other labs fill the table would lose echoes in ping mode, and this test would not be about
    * that.
    */
