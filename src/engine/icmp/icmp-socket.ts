@@ -41,8 +41,12 @@ const EVENT_SENDER = 4;
 const DRAIN_LIMIT = 20_000;
 /** Where a record's meta holds what a ping socket's error queue said (icmp_socket.c, META_BYTES). */
 const META_KIND = 20;
-const META_ERROR_ICMP = 1;
+const META_TYPE = 21;
+const META_CODE = 22;
+const META_ERRNO = 24;
 const META_DESTINATION = 32;
+/** META_KIND's values: 0 a packet (a reply), 1 an ICMP error, 2 a local one. */
+const META_ERROR_ICMP = 1;
 
 /** An ICMP error as a ping socket's error queue tells it; the record's data is the request it quotes. */
 export interface QueuedError {
@@ -170,9 +174,9 @@ export class IcmpEchoSocket {
     const destination = at + META_DESTINATION;
     return {
       origin: kind === META_ERROR_ICMP ? 'icmp' : 'local',
-      type: this.meta[at + 21] ?? 0,
-      code: this.meta[at + 22] ?? 0,
-      errno: errnoName(this.meta.readUInt32LE(at + 24)),
+      type: this.meta[at + META_TYPE] ?? 0,
+      code: this.meta[at + META_CODE] ?? 0,
+      errno: errnoName(this.meta.readUInt32LE(at + META_ERRNO)),
       offender: this.sourceText(index),
       destination:
         this.family === 4
