@@ -9,6 +9,7 @@
  * 6. to 8. the routed, mostly empty /17 of the lab ("a VPC") at the defaults: sweep, submit through 1 and 4 agents,
  *    fping at the same pacing, the lower bound; 4 agents where the rate is the limit; a /16 from Slack: see vpc.ts
  *
+ * BENCH_ONLY=ping: a loopback /16 through raw sockets, ping sockets (unprivileged) and fping -i 0 (ping-mode.ts).
  * BENCH_ONLY=engine runs 1 and 2; BENCH_ONLY=vpc runs 6 to 8 alone (BENCH_VPC_SKIP=scaling,slack trims them).
  * BENCH_RUNS (default 5) runs of cases 1 to 5, BENCH_VPC_RUNS (default 3) of cases 6 to 8. Run it on an idle
  * machine: another process's CPU use shows in every figure.
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab } from '../test/support/lab.js';
 import { benchDistributed } from './distributed.js';
+import { benchPingMode } from './ping-mode.js';
 import { benchSlack } from './slack.js';
 import { benchVpc, type VpcFigures } from './vpc.js';
 import { benchTrace, traceTargets } from './trace.js';
@@ -175,6 +177,10 @@ async function main(): Promise<void> {
   }
 
   const only = process.env.BENCH_ONLY;
+  if (only === 'ping') {
+    await benchPingMode();
+    return;
+  }
   if (only === 'vpc') {
     printVpcTargets(await benchVpc(median));
     return;

@@ -14,11 +14,12 @@ tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   # The addon alone, its sockets on loopback (sender thread included), the engine on it (a burst of ICMP errors
   # ending TCP connects), the stress with workers, and its neighbour table dumps of a namespace with entries in
-  # every state (read in a child process, which inherits the sanitized build and the preload), and its TCP connects
+  # every state (read in a child process, which inherits the sanitized build and the preload), its TCP connects
   # (tcp_connect.c: open, refused, unanswered, thousands at once, out of descriptors, every failure of their making,
-  # a worker torn down mid-connect).
+  # a worker torn down mid-connect), and ping sockets, unprivileged in a namespace of their own (sweeps through the
+  # sender thread and the event loop, the error queue's ICMP errors, IPv4 and IPv6: in child processes too).
   tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/engine.test.ts test/engine/icmp-stress.test.ts
-    test/engine/neighbours.test.ts test/engine/tcp-errqueue.test.ts)
+    test/engine/neighbours.test.ts test/engine/tcp-errqueue.test.ts test/engine/ping-socket.test.ts)
 fi
 
 compiler="${CC:-gcc}"

@@ -4,6 +4,8 @@ import { bullmq } from '../queue/load.js';
 import type { Logger } from 'pino';
 import { HEARTBEAT_MS } from '../core/agent-health.js';
 import { isZenSweepError } from '../core/errors.js';
+import { ICMP_MODE_WORDS, icmpModeOf } from '../core/report.js';
+import type { IcmpStatus } from '../core/report.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepOptions, SweepRequest, TargetSpec } from '../core/request.js';
 import { Scope } from '../core/scope.js';
@@ -99,7 +101,7 @@ export class Agent {
   private readonly running = new Set<Promise<unknown>>();
   private beating = false;
   private readonly startedAt = new Date().toISOString();
-  private icmp = false;
+  private icmp: IcmpStatus = { available: false, mode: 'off' };
   private stopping = false;
   private engine: ProbeEngine | undefined;
   private concurrency = 1;
@@ -155,10 +157,16 @@ export class Agent {
     const maxInFlight = inFlightBudget(this.config.rate, totalWaitMs(DEFAULT_OPTIONS));
     // Two chunks to begin with: the first chunk's options say how many keep the rate busy (holdChunksFor).
     this.concurrency = this.config.concurrency ?? 2;
-    const engine = new ProbeEngine({ families, rate: this.config.rate, maxInFlight });
+    const engine = new ProbeEngine({ families, rate: this.config.rate, maxInFlight, icmp: this.config.icmp });
     this.engine = engine;
-    this.icmp = engine.icmp.available;
-    if (!this.icmp) this.log.warn({ event: 'icmp_unavailable' }, 'ICMP needs root or CAP_NET_RAW: TCP probes only');
+    this.icmp = engine.icmp;
+    this.metrics.icmpMode(icmpModeOf(engine.icmp));
+    // Said once, at start: how ICMP goes out, and when it cannot, why and the fix.
+    if (engine.icmp.available) {
+      this.log.info({ event: 'icmp_mode', mode: icmpModeOf(engine.icmp) }, ICMP_MODE_WORDS[icmpModeOf(engine.icmp)]);
+    } else {
+      this.log.warn({ event: 'icmp_unavailable', mode: 'off' }, engine.icmp.warning ?? 'ICMP not sent: TCP probes only');
+    }
     const { group, lockMs } = this.config;
     const concurrency = this.concurrency;
     // First: /healthz answers, and /readyz says why not, even while Redis is away.
@@ -230,7 +238,7 @@ export class Agent {
       group,
       agent: this.config.agentId,
       cidrs: this.config.cidrs,
-      icmp: this.icmp,
+      icmp: icmpModeOf(this.icmp),
       rate: this.config.rate,
       inFlight: engine.budget.limits.maxInFlight,
       onLink: engine.budget.limits.maxOnLink,
@@ -284,7 +292,8 @@ export class Agent {
       id: this.config.agentId,
       cidrs: this.config.cidrs,
       version: VERSION,
-      icmp: this.icmp,
+      icmp: this.icmp.available,
+      icmpMode: icmpModeOf(this.icmp),
       load: { active: this.active.size, concurrency: this.concurrency },
       startedAt: this.startedAt,
       lastSeen: now,
@@ -335,7 +344,7 @@ export class Agent {
       agentId: this.config.agentId,
       planned: 0,
       complete: false,
-      icmp: { available: this.icmp },
+      icmp: this.icmp,
       durationMs: Math.round(performance.now() - started),
       attempt: job.attemptsMade + 1,
       stalled: job.stalledCounter,

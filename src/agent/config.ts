@@ -4,6 +4,8 @@ import { ConfigError } from '../core/errors.js';
 import { boundedInt, checkRedisUrl, listenHost, parseEnvironment } from '../config-env.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import { Scope } from '../core/scope.js';
+import { icmpSetting } from '../config.js';
+import type { IcmpSetting } from '../engine/icmp/raw-transport.js';
 import { DEFAULT_HISTORY_AGE_DAYS, DEFAULT_HISTORY_COUNT } from '../queue/history.js';
 
 const GROUP = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -49,6 +51,8 @@ export interface AgentConfig {
   historyCount: number;
   /** Days a finished sweep stays in the history (ZENSWEEP_HISTORY_DAYS), default 30. */
   historyDays: number;
+  /** How ICMP echo is sent (ZENSWEEP_ICMP: auto, raw, ping or off), default auto (see EngineConfig.icmp). */
+  icmp: IcmpSetting;
   /** Port of /metrics, /healthz and /readyz (METRICS_PORT); none when unset. */
   metricsPort?: number;
   /** Address the metrics port listens on (METRICS_HOST), an IP address or a host name; default every interface. */
@@ -80,5 +84,6 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     historyDays: boundedInt(data.ZENSWEEP_HISTORY_DAYS, DEFAULT_HISTORY_AGE_DAYS, 'ZENSWEEP_HISTORY_DAYS', 1, 3650),
     metricsPort: data.METRICS_PORT === undefined ? undefined : boundedInt(data.METRICS_PORT, 0, 'METRICS_PORT', 1, 65_535),
     metricsHost: listenHost(data.METRICS_HOST, 'METRICS_HOST'),
+    icmp: icmpSetting(env),
   };
 }

@@ -81,11 +81,16 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
       maxAddresses,
       maxInFlight,
       sendHelper: config.sendHelper,
+      icmp: config.icmp,
       signal: controller.signal,
       onProgress: barDecided ? undefined : showProgress,
       onWarning: (message) => {
         bar?.clear();
         io.stderr.write(`zensweep: warning: ${message}\n`);
+      },
+      onNotice: (message) => {
+        bar?.clear();
+        io.stderr.write(`zensweep: ${message}\n`);
       },
     });
     bar?.clear();

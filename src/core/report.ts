@@ -66,6 +66,33 @@ export interface SweepStop {
  */
 export const ALL_GROUPS = 'vpc:all';
 
+/**
+ * How the sweeper sent ICMP echo: a raw socket (root or CAP_NET_RAW), a Linux ping socket (no privilege, where
+ * net.ipv4.ping_group_range covers the process), or not at all (TCP probes only).
+ */
+export type IcmpMode = 'raw' | 'ping' | 'off';
+
+/** Whether and how the sweep could send ICMP. */
+export interface IcmpStatus {
+  available: boolean;
+  /** Absent from reports made before the mode was recorded: read it with icmpModeOf. */
+  mode?: IcmpMode;
+  /** Why ICMP was not sent, and the fix, when it was not. */
+  warning?: string;
+}
+
+/** How each mode is said, in a log line, a footer, the list of agents. */
+export const ICMP_MODE_WORDS: Record<IcmpMode, string> = {
+  raw: 'ICMP through a raw socket',
+  ping: 'ICMP through a ping socket (no privilege)',
+  off: 'ICMP not sent, TCP probes only',
+};
+
+/** A report's ICMP mode; for one made before the mode was recorded, raw when ICMP was available. */
+export function icmpModeOf(icmp: IcmpStatus): IcmpMode {
+  return icmp.mode ?? (icmp.available ? 'raw' : 'off');
+}
+
 export interface SweepReport {
   /** The targets as the user wrote them; for `vpc:all` alone, `vpc:all` then the networks it swept (ALL_GROUPS). */
   targets: string[];
@@ -79,7 +106,7 @@ export interface SweepReport {
   stopped?: SweepStop;
   /** Addresses planned; equals summary.total when complete. */
   planned: number;
-  icmp: { available: boolean; warning?: string };
+  icmp: IcmpStatus;
   summary: SweepSummary;
   names: NameResolution[];
   /** In address order (IPv4 first). */

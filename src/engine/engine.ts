@@ -1,9 +1,11 @@
-import { isZenSweepError } from '../core/errors.js';
-import type { SweepReport } from '../core/report.js';
+import type { IcmpStatus } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import type { AddressSet } from '../core/targets.js';
 import { SendBudget } from './budget.js';
 import { IcmpEchoProber, MAX_OUTSTANDING_ECHOES } from './icmp/echo-prober.js';
+import type { TcpErrorListener } from './icmp/echo-prober.js';
+import { ICMP_FIX, IcmpUnavailableError } from './icmp/raw-transport.js';
+import type { IcmpSetting } from './icmp/raw-transport.js';
 import { LinkWatch } from './link-watch.js';
 import { defaultNeighbourReader } from './neighbours.js';
 import type { NeighbourReader } from './neighbours.js';
@@ -48,8 +50,15 @@ export interface EngineOptions {
   maxOnLink?: number;
   /** Send echoes from a thread of their socket, on another core (IcmpEchoProber's sendHelper). */
   sendHelper?: boolean;
-  /** Told once that ICMP cannot be used. */
+  /**
+   * How to send ICMP echo (ZENSWEEP_ICMP), default `auto`: a raw socket where permitted, else a ping socket where
+   * net.ipv4.ping_group_range covers the process, else none (TCP probes only).
+   */
+  icmp?: IcmpSetting;
+  /** Told once that ICMP cannot be used (why, and the fix). */
   onWarning?: (message: string) => void;
+  /** Told once how ICMP is sent, when not the usual raw socket: `ICMP through a ping socket (…)`. */
+  onNotice?: (message: string) => void;
   /** Probers to use instead of real sockets (tests); left open by `close`. */
   kit?: ProbeKit;
   /**
@@ -80,7 +89,7 @@ export interface EngineOptions {
  */
 export class ProbeEngine {
   readonly kit: ProbeKit;
-  readonly icmp: SweepReport['icmp'];
+  readonly icmp: IcmpStatus;
   readonly budget: SendBudget;
   /** The reads of the neighbour table (and what they cost so far). */
   readonly links: LinkWatch;
@@ -101,13 +110,15 @@ export class ProbeEngine {
     this.links = new LinkWatch(neighbours === false ? undefined : neighbours, options.neighbourReadEveryMs);
     if (options.kit) {
       this.kit = options.kit;
-      this.icmp = { available: options.kit.echo !== undefined };
+      this.icmp = options.kit.echo !== undefined ? { available: true, mode: 'raw' } : { available: false, mode: 'off' };
     } else {
       ({ kit: this.kit, icmp: this.icmp } = openProbeKit(new Set(options.families), {
         sendHelper: options.sendHelper,
         openSocket: options.openSocket,
         tcp: options.tcp,
+        icmp: options.icmp,
         onWarning: options.onWarning,
+        onNotice: options.onNotice,
         onCongestion: () => this.budget.congested(),
       }));
     }
@@ -139,10 +150,13 @@ export class ProbeEngine {
 }
 
 /**
- * The real probers. With a raw ICMP socket, node:net's connects, wired so that an ICMP error quoting the SYN of one
- * of them ends that attempt (and a failed connect first reads the errors already queued, to name who sent its own).
- * Without one (no root or CAP_NET_RAW: `icmp` says why), the addon's connects, each reading the ICMP error about its
- * own SYN from its own error queue (tcp-errqueue.ts), so a firewall's or a router's answer still names its sender.
+ * The real probers. ICMP goes through a raw socket where the process may open one, else a ping socket (`setting`
+ * auto; or the one mode asked for); without either the kit has no echo prober and `icmp` says why and what fixes it.
+ * With a raw ICMP socket, TCP probes are node:net's connects, wired so that an ICMP error quoting the SYN of one of
+ * them ends that attempt (and a failed connect first reads the errors already queued, to name who sent its own).
+ * Without one (a ping socket sees no ICMP error about a TCP segment, and no socket sees none), the addon's connects,
+ * each reading the ICMP error about its own SYN from its own error queue (tcp-errqueue.ts), so a firewall's or a
+ * router's answer still names its sender.
  *
  * @param options.openSocket node:net's socket factory (tests watch or replace the sockets); given, `auto` is `net`.
  * @param options.tcp which TCP prober (TcpProberChoice), default `auto`.
@@ -154,29 +168,70 @@ export function openProbeKit(
     sendHelper?: boolean;
     openSocket?: ProbeSocketFactory;
     tcp?: TcpProberChoice;
+    icmp?: IcmpSetting;
     onWarning?: (message: string) => void;
+    onNotice?: (message: string) => void;
     onCongestion?: () => void;
   } = {},
-): { kit: ProbeKit; icmp: SweepReport['icmp'] } {
-  const { openSocket, onWarning, tcp: choice = 'auto', ...echoOptions } = options;
-  let echo: IcmpEchoProber | undefined;
+): { kit: ProbeKit; icmp: IcmpStatus } {
+  const { openSocket, onWarning, onNotice, icmp: setting = 'auto', tcp: choice = 'auto', ...echoOptions } = options;
   let netTcp: NodeTcpProber | undefined;
-  let icmp: SweepReport['icmp'] = { available: true };
-  if (families.size > 0) {
-    try {
-      echo = new IcmpEchoProber(families, {
-        ...echoOptions,
-        onTcpError: (quoted, reporter) => netTcp?.failFromIcmp(quoted, reporter),
-      });
-    } catch (error) {
-      if (!isZenSweepError(error)) throw error;
-      onWarning?.(error.message);
-      icmp = { available: false, warning: error.message };
-    }
-  }
+  const { echo, icmp } = openEchoProber(families, setting, {
+    ...echoOptions,
+    onWarning,
+    onNotice,
+    onTcpError: (quoted, reporter) => netTcp?.failFromIcmp(quoted, reporter),
+  });
   // Only a raw ICMP socket sees the errors about node:net's SYNs (a ping socket does not: it counts as none).
-  const rawSeesTcpErrors = echo !== undefined;
+  const rawSeesTcpErrors = echo !== undefined && icmp.mode === 'raw';
   const useNet = choice === 'net' || (choice === 'auto' && (rawSeesTcpErrors || openSocket !== undefined));
   const tcp = useNet ? (netTcp = new NodeTcpProber(openSocket, () => echo?.poll())) : new ErrqueueTcpProber();
   return { kit: echo ? { echo, tcp } : { tcp }, icmp };
+}
+
+/** The echo prober of `setting` (auto: raw, else ping), or none, with what was used or why none could be. */
+function openEchoProber(
+  families: ReadonlySet<4 | 6>,
+  setting: IcmpSetting,
+  options: {
+    sendHelper?: boolean;
+    onWarning?: (message: string) => void;
+    onNotice?: (message: string) => void;
+    onCongestion?: () => void;
+    onTcpError: TcpErrorListener;
+  },
+): { echo: IcmpEchoProber | undefined; icmp: IcmpStatus } {
+  const { onWarning, onNotice, ...echoOptions } = options;
+  if (setting === 'off') {
+    const warning = 'ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only';
+    onWarning?.(warning);
+    return { echo: undefined, icmp: { available: false, mode: 'off', warning } };
+  }
+  if (families.size === 0) return { echo: undefined, icmp: { available: true, mode: setting === 'ping' ? 'ping' : 'raw' } };
+  const failures: IcmpUnavailableError[] = [];
+  for (const mode of setting === 'auto' ? (['raw', 'ping'] as const) : [setting]) {
+    try {
+      const echo = new IcmpEchoProber(families, { ...echoOptions, mode });
+      if (mode === 'ping') {
+        const raw = failures.find((failure) => failure.mode === 'raw');
+        onNotice?.(`ICMP through a ping socket${raw ? ` (no raw socket: ${raw.errno}, needs root or CAP_NET_RAW)` : ''}`);
+      }
+      return { echo, icmp: { available: true, mode } };
+    } catch (error) {
+      if (!(error instanceof IcmpUnavailableError)) throw error;
+      failures.push(error);
+    }
+  }
+  const warning = `ICMP not sent: ${failures.map(failureWords).join(', and ')}; running the TCP probes only (${ICMP_FIX})`;
+  onWarning?.(warning);
+  return { echo: undefined, icmp: { available: false, mode: 'off', warning } };
+}
+
+/** `no raw socket (EPERM: needs root or CAP_NET_RAW)`, `no ping socket (EACCES: …)`. */
+function failureWords(failure: IcmpUnavailableError): string {
+  const needs =
+    failure.mode === 'raw'
+      ? 'needs root or CAP_NET_RAW'
+      : `net.ipv4.ping_group_range does not cover group ${process.getgid?.() ?? '?'}`;
+  return `no ${failure.mode} socket (${failure.errno}: ${needs})`;
 }

@@ -8,6 +8,7 @@ import { AddressSet, addressToBigInt, canonicalAddress } from '../core/targets.j
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { dnsModule } from './builtins.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
+import type { IcmpSetting } from './icmp/raw-transport.js';
 import { ProbeEngine, inFlightBudget, totalWaitMs } from './engine.js';
 import type { TokenBucket } from './budget.js';
 import type { ProbeMeter } from './meter.js';
@@ -45,8 +46,12 @@ export interface SweepDependencies {
   bucket?: TokenBucket;
   signal?: AbortSignal;
   onProgress?: (progress: SweepProgress) => void;
-  /** Called once with a warning a person should see, e.g. that ICMP cannot be used. */
+  /** Called once with a warning a person should see, e.g. that ICMP cannot be used (why, and the fix). */
   onWarning?: (message: string) => void;
+  /** Called once with how ICMP is sent when it is not the usual raw socket (a ping socket). */
+  onNotice?: (message: string) => void;
+  /** How ICMP echo is sent (ZENSWEEP_ICMP), default auto: raw, else a ping socket, else TCP only. */
+  icmp?: IcmpSetting;
   /** Name resolution where the probes run; default getaddrinfo (hosts file, private DNS zones). */
   resolve?: NameResolver;
   /** Probers to use instead of real sockets (tests of the scheduler's logic). */
@@ -176,6 +181,8 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
           ? availableParallelism() > 1
           : deps.sendHelper,
       onWarning: deps.onWarning,
+      onNotice: deps.onNotice,
+      icmp: deps.icmp,
     });
 
   try {

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { HostResult } from '../core/report.js';
+import type { HostResult, IcmpMode } from '../core/report.js';
 import { HOST_STATES, PORT_STATES } from '../core/states.js';
 import type { ProbeKind, ProbeMeter } from '../engine/meter.js';
 import { labelledCounter, queueGauges, redisUpGauge, serviceRegistry } from './registry.js';
@@ -38,6 +38,7 @@ export class AgentMetrics implements ProbeMeter {
   readonly chunkWait: Histogram;
   readonly chunkRun: Histogram;
   private readonly probesSent: Counter<'kind'>;
+  private readonly icmpModes: Gauge<'mode'>;
   private readonly hostResults: Counter<'state'>;
   private readonly portResults: Counter<'state'>;
   /** Probes outstanding, probes sent in all, and the rate measured at the last sample. */
@@ -113,12 +114,23 @@ export class AgentMetrics implements ProbeMeter {
         if (age !== undefined) this.set(age / 1000);
       },
     });
+    this.icmpModes = new Gauge({
+      name: 'zensweep_icmp_mode',
+      help: 'How this agent sends ICMP echo: 1 for its mode (raw: root or CAP_NET_RAW; ping: a ping socket, net.ipv4.ping_group_range; off: TCP probes only), 0 for the others.',
+      labelNames: ['mode'],
+      registers: [registry],
+    });
     redisUpGauge(registry, sources.connections);
     queueGauges(registry, async () => {
       const queue = sources.queue();
       return new Map(queue ? [[sources.group, queue]] : []);
     });
   }
+  /** Says how ICMP is sent (zensweep_icmp_mode{mode="ping"} 1), once the engine has opened its sockets. */
+  icmpMode(mode: IcmpMode): void {
+    for (const each of ['raw', 'ping', 'off'] as const) this.icmpModes.set({ mode: each }, each === mode ? 1 : 0);
+  }
+
 
   sent(kind: ProbeKind): void {
     this.probesSent.inc({ kind });

@@ -12,8 +12,10 @@ export const agentInfoSchema = z.object({
   /** The CIDRs it may probe (ZENSWEEP_CIDRS). */
   cidrs: z.array(z.string()),
   version: z.string(),
-  /** Whether it can send ICMP (root or CAP_NET_RAW). */
+  /** Whether it can send ICMP (a raw socket, or a ping socket). */
   icmp: z.boolean(),
+  /** How: raw (root or CAP_NET_RAW), ping (net.ipv4.ping_group_range), off; absent from agents older than it. */
+  icmpMode: z.enum(['raw', 'ping', 'off']).optional(),
   /** Chunks running now, out of how many at once. */
   load: z.object({ active: z.number().int().min(0), concurrency: z.number().int().min(0) }),
   startedAt: z.string(),

@@ -89,7 +89,7 @@ export const sweepReportSchema = z.object({
   durationMs: z.number(),
   complete: z.boolean(),
   planned: tally,
-  icmp: z.object({ available: z.boolean(), warning: z.string().optional() }),
+  icmp: z.object({ available: z.boolean(), mode: z.enum(['raw', 'ping', 'off']).optional(), warning: z.string().optional() }),
   summary: sweepSummarySchema,
   names: z.array(nameResolutionSchema),
   hosts: z.array(hostResultSchema),

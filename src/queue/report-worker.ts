@@ -118,7 +118,9 @@ export function reportProcessor(deps: {
         // Only a chunk skipped before it started (a cancelled sweep) stores no hosts.
         failures.push({ index: result.index, group: result.group, reason: 'its hosts are missing from Redis or unreadable' });
       }
+      // One agent without ICMP is what the report must say; else a ping socket is worth saying over a raw one.
       if (!result.icmp.available) icmp = result.icmp;
+      else if (icmp.available && result.icmp.mode === 'ping') icmp = result.icmp;
       if (!result.complete) {
         complete = false;
         if (into) into.complete = false;

@@ -1,12 +1,21 @@
 // ZenSweep's own addon (native/icmp-socket, built by npm ci): see src/engine/icmp/icmp-socket.ts.
 declare module '@zensweep/icmp-socket' {
   export class IcmpSocket {
-    /** identifier -1: no identifier filter. onEvent gets a bit set: 1 readable, 2 writable, 4 sender events; 0 a poll error. */
-    constructor(family: 4 | 6, identifier: number, receives: boolean, onEvent: (kind: number) => void);
+    /**
+     * identifier -1: no identifier filter (a ping socket has the kernel's). onEvent gets a bit set: 1 readable, 2
+     * writable, 4 sender events; 0 a poll error. mode 'raw' (default) or 'ping' (SOCK_DGRAM: no privilege where
+     * net.ipv4.ping_group_range covers the process). Throws an Error with `errno`: EPERM (raw) or EACCES (ping).
+     */
+    constructor(family: 4 | 6, identifier: number, receives: boolean, onEvent: (kind: number) => void, mode?: 'raw' | 'ping');
     watch(readable: boolean, writable: boolean): void;
     /** 0, or the errno of the failed send. */
     send(packet: Buffer, address: string): number;
-    /** Packets read (0 when none is queued) or -errno; see SLOT_BYTES and META_BYTES for where they are. */
+    /**
+     * Packets read (0 when none is queued) or -errno; see SLOT_BYTES and META_BYTES for where they are. Meta of
+     * packet i at i × META_BYTES: length (u32 LE) at 0, source (or an error's offender) at 4; a ping socket's error
+     * queue records: kind at 20 (0 packet, 1 ICMP error, 2 local error), type 21, code 22, origin 23, errno (u32 LE)
+     * 24, info (u32 LE) 28, the quoted request's destination at 32.
+     */
     receive(buffer: Buffer, meta: Buffer): number;
     startSender(token: Buffer): boolean;
     /** Orders not yet sent, this one included; -1 when refused (no thread, a bad address, `limit` waiting). */

@@ -14,6 +14,8 @@ export interface ListedAgent extends AgentFacts {
   cidrs: readonly string[];
   version: string;
   icmp: boolean;
+  /** How it sends ICMP; absent from agents older than it (then raw when it can). */
+  icmpMode?: 'raw' | 'ping' | 'off';
   load: { active: number; concurrency: number };
 }
 
@@ -30,10 +32,17 @@ function linesOf(agent: ListedAgent, now: number): AgentLines {
   return {
     group: agent.group,
     id: agent.id,
-    facts: [agent.cidrs.join(', '), agent.icmp ? 'ICMP+TCP' : 'TCP only (no CAP_NET_RAW)', `${agent.load.active}/${agent.load.concurrency} chunks`],
+    facts: [agent.cidrs.join(', '), probesWords(agent), `${agent.load.active}/${agent.load.concurrency} chunks`],
     version: `v${agent.version}`,
     health: describeAgentHealth(agentHealth(agent, now)),
   };
+}
+
+/** What it probes with: `ICMP (raw)+TCP`, `ICMP (ping socket)+TCP`, `TCP only (ICMP off)`. */
+function probesWords(agent: ListedAgent): string {
+  const mode = agent.icmpMode ?? (agent.icmp ? 'raw' : 'off');
+  if (mode === 'off') return 'TCP only (ICMP off: no NET_RAW, no ping_group_range)';
+  return mode === 'ping' ? 'ICMP (ping socket)+TCP' : 'ICMP+TCP';
 }
 
 /** Agents sorted by group and id, each group once. */

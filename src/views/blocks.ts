@@ -14,7 +14,7 @@ import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
 import type { ChangesOutline, FactLine } from './outline.js';
 import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
 import type { VantageOutline } from './outline.js';
-import { countsLine, finishedAt, shownSummary, STATE_WORDS } from './words.js';
+import { countsLine, finishedAt, icmpFooter, shownSummary, stateWords } from './words.js';
 import { formatDuration } from '../core/format.js';
 import type { SweepMap } from './map.js';
 import { mapLegend } from './map.js';
@@ -243,7 +243,8 @@ function runLine(report: DistributedReport): string {
     `sweep ${report.sweepId} · ${agents.slice(0, 3).join(', ')}` +
     (agents.length > 3 ? ` and ${agents.length - 3} more agents` : '') +
     (retried > 0 ? ` · ${retried} chunk${retried === 1 ? '' : 's'} ran again after an agent failed` : '') +
-    (report.savedAs ? ` · saved as baseline ${report.savedAs}` : '')
+    (report.savedAs ? ` · saved as baseline ${report.savedAs}` : '') +
+    ` · ${icmpFooter(report.icmp)}`
   );
 }
 
@@ -255,7 +256,7 @@ function reportActions(report: DistributedReport, header: SweepHeader, foldedSta
     elements.push({
       type: 'button',
       action_id: ACTIONS.showHosts,
-      text: { type: 'plain_text', text: `Show all ${formatCount(count)} ${STATE_WORDS[state]}` },
+      text: { type: 'plain_text', text: `Show all ${formatCount(count)} ${stateWords(state, report.icmp)}` },
       value: `${state}:${report.sweepId}`,
     });
   }
@@ -279,7 +280,7 @@ export function parseShowHosts(value: string): { state: HostState; sweepId: stri
 /** Every host of one state, for the ephemeral answer to "Show all N …": all of its facts, ranges in full. */
 export function hostsBlocks(report: AnyReport, state: HostState): KnownBlock[] {
   const found = stateSections(report).find((s) => s.state === state);
-  if (!found) return [section(`No ${STATE_WORDS[state]} host in this sweep.`)];
+  if (!found) return [section(`No ${stateWords(state, report.icmp)} host in this sweep.`)];
   const lines: string[] = [];
   for (const line of found.lines) {
     if (line.runs.length === 1) {

@@ -21,7 +21,7 @@ import {
   reporterWords,
   shownState,
   shownSummary,
-  STATE_TITLES,
+  stateTitle,
   STATE_WORDS,
   timeAgo,
 } from './words.js';
@@ -194,7 +194,7 @@ export function stateSections(report: AnyReport): StateSection[] {
     } else {
       lines = hosts.map((host) => hostLine(host, host.unfinished ? `${answerWords(host)} (${UNFINISHED})` : answerWords(host)));
     }
-    sections.push({ state, title: STATE_TITLES[state], count: hosts.length, lines });
+    sections.push({ state, title: stateTitle(state, report.icmp), count: hosts.length, lines });
   }
   return sections;
 }
@@ -389,7 +389,7 @@ export function vantageOutline(report: AnyReport, said = false): VantageOutline 
 
 /** The first words of a report from several vantages: `1 seen differently · 253 silent`; of any other, its counts. */
 export function countsWords(report: AnyReport, outline = vantageOutline(report)): string {
-  if (!outline) return countsLine(shownSummary(report));
+  if (!outline) return countsLine(shownSummary(report), report.icmp);
   const agreed = countsLine(outline.agreed.summary);
   if (outline.disagree === 0) return agreed;
   return `${formatCount(outline.disagree)} seen differently${outline.agreed.summary.total > 0 ? ` · ${agreed}` : ''}`;

@@ -2,8 +2,8 @@
  * The words every view uses for a report: state names, who sent an ICMP error, echo statistics, TCP evidence,
  * times. Plain text: the terminal prints it as it is, Slack escapes it.
  */
-import type { AnyReport, HostResult, PortResult, SweepReport, SweepSummary } from '../core/report.js';
-import { ALL_GROUPS, emptyCounts } from '../core/report.js';
+import type { AnyReport, HostResult, IcmpMode, IcmpStatus, PortResult, SweepReport, SweepSummary } from '../core/report.js';
+import { ALL_GROUPS, emptyCounts, icmpModeOf } from '../core/report.js';
 import type { PortChange, ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
 import { formatCount, formatDuration } from '../core/format.js';
@@ -26,6 +26,43 @@ export const STATE_WORDS: Record<HostState, string> = {
   unreachable: 'unreachable',
   silent: 'silent',
 };
+
+/**
+ * When no ICMP could be sent (ICMP mode off), a host that answered TCP did not "filter" ICMP, and one that answered
+ * nothing was not probed by ICMP at all: these say so, never "ICMP filtered" nor "silent".
+ */
+const TITLES_WITHOUT_ICMP: Partial<Record<HostState, string>> = {
+  alive_tcp_only: 'TCP answered; ICMP not sent',
+  silent: 'Not probed by ICMP',
+};
+const WORDS_WITHOUT_ICMP: Partial<Record<HostState, string>> = {
+  alive_tcp_only: 'TCP answered',
+  silent: 'not probed by ICMP',
+};
+
+/** A section's title for a state, as the report's ICMP mode lets it be said. */
+export function stateTitle(state: HostState, icmp?: IcmpStatus): string {
+  if (icmp && icmpModeOf(icmp) === 'off') return TITLES_WITHOUT_ICMP[state] ?? STATE_TITLES[state];
+  return STATE_TITLES[state];
+}
+
+/** Words for a count of hosts in a state (`3 TCP only`), as the report's ICMP mode lets it be said. */
+export function stateWords(state: HostState, icmp?: IcmpStatus): string {
+  if (icmp && icmpModeOf(icmp) === 'off') return WORDS_WITHOUT_ICMP[state] ?? STATE_WORDS[state];
+  return STATE_WORDS[state];
+}
+
+/** How the sweep sent ICMP, for a report's footer: `ICMP: ping socket`. */
+export const ICMP_FOOTER: Record<IcmpMode, string> = {
+  raw: 'ICMP: raw socket',
+  ping: 'ICMP: ping socket (no privilege)',
+  off: 'ICMP: off, TCP probes only',
+};
+
+/** The footer's words for a report's ICMP mode. */
+export function icmpFooter(icmp: IcmpStatus): string {
+  return ICMP_FOOTER[icmpModeOf(icmp)];
+}
 
 /**
  * The order a report reads in: the problems first (a firewall says no, no way there, ICMP filtered), then what
@@ -64,19 +101,22 @@ export function dropsWords(host: HostResult): string {
   return `on the link${mac}: drops ${dropped.length > 0 ? dropped.join(' and ') : 'every probe'}`;
 }
 
-/** `12 alive · 3 TCP only · 1 prohibited · 238 silent`: only the states that occurred, in the states' order. */
-export function countsLine(summary: SweepSummary): string {
+/**
+ * `12 alive · 3 TCP only · 1 prohibited · 238 silent`: only the states that occurred, in the states' order. `icmp`:
+ * the report's, so that a sweep that sent no ICMP says `3 TCP answered · 251 not probed by ICMP`.
+ */
+export function countsLine(summary: SweepSummary, icmp?: IcmpStatus): string {
   const parts: string[] = [];
   for (const state of Object.keys(STATE_WORDS) as HostState[]) {
     const count = summary[state];
-    if (count > 0) parts.push(`${formatCount(count)} ${STATE_WORDS[state]}`);
+    if (count > 0) parts.push(`${formatCount(count)} ${stateWords(state, icmp)}`);
   }
   return parts.length > 0 ? parts.join(' · ') : 'no hosts';
 }
 
 /** `12 alive · 3 TCP only · 1 prohibited · 238 silent · 1.1 s`. */
-export function summaryLine(summary: SweepSummary, durationMs: number): string {
-  return `${countsLine(summary)} · ${formatDuration(durationMs)}`;
+export function summaryLine(summary: SweepSummary, durationMs: number, icmp?: IcmpStatus): string {
+  return `${countsLine(summary, icmp)} · ${formatDuration(durationMs)}`;
 }
 
 /** Milliseconds as a person reads them: `0.37 ms`, `4.2 ms`, `15 ms`. */

@@ -82,12 +82,16 @@ describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
   });
 
   it('without root or CAP_NET_RAW: warns once, still runs the TCP probes, exits 0', async () => {
+    // ZENSWEEP_ICMP=raw: a raw socket or none, whatever this machine's net.ipv4.ping_group_range lets a ping socket do
+    // (test/engine/ping-socket.test.ts tests those, in namespaces of its own).
     const result = await run(
       ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', ...cliCommand(), 'sweep', '127.0.0.1', 'tcp:1', '--json'],
+      { env: { ...process.env, ZENSWEEP_ICMP: 'raw' } },
     );
     assert.equal(result.code, 0, result.stderr);
     const warnings = result.stderr.split('\n').filter((l) => l.includes('CAP_NET_RAW'));
     assert.equal(warnings.length, 1, result.stderr);
+    assert.match(warnings[0] ?? '', /\(EPERM: needs root or CAP_NET_RAW\).*\(set net\.ipv4\.ping_group_range, or add NET_RAW\)$/);
     const report = JSON.parse(result.stdout) as SweepReport;
     assert.equal(report.icmp.available, false);
     assert.equal(report.hosts[0]?.state, 'alive_tcp_only');

@@ -10,7 +10,8 @@ const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:
 /**
  * CI's sanitizer run: scripts/sanitize-addon.sh builds the ICMP socket addon with AddressSanitizer and
  * UndefinedBehaviorSanitizer (beside the normal build) and runs the addon's tests against it (argument checks, the
- * sockets on loopback, the engine on them, the stress with workers, the neighbour table's dumps, the TCP connects): any report, or any
+ * sockets on loopback, the engine on them, the stress with workers, the neighbour table's dumps, the TCP connects,
+ * ping sockets run unprivileged in a namespace of their own): any report, or any
  * failure, fails this test.
  */
 describe('the ICMP socket addon under AddressSanitizer and UndefinedBehaviorSanitizer', () => {

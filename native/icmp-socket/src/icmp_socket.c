@@ -1,5 +1,7 @@
 /*
- * ZenSweep's ICMP socket: one raw ICMP (or ICMPv6) socket, with what raw-socket does not offer.
+ * ZenSweep's ICMP socket: one raw ICMP (or ICMPv6) socket, with what raw-socket does not offer; or, where the
+ * process may not open a raw socket, one Linux ping socket (SOCK_DGRAM, IPPROTO_ICMP or IPPROTO_ICMPV6), which any
+ * process whose group is inside net.ipv4.ping_group_range may open (that one sysctl covers IPv6 too).
  *
  *  - A socket filter (classic BPF) on the echo identifier, so the kernel hands this socket only its own echo
  *    replies, the ICMP errors that quote its own requests, and those that quote a TCP segment (the TCP prober
@@ -13,6 +15,16 @@
  *    buffers (ENOBUFS; a full neighbour table is one) only with IP_RECVERR set, and IPv6 fails the send with
  *    EINVAL. IP_RECVERR also copies ICMP errors to the socket's error queue, which is emptied here: the errors
  *    themselves are read as packets.
+ *
+ * A ping socket differs from a raw one in three ways, handled here so that both answer the same:
+ *  - the kernel writes the socket's own "port" into every request's identifier and hands it only the replies with
+ *    that identifier: the filter above is the kernel's own, and replies are matched on sequence and payload token;
+ *  - replies come without their IP header (IPv4 too);
+ *  - ICMP errors about its requests (unreachable with its code, prohibited, time exceeded, fragmentation needed) come
+ *    on the error queue (IP_RECVERR / IPV6_RECVERR, read with recvmmsg(MSG_ERRQUEUE)): a sock_extended_err (origin,
+ *    type, code, errno, info), the offender (who sent the error), the address the request went to, and as data the
+ *    request as quoted (its sequence and token, as far as the sender quoted it). `receive` reads them into the same
+ *    slots as packets, with what the error queue says in each one's meta (see META_BYTES).
  *
  * It trusts nothing it is given: every argument is checked (type, and every index, length and count in 64-bit
  * arithmetic against what it indexes) and refused with a TypeError or RangeError; every libuv and pthread call is
@@ -30,6 +42,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
@@ -64,8 +77,21 @@
 /* One received packet per slot of the receive buffer; ICMP errors quote at most 576 (v4) or 1280 (v6) bytes. */
 #define SLOT_BYTES 2048
 #define MAX_BATCH 64
-/* Per packet in the meta buffer: its length (u32, little-endian) then its source address (16 bytes). */
-#define META_BYTES 20
+/*
+ * Per packet in the meta buffer (little-endian): its length (u32) at 0; its source address (16 bytes) at 4: for an
+ * error read from the error queue, the offender (who sent the ICMP error; zero for a local one); then, for what the
+ * error queue holds (ping sockets), its kind at 20 (META_PACKET, META_ICMP_ERROR, META_LOCAL_ERROR), the ICMP type
+ * at 21, code at 22, origin (SO_EE_ORIGIN_*) at 23, errno (u32) at 24, info (u32: the MTU of a fragmentation
+ * needed) at 28, and the address the quoted request was sent to (16 bytes) at 32.
+ */
+#define META_BYTES 48
+#define META_KIND 20
+#define META_DESTINATION 32
+#define META_PACKET 0
+#define META_ICMP_ERROR 1
+#define META_LOCAL_ERROR 2
+/* Room for one error queue message's control data: a sock_extended_err and its offender, with cmsg headers. */
+#define CONTROL_BYTES 128
 
 #define ECHO_BYTES 64
 #define TOKEN_BYTES 8
@@ -92,6 +118,8 @@ typedef struct {
 typedef struct {
   int fd;
   int family;
+  /* A ping socket (SOCK_DGRAM): no IP header on replies, ICMP errors on the error queue. */
+  int ping;
   int closed;
   napi_env env;
   napi_ref on_event;
@@ -115,6 +143,8 @@ typedef struct {
   struct mmsghdr messages[MAX_BATCH];
   struct iovec vectors[MAX_BATCH];
   struct sockaddr_in6 names[MAX_BATCH];
+  /* Control data of error queue messages (ping sockets). */
+  uint8_t controls[MAX_BATCH][CONTROL_BYTES];
 
   /* The sender thread and what it shares with the JS thread, under `lock`. */
   int lock_ready;
@@ -248,6 +278,27 @@ static int is_shortage(int family, int error, const uint8_t *address) {
   return !IN6_IS_ADDR_LINKLOCAL(v6) && !IN6_IS_ADDR_MULTICAST(v6);
 }
 
+/*
+ * sendto, again after EINTR: 0 or the errno. A ping socket's send also fails with the error an earlier request's ICMP
+ * error left pending (ping_err sets sk_err even with IP_RECVERR, and the send path reports it before it sends; a raw
+ * socket's does not): that send took the pending error, sent nothing, and is tried again, at most PING_SEND_TRIES
+ * times in all (the error itself is on the error queue, read by `receive`). A failure of the send itself (no route)
+ * fails every try with the same errno, which is returned.
+ */
+#define PING_SEND_TRIES 8
+static int send_packet(const icmp_socket_t *s, const uint8_t *data, size_t length, const struct sockaddr_in6 *to,
+                       socklen_t to_length) {
+  int error = 0;
+  for (int tries = 0; tries < (s->ping ? PING_SEND_TRIES : 1);) {
+    if (sendto(s->fd, data, length, 0, (const struct sockaddr *)to, to_length) >= 0) return 0;
+    error = errno;
+    if (error == EINTR) continue;
+    if (error == EAGAIN || error == EWOULDBLOCK) break;
+    tries++;
+  }
+  return error;
+}
+
 /* ---- the socket filter ---------------------------------------------------------------------------------------- */
 
 /* Classic BPF jumps count instructions after the next one: JUMP_TO(from, to) is the offset from `from` to `to`. */
@@ -352,9 +403,8 @@ static int send_order(icmp_socket_t *s, const order_t *order) {
       packet[2] = (uint8_t)(sum >> 8);
       packet[3] = (uint8_t)sum;
     }
-    if (sendto(s->fd, packet, ECHO_BYTES, 0, (struct sockaddr *)&to, to_length) >= 0) return 0;
-    int error = errno;
-    if (error == EINTR) continue;
+    int error = send_packet(s, packet, ECHO_BYTES, &to, to_length);
+    if (error == 0) return 0;
     if (error == EAGAIN || error == EWOULDBLOCK) {
       struct pollfd writable = {.fd = s->fd, .events = POLLOUT};
       poll(&writable, 1, 50);
@@ -466,10 +516,11 @@ static int apply_poll(icmp_socket_t *s) {
 static void on_poll(uv_poll_t *handle, int status, int events) {
   icmp_socket_t *s = handle->data;
   if (status < 0) {
-    /* libuv stops polling on POLLERR, which a pending error (IP_RECVERR) raises too: clear it and go on; a socket
-       that cannot even say its error, or be polled again, is of no more use. */
+    /* libuv stops polling on POLLERR, which a pending error (IP_RECVERR) raises too: clear it and go on (a ping
+       socket's errors are what it reads: `receive` empties its error queue); a socket that cannot even say its error,
+       or be polled again, is of no more use. */
     s->poll_started = 0;
-    if (s->closed || !clear_errors(s->fd) || apply_poll(s) < 0) {
+    if (s->closed || (!s->ping && !clear_errors(s->fd)) || apply_poll(s) < 0) {
       call_js(s, 0);
       return;
     }
@@ -683,10 +734,13 @@ static napi_value abandon(icmp_socket_t *s) {
   return NULL;
 }
 
-/* new IcmpSocket(family, identifier, receives, onEvent): identifier -1 for no identifier filter. */
+/*
+ * new IcmpSocket(family, identifier, receives, onEvent, mode): identifier -1 for no identifier filter; mode 'raw'
+ * (the default, when undefined) or 'ping' (a ping socket: the identifier is the kernel's, and no filter is needed).
+ */
 static napi_value construct(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], self, new_target;
+  size_t argc = 5;
+  napi_value argv[5], self, new_target;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
   CHECK(napi_get_new_target(env, info, &new_target));
   if (!new_target) {
@@ -701,12 +755,29 @@ static napi_value construct(napi_env env, napi_callback_info info) {
       !expect_type(env, argv[3], napi_function, "onEvent", "a function")) {
     return NULL;
   }
+  bool ping = false;
+  napi_valuetype mode_type = napi_undefined;
+  CHECK(napi_typeof(env, argv[4], &mode_type));
+  if (mode_type != napi_undefined) {
+    char mode[8];
+    size_t mode_length = 0;
+    if (!expect_type(env, argv[4], napi_string, "mode", "'raw' or 'ping'")) return NULL;
+    CHECK(napi_get_value_string_latin1(env, argv[4], mode, sizeof mode, &mode_length));
+    if (strcmp(mode, "ping") == 0) {
+      ping = true;
+    } else if (strcmp(mode, "raw") != 0) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "icmp-socket: mode must be 'raw' or 'ping'");
+      return NULL;
+    }
+  }
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
 
-  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+  /* A ping socket: EACCES when the process's group is outside net.ipv4.ping_group_range (the default, "1 0", covers
+     none); a raw socket: EPERM without CAP_NET_RAW in the socket's network namespace. */
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, (ping ? SOCK_DGRAM : SOCK_RAW) | SOCK_NONBLOCK | SOCK_CLOEXEC,
                   family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
-  if (fd < 0) return throw_errno(env, "socket", errno);
+  if (fd < 0) return throw_errno(env, ping ? "socket (ping)" : "socket (raw)", errno);
 
   /* Best effort: without the larger buffers, IP_RECVERR or the kernel's type filter the socket still works. */
   int send_bytes = 4 * 1024 * 1024, receive_bytes = 16 * 1024 * 1024;
@@ -715,15 +786,19 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_bytes, sizeof receive_bytes) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_bytes, sizeof receive_bytes);
 
-  /* ENOBUFS reported, not hidden (see the top of this file), on a socket that reads, and so empties, its errors. */
+  /* ENOBUFS reported, not hidden (see the top of this file), on a socket that reads, and so empties, its errors;
+     on a ping socket, the ICMP errors themselves (without it they would only set the socket's pending error). */
   int on = receives;
   if (family == 4)
     setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
   else
     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
 
-  /* The kernel's own type filter first: echo replies and the errors a sweep reads, or nothing at all. */
-  if (family == 4) {
+  /* The kernel's own type filter first: echo replies and the errors a sweep reads, or nothing at all. A ping socket
+     has neither filter: the kernel hands it only the replies and errors about its own requests. */
+  if (ping) {
+    /* nothing to filter */
+  } else if (family == 4) {
     uint32_t pass = receives ? (1u << 0) | (1u << 3) | (1u << 11) | (1u << 12) : 0;
     uint32_t blocked = ~pass;
     setsockopt(fd, SOL_RAW_LEVEL, ICMP_FILTER_OPTION, &blocked, sizeof blocked);
@@ -736,7 +811,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     }
     setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER_OPTION, blocked, sizeof blocked);
   }
-  if (receives && identifier >= 0) {
+  if (!ping && receives && identifier >= 0) {
     int attached = family == 4 ? attach_filter_v4(fd, (uint16_t)identifier) : attach_filter_v6(fd, (uint16_t)identifier);
     if (attached < 0) {
       int error = errno;
@@ -754,6 +829,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   count(&live_sockets, 1);
   s->fd = fd;
   s->family = family;
+  s->ping = ping;
   s->env = env;
   for (int i = 0; i < ECHO_BYTES; i++) s->packet[i] = (uint8_t)i;
   s->packet[0] = family == 4 ? 8 : 128;
@@ -863,20 +939,109 @@ static napi_value send_now(napi_env env, napi_callback_info info) {
   } else {
     struct sockaddr_in6 to;
     socklen_t to_length = fill_address(s->family, address, &to);
-    while (sendto(s->fd, data, length, 0, (struct sockaddr *)&to, to_length) < 0) {
-      if (errno != EINTR) {
-        error = errno;
-        break;
-      }
-    }
+    error = send_packet(s, data, length, &to, to_length);
   }
   CHECK(napi_create_int32(env, error, &result));
   return result;
 }
 
+/* What the error queue says of message `i` (a ping socket's): its kind, the error, the offender, the destination. */
+static void error_meta(icmp_socket_t *s, int i, uint8_t *entry) {
+  struct msghdr *header = &s->messages[i].msg_hdr;
+  entry[META_KIND] = META_LOCAL_ERROR;
+  int level = s->family == 4 ? SOL_IP : SOL_IPV6, type = s->family == 4 ? IP_RECVERR : IPV6_RECVERR;
+  size_t address_bytes = s->family == 4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(header); c; c = CMSG_NXTHDR(header, c)) {
+    if (c->cmsg_level != level || c->cmsg_type != type || c->cmsg_len < CMSG_LEN(sizeof(struct sock_extended_err))) continue;
+    struct sock_extended_err error;
+    memcpy(&error, CMSG_DATA(c), sizeof error);
+    int icmp = error.ee_origin == SO_EE_ORIGIN_ICMP || error.ee_origin == SO_EE_ORIGIN_ICMP6;
+    entry[META_KIND] = icmp ? META_ICMP_ERROR : META_LOCAL_ERROR;
+    entry[21] = error.ee_type;
+    entry[22] = error.ee_code;
+    entry[23] = error.ee_origin;
+    memcpy(entry + 24, &error.ee_errno, 4);
+    memcpy(entry + 28, &error.ee_info, 4);
+    /* The offender (SO_EE_OFFENDER) follows the error; only an ICMP error's names someone. */
+    if (icmp && c->cmsg_len >= CMSG_LEN(sizeof error + address_bytes)) {
+      struct sockaddr_in6 offender;
+      memcpy(&offender, CMSG_DATA(c) + sizeof error, address_bytes);
+      if (s->family == 4 && offender.sin6_family == AF_INET)
+        memcpy(entry + 4, &((struct sockaddr_in *)&offender)->sin_addr, 4);
+      else if (s->family == 6 && offender.sin6_family == AF_INET6)
+        memcpy(entry + 4, &offender.sin6_addr, 16);
+    }
+    break;
+  }
+  /* msg_name: where the request the error is about was sent. */
+  if (header->msg_namelen >= address_bytes) {
+    if (s->family == 4)
+      memcpy(entry + META_DESTINATION, &((struct sockaddr_in *)&s->names[i])->sin_addr, 4);
+    else
+      memcpy(entry + META_DESTINATION, &s->names[i].sin6_addr, 16);
+  }
+}
+
+/*
+ * One recvmmsg of at most `wanted` messages into slots `first` on, of the receive queue or (MSG_ERRQUEUE) of the
+ * error queue, with their meta. The count read (0 when none is queued), or -errno: a pending error (IP_RECVERR: an ICMP
+ * error sets one as it queues it, and a read of the receive queue reports it before any packet) among them.
+ */
+static int read_batch(icmp_socket_t *s, uint8_t *buffer, uint8_t *meta, size_t first, size_t wanted, int flags) {
+  for (size_t i = 0; i < wanted; i++) {
+    s->vectors[i].iov_base = buffer + (first + i) * SLOT_BYTES;
+    s->vectors[i].iov_len = SLOT_BYTES;
+    s->messages[i].msg_hdr.msg_namelen = sizeof s->names[i];
+    s->messages[i].msg_hdr.msg_flags = 0;
+    s->messages[i].msg_hdr.msg_control = (flags & MSG_ERRQUEUE) ? s->controls[i] : NULL;
+    s->messages[i].msg_hdr.msg_controllen = (flags & MSG_ERRQUEUE) ? CONTROL_BYTES : 0;
+  }
+  int read;
+  while ((read = recvmmsg(s->fd, s->messages, (unsigned)wanted, flags | MSG_DONTWAIT, NULL)) < 0 && errno == EINTR) {
+  }
+  if (read < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+  for (int i = 0; i < read; i++) {
+    uint32_t length = s->messages[i].msg_len;
+    uint8_t *entry = meta + (first + (size_t)i) * META_BYTES;
+    memset(entry, 0, META_BYTES);
+    memcpy(entry, &length, 4);
+    if (flags & MSG_ERRQUEUE) {
+      error_meta(s, i, entry);
+    } else if (s->family == 4) {
+      memcpy(entry + 4, &((struct sockaddr_in *)&s->names[i])->sin_addr, 4);
+    } else {
+      memcpy(entry + 4, &s->names[i].sin6_addr, 16);
+    }
+  }
+  return read;
+}
+
+/*
+ * A ping socket's read: its error queue first (which also clears the pending error the errors set), then its
+ * replies. An error that arrives between the two makes the second read fail (its pending error): the queue is read
+ * again, at most 1024 times in a row.
+ */
+static int receive_ping(icmp_socket_t *s, uint8_t *buffer, uint8_t *meta, size_t slots) {
+  size_t done = 0;
+  for (int rounds = 0; done < slots; rounds++) {
+    int errors = read_batch(s, buffer, meta, done, slots - done, MSG_ERRQUEUE);
+    if (errors < 0) return done > 0 ? (int)done : errors;
+    done += (size_t)errors;
+    if (done == slots) break;
+    int packets = read_batch(s, buffer, meta, done, slots - done, 0);
+    if (packets >= 0) {
+      done += (size_t)packets;
+      break;
+    }
+    if (rounds >= 1024) return done > 0 ? (int)done : packets;
+  }
+  return (int)done;
+}
+
 /*
  * receive(buffer, meta) → how many packets were read (0 when none is queued). Packet i is at buffer offset
- * i × 2048; meta holds its length (u32 LE) at i × 20 and its source address (4 or 16 bytes) at i × 20 + 4.
+ * i × SLOT_BYTES; its meta at i × META_BYTES (see META_BYTES): a raw socket's are all packets, a ping socket's are
+ * replies (without IP header) and what its error queue held (the quoted request, with the error in its meta).
  * At most as many as both buffers have room for (and MAX_BATCH). A negative result is -errno.
  */
 static napi_value receive(napi_env env, napi_callback_info info) {
@@ -892,38 +1057,16 @@ static napi_value receive(napi_env env, napi_callback_info info) {
   if (meta_length / META_BYTES < slots) slots = meta_length / META_BYTES;
   if (slots > MAX_BATCH) slots = MAX_BATCH;
   int count_read = 0;
-  if (!s->closed && slots > 0) {
-    for (size_t i = 0; i < slots; i++) {
-      s->vectors[i].iov_base = buffer + i * SLOT_BYTES;
-      s->vectors[i].iov_len = SLOT_BYTES;
-      s->messages[i].msg_hdr.msg_namelen = sizeof s->names[i];
-      s->messages[i].msg_hdr.msg_flags = 0;
-    }
+  if (!s->closed && slots > 0 && s->ping) {
+    count_read = receive_ping(s, buffer, meta, slots);
+  } else if (!s->closed && slots > 0) {
     /* A pending error (IP_RECVERR: each ICMP error quoting an ICMP packet sets one, and recvmmsg reports it before
        any packet) is cleared and the read tried again, for as long as errors keep coming; the packets are all read,
        the ICMP errors among them. Only a socket that fails again and again is given up on (-errno). */
     for (int errors = 0;;) {
-      count_read = recvmmsg(s->fd, s->messages, (unsigned)slots, MSG_DONTWAIT, NULL);
+      count_read = read_batch(s, buffer, meta, 0, slots, 0);
       if (count_read >= 0) break;
-      int error = errno;
-      if (error == EAGAIN || error == EWOULDBLOCK) {
-        count_read = 0;
-        break;
-      }
-      if (error == EINTR) continue;
-      if (++errors > 1024 || !clear_errors(s->fd)) {
-        count_read = -error;
-        break;
-      }
-    }
-    for (int i = 0; i < count_read; i++) {
-      uint32_t length = s->messages[i].msg_len;
-      uint8_t *entry = meta + (size_t)i * META_BYTES;
-      memcpy(entry, &length, 4);
-      if (s->family == 4)
-        memcpy(entry + 4, &((struct sockaddr_in *)&s->names[i])->sin_addr, 4);
-      else
-        memcpy(entry + 4, &s->names[i].sin6_addr, 16);
+      if (++errors > 1024 || !clear_errors(s->fd)) break;
     }
   }
   CHECK(napi_create_int32(env, count_read, &result));

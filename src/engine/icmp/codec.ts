@@ -198,6 +198,32 @@ export function decodeIcmp4(packet: Buffer): IcmpMessage | undefined {
   return undefined;
 }
 
+/**
+ * The echo request an ICMP error quotes, as a ping socket's error queue gives it: the request itself (ICMP header
+ * and as much of the payload as the error's sender quoted), no IP header. Undefined when it is not one.
+ */
+export function decodeQuotedEchoRequest(
+  family: 4 | 6,
+  buffer: Buffer,
+  start: number,
+  end: number,
+): { identifier: number; sequence: number; mark?: EchoMark } | undefined {
+  if (end - start < 8 || buffer[start] !== (family === 4 ? ICMP4_ECHO_REQUEST : ICMP6_ECHO_REQUEST)) return undefined;
+  const quoted: { identifier: number; sequence: number; mark?: EchoMark } = {
+    identifier: buffer.readUInt16BE(start + 4),
+    sequence: buffer.readUInt16BE(start + 6),
+  };
+  const mark = readMark(buffer, start + 8, end);
+  if (mark) quoted.mark = mark;
+  return quoted;
+}
+
+/** Whether an ICMP error of this type is one a sweep reads (unreachable, time exceeded, parameter problem; v6 also
+ * packet too big), as the raw socket's type filter lets through. */
+export function isSweepError(family: 4 | 6, type: number): boolean {
+  return (family === 4 ? ERROR_TYPES_V4 : ERROR_TYPES_V6).has(type);
+}
+
 /** Decodes an ICMPv6 message from a raw ICMPv6 socket (no IPv6 header; the kernel checked the checksum). */
 export function decodeIcmp6(message: Buffer): IcmpMessage | undefined {
   if (message.length < 8) return undefined;

@@ -9,12 +9,15 @@ import {
   TOKEN_BYTES,
   decodeIcmp4,
   decodeIcmp6,
+  decodeQuotedEchoRequest,
+  isSweepError,
   internetChecksum,
   newEchoPacket,
   writeEchoRequest,
 } from './codec.js';
 import type { EchoMark, IcmpMessage, QuotedTcp } from './codec.js';
 import { IcmpEchoSocket } from './icmp-socket.js';
+import type { QueuedError } from './icmp-socket.js';
 import { ipv4ToNumber } from '../../core/targets.js';
 import { monotonicMs } from '../clock.js';
 import { randomBits, randomBytes } from '../random.js';
@@ -60,7 +63,7 @@ const SHORT_PAUSE_MAX_MS = 640;
 const MAX_SHORT_TRIES = 20;
 
 /**
- * ICMP echo over raw sockets, IPv4 and IPv6, with many requests in flight.
+ * ICMP echo over raw sockets, or ping sockets (`mode`), IPv4 and IPv6, with many requests in flight.
  *
  * Every socket gets a random identifier and an 8-byte random token; each request carries the token and a probe
  * number in its payload. A reply counts only if identifier, sequence, token, probe number and source address all
@@ -69,6 +72,12 @@ const MAX_SHORT_TRIES = 20;
  * ICMP errors quoting our request are matched on the quoted destination, identifier and sequence (and the mark
  * when the quote is long enough); the reporter is the error's source address. The kernel itself drops replies and
  * errors with another identifier (icmp-socket.ts), so other sweeps and agents on the host cost nothing here.
+ *
+ * On a ping socket the kernel writes its own identifier (the socket's port) into every request and hands the socket
+ * only the replies and errors with it: there replies and errors are matched on sequence, token, probe number and
+ * address, and the errors come from the socket's error queue (who sent it, type and code, the quoted request), so a
+ * sweep says the same in both modes, "prohibited, said router 198.18.0.254" included. A ping socket never sees an
+ * ICMP error about a TCP segment: `onTcpError` is told nothing then.
  */
 export class IcmpEchoProber implements EchoProber {
   private readonly identifier = randomBits(16);
@@ -86,6 +95,8 @@ export class IcmpEchoProber implements EchoProber {
   private closed = false;
   private sendsSincePoll = 0;
   private readonly sendThread: boolean;
+  /** Raw sockets, or ping sockets. */
+  readonly mode: 'raw' | 'ping';
   private readonly onTcpError: TcpErrorListener | undefined;
   private readonly onCongestion: (() => void) | undefined;
   private shortPauseMs = 0;
@@ -110,8 +121,11 @@ export class IcmpEchoProber implements EchoProber {
        * caller should send less.
        */
       onCongestion?: () => void;
+      /** Raw sockets (default: root or CAP_NET_RAW) or ping sockets (net.ipv4.ping_group_range). */
+      mode?: 'raw' | 'ping';
     } = {},
   ) {
+    this.mode = options.mode ?? 'raw';
     this.onTcpError = options.onTcpError;
     this.onCongestion = options.onCongestion;
     this.sendThread = options.sendHelper === true;
@@ -184,6 +198,8 @@ export class IcmpEchoProber implements EchoProber {
         this.identifier,
         (buffer, offset, length, index) => this.receive(socket, buffer, offset, length, index),
         () => this.flushBacklog(),
+        true,
+        this.mode,
       );
       if (this.sendThread) {
         socket.startSender(this.token, {
@@ -285,6 +301,12 @@ export class IcmpEchoProber implements EchoProber {
 
   private receive(socket: IcmpEchoSocket, buffer: Buffer, offset: number, length: number, index: number): void {
     const family = socket.family;
+    if (socket.mode === 'ping') {
+      const error = socket.errorOf(index);
+      if (error) this.receiveQueuedError(family, error, buffer, offset, offset + length);
+      else this.receiveReply(socket, buffer, offset, length, index);
+      return;
+    }
     if (this.receiveReply(socket, buffer, offset, length, index)) return;
     const packet = buffer.subarray(offset, offset + length);
     const message: IcmpMessage | undefined = family === 4 ? decodeIcmp4(packet) : decodeIcmp6(packet);
@@ -303,18 +325,33 @@ export class IcmpEchoProber implements EchoProber {
     this.settle(echo, -1, diagnoseIcmpError(family, message.type, message.code, source));
   }
 
+  /** An error from a ping socket's error queue: the request it quotes is the record's data. */
+  private receiveQueuedError(family: 4 | 6, error: QueuedError, buffer: Buffer, start: number, end: number): void {
+    const quoted = decodeQuotedEchoRequest(family, buffer, start, end);
+    if (!quoted) return;
+    const echo = this.pending[family][quoted.sequence];
+    if (!echo || echo.address !== error.destination || !this.ours(quoted.mark, echo)) return;
+    if (error.origin === 'local') {
+      this.settle(echo, -1, diagnoseLocalError(error.errno));
+    } else if (isSweepError(family, error.type)) {
+      this.settle(echo, -1, diagnoseIcmpError(family, error.type, error.code, error.offender));
+    }
+  }
+
   /**
    * The hot path: an echo reply of ours, matched in place without decoding into objects (a /16 sweep reads 65,536
    * replies). Returns false for anything else, which then goes through the full decoder.
    */
   private receiveReply(socket: IcmpEchoSocket, buffer: Buffer, offset: number, length: number, index: number): boolean {
     const family = socket.family;
-    const start = offset + (family === 4 ? ((buffer[offset] as number) & 0x0f) * 4 : 0);
+    // A ping socket's replies come without their IP header, and with the kernel's identifier (its port).
+    const raw = socket.mode === 'raw';
+    const start = offset + (family === 4 && raw ? ((buffer[offset] as number) & 0x0f) * 4 : 0);
     const end = offset + length;
     const expectedType = family === 4 ? ICMP4_ECHO_REPLY : ICMP6_ECHO_REPLY;
     if (end < start + 8 + SEND_TIME_OFFSET + 8 || buffer[start] !== expectedType) return false;
-    if (family === 4 && (buffer[offset + 9] !== 1 || internetChecksum(buffer, start, end) !== 0)) return true;
-    if (buffer.readUInt16BE(start + 4) !== this.identifier) return true;
+    if (family === 4 && ((raw && buffer[offset + 9] !== 1) || internetChecksum(buffer, start, end) !== 0)) return true;
+    if (raw && buffer.readUInt16BE(start + 4) !== this.identifier) return true;
     const echo = this.pending[family][buffer.readUInt16BE(start + 6)];
     if (
       echo === undefined ||

@@ -2,12 +2,15 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type * as Addon from '@zensweep/icmp-socket';
 import { IcmpUnavailableError } from './raw-transport.js';
+import { ipv6Text } from './codec.js';
 
 /**
- * One raw ICMP (or ICMPv6) socket of the echo prober, on ZenSweep's own addon (native/icmp-socket):
+ * One ICMP (or ICMPv6) socket of the echo prober, on ZenSweep's own addon (native/icmp-socket): a raw socket, or a
+ * ping socket (`mode` 'ping': no privilege, see icmp_socket.c), which the kernel gives the replies without their IP
+ * header and the ICMP errors on its error queue (read as records with the error in their meta: `errorOf`):
  *
- * - the kernel passes it only the echo replies with its identifier and the errors that quote its own requests (or a
- *   TCP or UDP packet): another sweep, another agent on the same host, a ping, costs it nothing;
+ * - the kernel passes it only the echo replies with its identifier and the errors that quote its own requests (or,
+ *   a raw socket, a TCP or UDP packet): another sweep, another agent on the same host, a ping, costs it nothing;
  * - every queued packet is read in a few calls (recvmmsg), with no exception at the end of the queue;
  * - it can start a sender thread, which sends echo requests on another core (see `startSender`).
  */
@@ -36,6 +39,27 @@ const EVENT_WRITABLE = 2;
 const EVENT_SENDER = 4;
 /** Packets read in one drain at most, so one flood cannot starve timers and TCP callbacks. */
 const DRAIN_LIMIT = 20_000;
+/** Where a record's meta holds what a ping socket's error queue said (icmp_socket.c, META_BYTES). */
+const META_KIND = 20;
+const META_TYPE = 21;
+const META_CODE = 22;
+const META_ERRNO = 24;
+const META_DESTINATION = 32;
+/** META_KIND's values: 0 a packet (a reply), 1 an ICMP error, 2 a local one. */
+const META_ERROR_ICMP = 1;
+
+/** An ICMP error as a ping socket's error queue tells it; the record's data is the request it quotes. */
+export interface QueuedError {
+  /** An ICMP error from `offender` (its type and code), or a local one (the sweeper's own stack: `errno`). */
+  origin: 'icmp' | 'local';
+  type: number;
+  code: number;
+  errno: string;
+  /** Who sent it (an ICMP error), as text. */
+  offender: string;
+  /** Where the quoted request was sent, as text. */
+  destination: string;
+}
 
 /**
  * `again`: the socket buffer is full, retry once it is writable. `short`: the kernel is short of buffers elsewhere
@@ -58,6 +82,8 @@ export interface SenderEvents {
 
 export class IcmpEchoSocket {
   readonly family: 4 | 6;
+  /** A raw socket, or a ping socket (replies without IP header, errors as records: errorOf). */
+  readonly mode: 'raw' | 'ping';
   private readonly handle: Addon.IcmpSocket;
   private readonly buffer: Buffer;
   private readonly meta: Buffer;
@@ -75,6 +101,7 @@ export class IcmpEchoSocket {
    *   the call; `index` names its source for `sourceV4` and `sourceText`.
    * @param onWritable called when a send that returned `again` may be retried.
    * @param receives false for a socket that only sends: the kernel then queues nothing to it.
+   * @param mode 'raw' (default) or 'ping'; an IcmpUnavailableError when the process may not open it.
    */
   constructor(
     family: 4 | 6,
@@ -82,16 +109,18 @@ export class IcmpEchoSocket {
     private readonly onPacket: (buffer: Buffer, offset: number, length: number, index: number) => void,
     private readonly onWritable: () => void,
     private readonly receives = true,
+    mode: 'raw' | 'ping' = 'raw',
   ) {
     this.family = family;
+    this.mode = mode;
     const native = loadAddon();
     this.slotBytes = native.SLOT_BYTES;
     this.metaBytes = native.META_BYTES;
     this.batch = native.MAX_BATCH;
     try {
-      this.handle = new native.IcmpSocket(family, identifier ?? -1, receives, (kind) => this.onEvent(kind));
+      this.handle = new native.IcmpSocket(family, identifier ?? -1, receives, (kind) => this.onEvent(kind), mode);
     } catch (error) {
-      throw new IcmpUnavailableError(family, error);
+      throw new IcmpUnavailableError(family, error, mode);
     }
     this.buffer = Buffer.allocUnsafe(receives ? this.slotBytes * this.batch : 0);
     this.meta = Buffer.allocUnsafe(receives ? this.metaBytes * this.batch : 0);
@@ -132,6 +161,28 @@ export class IcmpEchoSocket {
   /** The IPv4 source of packet `index` of the last read, as a number. */
   sourceV4(index: number): number {
     return this.meta.readUInt32BE(index * this.metaBytes + 4);
+  }
+
+  /**
+   * What the error queue said of record `index` of the last read (a ping socket's), or undefined for a packet (a
+   * reply, or anything a raw socket reads).
+   */
+  errorOf(index: number): QueuedError | undefined {
+    const at = index * this.metaBytes;
+    const kind = this.meta[at + META_KIND] ?? 0;
+    if (kind === 0) return undefined;
+    const destination = at + META_DESTINATION;
+    return {
+      origin: kind === META_ERROR_ICMP ? 'icmp' : 'local',
+      type: this.meta[at + META_TYPE] ?? 0,
+      code: this.meta[at + META_CODE] ?? 0,
+      errno: errnoName(this.meta.readUInt32LE(at + META_ERRNO)),
+      offender: this.sourceText(index),
+      destination:
+        this.family === 4
+          ? `${this.meta[destination]}.${this.meta[destination + 1]}.${this.meta[destination + 2]}.${this.meta[destination + 3]}`
+          : ipv6Text(this.meta, destination),
+    };
   }
 
   /** The source of packet `index` of the last read, as text. */

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
 import type { NativeModule, NativeSocket } from 'raw-socket';
 import { ZenSweepError } from '../../core/errors.js';
+import type { IcmpMode } from '../../core/report.js';
 
 /**
  * raw-socket's native handle, for the trace sockets (engine/trace/raw-socket.ts), and what every raw ICMP socket
@@ -61,15 +63,40 @@ export function errnoOf(error: unknown): string {
   return STRERROR_TO_ERRNO[message] ?? 'EUNKNOWN';
 }
 
-/** ICMP cannot be used: the process lacks root or CAP_NET_RAW. */
+/** What ZENSWEEP_ICMP asks for: `auto` is raw where permitted, else ping where permitted, else off. */
+export type IcmpSetting = IcmpMode | 'auto';
+
+/** The fix an operator applies when neither socket may be opened. */
+export const ICMP_FIX = 'set net.ipv4.ping_group_range, or add NET_RAW';
+
+/** The errno name of what the addon (an Error with a numeric `errno`) or raw-socket (strerror's text) threw. */
+export function errnoOfSocketError(error: unknown): string {
+  if (error instanceof Error && 'errno' in error && typeof error.errno === 'number') {
+    return errnoNameOf(error.errno) ?? errnoOf(error);
+  }
+  return errnoOf(error);
+}
+
+let errnoNames: Map<number, string> | undefined;
+
+function errnoNameOf(errno: number): string | undefined {
+  errnoNames ??= new Map(Object.entries(osConstants.errno).map(([name, value]) => [value, name]));
+  return errnoNames.get(errno);
+}
+
+/**
+ * An ICMP socket of this mode cannot be opened: a raw one without root or CAP_NET_RAW (EPERM), a ping one when
+ * net.ipv4.ping_group_range does not cover the process's group (EACCES). `errno` says which.
+ */
 export class IcmpUnavailableError extends ZenSweepError {
-  constructor(family: 4 | 6, cause: unknown) {
-    super(
-      'icmp_unavailable',
-      `ICMP${family === 6 ? 'v6' : ''} echo needs root or CAP_NET_RAW (docker: cap_add: [NET_RAW]); ` +
-        `running the TCP probes only (${errnoOf(cause)})`,
-      { cause },
-    );
+  readonly errno: string;
+  readonly mode: 'raw' | 'ping';
+  constructor(family: 4 | 6, cause: unknown, mode: 'raw' | 'ping' = 'raw') {
+    const errno = errnoOfSocketError(cause);
+    const what = mode === 'raw' ? 'a raw socket needs root or CAP_NET_RAW' : 'a ping socket needs net.ipv4.ping_group_range to cover the process\'s group';
+    super('icmp_unavailable', `ICMP${family === 6 ? 'v6' : ''} echo: ${what} (${errno})`, { cause });
+    this.errno = errno;
+    this.mode = mode;
   }
 }
 
