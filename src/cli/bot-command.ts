@@ -26,9 +26,22 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
   const signal = nextSignal();
   const log = createLogger('zensweep-bot');
   captureStrayOutput(log);
+  // Resolves once Redis answers (5 s at most): Slack is not waited for, so that a signal while Slack cannot be
+  // reached still stops the bot (Socket Mode retries for ever).
   const started = await serviceStart(startBot(config, log), log);
   if (!started) return 1;
   const bot = started.value;
+  const failed = bot.connected.then(
+    () => new Promise<never>(() => undefined),
+    (error: unknown) => ({ error }),
+  );
+  const first = await Promise.race([signal, failed]);
+  if (typeof first === 'object') {
+    // Slack's requests can never reach it (the port is taken, the app token refused): one JSON line, exit 1.
+    log.fatal({ event: 'start_failed', err: first.error });
+    await untilSignal(() => bot.stop(), Promise.resolve('SIGTERM'));
+    return 1;
+  }
   await untilSignal(() => bot.stop(), signal);
   return 0;
 }
