@@ -174,6 +174,39 @@ describe('zensweep bot and agent while Slack or Redis cannot be reached (real pr
     }
   });
 
+  it('bot in Socket Mode whose Slack comes back: connects, says bot_started and becomes ready, without a restart', { timeout: 120_000 }, async (t) => {
+    redis = await startRedis();
+    const gone = await FakeSlack.start();
+    const port = Number(new URL(gone.url).port);
+    await gone.close();
+    const metricsPort = await freePort();
+    const bot = spawnService(['bot'], {
+      PATH: process.env.PATH,
+      REDIS_URL: redis.url,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_APP_TOKEN: APP_TOKEN,
+      SLACK_API_URL: gone.apiUrl,
+      METRICS_PORT: String(metricsPort),
+    });
+    services.push(bot);
+    await healthzOk(bot, metricsPort, Date.now());
+    assert.equal((await readyz(metricsPort)).status, 503);
+    // Slack is back where it was: the bot's own retries find it.
+    const back = await FakeSlack.start(port);
+    closers.push(() => back.close());
+    const since = Date.now();
+    const ready = await waitFor('/readyz 200 once Slack is back', async () => {
+      const answer = await readyz(metricsPort);
+      return answer.status === 200 ? answer : undefined;
+    }, { timeoutMs: 90_000, everyMs: 250, show: () => bot.log() });
+    assert.deepEqual(ready.checks, { redis: 'ok', slack: 'ok' });
+    assert.match(bot.log(), /"event":"bot_started"/);
+    assert.equal(bot.child.exitCode, null);
+    t.diagnostic(`ready ${Date.now() - since} ms after Slack came back`);
+    assert.equal(await bot.stop(), 0, bot.log());
+    assert.deepEqual(notJsonLines(bot), [], 'lines that are not JSON');
+  });
+
   it('agent, Redis refusing connections: /healthz 200, /readyz 503 naming Redis, exit 0 soon after SIGTERM, JSON lines only, no password', { timeout: 90_000 }, async (t) => {
     const password = 'agent-probe-secret-7';
     const metricsPort = await freePort();
