@@ -9,10 +9,10 @@ export const BOT_USAGE = `usage: zensweep bot
 Runs the Slack app: the /sweep command, its buttons, and the threaded reports. Settings come from the
 environment (see .env.example): SLACK_BOT_TOKEN, and SLACK_APP_TOKEN for Socket Mode (no inbound port) or
 SLACK_SIGNING_SECRET and PORT for HTTP mode (/slack/events, on every interface unless HOST names one address);
-REDIS_URL; SLACK_API_URL for GovSlack; METRICS_PORT to serve /metrics, /healthz and /readyz (METRICS_HOST: on that
-address only).
+REDIS_URL; SLACK_API_URL for GovSlack; METRICS_PORT to serve /metrics, /healthz (from the start, while it waits for
+Redis or Slack) and /readyz (once both answer) (METRICS_HOST: on that address only).
 On SIGTERM or SIGINT it hands back the report deliveries in progress (the next bot posts them) and exits 0, within
-8 s whether Redis answers or not.
+8 s whether Redis and Slack answer or not.
 `;
 
 /** `zensweep bot`: runs until SIGTERM or SIGINT; deliveries in progress are handed to the next bot. */
