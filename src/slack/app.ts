@@ -81,6 +81,8 @@ function slackReadiness(client: WebClient, connected: () => string | undefined):
   };
 }
 
+/** Socket Mode: the longest wait between two tries of apps.connections.open while Slack cannot be reached, in ms. */
+const SOCKET_RETRY_MAX_MS = 30_000;
 /** On stop, how long deliveries in progress get to be handed back to Redis (the next bot posts them), in ms. */
 const HAND_BACK_MS = 3000;
 /** On stop, how long Bolt gets to close its HTTP server or its Socket Mode connection, in ms. */
@@ -174,8 +176,12 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     new WebClient(config.botToken, { ...clientOptions, logger, retryConfig: { retries: 0 }, timeout: 5000, rejectRateLimitedCalls: true }),
     log,
   );
+  // apps.connections.open is retried for as long as Slack cannot be reached (Socket Mode's own default: 100 tries,
+  // each 1.3 times longer, which waits over an hour between tries after a long outage); at most every 30 s, so that
+  // the bot connects within 30 s of Slack coming back.
+  const socketRetries = { retries: 10_000, factor: 1.3, maxTimeout: SOCKET_RETRY_MAX_MS };
   const receiver = config.appToken
-    ? new SocketModeReceiver({ appToken: config.appToken, logger, installerOptions: { clientOptions } })
+    ? new SocketModeReceiver({ appToken: config.appToken, logger, installerOptions: { clientOptions: { ...clientOptions, retryConfig: socketRetries } } })
     : undefined;
   // Socket Mode reconnects by itself: /readyz follows the connection, not only the first one.
   receiver?.client.on('connected', () => (slackDown = undefined));
@@ -280,8 +286,7 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   watchWorker.on('error', connections.errorLogger('worker_error', { queue: WATCH_QUEUE }));
 
   // HTTP mode listens on HOST (every interface when unset); Socket Mode listens on nothing, and waits for Slack as long
-  // as it cannot be reached (apps.connections.open is retried for ever): not awaited here, so that a stop meanwhile
-  // stops the bot all the same.
+  // as it cannot be reached (see socketRetries): not awaited here, so that a stop meanwhile stops the bot all the same.
   let stopping = false;
   const connected = (config.appToken ? app.start() : app.start({ port: config.port, host: config.host })).then(() => {
     if (!config.appToken) slackDown = undefined;

@@ -41,6 +41,15 @@ function serviceSettings(text: string): Map<string, string[]> {
 let workDir = '';
 
 /**
+ * Fails the calling test, loudly, when systemd-analyze is not installed: no test here passes by not checking.
+ * Debian's package `systemd` provides it (.ci/run installs it).
+ */
+function requireSystemdAnalyze(): void {
+  const found = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+  assert.equal(found.error, undefined, 'systemd-analyze is missing: install the Debian package systemd (.ci/run does)');
+}
+
+/**
  * Writes `text` as the unit into a fresh directory and runs `systemd-analyze verify` on it. The unit's ExecStart names
  * where `npm install -g` puts the command, which this machine does not have (verify refuses a missing executable):
  * the copy runs this checkout's own CLI with this Node instead, everything else unchanged.
@@ -57,20 +66,19 @@ function verify(text: string): { status: number | null; output: string } {
 
 describe('deploy/systemd: zensweep-agent.service', () => {
   before(() => {
-    // Missing, this test fails: it never passes by not checking. Debian's package `systemd` provides it.
-    const found = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
-    assert.equal(found.error, undefined, 'systemd-analyze is missing: install the Debian package systemd (.ci/run does)');
     workDir = mkdtempSync(join(tmpdir(), 'zensweep-systemd-'));
   });
   after(() => rmSync(workDir, { recursive: true, force: true }));
 
   it('passes systemd-analyze verify without a single warning', () => {
+    requireSystemdAnalyze();
     const { status, output } = verify(unitText);
     assert.equal(status, 0, output);
     assert.equal(output, '', 'verify warned');
   });
 
   it('fails that check once edited to be wrong: a misspelt key, an unknown system call set, a missing executable', () => {
+    requireSystemdAnalyze();
     const misspelt = verify(unitText.replace(/^ProtectHome=yes$/m, 'ProtectHomee=yes'));
     assert.match(misspelt.output, /Unknown key 'ProtectHomee'/);
     const badFilter = verify(unitText.replace(/^SystemCallFilter=@system-service$/m, 'SystemCallFilter=@no-such-set'));
@@ -130,6 +138,7 @@ describe('deploy/systemd: zensweep-agent.service', () => {
   });
 
   it('scores low in systemd-analyze security (printed; fails above 3.0, "OK")', (t) => {
+    requireSystemdAnalyze();
     const copy = join(workDir, UNIT);
     writeFileSync(copy, unitText);
     const text = execFileSync('systemd-analyze', ['security', '--offline=yes', copy], { encoding: 'utf8' });
