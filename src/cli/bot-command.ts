@@ -26,11 +26,17 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
   const signal = nextSignal();
   const log = createLogger('zensweep-bot');
   captureStrayOutput(log);
-  // Resolves once Redis answers (5 s at most): Slack is not waited for, so that a signal while Slack cannot be
-  // reached still stops the bot (Socket Mode retries for ever).
-  const started = await serviceStart(startBot(config, log), log);
+  // Resolves once Redis answers, however long that takes, or undefined when a signal comes first; Slack is not waited
+  // for, so that a signal while Slack cannot be reached still stops the bot (Socket Mode keeps trying).
+  const stopping = new AbortController();
+  void signal.then(() => stopping.abort());
+  const started = await serviceStart(startBot(config, log, stopping.signal), log);
   if (!started) return 1;
   const bot = started.value;
+  if (!bot) {
+    await untilSignal(() => Promise.resolve(), signal);
+    return 0;
+  }
   const failed = bot.connected.then(
     () => new Promise<never>(() => undefined),
     (error: unknown) => ({ error }),

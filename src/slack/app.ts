@@ -8,7 +8,6 @@ import { BotMetrics } from '../metrics/bot-metrics.js';
 import { MetricsServer, redisReadiness } from '../metrics/server.js';
 import type { ReadinessCheck } from '../metrics/server.js';
 import { countingFetch } from '../metrics/slack-fetch.js';
-import { connectRedis } from '../queue/connect.js';
 import { RedisConnections } from '../queue/connections.js';
 import { bullmq } from '../queue/load.js';
 import { Dispatcher } from '../queue/dispatcher.js';
@@ -102,12 +101,33 @@ export interface Bot {
   stop(): Promise<void>;
 }
 
+/** Resolves true once `redis` is connected (at once if it is), false if `stopping` aborts first. */
+function untilReady(redis: Redis, stopping?: AbortSignal): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const ready = (): void => {
+      stopping?.removeEventListener('abort', stop);
+      resolve(true);
+    };
+    const stop = (): void => {
+      redis.off('ready', ready);
+      resolve(false);
+    };
+    if (stopping?.aborted) return resolve(false);
+    redis.once('ready', ready);
+    stopping?.addEventListener('abort', stop, { once: true });
+  });
+}
+
 /**
  * `zensweep bot`: the only process that holds Slack tokens. Bolt carries requests (HTTP with the signing secret, or
  * Socket Mode with the app token); the listeners in commands/ and actions/ hold the logic; report deliveries are
  * BullMQ jobs, so a report is delivered even when Slack fails for a while or the bot restarts mid-sweep.
+ *
+ * Resolves once Redis answers (it waits for as long as it does not), or undefined when `stopRequested` aborts first;
+ * it does not wait for Slack (see {@link Bot.connected}). The operators' port is served from the start.
  */
-export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
+export async function startBot(config: BotConfig, log: Logger, stopRequested?: AbortSignal): Promise<Bot | undefined> {
   // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
   const connections = new RedisConnections(config.redisUrl, log);
   const logger = slackLogger(log);
@@ -157,14 +177,17 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
           ],
           log,
         });
-  let redis: Redis;
-  try {
-    redis = await connectRedis(config.redisUrl, undefined, (options) => connections.open(options));
-  } catch (error) {
-    await metricsServer?.close();
-    throw error;
-  }
+  // Like the agent, the bot waits for Redis (reconnecting, the outage logged once by RedisConnections) rather than
+  // exiting: a stop meanwhile ends the wait.
+  const redis = connections.open();
   redisOf.main = redis;
+  if (!(await untilReady(redis, stopRequested))) {
+    const shutdown = new Shutdown();
+    await shutdown.step('metrics', 1000, metricsServer?.close());
+    await connections.close(0);
+    log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished, before: 'Redis answered' });
+    return undefined;
+  }
   const workerConnection = connections.open();
   redisOf.worker = workerConnection;
   // The bot's client for everything but Bolt's own listener arguments (Bolt, given no token, has none of its own).

@@ -13,7 +13,7 @@ import { probe } from '../support/metrics.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
 import { spawnService, type ServiceProcess } from '../support/service.js';
-import { waitFor } from '../support/wait.js';
+import { until, waitFor } from '../support/wait.js';
 
 /** How long after its start a service must answer /healthz: generous, the machine is shared (a wait, not a speed check). */
 const HEALTHZ_WITHIN_MS = 10_000;
@@ -207,6 +207,66 @@ describe('zensweep bot and agent while Slack or Redis cannot be reached (real pr
     assert.match(bot.log(), /"event":"bot_started"/);
     assert.equal(bot.child.exitCode, null);
     t.diagnostic(`ready ${Date.now() - since} ms after Slack came back`);
+    assert.equal(await bot.stop(), 0, bot.log());
+    assert.deepEqual(notJsonLines(bot), [], 'lines that are not JSON');
+  });
+
+  it('bot, Redis refusing connections: /healthz 200, /readyz 503 naming Redis, exit 0 soon after SIGTERM, JSON lines only, no password', { timeout: 90_000 }, async (t) => {
+    const slack = await FakeSlack.start();
+    closers.push(() => slack.close());
+    const password = 'bot-probe-secret-9';
+    const metricsPort = await freePort();
+    const since = Date.now();
+    const bot = spawnService(['bot'], {
+      PATH: process.env.PATH,
+      REDIS_URL: `redis://:${password}@127.0.0.1:${await freePort()}`,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_APP_TOKEN: APP_TOKEN,
+      SLACK_API_URL: slack.apiUrl,
+      METRICS_PORT: String(metricsPort),
+    });
+    services.push(bot);
+    const healthMs = await healthzOk(bot, metricsPort, since);
+    const ready = await readyz(metricsPort);
+    assert.equal(ready.status, 503, JSON.stringify(ready));
+    assert.notEqual(ready.checks.redis, 'ok', JSON.stringify(ready));
+    // It waits for Redis, as the agent does, instead of exiting (which a Deployment would restart with a growing back-off).
+    await until('the outage logged', () => /"event":"redis_down"/.test(bot.log()), { timeoutMs: 20_000 });
+    assert.equal(bot.child.exitCode, null, bot.log());
+
+    const end = await terminate(bot);
+    assert.equal(end.code, 0, `exit ${end.code} after SIGTERM:\n${bot.log()}`);
+    assert.ok(end.ms < EXIT_WITHIN_MS, `${end.ms} ms to exit after SIGTERM:\n${bot.log()}`);
+    assert.deepEqual(notJsonLines(bot), [], 'lines that are not JSON');
+    assert.doesNotMatch(bot.log(), new RegExp(`${password}|${BOT_TOKEN}|${APP_TOKEN}`));
+    t.diagnostic(`bot: /healthz 200 after ${healthMs} ms, exit 0 ${end.ms} ms after SIGTERM`);
+  });
+
+  it('bot started while Redis is down: becomes ready once Redis is back, without a restart', { timeout: 120_000 }, async () => {
+    const slack = await FakeSlack.start();
+    closers.push(() => slack.close());
+    redis = await startRedis();
+    await redis.stop();
+    const metricsPort = await freePort();
+    const bot = spawnService(['bot'], {
+      PATH: process.env.PATH,
+      REDIS_URL: redis.url,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_APP_TOKEN: APP_TOKEN,
+      SLACK_API_URL: slack.apiUrl,
+      METRICS_PORT: String(metricsPort),
+    });
+    services.push(bot);
+    await healthzOk(bot, metricsPort, Date.now());
+    assert.equal((await readyz(metricsPort)).status, 503);
+    await until('the outage logged', () => /"event":"redis_down"/.test(bot.log()), { timeoutMs: 20_000 });
+    await redis.restart();
+    const ready = await waitFor('/readyz 200 once Redis is back', async () => {
+      const answer = await readyz(metricsPort);
+      return answer.status === 200 ? answer : undefined;
+    }, { timeoutMs: 60_000, everyMs: 250, show: () => bot.log() });
+    assert.deepEqual(ready.checks, { redis: 'ok', slack: 'ok' });
+    assert.match(bot.log(), /"event":"bot_started"/);
     assert.equal(await bot.stop(), 0, bot.log());
     assert.deepEqual(notJsonLines(bot), [], 'lines that are not JSON');
   });
