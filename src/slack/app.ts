@@ -185,7 +185,7 @@ export async function startBot(config: BotConfig, log: Logger, stopRequested?: A
     const shutdown = new Shutdown();
     await shutdown.step('metrics', 1000, metricsServer?.close());
     await connections.close(0);
-    log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished, before: 'Redis answered' });
+    log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished, started: false });
     return undefined;
   }
   const workerConnection = connections.open();
