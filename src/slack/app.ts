@@ -3,11 +3,11 @@ import type { Logger as SlackLogger } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { WebClient } from '@slack/web-api';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { BotMetrics } from '../metrics/bot-metrics.js';
 import { MetricsServer, redisReadiness } from '../metrics/server.js';
 import type { ReadinessCheck } from '../metrics/server.js';
 import { countingFetch } from '../metrics/slack-fetch.js';
-import { connectRedis } from '../queue/connect.js';
 import { RedisConnections } from '../queue/connections.js';
 import { bullmq } from '../queue/load.js';
 import { Dispatcher } from '../queue/dispatcher.js';
@@ -59,12 +59,17 @@ function slackLogger(log: Logger): SlackLogger {
 /** How long a good answer from Slack keeps /readyz from asking again, in ms (auth.test is rate limited). */
 const SLACK_READY_CACHE_MS = 10_000;
 
-/** The Slack check of /readyz: auth.test answers with this token, asked without retries, remembered a while. */
-function slackReadiness(client: WebClient): ReadinessCheck {
+/**
+ * The Slack check of /readyz: Slack's requests can reach the bot (`connected()`: HTTP mode listening, Socket Mode
+ * connected), and auth.test answers with this token, asked without retries, remembered a while.
+ */
+function slackReadiness(client: WebClient, connected: () => string | undefined): ReadinessCheck {
   let goodUntil = 0;
   return {
     name: 'slack',
     async check() {
+      const notConnected = connected();
+      if (notConnected !== undefined) throw new Error(notConnected);
       if (Date.now() < goodUntil) return;
       await client.auth.test().catch((error: unknown) => {
         const code = (error as { data?: { error?: unknown } }).data?.error;
@@ -75,6 +80,8 @@ function slackReadiness(client: WebClient): ReadinessCheck {
   };
 }
 
+/** Socket Mode: the longest wait between two tries of apps.connections.open while Slack cannot be reached, in ms. */
+const SOCKET_RETRY_MAX_MS = 30_000;
 /** On stop, how long deliveries in progress get to be handed back to Redis (the next bot posts them), in ms. */
 const HAND_BACK_MS = 3000;
 /** On stop, how long Bolt gets to close its HTTP server or its Socket Mode connection, in ms. */
@@ -85,32 +92,63 @@ const QUEUES_STOP_MS = 1000;
 export interface Bot {
   /** HTTP mode: the port it listens on; Socket Mode: undefined. */
   port?: number;
-  /** Hands back deliveries in progress and stops, within 7 s whether Redis answers or not. */
+  /**
+   * Resolves once Slack's requests reach the bot (HTTP mode: listening; Socket Mode: connected, which waits as long
+   * as Slack cannot be reached); rejects when they never will (the port is taken, Slack refused the app token).
+   */
+  readonly connected: Promise<void>;
+  /** Hands back deliveries in progress and stops, within 7 s whether Redis and Slack answer or not, connected or not. */
   stop(): Promise<void>;
+}
+
+/** Resolves true once `redis` is connected (at once if it is), false if `stopping` aborts first. */
+function untilReady(redis: Redis, stopping?: AbortSignal): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const ready = (): void => {
+      stopping?.removeEventListener('abort', stop);
+      resolve(true);
+    };
+    const stop = (): void => {
+      redis.off('ready', ready);
+      resolve(false);
+    };
+    if (stopping?.aborted) return resolve(false);
+    redis.once('ready', ready);
+    stopping?.addEventListener('abort', stop, { once: true });
+  });
 }
 
 /**
  * `zensweep bot`: the only process that holds Slack tokens. Bolt carries requests (HTTP with the signing secret, or
  * Socket Mode with the app token); the listeners in commands/ and actions/ hold the logic; report deliveries are
  * BullMQ jobs, so a report is delivered even when Slack fails for a while or the bot restarts mid-sweep.
+ *
+ * Resolves once Redis answers (it waits for as long as it does not), or undefined when `stopRequested` aborts first;
+ * it does not wait for Slack (see {@link Bot.connected}). The operators' port is served from the start.
  */
-export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
+export async function startBot(config: BotConfig, log: Logger, stopRequested?: AbortSignal): Promise<Bot | undefined> {
   // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
   const connections = new RedisConnections(config.redisUrl, log);
-  const redis = await connectRedis(config.redisUrl, undefined, (options) => connections.open(options));
   const logger = slackLogger(log);
-  const workerConnection = connections.open();
   // A record in Redis that fails its schema is one JSON line of the log (the default is a plain line on stderr).
   const onBadRecord = logBadRecords(log);
   // The sweep queues whose depth the metrics report, one per group seen, closed at shutdown.
   const groupQueues = new Map<string, Queue>();
+  // Set once connected: the metrics and /readyz answer before, from the first second (a liveness probe must not
+  // restart a bot that waits for Redis or Slack).
+  const redisOf: { main?: Redis; worker?: Redis } = {};
+  /** Why Slack's requests cannot reach the bot yet, or undefined once they can. */
+  let slackDown: string | undefined = config.appToken ? 'Socket Mode not connected yet' : 'not listening yet';
   const metrics = new BotMetrics({
-    connections: () => [redis, workerConnection],
-    agents: () => new AgentRegistry(redis, KEY_PREFIX, onBadRecord).list(),
+    connections: () => [redisOf.main, redisOf.worker].filter((c): c is Redis => c !== undefined),
+    agents: async () => (redisOf.main ? new AgentRegistry(redisOf.main, KEY_PREFIX, onBadRecord).list() : []),
     queueOf: (group) => {
       let queue = groupQueues.get(group);
       if (!queue) {
-        queue = new bullmq.Queue(sweepQueueName(group), { connection: redis, defaultJobOptions: retention('chunks', config.jobsKept) });
+        // Only asked for a group the registry listed: Redis is connected by then.
+        if (!redisOf.main) throw new Error('Redis is not connected yet');
+        queue = new bullmq.Queue(sweepQueueName(group), { connection: redisOf.main, defaultJobOptions: retention('chunks', config.jobsKept) });
         queue.on('error', connections.errorLogger('queue_error', { queue: queue.name }));
         groupQueues.set(group, queue);
       }
@@ -119,6 +157,39 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   });
   const fetch = countingFetch(metrics, config.slackApiUrl, { log });
   const clientOptions = { slackApiUrl: config.slackApiUrl, fetch };
+  // First: /healthz answers while the bot waits for Redis or Slack, and /readyz says which it waits for.
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : await MetricsServer.start({
+          port: config.metricsPort,
+          host: config.metricsHost,
+          registry: metrics.registry,
+          checks: [
+            {
+              name: 'redis',
+              check: () => (redisOf.main ? redisReadiness(redisOf.main).check() : Promise.reject(new Error('not connected yet'))),
+            },
+            slackReadiness(
+              new WebClient(config.botToken, { slackApiUrl: config.slackApiUrl, fetch, retryConfig: { retries: 0 }, timeout: 2000, logger }),
+              () => slackDown,
+            ),
+          ],
+          log,
+        });
+  // Like the agent, the bot waits for Redis (reconnecting, the outage logged once by RedisConnections) rather than
+  // exiting: a stop meanwhile ends the wait.
+  const redis = connections.open();
+  redisOf.main = redis;
+  if (!(await untilReady(redis, stopRequested))) {
+    const shutdown = new Shutdown();
+    await shutdown.step('metrics', 1000, metricsServer?.close());
+    await connections.close(0);
+    log.info({ event: 'bot_stopped', unfinished: shutdown.unfinished, started: false });
+    return undefined;
+  }
+  const workerConnection = connections.open();
+  redisOf.worker = workerConnection;
   // The bot's client for everything but Bolt's own listener arguments (Bolt, given no token, has none of its own).
   const client = new WebClient(config.botToken, { ...clientOptions, logger });
   // Bolt's authorization never waits on the Web API (given the token, it awaits auth.test for every request, so a
@@ -128,13 +199,20 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
     new WebClient(config.botToken, { ...clientOptions, logger, retryConfig: { retries: 0 }, timeout: 5000, rejectRateLimitedCalls: true }),
     log,
   );
-  const app = config.appToken
-    ? new App({
-        authorize: identity.authorize,
-        logger,
-        clientOptions,
-        receiver: new SocketModeReceiver({ appToken: config.appToken, logger, installerOptions: { clientOptions } }),
-      })
+  // apps.connections.open is retried for as long as Slack cannot be reached (Socket Mode's own default: 100 tries,
+  // each 1.3 times longer, which waits over an hour between tries after a long outage); at most every 30 s, so that
+  // the bot connects within 30 s of Slack coming back.
+  const socketRetries = { retries: 10_000, factor: 1.3, maxTimeout: SOCKET_RETRY_MAX_MS };
+  const receiver = config.appToken
+    ? new SocketModeReceiver({ appToken: config.appToken, logger, installerOptions: { clientOptions: { ...clientOptions, retryConfig: socketRetries } } })
+    : undefined;
+  // Socket Mode reconnects by itself: /readyz follows the connection, not only the first one.
+  receiver?.client.on('connected', () => (slackDown = undefined));
+  for (const state of ['connecting', 'reconnecting', 'disconnected', 'close']) {
+    receiver?.client.on(state, () => (slackDown = `Socket Mode not connected (${state})`));
+  }
+  const app = receiver
+    ? new App({ authorize: identity.authorize, logger, clientOptions, receiver })
     : new App({
         authorize: identity.authorize,
         signingSecret: config.signingSecret,
@@ -230,30 +308,26 @@ export async function startBot(config: BotConfig, log: Logger): Promise<Bot> {
   watchWorker.on('failed', (job, error) => log.warn({ event: 'watch_run_failed', job: job?.id, reason: error.message }));
   watchWorker.on('error', connections.errorLogger('worker_error', { queue: WATCH_QUEUE }));
 
-  // HTTP mode listens on HOST (every interface when unset); Socket Mode listens on nothing.
-  await (config.appToken ? app.start() : app.start({ port: config.port, host: config.host }));
-  const metricsServer =
-    config.metricsPort === undefined
-      ? undefined
-      : await MetricsServer.start({
-          port: config.metricsPort,
-          host: config.metricsHost,
-          registry: metrics.registry,
-          checks: [
-            redisReadiness(redis),
-            slackReadiness(new WebClient(config.botToken, { slackApiUrl: config.slackApiUrl, fetch, retryConfig: { retries: 0 }, timeout: 2000, logger })),
-          ],
-          log,
-        });
-  log.info({
-    event: 'bot_started',
-    mode: config.appToken ? 'socket' : 'http',
-    port: config.appToken ? undefined : config.port,
-    host: config.appToken ? undefined : (config.host ?? 'all'),
+  // HTTP mode listens on HOST (every interface when unset); Socket Mode listens on nothing, and waits for Slack as long
+  // as it cannot be reached (see socketRetries): not awaited here, so that a stop meanwhile stops the bot all the same.
+  let stopping = false;
+  const connected = (config.appToken ? app.start() : app.start({ port: config.port, host: config.host })).then(() => {
+    if (!config.appToken) slackDown = undefined;
+    if (stopping) return;
+    log.info({
+      event: 'bot_started',
+      mode: config.appToken ? 'socket' : 'http',
+      port: config.appToken ? undefined : config.port,
+      host: config.appToken ? undefined : (config.host ?? 'all'),
+    });
   });
+  // Its failure is the caller's to report (start_failed), or nobody's once the bot is stopping: never unhandled.
+  connected.catch(() => undefined);
   return {
     port: config.appToken ? undefined : config.port,
+    connected,
     async stop() {
+      stopping = true;
       // Every step is bounded: while Redis is away, closing a worker or a queue waits for it forever (bullmq#4656),
       // and nothing can be handed back anyway.
       const shutdown = new Shutdown();

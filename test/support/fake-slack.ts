@@ -117,9 +117,10 @@ export class FakeSlack {
   private wss!: WebSocketServer;
   url = '';
 
-  static async start(): Promise<FakeSlack> {
+  /** @param port listen on this port (e.g. to come back where a closed fake Slack was); default a free one. */
+  static async start(port = 0): Promise<FakeSlack> {
     const fake = new FakeSlack();
-    await fake.listen();
+    await fake.listen(port);
     return fake;
   }
 
@@ -185,7 +186,7 @@ export class FakeSlack {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private async listen(): Promise<void> {
+  private async listen(port: number): Promise<void> {
     this.server = createServer((req, res) => {
       void this.handle(req, res).catch((error: Error) => {
         res.writeHead(500).end(error.message);
@@ -203,7 +204,7 @@ export class FakeSlack {
         ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0TEST' }, debug_info: { host: 'fake' } }));
       });
     });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
   }
 

@@ -29,9 +29,11 @@ process.on('exit', () => {
 /**
  * @param netns run it inside this network namespace (a lab's sweeper, `lab.sweeperNs`): `ip netns exec` replaces
  *   itself with the service, so signals reach the service itself.
+ * @param wrapper a command that runs the service's command line, given as its last arguments, and replaces itself
+ *   with it (`exec`), e.g. `setpriv … --`: signals reach the service itself.
  */
-export function spawnService(args: string[], env: NodeJS.ProcessEnv, netns?: string): ServiceProcess {
-  const argv = [...cliCommand(), ...args];
+export function spawnService(args: string[], env: NodeJS.ProcessEnv, netns?: string, wrapper: readonly string[] = []): ServiceProcess {
+  const argv = [...wrapper, ...cliCommand(), ...args];
   const [command, ...rest] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
   const child = spawn(command as string, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
