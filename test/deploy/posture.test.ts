@@ -137,7 +137,10 @@ describe('deploy/kubernetes: the services run as the restricted pods run them (n
 
       assert.equal(await service.stop(20_000), 0, service.log());
       assert.deepEqual(notJsonLines(service), [], 'lines that are not JSON');
-      assert.doesNotMatch(service.log(), /EROFS|EACCES|read-only file system/i, 'it tried to write somewhere');
+      // The one EACCES that is no write: the ping socket refused by the host's ping_group_range (this test shares the
+      // host's network namespace to reach its Redis; the pod sets the sysctl in its own, tested below).
+      const writes = service.log().split('\n').filter((line) => !line.includes('"event":"icmp_unavailable"'));
+      assert.doesNotMatch(writes.join('\n'), /EROFS|EACCES|read-only file system/i, 'it tried to write somewhere');
     });
   }
 });
