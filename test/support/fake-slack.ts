@@ -117,9 +117,13 @@ export class FakeSlack {
   private wss!: WebSocketServer;
   url = '';
 
-  static async start(): Promise<FakeSlack> {
+  /**
+   * @param host the address it listens on, default 127.0.0.1; a container network's gateway (the host's side of the
+   *   bridge) lets a bot in a container reach it, and nothing beyond that network.
+   */
+  static async start(host = '127.0.0.1'): Promise<FakeSlack> {
     const fake = new FakeSlack();
-    await fake.listen();
+    await fake.listen(host);
     return fake;
   }
 
@@ -185,7 +189,7 @@ export class FakeSlack {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private async listen(): Promise<void> {
+  private async listen(host: string): Promise<void> {
     this.server = createServer((req, res) => {
       void this.handle(req, res).catch((error: Error) => {
         res.writeHead(500).end(error.message);
@@ -203,8 +207,11 @@ export class FakeSlack {
         ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0TEST' }, debug_info: { host: 'fake' } }));
       });
     });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, host, resolve);
+    });
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}/`;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,0 +1,353 @@
+/**
+ * The image and docker-compose.yml, for real: podman builds the Dockerfile, podman-compose runs the repository's
+ * compose file (redis, agent, bot) on a container network of the test's own, and the services are driven from
+ * outside: a sweep submitted inside the agent's container, a /sweep POSTed to the bot with the fake Slack answering
+ * its Web API calls. Nothing is mocked but Slack.
+ *
+ * No image registry is reached: a base image the engine lacks is built as a local stand-in of the same name
+ * (test/deploy/standins.sh, cached in the engine's storage). Network safety: the network is internal (no default
+ * route in any container, so no probe can leave it), its subnet is 198.18.200.0/24, the agent covers only that /24,
+ * and the sweeps name only the test's own containers and one empty address of that /24.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { APP_TOKEN, BOT_TOKEN, FakeSlack, type SlackCall } from '../support/fake-slack.js';
+import { SIGNING_SECRET, commandFields, postSigned } from '../support/bot.js';
+import { assertRoot } from '../support/root.js';
+import { until, waitFor } from '../support/wait.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const IMAGE = 'localhost/zensweep:image-test';
+const SUBNET = '198.18.200.0/24';
+const GATEWAY = '198.18.200.1';
+/** An address of the test's /24 that no container holds: nothing answers there. */
+const EMPTY = '198.18.200.250';
+const PROJECT = `zsimage${process.pid}`;
+const NETWORK = `${PROJECT}_net`;
+/** The image's user, and the group ping_group_range must cover. */
+const UID = 10001;
+
+interface Run {
+  stdout: string;
+  stderr: string;
+}
+
+class CommandFailedError extends Error {
+  readonly code = 'COMMAND_FAILED';
+}
+
+/** Runs a command to its end; a non-zero exit throws with its output. `timeoutMs` only keeps a hang from lasting. */
+function run(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { env: options.env ?? env, cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        if (error) reject(new CommandFailedError(`${command} ${args.join(' ')}: ${error.message}\n${stderr.slice(-4000)}\n${stdout.slice(-2000)}`));
+        else resolve({ stdout, stderr });
+      },
+    );
+  });
+}
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => existsSync(join(dir, tool)));
+}
+
+/**
+ * This machine's root lacks CAP_SYS_RESOURCE, and podman's default rlimits for a rootful container (1,048,576 open
+ * files, 4,194,304 processes) are above the hard limits it runs with: runc then fails to start any container. The
+ * containers get the limits podman itself has (processes: at most kernel.pid_max, as observed here).
+ */
+function containersConf(dir: string): string {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const hard = (name: string): number => {
+    const value = new RegExp(`^${name}\\s+\\S+\\s+(\\S+)`, 'm').exec(limits)?.[1];
+    return value === undefined || value === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(value);
+  };
+  const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+  const nofile = Math.min(hard('Max open files'), 1_048_576);
+  const nproc = Math.min(hard('Max processes'), pidMax, 4_194_304);
+  const file = join(dir, 'containers.conf');
+  writeFileSync(
+    file,
+    [
+      '[containers]',
+      `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
+      '[engine]',
+      // crun refuses cgroups v1 with a v2 hierarchy beside it (this machine's "hybrid" mode); runc runs.
+      'runtime = "runc"',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** The CA bundle npm uses here, passed to the build as a secret: a registry behind a TLS-inspecting proxy needs it. */
+async function caBundle(): Promise<string | undefined> {
+  const configured = (await run('npm', ['config', 'get', 'cafile']).catch(() => ({ stdout: '' }))).stdout.trim();
+  return [configured, process.env.NODE_EXTRA_CA_CERTS, '/etc/ssl/certs/ca-certificates.crt'].find(
+    (file): file is string => typeof file === 'string' && file !== '' && file !== 'null' && file !== 'undefined' && existsSync(file),
+  );
+}
+
+/** One base64 line from the middle of each certificate of `bundle` that Node does not already carry. */
+function extraCaLines(bundle: string): string[] {
+  const builtIn = new Set(rootCertificates.map((pem) => pem.replace(/\s+/g, '')));
+  const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return pems
+    .filter((pem) => !builtIn.has(pem.replace(/\s+/g, '')))
+    .map((pem) => {
+      const lines = pem.split('\n').filter((line) => /^[A-Za-z0-9+/]{64}$/.test(line.trim()));
+      return (lines[Math.floor(lines.length / 2)] ?? '').trim();
+    })
+    .filter((line) => line !== '');
+}
+
+interface Compose {
+  services: Record<string, Record<string, unknown>>;
+  networks?: Record<string, unknown>;
+  volumes?: Record<string, unknown>;
+}
+
+interface Health {
+  status: string;
+  log: string;
+}
+
+const env: NodeJS.ProcessEnv = { ...process.env };
+
+describe('the image and docker-compose.yml (podman, podman-compose, local base images)', () => {
+  let work: string;
+  let slack: FakeSlack | undefined;
+  let composeFile: string;
+  const interfacesBefore = new Set<string>();
+  let forwardBefore = '';
+
+  const compose = (args: readonly string[], timeoutMs = 180_000): Promise<Run> =>
+    run('podman-compose', ['-p', PROJECT, '-f', composeFile, ...args], { timeoutMs, cwd: work });
+  const container = (service: string): string => `${PROJECT}_${service}_1`;
+  const inspect = async (name: string): Promise<Record<string, unknown>> => {
+    const [first] = JSON.parse((await run('podman', ['container', 'inspect', name])).stdout) as Record<string, unknown>[];
+    assert.ok(first, `no container ${name}`);
+    return first;
+  };
+  const addressOf = async (service: string): Promise<string> => {
+    const settings = (await inspect(container(service))).NetworkSettings as { Networks?: Record<string, { IPAddress?: string }> };
+    const ip = settings.Networks?.[NETWORK]?.IPAddress;
+    assert.ok(ip, `${service} has no address on ${NETWORK}`);
+    return ip;
+  };
+  const health = async (service: string): Promise<Health> => {
+    const state = (await inspect(container(service))).State as { Health?: { Status: string; Log?: { Output?: string }[] }; Healthcheck?: { Status: string } };
+    const h = state.Health ?? state.Healthcheck;
+    return { status: h?.Status ?? 'none', log: (state.Health?.Log ?? []).map((l) => l.Output ?? '').join(' | ').slice(-1500) };
+  };
+  const links = async (): Promise<string[]> =>
+    (await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((line) => line.split(':')[1]?.trim().split('@')[0] ?? '').filter(Boolean);
+
+  before(async () => {
+    assertRoot();
+    const missing = ['podman', 'podman-compose', 'runc', 'debootstrap', 'npm'].filter((tool) => !onPath(tool));
+    assert.deepEqual(missing, [], `the image test needs ${missing.join(', ')}: apt-get install -y podman podman-compose runc debootstrap (as .ci/run does)`);
+    work = mkdtempSync(join(tmpdir(), 'zensweep-image-'));
+    env.CONTAINERS_CONF = containersConf(work);
+    for (const name of await links()) interfacesBefore.add(name);
+    forwardBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  });
+
+  after(async () => {
+    await slack?.close();
+    if (composeFile) await compose(['down', '-v', '-t', '15']).catch(() => undefined);
+    await run('podman', ['network', 'rm', '-f', NETWORK]).catch(() => undefined);
+    // netavark turns forwarding on for its bridges; the host had it as it was before the test.
+    if (forwardBefore !== '' && readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() !== forwardBefore) {
+      writeFileSync('/proc/sys/net/ipv4/ip_forward', forwardBefore);
+    }
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('builds from the Dockerfile: a non-root user, no capability, no CA bundle left in any layer', { timeout: 1_200_000 }, async (t) => {
+    const started = Date.now();
+    await run('bash', [join(ROOT, 'test/deploy/standins.sh'), 'podman'], { timeoutMs: 900_000 });
+    const standins = Date.now();
+    const bundle = await caBundle();
+    await run(
+      'podman',
+      ['build', '--network', 'host', '--pull=never', ...(bundle ? ['--secret', `id=ca_bundle,src=${bundle}`] : []), '-t', IMAGE, ROOT],
+      { timeoutMs: 900_000 },
+    );
+    const built = Date.now();
+    const [image] = JSON.parse((await run('podman', ['image', 'inspect', IMAGE])).stdout) as { Size: number; Config: { User?: string; Env?: string[]; Entrypoint?: string[] } }[];
+    assert.ok(image);
+    t.diagnostic(`base images ready in ${((standins - started) / 1000).toFixed(1)} s, image built in ${((built - standins) / 1000).toFixed(1)} s; image size ${(image.Size / 1e6).toFixed(1)} MB`);
+    assert.equal(image.Config.User, `${UID}:${UID}`);
+    assert.deepEqual(image.Config.Entrypoint, ['node', '--max-semi-space-size=2', 'dist/cli.cjs']);
+    assert.ok(!(image.Config.Env ?? []).some((v) => /CA_CERTS|ca_bundle/i.test(v)), `the image's environment names a CA: ${image.Config.Env?.join(' ')}`);
+
+    // What its process is: uid and gid 10001, no capability in any set, and the CLI answers.
+    const status = (await run('podman', ['run', '--rm', '--network', 'none', '--entrypoint', 'sh', IMAGE, '-c', 'id -u; id -g; grep ^Cap /proc/self/status; ls /run/secrets 2>&1; node dist/cli.cjs help >/dev/null && echo cli-answers'])).stdout;
+    assert.match(status, new RegExp(`^${UID}\\n${UID}\\n`));
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) assert.match(status, new RegExp(`${set}:\\s+0{16}\\n`), status);
+    assert.match(status, /No such file or directory/, 'a /run/secrets left in the image');
+    assert.match(status, /cli-answers/);
+
+    // The CA the build was given is in no layer of the image: every layer, searched byte for byte.
+    if (bundle) {
+      const lines = extraCaLines(readFileSync(bundle, 'utf8'));
+      t.diagnostic(`${lines.length} certificate(s) of ${bundle} beyond Node's own looked for in the image`);
+      const archive = join(work, 'image.tar');
+      await run('podman', ['save', '--format', 'docker-archive', '-o', archive, IMAGE], { timeoutMs: 300_000 });
+      const bytes = readFileSync(archive);
+      rmSync(archive);
+      assert.ok(bytes.length > 50_000_000, `the saved image is ${bytes.length} bytes: not the image`);
+      // The search itself finds what is there: Node's own first root certificate is in the node binary.
+      const own = rootCertificates[0]?.split('\n')[2] ?? '';
+      assert.ok(own.length > 0 && bytes.includes(own), 'the layer search does not see a certificate that is there');
+      for (const line of lines) assert.ok(!bytes.includes(line), `a certificate of ${bundle} is in the image (${line.slice(0, 16)}…)`);
+    } else {
+      t.diagnostic('no CA bundle on this machine: the build had no secret');
+    }
+  });
+
+  it('runs redis, agent and bot with compose: healthy, a sweep through the agent, a /sweep through the bot, then nothing left', { timeout: 900_000 }, async (t) => {
+    const original = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as Compose;
+    const { agent, bot, redis } = original.services;
+    assert.ok(agent && bot && redis, 'docker-compose.yml lost a service');
+    // What the file promises, before it is run: no capability, ping sockets for the image's group, CMD-SHELL checks.
+    assert.deepEqual(agent.cap_drop, ['ALL']);
+    assert.equal(agent.cap_add, undefined, 'NET_RAW is an option, not the default');
+    const range = (agent.sysctls as string[]).find((s) => s.startsWith('net.ipv4.ping_group_range='))?.split('=')[1]?.split(/\s+/).map(Number);
+    assert.ok(range && range[0]! <= UID && UID <= range[1]!, `ping_group_range ${String(range)} leaves out gid ${UID}`);
+    for (const [name, service] of Object.entries(original.services)) {
+      assert.equal((service.healthcheck as { test: string[] }).test[0], 'CMD-SHELL', `${name}'s healthcheck is not CMD-SHELL`);
+    }
+
+    // The same file, on the test's network, with the test's image and settings: nothing else changes.
+    await run('podman', ['network', 'create', '--internal', '--subnet', SUBNET, '--gateway', GATEWAY, NETWORK]);
+    const derived = structuredClone(original);
+    for (const [name, service] of Object.entries(derived.services)) {
+      service.networks = ['zensweep'];
+      if (name !== 'redis') {
+        delete service.build;
+        service.image = IMAGE;
+      }
+    }
+    delete derived.services.bot?.ports;
+    derived.networks = { zensweep: { external: true, name: NETWORK } };
+    composeFile = join(work, 'docker-compose.yml');
+    writeFileSync(composeFile, stringify(derived));
+    const up = Date.now();
+    await compose(['up', '-d', 'redis']);
+    // The bridge exists now: the fake Slack listens on the host's side of it, reachable from that network only.
+    slack = await FakeSlack.start(GATEWAY);
+    writeFileSync(
+      join(work, '.env'),
+      [
+        `SLACK_BOT_TOKEN=${BOT_TOKEN}`,
+        `SLACK_SIGNING_SECRET=${SIGNING_SECRET}`,
+        `SLACK_API_URL=${slack.apiUrl}`,
+        'PORT=3000',
+        'ZENSWEEP_VPC=imagetest',
+        `ZENSWEEP_CIDRS=${SUBNET}`,
+        '',
+      ].join('\n'),
+    );
+    await compose(['up', '-d']);
+
+    // Healthy by their own compose healthchecks. Without systemd podman runs no healthcheck timer, so the test runs
+    // each container's configured check (`podman healthcheck run`) until it passes.
+    const services = ['redis', 'agent', 'bot'];
+    const healthy = new Set<string>();
+    await until(
+      'redis, agent and bot healthy',
+      async () => {
+        for (const service of services.filter((s) => !healthy.has(s))) {
+          await run('podman', ['healthcheck', 'run', container(service)]).catch(() => undefined);
+          if ((await health(service)).status === 'healthy') healthy.add(service);
+        }
+        return healthy.size === services.length;
+      },
+      {
+        timeoutMs: 120_000,
+        everyMs: 1000,
+        show: async () => ({
+          healthy: [...healthy],
+          health: await Promise.all(services.map(async (s) => `${s}: ${JSON.stringify(await health(s))}`)),
+          logs: await Promise.all(['agent', 'bot'].map(async (s) => (await run('podman', ['logs', '--tail', '15', container(s)]).catch((e: Error) => ({ stdout: e.message, stderr: '' }))).stdout + (await run('podman', ['logs', '--tail', '15', container(s)]).catch(() => ({ stderr: '' }))).stderr)),
+        }),
+      },
+    );
+    t.diagnostic(`compose up to healthy in ${((Date.now() - up) / 1000).toFixed(1)} s`);
+
+    const redisIp = await addressOf('redis');
+    const agentIp = await addressOf('agent');
+    const botIp = await addressOf('bot');
+    for (const ip of [redisIp, agentIp, botIp]) assert.match(ip, /^198\.18\.200\.\d+$/);
+    // No container has a default route: nothing it sends can leave the test's /24.
+    const routes = (await run('podman', ['exec', container('agent'), 'cat', '/proc/net/route'])).stdout;
+    assert.doesNotMatch(routes, /^\S+\t00000000\t/m, `the agent's container has a default route:\n${routes}`);
+    const agentLog = (await run('podman', ['logs', container('agent')])).stdout;
+    const icmp = !agentLog.includes('"event":"icmp_unavailable"');
+    t.diagnostic(`the agent ${icmp ? 'has ICMP' : 'runs TCP probes only (icmp_unavailable)'}`);
+
+    // A sweep submitted inside the agent's container, through Redis, run by the agent.
+    const submitted = await run(
+      'podman',
+      ['exec', container('agent'), 'node', 'dist/cli.cjs', 'submit', redisIp, agentIp, botIp, EMPTY, 'tcp:6379,9464', '--json'],
+      { timeoutMs: 120_000 },
+    );
+    const report = JSON.parse(submitted.stdout) as { hosts: { ip: string; state: string; ports?: { port: number; state: string }[] }[] };
+    const host = (ip: string) => report.hosts.find((h) => h.ip === ip);
+    const alive = icmp ? 'alive' : 'alive_tcp_only';
+    assert.equal(host(redisIp)?.state, alive, submitted.stdout);
+    assert.equal(host(redisIp)?.ports?.find((p) => p.port === 6379)?.state, 'open');
+    assert.equal(host(agentIp)?.ports?.find((p) => p.port === 9464)?.state, 'open');
+    assert.equal(host(botIp)?.ports?.find((p) => p.port === 9464)?.state, 'open');
+    assert.ok(['silent', 'unreachable'].includes(host(EMPTY)?.state ?? ''), `${EMPTY}: ${JSON.stringify(host(EMPTY))}`);
+
+    // A /sweep POSTed to the bot in its container, as Slack signs it; the report comes back through the fake Slack.
+    const target = `${redisIp} tcp:6379`;
+    const ack = await postSigned(`http://${botIp}:3000/slack/events`, commandFields(target, { response_url: slack.responseUrl() }));
+    assert.equal(ack.status, 200, ack.body);
+    assert.match(ack.body, /Sweeping/);
+    const fake = slack;
+    const reply = await fake.waitFor(
+      'the threaded report',
+      () => fake.callsOf('chat.postMessage').find((c: SlackCall) => c.args.thread_ts !== undefined),
+      120_000,
+    );
+    assert.match(JSON.stringify(reply.args.blocks), new RegExp(`1 alive`));
+    assert.match(JSON.stringify(reply.args.blocks), new RegExp(redisIp.replaceAll('.', '\\.')));
+    assert.deepEqual(fake.violations, []);
+    assert.deepEqual(fake.badTokens, []);
+
+    // Asked to stop, each stops by itself (exit 0 before the 15 s of grace), then down leaves nothing behind.
+    const stopping = Date.now();
+    await compose(['stop', '-t', '15'], 120_000);
+    t.diagnostic(`compose stop took ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
+    for (const service of services) {
+      const state = (await inspect(container(service))).State as { ExitCode: number; Status: string };
+      assert.equal(state.ExitCode, 0, `${service} exited with ${state.ExitCode} on SIGTERM`);
+    }
+    const logs = (await Promise.all(['agent', 'bot'].map(async (s) => { const r = await run('podman', ['logs', container(s)]); return r.stdout + r.stderr; }))).join('');
+    assert.doesNotMatch(logs, new RegExp(`${BOT_TOKEN}|${SIGNING_SECRET}|${APP_TOKEN}`), 'a secret in the logs');
+    await compose(['down', '-v', '-t', '15'], 120_000);
+    await run('podman', ['network', 'rm', NETWORK]);
+    const label = `label=io.podman.compose.project=${PROJECT}`;
+    assert.equal((await run('podman', ['ps', '-a', '-q', '--filter', label])).stdout.trim(), '', 'containers left');
+    assert.equal((await run('podman', ['volume', 'ls', '-q', '--filter', label])).stdout.trim(), '', 'volumes left');
+    assert.equal((await run('podman', ['network', 'ls', '-q', '--filter', `name=${PROJECT}`])).stdout.trim(), '', 'networks left');
+    const added = (await links()).filter((name) => !interfacesBefore.has(name));
+    assert.deepEqual(added, [], 'network interfaces left on the host');
+    assert.deepEqual(readdirSync(work).sort(), ['.env', 'containers.conf', 'docker-compose.yml']);
+  });
+});
