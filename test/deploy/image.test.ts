@@ -21,7 +21,7 @@ import { parse } from 'yaml';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack, type SlackCall } from '../support/fake-slack.js';
 import { SIGNING_SECRET, commandFields, postSigned } from '../support/bot.js';
 import { assertRoot } from '../support/root.js';
-import { until, waitFor } from '../support/wait.js';
+import { until } from '../support/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const IMAGE = 'localhost/zensweep:image-test';
@@ -150,6 +150,11 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     const state = (await inspect(container(service))).State as { Health?: { Status: string; Log?: { Output?: string }[] }; Healthcheck?: { Status: string } };
     const h = state.Health ?? state.Healthcheck;
     return { status: h?.Status ?? 'none', log: (state.Health?.Log ?? []).map((l) => l.Output ?? '').join(' | ').slice(-1500) };
+  };
+  /** A container's output, stdout then stderr (the services write pino lines; a bad setting is a line on stderr). */
+  const logsOf = async (service: string, tail?: number): Promise<string> => {
+    const output = await run('podman', ['logs', ...(tail === undefined ? [] : ['--tail', String(tail)]), container(service)]);
+    return output.stdout + output.stderr;
   };
   const links = async (): Promise<string[]> =>
     (await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((line) => line.split(':')[1]?.trim().split('@')[0] ?? '').filter(Boolean);
@@ -283,7 +288,7 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
         show: async () => ({
           healthy: [...healthy],
           health: await Promise.all(services.map(async (s) => `${s}: ${JSON.stringify(await health(s))}`)),
-          logs: await Promise.all(['agent', 'bot'].map(async (s) => (await run('podman', ['logs', '--tail', '15', container(s)]).catch((e: Error) => ({ stdout: e.message, stderr: '' }))).stdout + (await run('podman', ['logs', '--tail', '15', container(s)]).catch(() => ({ stderr: '' }))).stderr)),
+          logs: await Promise.all(['agent', 'bot'].map((s) => logsOf(s, 15).catch((error: Error) => error.message))),
         }),
       },
     );
@@ -296,7 +301,7 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     // No container has a default route: nothing it sends can leave the test's /24.
     const routes = (await run('podman', ['exec', container('agent'), 'cat', '/proc/net/route'])).stdout;
     assert.doesNotMatch(routes, /^\S+\t00000000\t/m, `the agent's container has a default route:\n${routes}`);
-    const agentLog = (await run('podman', ['logs', container('agent')])).stdout;
+    const agentLog = await logsOf('agent');
     const icmp = !agentLog.includes('"event":"icmp_unavailable"');
     t.diagnostic(`the agent ${icmp ? 'has ICMP' : 'runs TCP probes only (icmp_unavailable)'}`);
 
@@ -340,7 +345,7 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
       const state = (await inspect(container(service))).State as { ExitCode: number; Status: string };
       assert.equal(state.ExitCode, 0, `${service} exited with ${state.ExitCode} on SIGTERM`);
     }
-    const logs = (await Promise.all(['agent', 'bot'].map(async (s) => { const r = await run('podman', ['logs', container(s)]); return r.stdout + r.stderr; }))).join('');
+    const logs = (await Promise.all(['agent', 'bot'].map((s) => logsOf(s)))).join('');
     assert.doesNotMatch(logs, new RegExp(`${BOT_TOKEN}|${SIGNING_SECRET}|${APP_TOKEN}`), 'a secret in the logs');
     await compose(['down', '-v', '-t', '15'], 120_000);
     await run('podman', ['network', 'rm', NETWORK]);
