@@ -12,17 +12,17 @@ FROM node:20-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
-# node-gyp compiles against the headers that ship with this Node (/usr/local/include/node), rather than downloading
-# them: same ABI by construction, and a build that needs no host but the npm registry.
-ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 # Dependencies first, in their own layer: a change to src/ does not download them again. --ignore-scripts skips the
 # root's prepare (src/ is not here yet); rebuild then runs the dependencies' own install scripts (the native addons,
 # esbuild). native/icmp-socket is a dependency of its own (file:), linked into node_modules.
 COPY package.json package-lock.json ./
 COPY native ./native
+# node-gyp compiles against the headers that ship with this Node (/usr/local/include/node) where they are, rather
+# than downloading them: the same ABI by construction, and a build that needs no host but the npm registry.
 RUN --mount=type=secret,id=ca_bundle \
     if [ -s /run/secrets/ca_bundle ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca_bundle; fi \
+ && if [ -f /usr/local/include/node/node.h ]; then export npm_config_nodedir=/usr/local; fi \
  && npm ci --no-audit --no-fund --ignore-scripts \
  && npm rebuild --no-audit --no-fund
 COPY tsconfig.json ./
@@ -30,8 +30,9 @@ COPY scripts ./scripts
 COPY src ./src
 # Builds dist/ (tsc, the bundles and their V8 code caches, made by this very Node binary, which the runtime stage
 # copies); then only the runtime dependencies are kept, without the addons' object files and the source maps.
+# prune would run native/icmp-socket's install script again (a linked package): its addon is built already.
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -rf native/icmp-socket/src native/icmp-socket/build/Release/obj.target native/icmp-socket/build/Release/.deps \
  && find dist -name '*.map' -delete
 
