@@ -325,13 +325,18 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     );
     const report = JSON.parse(submitted.stdout) as { hosts: { ip: string; state: string; ports?: { port: number; state: string }[] }[] };
     const host = (ip: string) => report.hosts.find((h) => h.ip === ip);
-    if (!report.hosts.every((h) => h.ip === EMPTY || h.state !== 'silent')) t.diagnostic(await containersNow());
     const alive = icmp ? 'alive' : 'alive_tcp_only';
-    assert.equal(host(redisIp)?.state, alive, submitted.stdout);
-    assert.equal(host(redisIp)?.ports?.find((p) => p.port === 6379)?.state, 'open', submitted.stdout);
-    assert.equal(host(agentIp)?.ports?.find((p) => p.port === 9464)?.state, 'open', submitted.stdout);
-    assert.equal(host(botIp)?.ports?.find((p) => p.port === 9464)?.state, 'open', submitted.stdout);
-    assert.ok(['silent', 'unreachable'].includes(host(EMPTY)?.state ?? ''), `${EMPTY}: ${JSON.stringify(host(EMPTY))}`);
+    try {
+      assert.equal(host(redisIp)?.state, alive);
+      assert.equal(host(redisIp)?.ports?.find((p) => p.port === 6379)?.state, 'open');
+      assert.equal(host(agentIp)?.ports?.find((p) => p.port === 9464)?.state, 'open');
+      assert.equal(host(botIp)?.ports?.find((p) => p.port === 9464)?.state, 'open');
+      assert.ok(['silent', 'unreachable'].includes(host(EMPTY)?.state ?? ''), `${EMPTY}: ${JSON.stringify(host(EMPTY))}`);
+    } catch (error) {
+      // Seen twice in some twenty runs here, one after the other: one container's address silent (no ARP answer, or
+      // its port filtered) right after all three were healthy. What the containers were doing then is the lead.
+      throw new Error(`${(error as Error).message}\nredis ${redisIp}, agent ${agentIp}, bot ${botIp}\n${submitted.stdout}\n${await containersNow()}`, { cause: error });
+    }
 
     // The documented option: NET_RAW added (and everything else dropped) gives the image's non-root user raw ICMP
     // under podman, which makes an added capability ambient. One local sweep of Redis's container, by echo.
