@@ -333,8 +333,10 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
       assert.equal(host(botIp)?.ports?.find((p) => p.port === 9464)?.state, 'open');
       assert.ok(['silent', 'unreachable'].includes(host(EMPTY)?.state ?? ''), `${EMPTY}: ${JSON.stringify(host(EMPTY))}`);
     } catch (error) {
-      // Seen twice in some twenty runs here, one after the other: one container's address silent (no ARP answer, or
-      // its port filtered) right after all three were healthy. What the containers were doing then is the lead.
+      // The ARP table is one for the whole machine, every namespace's entries in it (test/support/neighbour-limit.ts):
+      // a lab sweep of another test run on the same machine, filling it, leaves a container's address unresolved
+      // here (seen as a silent container, or Redis not answering submit). Within one `npm test` the files run one
+      // at a time. What the containers were doing is in the message.
       throw new Error(`${(error as Error).message}\nredis ${redisIp}, agent ${agentIp}, bot ${botIp}\n${submitted.stdout}\n${await containersNow()}`, { cause: error });
     }
 
