@@ -1,12 +1,13 @@
-# syntax=docker/dockerfile:1
 # ZenSweep: one image for the agent and the bot (the command says which). raw-socket and native/icmp-socket are
 # native addons, so they are built in a stage with the toolchain; the runtime stage is Debian slim with only the Node
 # binary, the production node_modules and dist/: no npm, no compiler, no shell tools beyond Debian's base.
 #
-# A package registry behind a TLS-inspecting proxy needs its CA for `npm ci`: pass the bundle as a build secret,
+# RUN --mount needs BuildKit (Docker's default builder since 23.0) or podman/buildah; no `# syntax=` line, so the
+# build pulls no frontend image. A package registry behind a TLS-inspecting proxy needs its CA for `npm ci`: pass the
+# bundle as a build secret,
 #   docker build --secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt .
 #   podman build --secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt .
-# It is mounted for that one RUN and is in no layer of either stage (test/deploy/image.test.ts checks the image).
+# It is mounted for that one RUN and written to no layer (test/deploy/image.test.ts searches the final image for it).
 
 FROM node:20-bookworm-slim AS build
 RUN apt-get update \
