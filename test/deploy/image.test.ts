@@ -177,6 +177,15 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     assert.deepEqual(missing, [], `the image test needs ${missing.join(', ')}: apt-get install -y podman podman-compose runc debootstrap (as .ci/run does)`);
     work = mkdtempSync(join(tmpdir(), 'zensweep-image-'));
     env.CONTAINERS_CONF = containersConf(work);
+    // What a killed run of this test left (its after hook never ran): it holds the subnet, so it goes first.
+    for (const stale of (await run('podman', ['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter((n) => /^zsimage\d+_net$/.test(n))) {
+      const project = stale.slice(0, -'_net'.length);
+      const ids = (await run('podman', ['ps', '-a', '-q', '--filter', `label=io.podman.compose.project=${project}`])).stdout.split('\n').filter(Boolean);
+      if (ids.length > 0) await run('podman', ['rm', '-f', '-t', '0', ...ids]);
+      const volumes = (await run('podman', ['volume', 'ls', '-q', '--filter', `label=io.podman.compose.project=${project}`])).stdout.split('\n').filter(Boolean);
+      if (volumes.length > 0) await run('podman', ['volume', 'rm', '-f', ...volumes]);
+      await run('podman', ['network', 'rm', '-f', stale]);
+    }
     for (const name of await links()) interfacesBefore.add(name);
     forwardBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
   });
