@@ -2,7 +2,8 @@
  * The image and docker-compose.yml, for real: podman builds the Dockerfile, podman-compose runs the repository's
  * compose file (redis, agent, bot) on a container network of the test's own, and the services are driven from
  * outside: a sweep submitted inside the agent's container, a /sweep POSTed to the bot with the fake Slack answering
- * its Web API calls. Nothing is mocked but Slack.
+ * its Web API calls. Then docker-compose runs the same file through podman's Docker API, the path where an exec-form
+ * healthcheck used to arrive mangled. Nothing is mocked but Slack.
  *
  * No image registry is reached: a base image the engine lacks is built as a local stand-in of the same name
  * (test/deploy/standins.sh, cached in the engine's storage). Network safety: the network is internal (no default
@@ -10,8 +11,8 @@
  * and the sweeps name only the test's own containers and one empty address of that /24.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -125,10 +126,13 @@ interface Health {
 
 const env: NodeJS.ProcessEnv = { ...process.env };
 
-describe('the image and docker-compose.yml (podman, podman-compose, local base images)', () => {
+describe('the image and docker-compose.yml (podman, podman-compose, docker-compose, local base images)', () => {
   let work: string;
   let slack: FakeSlack | undefined;
   let composeFile: string;
+  /** Test 3: podman's Docker API service, and docker-compose through it. */
+  let apiService: ChildProcess | undefined;
+  let apiCompose: ((args: readonly string[]) => Promise<Run>) | undefined;
   const interfacesBefore = new Set<string>();
   let forwardBefore = '';
 
@@ -146,8 +150,8 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     assert.ok(ip, `${service} has no address on ${NETWORK}`);
     return ip;
   };
-  const health = async (service: string): Promise<Health> => {
-    const state = (await inspect(container(service))).State as { Health?: { Status: string; Log?: { Output?: string }[] }; Healthcheck?: { Status: string } };
+  const health = async (name: string): Promise<Health> => {
+    const state = (await inspect(name)).State as { Health?: { Status: string; Log?: { Output?: string }[] }; Healthcheck?: { Status: string } };
     const h = state.Health ?? state.Healthcheck;
     return { status: h?.Status ?? 'none', log: (state.Health?.Log ?? []).map((l) => l.Output ?? '').join(' | ').slice(-1500) };
   };
@@ -168,6 +172,45 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     );
     return lines.join('\n');
   };
+  /**
+   * Waits until each container is healthy by its own compose healthcheck. Without systemd podman runs no healthcheck
+   * timer, so this runs each container's configured check (`podman healthcheck run`) until it passes.
+   */
+  const waitHealthy = async (names: readonly string[], show: () => Promise<unknown>): Promise<void> => {
+    const healthy = new Set<string>();
+    await until(
+      `${names.join(', ')} healthy`,
+      async () => {
+        for (const name of names.filter((n) => !healthy.has(n))) {
+          await run('podman', ['healthcheck', 'run', name]).catch(() => undefined);
+          if ((await health(name)).status === 'healthy') healthy.add(name);
+        }
+        return healthy.size === names.length;
+      },
+      {
+        timeoutMs: 120_000,
+        everyMs: 1000,
+        show: async () => ({ healthy: [...healthy], health: await Promise.all(names.map(async (n) => `${n}: ${JSON.stringify(await health(n))}`)), more: await show() }),
+      },
+    );
+  };
+  /** docker-compose.yml on the test's network, with the test's image: nothing else changes. */
+  const derive = (original: Compose): Compose => {
+    const derived = structuredClone(original);
+    for (const [name, service] of Object.entries(derived.services)) {
+      service.networks = ['zensweep'];
+      if (name !== 'redis') {
+        delete service.build;
+        service.image = IMAGE;
+      }
+    }
+    delete derived.services.bot?.ports;
+    derived.networks = { zensweep: { external: true, name: NETWORK } };
+    return derived;
+  };
+  /** The .env the compose file reads: the fake Slack's tokens and URL, the agent's group and its one /24. */
+  const envFile = (fake: FakeSlack): string =>
+    [`SLACK_BOT_TOKEN=${BOT_TOKEN}`, `SLACK_SIGNING_SECRET=${SIGNING_SECRET}`, `SLACK_API_URL=${fake.apiUrl}`, 'PORT=3000', 'ZENSWEEP_VPC=imagetest', `ZENSWEEP_CIDRS=${SUBNET}`, ''].join('\n');
   const links = async (): Promise<string[]> =>
     (await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((line) => line.split(':')[1]?.trim().split('@')[0] ?? '').filter(Boolean);
 
@@ -179,11 +222,14 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     env.CONTAINERS_CONF = containersConf(work);
     // What a killed run of this test left (its after hook never ran): it holds the subnet, so it goes first.
     for (const stale of (await run('podman', ['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter((n) => /^zsimage\d+_net$/.test(n))) {
-      const project = stale.slice(0, -'_net'.length);
-      const ids = (await run('podman', ['ps', '-a', '-q', '--filter', `label=io.podman.compose.project=${project}`])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await run('podman', ['rm', '-f', '-t', '0', ...ids]);
-      const volumes = (await run('podman', ['volume', 'ls', '-q', '--filter', `label=io.podman.compose.project=${project}`])).stdout.split('\n').filter(Boolean);
-      if (volumes.length > 0) await run('podman', ['volume', 'rm', '-f', ...volumes]);
+      const base = stale.slice(0, -'_net'.length);
+      for (const project of [base, `${base}api`]) {
+        const label = `label=com.docker.compose.project=${project}`;
+        const ids = (await run('podman', ['ps', '-a', '-q', '--filter', label])).stdout.split('\n').filter(Boolean);
+        if (ids.length > 0) await run('podman', ['rm', '-f', '-t', '0', ...ids]);
+        const volumes = (await run('podman', ['volume', 'ls', '-q', '--filter', label])).stdout.split('\n').filter(Boolean);
+        if (volumes.length > 0) await run('podman', ['volume', 'rm', '-f', ...volumes]);
+      }
       await run('podman', ['network', 'rm', '-f', stale]);
     }
     for (const name of await links()) interfacesBefore.add(name);
@@ -193,6 +239,12 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
   after(async () => {
     await slack?.close();
     if (composeFile) await compose(['down', '-v', '-t', '15']).catch(() => undefined);
+    if (apiCompose) await apiCompose(['down', '-v', '-t', '15']).catch(() => undefined);
+    if (apiService && apiService.exitCode === null) {
+      const gone = new Promise((resolve) => apiService?.once('exit', resolve));
+      apiService.kill('SIGTERM');
+      await gone;
+    }
     await run('podman', ['network', 'rm', '-f', NETWORK]).catch(() => undefined);
     // netavark turns forwarding on for its bridges; the host had it as it was before the test.
     if (forwardBefore !== '' && readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() !== forwardBefore) {
@@ -259,16 +311,7 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
 
     // The same file, on the test's network, with the test's image and settings: nothing else changes.
     await run('podman', ['network', 'create', '--internal', '--subnet', SUBNET, '--gateway', GATEWAY, NETWORK]);
-    const derived = structuredClone(original);
-    for (const [name, service] of Object.entries(derived.services)) {
-      service.networks = ['zensweep'];
-      if (name !== 'redis') {
-        delete service.build;
-        service.image = IMAGE;
-      }
-    }
-    delete derived.services.bot?.ports;
-    derived.networks = { zensweep: { external: true, name: NETWORK } };
+    const derived = derive(original);
     composeFile = join(work, 'docker-compose.yml');
     // JSON is YAML, and it quotes every string: podman-compose reads YAML 1.1, where a bare `yes` is a boolean.
     writeFileSync(composeFile, JSON.stringify(derived, null, 2));
@@ -276,43 +319,11 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     await compose(['up', '-d', 'redis']);
     // The bridge exists now: the fake Slack listens on the host's side of it, reachable from that network only.
     slack = await FakeSlack.start(GATEWAY);
-    writeFileSync(
-      join(work, '.env'),
-      [
-        `SLACK_BOT_TOKEN=${BOT_TOKEN}`,
-        `SLACK_SIGNING_SECRET=${SIGNING_SECRET}`,
-        `SLACK_API_URL=${slack.apiUrl}`,
-        'PORT=3000',
-        'ZENSWEEP_VPC=imagetest',
-        `ZENSWEEP_CIDRS=${SUBNET}`,
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(join(work, '.env'), envFile(slack));
     await compose(['up', '-d']);
 
-    // Healthy by their own compose healthchecks. Without systemd podman runs no healthcheck timer, so the test runs
-    // each container's configured check (`podman healthcheck run`) until it passes.
     const services = ['redis', 'agent', 'bot'];
-    const healthy = new Set<string>();
-    await until(
-      'redis, agent and bot healthy',
-      async () => {
-        for (const service of services.filter((s) => !healthy.has(s))) {
-          await run('podman', ['healthcheck', 'run', container(service)]).catch(() => undefined);
-          if ((await health(service)).status === 'healthy') healthy.add(service);
-        }
-        return healthy.size === services.length;
-      },
-      {
-        timeoutMs: 120_000,
-        everyMs: 1000,
-        show: async () => ({
-          healthy: [...healthy],
-          health: await Promise.all(services.map(async (s) => `${s}: ${JSON.stringify(await health(s))}`)),
-          logs: await Promise.all(['agent', 'bot'].map((s) => logsOf(s, 15).catch((error: Error) => error.message))),
-        }),
-      },
-    );
+    await waitHealthy(services.map(container), containersNow);
     t.diagnostic(`compose up to healthy in ${((Date.now() - up) / 1000).toFixed(1)} s`);
 
     const redisIp = await addressOf('redis');
@@ -382,6 +393,8 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     }
     const logs = (await Promise.all(['agent', 'bot'].map((s) => logsOf(s)))).join('');
     assert.doesNotMatch(logs, new RegExp(`${BOT_TOKEN}|${SIGNING_SECRET}|${APP_TOKEN}`), 'a secret in the logs');
+    await slack.close();
+    slack = undefined;
     await compose(['down', '-v', '-t', '15'], 120_000);
     await run('podman', ['network', 'rm', NETWORK]);
     const label = `label=io.podman.compose.project=${PROJECT}`;
@@ -391,5 +404,47 @@ describe('the image and docker-compose.yml (podman, podman-compose, local base i
     const added = (await links()).filter((name) => !interfacesBefore.has(name));
     assert.deepEqual(added, [], 'network interfaces left on the host');
     assert.deepEqual(readdirSync(work).sort(), ['.env', 'containers.conf', 'docker-compose.yml']);
+  });
+
+  it("runs the same file with docker-compose through podman's Docker API: the healthchecks arrive intact and pass", { timeout: 600_000 }, async (t) => {
+    assert.ok(onPath('docker-compose'), 'this test needs docker-compose: apt-get install -y docker-compose (as .ci/run does)');
+    const original = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as Compose;
+    const dir = join(work, 'api');
+    mkdirSync(dir);
+    const socket = join(dir, 'podman.sock');
+    apiService = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env, stdio: 'ignore' });
+    await until('the Docker API socket', () => existsSync(socket), { timeoutMs: 30_000 });
+    const project = `${PROJECT}api`;
+    const name = (service: string): string => `${project}_${service}_1`;
+    const dc = (args: readonly string[]): Promise<Run> =>
+      run('docker-compose', ['-p', project, '-f', join(dir, 'docker-compose.yml'), ...args], { env: { ...env, DOCKER_HOST: `unix://${socket}` }, cwd: dir, timeoutMs: 180_000 });
+    apiCompose = dc;
+    writeFileSync(join(dir, 'docker-compose.yml'), JSON.stringify(derive(original), null, 2));
+    await run('podman', ['network', 'create', '--internal', '--subnet', SUBNET, '--gateway', GATEWAY, NETWORK]);
+    const up = Date.now();
+    // docker-compose honours depends_on's service_healthy: Redis first, made healthy, then the rest. It reads every
+    // service's env_file from the start: an empty one until the fake Slack has its address.
+    writeFileSync(join(dir, '.env'), '');
+    await dc(['up', '-d', 'redis']);
+    await waitHealthy([name('redis')], async () => '');
+    const fake = await FakeSlack.start(GATEWAY);
+    slack = fake;
+    writeFileSync(join(dir, '.env'), envFile(fake));
+    await dc(['up', '-d']);
+    await waitHealthy([name('agent'), name('bot')], async () => (await Promise.all(['agent', 'bot'].map(async (s) => (await run('podman', ['logs', '--tail', '6', name(s)]).catch((e: Error) => ({ stdout: e.message }))).stdout))).join('\n'));
+    t.diagnostic(`docker-compose up to healthy in ${((Date.now() - up) / 1000).toFixed(1)} s`);
+    for (const [service, spec] of Object.entries(original.services)) {
+      const config = (await inspect(name(service))).Config as { Healthcheck?: { Test?: string[] } };
+      assert.deepEqual(config.Healthcheck?.Test, (spec.healthcheck as { test: string[] }).test, `${service}'s healthcheck changed on its way through the Docker API`);
+    }
+    await fake.close();
+    slack = undefined;
+    await dc(['down', '-v', '-t', '15']);
+    apiCompose = undefined;
+    await run('podman', ['network', 'rm', NETWORK]);
+    const label = `label=com.docker.compose.project=${project}`;
+    assert.equal((await run('podman', ['ps', '-a', '-q', '--filter', label])).stdout.trim(), '', 'containers left');
+    assert.equal((await run('podman', ['volume', 'ls', '-q', '--filter', label])).stdout.trim(), '', 'volumes left');
+    assert.deepEqual((await links()).filter((n) => !interfacesBefore.has(n)), [], 'network interfaces left on the host');
   });
 });
