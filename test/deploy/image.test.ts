@@ -355,10 +355,10 @@ describe('the image and docker-compose.yml (podman, podman-compose, docker-compo
       assert.equal(host(botIp)?.ports?.find((p) => p.port === 9464)?.state, 'open');
       assert.ok(['silent', 'unreachable'].includes(host(EMPTY)?.state ?? ''), `${EMPTY}: ${JSON.stringify(host(EMPTY))}`);
     } catch (error) {
-      // The ARP table is one for the whole machine, every namespace's entries in it (test/support/neighbour-limit.ts):
-      // a lab sweep of another test run on the same machine, filling it, leaves a container's address unresolved
-      // here (seen as a silent container, or Redis not answering submit). Within one `npm test` the files run one
-      // at a time. What the containers were doing is in the message.
+      // Seen in 2 of some 30 runs, while another test run loaded the machine: one container's address silent (no
+      // ARP answer), or the agent's own port filtered, right after all three were healthy. Not explained yet; one
+      // suspect is the ARP table, one for the whole machine (test/support/neighbour-limit.ts), which another run's
+      // lab sweeps can fill. What the containers were doing is in the message.
       throw new Error(`${(error as Error).message}\nredis ${redisIp}, agent ${agentIp}, bot ${botIp}\n${submitted.stdout}\n${await containersNow()}`, { cause: error });
     }
 
