@@ -196,7 +196,7 @@ describe('zensweep bot and agent while Slack or Redis cannot be reached (real pr
     await healthzOk(bot, metricsPort, Date.now());
     assert.equal((await readyz(metricsPort)).status, 503);
     // Slack is back where it was: the bot's own retries find it.
-    const back = await FakeSlack.start(port);
+    const back = await FakeSlack.start({ port });
     closers.push(() => back.close());
     const since = Date.now();
     const ready = await waitFor('/readyz 200 once Slack is back', async () => {

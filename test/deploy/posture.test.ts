@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { freePort } from '../support/bot.js';
@@ -37,16 +37,24 @@ function identityOf(file: string): { uid: number; gid: number } {
   return { uid: runAsUser, gid: runAsGroup };
 }
 
+/** The checkout whose dist/ the services run from. */
+const CHECKOUT = resolve(import.meta.dirname, '..', '..');
+
 /**
  * The command that runs a service as a restricted pod would: a private mount namespace whose root is read-only, a
  * fresh tmpfs on /tmp, then setpriv to the user and group with every capability gone and no_new_privs. Each step
  * replaces itself with the next (unshare and sh's exec), so SIGTERM reaches the service.
  */
 function restricted(uid: number, gid: number): string[] {
+  // A checkout under /tmp (CI clones there) would vanish under the fresh tmpfs: it is carried over, read-only, by way
+  // of /mnt (bind mounts need no write to their mount point).
+  const underTmp = CHECKOUT === '/tmp' || CHECKOUT.startsWith('/tmp/');
   const script = [
     'mount --make-rprivate /',
+    ...(underTmp ? [`mount --bind '${CHECKOUT}' /mnt`] : []),
     'mount -o remount,bind,ro /',
     'mount -t tmpfs -o size=16m,mode=1777 tmpfs /tmp',
+    ...(underTmp ? [`mkdir -p '${CHECKOUT}'`, `mount --bind /mnt '${CHECKOUT}'`, `mount -o remount,bind,ro '${CHECKOUT}'`, 'umount /mnt'] : []),
     `exec setpriv --reuid ${uid} --regid ${gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"`,
   ].join(' && ');
   return ['unshare', '--mount', '--', 'sh', '-e', '-c', script, 'sh'];

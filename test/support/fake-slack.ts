@@ -117,10 +117,14 @@ export class FakeSlack {
   private wss!: WebSocketServer;
   url = '';
 
-  /** @param port listen on this port (e.g. to come back where a closed fake Slack was); default a free one. */
-  static async start(port = 0): Promise<FakeSlack> {
+  /**
+   * @param where.port listen on this port (e.g. to come back where a closed fake Slack was); default a free one.
+   * @param where.host the address it listens on, default 127.0.0.1; a container network's gateway (the host's side of
+   *   the bridge) lets a bot in a container reach it, and nothing beyond that network.
+   */
+  static async start(where: { port?: number; host?: string } = {}): Promise<FakeSlack> {
     const fake = new FakeSlack();
-    await fake.listen(port);
+    await fake.listen(where.port ?? 0, where.host ?? '127.0.0.1');
     return fake;
   }
 
@@ -186,7 +190,7 @@ export class FakeSlack {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private async listen(port: number): Promise<void> {
+  private async listen(port: number, host: string): Promise<void> {
     this.server = createServer((req, res) => {
       void this.handle(req, res).catch((error: Error) => {
         res.writeHead(500).end(error.message);
@@ -204,8 +208,11 @@ export class FakeSlack {
         ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0TEST' }, debug_info: { host: 'fake' } }));
       });
     });
-    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, resolve);
+    });
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}/`;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
