@@ -9,7 +9,7 @@
  * empty address that reads "host unreachable" once its neighbour lookup has failed is as silent as before.
  * The state keeps facts as strings ("signatures").
  */
-import { QUIET_FACT, hostFact, readFact } from './facts.js';
+import { QUIET_FACT, hostFact, readFact, sameFacts } from './facts.js';
 import type { ReadFact } from './facts.js';
 
 /** The signature of a host that answers nothing: the one a host not on record has. */
@@ -167,7 +167,9 @@ export function observeRun(previous: WatchState, observed: ReadonlyMap<string, s
   };
   const flaps = new Set(state.flapping);
 
-  for (const [ip, seen] of observed) {
+  for (const [ip, observedFact] of observed) {
+    // A run whose agent sent no ICMP sees less, not otherwise: what it could see being as before is no change.
+    const seen = sameFacts(observedFact, baselineOf(ip)) ? baselineOf(ip) : observedFact;
     const before = state.lastSeen[ip] ?? baselineOf(ip);
     const recent = (state.transitions[ip] ?? []).filter((at) => at > run - FLAP_WINDOW);
     if (seen !== before && seen !== baselineOf(ip)) recent.push(run);

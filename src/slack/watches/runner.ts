@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { agentHealth } from '../../core/agent-health.js';
 import { isZenSweepError } from '../../core/errors.js';
-import { shownSummary, summaryLine } from '../../views/words.js';
+import { shownSummary, summaryLine, unsentCounts } from '../../views/words.js';
 import { parseSweepText } from '../../core/grammar.js';
 import type { SweepRequest } from '../../core/request.js';
 import { compactHosts } from '../../core/diff.js';
@@ -319,7 +319,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     // leave 1,440 reports a day in Redis until they expire.
     await deps.results?.deleteReport(sweepId);
     deps.metrics?.sweep(report.cancelled ? 'cancelled' : 'finished');
-    const summary = report.vantages ? `${countsWords(report)} · ${formatDuration(report.durationMs)}` : summaryLine(shownSummary(report), report.durationMs);
+    const summary = report.vantages ? `${countsWords(report)} · ${formatDuration(report.durationMs)}` : summaryLine(shownSummary(report), report.durationMs, report.icmp, unsentCounts(report));
     if (report.cancelled) return finish('inconclusive', { sweepId, summary });
 
     // Only the hosts this run probed to a verdict, by their facts (as "what changed" compares them): a chunk that
