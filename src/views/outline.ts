@@ -224,11 +224,11 @@ export function stateSections(report: AnyReport): StateSection[] {
 }
 
 /**
- * What ICMP not sent by one of two sweeps left uncompared: `ICMP not sent now (alive then)`, `ICMP not sent then
- * (alive now)`.
+ * What ICMP not sent by one of two sweeps left uncompared: `ICMP not sent now, alive then`, `ICMP not sent then,
+ * alive now`.
  */
 function echoNotComparedNote(entry: NonNullable<SweepDiff['echoNotCompared']>[number]): string {
-  return entry.unsent === 'now' ? `ICMP not sent now (${STATE_WORDS[entry.then]} then)` : `ICMP not sent then (${STATE_WORDS[entry.now]} now)`;
+  return entry.unsent === 'now' ? `ICMP not sent now, ${STATE_WORDS[entry.then]} then` : `ICMP not sent then, ${STATE_WORDS[entry.now]} now`;
 }
 
 function changeLines(diff: SweepDiff, hostOf: (ip: string) => HostResult | undefined = () => undefined): ChangeLine[] {
@@ -269,6 +269,9 @@ function changeLines(diff: SweepDiff, hostOf: (ip: string) => HostResult | undef
 
 function countsOf(lines: readonly ChangeLine[], unchanged: number): string {
   const counted = lines.filter((l) => l.what !== 'not compared');
+  const notCompared = lines.find((l) => l.what === 'not compared')?.hosts ?? 0;
+  // Every host left uncompared (probed otherwise, or ICMP not sent by one sweep): that, not "no change in 0 hosts".
+  if (counted.length === 0 && unchanged === 0 && notCompared > 0) return `${formatCount(notCompared)} not compared`;
   if (counted.length === 0) return `no change in ${formatCount(unchanged)} host${unchanged === 1 ? '' : 's'}`;
   return counted.map((l) => `${formatCount(l.hosts)} ${l.what}`).join(' · ');
 }
