@@ -121,8 +121,7 @@ export function mixedIcmpNote(report: AnyReport): string | undefined {
   const who = without.length === 1 ? `agent ${without[0] ?? ''}` : `agents ${without.join(', ')}`;
   const others = [...new Set(report.chunks.filter((c) => c.icmpMode !== 'off').map((c) => c.agentId))].sort();
   return (
-    `ICMP not sent by ${who} (TCP probes only): its hosts read "TCP answered; ICMP not sent" or "not probed by ICMP"; ` +
-    `${others.join(', ')} sent ICMP.`
+    `ICMP not sent by ${who} (TCP probes only): its hosts are said by what TCP answered; ${others.join(', ')} sent ICMP.`
   );
 }
 
