@@ -131,5 +131,13 @@ describe('one sweep, two agents: one with a raw socket, one without ICMP (loopba
     assert.match(text, /\nSince [^\n]*: no change in 2 hosts\n {2}not compared: 127\.0\.0\.0-1 \(ICMP not sent now, alive then\)\n/, text);
     assert.match(text, /\nTCP answered; ICMP not sent \(4\)\n/, text);
     assert.doesNotMatch(text, /alive → TCP only|went silent|ICMP filtered/, text);
+    // The history lists both sweeps in the same words: the first half TCP answered, the second all of it.
+    const history = await zensweep(['history'], { env: { PATH: process.env.PATH, REDIS_URL: redis.url } });
+    assert.equal(history.code, 0, history.stderr);
+    const lines = history.stdout.trim().split('\n');
+    assert.equal(lines.length, 2, history.stdout);
+    assert.match(history.stdout, / 0 alive · 4 TCP answered · 0 prohibited · 0 unreachable · 0 silent /);
+    assert.match(history.stdout, / 2 alive · 2 TCP answered · 0 prohibited · 0 unreachable · 0 silent /);
+    assert.doesNotMatch(history.stdout, /TCP only/);
   });
 });

@@ -20,6 +20,8 @@ import { diagBlocks } from '../../src/views/trace/slack.js';
 import { sweepMap } from '../../src/views/map.js';
 import { renderText } from '../../src/views/text.js';
 import { changePhrase } from '../../src/slack/watches/render.js';
+import { compactRecord, recordHosts } from '../../src/queue/history.js';
+import { renderHistoryText } from '../../src/views/history.js';
 
 const OFF: IcmpStatus = { available: false, mode: 'off', warning: 'ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only' };
 const STATUS: Record<IcmpMode, IcmpStatus> = { raw: { available: true, mode: 'raw' }, ping: { available: true, mode: 'ping' }, off: OFF };
@@ -280,5 +282,33 @@ describe('watch messages without ICMP', () => {
   it('a port change of a host without echo names it as TCP answered', () => {
     assert.equal(changePhrase('alive_tcp_only 5432/open icmp/unsent', 'alive_tcp_only 5432/closed icmp/unsent'), '5432/tcp open → closed');
     assert.doesNotMatch(changePhrase('alive 5432/open', 'alive_tcp_only 5432/closed icmp/unsent'), /ICMP filtered/);
+  });
+});
+
+describe('history without ICMP', () => {
+  it('a record keeps which silences no echo asked, compares them by TCP alone, and lists its counts in honest words', () => {
+    const hosts = [host('198.18.0.1', 'alive_tcp_only', false, true), host('198.18.0.2', 'silent', false, false), host('198.18.0.3', 'silent', true, false)];
+    const kept = recordHosts(hosts);
+    assert.deepEqual(kept.silentNoEcho, ['198.18.0.2']);
+    assert.deepEqual(kept.unsent, { alive_tcp_only: 1, silent: 1 });
+    assert.deepEqual(compactRecord(kept), [
+      ['198.18.0.1', 'alive_tcp_only 5432/open icmp/unsent'],
+      ['198.18.0.2', 'silent icmp/unsent'],
+      ['198.18.0.3', 'silent'],
+    ]);
+    // Then without ICMP, now with: .2 answers echo only (not asked then); .3 answers echo (it did not, asked, then).
+    const now = [host('198.18.0.1', 'alive', true, true), host('198.18.0.2', 'alive', true, false), host('198.18.0.3', 'alive', true, false)];
+    const diff = diffSweeps(compactRecord(kept), compactHosts(now), { answeredOn: new Map([['198.18.0.1', [5432]]]), portsNow: [5432], noEchoNow: noEchoTo(now) });
+    assert.deepEqual(
+      (diff.echoNotCompared ?? []).map((e) => [e.ip, e.unsent]),
+      [
+        ['198.18.0.1', 'then'],
+        ['198.18.0.2', 'then'],
+      ],
+    );
+    assert.deepEqual(diff.appeared, [['198.18.0.3', 'alive']]);
+    const listed = { id: 'a', at: '2026-12-04T22:00:00Z', requestedBy: 'U1', targets: ['198.18.0.0/30'], groups: ['prod'], summary: summarize(hosts), complete: true };
+    assert.match(renderHistoryText([{ ...listed, unsent: kept.unsent }]), / 0 alive · 1 TCP answered · 0 prohibited · 0 unreachable · 1 silent · 1 not probed by ICMP /);
+    assert.match(renderHistoryText([listed]), / 0 alive · 1 TCP only · 0 prohibited · 0 unreachable · 2 silent /);
   });
 });
