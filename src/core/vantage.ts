@@ -115,7 +115,7 @@ export function agreedObservation(
     observed.set(host.ip, before);
     for (const view of disagreement.views) {
       const seen = factOf(view.host);
-      if (seen !== before) dissent.push({ vantage: view.vantage, ip: host.ip, seen, accepted: before });
+      if (!sameFacts(seen, before)) dissent.push({ vantage: view.vantage, ip: host.ip, seen, accepted: before });
     }
   }
   return { observed, dissent };

@@ -9,7 +9,7 @@ import type { ChunkAccount, DistributedReport, HostResult, IcmpMode, IcmpStatus 
 import { agentsWithoutIcmp, summarize } from '../../src/core/report.js';
 import { compactHosts, diffSweeps, noEchoTo } from '../../src/core/diff.js';
 import { hostFact, readFact, sameFacts } from '../../src/core/facts.js';
-import { firstState, observeRun } from '../../src/core/watch.js';
+import { firstState, isQuiet, observeRun, runSignatures } from '../../src/core/watch.js';
 import { sameFact } from '../../src/core/vantage.js';
 import { summarizeDiag } from '../../src/core/diag.js';
 import type { DiagReport } from '../../src/core/diag.js';
@@ -63,6 +63,7 @@ function report(hosts: HostResult[], icmp: IcmpStatus, chunks: ChunkAccount[]): 
   };
 }
 
+const alive = (ip: string, open: boolean): HostResult => host(ip, 'alive', true, open);
 const chunk = (index: number, agentId: string, icmpMode: IcmpMode): ChunkAccount => ({ index, group: 'prod', agentId, attempt: 1, stalled: 0, durationMs: 900, icmpMode });
 const header = { user: 'U1', text: '198.18.0.0/28 tcp:5432', groups: ['prod'], addresses: 4 };
 
@@ -190,7 +191,6 @@ describe('diag without ICMP', () => {
 });
 
 describe('what changed, when one of two sweeps sent no ICMP', () => {
-  const alive = (ip: string, open: boolean): HostResult => ({ ...host(ip, 'alive', true, open) });
   // As history's comparisonWith makes it: the ports each host answered on then, with the hosts no echo went to now.
   const context = (then: HostResult[], now: HostResult[]) => ({
     answeredOn: new Map(then.flatMap((h) => (h.ports.some((p) => p.state === 'open') ? [[h.ip, [5432]] as [string, number[]]] : []))),
@@ -263,6 +263,31 @@ describe('what changed, when one of two sweeps sent no ICMP', () => {
     assert.equal(closed.changes.length, 1);
     assert.equal(sameFact(alive('198.18.0.1', true), host('198.18.0.1', 'alive_tcp_only', false, true)), true);
     assert.equal(sameFact(alive('198.18.0.1', true), host('198.18.0.1', 'alive_tcp_only', true, true)), false);
+  });
+});
+
+describe('a watch whose agent runs without ICMP', () => {
+  const at = (minute: number): Date => new Date(Date.UTC(2026, 11, 4, 22, minute));
+  const run = (hosts: HostResult[]) => runSignatures(compactHosts(hosts), noEchoTo(hosts));
+
+  it('keeps no silent address in its state, asked by ICMP or not', () => {
+    const first = run([host('198.18.0.1', 'alive_tcp_only', false, true), host('198.18.0.2', 'silent', false, false)]);
+    assert.deepEqual([...first], [
+      ['198.18.0.1', 'alive_tcp_only 5432/open icmp/unsent'],
+      ['198.18.0.2', 'silent icmp/unsent'],
+    ]);
+    assert.equal(isQuiet('silent icmp/unsent'), true);
+    assert.deepEqual(firstState(first).baseline, { '198.18.0.1': 'alive_tcp_only 5432/open icmp/unsent' });
+  });
+
+  it('a host that answered echo only does not "go silent" when the agent loses ICMP; one that stops answering TCP is said so', () => {
+    let state = firstState(run([alive('198.18.0.1', false), alive('198.18.0.2', true)]));
+    const lost = observeRun(state, run([host('198.18.0.1', 'silent', false, false), host('198.18.0.2', 'alive_tcp_only', false, true)]), 1, at(1));
+    assert.deepEqual(lost.changes, [], 'ICMP not asked: no change');
+    state = lost.state;
+    const closed = observeRun(state, run([host('198.18.0.1', 'silent', false, false), host('198.18.0.2', 'silent', false, false)]), 1, at(2));
+    assert.deepEqual(closed.changes.map((c) => [c.ip, changePhrase(c.from, c.to)]), [['198.18.0.2', 'stopped answering TCP (ICMP not sent)']]);
+    assert.deepEqual(Object.keys(closed.state.baseline), ['198.18.0.1'], 'the silent one left the state');
   });
 });
 

@@ -44,7 +44,7 @@ export function changePhrase(from: string, to: string): string {
   }
   if (answers(a.state) && !answers(b.state)) {
     // Silent is all a signature says of a host that answers nothing: if it was not pinged before, it is not now.
-    if (b.state === 'silent' && !a.echo) return 'stopped answering TCP (ICMP not sent)';
+    if (b.state === 'silent' && (!a.echo || !b.echo)) return 'stopped answering TCP (ICMP not sent)';
     return b.state === 'silent' ? 'went silent' : `became ${STATE_WORDS[b.state]}`;
   }
   const parts: string[] = [];
