@@ -7,6 +7,7 @@
 import type { PathMtuReport } from './path-mtu.js';
 import type { HostResult, PortResult } from './report.js';
 import type { HostState } from './states.js';
+import { echoNotSent } from './facts.js';
 import type { TraceReport } from './trace.js';
 
 export interface DiagInterface {
@@ -109,6 +110,26 @@ const STATE_SUMMARY: Record<HostState, string> = {
   silent: 'silent',
 };
 
+/**
+ * The host's state where no echo was sent (the agent runs without ICMP): what TCP said, and that ICMP was not asked —
+ * never "ICMP filtered" nor "silent", which only an echo that went unanswered can say.
+ */
+const STATE_SUMMARY_WITHOUT_ICMP: Partial<Record<HostState, string>> = {
+  alive_tcp_only: 'answers TCP; ICMP not sent',
+  silent: 'answers no TCP port; ICMP not sent',
+};
+
+/**
+ * What the ping part says when no echo was sent: ICMP is off where the probes ran (neither a raw socket nor a ping
+ * socket could be opened, or ZENSWEEP_ICMP=off), and how to turn it on.
+ */
+export const NO_ECHO_WORDS = 'ICMP not sent: the agent runs without ICMP (set net.ipv4.ping_group_range, or add NET_RAW)';
+
+/** The host's state in the diag's words, as its echo lets it be said. */
+export function diagStateWords(host: HostResult): string {
+  return (echoNotSent(host) ? STATE_SUMMARY_WITHOUT_ICMP[host.state] : undefined) ?? STATE_SUMMARY[host.state];
+}
+
 /** `443/tcp open 0.31 ms`, `22/tcp prohibited by 10.0.0.1`. */
 export function describeDiagPort(port: PortResult): string {
   const ms = port.ms === undefined ? '' : ` ${port.ms.toFixed(port.ms < 10 ? 2 : 0)} ms`;
@@ -124,7 +145,7 @@ export function summarizeDiag(report: Omit<DiagReport, 'summary'>): string[] {
   const host = report.host;
   if (host) {
     const detail = [host.reporter ? `${host.reporter.reason}, said ${host.reporter.address}` : '', host.ports.map(describeDiagPort).join(', ')].filter(Boolean);
-    lines.push(`${report.address} ${STATE_SUMMARY[host.state]}${detail.length > 0 ? ` (${detail.join('; ')})` : ''}`);
+    lines.push(`${report.address} ${diagStateWords(host)}${detail.length > 0 ? ` (${detail.join('; ')})` : ''}`);
   }
   if (report.trace) lines.push(report.trace.conclusion);
   if (report.pathMtu) lines.push(report.pathMtu.conclusion);

@@ -26,6 +26,12 @@ export interface DiffContext {
   answeredOn: ReadonlyMap<string, readonly number[]>;
   /** The TCP ports the later sweep probed. */
   portsNow: readonly number[];
+  /**
+   * Addresses of the later sweep to which no ICMP echo was sent (their agent ran without ICMP): a silent fact reads
+   * the same with or without an echo, so this says which silences were never asked by ICMP. Absent: every address
+   * got its echo, or the facts say otherwise (`icmp/unsent`).
+   */
+  noEchoNow?: ReadonlySet<string>;
 }
 
 /** A TCP port probed by both sweeps whose state changed, e.g. 5432 `open` → `closed`. */
@@ -53,4 +59,10 @@ export interface SweepDiff {
    * the same way, so neither "went silent" nor unchanged. Absent in diffs made before it existed.
    */
   notCompared?: { ip: string; ports: number[] }[];
+  /**
+   * Hosts whose facts differ only in what ICMP was asked: one of the two sweeps sent them no echo (its agent ran
+   * without ICMP), and what both could see, TCP, is the same (`alive` then, "TCP answered; ICMP not sent" now). No
+   * change of the host, so in no other list; `unsent` says which sweep sent no echo. Absent in diffs made before it.
+   */
+  echoNotCompared?: { ip: string; then: HostState; now: HostState; unsent: 'then' | 'now' }[];
 }

@@ -4,7 +4,7 @@
  * compares with one from now, and the diff, the watches and every other comparison mean the same by "changed".
  */
 import type { CompactHost, DiffContext, FactHost, PortChange, SweepDiff } from './diff-model.js';
-import { QUIET_FACT, hostFact, readFact } from './facts.js';
+import { QUIET_FACT, differsOnlyByEcho, echoNotSent, hostFact, readFact } from './facts.js';
 import type { ReadFact } from './facts.js';
 import type { HostResult } from './report.js';
 import type { HostState } from './states.js';
@@ -27,6 +27,11 @@ export function compactHosts(hosts: readonly HostResult[]): FactHost[] {
   return facts;
 }
 
+/** The addresses of a report's hosts to which no ICMP echo was sent (DiffContext `noEchoNow`). */
+export function noEchoTo(hosts: readonly HostResult[]): Set<string> {
+  return new Set(hosts.filter(echoNotSent).map((host) => host.ip));
+}
+
 /** The ports both facts name (both sweeps probed them, to a verdict) whose state differs, in port order. */
 function portChanges(before: ReadFact, after: ReadFact): PortChange[] {
   const changes: PortChange[] = [];
@@ -43,13 +48,17 @@ function portChanges(before: ReadFact, after: ReadFact): PortChange[] {
  * - A host of `after` that `before` does not list counts as `silent` before: it was not seen answering.
  * - A host of `before` that `after` does not list is not compared at all: the two sweeps covered different
  *   targets, and a host that was not probed has no state now. So it is in no list and not counted.
- * - Each host of `after` lands in exactly one of `appeared`, `wentSilent`, `changed` or the `unchanged` count.
+ * - Each host of `after` lands in exactly one of `appeared`, `wentSilent`, `changed`, `notCompared`,
+ *   `echoNotCompared` or the `unchanged` count.
  * - A port counts only where both facts name it: a port one sweep did not probe (or a record of before facts were
  *   kept, which names none) is no change.
  * - Lists are sorted by address: IPv4 numerically, then IPv6 numerically.
  * - When an address is listed twice in one input, its last entry counts.
  * - With a `context`, a host that answered before only on TCP ports not probed now, and does not answer now, is in
  *   `notCompared` instead of `wentSilent`.
+ * - A host one of the two sweeps sent no ICMP echo (`icmp/unsent` in its fact, or `context.noEchoNow`) whose TCP
+ *   reads as before is in `echoNotCompared`, not `changed`, `appeared` or `wentSilent`: ICMP was not asked, so its
+ *   state could not be told apart; where TCP answered both times, only its ports are compared.
  */
 export function diffSweeps(before: readonly FactHost[], after: readonly FactHost[], context?: DiffContext): SweepDiff {
   const previous = new Map<string, string>(before);
@@ -58,21 +67,28 @@ export function diffSweeps(before: readonly FactHost[], after: readonly FactHost
   const wentSilent: CompactHost[] = [];
   const changed: SweepDiff['changed'] = [];
   const notCompared: NonNullable<SweepDiff['notCompared']> = [];
+  const echoNotCompared: NonNullable<SweepDiff['echoNotCompared']> = [];
   let unchanged = 0;
   for (const [ip, fact] of current) {
     const was = readFact(previous.get(ip) ?? QUIET_FACT);
     const now = readFact(fact);
+    if (now.echo && context?.noEchoNow?.has(ip)) now.echo = false;
     const from = was.state;
     const to = now.state;
     const ports = context?.answeredOn.get(ip) ?? [];
+    const moved = portChanges(was, now);
     if (context && from === 'alive_tcp_only' && !answers(to) && !ports.some((port) => context.portsNow.includes(port))) {
       notCompared.push({ ip, ports: [...ports] });
+    } else if (from !== to && differsOnlyByEcho(was, now)) {
+      echoNotCompared.push({ ip, then: from, now: to, unsent: now.echo ? 'then' : 'now' });
+    } else if ((!was.echo || !now.echo) && from !== to && answers(from) && answers(to)) {
+      // Both answered TCP and one sweep sent no echo: only its ports can have changed, not its state.
+      changed.push({ ip, from: to, to, ...(moved.length > 0 ? { ports: moved } : {}) });
     } else if (!answers(from) && answers(to)) {
       appeared.push([ip, to]);
     } else if (answers(from) && !answers(to)) {
       wentSilent.push([ip, to]);
     } else {
-      const moved = portChanges(was, now);
       if (from !== to || moved.length > 0) changed.push({ ip, from, to, ...(moved.length > 0 ? { ports: moved } : {}) });
       else unchanged += 1;
     }
@@ -83,6 +99,7 @@ export function diffSweeps(before: readonly FactHost[], after: readonly FactHost
     changed: sortByAddress(changed, (change) => change.ip),
     unchanged,
     ...(context ? { notCompared: sortByAddress(notCompared, (host) => host.ip) } : {}),
+    ...(echoNotCompared.length > 0 ? { echoNotCompared: sortByAddress(echoNotCompared, (host) => host.ip) } : {}),
   };
 }
 

@@ -20,8 +20,29 @@ import { HOST_STATES, PORT_STATES } from './states.js';
 /** The fact of a host that answers nothing (and of a host not on record). */
 export const QUIET_FACT = 'silent';
 
-/** What `hostFact` reads of a host. `link` is absent for routed and loopback targets, and in reports made before it. */
-export type FactSource = Pick<HostResult, 'state' | 'ports' | 'reporter' | 'link'>;
+/**
+ * What `hostFact` reads of a host. `link` is absent for routed and loopback targets, and in reports made before it;
+ * `icmp` and `unfinished` may be left out by a caller that has only states and ports (then an echo counts as sent).
+ */
+export type FactSource = Pick<HostResult, 'state' | 'ports' | 'reporter' | 'link'> & Partial<Pick<HostResult, 'icmp' | 'unfinished'>>;
+
+/**
+ * The word a fact ends with when no ICMP echo went to the host (its sweeper ran without ICMP: no raw socket, no ping
+ * socket, or ZENSWEEP_ICMP=off): `alive_tcp_only 22/open icmp/unsent` is "TCP answered; ICMP not sent", not "ICMP
+ * filtered". Written like a port's `PORT/STATE` so that a reader of before, which leaves out words it does not know,
+ * reads the same state and ports. A silent host's fact stays `silent` (QUIET_FACT): watches know a host that
+ * answers nothing by that one word.
+ */
+export const NO_ECHO_WORD = 'icmp/unsent';
+
+/**
+ * True when the sweep sent this host no ICMP echo at all: its state says nothing of ICMP (a TCP-only answer is not
+ * "ICMP filtered", no answer is not "silent"). A host the sweep stopped before its probes ended is not counted: its
+ * echo may simply not have gone yet.
+ */
+export function echoNotSent(host: Partial<Pick<HostResult, 'icmp' | 'unfinished'>>): boolean {
+  return host.icmp !== undefined && host.icmp.sent === 0 && host.unfinished !== true;
+}
 
 /**
  * True when an "unreachable" answer only says that nothing answered the neighbour lookup (ARP, IPv6 neighbour
@@ -81,13 +102,48 @@ export function hostFact(host: FactSource): string {
     const fact = portFact(port);
     if (fact) ports.push(`${port.port}/${fact}`);
   }
-  return [state, ...ports].join(' ');
+  return [state, ...ports, ...(echoNotSent(host) ? [NO_ECHO_WORD] : [])].join(' ');
 }
 
 /** A fact read back: the host's state and each port's state (ports not probed, or without a verdict, are absent). */
 export interface ReadFact {
   state: HostState;
   ports: Map<number, PortState>;
+  /** False when the fact says no ICMP echo was sent (NO_ECHO_WORD): its state then says nothing of ICMP. */
+  echo: boolean;
+}
+
+/** Whether a fact's TCP ports answered (open or closed): what a sweep without ICMP can know of a host. */
+export function answersTcp(fact: ReadFact): boolean {
+  return [...fact.ports.values()].some((state) => state === 'open' || state === 'closed');
+}
+
+/**
+ * Whether two facts of one host differ only in what ICMP was asked: one of them had no echo sent, and what both
+ * could see — whether TCP answered, and each port both probed — is the same. `alive 22/open` then and
+ * `alive_tcp_only 22/open icmp/unsent` now is no change of the host: ICMP was simply not sent the second time.
+ */
+export function differsOnlyByEcho(a: ReadFact, b: ReadFact): boolean {
+  if (a.echo && b.echo) return false;
+  if (answersTcp(a) !== answersTcp(b)) return false;
+  for (const [port, state] of a.ports) {
+    const other = b.ports.get(port);
+    if (other !== undefined && other !== state) return false;
+  }
+  // Without a TCP answer on either side, only ICMP could have told; a state other than silent or TCP-only on the
+  // echo-less side (prohibited, unreachable) is a fact of its own.
+  const echoLess = a.echo ? b : a;
+  const other = a.echo ? a : b;
+  if (answersTcp(a)) return true;
+  return echoLess.state === 'silent' && (other.state === 'alive' || other.state === 'silent');
+}
+
+/**
+ * Whether two facts say the same of a host: the same words, or (differsOnlyByEcho) the same but for ICMP that one
+ * sweep did not send.
+ */
+export function sameFacts(a: string, b: string): boolean {
+  return a === b || differsOnlyByEcho(readFact(a), readFact(b));
 }
 
 /**
@@ -99,10 +155,12 @@ export function readFact(fact: string): ReadFact {
   const [first, ...rest] = fact.split(' ');
   const state = (HOST_STATES as readonly string[]).includes(first ?? '') ? (first as HostState) : 'silent';
   const ports = new Map<number, PortState>();
+  let echo = true;
   for (const part of rest) {
+    if (part === NO_ECHO_WORD) echo = false;
     const [port, portState] = part.split('/');
     const number = Number(port);
     if (Number.isInteger(number) && (PORT_STATES as readonly string[]).includes(portState ?? '')) ports.set(number, portState as PortState);
   }
-  return { state, ports };
+  return { state, ports, echo };
 }

@@ -93,6 +93,18 @@ export function icmpModeOf(icmp: IcmpStatus): IcmpMode {
   return icmp.mode ?? (icmp.available ? 'raw' : 'off');
 }
 
+/**
+ * The agents of a distributed report that sent no ICMP echo, when others did: each host is then worded by how its
+ * own agent probed it (a host's `icmp.sent` is 0 where no echo went), and the report says who ran without ICMP.
+ * Empty for a report whose agents all sent ICMP, or none did (its `icmp` says that), and for a local sweep.
+ */
+export function agentsWithoutIcmp(report: SweepReport | { chunks?: readonly ChunkAccount[] }): string[] {
+  const chunks = 'chunks' in report ? (report.chunks ?? []) : [];
+  const off = new Set(chunks.filter((c) => c.icmpMode === 'off').map((c) => c.agentId));
+  const on = chunks.some((c) => c.icmpMode !== undefined && c.icmpMode !== 'off');
+  return on ? [...off].sort() : [];
+}
+
 export interface SweepReport {
   /** The targets as the user wrote them; for `vpc:all` alone, `vpc:all` then the networks it swept (ALL_GROUPS). */
   targets: string[];
@@ -123,6 +135,8 @@ export interface ChunkAccount {
   /** Times the chunk was found stalled (its agent stopped answering) before this run. */
   stalled: number;
   durationMs: number;
+  /** How its agent sent ICMP echo for this chunk's hosts (absent in reports made before it was kept). */
+  icmpMode?: IcmpMode;
 }
 
 /**

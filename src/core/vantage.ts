@@ -5,11 +5,12 @@
  */
 import type { HostResult, NameResolution, VantageView } from './report.js';
 import { HOST_STATES } from './states.js';
-import { hostFact } from './facts.js';
+import { hostFact, sameFacts } from './facts.js';
 
 /** Whether two results of one host say the same fact, as "what changed" and watches compare them (core/facts.ts). */
 export function sameFact(a: HostResult, b: HostResult): boolean {
-  return hostFact(a) === hostFact(b);
+  // An agent that sent no ICMP saw less, not otherwise: what it could see being the same is no disagreement.
+  return sameFacts(hostFact(a), hostFact(b));
 }
 
 /** The fact a host's result says, as one comparable string (see `sameFact`). */
@@ -114,7 +115,7 @@ export function agreedObservation(
     observed.set(host.ip, before);
     for (const view of disagreement.views) {
       const seen = factOf(view.host);
-      if (seen !== before) dissent.push({ vantage: view.vantage, ip: host.ip, seen, accepted: before });
+      if (!sameFacts(seen, before)) dissent.push({ vantage: view.vantage, ip: host.ip, seen, accepted: before });
     }
   }
   return { observed, dissent };

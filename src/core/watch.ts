@@ -9,7 +9,7 @@
  * empty address that reads "host unreachable" once its neighbour lookup has failed is as silent as before.
  * The state keeps facts as strings ("signatures").
  */
-import { QUIET_FACT, hostFact, readFact } from './facts.js';
+import { NO_ECHO_WORD, QUIET_FACT, hostFact, readFact, sameFacts } from './facts.js';
 import type { ReadFact } from './facts.js';
 
 /** The signature of a host that answers nothing: the one a host not on record has. */
@@ -30,6 +30,25 @@ export const FLAP_CHANGES = 4;
 export const CALM_RUNS = 5;
 /** Runs without any change after which an incident that did not return to how it began is taken as the new normal. */
 export const SETTLE_RUNS = 12;
+
+/**
+ * Whether a signature says the host answers nothing: QUIET, or a silence no echo asked (`silent icmp/unsent`, from an
+ * agent without ICMP), which is kept as QUIET, so that a watch's state never holds the silent addresses.
+ */
+export function isQuiet(signature: string): boolean {
+  return signature === QUIET || readFact(signature).state === 'silent';
+}
+
+/**
+ * A run's signatures: each host's fact (`hostFact`), and for a silent host no echo went to (its agent ran without
+ * ICMP), `silent icmp/unsent`: the run could not ask ICMP, so a host that answered ICMP alone before is not taken to
+ * have gone silent (observeRun compares with sameFacts), and one that stopped answering TCP is said so.
+ */
+export function runSignatures(facts: Iterable<readonly [string, string]>, noEcho: ReadonlySet<string>): Map<string, string> {
+  const observed = new Map<string, string>();
+  for (const [ip, fact] of facts) observed.set(ip, fact === QUIET && noEcho.has(ip) ? `${QUIET} ${NO_ECHO_WORD}` : fact);
+  return observed;
+}
 
 /** A host's signature: its fact (core/facts.ts `hostFact`; this name is kept for callers written before it). */
 export const hostSignature = hostFact;
@@ -99,7 +118,7 @@ export interface RunVerdict {
 /** The state after a first run: what it found is the baseline. */
 export function firstState(observed: ReadonlyMap<string, string>): WatchState {
   const baseline: Record<string, string> = {};
-  for (const [ip, signature] of observed) if (signature !== QUIET) baseline[ip] = signature;
+  for (const [ip, signature] of observed) if (!isQuiet(signature)) baseline[ip] = signature;
   return { facts: FACTS_VERSION, runs: 1, baseline, lastSeen: {}, pending: {}, transitions: {}, flapping: [] };
 }
 
@@ -162,12 +181,14 @@ export function observeRun(previous: WatchState, observed: ReadonlyMap<string, s
   const calmed: HostChange[] = [];
   const baselineOf = (ip: string): string => state.baseline[ip] ?? QUIET;
   const accept = (ip: string, signature: string): void => {
-    if (signature === QUIET) delete state.baseline[ip];
+    if (isQuiet(signature)) delete state.baseline[ip];
     else state.baseline[ip] = signature;
   };
   const flaps = new Set(state.flapping);
 
-  for (const [ip, seen] of observed) {
+  for (const [ip, observedFact] of observed) {
+    // A run whose agent sent no ICMP sees less, not otherwise: what it could see being as before is no change.
+    const seen = sameFacts(observedFact, baselineOf(ip)) ? baselineOf(ip) : observedFact;
     const before = state.lastSeen[ip] ?? baselineOf(ip);
     const recent = (state.transitions[ip] ?? []).filter((at) => at > run - FLAP_WINDOW);
     if (seen !== before && seen !== baselineOf(ip)) recent.push(run);

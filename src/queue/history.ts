@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { DiffContext, FactHost, ProbeSet } from '../core/diff-model.js';
-import { hostFact } from '../core/facts.js';
+import { NO_ECHO_WORD, echoNotSent, hostFact } from '../core/facts.js';
 import type { HostResult } from '../core/report.js';
 import { partialWords } from '../core/report.js';
 import { HOST_STATES } from '../core/states.js';
@@ -56,6 +56,13 @@ export const sweepRecordSchema = z.object({
   silent: z.array(z.string()),
   /** How it probed: TCP ports and echoes per host (absent in records written before it was kept). */
   probed: z.object({ ports: z.array(z.number().int()), count: z.number().int() }).optional(),
+  /**
+   * Of the silent addresses, those no ICMP echo went to (their agent ran without ICMP): not probed by ICMP, and no TCP
+   * port answered. As ranges, like `silent`, which lists them too. Absent when there were none, and in records before.
+   */
+  silentNoEcho: z.array(z.string()).optional(),
+  /** Hosts no echo went to, of the two states that then say nothing of ICMP; absent when there were none. */
+  unsent: z.object({ alive_tcp_only: z.number().int().min(0), silent: z.number().int().min(0) }).optional(),
   /**
    * Why a partial sweep (`complete` false) stopped short, and the addresses it was to probe (`summary.total` were):
    * cancelled, stopped past its time bound, or some of its chunks failed. Absent for a complete sweep, and in
@@ -136,13 +143,20 @@ export function targetKey(targets: readonly string[]): string {
 }
 
 /** The stored form of a report's hosts. */
-export function recordHosts(hosts: readonly HostResult[]): Pick<SweepRecord, 'hosts' | 'silent'> {
+export function recordHosts(hosts: readonly HostResult[]): Pick<SweepRecord, 'hosts' | 'silent' | 'silentNoEcho' | 'unsent'> {
   const kept: RecordedHost[] = [];
   const silent = new AddressSet();
+  const silentNoEcho = new AddressSet();
+  const unsent = { alive_tcp_only: 0, silent: 0 };
   for (const host of hosts) {
+    const noEcho = echoNotSent(host);
+    if (noEcho && (host.state === 'alive_tcp_only' || host.state === 'silent')) unsent[host.state] += 1;
     if (host.state === 'silent') {
       const spec = parseTargetToken(host.ip);
-      if (spec.kind !== 'name') silent.add(spec.family, spec.start, spec.end);
+      if (spec.kind !== 'name') {
+        silent.add(spec.family, spec.start, spec.end);
+        if (noEcho) silentNoEcho.add(spec.family, spec.start, spec.end);
+      }
       continue;
     }
     const entry: RecordedHost = { ip: host.ip, state: host.state };
@@ -154,18 +168,31 @@ export function recordHosts(hosts: readonly HostResult[]): Pick<SweepRecord, 'ho
     if (fact !== host.state) entry.fact = fact;
     kept.push(entry);
   }
-  return { hosts: kept, silent: silent.toTargets() };
+  const noEchoRanges = silentNoEcho.toTargets();
+  return {
+    hosts: kept,
+    silent: silent.toTargets(),
+    ...(noEchoRanges.length > 0 ? { silentNoEcho: noEchoRanges } : {}),
+    ...(unsent.alive_tcp_only + unsent.silent > 0 ? { unsent } : {}),
+  };
 }
 
 /** Every host of a record, silent ones included, with its fact: the form `diffSweeps` compares. */
-export function compactRecord(record: Pick<SweepRecord, 'hosts' | 'silent'>): FactHost[] {
+export function compactRecord(record: Pick<SweepRecord, 'hosts' | 'silent' | 'silentNoEcho'>): FactHost[] {
   const all: FactHost[] = record.hosts.map((h): FactHost => [h.ip, h.fact ?? h.state]);
   const silent = new AddressSet();
   for (const text of record.silent) {
     const spec = parseTargetToken(text);
     if (spec.kind !== 'name') silent.add(spec.family, spec.start, spec.end);
   }
-  for (const ip of silent) all.push([ip, 'silent']);
+  const noEcho = new AddressSet();
+  for (const text of record.silentNoEcho ?? []) {
+    const spec = parseTargetToken(text);
+    if (spec.kind !== 'name') noEcho.add(spec.family, spec.start, spec.end);
+  }
+  // A silence no echo asked is said as such (diffSweeps then compares it by TCP alone); the rest are plain silent.
+  const unasked = new Set<string>(noEcho);
+  for (const ip of silent) all.push([ip, unasked.has(ip) ? `silent ${NO_ECHO_WORD}` : 'silent']);
   return all;
 }
 

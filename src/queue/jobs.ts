@@ -99,7 +99,7 @@ const chunkAccountSchema = chunkResultSchema.pick({
   attempt: true,
   stalled: true,
   durationMs: true,
-});
+}).extend({ icmpMode: z.enum(['raw', 'ping', 'off']).optional() });
 
 /** How the earlier sweep of a comparison probed, when it differs from this one. */
 const probedBeforeSchema = z.object({ ports: z.array(z.number().int()), count: z.number().int() }).optional();

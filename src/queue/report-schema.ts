@@ -111,6 +111,7 @@ export const sweepDiffSchema = z.object({
   ),
   unchanged: tally,
   notCompared: z.array(z.object({ ip: z.string(), ports: z.array(z.number().int()) })).optional(),
+  echoNotCompared: z.array(z.object({ ip: z.string(), then: hostState, now: hostState, unsent: z.enum(['then', 'now']) })).optional(),
 });
 
 /** True only when A and B are the same type: a field added to one and not the other fails to compile. */

@@ -1,8 +1,8 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { compactHosts, diffSweeps } from '../core/diff.js';
+import { compactHosts, diffSweeps, noEchoTo } from '../core/diff.js';
 import type { ChunkAccount, DistributedReport, HostResult, NameResolution, VantageView } from '../core/report.js';
-import { partialCause, partialWords, summarize } from '../core/report.js';
+import { icmpModeOf, partialCause, partialWords, summarize } from '../core/report.js';
 import { combineVantages } from '../core/vantage.js';
 import type { HistoryStore } from './history.js';
 import { CLI_OWNER, comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
@@ -133,6 +133,7 @@ export function reportProcessor(deps: {
         attempt: result.attempt,
         stalled: result.stalled,
         durationMs: result.durationMs,
+        icmpMode: icmpModeOf(result.icmp),
       });
     }
     // A chunk given up past its time bound: its hosts are in, with the reason it stopped short.
@@ -176,11 +177,13 @@ export function reportProcessor(deps: {
     if (history) {
       const key = targetKey(data.targets);
       const facts = compactHosts(hosts);
+      // A silent fact is the same word with or without an echo: which of them were never asked by ICMP.
+      const noEchoNow = noEchoTo(hosts);
       const probed = { ports: data.options.ports, count: data.options.count };
       const previous = await history.lastOf(key, data.sweepId);
       if (previous) {
         const { context, probedBefore } = comparisonWith(previous, probed);
-        const diff = diffSweeps(compactRecord(previous), facts, context);
+        const diff = diffSweeps(compactRecord(previous), facts, { ...context, noEchoNow });
         report.changes = { since: previous.at, sinceId: previous.id, diff, ...(probedBefore ? { probedBefore } : {}) };
       }
       // Baselines are the owner's own: another channel's of the same name is neither read nor replaced.
@@ -189,7 +192,7 @@ export function reportProcessor(deps: {
         const baseline = await history.baseline(owner, data.options.compare);
         if (baseline) {
           const { context, probedBefore } = comparisonWith(baseline.record, probed);
-          const diff = diffSweeps(compactRecord(baseline.record), facts, context);
+          const diff = diffSweeps(compactRecord(baseline.record), facts, { ...context, noEchoNow });
           report.baseline = { name: baseline.name, at: baseline.record.at, diff, ...(probedBefore ? { probedBefore } : {}) };
         }
       }

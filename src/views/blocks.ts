@@ -14,10 +14,10 @@ import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
 import type { ChangesOutline, FactLine } from './outline.js';
 import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
 import type { VantageOutline } from './outline.js';
-import { countsLine, finishedAt, icmpFooter, shownSummary, stateWords } from './words.js';
+import { countsLine, finishedAt, reportIcmpFooter, shownSummary, STATE_WORDS, stateWords, unsentCounts } from './words.js';
 import { formatDuration } from '../core/format.js';
 import type { SweepMap } from './map.js';
-import { mapLegend } from './map.js';
+import { legendWords, mapLegend } from './map.js';
 
 /** Action ids of the buttons, shared by the renderers and the listeners. */
 export const ACTIONS = {
@@ -244,7 +244,7 @@ function runLine(report: DistributedReport): string {
     (agents.length > 3 ? ` and ${agents.length - 3} more agents` : '') +
     (retried > 0 ? ` · ${retried} chunk${retried === 1 ? '' : 's'} ran again after an agent failed` : '') +
     (report.savedAs ? ` · saved as baseline ${report.savedAs}` : '') +
-    ` · ${icmpFooter(report.icmp)}`
+    ` · ${reportIcmpFooter(report)}`
   );
 }
 
@@ -256,7 +256,7 @@ function reportActions(report: DistributedReport, header: SweepHeader, foldedSta
     elements.push({
       type: 'button',
       action_id: ACTIONS.showHosts,
-      text: { type: 'plain_text', text: `Show all ${formatCount(count)} ${stateWords(state, report.icmp)}` },
+      text: { type: 'plain_text', text: `Show all ${formatCount(count)} ${sectionWords(state, report)}` },
       value: `${state}:${report.sweepId}`,
     });
   }
@@ -267,6 +267,11 @@ function reportActions(report: DistributedReport, header: SweepHeader, foldedSta
     value: report.sweepId,
   });
   return { type: 'actions', block_id: 'sweep_report', elements };
+}
+
+/** A state's words on a button: the report's mode's, or the plain state's where its agents probed differently. */
+function sectionWords(state: HostState, report: AnyReport): string {
+  return unsentCounts(report) ? STATE_WORDS[state] : stateWords(state, report.icmp);
 }
 
 /** The value of a "Show all" button: which state of which sweep; undefined when it is not one. */
@@ -280,7 +285,7 @@ export function parseShowHosts(value: string): { state: HostState; sweepId: stri
 /** Every host of one state, for the ephemeral answer to "Show all N …": all of its facts, ranges in full. */
 export function hostsBlocks(report: AnyReport, state: HostState): KnownBlock[] {
   const found = stateSections(report).find((s) => s.state === state);
-  if (!found) return [section(`No ${stateWords(state, report.icmp)} host in this sweep.`)];
+  if (!found) return [section(`No ${sectionWords(state, report)} host in this sweep.`)];
   const lines: string[] = [];
   for (const line of found.lines) {
     if (line.runs.length === 1) {
@@ -316,7 +321,7 @@ export function filesComment(report: DistributedReport, map: SweepMap | undefine
   // From several vantages, the map draws the combined view and the table has a row per vantage per host.
   const views = report.vantages ? ` · map: best view; CSV: each ${report.options.from === 'each' ? 'group' : 'agent'}'s` : '';
   const summary = shownSummary(report);
-  if (!map) return `Every host in one table: ${countsLine(summary)}${views}`;
+  if (!map) return `Every host in one table: ${countsLine(summary, report.icmp, unsentCounts(report))}${views}`;
   const more = map.more > 0 ? ` · ${map.more} more /16 not drawn` : '';
-  return `${mapLegend(map, summary)}${more}${views}`;
+  return `${mapLegend(map, summary, legendWords(report))}${more}${views}`;
 }

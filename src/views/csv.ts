@@ -1,4 +1,5 @@
 import type { DistributedReport, HostResult, SweepReport } from '../core/report.js';
+import { echoNotSent } from '../core/facts.js';
 
 const HEADER = [
   'ip',
@@ -16,6 +17,7 @@ const HEADER = [
   'reason',
   'link',
   'mac',
+  'icmp',
 ];
 
 function cell(value: string | number | undefined): string {
@@ -41,6 +43,8 @@ function hostCells(host: HostResult): (string | number | undefined)[] {
     host.reporter?.reason,
     host.link,
     host.mac,
+    // `state` is the engine's word: where no echo went, `alive_tcp_only` is "TCP answered" and `silent` "not probed".
+    echoNotSent(host) ? 'not_sent' : 'sent',
   ];
 }
 
@@ -48,7 +52,8 @@ function hostCells(host: HostResult): (string | number | undefined)[] {
  * One row per host; ports as `5432/open;22/closed`. `link` and `mac` are empty for routed targets; on-link ones have
  * `answered` (with the MAC that answered ARP/ND, when the neighbour table held it) or `no_answer`. A sweep from several
  * vantages (`from:all`, `from:each`) has one row per vantage per host, in the hosts' order, with the vantage (agent or
- * group) in a `from` column after `ip`.
+ * group) in a `from` column after `ip`. `icmp` is `not_sent` for a host no echo went to (its agent ran without ICMP):
+ * its `alive_tcp_only` then means TCP answered and ICMP was not asked, its `silent` that no TCP port answered.
  */
 export function renderCsv(report: SweepReport | DistributedReport): string {
   const vantages = 'vantages' in report ? report.vantages : undefined;

@@ -16,6 +16,8 @@ export interface ListedSweep {
   complete: boolean;
   /** Why a partial sweep stopped short, and the addresses it was to probe (absent in older records). */
   partial?: { why: PartialCause; planned: number };
+  /** Hosts no ICMP echo went to (their agent ran without ICMP), of the states that then say nothing of ICMP. */
+  unsent?: { alive_tcp_only: number; silent: number };
 }
 
 /** ` (partial: 312 of 1,022 addresses probed before it was cancelled)` for a partial sweep, else nothing. */
@@ -24,8 +26,21 @@ function partialNote(r: ListedSweep): string {
   return r.partial ? ` (${partialWords(r.partial.why, r.summary.total, r.partial.planned)})` : ' (partial)';
 }
 
-function counts(s: SweepSummary): string {
-  return `${s.alive} alive · ${s.alive_tcp_only} TCP only · ${s.prohibited} prohibited · ${s.unreachable} unreachable · ${s.silent} silent`;
+/**
+ * A state's count in words, those no echo went to said apart: `3 TCP only`, `3 TCP answered` (ICMP not sent), or
+ * both, `1 TCP only · 2 TCP answered`, when the sweep's agents differed.
+ */
+function split(count: number, unsent: number, usual: string, without: string): string {
+  if (unsent <= 0) return `${count} ${usual}`;
+  if (unsent >= count) return `${count} ${without}`;
+  return `${count - unsent} ${usual} · ${unsent} ${without}`;
+}
+
+function counts(r: Pick<ListedSweep, 'summary' | 'unsent'>): string {
+  const s = r.summary;
+  const tcp = split(s.alive_tcp_only, r.unsent?.alive_tcp_only ?? 0, 'TCP only', 'TCP answered');
+  const silent = split(s.silent, r.unsent?.silent ?? 0, 'silent', 'not probed by ICMP');
+  return `${s.alive} alive · ${tcp} · ${s.prohibited} prohibited · ${s.unreachable} unreachable · ${silent}`;
 }
 
 /** `zensweep history`: the time, id, targets, groups, counts and who asked. */
@@ -34,7 +49,7 @@ export function renderHistoryText(records: readonly ListedSweep[], target?: stri
   return records
     .map(
       (r) =>
-        `${r.at}  ${r.id}  ${targetsWords(r.targets)}  ${r.groups.join(',')}  ${counts(r.summary)}  by ${r.requestedBy}` +
+        `${r.at}  ${r.id}  ${targetsWords(r.targets)}  ${r.groups.join(',')}  ${counts(r)}  by ${r.requestedBy}` +
         `${partialNote(r)}\n`,
     )
     .join('');
@@ -47,7 +62,7 @@ export function renderHistoryMrkdwn(records: readonly ListedSweep[], target?: st
     const who = r.requestedBy.startsWith('U') || r.requestedBy.startsWith('W') ? `<@${r.requestedBy}>` : escapeText(r.requestedBy);
     return (
       `• ${r.at.slice(0, 16).replace('T', ' ')} \`${escapeText(targetsWords(r.targets))}\` in ${escapeText(r.groups.join(', '))}: ` +
-      `${counts(r.summary)}, by ${who}${escapeText(partialNote(r))}`
+      `${counts(r)}, by ${who}${escapeText(partialNote(r))}`
     );
   });
   return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);
@@ -58,7 +73,7 @@ export interface ListedBaseline {
   name: string;
   savedBy: string;
   savedAt: string;
-  record: Pick<ListedSweep, 'at' | 'targets' | 'summary'>;
+  record: Pick<ListedSweep, 'at' | 'targets' | 'summary' | 'unsent'>;
 }
 
 /** `/sweep baselines`: the channel's baselines, newest first, each with the sweep it keeps and how to use it. */
@@ -68,7 +83,7 @@ export function renderBaselinesMrkdwn(baselines: readonly ListedBaseline[]): str
     const who = b.savedBy.startsWith('U') || b.savedBy.startsWith('W') ? `<@${b.savedBy}>` : escapeText(b.savedBy);
     return (
       `• \`${escapeText(b.name)}\` \`${escapeText(targetsWords(b.record.targets))}\` swept ${b.record.at.slice(0, 16).replace('T', ' ')}: ` +
-      `${counts(b.record.summary)}, saved by ${who} · \`compare:${escapeText(b.name)}\``
+      `${counts(b.record)}, saved by ${who} · \`compare:${escapeText(b.name)}\``
     );
   });
   return clip(lines.join('\n'), BLOCK_LIMITS.sectionText);

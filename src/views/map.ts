@@ -5,10 +5,11 @@
  * not text, so the picture needs no font wherever it is rasterized.
  */
 import type { AnyReport, SweepSummary } from '../core/report.js';
+import { icmpModeOf } from '../core/report.js';
 import { formatCount } from '../core/format.js';
 import type { HostState } from '../core/states.js';
 import { addressToBigInt } from '../core/targets.js';
-import { shownState } from './words.js';
+import { shownState, stateWords, unsentCounts } from './words.js';
 
 export type MapCell = HostState | 'unswept';
 
@@ -208,18 +209,29 @@ export function mapSvg(map: SweepMap): MapPicture {
 }
 
 /**
+ * The legend's words for a report's squares as its ICMP lets them be said: without ICMP a blue square answered TCP
+ * (ICMP was not sent, not filtered) and a dark one was not probed by ICMP; where agents differed, both.
+ */
+export function legendWords(report: AnyReport): Partial<Record<MapCell, string>> {
+  if (unsentCounts(report)) return { alive_tcp_only: 'TCP only/answered', silent: 'silent/not probed by ICMP' };
+  if (icmpModeOf(report.icmp) === 'off') return { alive_tcp_only: stateWords('alive_tcp_only', report.icmp), silent: stateWords('silent', report.icmp) };
+  return {};
+}
+
+/**
  * The legend, in the emoji nearest to the squares' colours, with the report's counts when they fit two phone rows
  * (`🟩 6 alive · 🟥 2 prohibited · ⬛ 245 silent · ▫️ not swept`), without them when they do not. Only what the
  * map shows.
  */
-export function mapLegend(map: SweepMap, summary: SweepSummary): string {
+export function mapLegend(map: SweepMap, summary: SweepSummary, words: Partial<Record<MapCell, string>> = {}): string {
   const shown = new Set(map.panels.flatMap((p) => p.rows.flatMap((row) => row.cells)));
   const cells = (Object.keys(MAP_COLOURS) as MapCell[]).filter((cell) => shown.has(cell));
   const legend = (counted: boolean): string =>
     cells
       .map((cell) => {
-        const { emoji, words } = MAP_COLOURS[cell];
-        return cell === 'unswept' || !counted ? `${emoji} ${words}` : `${emoji} ${formatCount(summary[cell])} ${words}`;
+        const { emoji } = MAP_COLOURS[cell];
+        const said = words[cell] ?? MAP_COLOURS[cell].words;
+        return cell === 'unswept' || !counted ? `${emoji} ${said}` : `${emoji} ${formatCount(summary[cell])} ${said}`;
       })
       .join(counted ? ' · ' : '  ');
   // An emoji is about as wide as three characters; two rows hold about 86 (test/views/phone.test.ts checks).

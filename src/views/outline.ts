@@ -16,15 +16,20 @@ import {
   clockTime,
   countsLine,
   dropsWords,
+  hostStateWords,
+  mixedIcmpNote,
   NOTHING_THERE,
   READING_ORDER,
   reporterWords,
   shownState,
+  sectionTitle,
   shownSummary,
-  stateTitle,
   STATE_WORDS,
   timeAgo,
+  unsentCounts,
 } from './words.js';
+import { agentsWithoutIcmp } from '../core/report.js';
+import { echoNotSent } from '../core/facts.js';
 
 /** Consecutive addresses: one host when `count` is 1. IPv4 runs stay within one /24. */
 export interface AddressRun {
@@ -117,6 +122,14 @@ export function runsText(runs: readonly AddressRun[], dash = '-'): string[] {
 /** What is said of a host whose probes the sweep stopped (past its time bound) before they ended. */
 const UNFINISHED = 'unfinished: the sweep stopped first';
 
+/** What is said of a host its agent sent no echo (in a report whose other agents sent one) that answered no TCP port. */
+const NOT_ASKED = 'not probed by ICMP, no TCP answer';
+
+/** What is said after a TCP-only host's answers in a report whose agents differed: why ICMP did not answer. */
+function echoNote(host: HostResult): string {
+  return echoNotSent(host) ? 'ICMP not sent' : 'ICMP filtered';
+}
+
 /** Who runs the probes, for "said the agent's own stack". */
 function sweeperOf(report: AnyReport): string {
   return isDistributed(report) ? 'the agent' : 'this machine';
@@ -150,19 +163,23 @@ function byDetail(hosts: readonly HostResult[], detailOf: (host: HostResult) => 
  * nothing known of the link (a routed target), nothing at the address (an on-link address where nothing answered
  * ARP/ND), and hosts whose probes the sweep stopped before they ended (not known to be silent).
  */
-function silentLines(hosts: readonly HostResult[]): FactLine[] {
+function silentLines(hosts: readonly HostResult[], mixed = false): FactLine[] {
   const drops: HostResult[] = [];
   const plain: HostResult[] = [];
+  const notAsked: HostResult[] = [];
   const empty: HostResult[] = [];
   const unfinished: HostResult[] = [];
   for (const host of hosts) {
     if (host.unfinished) unfinished.push(host);
     else if (host.link === 'answered') drops.push(host);
     else if (host.link === 'no_answer') empty.push(host);
+    else if (mixed && echoNotSent(host)) notAsked.push(host);
     else plain.push(host);
   }
   const lines = byDetail(drops, dropsWords);
-  if (plain.length > 0) lines.push({ runs: addressRuns(plain.map((h) => h.ip)), detail: '', hosts: plain.length });
+  if (plain.length > 0) lines.push({ runs: addressRuns(plain.map((h) => h.ip)), detail: mixed ? 'silent' : '', hosts: plain.length });
+  // Agents differed: a host its agent sent no echo answered no TCP port either, and that is all that is known.
+  if (notAsked.length > 0) lines.push({ runs: addressRuns(notAsked.map((h) => h.ip)), detail: NOT_ASKED, hosts: notAsked.length });
   if (empty.length > 0) lines.push(groupLine(empty.length === 1 ? NOTHING_THERE.one : NOTHING_THERE.several, empty));
   if (unfinished.length > 0) lines.push({ runs: addressRuns(unfinished.map((h) => h.ip)), detail: UNFINISHED, hosts: unfinished.length });
   return lines;
@@ -178,12 +195,16 @@ export function stateSections(report: AnyReport): StateSection[] {
   const byState = new Map<HostState, HostResult[]>(READING_ORDER.map((s) => [s, []]));
   for (const host of report.hosts) byState.get(shownState(host))?.push(host);
   const sections: StateSection[] = [];
+  // Agents that probed differently (some without ICMP): a section may hold hosts of both, each line says which.
+  const mixed = agentsWithoutIcmp(report).length > 0;
   for (const state of READING_ORDER) {
     const hosts = byState.get(state) ?? [];
     if (hosts.length === 0) continue;
+    const title = sectionTitle(state, hosts, report);
+    const both = mixed && hosts.some(echoNotSent) && !hosts.every(echoNotSent);
     let lines: FactLine[];
     if (state === 'silent') {
-      lines = silentLines(hosts);
+      lines = silentLines(hosts, both);
     } else if (state === 'prohibited' || state === 'unreachable') {
       lines = byDetail(hosts, (host) => {
         const said = host.reporter ? reporterWords(host.reporter, host.ip, sweeper) : 'no sender known';
@@ -192,14 +213,25 @@ export function stateSections(report: AnyReport): StateSection[] {
       // The largest fact first: 256 hosts a router calls unreachable before the one the firewall rejects.
       lines.sort((a, b) => b.hosts - a.hosts);
     } else {
-      lines = hosts.map((host) => hostLine(host, host.unfinished ? `${answerWords(host)} (${UNFINISHED})` : answerWords(host)));
+      lines = hosts.map((host) => {
+        const answer = both && state === 'alive_tcp_only' ? `${answerWords(host)} · ${echoNote(host)}` : answerWords(host);
+        return hostLine(host, host.unfinished ? `${answer} (${UNFINISHED})` : answer);
+      });
     }
-    sections.push({ state, title: stateTitle(state, report.icmp), count: hosts.length, lines });
+    sections.push({ state, title, count: hosts.length, lines });
   }
   return sections;
 }
 
-function changeLines(diff: SweepDiff): ChangeLine[] {
+/**
+ * What ICMP not sent by one of two sweeps left uncompared: `ICMP not sent now, alive then`, `ICMP not sent then,
+ * alive now`.
+ */
+function echoNotComparedNote(entry: NonNullable<SweepDiff['echoNotCompared']>[number]): string {
+  return entry.unsent === 'now' ? `ICMP not sent now, ${STATE_WORDS[entry.then]} then` : `ICMP not sent then, ${STATE_WORDS[entry.now]} now`;
+}
+
+function changeLines(diff: SweepDiff, hostOf: (ip: string) => HostResult | undefined = () => undefined): ChangeLine[] {
   const grouped = (what: ChangeLine['what'], entries: { ip: string; note?: string; brief?: string }[]): ChangeLine | undefined => {
     if (entries.length === 0) return undefined;
     const notes = new Map<string, { ips: string[]; brief?: string }>();
@@ -214,20 +246,32 @@ function changeLines(diff: SweepDiff): ChangeLine[] {
       groups: [...notes].map(([note, { ips, brief }]) => ({ runs: addressRuns(ips), ...(note ? { note } : {}), ...(brief ? { brief } : {}) })),
     };
   };
-  const now = (state: HostState, usual: HostState): string | undefined => (state === usual ? undefined : `now ${STATE_WORDS[state]}`);
+  // A host its agent sent no echo is said as such (`now TCP answered`), never "TCP only" for ICMP it was not asked.
+  const now = (ip: string, state: HostState, usual: HostState): string | undefined => {
+    const host = hostOf(ip);
+    const unsent = host !== undefined && echoNotSent(host) && host.state === state;
+    if (state === usual && !unsent) return undefined;
+    return `now ${unsent && host ? hostStateWords(host) : STATE_WORDS[state]}`;
+  };
   return [
-    grouped('appeared', diff.appeared.map(([ip, state]) => ({ ip, note: now(state, 'alive') }))),
-    grouped('went silent', diff.wentSilent.map(([ip, state]) => ({ ip, note: now(state, 'silent') }))),
+    grouped('appeared', diff.appeared.map(([ip, state]) => ({ ip, note: now(ip, state, 'alive') }))),
+    grouped('went silent', diff.wentSilent.map(([ip, state]) => ({ ip, note: now(ip, state, 'silent') }))),
     grouped('changed', diff.changed.map((c) => ({ ip: c.ip, note: changeWords(c), brief: changeWords(c, true) }))),
     grouped(
       'not compared',
-      (diff.notCompared ?? []).map((h) => ({ ip: h.ip, note: `answered on tcp:${h.ports.join(',')} then, not probed now` })),
+      [
+        ...(diff.notCompared ?? []).map((h) => ({ ip: h.ip, note: `answered on tcp:${h.ports.join(',')} then, not probed now` })),
+        ...(diff.echoNotCompared ?? []).map((h) => ({ ip: h.ip, note: echoNotComparedNote(h) })),
+      ],
     ),
   ].filter((line): line is ChangeLine => line !== undefined);
 }
 
 function countsOf(lines: readonly ChangeLine[], unchanged: number): string {
   const counted = lines.filter((l) => l.what !== 'not compared');
+  const notCompared = lines.find((l) => l.what === 'not compared')?.hosts ?? 0;
+  // Every host left uncompared (probed otherwise, or ICMP not sent by one sweep): that, not "no change in 0 hosts".
+  if (counted.length === 0 && unchanged === 0 && notCompared > 0) return `${formatCount(notCompared)} not compared`;
   if (counted.length === 0) return `no change in ${formatCount(unchanged)} host${unchanged === 1 ? '' : 's'}`;
   return counted.map((l) => `${formatCount(l.hosts)} ${l.what}`).join(' · ');
 }
@@ -254,9 +298,11 @@ function sinceTitle(since: string, now: Date): string {
 export function changesOutlines(report: AnyReport, now: Date): ChangesOutline[] {
   if (!isDistributed(report)) return [];
   const outlines: ChangesOutline[] = [];
+  const hosts = new Map(report.hosts.map((host) => [host.ip, host]));
+  const hostOf = (ip: string): HostResult | undefined => hosts.get(ip);
   if (report.changes) {
     const { since, diff, probedBefore } = report.changes;
-    const lines = changeLines(diff);
+    const lines = changeLines(diff, hostOf);
     const probed = probedNote(probedBefore, report);
     outlines.push({
       title: sinceTitle(since, now),
@@ -267,7 +313,7 @@ export function changesOutlines(report: AnyReport, now: Date): ChangesOutline[] 
   }
   if (report.baseline) {
     const { name, at, diff, probedBefore } = report.baseline;
-    const lines = changeLines(diff);
+    const lines = changeLines(diff, hostOf);
     const probed = probedNote(probedBefore, report);
     outlines.push({
       title: `Against baseline ${name}, ${clockTime(at, now)}`,
@@ -304,7 +350,9 @@ export function reportNotes(report: AnyReport, failuresShown = Infinity): string
     if (report.failures.length > failuresShown) notes.push(`and ${report.failures.length - failuresShown} more chunks failed`);
     if (report.notSaved) notes.push(`Not saved as baseline ${report.notSaved.name}: ${report.notSaved.reason}`);
   }
-  if (report.icmp.warning) notes.push(`Warning: ${report.icmp.warning}`);
+  const mixed = mixedIcmpNote(report);
+  if (mixed) notes.push(mixed);
+  if (report.icmp.warning) notes.push(`Warning${mixed ? ` from ${agentsWithoutIcmp(report).join(', ')}` : ''}: ${report.icmp.warning}`);
   return notes;
 }
 
@@ -347,7 +395,7 @@ function seenWords(disagreement: Disagreement, sweeper: string, said: boolean): 
   const groups = new Map<string, string[]>();
   for (const { vantage, host } of disagreement.views) {
     const parts: string[] = [];
-    if (states.size > 1 || differing.length === 0) parts.push(STATE_WORDS[host.state]);
+    if (states.size > 1 || differing.length === 0) parts.push(hostStateWords(host));
     for (const port of differing) parts.push(`${port} ${host.ports.find((p) => p.port === port)?.state ?? 'not probed'}`);
     if (said && host.reporter) parts.push(`(${reporterWords(host.reporter, host.ip, sweeper)})`);
     const words = parts.join(' ');
@@ -389,8 +437,8 @@ export function vantageOutline(report: AnyReport, said = false): VantageOutline 
 
 /** The first words of a report from several vantages: `1 seen differently · 253 silent`; of any other, its counts. */
 export function countsWords(report: AnyReport, outline = vantageOutline(report)): string {
-  if (!outline) return countsLine(shownSummary(report), report.icmp);
-  const agreed = countsLine(outline.agreed.summary);
+  if (!outline) return countsLine(shownSummary(report), report.icmp, unsentCounts(report));
+  const agreed = countsLine(outline.agreed.summary, undefined, unsentCounts(report, outline.agreed.hosts));
   if (outline.disagree === 0) return agreed;
   return `${formatCount(outline.disagree)} seen differently${outline.agreed.summary.total > 0 ? ` · ${agreed}` : ''}`;
 }

@@ -7,7 +7,7 @@ import { isDistributed } from '../core/report.js';
 import { describeResolverError, formatCount, formatDuration } from '../core/format.js';
 import type { ChangesOutline, FactLine, VantageOutline } from './outline.js';
 import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
-import { countsLine, finishedAt, icmpFooter, packetTotals, shownSummary, summaryLine, targetsWords } from './words.js';
+import { countsLine, finishedAt, packetTotals, reportIcmpFooter, shownSummary, summaryLine, targetsWords, unsentCounts } from './words.js';
 
 /** Wraps a list of items at `width` columns, each line indented. */
 function wrapList(items: readonly string[], indent: string, width = 100): string[] {
@@ -68,7 +68,7 @@ export function renderText(report: AnyReport): string {
   const vantages = vantageOutline(report, true);
   lines.push(
     `${[targetsWords(report.targets), ...fromWords(report)].join(' ')} — ` +
-      (vantages ? `${countsWords(report, vantages)} · ${formatDuration(report.durationMs)}` : summaryLine(shownSummary(report), report.durationMs, report.icmp)),
+      (vantages ? `${countsWords(report, vantages)} · ${formatDuration(report.durationMs)}` : summaryLine(shownSummary(report), report.durationMs, report.icmp, unsentCounts(report))),
   );
   // From several vantages: where they disagree comes first, then the hosts they all agree on.
   if (vantages) lines.push(...vantageText(report, vantages));
@@ -106,7 +106,7 @@ export function renderText(report: AnyReport): string {
       ` · echoes ${formatCount(totals.echoesSent)} sent, ` +
       `${formatCount(totals.echoesReceived)} received${loss}` +
       (totals.tcpAttempts > 0 ? ` · ${formatCount(totals.tcpAttempts)} TCP connects` : ''),
-    `  ${icmpFooter(report.icmp)}`,
+    `  ${reportIcmpFooter(report)}`,
   );
   if (isDistributed(report)) lines.push(...runLines(report));
   return lines.join('\n') + '\n';

@@ -3,7 +3,8 @@
  * times. Plain text: the terminal prints it as it is, Slack escapes it.
  */
 import type { AnyReport, HostResult, IcmpMode, IcmpStatus, PortResult, SweepReport, SweepSummary } from '../core/report.js';
-import { ALL_GROUPS, emptyCounts, icmpModeOf } from '../core/report.js';
+import { ALL_GROUPS, agentsWithoutIcmp, emptyCounts, icmpModeOf, isDistributed } from '../core/report.js';
+import { echoNotSent } from '../core/facts.js';
 import type { PortChange, ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
 import { formatCount, formatDuration } from '../core/format.js';
@@ -50,6 +51,78 @@ export function stateTitle(state: HostState, icmp?: IcmpStatus): string {
 export function stateWords(state: HostState, icmp?: IcmpStatus): string {
   if (icmp && icmpModeOf(icmp) === 'off') return WORDS_WITHOUT_ICMP[state] ?? STATE_WORDS[state];
   return STATE_WORDS[state];
+}
+
+/**
+ * A host's state in words (`TCP only`), as its own probes let it be said: a host no echo went to (its agent ran
+ * without ICMP, in a report whose other agents sent it) is `TCP answered` or `not probed by ICMP`.
+ */
+export function hostStateWords(host: HostResult, icmp?: IcmpStatus): string {
+  if (echoNotSent(host)) return WORDS_WITHOUT_ICMP[host.state] ?? STATE_WORDS[host.state];
+  return stateWords(host.state, icmp);
+}
+
+/** A host's state as a section would title it, as its own probes let it be said (`TCP answered; ICMP not sent`). */
+export function hostStateTitle(host: HostResult): string {
+  return (echoNotSent(host) ? TITLES_WITHOUT_ICMP[host.state] : undefined) ?? STATE_TITLES[host.state];
+}
+
+/** A state section's title when some of its hosts got an echo and some did not (their agents probed differently). */
+const MIXED_TITLES: Partial<Record<HostState, string>> = {
+  alive_tcp_only: 'TCP only: ICMP filtered, or not sent',
+  silent: 'Silent, or not probed by ICMP',
+};
+
+/**
+ * The title of a section of `hosts` in one state. A report whose agents all probed alike is titled by its ICMP mode
+ * (stateTitle); one whose agents differed (agentsWithoutIcmp), by its hosts: all without an echo, all with one, or
+ * both (MIXED_TITLES, each host's line then saying which).
+ */
+export function sectionTitle(state: HostState, hosts: readonly HostResult[], report: AnyReport): string {
+  if (agentsWithoutIcmp(report).length === 0) return stateTitle(state, report.icmp);
+  const unsent = hosts.filter(echoNotSent).length;
+  if (unsent === 0) return STATE_TITLES[state];
+  if (unsent === hosts.length) return TITLES_WITHOUT_ICMP[state] ?? STATE_TITLES[state];
+  return MIXED_TITLES[state] ?? STATE_TITLES[state];
+}
+
+/**
+ * In a report whose agents probed differently (some without ICMP), the hosts of each state no echo went to, for the
+ * counts (`1 TCP only · 2 TCP answered`); undefined for any other report, whose mode words every host alike.
+ */
+export function unsentCounts(report: AnyReport, hosts: readonly HostResult[] = report.hosts): Partial<Record<HostState, number>> | undefined {
+  if (agentsWithoutIcmp(report).length === 0) return undefined;
+  const counts: Partial<Record<HostState, number>> = {};
+  for (const host of hosts) {
+    if (!echoNotSent(host) || WORDS_WITHOUT_ICMP[host.state] === undefined) continue;
+    const state = shownState(host);
+    counts[state] = (counts[state] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * The ICMP part of a report's footer: its mode (`ICMP: raw socket`), or, when its agents differed, who ran without
+ * it: `ICMP: off on lab-b (TCP probes only), sent by the other agents`.
+ */
+export function reportIcmpFooter(report: AnyReport): string {
+  const without = agentsWithoutIcmp(report);
+  if (without.length === 0) return icmpFooter(report.icmp);
+  return `ICMP: off on ${without.join(', ')} (TCP probes only), sent by the other agents`;
+}
+
+/**
+ * What a report whose agents probed differently says first about ICMP: which agents sent none, and how their hosts
+ * are worded. Undefined for any other report.
+ */
+export function mixedIcmpNote(report: AnyReport): string | undefined {
+  const without = agentsWithoutIcmp(report);
+  if (without.length === 0 || !isDistributed(report)) return undefined;
+  const who = without.length === 1 ? `agent ${without[0] ?? ''}` : `agents ${without.join(', ')}`;
+  const others = [...new Set(report.chunks.filter((c) => c.icmpMode !== 'off').map((c) => c.agentId))].sort();
+  return (
+    `ICMP not sent by ${who} (TCP probes only): its hosts are said by what TCP answered; ${others.join(', ')} sent ICMP.`
+  );
 }
 
 /** How the sweep sent ICMP, for a report's footer: `ICMP: ping socket`. */
@@ -105,18 +178,21 @@ export function dropsWords(host: HostResult): string {
  * `12 alive · 3 TCP only · 1 prohibited · 238 silent`: only the states that occurred, in the states' order. `icmp`:
  * the report's, so that a sweep that sent no ICMP says `3 TCP answered · 251 not probed by ICMP`.
  */
-export function countsLine(summary: SweepSummary, icmp?: IcmpStatus): string {
+export function countsLine(summary: SweepSummary, icmp?: IcmpStatus, unsent?: Partial<Record<HostState, number>>): string {
   const parts: string[] = [];
   for (const state of Object.keys(STATE_WORDS) as HostState[]) {
-    const count = summary[state];
-    if (count > 0) parts.push(`${formatCount(count)} ${stateWords(state, icmp)}`);
+    // A report whose agents differed (unsentCounts): hosts no echo went to are counted in their own words.
+    const without = unsent?.[state] ?? 0;
+    const count = summary[state] - without;
+    if (count > 0) parts.push(`${formatCount(count)} ${unsent ? STATE_WORDS[state] : stateWords(state, icmp)}`);
+    if (without > 0) parts.push(`${formatCount(without)} ${WORDS_WITHOUT_ICMP[state] ?? STATE_WORDS[state]}`);
   }
   return parts.length > 0 ? parts.join(' · ') : 'no hosts';
 }
 
 /** `12 alive · 3 TCP only · 1 prohibited · 238 silent · 1.1 s`. */
-export function summaryLine(summary: SweepSummary, durationMs: number, icmp?: IcmpStatus): string {
-  return `${countsLine(summary, icmp)} · ${formatDuration(durationMs)}`;
+export function summaryLine(summary: SweepSummary, durationMs: number, icmp?: IcmpStatus, unsent?: Partial<Record<HostState, number>>): string {
+  return `${countsLine(summary, icmp, unsent)} · ${formatDuration(durationMs)}`;
 }
 
 /** Milliseconds as a person reads them: `0.37 ms`, `4.2 ms`, `15 ms`. */

@@ -108,8 +108,8 @@ describe('hostFact', () => {
     const fact = readFact('alive_tcp_only 22/closed 5432/open');
     assert.equal(fact.state, 'alive_tcp_only');
     assert.deepEqual([...fact.ports], [[22, 'closed'], [5432, 'open']]);
-    assert.deepEqual(readFact('prohibited'), { state: 'prohibited', ports: new Map() });
-    assert.deepEqual(readFact('nonsense 22/open x/y 80/bogus'), { state: 'silent', ports: new Map([[22, 'open']]) });
+    assert.deepEqual(readFact('prohibited'), { state: 'prohibited', ports: new Map(), echo: true });
+    assert.deepEqual(readFact('nonsense 22/open x/y 80/bogus'), { state: 'silent', ports: new Map([[22, 'open']]), echo: true });
   });
 
   it('tells the neighbour-lookup answers by their codes, not by their words', () => {

@@ -7,6 +7,7 @@ import { foldAddresses } from '../../core/ranges.js';
 import type { HostState } from '../../core/states.js';
 import { CALM_RUNS, FLAP_WINDOW, readSignature } from '../../core/watch.js';
 import type { HostChange } from '../../core/watch.js';
+import type { ReadFact } from '../../core/facts.js';
 import { formatEvery } from '../../core/watch-grammar.js';
 import type { UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
 import { escapeText } from '../../views/blocks.js';
@@ -24,14 +25,30 @@ function answers(state: HostState): boolean {
   return state === 'alive' || state === 'alive_tcp_only';
 }
 
-/** What happened to one host, without its address: `went silent`, `appeared`, `5432/tcp open → closed`. */
+/** A state as a signature lets it be said: a host its agent sent no ICMP echo answered TCP, it did not filter ICMP. */
+function stateWords(fact: ReadFact): string {
+  return !fact.echo && fact.state === 'alive_tcp_only' ? 'TCP answered (ICMP not sent)' : STATE_WORDS[fact.state];
+}
+
+/**
+ * What happened to one host, without its address: `went silent`, `appeared`, `5432/tcp open → closed`. A watch whose
+ * agent runs without ICMP says so: `appeared (TCP answered; ICMP not sent)`, and `stopped answering TCP (ICMP not
+ * sent)` rather than "went silent" for a host that was never pinged.
+ */
 export function changePhrase(from: string, to: string): string {
   const a = readSignature(from);
   const b = readSignature(to);
-  if (!answers(a.state) && answers(b.state)) return b.state === 'alive' ? 'appeared' : 'appeared (TCP only, ICMP filtered)';
-  if (answers(a.state) && !answers(b.state)) return b.state === 'silent' ? 'went silent' : `became ${STATE_WORDS[b.state]}`;
+  if (!answers(a.state) && answers(b.state)) {
+    if (b.state === 'alive') return 'appeared';
+    return b.echo ? 'appeared (TCP only, ICMP filtered)' : 'appeared (TCP answered; ICMP not sent)';
+  }
+  if (answers(a.state) && !answers(b.state)) {
+    // Silent is all a signature says of a host that answers nothing: if it was not pinged before, it is not now.
+    if (b.state === 'silent' && (!a.echo || !b.echo)) return 'stopped answering TCP (ICMP not sent)';
+    return b.state === 'silent' ? 'went silent' : `became ${STATE_WORDS[b.state]}`;
+  }
   const parts: string[] = [];
-  if (a.state !== b.state) parts.push(`${STATE_WORDS[a.state]} → ${STATE_WORDS[b.state]}`);
+  if (a.state !== b.state) parts.push(`${stateWords(a)} → ${stateWords(b)}`);
   const ports = [...new Set([...a.ports.keys(), ...b.ports.keys()])].sort((x, y) => x - y);
   for (const port of ports) {
     const before = a.ports.get(port);

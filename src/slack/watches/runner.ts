@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { agentHealth } from '../../core/agent-health.js';
 import { isZenSweepError } from '../../core/errors.js';
-import { shownSummary, summaryLine } from '../../views/words.js';
+import { shownSummary, summaryLine, unsentCounts } from '../../views/words.js';
 import { parseSweepText } from '../../core/grammar.js';
 import type { SweepRequest } from '../../core/request.js';
-import { compactHosts } from '../../core/diff.js';
-import { QUIET, adoptFacts, firstState, observeRun } from '../../core/watch.js';
+import { compactHosts, noEchoTo } from '../../core/diff.js';
+import { QUIET, adoptFacts, firstState, observeRun, runSignatures } from '../../core/watch.js';
 import { agreedObservation, newDissent } from '../../core/vantage.js';
 import type { VantageDissent } from '../../core/vantage.js';
 import { countsWords } from '../../views/outline.js';
@@ -319,13 +319,13 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     // leave 1,440 reports a day in Redis until they expire.
     await deps.results?.deleteReport(sweepId);
     deps.metrics?.sweep(report.cancelled ? 'cancelled' : 'finished');
-    const summary = report.vantages ? `${countsWords(report)} · ${formatDuration(report.durationMs)}` : summaryLine(shownSummary(report), report.durationMs);
+    const summary = report.vantages ? `${countsWords(report)} · ${formatDuration(report.durationMs)}` : summaryLine(shownSummary(report), report.durationMs, report.icmp, unsentCounts(report));
     if (report.cancelled) return finish('inconclusive', { sweepId, summary });
 
     // Only the hosts this run probed to a verdict, by their facts (as "what changed" compares them): a chunk that
     // failed, or a host whose probes were stopped unanswered, leaves its hosts as they were. With confirm:agents, a
     // host the vantages disagree on is taken as it was, and what one vantage alone saw is that vantage's own view.
-    let observed = new Map(compactHosts(report.hosts));
+    let observed = runSignatures(compactHosts(report.hosts), noEchoTo(report.hosts));
     let dissent: VantageDissent[] = [];
     if (watch.agents && report.vantages) {
       // Against the accepted states; at the first run, against the combined view (each host as best reached).

@@ -1,5 +1,5 @@
 import type { DiagReport } from '../../core/diag.js';
-import { describeDiagPort } from '../../core/diag.js';
+import { describeDiagPort, NO_ECHO_WORDS } from '../../core/diag.js';
 import { describeResolverError } from '../../core/format.js';
 import type { HostResult } from '../../core/report.js';
 import { formatRtt } from '../../core/stats.js';
@@ -52,7 +52,7 @@ export function resolutionLines(report: DiagReport): string[] {
 /** ping's own summary: `10 packets transmitted, 10 received, 0% packet loss` and `rtt min/avg/max/mdev = … ms`. */
 export function pingLines(host: HostResult): string[] {
   const { icmp } = host;
-  if (icmp.sent === 0) return ['no echo sent (ICMP needs root or CAP_NET_RAW)'];
+  if (icmp.sent === 0) return [NO_ECHO_WORDS];
   const lines = [`${icmp.sent} packets transmitted, ${icmp.received} received, ${icmp.lossPct}% packet loss`];
   if (icmp.rtt) lines.push(`rtt min/avg/max/mdev = ${formatRtt(icmp.rtt)} ms`);
   return lines;
@@ -87,7 +87,7 @@ export function renderDiagText(report: DiagReport): string {
   lines.push('', 'Name resolution', ...resolutionLines(report).map((line) => `  ${line}`));
   if (report.host) {
     const host = report.host;
-    lines.push('', `Ping (${host.icmp.sent} echoes)`, ...pingLines(host).map((line) => `  ${line}`));
+    lines.push('', host.icmp.sent === 0 ? 'Ping (no echo)' : `Ping (${host.icmp.sent} echoes)`, ...pingLines(host).map((line) => `  ${line}`));
     if (host.reporter && host.icmp.received === 0) lines.push(`  ${host.reporter.reason}, said ${host.reporter.address}`);
     lines.push('', 'TCP connects');
     for (const port of host.ports) lines.push(`  ${describeDiagPort(port)}${port.reporter ? `: ${port.reporter.reason}` : ''}`);

@@ -1,8 +1,8 @@
 import type { KnownBlock } from '@slack/types';
 import type { DiagReport } from '../../core/diag.js';
-import { describeDiagPort } from '../../core/diag.js';
+import { describeDiagPort, NO_ECHO_WORDS } from '../../core/diag.js';
 import { formatDuration } from '../../core/format.js';
-import { STATE_TITLES } from '../words.js';
+import { hostStateTitle } from '../words.js';
 import { describeMode } from '../../core/trace.js';
 import type { TracePath, TraceReport } from '../../core/trace.js';
 import { formatMs } from './text.js';
@@ -79,8 +79,8 @@ export function diagBlocks(report: DiagReport): KnownBlock[] {
   const host = report.host;
   if (host) {
     const rtt = host.icmp.rtt ? `, avg ${formatMs(host.icmp.rtt.avg)} ms` : '';
-    facts.push(`*Ping* ${host.icmp.received}/${host.icmp.sent} (${host.icmp.lossPct}% loss${rtt})`);
-    facts.push(`*State* ${STATE_TITLES[host.state]}`);
+    facts.push(host.icmp.sent === 0 ? `*Ping* ${escape(NO_ECHO_WORDS)}` : `*Ping* ${host.icmp.received}/${host.icmp.sent} (${host.icmp.lossPct}% loss${rtt})`);
+    facts.push(`*State* ${escape(hostStateTitle(host))}`);
     for (const port of host.ports) facts.push(`*TCP* ${describeDiagPort(port)}`);
   }
   if (report.pathMtu) facts.push(`*Path MTU* ${report.pathMtu.pathMtu ?? '?'} (interface ${report.pathMtu.interfaceMtu ?? '?'})${report.pathMtu.blackHole ? ' black hole' : ''}`);
