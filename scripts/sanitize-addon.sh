@@ -19,7 +19,8 @@ if [ ${#tests[@]} -eq 0 ]; then
   # a worker torn down mid-connect), and ping sockets, unprivileged in a namespace of their own (sweeps through the
   # sender thread and the event loop, the error queue's ICMP errors, IPv4 and IPv6: in child processes too).
   tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/engine.test.ts test/engine/icmp-stress.test.ts
-    test/engine/neighbours.test.ts test/engine/tcp-errqueue.test.ts test/engine/ping-socket.test.ts)
+    test/engine/neighbours.test.ts test/engine/tcp-errqueue.test.ts test/engine/ping-socket.test.ts
+    test/engine/probe-socket.test.ts)
 fi
 
 compiler="${CC:-gcc}"
@@ -45,7 +46,7 @@ mkdir -p "$out"
   -fsanitize=address,undefined -fno-sanitize-recover=all \
   -Wall -Wextra -Wno-unused-parameter -Werror \
   -DNAPI_VERSION=8 -DNODE_GYP_MODULE_NAME=icmp_socket -I"$headers" \
-  -o "$out/icmp_socket.node" native/icmp-socket/src/icmp_socket.c native/icmp-socket/src/tcp_connect.c -lpthread -lm
+  -o "$out/icmp_socket.node" native/icmp-socket/src/icmp_socket.c native/icmp-socket/src/tcp_connect.c native/icmp-socket/src/probe_socket.c -lpthread -lm
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -101,8 +101,25 @@ export type PathEnd =
   /** The sweeper could not send (no route). */
   | 'local';
 
+/**
+ * What a path's probes went through: raw sockets (root or CAP_NET_RAW), or without privilege a ping socket (ICMP,
+ * where net.ipv4.ping_group_range covers the process), a UDP socket (UDP) or the kernel's own connects (TCP), each
+ * reading the ICMP errors about its own probes from its error queue.
+ */
+export type TraceSockets = 'raw' | 'ping' | 'udp' | 'connect';
+
+/** How each is said after a path: `ICMP through a ping socket (no privilege)`. */
+export const TRACE_SOCKET_WORDS: Record<TraceSockets, string> = {
+  raw: 'a raw socket',
+  ping: 'a ping socket (no privilege)',
+  udp: 'a UDP socket (no privilege)',
+  connect: 'TCP connects (no privilege)',
+};
+
 export interface TracePath {
   mode: TraceMode;
+  /** What the probes went through; absent from reports made before it was recorded (raw sockets then). */
+  sockets?: TraceSockets;
   /** TCP port, or the UDP destination port. */
   port?: number;
   end: PathEnd;
