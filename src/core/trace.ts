@@ -152,6 +152,11 @@ export interface TraceReport {
   paths: TracePath[];
   /** What to conclude, in one line. */
   conclusion: string;
+  /**
+   * A mode auto could not run, and why: ICMP where the process has neither a raw socket nor a ping socket (TCP was
+   * traced alone).
+   */
+  warning?: string;
   /** Where it ran, when it ran on an agent. */
   agent?: { group: string; id: string };
 }

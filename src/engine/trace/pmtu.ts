@@ -86,7 +86,7 @@ function openEchoChannel(family: 4 | 6, identifier: number, setting: IcmpSetting
     if (!(error instanceof ProbeSocketUnavailableError)) throw error;
     throw new TraceUnavailableError(
       rawFailure ?? error,
-      `the path MTU search needs a raw socket (root or CAP_NET_RAW${rawFailure ? `: ${rawFailure.errno}` : ''}) or ${error.message}`,
+      `the path MTU search needs a raw socket (root or CAP_NET_RAW${rawFailure ? `; ${rawFailure.errno}` : ''}) or ${error.need}`,
     );
   }
   return {

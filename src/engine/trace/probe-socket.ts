@@ -15,13 +15,18 @@ export class ProbeSocketUnavailableError extends ZenSweepError {
     readonly errno: string,
     cause: unknown,
   ) {
-    super(
-      'probe_socket_unavailable',
-      protocol === 'icmp'
-        ? `no ping socket (${errno}): set net.ipv4.ping_group_range to cover this process's group, or run as root or with CAP_NET_RAW`
-        : `no UDP socket (${errno})`,
-      { cause },
-    );
+    super('probe_socket_unavailable', `cannot open ${ProbeSocketUnavailableError.needOf(protocol, errno)}`, { cause });
+  }
+
+  /** What was missing, as the end of a sentence: `a ping socket (EACCES: set net.ipv4.ping_group_range …)`. */
+  get need(): string {
+    return ProbeSocketUnavailableError.needOf(this.protocol, this.errno);
+  }
+
+  private static needOf(protocol: 'icmp' | 'udp', errno: string): string {
+    if (protocol === 'udp') return `a UDP socket (${errno})`;
+    const fix = errno === 'EACCES' ? `: set net.ipv4.ping_group_range to cover this process's group` : '';
+    return `a ping socket (${errno}${fix})`;
   }
 }
 

@@ -9,6 +9,7 @@ import type { IcmpSetting } from '../icmp/raw-transport.js';
 import { defaultResolver, resolveNames } from '../sweep.js';
 import type { NameResolver } from '../sweep.js';
 import { sourceAddressFor } from './endpoints.js';
+import { TraceUnavailableError } from './raw-socket.js';
 import { PathTracer } from './tracer.js';
 
 /** Reverse DNS: the names of an address. */
@@ -91,6 +92,7 @@ export async function runTrace(request: TraceRequest, deps: TraceDependencies = 
   const { address, family } = await resolveTarget(request.target, deps);
   const origin = await sourceAddressFor(address, family);
   const paths: TracePath[] = [];
+  let warning: string | undefined;
   if ('reporter' in origin) {
     const mode: TraceMode = options.mode === 'auto' ? 'icmp' : options.mode;
     paths.push({ mode, end: 'local', hops: [], reporter: origin.reporter, probes: 0, durationMs: 0 });
@@ -98,7 +100,15 @@ export async function runTrace(request: TraceRequest, deps: TraceDependencies = 
     const modes: TraceMode[] = options.mode === 'auto' ? ['icmp', 'tcp'] : [options.mode];
     const sockets = deps.sockets ?? icmpSetting(process.env);
     for (const mode of modes) {
-      const tracer = new PathTracer(address, family, origin.source, { ...options, mode, signal: deps.signal, sockets });
+      let tracer: PathTracer;
+      try {
+        tracer = new PathTracer(address, family, origin.source, { ...options, mode, signal: deps.signal, sockets });
+      } catch (error) {
+        // auto: no socket for ICMP (no raw socket, no ping socket) still leaves TCP, which needs no privilege.
+        if (!(error instanceof TraceUnavailableError) || options.mode !== 'auto' || mode !== 'icmp') throw error;
+        warning = `ICMP not traced: ${error.message}`;
+        continue;
+      }
       const path = await tracer.run();
       paths.push(path);
       if (path.end === 'reached' || path.end === 'local' || deps.signal?.aborted) break;
@@ -118,5 +128,6 @@ export async function runTrace(request: TraceRequest, deps: TraceDependencies = 
     conclusion: concludeTrace(paths, address),
   };
   if ('source' in origin) report.source = origin.source;
+  if (warning) report.warning = warning;
   return report;
 }

@@ -59,7 +59,7 @@ export interface TransportTarget {
   timeoutMs: number;
 }
 
-const IPPROTO_NAMES = { icmp: 'ICMP', udp: 'UDP', tcp: 'TCP' } as const;
+const TRACE_NAMES = { icmp: 'an ICMP trace', udp: 'a UDP trace', tcp: 'a TCP trace' } as const;
 
 /**
  * The transport for one path: raw sockets where permitted (ZENSWEEP_ICMP auto or raw), else (auto, ping or off) the
@@ -89,7 +89,7 @@ export function openTraceTransport(target: TransportTarget, setting: IcmpSetting
     if (!(error instanceof ProbeSocketUnavailableError)) throw error;
     throw new TraceUnavailableError(
       rawFailure ?? error,
-      `a ${IPPROTO_NAMES[target.mode]} trace needs a raw socket (root or CAP_NET_RAW${rawFailure ? `: ${rawFailure.errno}` : ''}) or ${error.message}`,
+      `${TRACE_NAMES[target.mode]} needs a raw socket (root or CAP_NET_RAW${rawFailure ? `; ${rawFailure.errno}` : ''}) or ${error.need}`,
     );
   }
 }

@@ -50,6 +50,7 @@ export function renderTraceText(report: TraceReport): string {
     report.conclusion,
     `Start ${report.startedAt} · ${formatDuration(report.durationMs)}`,
   ];
+  if (report.warning) lines.push(report.warning);
   for (const path of report.paths) lines.push('', ...renderPathText(path, report.address));
   return lines.join('\n') + '\n';
 }
