@@ -116,6 +116,13 @@ export const TRACE_SOCKET_WORDS: Record<TraceSockets, string> = {
   connect: 'TCP connects (no privilege)',
 };
 
+/** `ICMP through a ping socket (no privilege), TCP 443 through TCP connects (no privilege)`; '' for older reports. */
+export function describeSockets(paths: readonly TracePath[]): string {
+  return paths
+    .flatMap((path) => (path.sockets ? [`${describeMode(path)} through ${TRACE_SOCKET_WORDS[path.sockets]}`] : []))
+    .join(', ');
+}
+
 export interface TracePath {
   mode: TraceMode;
   /** What the probes went through; absent from reports made before it was recorded (raw sockets then). */
