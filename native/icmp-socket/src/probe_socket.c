@@ -13,7 +13,8 @@
  *    the path MTU the kernel has learnt, and the router's answer, not the kernel's cache, says what passes.
  *  - Each ICMP error also sets the socket's pending error (sk_err), which the next send or empty read would return
  *    instead of doing its work; a send clears it first (SO_ERROR) and, failing with it anyway (an error that came in
- *    between), once more: an errno that comes twice is the send's own (no route, EMSGSIZE over the interface MTU).
+ *    between), tries again (SEND_ATTEMPTS): an errno that comes every time is the send's own (no route, EMSGSIZE over
+ *    the interface MTU).
  *
  * One uv_poll per socket, readable: an error queued wakes it too (POLLERR). The JS side reads with `read` until it
  * returns undefined. Life and death as tcp_connect.c: every argument checked, the handle closed before the memory
@@ -47,6 +48,13 @@
 #ifndef IPV6_DONTFRAG
 #define IPV6_DONTFRAG 62
 #endif
+
+/*
+ * Sends tried at most per `send`: each failure with another errno than the buffers' may be the pending error of an
+ * ICMP error that came in since the last clear (errors come in at line rate on a busy path); the send's own errno
+ * (no route, EMSGSIZE) comes every time.
+ */
+#define SEND_ATTEMPTS 4
 
 typedef struct {
   napi_env env;
@@ -316,12 +324,12 @@ static napi_value send_method(napi_env env, napi_callback_info info) {
     error = EINVAL;
   } else {
     error = set_hops(s, hops == 0 ? -1 : (int)hops);
-    for (int attempt = 0; error == 0 && attempt < 2; attempt++) {
+    for (int attempt = 0; error == 0 && attempt < SEND_ATTEMPTS; attempt++) {
       clear_pending(s->fd);
       if (sendto(s->fd, data, length, 0, (const struct sockaddr *)&to, to_length) >= 0) break;
       error = errno;
-      /* EINTR or the pending error of an ICMP error that came in between: once more; EAGAIN is the caller's. */
-      if (attempt == 0 && error != EAGAIN && error != ENOBUFS) error = 0;
+      /* EINTR or the pending error of an ICMP error that came in between: again; EAGAIN and ENOBUFS are the caller's. */
+      if (attempt + 1 < SEND_ATTEMPTS && error != EAGAIN && error != ENOBUFS) error = 0;
       else break;
     }
   }
