@@ -106,10 +106,15 @@ for (const privilege of ['root', 'unprivileged'] as const) describe(`zensweep tr
     assert.match(report.conclusion, new RegExp(`no answer past hop 3 in ICMP: the path ends at ${a().hops.r3.v4.replace(/\./g, '\\.')}`));
   });
 
-  it('traces IPv6 the same way, and a name to its address', async () => {
+  it('traces IPv6 the same way in every mode, and a name to its address', async () => {
     const v6 = await trace([a().icmpFiltered.v6]);
     assert.deepEqual(hops(v6.paths[1]), [a().hops.r1.v6, '*', a().hops.r3.v6, a().icmpFiltered.v6]);
     assert.equal(v6.paths[0]?.lastAnswer?.address, a().hops.r3.v6);
+    for (const mode of ['icmp', 'udp', 'tcp:443']) {
+      const report = await trace([a().fragNeeded.v6, mode]);
+      assert.deepEqual(hops(report.paths[0]), [a().hops.r1.v6, '*', a().hops.r3.v6, a().fragNeeded.v6], `IPv6 ${mode}`);
+      assert.equal(report.paths[0]?.end, 'reached', `IPv6 ${mode}`);
+    }
     const named = await trace([a().names.icmpFiltered, 'udp']);
     assert.equal(named.address, a().icmpFiltered.v4, 'IPv4 first when a name has both');
     assert.equal(named.source, a().sweeper.v4);
