@@ -136,7 +136,7 @@ export class PathTracer {
   private send(ttl: number): void {
     const key = (this.keyBase + this.nextKey++) % KEY_SPACE;
     const probe: Probe = { ttl, round: this.round, sentAt: monotonicMs(), settled: false };
-    // Known before the send: an unprivileged transport may hear back before send returns (never from inside it).
+    // Recorded before the send, forgotten if it fails: an answer is matched by its key alone.
     this.probes.set(key, probe);
     const result = this.transport.send(key, ttl);
     if (result !== 'sent') {
