@@ -2,8 +2,8 @@
 # Builds the ICMP socket addon (native/icmp-socket: its ICMP sockets, its TCP connects and its probe sockets) with
 # AddressSanitizer and UndefinedBehaviorSanitizer into a build directory of its own (native/icmp-socket/build-sanitize;
 # the normal build is left as it is), then runs the addon's tests against that build, with the ASan runtime preloaded
-# into Node. Fails on a failed test and on any sanitizer report, wherever it was printed. Needs root (raw sockets), gcc and its libasan
-# (Debian: libasan8, with gcc).
+# into Node. Fails on a failed test and on any sanitizer report, wherever it was printed. Needs root (raw sockets),
+# gcc and its libasan (Debian: libasan8, with gcc).
 #
 #   scripts/sanitize-addon.sh              the addon's tests
 #   scripts/sanitize-addon.sh test/x.ts    these test files instead
