@@ -120,6 +120,6 @@ declare module '@zensweep/icmp-socket' {
     dontFragment(): number;
     close(): void;
   }
-  /** Probe sockets not yet freed, process-wide (for tests). */
-  export function probeSocketStats(): { sockets: number };
+  /** Probe sockets not yet freed, and those an environment's teardown closed, process-wide (for tests). */
+  export function probeSocketStats(): { sockets: number; teardowns: number };
 }

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type * as Addon from '@zensweep/icmp-socket';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { EVERY_GROUP, NO_GROUP, createPingNamespace } from '../support/ping-netns.js';
 import type { PingNamespace } from '../support/ping-netns.js';
@@ -111,20 +113,35 @@ describe('ProbeSocket: UDP on loopback', () => {
   }
 
   it('is closed by a worker\'s teardown, and every socket is freed', async () => {
-    const before = addon.probeSocketStats().sockets;
+    // The count is process-wide: this thread's own closed sockets are collected first, so only the worker's move it.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // Node API finalizers run after the collection (from an immediate): collect until the count holds still.
+    let settled = -1;
+    for (let i = 0; i < 20 && settled !== addon.probeSocketStats().sockets; i++) {
+      settled = addon.probeSocketStats().sockets;
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const before = addon.probeSocketStats();
+    // Each socket's port unreachable stays queued (the callback reads nothing): the worker ends with errors pending.
     const source = `
       const { parentPort, workerData } = require('node:worker_threads');
       const addon = require(workerData.addon);
       const sockets = [4, 6, 4].map((family) => new addon.ProbeSocket(family, 'udp', () => undefined));
-      for (const socket of sockets) socket.send(Buffer.alloc(8), sockets.indexOf(socket) === 1 ? '::1' : '127.0.0.1', 9, 1);
+      sockets.forEach((socket, i) => socket.send(Buffer.alloc(8), i === 1 ? '::1' : '127.0.0.1', 9, 1));
       parentPort.postMessage(addon.probeSocketStats().sockets);
       setInterval(() => undefined, 1000);
     `;
     const worker = new Worker(source, { eval: true, workerData: { addon: require.resolve('@zensweep/icmp-socket') } });
-    const open = await new Promise<number>((resolve, reject) => worker.once('message', resolve).once('error', reject));
-    assert.equal(open, before + 3);
-    await worker.terminate();
-    await until('the worker\'s sockets freed', () => addon.probeSocketStats().sockets === before, { timeoutMs: 5000 });
+    try {
+      const open = await new Promise<number>((resolve, reject) => worker.once('message', resolve).once('error', reject));
+      assert.equal(open, before.sockets + 3);
+    } finally {
+      await worker.terminate();
+    }
+    await until('the worker\'s sockets freed', () => addon.probeSocketStats().sockets === before.sockets, { timeoutMs: 5000 });
+    assert.equal(addon.probeSocketStats().teardowns, before.teardowns + 3, 'the teardown closed each one');
   });
 });
 

@@ -73,7 +73,7 @@ typedef struct {
   int holders;
 } probe_socket_t;
 
-static int live_probe_sockets;
+static int live_probe_sockets, probe_socket_teardowns;
 
 static void count(int delta) { __atomic_add_fetch(&live_probe_sockets, delta, __ATOMIC_SEQ_CST); }
 
@@ -228,6 +228,7 @@ static void close_socket(probe_socket_t *s) {
 static void on_teardown(napi_async_cleanup_hook_handle handle, void *argument) {
   probe_socket_t *s = argument;
   s->cleanup_hook = NULL;
+  __atomic_add_fetch(&probe_socket_teardowns, 1, __ATOMIC_SEQ_CST);
   bool waiting = s->handle_open;
   close_socket(s);
   if (!waiting) {
@@ -609,12 +610,15 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   return self;
 }
 
-/* probeSocketStats() → { sockets }: probe sockets not yet freed, process-wide (for tests). */
+/* probeSocketStats() → { sockets, teardowns }: sockets not yet freed, and those an environment's teardown closed (tests). */
 static napi_value stats(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
   CHECK(napi_create_object(env, &result));
-  if (!set_number(env, result, "sockets", __atomic_load_n(&live_probe_sockets, __ATOMIC_SEQ_CST))) return NULL;
+  if (!set_number(env, result, "sockets", __atomic_load_n(&live_probe_sockets, __ATOMIC_SEQ_CST)) ||
+      !set_number(env, result, "teardowns", __atomic_load_n(&probe_socket_teardowns, __ATOMIC_SEQ_CST))) {
+    return NULL;
+  }
   return result;
 }
 
