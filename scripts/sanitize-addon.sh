@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the ICMP socket addon (native/icmp-socket: its ICMP sockets and its TCP connects) with AddressSanitizer and
-# UndefinedBehaviorSanitizer into a build directory of its own (native/icmp-socket/build-sanitize; the normal build is
-# left as it is), then runs the addon's tests against that build, with the ASan runtime preloaded into Node. Fails on
-# a failed test and on any sanitizer report, wherever it was printed. Needs root (raw sockets), gcc and its libasan
-# (Debian: libasan8, with gcc).
+# Builds the ICMP socket addon (native/icmp-socket: its ICMP sockets, its TCP connects and its probe sockets) with
+# AddressSanitizer and UndefinedBehaviorSanitizer into a build directory of its own (native/icmp-socket/build-sanitize;
+# the normal build is left as it is), then runs the addon's tests against that build, with the ASan runtime preloaded
+# into Node. Fails on a failed test and on any sanitizer report, wherever it was printed. Needs root (raw sockets),
+# gcc and its libasan (Debian: libasan8, with gcc).
 #
 #   scripts/sanitize-addon.sh              the addon's tests
 #   scripts/sanitize-addon.sh test/x.ts    these test files instead
@@ -17,9 +17,12 @@ if [ ${#tests[@]} -eq 0 ]; then
   # every state (read in a child process, which inherits the sanitized build and the preload), its TCP connects
   # (tcp_connect.c: open, refused, unanswered, thousands at once, out of descriptors, every failure of their making,
   # a worker torn down mid-connect), and ping sockets, unprivileged in a namespace of their own (sweeps through the
-  # sender thread and the event loop, the error queue's ICMP errors, IPv4 and IPv6: in child processes too).
+  # sender thread and the event loop, the error queue's ICMP errors, IPv4 and IPv6: in child processes too), and
+  # the probe sockets of trace and mtu without privilege (probe_socket.c: every argument, UDP errors on loopback,
+  # ping sockets in a namespace, a worker's teardown).
   tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/engine.test.ts test/engine/icmp-stress.test.ts
-    test/engine/neighbours.test.ts test/engine/tcp-errqueue.test.ts test/engine/ping-socket.test.ts)
+    test/engine/neighbours.test.ts test/engine/tcp-errqueue.test.ts test/engine/ping-socket.test.ts
+    test/engine/probe-socket.test.ts)
 fi
 
 compiler="${CC:-gcc}"
@@ -45,7 +48,7 @@ mkdir -p "$out"
   -fsanitize=address,undefined -fno-sanitize-recover=all \
   -Wall -Wextra -Wno-unused-parameter -Werror \
   -DNAPI_VERSION=8 -DNODE_GYP_MODULE_NAME=icmp_socket -I"$headers" \
-  -o "$out/icmp_socket.node" native/icmp-socket/src/icmp_socket.c native/icmp-socket/src/tcp_connect.c -lpthread -lm
+  -o "$out/icmp_socket.node" native/icmp-socket/src/icmp_socket.c native/icmp-socket/src/tcp_connect.c native/icmp-socket/src/probe_socket.c -lpthread -lm
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

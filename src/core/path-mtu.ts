@@ -30,6 +30,11 @@ export interface PathMtuReport {
   fragNeeded?: { from: string; mtu: number };
   /** Sizes above pathMtu were lost without a word: a PMTU black hole. */
   blackHole: boolean;
+  /**
+   * What the echoes went through: a raw socket, or a ping socket (no privilege); absent from reports made before it
+   * was recorded (raw then).
+   */
+  socket?: 'raw' | 'ping';
   /** Every size tried, in the order tried. */
   probes: MtuProbe[];
   /** The search stopped at its time budget before it closed in on one size. */

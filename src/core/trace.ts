@@ -101,8 +101,32 @@ export type PathEnd =
   /** The sweeper could not send (no route). */
   | 'local';
 
+/**
+ * What a path's probes went through: raw sockets (root or CAP_NET_RAW), or without privilege a ping socket (ICMP,
+ * where net.ipv4.ping_group_range covers the process), a UDP socket (UDP) or the kernel's own connects (TCP), each
+ * reading the ICMP errors about its own probes from its error queue.
+ */
+export type TraceSockets = 'raw' | 'ping' | 'udp' | 'connect';
+
+/** How each is said after a path: `ICMP through a ping socket (no privilege)`. */
+export const TRACE_SOCKET_WORDS: Record<TraceSockets, string> = {
+  raw: 'a raw socket',
+  ping: 'a ping socket (no privilege)',
+  udp: 'a UDP socket (no privilege)',
+  connect: 'TCP connects (no privilege)',
+};
+
+/** `ICMP through a ping socket (no privilege), TCP 443 through TCP connects (no privilege)`; '' for older reports. */
+export function describeSockets(paths: readonly TracePath[]): string {
+  return paths
+    .flatMap((path) => (path.sockets ? [`${describeMode(path)} through ${TRACE_SOCKET_WORDS[path.sockets]}`] : []))
+    .join(', ');
+}
+
 export interface TracePath {
   mode: TraceMode;
+  /** What the probes went through; absent from reports made before it was recorded (raw sockets then). */
+  sockets?: TraceSockets;
   /** TCP port, or the UDP destination port. */
   port?: number;
   end: PathEnd;
@@ -135,6 +159,11 @@ export interface TraceReport {
   paths: TracePath[];
   /** What to conclude, in one line. */
   conclusion: string;
+  /**
+   * A mode auto could not run, and why: ICMP where the process has neither a raw socket nor a ping socket (TCP was
+   * traced alone).
+   */
+  warning?: string;
   /** Where it ran, when it ran on an agent. */
   agent?: { group: string; id: string };
 }

@@ -87,4 +87,39 @@ declare module '@zensweep/icmp-socket' {
   export function injectTcpFault(
     step: 'socket' | 'table' | 'attempt' | 'poll_init' | 'poll_start' | 'reference' | 'cleanup_hook' | 'wrap',
   ): void;
+  /** One datagram or error read from a ProbeSocket (probe_socket.c); its first `bytes` bytes are in the buffer given. */
+  export type ProbeRecord =
+    | { kind: 'data'; bytes: number; address: string; port: number }
+    | {
+        kind: 'icmp' | 'local';
+        bytes: number;
+        /** Where the datagram the error is about went. */
+        address: string;
+        port: number;
+        type: number;
+        code: number;
+        errno: number;
+        /** ee_info: the MTU of "fragmentation needed" / "packet too big" (and of a local EMSGSIZE). */
+        info: number;
+        /** Who sent the ICMP error ("" when the kernel did not say). */
+        offender: string;
+      };
+  /**
+   * A ping socket ('icmp') or a UDP socket with IP_RECVERR, for trace and path MTU without privilege (probe_socket.c).
+   * Throws an Error with `errno` when it cannot be opened (a ping socket: EACCES outside net.ipv4.ping_group_range).
+   */
+  export class ProbeSocket {
+    constructor(family: 4 | 6, protocol: 'icmp' | 'udp', onReadable: () => void);
+    /** 0, or the errno of the failed send. hops 0: the system's default, else 1 to 255; port 0 for a ping socket. */
+    send(packet: Buffer, address: string, port: number, hops: number): number;
+    /** The next datagram or error queued (errors first), or undefined. */
+    read(buffer: Buffer): ProbeRecord | undefined;
+    /** The local port bound (a ping socket's: its echo identifier), or -errno. port 0: the kernel's pick. */
+    bind(port: number): number;
+    /** Don't Fragment at any size up to the interface MTU (PMTUDISC_PROBE): 0, or the errno. */
+    dontFragment(): number;
+    close(): void;
+  }
+  /** Probe sockets not yet freed, and those an environment's teardown closed, process-wide (for tests). */
+  export function probeSocketStats(): { sockets: number; teardowns: number };
 }

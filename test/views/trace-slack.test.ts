@@ -49,4 +49,22 @@ describe('trace view for Slack', () => {
     for (const block of blocks) if (block.type === 'section') assert.ok((block.text?.text.length ?? 0) <= 3000);
     assert.ok(blocks.length <= 50);
   });
+  it('says what each path went through, and why a mode auto could not run, as the sweep footer says its ICMP mode', () => {
+    const report: TraceReport = {
+      target: '10.0.2.15',
+      address: '10.0.2.15',
+      family: 4,
+      options: DEFAULT_TRACE_OPTIONS,
+      startedAt: '2025-01-01T00:00:00.000Z',
+      durationMs: 900,
+      paths: [{ ...path([hop(1, '10.0.0.1'), hop(2, '10.0.2.15', { target: true })]), sockets: 'connect' }],
+      conclusion: 'TCP 443 reaches 10.0.2.15 in 2 hops: port open',
+      warning: 'ICMP not traced: an ICMP trace needs a raw socket (root or CAP_NET_RAW; EPERM) or a ping socket (EACCES)',
+    };
+    const text = JSON.stringify(traceBlocks(report));
+    assert.match(text, /3 probes per hop · TCP 443 through TCP connects \(no privilege\) · /);
+    assert.match(text, /port open\\nICMP not traced: an ICMP trace needs/);
+    const older = JSON.stringify(traceBlocks({ ...report, paths: [path([hop(1, '10.0.2.15', { target: true })])] }));
+    assert.match(older, /3 probes per hop · 900 ms/, 'a report made before the sockets were recorded says nothing of them');
+  });
 });

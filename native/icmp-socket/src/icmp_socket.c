@@ -62,6 +62,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "probe_socket.h"
 #include "tcp_connect.h"
 
 #ifndef SO_SNDBUFFORCE
@@ -1515,6 +1516,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "NEIGHBOUR_BYTES", constant));
   /* TCP connects with their own error queues (tcp_connect.c). */
   CHECK(register_tcp_connect(env, exports));
+  /* Ping and UDP probe sockets for trace and path MTU without privilege (probe_socket.c). */
+  CHECK(register_probe_socket(env, exports));
   return exports;
 }
 

@@ -1,11 +1,14 @@
+import { icmpSetting } from '../../config.js';
 import { diagnoseIcmpError } from '../../core/diagnosis.js';
 import { concludePathMtu } from '../../core/path-mtu.js';
 import type { MtuProbe, PathMtuReport } from '../../core/path-mtu.js';
 import { monotonicMs } from '../clock.js';
 import { interfaceMtu, routeTo } from '../diag/kernel-tables.js';
+import type { IcmpSetting } from '../icmp/raw-transport.js';
 import { randomBits } from '../random.js';
 import { decodeTraceIcmp, echoRequest } from './packets.js';
-import { RawProbeSocket } from './raw-socket.js';
+import { DatagramProbeSocket, ProbeSocketUnavailableError } from './probe-socket.js';
+import { RawProbeSocket, TraceUnavailableError } from './raw-socket.js';
 
 export interface PathMtuOptions {
   /** Longest wait for one round of sizes, in milliseconds; default 1000. */
@@ -15,6 +18,83 @@ export interface PathMtuOptions {
   /** Echoes per size in a round (one lost echo is not a verdict); default 2. */
   tries?: number;
   signal?: AbortSignal;
+  /**
+   * Which socket (ZENSWEEP_ICMP, read from the environment when absent): auto (a raw socket where permitted, else a
+   * ping socket), raw, ping or off (a ping socket).
+   */
+  sockets?: IcmpSetting;
+}
+
+/** What came back for echo `sequence`: its reply, or an ICMP error about it (with the MTU a router gave). */
+type EchoEvent =
+  | { kind: 'reply'; sequence: number; from: string }
+  | { kind: 'error'; sequence: number; destination: string; type: number; code: number; mtu?: number; from: string };
+
+interface EchoChannel {
+  readonly socket: 'raw' | 'ping';
+  setDontFragment(): void;
+  send(packet: Buffer, address: string): 'sent' | { errno: string };
+  close(): void;
+}
+
+/**
+ * Raw ICMP (the identifier is ours, every ICMP error of the host read and matched on it), or a ping socket: the
+ * kernel writes its own identifier and hands it only its own replies, and the errors about its own echoes on its
+ * error queue, "fragmentation needed" / "packet too big" with the router's MTU (ee_info).
+ */
+function openEchoChannel(family: 4 | 6, identifier: number, setting: IcmpSetting, onEvent: (event: EchoEvent) => void): EchoChannel {
+  let rawFailure: TraceUnavailableError | undefined;
+  if (setting === 'auto' || setting === 'raw') {
+    try {
+      const raw = new RawProbeSocket(family, 'icmp', (packet, from) => {
+        const message = decodeTraceIcmp(family, packet);
+        if (!message) return;
+        if (message.kind === 'echo-reply') {
+          if (message.identifier === identifier) onEvent({ kind: 'reply', sequence: message.sequence, from });
+        } else if (message.quoted.protocol === 'icmp' && message.quoted.identifier === identifier) {
+          const { type, code, mtu } = message;
+          const event: EchoEvent = { kind: 'error', sequence: message.quoted.sequence, destination: message.quoted.destination, type, code, from };
+          onEvent(mtu === undefined ? event : { ...event, mtu });
+        }
+      });
+      return {
+        socket: 'raw',
+        setDontFragment: () => raw.setDontFragment(),
+        send: (packet, address) => raw.send(packet, address),
+        close: () => raw.close(),
+      };
+    } catch (error) {
+      if (!(error instanceof TraceUnavailableError) || setting === 'raw') throw error;
+      rawFailure = error;
+    }
+  }
+  const reply = family === 4 ? 0 : 129;
+  let ping: DatagramProbeSocket;
+  try {
+    ping = new DatagramProbeSocket(family, 'icmp', (record, bytes) => {
+      if (bytes.length < 8) return;
+      const sequence = bytes.readUInt16BE(6);
+      if (record.kind === 'data') {
+        if (bytes[0] === reply) onEvent({ kind: 'reply', sequence, from: record.address });
+      } else if (record.kind === 'icmp' && record.offender) {
+        const tooBig = family === 4 ? record.type === 3 && record.code === 4 : record.type === 2;
+        const event: EchoEvent = { kind: 'error', sequence, destination: record.address, type: record.type, code: record.code, from: record.offender };
+        onEvent(tooBig ? { ...event, mtu: record.info } : event);
+      }
+    });
+  } catch (error) {
+    if (!(error instanceof ProbeSocketUnavailableError)) throw error;
+    throw new TraceUnavailableError(
+      rawFailure ?? error,
+      `the path MTU search needs a raw socket (root or CAP_NET_RAW${rawFailure ? `; ${rawFailure.errno}` : ''}) or ${error.need}`,
+    );
+  }
+  return {
+    socket: 'ping',
+    setDontFragment: () => ping.setDontFragment(),
+    send: (packet, address) => ping.send(packet, address, 0, 0),
+    close: () => ping.close(),
+  };
 }
 
 /** The sizes the issue names first: Ethernet, a jumbo frame under 9000, AWS's 9001; plus the interface's own. */
@@ -68,26 +148,23 @@ export async function findPathMtu(address: string, family: 4 | 6, options: PathM
     results.set(size, probe);
     roundDone?.();
   };
-  const socket = new RawProbeSocket(family, 'icmp', (packet, from) => {
-    const message = decodeTraceIcmp(family, packet);
-    if (!message) return;
-    const sequence = message.kind === 'echo-reply' ? message.sequence : message.quoted.protocol === 'icmp' ? message.quoted.sequence : -1;
-    const identity = message.kind === 'echo-reply' ? message.identifier : message.quoted.protocol === 'icmp' ? message.quoted.identifier : -1;
-    const sent = pending.get(sequence);
-    if (identity !== identifier || !sent) return;
-    if (message.kind === 'echo-reply') {
-      if (from !== address) return;
+  const socket = openEchoChannel(family, identifier, options.sockets ?? icmpSetting(process.env), (event) => {
+    const sent = pending.get(event.sequence);
+    if (!sent) return;
+    if (event.kind === 'reply') {
+      if (event.from !== address) return;
       fastestPass = Math.min(fastestPass ?? Infinity, monotonicMs() - sent.sentAt);
       if (!sent.pacer) settle(sent.size, { size: sent.size, outcome: 'passed' });
       else roundDone?.();
-    } else if (message.quoted.destination === address && !sent.pacer) {
-      const tooBig = family === 4 ? message.type === 3 && message.code === 4 : message.type === 2;
+    } else if (event.destination === address && !sent.pacer) {
+      const { type, code, from } = event;
+      const tooBig = family === 4 ? type === 3 && code === 4 : type === 2;
       if (tooBig) {
-        const mtu = message.mtu ?? 0;
+        const mtu = event.mtu ?? 0;
         fragNeeded ??= { from, mtu };
         settle(sent.size, { size: sent.size, outcome: 'too-big', mtu, from });
-      } else if (family === 4 ? message.type === 3 : message.type === 1) {
-        settle(sent.size, { size: sent.size, outcome: 'refused', from, errno: diagnoseIcmpError(family, message.type, message.code, from).reason });
+      } else if (family === 4 ? type === 3 : type === 1) {
+        settle(sent.size, { size: sent.size, outcome: 'refused', from, errno: diagnoseIcmpError(family, type, code, from).reason });
       }
     }
   });
@@ -179,6 +256,7 @@ export async function findPathMtu(address: string, family: 4 | 6, options: PathM
     address,
     family,
     blackHole: pathMtu !== undefined && failedAt?.outcome === 'silent',
+    socket: socket.socket,
     probes,
     incomplete,
     durationMs: Math.round((monotonicMs() - started) * 10) / 10,

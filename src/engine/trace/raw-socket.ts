@@ -24,14 +24,22 @@ const PMTUDISC_PROBE = 3;
 
 export type ProbeProtocol = 'icmp' | 'tcp' | 'udp';
 
-/** A trace or path MTU probe cannot be sent: the process lacks root or CAP_NET_RAW. */
+/**
+ * A trace or path MTU probe cannot be sent: no raw socket (root or CAP_NET_RAW), and, where one was tried, no socket
+ * without privilege either (`message` then says both).
+ */
 export class TraceUnavailableError extends ZenSweepError {
-  constructor(cause: unknown) {
+  /** Why the raw socket could not be opened (EPERM). */
+  readonly errno: string;
+
+  constructor(cause: unknown, message?: string) {
+    const errno = cause instanceof TraceUnavailableError ? cause.errno : errnoOf(cause);
     super(
       'trace_unavailable',
-      `trace and path MTU probes need raw sockets: run as root or with CAP_NET_RAW (docker: cap_add: [NET_RAW]) (${errnoOf(cause)})`,
+      message ?? `trace and path MTU probes need raw sockets: run as root or with CAP_NET_RAW (docker: cap_add: [NET_RAW]) (${errno})`,
       { cause },
     );
+    this.errno = errno;
   }
 }
 

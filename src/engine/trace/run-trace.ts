@@ -1,12 +1,15 @@
+import { icmpSetting } from '../../config.js';
 import { InvalidTargetError, OutOfScopeError } from '../../core/errors.js';
 import type { Scope } from '../../core/scope.js';
 import { addressToBigInt } from '../../core/targets.js';
 import { concludeTrace } from '../../core/trace.js';
 import type { TraceMode, TracePath, TraceReport, TraceRequest } from '../../core/trace.js';
 import { dnsModule } from '../builtins.js';
+import type { IcmpSetting } from '../icmp/raw-transport.js';
 import { defaultResolver, resolveNames } from '../sweep.js';
 import type { NameResolver } from '../sweep.js';
 import { sourceAddressFor } from './endpoints.js';
+import { TraceUnavailableError } from './raw-socket.js';
 import { PathTracer } from './tracer.js';
 
 /** Reverse DNS: the names of an address. */
@@ -24,6 +27,11 @@ export interface TraceDependencies {
   requesterScope?: Scope;
   /** Time allowed to resolve the name, and each reverse lookup, in milliseconds; default 5000. */
   resolveTimeoutMs?: number;
+  /**
+   * Which sockets the probes go through (ZENSWEEP_ICMP, read from the environment when absent): auto (raw where
+   * permitted, else without privilege), raw, ping or off (without privilege: see transports.ts).
+   */
+  sockets?: IcmpSetting;
 }
 
 /** The target's address: itself, or its name's first address where the probes run. */
@@ -84,13 +92,23 @@ export async function runTrace(request: TraceRequest, deps: TraceDependencies = 
   const { address, family } = await resolveTarget(request.target, deps);
   const origin = await sourceAddressFor(address, family);
   const paths: TracePath[] = [];
+  let warning: string | undefined;
   if ('reporter' in origin) {
     const mode: TraceMode = options.mode === 'auto' ? 'icmp' : options.mode;
     paths.push({ mode, end: 'local', hops: [], reporter: origin.reporter, probes: 0, durationMs: 0 });
   } else {
     const modes: TraceMode[] = options.mode === 'auto' ? ['icmp', 'tcp'] : [options.mode];
+    const sockets = deps.sockets ?? icmpSetting(process.env);
     for (const mode of modes) {
-      const tracer = new PathTracer(address, family, origin.source, { ...options, mode, signal: deps.signal });
+      let tracer: PathTracer;
+      try {
+        tracer = new PathTracer(address, family, origin.source, { ...options, mode, signal: deps.signal, sockets });
+      } catch (error) {
+        // auto: no socket for ICMP (no raw socket, no ping socket) still leaves TCP, which needs no privilege.
+        if (!(error instanceof TraceUnavailableError) || options.mode !== 'auto' || mode !== 'icmp') throw error;
+        warning = `ICMP not traced: ${error.message}`;
+        continue;
+      }
       const path = await tracer.run();
       paths.push(path);
       if (path.end === 'reached' || path.end === 'local' || deps.signal?.aborted) break;
@@ -110,5 +128,6 @@ export async function runTrace(request: TraceRequest, deps: TraceDependencies = 
     conclusion: concludeTrace(paths, address),
   };
   if ('source' in origin) report.source = origin.source;
+  if (warning) report.warning = warning;
   return report;
 }

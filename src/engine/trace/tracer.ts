@@ -4,18 +4,9 @@ import { lossPercent, rttStats } from '../../core/stats.js';
 import type { HopResponder, TraceHop, TraceMode, TracePath } from '../../core/trace.js';
 import { monotonicMs } from '../clock.js';
 import { randomBits } from '../random.js';
-import { freeSourcePort } from './endpoints.js';
-import {
-  TRACEROUTE_UDP_PORT,
-  decodeTcpSegment,
-  decodeTraceIcmp,
-  echoRequest,
-  tcpSyn,
-  udpChecksumFor,
-  udpProbe,
-} from './packets.js';
-import type { TraceIcmp } from './packets.js';
-import { RawProbeSocket } from './raw-socket.js';
+import type { IcmpSetting } from '../icmp/raw-transport.js';
+import { openTraceTransport } from './transports.js';
+import type { ProbeEvent, TraceTransport } from './transports.js';
 
 /** What a probe came to. */
 type Answer =
@@ -47,6 +38,11 @@ export interface PathTraceOptions {
   maxHops: number;
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Which sockets (ZENSWEEP_ICMP), default auto: raw where permitted, else without privilege (a ping socket, a UDP
+   * socket, connects: transports.ts); raw: raw only; ping or off: without privilege.
+   */
+  sockets?: IcmpSetting;
 }
 
 /**
@@ -76,14 +72,8 @@ const KEY_SPACE = 0xfffe;
  */
 export class PathTracer {
   private readonly probes = new Map<number, Probe>();
-  private readonly sockets: RawProbeSocket[] = [];
-  private readonly icmp: RawProbeSocket;
-  private readonly sender: RawProbeSocket;
-  private readonly identifier = randomBits(16);
+  private readonly transport: TraceTransport;
   private readonly keyBase = randomBits(16);
-  private readonly sequenceBase = randomBits(32);
-  private readonly sourcePort: number;
-  private readonly destinationPort: number;
   private nextKey = 0;
   private round = -1;
   private roundStartedAt = 0;
@@ -92,24 +82,19 @@ export class PathTracer {
   private localError: Reporter | undefined;
   private finish: (() => void) | undefined;
 
+  /** @throws TraceUnavailableError when no socket of the mode may be opened (see openTraceTransport). */
   constructor(
     private readonly address: string,
     private readonly family: 4 | 6,
-    /** The probes' source address: TCP and UDP checksums cover it. */
-    private readonly source: string,
+    /** The probes' source address: raw TCP and UDP checksums cover it. */
+    source: string,
     private readonly options: PathTraceOptions,
   ) {
-    try {
-      this.icmp = this.open('icmp', (packet, from) => this.onIcmp(packet, from));
-      if (options.mode === 'tcp') this.sender = this.open('tcp', (packet, from) => this.onTcp(packet, from));
-      else if (options.mode === 'udp') this.sender = this.open('udp');
-      else this.sender = this.icmp;
-    } catch (error) {
-      this.close();
-      throw error;
-    }
-    this.sourcePort = options.mode === 'icmp' ? 0 : freeSourcePort(options.mode);
-    this.destinationPort = options.mode === 'tcp' ? options.port : TRACEROUTE_UDP_PORT;
+    this.transport = openTraceTransport(
+      { address, family, source, mode: options.mode, port: options.port, timeoutMs: options.timeoutMs },
+      options.sockets ?? 'auto',
+      (event) => this.onEvent(event),
+    );
   }
 
   async run(): Promise<TracePath> {
@@ -134,14 +119,8 @@ export class PathTracer {
     return this.result(monotonicMs() - started);
   }
 
-  private open(protocol: 'icmp' | 'tcp' | 'udp', onPacket?: (packet: Buffer, from: string) => void): RawProbeSocket {
-    const socket = new RawProbeSocket(this.family, protocol, onPacket);
-    this.sockets.push(socket);
-    return socket;
-  }
-
   private close(): void {
-    for (const socket of this.sockets) socket.close();
+    this.transport.close();
   }
 
   private get horizon(): number {
@@ -156,75 +135,40 @@ export class PathTracer {
 
   private send(ttl: number): void {
     const key = (this.keyBase + this.nextKey++) % KEY_SPACE;
-    let packet: Buffer;
-    switch (this.options.mode) {
-      case 'icmp':
-        packet = echoRequest(this.family, this.identifier, key);
-        break;
-      case 'udp':
-        packet = udpProbe(this.source, this.address, this.sourcePort, this.destinationPort, udpChecksumFor(key));
-        break;
-      case 'tcp':
-        packet = tcpSyn(this.source, this.address, this.sourcePort, this.destinationPort, this.sequenceBase + key, 1460);
-        break;
-    }
-    this.sender.setHopLimit(ttl);
     const probe: Probe = { ttl, round: this.round, sentAt: monotonicMs(), settled: false };
-    const result = this.sender.send(packet, this.address);
-    if (result !== 'sent') {
-      this.localError = diagnoseLocalError(result.errno);
-      return;
-    }
+    // Recorded before the send, forgotten if it fails: an answer is matched by its key alone.
     this.probes.set(key, probe);
+    const result = this.transport.send(key, ttl);
+    if (result !== 'sent') {
+      this.probes.delete(key);
+      this.localError = diagnoseLocalError(result.errno);
+    }
   }
 
-  private onIcmp(packet: Buffer, from: string): void {
-    const message = decodeTraceIcmp(this.family, packet);
-    if (!message) return;
-    if (message.kind === 'echo-reply') {
-      if (this.options.mode === 'icmp' && message.identifier === this.identifier && from === this.address) {
-        this.answer(message.sequence, 'target', from);
-      }
-      return;
+  /** What came back for one of this path's probes: the host, a hop, or a refusal that ends the path. */
+  private onEvent(event: ProbeEvent): void {
+    switch (event.kind) {
+      case 'reply':
+        if (this.options.mode === 'icmp' && event.from === this.address) this.answer(event.key, 'target', event.from);
+        return;
+      case 'tcp':
+        if (event.from === this.address) this.answer(event.key, 'target', event.from, undefined, event.state);
+        return;
+      case 'icmp':
+        break;
     }
-    const key = this.keyOf(message);
-    if (key === undefined) return;
-    const timeExceeded = this.family === 4 ? message.type === 11 : message.type === 3;
+    const { key, type, code, from } = event;
+    const timeExceeded = this.family === 4 ? type === 11 : type === 3;
     if (timeExceeded) {
       this.answer(key, 'hop', from);
       return;
     }
-    const portUnreachable = this.family === 4 ? message.type === 3 && message.code === 3 : message.type === 1 && message.code === 4;
+    const portUnreachable = this.family === 4 ? type === 3 && code === 3 : type === 1 && code === 4;
     if (this.options.mode === 'udp' && portUnreachable && from === this.address) {
       this.answer(key, 'target', from);
       return;
     }
-    this.answer(key, 'refused', from, diagnoseIcmpError(this.family, message.type, message.code, from));
-  }
-
-  /** The key of the probe an ICMP error quotes, if it is one of ours. */
-  private keyOf(message: Extract<TraceIcmp, { kind: 'error' }>): number | undefined {
-    const quoted = message.quoted;
-    if (quoted.destination !== this.address || quoted.protocol !== this.options.mode) return undefined;
-    switch (quoted.protocol) {
-      case 'icmp':
-        return quoted.identifier === this.identifier ? quoted.sequence : undefined;
-      case 'udp':
-        if (quoted.sourcePort !== this.sourcePort || quoted.destinationPort !== this.destinationPort) return undefined;
-        return (quoted.checksum - 1 + KEY_SPACE) % KEY_SPACE;
-      case 'tcp':
-        if (quoted.sourcePort !== this.sourcePort || quoted.destinationPort !== this.destinationPort) return undefined;
-        return (quoted.sequence - this.sequenceBase) >>> 0;
-    }
-  }
-
-  private onTcp(packet: Buffer, from: string): void {
-    if (from !== this.address) return;
-    const segment = decodeTcpSegment(this.family, packet);
-    if (!segment || segment.sourcePort !== this.destinationPort || segment.destinationPort !== this.sourcePort) return;
-    if (!segment.rst && !(segment.syn && segment.ack)) return;
-    const key = (segment.acknowledgment - 1 - this.sequenceBase) >>> 0;
-    this.answer(key, 'target', from, undefined, segment.rst ? 'closed' : 'open');
+    this.answer(key, 'refused', from, diagnoseIcmpError(this.family, type, code, from));
   }
 
   private answer(key: number, answer: Answer, from: string, reporter?: Reporter, tcpState?: 'open' | 'closed'): void {
@@ -287,7 +231,8 @@ export class PathTracer {
     const mode = this.options.mode;
     const base = {
       mode,
-      ...(mode === 'icmp' ? {} : { port: this.destinationPort }),
+      sockets: this.transport.sockets,
+      ...(mode === 'icmp' ? {} : { port: this.transport.destinationPort }),
       probes: this.probes.size,
       durationMs: Math.round(durationMs * 10) / 10,
     };

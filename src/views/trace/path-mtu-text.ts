@@ -1,4 +1,5 @@
 import type { MtuProbe, PathMtuReport } from '../../core/path-mtu.js';
+import { ICMP_FOOTER } from '../words.js';
 
 /** `1500 passed`, `8500 fragmentation needed (MTU 1400) from 198.19.3.3`, `8500 no answer`. */
 export function describeMtuProbe(probe: MtuProbe, family: 4 | 6): string {
@@ -33,7 +34,9 @@ export function describeMtuSearch(report: PathMtuReport, firstRound = 5): string
 
 /** The path MTU in two lines: the conclusion, then the sizes tried (Don't Fragment set). */
 export function renderPathMtuLines(report: PathMtuReport): string[] {
-  return [`Path MTU to ${report.address}: ${report.conclusion}`, `  sizes tried (bytes, DF set): ${describeMtuSearch(report)}`];
+  const lines = [`Path MTU to ${report.address}: ${report.conclusion}`, `  sizes tried (bytes, DF set): ${describeMtuSearch(report)}`];
+  if (report.socket) lines.push(`  ${ICMP_FOOTER[report.socket]}`);
+  return lines;
 }
 
 export function renderPathMtuText(report: PathMtuReport): string {

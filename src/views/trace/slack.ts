@@ -3,7 +3,7 @@ import type { DiagReport } from '../../core/diag.js';
 import { describeDiagPort, NO_ECHO_WORDS } from '../../core/diag.js';
 import { formatDuration } from '../../core/format.js';
 import { hostStateTitle } from '../words.js';
-import { describeMode } from '../../core/trace.js';
+import { describeMode, describeSockets } from '../../core/trace.js';
 import type { TracePath, TraceReport } from '../../core/trace.js';
 import { formatMs } from './text.js';
 
@@ -58,9 +58,13 @@ function where(report: { agent?: { group: string; id: string } }): string {
 export function traceBlocks(report: TraceReport): KnownBlock[] {
   const title = report.target === report.address ? report.address : `${report.target} (${report.address})`;
   return [
-    section(`*Trace to ${escape(title)}*${where(report)}\n${escape(report.conclusion)}`),
+    section(`*Trace to ${escape(title)}*${where(report)}\n${escape(report.conclusion)}${report.warning ? `\n${escape(report.warning)}` : ''}`),
     ...report.paths.flatMap(pathBlocks),
-    context(`${report.options.count} probes per hop · ${formatDuration(report.durationMs)} · ${report.startedAt} · full report in the file`),
+    context(
+      [`${report.options.count} probes per hop`, describeSockets(report.paths), formatDuration(report.durationMs), report.startedAt, 'full report in the file']
+        .filter((part) => part !== '')
+        .join(' · '),
+    ),
   ];
 }
 

@@ -1,5 +1,5 @@
 import { formatDuration } from '../../core/format.js';
-import { describeMode, describePath } from '../../core/trace.js';
+import { TRACE_SOCKET_WORDS, describeMode, describePath } from '../../core/trace.js';
 import type { TraceHop, TracePath, TraceReport } from '../../core/trace.js';
 
 /** Milliseconds as mtr prints them, with one more decimal below 10 ms (a LAN hop is a tenth of a millisecond). */
@@ -37,6 +37,8 @@ export function renderPathText(path: TracePath, address: string): string[] {
     lines.push(`${String(hop.ttl).padStart(3)}.|-- ${label.padEnd(width)}${numbers}${note ? `   ${note}` : ''}`.trimEnd());
   }
   if (path.hops.length === 0) lines.push(`  ${describePath(path, address)}`);
+  // Said as the sweep report's footer says its ICMP mode: what a reader of an unprivileged trace must know.
+  if (path.sockets) lines.push(`  ${describeMode(path)} through ${TRACE_SOCKET_WORDS[path.sockets]}`);
   return lines;
 }
 
@@ -48,6 +50,7 @@ export function renderTraceText(report: TraceReport): string {
     report.conclusion,
     `Start ${report.startedAt} · ${formatDuration(report.durationMs)}`,
   ];
+  if (report.warning) lines.push(report.warning);
   for (const path of report.paths) lines.push('', ...renderPathText(path, report.address));
   return lines.join('\n') + '\n';
 }
