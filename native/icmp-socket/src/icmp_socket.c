@@ -64,6 +64,8 @@
 
 #include "probe_socket.h"
 #include "tcp_connect.h"
+#define ADDON_PART "icmp-socket"
+#include "napi_checks.h"
 
 #ifndef SO_SNDBUFFORCE
 #define SO_SNDBUFFORCE 32
@@ -195,16 +197,6 @@ static bool fault(enum fault which) {
 }
 
 /* ---- small helpers ---------------------------------------------------------------------------------------------- */
-
-#define CHECK(call)                                                                                                   \
-  do {                                                                                                                \
-    if ((call) != napi_ok) {                                                                                          \
-      bool pending_ = false;                                                                                          \
-      napi_is_exception_pending(env, &pending_);                                                                      \
-      if (!pending_) napi_throw_error(env, NULL, "icmp-socket: " #call " failed");                                    \
-      return NULL;                                                                                                    \
-    }                                                                                                                 \
-  } while (0)
 
 /* A lock, a wait or a join that fails is a bug of this file (EINVAL, EDEADLK): nothing sensible can follow. */
 static void must(int result, const char *what) {
@@ -642,39 +634,6 @@ static void finalize(napi_env env, void *data, void *hint) {
 }
 
 /* ---- arguments ------------------------------------------------------------------------------------------------ */
-
-static bool throw_type(napi_env env, const char *name, const char *what) {
-  char message[128];
-  snprintf(message, sizeof message, "icmp-socket: %s must be %s", name, what);
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return false;
-}
-
-static bool expect_type(napi_env env, napi_value value, napi_valuetype wanted, const char *name, const char *what) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != wanted) return throw_type(env, name, what);
-  return true;
-}
-
-/*
- * An integer from `min` to `max`, both within ±2^53: any other number (negative where it may not be, fractional,
- * NaN, ±Infinity, too large) is a RangeError, anything but a number a TypeError. Read as a double, compared as
- * doubles, converted only once known to fit: no 32-bit wrap on the way (napi_get_value_uint32 takes -1 for 2^32-1).
- */
-static bool get_integer(napi_env env, napi_value value, const char *name, int64_t min, int64_t max, int64_t *out) {
-  double number;
-  if (!expect_type(env, value, napi_number, name, "a number") || napi_get_value_double(env, value, &number) != napi_ok)
-    return false;
-  if (!isfinite(number) || number != floor(number) || number < (double)min || number > (double)max) {
-    char message[160];
-    snprintf(message, sizeof message, "icmp-socket: %s must be an integer from %lld to %lld", name, (long long)min,
-             (long long)max);
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-    return false;
-  }
-  *out = (int64_t)number;
-  return true;
-}
 
 static bool get_bool(napi_env env, napi_value value, const char *name, bool *out) {
   return expect_type(env, value, napi_boolean, name, "a boolean") && napi_get_value_bool(env, value, out) == napi_ok;
@@ -1234,12 +1193,6 @@ static napi_value address_text(napi_env env, napi_callback_info info) {
   if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, meta + offset, text, sizeof text)) text[0] = '\0';
   CHECK(napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &result));
   return result;
-}
-
-static bool set_count(napi_env env, napi_value object, const char *name, int *counter) {
-  napi_value value;
-  return napi_create_int32(env, __atomic_load_n(counter, __ATOMIC_SEQ_CST), &value) == napi_ok &&
-         napi_set_named_property(env, object, name, value) == napi_ok;
 }
 
 /*

@@ -24,6 +24,8 @@
  */
 #define _GNU_SOURCE
 #include "probe_socket.h"
+#define ADDON_PART "probe-socket"
+#include "napi_checks.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,45 +78,6 @@ typedef struct {
 static int live_probe_sockets, probe_socket_teardowns;
 
 static void count(int delta) { __atomic_add_fetch(&live_probe_sockets, delta, __ATOMIC_SEQ_CST); }
-
-#define CHECK(call)                                                                                                   \
-  do {                                                                                                                \
-    if ((call) != napi_ok) {                                                                                          \
-      bool pending_ = false;                                                                                          \
-      napi_is_exception_pending(env, &pending_);                                                                      \
-      if (!pending_) napi_throw_error(env, NULL, "probe-socket: " #call " failed");                                   \
-      return NULL;                                                                                                    \
-    }                                                                                                                 \
-  } while (0)
-
-static bool throw_type(napi_env env, const char *name, const char *what) {
-  char message[128];
-  snprintf(message, sizeof message, "probe-socket: %s must be %s", name, what);
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return false;
-}
-
-static bool expect_type(napi_env env, napi_value value, napi_valuetype wanted, const char *name, const char *what) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != wanted) return throw_type(env, name, what);
-  return true;
-}
-
-/* An integer from `min` to `max`, compared as a double before any conversion: no wrap on the way. */
-static bool get_integer(napi_env env, napi_value value, const char *name, int64_t min, int64_t max, int64_t *out) {
-  double number;
-  if (!expect_type(env, value, napi_number, name, "a number") || napi_get_value_double(env, value, &number) != napi_ok)
-    return false;
-  if (!isfinite(number) || number != floor(number) || number < (double)min || number > (double)max) {
-    char message[160];
-    snprintf(message, sizeof message, "probe-socket: %s must be an integer from %lld to %lld", name, (long long)min,
-             (long long)max);
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-    return false;
-  }
-  *out = (int64_t)number;
-  return true;
-}
 
 static napi_value throw_errno(napi_env env, const char *what, int error) {
   char message[160];

@@ -26,6 +26,8 @@
  */
 #define _GNU_SOURCE
 #include "tcp_connect.h"
+#define ADDON_PART "tcp-connect"
+#include "napi_checks.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -102,45 +104,6 @@ static bool fault(enum tcp_fault which) {
 }
 
 /* ---- small helpers ---------------------------------------------------------------------------------------------- */
-
-#define CHECK(call)                                                                                                   \
-  do {                                                                                                                \
-    if ((call) != napi_ok) {                                                                                          \
-      bool pending_ = false;                                                                                          \
-      napi_is_exception_pending(env, &pending_);                                                                      \
-      if (!pending_) napi_throw_error(env, NULL, "tcp-connect: " #call " failed");                                    \
-      return NULL;                                                                                                    \
-    }                                                                                                                 \
-  } while (0)
-
-static bool throw_type(napi_env env, const char *name, const char *what) {
-  char message[128];
-  snprintf(message, sizeof message, "tcp-connect: %s must be %s", name, what);
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return false;
-}
-
-static bool expect_type(napi_env env, napi_value value, napi_valuetype wanted, const char *name, const char *what) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != wanted) return throw_type(env, name, what);
-  return true;
-}
-
-/* An integer from `min` to `max` (within ±2^53), compared as a double before any conversion: no wrap on the way. */
-static bool get_integer(napi_env env, napi_value value, const char *name, int64_t min, int64_t max, int64_t *out) {
-  double number;
-  if (!expect_type(env, value, napi_number, name, "a number") || napi_get_value_double(env, value, &number) != napi_ok)
-    return false;
-  if (!isfinite(number) || number != floor(number) || number < (double)min || number > (double)max) {
-    char message[160];
-    snprintf(message, sizeof message, "tcp-connect: %s must be an integer from %lld to %lld", name, (long long)min,
-             (long long)max);
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-    return false;
-  }
-  *out = (int64_t)number;
-  return true;
-}
 
 /* The connector a method is called on; NULL with a TypeError when `this` is not a TcpConnector. */
 static tcp_connector_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -597,12 +560,6 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   }
   c->holders += 1;
   return self;
-}
-
-static bool set_count(napi_env env, napi_value object, const char *name, int *counter) {
-  napi_value value;
-  return napi_create_int32(env, __atomic_load_n(counter, __ATOMIC_SEQ_CST), &value) == napi_ok &&
-         napi_set_named_property(env, object, name, value) == napi_ok;
 }
 
 /* tcpConnectStats() → { connectors, attempts, teardowns }: what is still held, process-wide (for tests). */
