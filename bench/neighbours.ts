@@ -23,22 +23,11 @@ import { ProbeEngine, inFlightBudget, totalWaitMs } from '../src/engine/engine.j
 import { netlinkNeighbourReader, procArpReader } from '../src/engine/neighbours.js';
 import { runSweep } from '../src/engine/sweep.js';
 import { createLab, ipBatch, run, runOk } from '../test/support/lab.js';
+import { median, spread as spreadOf } from './stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
-/** The value below which `q` of the values lie (linear between neighbours); 0.5: the median. */
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (sorted.length - 1) * q;
-  const low = sorted[Math.floor(at)] ?? NaN;
-  const high = sorted[Math.ceil(at)] ?? NaN;
-  return low + (high - low) * (at - Math.floor(at));
-}
-
-const median = (values: readonly number[]): number => quantile(values, 0.5);
-/** `median [p25–p75]`, rounded to 0.01. */
-const spread = (values: readonly number[]): string =>
-  `${median(values).toFixed(2)} [${quantile(values, 0.25).toFixed(2)}–${quantile(values, 0.75).toFixed(2)}]`;
+const spread = (values: readonly number[]): string => spreadOf(values, 2);
 
 const cpuMs = (since: NodeJS.CpuUsage): number => {
   const used = process.cpuUsage(since);

@@ -12,16 +12,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EVERY_GROUP, UNPRIVILEGED, createPingNamespace } from '../test/support/ping-netns.js';
+import { median } from './stats.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const CIDR = '127.0.0.0/16';
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 /** Runs argv to the end: its wall time in ms and its stdout. */
 function timed(argv: readonly string[]): Promise<{ wallMs: number; stdout: string; code: number | null; stderr: string }> {

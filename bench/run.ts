@@ -28,6 +28,7 @@ import { createLab } from '../test/support/lab.js';
 import { benchDistributed } from './distributed.js';
 import { benchPingMode } from './ping-mode.js';
 import { benchSlack } from './slack.js';
+import { median } from './stats.js';
 import { benchVpc, type VpcFigures } from './vpc.js';
 import { benchTrace, traceTargets } from './trace.js';
 
@@ -107,11 +108,6 @@ function measure(argv: string[], wrap: string[] = []): Promise<Measure> {
   });
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 /** Median wall time of a bare `node -e 0` (RUNS runs), the floor of any Node command's start on this machine. */
 async function bareNodeStartMs(): Promise<number> {

@@ -14,21 +14,13 @@ import net from 'node:net';
 import type { TcpOutcome, TcpProber } from '../src/engine/probers.js';
 import { NodeTcpProber } from '../src/engine/tcp.js';
 import { ErrqueueTcpProber } from '../src/engine/tcp-errqueue.js';
+import { spread as spreadOf } from './stats.js';
 
 const CONNECTS = Number(process.env.BENCH_TCP_CONNECTS ?? 20_000);
 const IN_FLIGHT = Number(process.env.BENCH_TCP_IN_FLIGHT ?? 4096);
 const RUNS = Number(process.env.BENCH_TCP_RUNS ?? 7);
 
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (sorted.length - 1) * q;
-  const low = sorted[Math.floor(at)] ?? NaN;
-  const high = sorted[Math.ceil(at)] ?? NaN;
-  return low + (high - low) * (at - Math.floor(at));
-}
-
-const spread = (values: readonly number[]): string =>
-  `${quantile(values, 0.5).toFixed(1)} [${quantile(values, 0.25).toFixed(1)}–${quantile(values, 0.75).toFixed(1)}]`;
+const spread = (values: readonly number[]): string => spreadOf(values, 1);
 
 /** Runs `CONNECTS` connects to `port`, `IN_FLIGHT` at once; resolves with the outcomes' kinds counted. */
 function wave(prober: TcpProber, port: number): Promise<Record<string, number>> {
