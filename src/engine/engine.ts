@@ -154,9 +154,9 @@ export class ProbeEngine {
  * auto; or the one mode asked for); without either the kit has no echo prober and `icmp` says why and what fixes it.
  * With a raw ICMP socket, TCP probes are node:net's connects, wired so that an ICMP error quoting the SYN of one of
  * them ends that attempt (and a failed connect first reads the errors already queued, to name who sent its own).
- * Without one (a ping socket sees no ICMP error about a TCP segment, and no socket sees none), the addon's connects,
- * each reading the ICMP error about its own SYN from its own error queue (tcp-errqueue.ts), so a firewall's or a
- * router's answer still names its sender.
+ * Without one (a ping socket sees no ICMP error about a TCP segment; without any ICMP socket nothing reads them),
+ * the addon's connects, each reading the ICMP error about its own SYN from its own error queue (tcp-errqueue.ts),
+ * so a firewall's or a router's answer still names its sender.
  *
  * @param options.openSocket node:net's socket factory (tests watch or replace the sockets); given, `auto` is `net`.
  * @param options.tcp which TCP prober (TcpProberChoice), default `auto`.
