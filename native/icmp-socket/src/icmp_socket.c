@@ -175,8 +175,6 @@ static int live_sockets, live_rings, live_threads, live_callbacks;
 /* Sockets closed by their environment's teardown (a worker terminated with sockets open). */
 static int teardowns;
 
-static void count(int *counter, int delta) { __atomic_add_fetch(counter, delta, __ATOMIC_SEQ_CST); }
-
 /*
  * Failures the tests provoke, each once, where the system would hardly ever fail: the unwinding of every step of
  * construction and of the sender's start is otherwise never run.
@@ -190,11 +188,7 @@ static const char *const FAULT_NAMES[] = {"none",          "mutex",          "co
                                           "netlink_receive", "neighbour_list"};
 static int injected_fault;
 
-static bool fault(enum fault which) {
-  int expected = (int)which;
-  return which != FAULT_NONE &&
-         __atomic_compare_exchange_n(&injected_fault, &expected, FAULT_NONE, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-}
+static bool fault(enum fault which) { return take_fault(&injected_fault, (int)which); }
 
 /* ---- small helpers ---------------------------------------------------------------------------------------------- */
 
@@ -206,17 +200,6 @@ static void must(int result, const char *what) {
 static void lock(icmp_socket_t *s) { must(pthread_mutex_lock(&s->lock), "pthread_mutex_lock failed"); }
 static void unlock(icmp_socket_t *s) { must(pthread_mutex_unlock(&s->lock), "pthread_mutex_unlock failed"); }
 
-static napi_value throw_errno(napi_env env, const char *what, int error) {
-  char message[160];
-  snprintf(message, sizeof message, "icmp-socket: %s: %s", what, strerror(error));
-  napi_value text, code, object;
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) != napi_ok ||
-      napi_create_int32(env, error, &code) != napi_ok || napi_create_error(env, NULL, text, &object) != napi_ok ||
-      napi_set_named_property(env, object, "errno", code) != napi_ok || napi_throw(env, object) != napi_ok) {
-    napi_throw_error(env, NULL, message);
-  }
-  return NULL;
-}
 
 static uint16_t checksum(const uint8_t *data, size_t length) {
   uint32_t sum = 0;
@@ -1214,21 +1197,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 
 /* injectFault(name): the next time the process reaches that step, it fails as the system could make it (for tests). */
 static napi_value inject_fault(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!expect_type(env, argv[0], napi_string, "fault", "a string")) return NULL;
-  char name[32];
-  size_t length = 0;
-  CHECK(napi_get_value_string_latin1(env, argv[0], name, sizeof name, &length));
-  for (int i = 0; i < (int)(sizeof FAULT_NAMES / sizeof FAULT_NAMES[0]); i++) {
-    if (strcmp(name, FAULT_NAMES[i]) == 0) {
-      __atomic_store_n(&injected_fault, i, __ATOMIC_SEQ_CST);
-      return NULL;
-    }
-  }
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "icmp-socket: no such fault");
-  return NULL;
+  return inject_named_fault(env, info, FAULT_NAMES, (int)(sizeof FAULT_NAMES / sizeof FAULT_NAMES[0]), &injected_fault);
 }
 
 /* ---- the neighbour table -------------------------------------------------------------------------------------- */

@@ -77,19 +77,6 @@ typedef struct {
 
 static int live_probe_sockets, probe_socket_teardowns;
 
-static void count(int delta) { __atomic_add_fetch(&live_probe_sockets, delta, __ATOMIC_SEQ_CST); }
-
-static napi_value throw_errno(napi_env env, const char *what, int error) {
-  char message[160];
-  snprintf(message, sizeof message, "probe-socket: %s: %s", what, strerror(error));
-  napi_value text, code, object;
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) != napi_ok ||
-      napi_create_int32(env, error, &code) != napi_ok || napi_create_error(env, NULL, text, &object) != napi_ok ||
-      napi_set_named_property(env, object, "errno", code) != napi_ok || napi_throw(env, object) != napi_ok) {
-    napi_throw_error(env, NULL, message);
-  }
-  return NULL;
-}
 
 static probe_socket_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
   napi_value self;
@@ -148,7 +135,7 @@ static void text_of(const struct sockaddr_storage *address, socklen_t length, ch
 static void release(probe_socket_t *s) {
   if (--s->holders == 0) {
     free(s);
-    count(-1);
+    count(&live_probe_sockets, -1);
   }
 }
 
@@ -191,7 +178,7 @@ static void close_socket(probe_socket_t *s) {
 static void on_teardown(napi_async_cleanup_hook_handle handle, void *argument) {
   probe_socket_t *s = argument;
   s->cleanup_hook = NULL;
-  __atomic_add_fetch(&probe_socket_teardowns, 1, __ATOMIC_SEQ_CST);
+  count(&probe_socket_teardowns, 1);
   bool waiting = s->handle_open;
   close_socket(s);
   if (!waiting) {
@@ -531,7 +518,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "probe-socket: out of memory");
     return NULL;
   }
-  count(1);
+  count(&live_probe_sockets, 1);
   s->env = env;
   s->fd = fd;
   s->family = (int)family;
@@ -578,8 +565,9 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
   CHECK(napi_create_object(env, &result));
-  if (!set_number(env, result, "sockets", __atomic_load_n(&live_probe_sockets, __ATOMIC_SEQ_CST)) ||
-      !set_number(env, result, "teardowns", __atomic_load_n(&probe_socket_teardowns, __ATOMIC_SEQ_CST))) {
+  if (!set_count(env, result, "sockets", &live_probe_sockets) ||
+      !set_count(env, result, "teardowns", &probe_socket_teardowns)) {
+    napi_throw_error(env, NULL, "probe-socket: could not make the stats");
     return NULL;
   }
   return result;

@@ -89,19 +89,13 @@ struct tcp_connector {
 
 static int live_connectors, live_attempts, connector_teardowns;
 
-static void count(int *counter, int delta) { __atomic_add_fetch(counter, delta, __ATOMIC_SEQ_CST); }
-
 enum tcp_fault { TCP_FAULT_NONE, TCP_FAULT_SOCKET, TCP_FAULT_TABLE, TCP_FAULT_ATTEMPT, TCP_FAULT_POLL_INIT,
                  TCP_FAULT_POLL_START, TCP_FAULT_REFERENCE, TCP_FAULT_CLEANUP_HOOK, TCP_FAULT_WRAP };
 static const char *const TCP_FAULT_NAMES[] = {"none",      "socket",     "table",        "attempt", "poll_init",
                                               "poll_start", "reference", "cleanup_hook", "wrap"};
 static int injected_tcp_fault;
 
-static bool fault(enum tcp_fault which) {
-  int expected = (int)which;
-  return which != TCP_FAULT_NONE && __atomic_compare_exchange_n(&injected_tcp_fault, &expected, TCP_FAULT_NONE, false,
-                                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-}
+static bool fault(enum tcp_fault which) { return take_fault(&injected_tcp_fault, (int)which); }
 
 /* ---- small helpers ---------------------------------------------------------------------------------------------- */
 
@@ -577,21 +571,8 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 
 /* injectTcpFault(name): the next time the process reaches that step, it fails as the system could make it (tests). */
 static napi_value inject_fault(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!expect_type(env, argv[0], napi_string, "fault", "a string")) return NULL;
-  char name[32];
-  size_t length = 0;
-  CHECK(napi_get_value_string_latin1(env, argv[0], name, sizeof name, &length));
-  for (int i = 0; i < (int)(sizeof TCP_FAULT_NAMES / sizeof TCP_FAULT_NAMES[0]); i++) {
-    if (strcmp(name, TCP_FAULT_NAMES[i]) == 0) {
-      __atomic_store_n(&injected_tcp_fault, i, __ATOMIC_SEQ_CST);
-      return NULL;
-    }
-  }
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "tcp-connect: no such fault");
-  return NULL;
+  return inject_named_fault(env, info, TCP_FAULT_NAMES, (int)(sizeof TCP_FAULT_NAMES / sizeof TCP_FAULT_NAMES[0]),
+                            &injected_tcp_fault);
 }
 
 napi_status register_tcp_connect(napi_env env, napi_value exports) {
