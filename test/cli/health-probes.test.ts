@@ -80,6 +80,21 @@ async function terminate(service: ServiceProcess): Promise<{ code: number | null
   return { code, ms: Date.now() - started };
 }
 
+/**
+ * A bot with these Redis and Slack API URLs and its metrics port: Socket Mode (the app token), or HTTP mode (a signing
+ * secret and a port of its own).
+ */
+async function spawnBot(redisUrl: string, slackApiUrl: string, metricsPort: number, socketMode: boolean): Promise<ServiceProcess> {
+  return spawnService(['bot'], {
+    PATH: process.env.PATH,
+    REDIS_URL: redisUrl,
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_API_URL: slackApiUrl,
+    METRICS_PORT: String(metricsPort),
+    ...(socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: 'test-signing-secret-0000', PORT: String(await freePort()) }),
+  });
+}
+
 describe('zensweep bot and agent while Slack or Redis cannot be reached (real processes, real redis-server, fake Slack)', () => {
   let redis: RedisServer | undefined;
   const services: ServiceProcess[] = [];
@@ -102,14 +117,7 @@ describe('zensweep bot and agent while Slack or Redis cannot be reached (real pr
     redis = await startRedis();
     const metricsPort = await freePort();
     const since = Date.now();
-    const bot = spawnService(['bot'], {
-      PATH: process.env.PATH,
-      REDIS_URL: redis.url,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_API_URL: slackApiUrl,
-      METRICS_PORT: String(metricsPort),
-      ...(socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: 'test-signing-secret-0000', PORT: String(await freePort()) }),
-    });
+    const bot = await spawnBot(redis.url, slackApiUrl, metricsPort, socketMode);
     services.push(bot);
     const healthMs = await healthzOk(bot, metricsPort, since);
     // /healthz answers first, before Redis is connected and (HTTP mode) before /slack/events listens: /readyz is 503
@@ -158,14 +166,7 @@ describe('zensweep bot and agent while Slack or Redis cannot be reached (real pr
     closers.push(() => slack.close());
     const metricsPort = await freePort();
     for (const socketMode of [true, false]) {
-      const bot = spawnService(['bot'], {
-        PATH: process.env.PATH,
-        REDIS_URL: redis.url,
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_API_URL: slack.apiUrl,
-        METRICS_PORT: String(metricsPort),
-        ...(socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: 'test-signing-secret-0000', PORT: String(await freePort()) }),
-      });
+      const bot = await spawnBot(redis.url, slack.apiUrl, metricsPort, socketMode);
       services.push(bot);
       await healthzOk(bot, metricsPort, Date.now());
       const ready = await waitFor('/readyz 200', async () => {
@@ -184,14 +185,7 @@ describe('zensweep bot and agent while Slack or Redis cannot be reached (real pr
     const port = Number(new URL(gone.url).port);
     await gone.close();
     const metricsPort = await freePort();
-    const bot = spawnService(['bot'], {
-      PATH: process.env.PATH,
-      REDIS_URL: redis.url,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_APP_TOKEN: APP_TOKEN,
-      SLACK_API_URL: gone.apiUrl,
-      METRICS_PORT: String(metricsPort),
-    });
+    const bot = await spawnBot(redis.url, gone.apiUrl, metricsPort, true);
     services.push(bot);
     await healthzOk(bot, metricsPort, Date.now());
     assert.equal((await readyz(metricsPort)).status, 503);
@@ -217,14 +211,7 @@ describe('zensweep bot and agent while Slack or Redis cannot be reached (real pr
     const password = 'bot-probe-secret-9';
     const metricsPort = await freePort();
     const since = Date.now();
-    const bot = spawnService(['bot'], {
-      PATH: process.env.PATH,
-      REDIS_URL: `redis://:${password}@127.0.0.1:${await freePort()}`,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_APP_TOKEN: APP_TOKEN,
-      SLACK_API_URL: slack.apiUrl,
-      METRICS_PORT: String(metricsPort),
-    });
+    const bot = await spawnBot(`redis://:${password}@127.0.0.1:${await freePort()}`, slack.apiUrl, metricsPort, true);
     services.push(bot);
     const healthMs = await healthzOk(bot, metricsPort, since);
     const ready = await readyz(metricsPort);
@@ -248,14 +235,7 @@ describe('zensweep bot and agent while Slack or Redis cannot be reached (real pr
     redis = await startRedis();
     await redis.stop();
     const metricsPort = await freePort();
-    const bot = spawnService(['bot'], {
-      PATH: process.env.PATH,
-      REDIS_URL: redis.url,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_APP_TOKEN: APP_TOKEN,
-      SLACK_API_URL: slack.apiUrl,
-      METRICS_PORT: String(metricsPort),
-    });
+    const bot = await spawnBot(redis.url, slack.apiUrl, metricsPort, true);
     services.push(bot);
     await healthzOk(bot, metricsPort, Date.now());
     assert.equal((await readyz(metricsPort)).status, 503);
