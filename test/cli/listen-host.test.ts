@@ -27,12 +27,12 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** The local addresses listening on this TCP port, as the kernel lists them. */
-function listeners(port: number): string[] {
-  const text = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' });
+/** The local addresses this process listens on at this TCP port, as the kernel lists them. */
+function listeners(port: number, pid: number | undefined): string[] {
+  const text = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
   return text
     .split('\n')
-    .filter((line) => line.trim() !== '')
+    .filter((line) => line.includes(`pid=${pid},`))
     .map((line) => line.trim().split(/\s+/)[3] ?? '')
     .sort();
 }
@@ -73,7 +73,7 @@ describe('METRICS_HOST and HOST bind to one address (real agent and bot, real re
     services.push(agent);
     await until('the metrics port', () => logged(agent, 'metrics_listening'));
     assert.equal(await healthz(`http://127.0.0.1:${port}`), 200);
-    assert.deepEqual(listeners(port), [`127.0.0.1:${port}`]);
+    assert.deepEqual(listeners(port, agent.child.pid), [`127.0.0.1:${port}`]);
     assert.equal(await accepts('127.0.0.2', port), false, '127.0.0.2');
     assert.equal(await accepts('::1', port), false, '::1');
   });
@@ -85,12 +85,12 @@ describe('METRICS_HOST and HOST bind to one address (real agent and bot, real re
     const port = Number(new URL(bot.eventsUrl).port);
     const help = await postSigned(bot.eventsUrl, commandFields('help', { response_url: slack.responseUrl() }));
     assert.equal(help.status, 200, help.body);
-    assert.deepEqual(listeners(port), [`127.0.0.1:${port}`]);
+    assert.deepEqual(listeners(port, bot.child.pid), [`127.0.0.1:${port}`]);
     assert.equal(await accepts('127.0.0.2', port), false, '127.0.0.2');
     assert.equal(await accepts('::1', port), false, '::1');
 
     assert.equal(await healthz(`http://[::1]:${metricsPort}`), 200);
-    assert.deepEqual(listeners(metricsPort), [`[::1]:${metricsPort}`]);
+    assert.deepEqual(listeners(metricsPort, bot.child.pid), [`[::1]:${metricsPort}`]);
     assert.equal(await accepts('127.0.0.1', metricsPort), false, '127.0.0.1');
   });
 
