@@ -11,7 +11,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import { freePort } from './ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
@@ -260,21 +261,6 @@ function exitOf(child: ChildProcess): Promise<void> {
     return Promise.resolve();
   }
   return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** A port that was free a moment ago: bind port 0, read the port, close. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') {
-    throw new Error('could not find a free port');
-  }
-  return address.port;
 }
 
 /** Resolves when the server answers PING with PONG (not LOADING, not NOAUTH); rejects otherwise. Plain RESP. */
