@@ -15,13 +15,18 @@ const AGENT_RATE = Number(process.env.BENCH_AGENT_RATE ?? 20_000);
 export interface Timed {
   wallMs: number;
   alive: number;
+  /** How the sweep sent ICMP echo, as its report says (raw, ping, off): each agent's chunks, or the local sweep's. */
+  icmpModes: string[];
 }
 
-/** Runs `zensweep ARGS --json` to the end (inside `netns` if given) and returns its wall time and alive count. */
-export function timed(args: string[], env: NodeJS.ProcessEnv, netns?: string): Promise<Timed> {
+/**
+ * Runs `zensweep ARGS --json` to the end (inside `netns` if given, through `wrapper` if given, e.g. as nobody) and
+ * returns its wall time, alive count and ICMP mode.
+ */
+export function timed(args: string[], env: NodeJS.ProcessEnv, netns?: string, wrapper: readonly string[] = []): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const argv = [...cliCommand(), ...args, '--json', '--no-progress'];
+    const argv = [...wrapper, ...cliCommand(), ...args, '--json', '--no-progress'];
     const [command, ...rest] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
     const child = spawn(command as string, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -32,8 +37,13 @@ export function timed(args: string[], env: NodeJS.ProcessEnv, netns?: string): P
     child.on('close', (code) => {
       const wallMs = performance.now() - started;
       if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}: ${stderr}`));
-      const report = JSON.parse(Buffer.concat(out).toString('utf8')) as { summary: { alive: number } };
-      resolve({ wallMs, alive: report.summary.alive });
+      const report = JSON.parse(Buffer.concat(out).toString('utf8')) as {
+        summary: { alive: number };
+        icmp?: { mode?: string };
+        chunks?: { icmpMode?: string }[];
+      };
+      const modes = report.chunks ? report.chunks.map((c) => String(c.icmpMode)) : [String(report.icmp?.mode)];
+      resolve({ wallMs, alive: report.summary.alive, icmpModes: [...new Set(modes)] });
     });
   });
 }

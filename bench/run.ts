@@ -10,7 +10,7 @@
  *    fping at the same pacing, the lower bound; 4 agents where the rate is the limit; a /16 from Slack: see vpc.ts
  *
  * BENCH_ONLY=ping: a loopback /16 through raw sockets, ping sockets (unprivileged) and fping -i 0 (ping-mode.ts).
- * BENCH_ONLY=engine runs 1 and 2; BENCH_ONLY=vpc runs 6 to 8 alone (BENCH_VPC_SKIP=scaling,slack trims them).
+ * BENCH_ONLY=engine runs 1 and 2; BENCH_ONLY=vpc runs 6 to 9 alone (BENCH_VPC_SKIP=scaling,slack,ping trims them).
  * BENCH_RUNS (default 5) runs of cases 1 to 5, BENCH_VPC_RUNS (default 3) of cases 6 to 8. Run it on an idle
  * machine: another process's CPU use shows in every figure.
  *
@@ -241,6 +241,13 @@ function printVpcTargets(vpc: VpcFigures): void {
     console.log(`  (7) 4 agents where the rate is the limit ${vpc.rateBoundSpeedup.toFixed(2)}× ≥ 3.5×: ${mark(vpc.rateBoundSpeedup >= 3.5)}`);
   }
   if (vpc.slackMs !== undefined) console.log(`  (8) a /16 from Slack ${s(vpc.slackMs)} ≤ 20 s: ${mark(vpc.slackMs <= 20_000)}`);
+  if (vpc.pingMode !== undefined) {
+    const { sweepRawMs, sweepPingMs, submitRawMs, submitPingMs } = vpc.pingMode;
+    const sweep = sweepPingMs / sweepRawMs;
+    const submit = submitPingMs / submitRawMs;
+    console.log(`  (9) ping mode: sweep ${sweep.toFixed(2)} × raw ≤ 1.15: ${mark(sweep <= 1.15)}; submit ${submit.toFixed(2)} × raw ≤ 1.15: ${mark(submit <= 1.15)}`);
+    console.log(`  (9) ping-mode sweep ${s(sweepPingMs)} ≤ 1.3 × the lower bound ${s(vpc.lowerBoundMs)}: ${mark(sweepPingMs <= 1.3 * vpc.lowerBoundMs)}`);
+  }
 }
 
 await main();

@@ -13,8 +13,11 @@
  *    the report put together once the last chunk is in, the last timeout) is about 0.7 s here: at 4000/s it holds
  *    the speed-up near 3.3×; at 2000/s the rate is most of the time.
  * 8. `/sweep 198.19.0.0/16` from the (fake) Slack through 1 agent at the defaults: signed POST → threaded summary.
+ * 9. case 6 in ping mode: `zensweep sweep` and `submit` through 1 agent, each as nobody without any capability (ping
+ *    sockets: the sweeper namespace's net.ipv4.ping_group_range covers every group), alternating run by run with the
+ *    same as root (raw sockets); the ping agent is a group of its own (`vpc:ping`) beside the raw one.
  *
- * BENCH_VPC_RUNS (default 3) runs of each, medians printed. BENCH_VPC_SKIP=scaling,slack leaves cases out.
+ * BENCH_VPC_RUNS (default 3) runs of each, medians printed. BENCH_VPC_SKIP=scaling,slack,ping leaves cases out.
  */
 import { spawn } from 'node:child_process';
 import { DEFAULT_OPTIONS } from '../src/core/request.js';
@@ -23,6 +26,7 @@ import { startAgent, type AgentProcess } from '../test/support/agents.js';
 import { commandFields, postSigned, startBot } from '../test/support/bot.js';
 import { FakeSlack } from '../test/support/fake-slack.js';
 import { createLab, type Lab } from '../test/support/lab.js';
+import { EVERY_GROUP, UNPRIVILEGED } from '../test/support/ping-netns.js';
 import { startRedis, type RedisServer } from '../test/support/redis.js';
 import { timed } from './distributed.js';
 
@@ -40,6 +44,8 @@ export interface VpcFigures {
   rateBoundSpeedup?: number;
   /** /16 from Slack at the defaults, signed POST → threaded summary (case 8). */
   slackMs?: number;
+  /** Case 9: the /17 in ping mode against raw, alternating (sweep, and submit through 1 agent). */
+  pingMode?: { sweepRawMs: number; sweepPingMs: number; submitRawMs: number; submitPingMs: number };
 }
 
 type Median = (values: number[]) => number;
@@ -119,6 +125,11 @@ export async function benchVpc(median: Median): Promise<VpcFigures> {
       console.log(`  speed-up               ${figures.rateBoundSpeedup.toFixed(2)}×`);
     }
 
+    if (!SKIP.has('ping')) {
+      console.log(`\n9. the same ${cidr} at the defaults in ping mode (nobody, no capability) and raw (root), alternating`);
+      figures.pingMode = await pingMode(lab, redis, env, cidr, median, startAgents);
+    }
+
     if (!SKIP.has('slack')) {
       console.log(`\n8. /sweep ${v4Cidr} from Slack at the defaults, 1 agent: signed POST → threaded summary at the fake Slack`);
       await startAgents(1);
@@ -129,6 +140,52 @@ export async function benchVpc(median: Median): Promise<VpcFigures> {
     await Promise.all(agents.map((a) => a.stop()));
     await redis.destroy();
     await lab.destroy();
+  }
+}
+
+/** Case 9: raw and ping sockets alternating run by run, for `sweep` and for `submit` through 1 agent of each. */
+async function pingMode(
+  lab: Lab,
+  redis: RedisServer,
+  env: NodeJS.ProcessEnv,
+  cidr: string,
+  median: Median,
+  startAgents: (count: number) => Promise<void>,
+): Promise<NonNullable<VpcFigures['pingMode']>> {
+  const set = await lab.exec(['sysctl', '-q', '-w', `net.ipv4.ping_group_range=${EVERY_GROUP}`]);
+  if (set.code !== 0) throw new Error(`ping_group_range in the sweeper namespace: ${set.stderr}`);
+  await startAgents(1);
+  const { v4Cidr } = lab.addresses.routed;
+  const pingAgent = await startAgent({ redisUrl: redis.url, group: 'ping', cidrs: v4Cidr, netns: lab.sweeperNs, wrapper: UNPRIVILEGED });
+  try {
+    const ways = {
+      'sweep, raw': () => timed(['sweep', cidr], env, lab.sweeperNs),
+      'sweep, ping': () => timed(['sweep', cidr], env, lab.sweeperNs, UNPRIVILEGED),
+      'submit, raw agent': () => timed(['submit', cidr, 'vpc:vpc'], env),
+      'submit, ping agent': () => timed(['submit', cidr, 'vpc:ping'], env),
+    } as const;
+    const expected: Record<keyof typeof ways, string> = { 'sweep, raw': 'raw', 'sweep, ping': 'ping', 'submit, raw agent': 'raw', 'submit, ping agent': 'ping' };
+    const results = Object.fromEntries(Object.keys(ways).map((k) => [k, { walls: [] as number[], alive: 0 }])) as Record<
+      keyof typeof ways,
+      { walls: number[]; alive: number }
+    >;
+    for (let i = 0; i < RUNS; i += 1) {
+      for (const way of Object.keys(ways) as (keyof typeof ways)[]) {
+        const result = await ways[way]();
+        if (result.icmpModes.join() !== expected[way]) throw new Error(`${way}: the sweep ran with ICMP ${result.icmpModes.join(' and ')}`);
+        results[way].walls.push(result.wallMs);
+        results[way].alive = result.alive;
+      }
+    }
+    const wall = (way: keyof typeof ways): number => median(results[way].walls);
+    for (const way of Object.keys(ways) as (keyof typeof ways)[]) console.log(line(way, { wall: wall(way), ...results[way] }));
+    console.log(
+      `  ratios                 sweep ping/raw ${(wall('sweep, ping') / wall('sweep, raw')).toFixed(2)}   ` +
+        `submit ping/raw ${(wall('submit, ping agent') / wall('submit, raw agent')).toFixed(2)}`,
+    );
+    return { sweepRawMs: wall('sweep, raw'), sweepPingMs: wall('sweep, ping'), submitRawMs: wall('submit, raw agent'), submitPingMs: wall('submit, ping agent') };
+  } finally {
+    await pingAgent.stop();
   }
 }
 
