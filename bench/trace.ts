@@ -7,6 +7,10 @@
  * Paths: (a) every hop answers, to a host that answers everything; (b) one silent router on the way (r2 sends no
  * time-exceeded); (c) a host whose ICMP a firewall drops but TCP 443 is open; (d) a host nothing reaches past r3.
  *
+ * Each `zensweep trace` runs twice: as root (raw sockets) and as nobody without any capability (`(nobody)`: a ping
+ * socket for ICMP, a UDP socket, the kernel's connects for TCP; the sweeper namespace's net.ipv4.ping_group_range
+ * covers every group), each run checked to have gone through the sockets it is named for.
+ *
  * Run alone: BENCH_ONLY=trace npm run bench (BENCH_RUNS, default 3). Needs root, mtr-tiny and traceroute.
  */
 import { spawn } from 'node:child_process';
@@ -14,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DiagReport } from '../src/core/diag.js';
 import type { TraceReport } from '../src/core/trace.js';
+import { EVERY_GROUP, UNPRIVILEGED } from '../test/support/ping-netns.js';
 import { createPathLab } from '../test/support/path-lab.js';
 import type { PathLab } from '../test/support/path-lab.js';
 
@@ -55,13 +60,15 @@ function fromTable(stdout: string, target: string, skipHeader: boolean): Omit<Ou
 
 type Tool = { name: string; argv: (target: string) => string[]; read: (stdout: string, target: string) => Omit<Outcome, 'wallMs'> };
 
-function zensweepTool(mode: string): Tool {
+/** `zensweep trace` as root (raw sockets) or as nobody without any capability (the unprivileged sockets). */
+function zensweepTool(mode: string, unprivileged = false): Tool {
   return {
-    name: `zensweep trace ${mode}`,
-    argv: (target) => [process.execPath, CLI, 'trace', target, mode, '--json'],
+    name: `zensweep${unprivileged ? ' (nobody)' : ''} trace ${mode}`,
+    argv: (target) => [...(unprivileged ? UNPRIVILEGED : []), process.execPath, CLI, 'trace', target, mode, '--json'],
     read: (stdout) => {
       const report = JSON.parse(stdout) as TraceReport;
       const path = report.paths[0];
+      if ((path?.sockets === 'raw') === unprivileged) throw new Error(`trace ${mode}${unprivileged ? ' as nobody' : ''} went through ${String(path?.sockets)} sockets`);
       const reached = path?.end === 'reached';
       return { reached, end: reached ? report.address : (path?.lastAnswer?.address ?? '—') };
     },
@@ -70,11 +77,14 @@ function zensweepTool(mode: string): Tool {
 
 const TOOLS: Tool[] = [
   zensweepTool('icmp'),
+  zensweepTool('icmp', true),
   { name: 'mtr --report -c 3 (ICMP)', argv: (t) => ['mtr', '--report', '-n', '-c', '3', t], read: (s, t) => fromTable(s, t, true) },
   { name: 'traceroute -I', argv: (t) => ['traceroute', '-n', '-I', t], read: (s, t) => fromTable(s, t, true) },
   zensweepTool('udp'),
+  zensweepTool('udp', true),
   { name: 'traceroute (UDP)', argv: (t) => ['traceroute', '-n', t], read: (s, t) => fromTable(s, t, true) },
   zensweepTool('tcp:443'),
+  zensweepTool('tcp:443', true),
   { name: 'mtr --report -c 3 -T -P 443', argv: (t) => ['mtr', '--report', '-n', '-c', '3', '-T', '-P', '443', t], read: (s, t) => fromTable(s, t, true) },
   { name: 'traceroute -T -p 443', argv: (t) => ['traceroute', '-n', '-T', '-p', '443', t], read: (s, t) => fromTable(s, t, true) },
 ];
@@ -96,6 +106,8 @@ export interface TraceBenchResult {
   nodeStartMs: number;
   rows: { path: string; tool: string; outcome: Outcome }[];
   diagMs: number;
+  /** The same diag as nobody without any capability. */
+  diagUnprivilegedMs: number;
 }
 
 export async function benchTrace(runs: number, median: (values: number[]) => number): Promise<TraceBenchResult> {
@@ -105,9 +117,14 @@ export async function benchTrace(runs: number, median: (values: number[]) => num
   const rows: TraceBenchResult['rows'] = [];
   let nodeStartMs = 0;
   let diagMs = 0;
+  let diagUnprivilegedMs = 0;
   const answering = await createPathLab({ silentHop: false });
   const lab = await createPathLab();
   try {
+    for (const where of [answering, lab]) {
+      const set = await where.exec(['sysctl', '-q', '-w', `net.ipv4.ping_group_range=${EVERY_GROUP}`]);
+      if (set.code !== 0) throw new Error(`ping_group_range in the sweeper namespace: ${set.stderr}`);
+    }
     const starts: number[] = [];
     for (let i = 0; i < runs; i++) starts.push((await run(['ip', 'netns', 'exec', lab.sweeperNs], [process.execPath, '-e', '0'])).wallMs);
     nodeStartMs = median(starts);
@@ -126,7 +143,7 @@ export async function benchTrace(runs: number, median: (values: number[]) => num
         const outcome = await measureTool(where, tool, target, runs, median);
         rows.push({ path: title, tool: tool.name, outcome });
         console.log(
-          `  ${tool.name.padEnd(30)} ${outcome.wallMs.toFixed(0).padStart(6)} ms   ${outcome.reached ? 'reached' : 'not reached'.padEnd(7)}   ends at ${outcome.end}`,
+          `  ${tool.name.padEnd(34)} ${outcome.wallMs.toFixed(0).padStart(6)} ms   ${outcome.reached ? 'reached' : 'not reached'.padEnd(7)}   ends at ${outcome.end}`,
         );
       }
     }
@@ -139,11 +156,19 @@ export async function benchTrace(runs: number, median: (values: number[]) => num
     }
     diagMs = median(diags);
     console.log(`\ndiag ${a.blackHole.v4} (a PMTU black hole, hop 2 silent): ${diagMs.toFixed(0)} ms; ${diag?.summary.join(' | ') ?? ''}`);
+    const unprivileged: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const result = await run(['ip', 'netns', 'exec', lab.sweeperNs, ...UNPRIVILEGED], [process.execPath, CLI, 'diag', a.blackHole.v4, '--json']);
+      unprivileged.push(result.wallMs);
+      diag = JSON.parse(result.stdout) as DiagReport;
+    }
+    diagUnprivilegedMs = median(unprivileged);
+    console.log(`the same as nobody, no capability: ${diagUnprivilegedMs.toFixed(0)} ms; ${diag?.summary.join(' | ') ?? ''}`);
     console.log(`Node's bare start in the namespace: ${nodeStartMs.toFixed(0)} ms`);
   } finally {
     await Promise.all([lab.destroy(), answering.destroy()]);
   }
-  return { nodeStartMs, rows, diagMs };
+  return { nodeStartMs, rows, diagMs, diagUnprivilegedMs };
 }
 
 /** The issue's targets, checked on the figures. */
@@ -171,20 +196,26 @@ export function traceTargets(result: TraceBenchResult): string[] {
   const wall = (path: string, tool: string): number => result.rows.find((r) => r.path.startsWith(path) && r.tool === tool)?.outcome.wallMs ?? NaN;
   for (const [z, mtr] of [
     ['zensweep trace icmp', 'mtr --report -c 3 (ICMP)'],
+    ['zensweep (nobody) trace icmp', 'mtr --report -c 3 (ICMP)'],
     ['zensweep trace tcp:443', 'mtr --report -c 3 -T -P 443'],
+    ['zensweep (nobody) trace tcp:443', 'mtr --report -c 3 -T -P 443'],
   ] as const) {
     const slower = ['(a)', '(b)', '(c)', '(d)'].filter((p) => !(wall(p, z) < wall(p, mtr)));
     lines.push(`  ${z} faster than ${mtr} (same 3 probes per hop) on every path: ${mark(slower.length === 0)}${slower.length ? ` (not on ${slower.join(', ')})` : ''}`);
   }
   for (const [z, tr] of [
     ['zensweep trace icmp', 'traceroute -I'],
+    ['zensweep (nobody) trace icmp', 'traceroute -I'],
     ['zensweep trace udp', 'traceroute (UDP)'],
+    ['zensweep (nobody) trace udp', 'traceroute (UDP)'],
     ['zensweep trace tcp:443', 'traceroute -T -p 443'],
+    ['zensweep (nobody) trace tcp:443', 'traceroute -T -p 443'],
   ] as const) {
     const allowed = wall('(a)', tr) + result.nodeStartMs + 100;
     lines.push(`  (a) ${z} ${wall('(a)', z).toFixed(0)} ms ≤ ${tr} + Node's start + 100 ms = ${allowed.toFixed(0)} ms: ${mark(wall('(a)', z) <= allowed)}`);
     lines.push(`  (d) ${z} ${wall('(d)', z).toFixed(0)} ms < ${tr} ${wall('(d)', tr).toFixed(0)} ms (silent hops): ${mark(wall('(d)', z) < wall('(d)', tr))}`);
   }
   lines.push(`  full diag ${result.diagMs.toFixed(0)} ms ≤ 15 s: ${mark(result.diagMs <= 15_000)}`);
+  lines.push(`  full diag as nobody ${result.diagUnprivilegedMs.toFixed(0)} ms ≤ 15 s: ${mark(result.diagUnprivilegedMs <= 15_000)}`);
   return lines;
 }
