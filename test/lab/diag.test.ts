@@ -4,22 +4,35 @@ import type { DiagReport } from '../../src/core/diag.js';
 import { cliCommand } from '../support/cli.js';
 import { createPathLab } from '../support/path-lab.js';
 import type { PathLab } from '../support/path-lab.js';
+import { EVERY_GROUP, UNPRIVILEGED } from '../support/ping-netns.js';
 import { assertRoot } from '../support/root.js';
 
-/** `zensweep diag` inside the path lab: each fact of the report checked against what the lab was built with. */
-describe('zensweep diag in the path lab', () => {
+/**
+ * `zensweep diag` inside the path lab: each fact of the report checked against what the lab was built with. As root
+ * (raw sockets), and again as nobody without any capability in a sweeper namespace whose net.ipv4.ping_group_range
+ * covers it (pings and the ICMP trace through ping sockets, the TCP ones through the kernel's connects, the path MTU
+ * through a ping socket): the same facts.
+ */
+for (const privilege of ['root', 'unprivileged'] as const) describe(`zensweep diag in the path lab (${privilege})`, () => {
   let lab: PathLab;
   const a = () => lab.addresses;
+  const prefix: readonly string[] = privilege === 'root' ? [] : UNPRIVILEGED;
 
   async function diag(args: string[]): Promise<DiagReport> {
-    const result = await lab.exec([...cliCommand(), 'diag', ...args, '--json'], { timeoutMs: 60_000 });
+    const result = await lab.exec([...prefix, ...cliCommand(), 'diag', ...args, '--json'], { timeoutMs: 60_000 });
     assert.equal(result.code, 0, `diag ${args.join(' ')} failed: ${result.stderr}`);
-    return JSON.parse(result.stdout) as DiagReport;
+    const report = JSON.parse(result.stdout) as DiagReport;
+    for (const path of report.trace?.paths ?? []) assert.equal(path.sockets === 'raw', privilege === 'root', `the ${path.mode} trace went through ${String(path.sockets)}`);
+    if (report.pathMtu) assert.equal(report.pathMtu.socket, privilege === 'root' ? 'raw' : 'ping');
+    return report;
   }
 
   before(async () => {
     assertRoot();
     lab = await createPathLab();
+    // Per namespace: the sweeper's only, never the host's.
+    const set = await lab.exec(['sysctl', '-q', '-w', `net.ipv4.ping_group_range=${EVERY_GROUP}`]);
+    assert.equal(set.code, 0, set.stderr);
   });
   after(async () => {
     await lab?.destroy();
@@ -84,7 +97,7 @@ describe('zensweep diag in the path lab', () => {
   });
 
   it('prints the ticket text with the time window, the ping summary as ping prints it and the trace', async () => {
-    const result = await lab.exec([...cliCommand(), 'diag', a().fragNeeded.v4]);
+    const result = await lab.exec([...prefix, ...cliCommand(), 'diag', a().fragNeeded.v4]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^ZenSweep diag: 198\.19\.10\.10\nTime window \(UTC\): \S+Z – \S+Z\n/);
     assert.match(result.stdout, /10 packets transmitted, 10 received, 0% packet loss\n\s+rtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms/);
