@@ -5,6 +5,9 @@
  * "host unreachable" on the next once its neighbour lookup has failed (the sweeper's own ARP on the LAN, the
  * router's behind it): one fact, so no change. Then a host's address is removed and a listener added between two
  * sweeps: exactly those two changes. `zensweep submit` runs in the host namespace: it only talks to Redis.
+ *
+ * The same again with the agent as nobody without any capability, in a sweeper namespace whose
+ * net.ipv4.ping_group_range covers it (ping sockets, the kernel's connects): the same answers.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -14,13 +17,14 @@ import { renderText } from '../../src/views/text.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { zensweep } from '../support/cli.js';
 import { createLab, ipBatch, startListener, stopChild, type Lab } from '../support/lab.js';
+import { EVERY_GROUP, UNPRIVILEGED } from '../support/ping-netns.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
 
 /** A port nothing in the lab listens on until the test starts a listener on it. */
 const PORT = 8080;
 
-describe('what changed between two sweeps through an agent in the network lab', () => {
+for (const privilege of ['root', 'unprivileged'] as const) describe(`what changed between two sweeps through an agent in the network lab (${privilege})`, () => {
   let lab: Lab;
   let redis: RedisServer;
   let agent: AgentProcess;
@@ -30,8 +34,12 @@ describe('what changed between two sweeps through an agent in the network lab', 
     lab = await createLab();
     redis = await startRedis({ unixSocket: true });
     await lab.bridgeToHost(redis.port, redis.socketPath ?? '');
+    // Per namespace: the sweeper's only, never the host's.
+    const set = await lab.exec(['sysctl', '-q', '-w', `net.ipv4.ping_group_range=${EVERY_GROUP}`]);
+    assert.equal(set.code, 0, set.stderr);
     const { lan, behind } = lab.addresses;
-    agent = await startAgent({ redisUrl: redis.url, group: 'lab', cidrs: `${lan.v4Cidr},${behind.v4Cidr}`, netns: lab.sweeperNs });
+    const wrapper = privilege === 'root' ? [] : UNPRIVILEGED;
+    agent = await startAgent({ redisUrl: redis.url, group: 'lab', cidrs: `${lan.v4Cidr},${behind.v4Cidr}`, netns: lab.sweeperNs, wrapper });
   });
   after(async () => {
     await agent?.stop();
@@ -44,6 +52,7 @@ describe('what changed between two sweeps through an agent in the network lab', 
     assert.equal(result.code, 0, `submit exited ${result.code}:\n${result.stderr}\nagent:\n${agent.log()}`);
     const report = JSON.parse(result.stdout) as DistributedReport;
     assert.equal(report.complete, true, 'the sweep is complete');
+    assert.deepEqual([...new Set(report.chunks.map((c) => c.icmpMode))], [privilege === 'root' ? 'raw' : 'ping']);
     return report;
   }
 
