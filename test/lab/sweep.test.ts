@@ -5,20 +5,27 @@ import { renderText } from '../../src/views/text.js';
 import { cliCommand } from '../support/cli.js';
 import { createLab, runOk } from '../support/lab.js';
 import type { Lab } from '../support/lab.js';
+import { EVERY_GROUP, UNPRIVILEGED } from '../support/ping-netns.js';
 import { assertRoot } from '../support/root.js';
 
 /**
  * The sweeper runs inside the lab's sweeper namespace (no default route): nothing it sends can leave the machine.
  * Every host state is produced by a real kernel: nft rules, a router namespace, empty addresses.
+ *
+ * As root (raw sockets), and again as nobody without any capability in a sweeper namespace whose
+ * net.ipv4.ping_group_range covers it (ping sockets, the addon's connects with IP_RECVERR): the same answers.
  */
-describe('zensweep sweep in the network lab', () => {
+for (const privilege of ['root', 'unprivileged'] as const) describe(`zensweep sweep in the network lab (${privilege})`, () => {
   let lab: Lab;
   const a = () => lab.addresses;
+  const prefix: readonly string[] = privilege === 'root' ? [] : UNPRIVILEGED;
 
   async function sweep(args: string[]): Promise<SweepReport> {
-    const result = await lab.exec([...cliCommand(), 'sweep', ...args, '--json'], { timeoutMs: 60_000 });
+    const result = await lab.exec([...prefix, ...cliCommand(), 'sweep', ...args, '--json'], { timeoutMs: 60_000 });
     assert.equal(result.code, 0, `sweep ${args.join(' ')} failed: ${result.stderr}`);
-    return JSON.parse(result.stdout) as SweepReport;
+    const report = JSON.parse(result.stdout) as SweepReport;
+    assert.equal(report.icmp.mode, privilege === 'root' ? 'raw' : 'ping', result.stderr);
+    return report;
   }
 
   /** The link-layer address of `device` in `namespace`, as `ip link` shows it. */
@@ -37,6 +44,9 @@ describe('zensweep sweep in the network lab', () => {
   before(async () => {
     assertRoot();
     lab = await createLab();
+    // Per namespace: the sweeper's only, never the host's.
+    const set = await lab.exec(['sysctl', '-q', '-w', `net.ipv4.ping_group_range=${EVERY_GROUP}`]);
+    assert.equal(set.code, 0, set.stderr);
   });
   after(async () => {
     await lab?.destroy();
@@ -113,7 +123,7 @@ describe('zensweep sweep in the network lab', () => {
     assert.match(text, /\n {2}nothing at these addresses \(245\):\n/);
     assert.doesNotMatch(text, /said 198\.18\.0\.1 on its link/);
 
-    const csv = await lab.exec([...cliCommand(), 'sweep', lan.v4Cidr, a().behind.alive.v4, 'timeout:500', '--csv'], { timeoutMs: 60_000 });
+    const csv = await lab.exec([...prefix, ...cliCommand(), 'sweep', lan.v4Cidr, a().behind.alive.v4, 'timeout:500', '--csv'], { timeoutMs: 60_000 });
     assert.equal(csv.code, 0, csv.stderr);
     const rows = csv.stdout.trim().split('\n');
     assert.match(rows[0] ?? '', /,reason,link,mac,icmp$/);
@@ -161,7 +171,7 @@ describe('zensweep sweep in the network lab', () => {
         lan6: lan6?.('${a().lan.empty.v6}'),
         routed: [table.onLinkTest(set('${a().routed.v4Half}')) === undefined, table.onLinkTest(set('${a().behind.v4Cidr}')) === undefined],
       }));`;
-    const result = await lab.exec([process.execPath, '--input-type=module', '-e', script]);
+    const result = await lab.exec([...prefix, process.execPath, '--input-type=module', '-e', script]);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { lan: [true, true], lan6: true, routed: [true, true] });
   });
@@ -225,7 +235,7 @@ describe('zensweep sweep in the network lab', () => {
         runSweep(parseSweepText('${a().lan.silent.v4} count:5 interval:20 timeout:300')),
       ]);
       console.log(JSON.stringify({ busy: busy.summary, quiet: quiet.hosts[0] }));`;
-    const result = await lab.exec([process.execPath, '--input-type=module', '-e', script]);
+    const result = await lab.exec([...prefix, process.execPath, '--input-type=module', '-e', script]);
     assert.equal(result.code, 0, result.stderr);
     const { busy, quiet } = JSON.parse(result.stdout) as { busy: SweepReport['summary']; quiet: HostResult };
     assert.equal(busy.alive, a().lan.alive.v4.length);
