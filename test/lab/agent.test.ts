@@ -3,6 +3,9 @@
  * redis-server through the lab's Unix-socket bridge, and sweeps the mostly empty routed range, where the router
  * drops every packet to an empty address without a word. `zensweep submit` runs in the host namespace: it only
  * talks to Redis.
+ *
+ * As root (raw sockets), and again with the agent as nobody without any capability in a sweeper namespace whose
+ * net.ipv4.ping_group_range covers it (ping sockets, the addon's connects): the same answers.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -10,10 +13,11 @@ import type { DistributedReport } from '../../src/core/report.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { zensweep } from '../support/cli.js';
 import { createLab, type Lab } from '../support/lab.js';
+import { EVERY_GROUP, UNPRIVILEGED } from '../support/ping-netns.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
 
-describe('zensweep submit through an agent in the network lab', () => {
+for (const privilege of ['root', 'unprivileged'] as const) describe(`zensweep submit through an agent in the network lab (${privilege})`, () => {
   let lab: Lab;
   let redis: RedisServer;
   let agent: AgentProcess;
@@ -23,8 +27,12 @@ describe('zensweep submit through an agent in the network lab', () => {
     lab = await createLab();
     redis = await startRedis({ unixSocket: true });
     await lab.bridgeToHost(redis.port, redis.socketPath ?? '');
+    // Per namespace: the sweeper's only, never the host's.
+    const set = await lab.exec(['sysctl', '-q', '-w', `net.ipv4.ping_group_range=${EVERY_GROUP}`]);
+    assert.equal(set.code, 0, set.stderr);
     const { routed, lan } = lab.addresses;
-    agent = await startAgent({ redisUrl: redis.url, group: 'vpc', cidrs: [routed.v4Cidr, lan.v4Cidr, lan.v6Cidr].join(','), netns: lab.sweeperNs });
+    const wrapper = privilege === 'root' ? [] : UNPRIVILEGED;
+    agent = await startAgent({ redisUrl: redis.url, group: 'vpc', cidrs: [routed.v4Cidr, lan.v4Cidr, lan.v6Cidr].join(','), netns: lab.sweeperNs, wrapper });
   });
   after(async () => {
     await agent?.stop();
@@ -43,6 +51,7 @@ describe('zensweep submit through an agent in the network lab', () => {
     assert.equal(result.code, 0, `submit exited ${result.code}:\n${result.stderr}\nagent:\n${agent.log()}`);
     const report = JSON.parse(result.stdout) as DistributedReport;
     assert.equal(report.complete, true);
+    assert.deepEqual([...new Set(report.chunks.map((c) => c.icmpMode))], [privilege === 'root' ? 'raw' : 'ping']);
     assert.equal(report.summary.total, 4094 + 254);
     assert.equal(new Set(report.hosts.map((h) => h.ip)).size, report.hosts.length, 'an address is reported twice');
     assert.deepEqual(report.hosts.filter((h) => h.state !== 'silent').map((h) => [h.ip, h.state]), live.map((ip) => [ip, 'alive']));
@@ -62,6 +71,7 @@ describe('zensweep submit through an agent in the network lab', () => {
     assert.equal(result.code, 0, `submit exited ${result.code}:\n${result.stderr}\nagent:\n${agent.log()}`);
     const report = JSON.parse(result.stdout) as DistributedReport;
     assert.equal(report.complete, true);
+    assert.deepEqual([...new Set(report.chunks.map((c) => c.icmpMode))], [privilege === 'root' ? 'raw' : 'ping']);
     const linkOf = (ip: string): [string | undefined, string | undefined, string | undefined] => {
       const found = report.hosts.find((h) => h.ip === ip);
       return [found?.state, found?.link, found?.mac];
