@@ -115,12 +115,17 @@ export class Agent {
   private lastBeat: number | undefined;
   private lastError: AgentInfo['lastError'];
 
+  /**
+   * @param connections every Redis connection of the process (the command makes them, and stops the agent when Redis
+   *   refuses it); default: its own.
+   */
   constructor(
     private readonly config: AgentConfig,
     private readonly log: Logger,
+    connections?: RedisConnections,
   ) {
     // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
-    this.connections = new RedisConnections(config.redisUrl, log);
+    this.connections = connections ?? new RedisConnections(config.redis, log);
     this.connection = this.connections.open();
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX, logBadRecords(log));

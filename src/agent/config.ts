@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { boundedInt, checkRedisUrl, listenHost, parseEnvironment } from '../config-env.js';
+import { boundedInt, listenHost, parseEnvironment } from '../config-env.js';
+import { redisTargetFromEnv, type RedisTarget } from '../config-redis.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import { Scope } from '../core/scope.js';
 import { icmpSetting } from '../config.js';
@@ -29,7 +30,8 @@ const schema = z.object({
 
 /** An agent's settings, from its environment, checked once at start. */
 export interface AgentConfig {
-  redisUrl: string;
+  /** Where Redis is and how to sign in (REDIS_URL, or REDIS_SENTINELS; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA). */
+  redis: RedisTarget;
   group: string;
   /** The CIDRs as written, and as a set for scope checks. */
   cidrs: string[];
@@ -61,7 +63,7 @@ export interface AgentConfig {
 
 /** Reads the agent's environment; throws ConfigError naming the first bad variable, never echoing a password. */
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const redisUrl = checkRedisUrl(env.REDIS_URL);
+  const redis = redisTargetFromEnv(env);
   const data = parseEnvironment(schema, env);
   const cidrs = data.ZENSWEEP_CIDRS.split(',').map((c) => c.trim()).filter(Boolean);
   let scope: Scope;
@@ -71,7 +73,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     throw new ConfigError(`ZENSWEEP_CIDRS: ${(error as Error).message}`);
   }
   return {
-    redisUrl,
+    redis,
     group: data.ZENSWEEP_VPC,
     cidrs,
     scope,

@@ -1,14 +1,17 @@
 import { loadAgentConfig } from '../agent/config.js';
 import { Agent } from '../agent/agent.js';
 import { captureStrayOutput, createLogger } from '../log.js';
+import { RedisConnections } from '../queue/connections.js';
 import type { CommandIo } from './sweep-command.js';
-import { nextSignal, serviceStart, untilSignal } from './until-signal.js';
+import { nextSignal, serviceStart, untilSignalOrRefusal } from './until-signal.js';
 
 export const AGENT_USAGE = `usage: zensweep agent
 
 Runs an agent inside a private network: it takes its group's chunks from Redis and probes only inside its CIDRs.
 It needs only outbound access to Redis. Settings come from the environment (or .env):
-  REDIS_URL             redis://[:password@]host:6379 (rediss:// for TLS)      required
+  REDIS_URL             redis://[:password@]host:6379 (rediss:// for TLS)      required, or:
+  REDIS_SENTINELS       host:port,host:port of the Sentinels, with REDIS_SENTINEL_MASTER (the master's name)
+  REDIS_USERNAME, REDIS_PASSWORD   an ACL user (or the password alone); REDIS_TLS_CA  a CA file (PEM) for TLS
   ZENSWEEP_VPC          the agent group, e.g. prod                             required
   ZENSWEEP_CIDRS        networks it may probe, e.g. 10.0.0.0/16,10.1.0.0/16    required
   ZENSWEEP_AGENT_ID     default: hostname-pid
@@ -17,7 +20,8 @@ It needs only outbound access to Redis. Settings come from the environment (or .
   METRICS_PORT          serve /metrics, /healthz and /readyz on this port (off)
   METRICS_HOST          the address it listens on, e.g. 127.0.0.1 (every interface)
 On SIGTERM or SIGINT it lets running chunks finish for up to 10 s, hands back the rest and exits 0, within 13 s
-whether Redis answers or not.
+whether Redis answers or not. While Redis cannot be reached it waits for it; if Redis refuses it (a wrong password,
+an untrusted certificate) it says why in one line and exits 2.
 `;
 
 /**
@@ -33,9 +37,11 @@ export async function agentCommand(argv: string[], io: CommandIo): Promise<numbe
   const log = createLogger('zensweep-agent');
   captureStrayOutput(log);
   const signal = nextSignal();
-  const agent = new Agent(config, log);
-  // While Redis is away, start() waits for it: a signal meanwhile stops the agent all the same.
-  if (!(await serviceStart(Promise.race([agent.start(), signal]), log))) return 1;
-  await untilSignal(() => agent.stop(), signal);
+  const connections = new RedisConnections(config.redis, log);
+  const agent = new Agent(config, log, connections);
+  // While Redis is away, start() waits for it: a signal meanwhile stops the agent all the same, and a refusal ends it.
+  const refused = connections.refused.then((error) => Promise.reject(error));
+  if (!(await serviceStart(Promise.race([agent.start(), signal, refused]), log))) return 1;
+  await untilSignalOrRefusal(() => agent.stop(), signal, connections.refused);
   return 0;
 }

@@ -15,6 +15,7 @@ import type { Starter } from '../door/services.js';
 import { RequestSlots } from '../door/slots.js';
 import { boundedInt } from '../config-env.js';
 import { connectRedis } from '../queue/connect.js';
+import { redisTargetFromEnv } from '../config-redis.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
 import { HostJobs } from '../queue/host-jobs.js';
@@ -23,9 +24,12 @@ import type { CommandIo } from './sweep-command.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** The Redis of these commands: REDIS_URL, checked by connectRedis, or the local default. */
+/**
+ * The Redis of these commands: REDIS_URL or REDIS_SENTINELS (with REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA), or
+ * the local default; a bad setting is a ConfigError, a refusal a RedisRefusedError (both exit 2).
+ */
 export function connect(io: CommandIo): Promise<Redis> {
-  return connectRedis(io.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+  return connectRedis(redisTargetFromEnv(io.env, DEFAULT_REDIS_URL));
 }
 
 /** Who asks from this machine: `user@host`. */

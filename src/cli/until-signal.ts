@@ -32,6 +32,16 @@ export async function untilSignal(stop: () => Promise<void>, signal: Promise<Nod
 }
 
 /**
+ * Resolves once SIGTERM or SIGINT has come and `stop` has finished; when Redis refuses the service first (its
+ * RedisConnections' `refused`), stops it all the same and throws the refusal: one line on stderr, exit 2.
+ */
+export async function untilSignalOrRefusal(stop: () => Promise<void>, signal: Promise<NodeJS.Signals>, refused: Promise<Error>): Promise<void> {
+  const refusal = await Promise.race([signal.then(() => undefined), refused]);
+  await untilSignal(stop, Promise.resolve('SIGTERM'));
+  if (refusal) throw refusal;
+}
+
+/**
  * A service's start. When it fails, what it opened meanwhile (Redis connections, a listening socket) would keep the
  * process alive forever: it exits anyway, `EXIT_AFTER_STOP_MS` later. What the user can act on (a ZenSweepError: a
  * bad setting, Redis unreachable) is thrown on, for one line on stderr; anything else (a port taken) is logged as one

@@ -1,7 +1,8 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Shutdown } from '../shutdown.js';
-import { redactUrl } from './connect.js';
+import { describeRedis, type RedisTarget } from '../config-redis.js';
+import { ioredisOptions, RedisRefusedError, refusalOf } from './connect.js';
 import { ioredis } from './load.js';
 
 /** How often an outage still going on is logged again, in milliseconds (default 60,000). */
@@ -42,9 +43,13 @@ export function isConnectionError(error: unknown): boolean {
  * connections that BullMQ makes for itself (a worker's blocking connection, QueueEvents) count as well.
  *
  * While Redis cannot be reached every connection fails on each reconnection attempt (several a second): instead of a
- * line for each, the outage is logged once when it starts (`redis_down`, with the URL without its password), again
+ * line for each, the outage is logged once when it starts (`redis_down`, with where, never a password), again
  * at most once a minute while it lasts (`redis_still_down`), and once when it ends (`redis_up`, with how long it
  * lasted). The outage ends when no connection that failed is still waiting to reconnect.
+ *
+ * When Redis refuses (a wrong password, a user without a command ZenSweep needs, a certificate no CA vouches for),
+ * retrying cannot help: `refused` resolves with the reason, once, and the service stops with it (one line, exit 2)
+ * instead of retrying forever.
  */
 export class RedisConnections {
   private readonly clients = new Set<Redis>();
@@ -56,9 +61,13 @@ export class RedisConnections {
   private downSince: number | undefined;
   private lastLine = 0;
   private closing = false;
+  private refuse: ((error: RedisRefusedError) => void) | undefined;
+  private refusal: RedisRefusedError | undefined;
+  /** Resolves, once, with why Redis refused this process (never while it only cannot be reached). */
+  readonly refused: Promise<RedisRefusedError> = new Promise((resolve) => (this.refuse = resolve));
 
   constructor(
-    private readonly url: string,
+    private readonly target: RedisTarget,
     private readonly log: Logger,
     options: {
       /** How often an outage still going on is logged again, in ms, default {@link REMIND_EVERY_MS}. */
@@ -67,7 +76,7 @@ export class RedisConnections {
       now?: () => number;
     } = {},
   ) {
-    this.redacted = redactUrl(url);
+    this.redacted = describeRedis(target);
     this.remindEveryMs = options.remindEveryMs ?? REMIND_EVERY_MS;
     this.now = options.now ?? Date.now;
   }
@@ -79,7 +88,7 @@ export class RedisConnections {
 
   /** A new connection, watched like all the others, and so are its duplicates. */
   open(options: RedisOptions = {}): Redis {
-    return new WatchedRedis(this, [this.url, { maxRetriesPerRequest: null, ...options }]);
+    return new WatchedRedis(this, [{ ...ioredisOptions(this.target), maxRetriesPerRequest: null, ...options }]);
   }
 
   /**
@@ -89,6 +98,8 @@ export class RedisConnections {
   errorLogger(event: string, fields: Record<string, unknown> = {}): (error: Error) => void {
     return (error) => {
       if (this.closing || isConnectionError(error)) return;
+      // A command the ACL user may not run comes back on the command, not on the connection.
+      if (this.isRefusal(error)) return;
       this.log.warn({ event, ...fields, message: this.clean(error.message) });
     };
   }
@@ -127,8 +138,19 @@ export class RedisConnections {
     });
   }
 
+  /** Whether `error` says Redis refused this process; the first such error resolves `refused`. */
+  private isRefusal(error: Error): boolean {
+    const why = refusalOf(error);
+    if (why === undefined) return false;
+    if (this.refusal === undefined) {
+      this.refusal = new RedisRefusedError(`Redis at ${this.redacted} refused ZenSweep: ${why}`, { cause: error });
+      this.refuse?.(this.refusal);
+    }
+    return true;
+  }
+
   private failed(client: Redis, error: Error): void {
-    if (this.closing) return;
+    if (this.closing || this.isRefusal(error)) return;
     this.failing.add(client);
     const now = this.now();
     if (this.downSince === undefined) {
@@ -152,9 +174,13 @@ export class RedisConnections {
     this.log.info({ event: 'redis_up', redis: this.redacted, downMs }, 'Redis answers again');
   }
 
-  /** An error message without the password, should it hold the URL. */
+  /** An error message without the passwords, should it hold one. */
   private clean(message: string): string {
-    return message.split(this.url).join(this.redacted);
+    let cleaned = message;
+    for (const secret of [this.target.password, this.target.kind === 'sentinel' ? this.target.sentinelPassword : undefined]) {
+      if (secret !== undefined && secret.length >= 4) cleaned = cleaned.split(secret).join('***');
+    }
+    return cleaned;
   }
 }
 
@@ -162,9 +188,9 @@ export class RedisConnections {
 class WatchedRedis extends ioredis.Redis {
   constructor(
     private readonly owner: RedisConnections,
-    args: [url: string, options: RedisOptions] | [options: RedisOptions],
+    args: [options: RedisOptions],
   ) {
-    super(...(args as [string, RedisOptions]));
+    super(...args);
     owner.watch(this);
   }
 

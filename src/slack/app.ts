@@ -127,9 +127,13 @@ function untilReady(redis: Redis, stopping?: AbortSignal): Promise<boolean> {
  * Resolves once Redis answers (it waits for as long as it does not), or undefined when `stopRequested` aborts first;
  * it does not wait for Slack (see {@link Bot.connected}). The operators' port is served from the start.
  */
-export async function startBot(config: BotConfig, log: Logger, stopRequested?: AbortSignal): Promise<Bot | undefined> {
+export async function startBot(
+  config: BotConfig,
+  log: Logger,
+  stopRequested?: AbortSignal,
   // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
-  const connections = new RedisConnections(config.redisUrl, log);
+  connections = new RedisConnections(config.redis, log),
+): Promise<Bot | undefined> {
   const logger = slackLogger(log);
   // A record in Redis that fails its schema is one JSON line of the log (the default is a plain line on stderr).
   const onBadRecord = logBadRecords(log);

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { boundedInt, checkRedisUrl, listenHost, parseEnvironment } from '../config-env.js';
+import { boundedInt, listenHost, parseEnvironment } from '../config-env.js';
+import { redisTargetFromEnv, type RedisTarget } from '../config-redis.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import { parsePolicy } from '../door/policy.js';
@@ -50,7 +51,8 @@ export interface BotConfig {
   port: number;
   /** HTTP mode: address /slack/events listens on (HOST), an IP address or a host name; default every interface. */
   host?: string;
-  redisUrl: string;
+  /** Where Redis is and how to sign in (REDIS_URL, or REDIS_SENTINELS; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA). */
+  redis: RedisTarget;
   policy: Policy;
   /** Sweeps one user may have running at once, default 3. */
   maxSweepsPerUser: number;
@@ -90,7 +92,7 @@ export interface BotConfig {
 /** Reads the bot's environment; throws ConfigError naming the first bad variable, never echoing a secret. */
 export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
   const data = parseEnvironment(schema, env);
-  const redisUrl = checkRedisUrl(env.REDIS_URL);
+  const redis = redisTargetFromEnv(env);
   if (!data.SLACK_APP_TOKEN && !data.SLACK_SIGNING_SECRET) {
     throw new ConfigError(
       'SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode, which needs no inbound port)',
@@ -111,7 +113,7 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     slackApiUrl: data.SLACK_API_URL ?? 'https://slack.com/api/',
     port: boundedInt(data.PORT, 3000, 'PORT', 1, 65_535),
     host: listenHost(data.HOST, 'HOST'),
-    redisUrl,
+    redis,
     policy: parsePolicy(policyText),
     maxSweepsPerUser: boundedInt(data.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000),
     maxAddresses: boundedInt(data.ZENSWEEP_MAX_ADDRESSES, DEFAULT_MAX_ADDRESSES, 'ZENSWEEP_MAX_ADDRESSES', 1, SWEEP_LIMITS.addresses.max),

@@ -7,6 +7,7 @@ import { afterEach, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { RedisConnections, isConnectionError } from '../../src/queue/connections.js';
+import { redisTargetFromEnv } from '../../src/config-redis.js';
 import { bullmq } from '../../src/queue/load.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { quietFor, until } from '../support/wait.js';
@@ -39,7 +40,7 @@ describe('RedisConnections', () => {
   it('logs an outage of all its connections once, reminds at most once per period, and says when it ends', { timeout: 60_000 }, async () => {
     redis = await startRedis({ password: 'hunter2-in-the-url' });
     const { lines, log } = capture();
-    const connections = new RedisConnections(redis.url, log, { remindEveryMs: 1000 });
+    const connections = new RedisConnections(redisTargetFromEnv({ REDIS_URL: redis.url }), log, { remindEveryMs: 1000 });
     const main = connections.open();
     const other = main.duplicate();
     // A worker makes a blocking connection of its own out of `main`; its errors come through the worker too.
@@ -87,7 +88,7 @@ describe('RedisConnections', () => {
   it('closes every connection at once while Redis is away, and logs nothing more', { timeout: 60_000 }, async () => {
     redis = await startRedis();
     const { lines, log } = capture();
-    const connections = new RedisConnections(redis.url, log);
+    const connections = new RedisConnections(redisTargetFromEnv({ REDIS_URL: redis.url }), log);
     const main = connections.open();
     const copy = main.duplicate();
     await Promise.all([main.ping(), copy.ping()]);
