@@ -28,6 +28,8 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** Run inside this network namespace (a lab's `sweeperNs`, reaching Redis through `lab.bridgeToHost`). */
   netns?: string;
+  /** A command that runs the agent's command line after it (`setpriv …`: see spawnService). */
+  wrapper?: readonly string[];
 }
 
 export interface AgentProcess extends ServiceProcess {
@@ -54,7 +56,7 @@ export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000)
     ...(options.lockMs !== undefined ? { ZENSWEEP_LOCK_MS: String(options.lockMs) } : {}),
     ...options.env,
   };
-  const service = spawnService(['agent'], env, options.netns);
+  const service = spawnService(['agent'], env, options.netns, options.wrapper);
   const output = service.log;
   const agent: AgentProcess = {
     ...service,
