@@ -4,7 +4,7 @@ import { bullmq } from '../queue/load.js';
 import type { Logger } from 'pino';
 import { HEARTBEAT_MS } from '../core/agent-health.js';
 import { isZenSweepError } from '../core/errors.js';
-import { ICMP_MODE_WORDS, icmpModeOf } from '../core/report.js';
+import { ICMP_MODE_WORDS, ICMP_OFF_SETTING_WARNING, icmpModeOf, icmpOffReason } from '../core/report.js';
 import type { IcmpStatus } from '../core/report.js';
 import { SWEEP_LIMITS } from '../core/request.js';
 import type { SweepOptions, SweepRequest, TargetSpec } from '../core/request.js';
@@ -166,11 +166,13 @@ export class Agent {
     this.engine = engine;
     this.icmp = engine.icmp;
     this.metrics.icmpMode(icmpModeOf(engine.icmp));
-    // Said once, at start: how ICMP goes out, and when it cannot, why and the fix.
+    // Said once, at start: how ICMP goes out; off by the setting, as a choice; and when it cannot, why and the fix.
     if (engine.icmp.available) {
       this.log.info({ event: 'icmp_mode', mode: icmpModeOf(engine.icmp) }, ICMP_MODE_WORDS[icmpModeOf(engine.icmp)]);
+    } else if (icmpOffReason(engine.icmp) === 'setting') {
+      this.log.info({ event: 'icmp_mode', mode: 'off', reason: 'setting' }, ICMP_OFF_SETTING_WARNING);
     } else {
-      this.log.warn({ event: 'icmp_unavailable', mode: 'off' }, engine.icmp.warning ?? 'ICMP not sent: TCP probes only');
+      this.log.warn({ event: 'icmp_unavailable', mode: 'off', reason: 'unavailable' }, engine.icmp.warning ?? 'ICMP not sent: TCP probes only');
     }
     const { group, lockMs } = this.config;
     const concurrency = this.concurrency;
@@ -299,6 +301,7 @@ export class Agent {
       version: VERSION,
       icmp: this.icmp.available,
       icmpMode: icmpModeOf(this.icmp),
+      ...(!this.icmp.available && this.icmp.reason ? { icmpReason: this.icmp.reason } : {}),
       load: { active: this.active.size, concurrency: this.concurrency },
       startedAt: this.startedAt,
       lastSeen: now,

@@ -5,7 +5,8 @@
  * the trace, the path MTU, the commands that would show the same, and the UTC time window.
  */
 import type { PathMtuReport } from './path-mtu.js';
-import type { HostResult, PortResult } from './report.js';
+import { ICMP_FIX, ICMP_OFF_WHY, icmpOffReason } from './report.js';
+import type { HostResult, IcmpOffReason, IcmpStatus, PortResult } from './report.js';
 import type { HostState } from './states.js';
 import { echoNotSent } from './facts.js';
 import type { TraceReport } from './trace.js';
@@ -73,8 +74,12 @@ export interface DiagReport {
   resolution: DiagResolution;
   /** The ping statistics (10 echoes) and each TCP port: a one-host sweep. */
   host?: HostResult;
+  /** How that sweep sent ICMP, and why not when it did not; absent from reports made before it was kept. */
+  icmp?: IcmpStatus;
   trace?: TraceReport;
   pathMtu?: PathMtuReport;
+  /** Why the path MTU was not measured (ZENSWEEP_ICMP=off, or no socket for its echoes), in one sentence. */
+  pathMtuNotMeasured?: string;
   /** The commands that show the same facts on a Linux host, for the ticket. */
   commands: string[];
   /** The few lines to read first. */
@@ -120,10 +125,18 @@ const STATE_SUMMARY_WITHOUT_ICMP: Partial<Record<HostState, string>> = {
 };
 
 /**
- * What the ping part says when no echo was sent: ICMP is off where the probes ran (neither a raw socket nor a ping
- * socket could be opened, or ZENSWEEP_ICMP=off), and how to turn it on.
+ * What the ping part says when no echo was sent, by why ICMP is off where the probes ran: ZENSWEEP_ICMP=off (a
+ * choice, no fix to give), or neither a raw socket nor a ping socket could be opened (and how to turn it on).
  */
-export const NO_ECHO_WORDS = 'ICMP not sent: the agent runs without ICMP (set net.ipv4.ping_group_range, or add NET_RAW)';
+export const NO_ECHO_WORDS: Record<IcmpOffReason, string> = {
+  setting: `ICMP not sent: ${ICMP_OFF_WHY.setting}`,
+  unavailable: `ICMP not sent: the agent runs without ICMP (${ICMP_FIX})`,
+};
+
+/** The ping part's words without an echo, by the diag's ICMP status; a report without one reads as it did before. */
+export function noEchoWords(report: Pick<DiagReport, 'icmp'>): string {
+  return NO_ECHO_WORDS[icmpOffReason(report.icmp ?? {})];
+}
 
 /** The host's state in the diag's words, as its echo lets it be said. */
 export function diagStateWords(host: HostResult): string {

@@ -72,12 +72,24 @@ export const ALL_GROUPS = 'vpc:all';
  */
 export type IcmpMode = 'raw' | 'ping' | 'off';
 
+/**
+ * Why a sweeper sent no ICMP echo: its operator turned it off (`setting`: ZENSWEEP_ICMP=off, a choice that no
+ * privilege changes), or it could open no ICMP socket (`unavailable`: no CAP_NET_RAW, and net.ipv4.ping_group_range
+ * leaves its group out), which has a fix.
+ */
+export type IcmpOffReason = 'setting' | 'unavailable';
+
 /** Whether and how the sweep could send ICMP. */
 export interface IcmpStatus {
   available: boolean;
   /** Absent from reports made before the mode was recorded: read it with icmpModeOf. */
   mode?: IcmpMode;
-  /** Why ICMP was not sent, and the fix, when it was not. */
+  /** With mode off: why. Absent from reports made before it was recorded: read it with icmpOffReason. */
+  reason?: IcmpOffReason;
+  /**
+   * Why ICMP was not sent, and the fix when there is one, when it was not; in a report whose agents differed
+   * (agentsWithoutIcmp), the first of those without it (by chunk index) said this.
+   */
   warning?: string;
 }
 
@@ -94,6 +106,37 @@ export function icmpModeOf(icmp: IcmpStatus): IcmpMode {
 }
 
 /**
+ * Why no echo went; a status recorded before the reason was kept reads as `unavailable`, the words it was said in
+ * then.
+ */
+export function icmpOffReason(icmp: { reason?: IcmpOffReason }): IcmpOffReason {
+  return icmp.reason ?? 'unavailable';
+}
+
+/** The fix an operator applies when neither ICMP socket may be opened; ZENSWEEP_ICMP=off has none (it is a choice). */
+export const ICMP_FIX = 'set net.ipv4.ping_group_range, or add NET_RAW';
+
+/**
+ * Why no echo went, in the fewest words, every place that says it (the list of agents, footers, diag, trace): the
+ * setting by its name, the want of a socket by what is missing.
+ */
+export const ICMP_OFF_WHY: Record<IcmpOffReason, string> = {
+  setting: 'ZENSWEEP_ICMP=off',
+  unavailable: 'no NET_RAW, no ping_group_range',
+};
+
+/** The warning of a sweeper with ZENSWEEP_ICMP=off: the setting, and no fix (wanting a socket, it names the fix). */
+export const ICMP_OFF_SETTING_WARNING = `ICMP not sent: ${ICMP_OFF_WHY.setting}; running the TCP probes only`;
+
+/**
+ * What refuses a probe made of ICMP echo (an ICMP trace, the path MTU search) under ZENSWEEP_ICMP=off: `an ICMP trace
+ * sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here`. Read alone and after `ICMP not traced: `.
+ */
+export function icmpOffRefusal(what: string): string {
+  return `${what} sends ICMP echo, and ${ICMP_OFF_WHY.setting} sends none from here`;
+}
+
+/**
  * The agents of a distributed report that sent no ICMP echo, when others did: each host is then worded by how its
  * own agent probed it (a host's `icmp.sent` is 0 where no echo went), and the report says who ran without ICMP.
  * Empty for a report whose agents all sent ICMP, or none did (its `icmp` says that), and for a local sweep.
@@ -103,6 +146,20 @@ export function agentsWithoutIcmp(report: SweepReport | { chunks?: readonly Chun
   const off = new Set(chunks.filter((c) => c.icmpMode === 'off').map((c) => c.agentId));
   const on = chunks.some((c) => c.icmpMode !== undefined && c.icmpMode !== 'off');
   return on ? [...off].sort() : [];
+}
+
+/**
+ * The agents of agentsWithoutIcmp by why they sent none (each agent by its first chunk), the setting first: one
+ * entry when they all agree, none when agentsWithoutIcmp is empty.
+ */
+export function agentsWithoutIcmpByReason(report: SweepReport | { chunks?: readonly ChunkAccount[] }): { reason: IcmpOffReason; agents: string[] }[] {
+  const without = agentsWithoutIcmp(report);
+  const chunks = 'chunks' in report ? [...(report.chunks ?? [])].sort((a, b) => a.index - b.index) : [];
+  const reasonOf = (agent: string): IcmpOffReason =>
+    icmpOffReason({ reason: chunks.find((c) => c.agentId === agent && c.icmpMode === 'off')?.icmpReason });
+  return (['setting', 'unavailable'] as const)
+    .map((reason) => ({ reason, agents: without.filter((agent) => reasonOf(agent) === reason) }))
+    .filter((group) => group.agents.length > 0);
 }
 
 export interface SweepReport {
@@ -137,6 +194,8 @@ export interface ChunkAccount {
   durationMs: number;
   /** How its agent sent ICMP echo for this chunk's hosts (absent in reports made before it was kept). */
   icmpMode?: IcmpMode;
+  /** With icmpMode off: why (absent in reports made before it was kept: read it with icmpOffReason). */
+  icmpReason?: IcmpOffReason;
 }
 
 /**

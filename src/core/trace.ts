@@ -160,8 +160,8 @@ export interface TraceReport {
   /** What to conclude, in one line. */
   conclusion: string;
   /**
-   * A mode auto could not run, and why: ICMP where the process has neither a raw socket nor a ping socket (TCP was
-   * traced alone).
+   * A mode auto could not run, and why (TCP was traced alone): ICMP where the process has neither a raw socket nor a
+   * ping socket, or sends no ICMP echo at all (ZENSWEEP_ICMP=off).
    */
   warning?: string;
   /** Where it ran, when it ran on an agent. */

@@ -1,10 +1,11 @@
+import { ICMP_FIX, ICMP_OFF_SETTING_WARNING } from '../core/report.js';
 import type { IcmpStatus } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
 import type { AddressSet } from '../core/targets.js';
 import { SendBudget } from './budget.js';
 import { IcmpEchoProber, MAX_OUTSTANDING_ECHOES } from './icmp/echo-prober.js';
 import type { TcpErrorListener } from './icmp/echo-prober.js';
-import { ICMP_FIX, IcmpUnavailableError } from './icmp/raw-transport.js';
+import { IcmpUnavailableError } from './icmp/raw-transport.js';
 import type { IcmpSetting } from './icmp/raw-transport.js';
 import { LinkWatch } from './link-watch.js';
 import { defaultNeighbourReader } from './neighbours.js';
@@ -203,9 +204,9 @@ function openEchoProber(
 ): { echo: IcmpEchoProber | undefined; icmp: IcmpStatus } {
   const { onWarning, onNotice, ...echoOptions } = options;
   if (setting === 'off') {
-    const warning = 'ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only';
-    onWarning?.(warning);
-    return { echo: undefined, icmp: { available: false, mode: 'off', warning } };
+    // A choice, not a fault: said as the setting, with no privilege to add.
+    onWarning?.(ICMP_OFF_SETTING_WARNING);
+    return { echo: undefined, icmp: { available: false, mode: 'off', reason: 'setting', warning: ICMP_OFF_SETTING_WARNING } };
   }
   if (families.size === 0) return { echo: undefined, icmp: { available: true, mode: setting === 'ping' ? 'ping' : 'raw' } };
   const failures: IcmpUnavailableError[] = [];
@@ -224,7 +225,7 @@ function openEchoProber(
   }
   const warning = `ICMP not sent: ${failures.map(failureWords).join(', and ')}; running the TCP probes only (${ICMP_FIX})`;
   onWarning?.(warning);
-  return { echo: undefined, icmp: { available: false, mode: 'off', warning } };
+  return { echo: undefined, icmp: { available: false, mode: 'off', reason: 'unavailable', warning } };
 }
 
 /** `no raw socket (EPERM: needs root or CAP_NET_RAW)`, `no ping socket (EACCES: …)`. */

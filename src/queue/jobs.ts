@@ -3,7 +3,7 @@ import type { ChunkAccount, DistributedReport, SweepSummary, VantageView } from 
 import type { SweepOptions } from '../core/request.js';
 import { parseNetwork } from '../core/targets.js';
 import { BASELINE_OWNER } from './history.js';
-import { hostResultSchema, nameResolutionSchema, sweepDiffSchema, sweepOptionsSchema, sweepReportSchema, sweepSummarySchema } from './report-schema.js';
+import { hostResultSchema, icmpOffReasonSchema, nameResolutionSchema, sweepDiffSchema, sweepOptionsSchema, sweepReportSchema, sweepSummarySchema } from './report-schema.js';
 import type { Same } from './report-schema.js';
 
 /**
@@ -99,7 +99,7 @@ const chunkAccountSchema = chunkResultSchema.pick({
   attempt: true,
   stalled: true,
   durationMs: true,
-}).extend({ icmpMode: z.enum(['raw', 'ping', 'off']).optional() });
+}).extend({ icmpMode: z.enum(['raw', 'ping', 'off']).optional(), icmpReason: icmpOffReasonSchema.optional() });
 
 /** How the earlier sweep of a comparison probed, when it differs from this one. */
 const probedBeforeSchema = z.object({ ports: z.array(z.number().int()), count: z.number().int() }).optional();

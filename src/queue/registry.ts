@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AgentFacts } from '../core/agent-health.js';
 import { KEY_PREFIX } from './names.js';
 import { printBadRecord, readRecord } from './records.js';
+import { icmpOffReasonSchema } from './report-schema.js';
 import type { OnBadRecord } from './records.js';
 
 /** What an agent says of itself in its heartbeat (its health facts included). */
@@ -16,6 +17,8 @@ export const agentInfoSchema = z.object({
   icmp: z.boolean(),
   /** How: raw (root or CAP_NET_RAW), ping (net.ipv4.ping_group_range), off; absent from agents older than it. */
   icmpMode: z.enum(['raw', 'ping', 'off']).optional(),
+  /** With icmpMode off: why (ZENSWEEP_ICMP=off, or no ICMP socket); absent from agents older than it. */
+  icmpReason: icmpOffReasonSchema.optional(),
   /** Chunks running now, out of how many at once. */
   load: z.object({ active: z.number().int().min(0), concurrency: z.number().int().min(0) }),
   startedAt: z.string(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { SweepDiff } from '../core/diff-model.js';
-import type { HostResult, NameResolution, SweepReport, SweepSummary } from '../core/report.js';
+import type { HostResult, IcmpOffReason, NameResolution, SweepReport, SweepSummary } from '../core/report.js';
 import { SWEEP_LIMITS, VANTAGES } from '../core/request.js';
 import type { SweepOptions } from '../core/request.js';
 import { HOST_STATES, PORT_STATES } from '../core/states.js';
@@ -82,6 +82,17 @@ export const sweepSummarySchema = z.object({
   total: tally,
 });
 
+/** Why an agent sent no ICMP echo (core/report.ts IcmpOffReason); optional where it is read, for older records. */
+export const icmpOffReasonSchema = z.enum(['setting', 'unavailable']);
+
+/** IcmpStatus; `mode` and `reason` are absent from records written before each was kept. */
+export const icmpStatusSchema = z.object({
+  available: z.boolean(),
+  mode: z.enum(['raw', 'ping', 'off']).optional(),
+  reason: icmpOffReasonSchema.optional(),
+  warning: z.string().optional(),
+});
+
 export const sweepReportSchema = z.object({
   targets: z.array(z.string()),
   options: sweepOptionsSchema,
@@ -89,7 +100,7 @@ export const sweepReportSchema = z.object({
   durationMs: z.number(),
   complete: z.boolean(),
   planned: tally,
-  icmp: z.object({ available: z.boolean(), mode: z.enum(['raw', 'ping', 'off']).optional(), warning: z.string().optional() }),
+  icmp: icmpStatusSchema,
   summary: sweepSummarySchema,
   names: z.array(nameResolutionSchema),
   hosts: z.array(hostResultSchema),
@@ -124,6 +135,7 @@ export type SchemasMatchCore = [
   Same<z.infer<typeof nameResolutionSchema>, NameResolution>,
   Same<z.infer<typeof sweepSummarySchema>, SweepSummary>,
   Same<z.infer<typeof sweepReportSchema>, SweepReport>,
+  Same<z.infer<typeof icmpOffReasonSchema>, IcmpOffReason>,
   Same<z.infer<typeof sweepDiffSchema>, SweepDiff>,
 ] extends true[]
   ? true

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { compactHosts, diffSweeps, noEchoTo } from '../core/diff.js';
-import type { ChunkAccount, DistributedReport, HostResult, NameResolution, VantageView } from '../core/report.js';
+import type { ChunkAccount, DistributedReport, HostResult, IcmpStatus, NameResolution, VantageView } from '../core/report.js';
 import { icmpModeOf, partialCause, partialWords, summarize } from '../core/report.js';
 import { combineVantages } from '../core/vantage.js';
 import type { HistoryStore } from './history.js';
@@ -62,6 +62,23 @@ function vantageView(
 }
 
 /**
+ * What the sweep as a whole did with ICMP. Sent when any agent sent it (a ping socket worth saying over a raw one),
+ * with the warning of the first agent without it (by chunk index): those agents are named per chunk
+ * (agentsWithoutIcmp), and the views word their hosts apart. Not sent when no agent sent it: the first one's status,
+ * its reason kept only when every agent without ICMP gave the same one.
+ */
+function sweepIcmp(results: readonly ChunkResult[]): IcmpStatus {
+  const unsent = results.filter((r) => !r.icmp.available).map((r) => r.icmp);
+  const sent = results.filter((r) => r.icmp.available).map((r) => r.icmp);
+  const sending = sent.find((icmp) => icmpModeOf(icmp) === 'ping') ?? sent[0];
+  const [first] = unsent;
+  if (sending) return { available: true, mode: icmpModeOf(sending), ...(first?.warning ? { warning: first.warning } : {}) };
+  if (!first) return { available: true };
+  const { reason, ...status } = first;
+  return reason !== undefined && unsent.every((icmp) => icmp.reason === reason) ? { ...status, reason } : status;
+}
+
+/**
  * Processes a sweep's report job once all its chunks are in: puts the chunks' hosts back in address order into one
  * report model (the same the CLI prints), notes which agent ran which chunk and which ran again, records the sweep
  * in the history, and says what changed since the last sweep of the same targets and against a named baseline.
@@ -100,7 +117,6 @@ export function reportProcessor(deps: {
     }
     results.sort((a, b) => a.index - b.index);
     const chunks: ChunkAccount[] = [];
-    let icmp: DistributedReport['icmp'] = { available: true };
     let complete = true;
     // Without from: one gathering for the whole sweep; with it, one per vantage (its chunks follow each other).
     const vantages = data.vantages ?? [];
@@ -118,9 +134,6 @@ export function reportProcessor(deps: {
         // Only a chunk skipped before it started (a cancelled sweep) stores no hosts.
         failures.push({ index: result.index, group: result.group, reason: 'its hosts are missing from Redis or unreadable' });
       }
-      // One agent without ICMP is what the report must say; else a ping socket is worth saying over a raw one.
-      if (!result.icmp.available) icmp = result.icmp;
-      else if (icmp.available && result.icmp.mode === 'ping') icmp = result.icmp;
       if (!result.complete) {
         complete = false;
         if (into) into.complete = false;
@@ -134,6 +147,8 @@ export function reportProcessor(deps: {
         stalled: result.stalled,
         durationMs: result.durationMs,
         icmpMode: icmpModeOf(result.icmp),
+        // As its agent said it: an older agent's chunk says no reason (read as the want of a socket, as then).
+        ...(!result.icmp.available && result.icmp.reason ? { icmpReason: result.icmp.reason } : {}),
       });
     }
     // A chunk given up past its time bound: its hosts are in, with the reason it stopped short.
@@ -158,7 +173,7 @@ export function reportProcessor(deps: {
       complete,
       // A chunk skipped because the sweep was cancelled before it started probed nothing but was still planned.
       planned: Math.max(planned, data.addresses ?? 0),
-      icmp,
+      icmp: sweepIcmp(results),
       summary: summarize(hosts),
       names,
       hosts,

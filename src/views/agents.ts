@@ -4,6 +4,8 @@
  */
 import { agentHealth, describeAgentHealth } from '../core/agent-health.js';
 import type { AgentFacts } from '../core/agent-health.js';
+import { ICMP_OFF_WHY, icmpOffReason } from '../core/report.js';
+import type { IcmpOffReason } from '../core/report.js';
 import { escapeText } from './blocks.js';
 import { BLOCK_LIMITS, clip } from './block-limits.js';
 
@@ -16,6 +18,8 @@ export interface ListedAgent extends AgentFacts {
   icmp: boolean;
   /** How it sends ICMP; absent from agents older than it (then raw when it can). */
   icmpMode?: 'raw' | 'ping' | 'off';
+  /** With icmpMode off: why; absent from agents older than it (then said as the want of a socket). */
+  icmpReason?: IcmpOffReason;
   load: { active: number; concurrency: number };
 }
 
@@ -38,10 +42,13 @@ function linesOf(agent: ListedAgent, now: number): AgentLines {
   };
 }
 
-/** What it probes with: `ICMP (raw)+TCP`, `ICMP (ping socket)+TCP`, `TCP only (ICMP off)`. */
+/**
+ * What it probes with: `ICMP+TCP`, `ICMP (ping socket)+TCP`, `TCP only (ICMP off: ZENSWEEP_ICMP=off)` or, wanting a
+ * socket, `TCP only (ICMP off: no NET_RAW, no ping_group_range)`.
+ */
 function probesWords(agent: ListedAgent): string {
   const mode = agent.icmpMode ?? (agent.icmp ? 'raw' : 'off');
-  if (mode === 'off') return 'TCP only (ICMP off: no NET_RAW, no ping_group_range)';
+  if (mode === 'off') return `TCP only (ICMP off: ${ICMP_OFF_WHY[icmpOffReason({ reason: agent.icmpReason })]})`;
   return mode === 'ping' ? 'ICMP (ping socket)+TCP' : 'ICMP+TCP';
 }
 

@@ -17,6 +17,7 @@ import {
   countsLine,
   dropsWords,
   hostStateWords,
+  icmpWarningNote,
   mixedIcmpNote,
   NOTHING_THERE,
   READING_ORDER,
@@ -352,7 +353,8 @@ export function reportNotes(report: AnyReport, failuresShown = Infinity): string
   }
   const mixed = mixedIcmpNote(report);
   if (mixed) notes.push(mixed);
-  if (report.icmp.warning) notes.push(`Warning${mixed ? ` from ${agentsWithoutIcmp(report).join(', ')}` : ''}: ${report.icmp.warning}`);
+  const warning = icmpWarningNote(report);
+  if (warning) notes.push(warning);
   return notes;
 }
 

@@ -2,8 +2,17 @@
  * The words every view uses for a report: state names, who sent an ICMP error, echo statistics, TCP evidence,
  * times. Plain text: the terminal prints it as it is, Slack escapes it.
  */
-import type { AnyReport, HostResult, IcmpMode, IcmpStatus, PortResult, SweepReport, SweepSummary } from '../core/report.js';
-import { ALL_GROUPS, agentsWithoutIcmp, emptyCounts, icmpModeOf, isDistributed } from '../core/report.js';
+import type { AnyReport, HostResult, IcmpMode, IcmpOffReason, IcmpStatus, PortResult, SweepReport, SweepSummary } from '../core/report.js';
+import {
+  ALL_GROUPS,
+  ICMP_OFF_WHY,
+  agentsWithoutIcmp,
+  agentsWithoutIcmpByReason,
+  emptyCounts,
+  icmpModeOf,
+  icmpOffReason,
+  isDistributed,
+} from '../core/report.js';
 import { echoNotSent } from '../core/facts.js';
 import type { PortChange, ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
@@ -102,27 +111,55 @@ export function unsentCounts(report: AnyReport, hosts: readonly HostResult[] = r
 }
 
 /**
- * The ICMP part of a report's footer: its mode (`ICMP: raw socket`), or, when its agents differed, who ran without
- * it: `ICMP: off on lab-b (TCP probes only), sent by the other agents`.
+ * What follows the agents that sent no ICMP in a report whose agents differed, by why: the setting named; the want
+ * of a socket in the words it always had (their warning gives the fix).
  */
-export function reportIcmpFooter(report: AnyReport): string {
-  const without = agentsWithoutIcmp(report);
-  if (without.length === 0) return icmpFooter(report.icmp);
-  return `ICMP: off on ${without.join(', ')} (TCP probes only), sent by the other agents`;
+const OFF_AGENTS_WHY: Record<IcmpOffReason, string> = { setting: ICMP_OFF_WHY.setting, unavailable: 'TCP probes only' };
+
+/** `prod-b (ZENSWEEP_ICMP=off)`, `prod-b, prod-c (TCP probes only)`, or both joined by `and`. */
+function offAgentsWords(report: AnyReport): string {
+  return agentsWithoutIcmpByReason(report)
+    .map(({ reason, agents }) => `${agents.join(', ')} (${OFF_AGENTS_WHY[reason]})`)
+    .join(' and ');
 }
 
 /**
- * What a report whose agents probed differently says first about ICMP: which agents sent none, and how their hosts
- * are worded. Undefined for any other report.
+ * The ICMP part of a report's footer: its mode (`ICMP: raw socket`), or, when its agents differed, who ran without
+ * it: `ICMP: off on lab-b (ZENSWEEP_ICMP=off), sent by the other agents`.
+ */
+export function reportIcmpFooter(report: AnyReport): string {
+  if (agentsWithoutIcmp(report).length === 0) return icmpFooter(report.icmp);
+  return `ICMP: off on ${offAgentsWords(report)}, sent by the other agents`;
+}
+
+/**
+ * What a report whose agents probed differently says first about ICMP: which agents sent none and why, and how their
+ * hosts are worded. Undefined for any other report.
  */
 export function mixedIcmpNote(report: AnyReport): string | undefined {
   const without = agentsWithoutIcmp(report);
   if (without.length === 0 || !isDistributed(report)) return undefined;
-  const who = without.length === 1 ? `agent ${without[0] ?? ''}` : `agents ${without.join(', ')}`;
+  const who = without.length === 1 ? 'agent' : 'agents';
   const others = [...new Set(report.chunks.filter((c) => c.icmpMode !== 'off').map((c) => c.agentId))].sort();
   return (
-    `ICMP not sent by ${who} (TCP probes only): its hosts are said by what TCP answered; ${others.join(', ')} sent ICMP.`
+    `ICMP not sent by ${who} ${offAgentsWords(report)}: ${without.length === 1 ? 'its' : 'their'} hosts are said by what ` +
+    `TCP answered; ${others.join(', ')} sent ICMP.`
   );
+}
+
+/**
+ * A report's ICMP warning as a note (`Warning: …`); where its agents differed, named after the agents it is from: the
+ * first without ICMP (by chunk index) gave it, and those off for the same reason with it.
+ */
+export function icmpWarningNote(report: AnyReport): string | undefined {
+  const warning = report.icmp.warning;
+  if (!warning) return undefined;
+  const groups = agentsWithoutIcmpByReason(report);
+  if (groups.length === 0 || !isDistributed(report)) return `Warning: ${warning}`;
+  const first = [...report.chunks].sort((a, b) => a.index - b.index).find((c) => c.icmpMode === 'off');
+  const reason = icmpOffReason({ reason: first?.icmpReason });
+  const from = groups.find((group) => group.reason === reason)?.agents ?? groups.flatMap((group) => group.agents);
+  return `Warning from ${from.join(', ')}: ${warning}`;
 }
 
 /** How the sweep sent ICMP, for a report's footer: `ICMP: ping socket`. */
@@ -132,9 +169,11 @@ export const ICMP_FOOTER: Record<IcmpMode, string> = {
   off: 'ICMP: off, TCP probes only',
 };
 
-/** The footer's words for a report's ICMP mode. */
+/** The footer's words for a report's ICMP mode; off by the setting names it: `ICMP: off (ZENSWEEP_ICMP=off), …`. */
 export function icmpFooter(icmp: IcmpStatus): string {
-  return ICMP_FOOTER[icmpModeOf(icmp)];
+  const mode = icmpModeOf(icmp);
+  if (mode === 'off' && icmpOffReason(icmp) === 'setting') return `ICMP: off (${ICMP_OFF_WHY.setting}), TCP probes only`;
+  return ICMP_FOOTER[mode];
 }
 
 /**

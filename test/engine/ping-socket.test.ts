@@ -286,8 +286,7 @@ describe('TCP only, said honestly: no ping_group_range, no NET_RAW', () => {
   it('says once that ICMP was not sent and why (EPERM, EACCES) with the fix; hosts are "TCP answered" or "not probed by ICMP"', async () => {
     const result = await ns.sweep(['127.0.0.1', '127.0.0.2', REJECTED.dropped, 'tcp:1', 'timeout:300', 'retries:0', '--json']);
     const report = parse(result);
-    assert.equal(report.icmp.available, false);
-    assert.equal(report.icmp.mode, 'off');
+    assert.deepEqual([report.icmp.available, report.icmp.mode, report.icmp.reason], [false, 'off', 'unavailable']);
     const warnings = result.stderr.trim().split('\n');
     assert.equal(warnings.length, 1, result.stderr);
     assert.match(
@@ -316,12 +315,15 @@ describe('TCP only, said honestly: no ping_group_range, no NET_RAW', () => {
     assert.doesNotMatch(text, /silent|Silent/);
   });
 
-  it('as root with ZENSWEEP_ICMP=ping: EACCES, TCP only; ZENSWEEP_ICMP=off: off; a bad value: one line, exit 2', async () => {
+  it('as root with ZENSWEEP_ICMP=ping: EACCES, TCP only; ZENSWEEP_ICMP=off: off by the setting; a bad value: one line, exit 2', async () => {
     const ping = parse(await ns.sweep(['127.0.0.1', 'tcp:1', '--json'], { privileged: true, env: { ZENSWEEP_ICMP: 'ping' } }));
-    assert.equal(ping.icmp.mode, 'off');
+    assert.deepEqual([ping.icmp.mode, ping.icmp.reason], ['off', 'unavailable']);
     assert.match(ping.icmp.warning ?? '', /no ping socket \(EACCES: net\.ipv4\.ping_group_range does not cover group 0\)/);
     const off = parse(await ns.sweep(['127.0.0.1', 'tcp:1', '--json'], { privileged: true, env: { ZENSWEEP_ICMP: 'off' } }));
-    assert.deepEqual([off.icmp.mode, off.icmp.warning], ['off', 'ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only']);
+    assert.deepEqual([off.icmp.mode, off.icmp.reason, off.icmp.warning], ['off', 'setting', 'ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only']);
+    // Here too, where a ping socket is refused: the setting is why, and nothing asks for a privilege.
+    assert.match(renderText(off), /\n {2}ICMP: off \(ZENSWEEP_ICMP=off\), TCP probes only\n/);
+    assert.doesNotMatch(renderText(off), /ping_group_range|NET_RAW/);
     const raw = parse(await ns.sweep(['127.0.0.1', '--json'], { privileged: true, env: { ZENSWEEP_ICMP: 'RAW' } }));
     assert.deepEqual([raw.icmp.mode, raw.summary.alive], ['raw', 1]);
     const bad = await ns.sweep(['127.0.0.1'], { env: { ZENSWEEP_ICMP: 'sometimes' } });

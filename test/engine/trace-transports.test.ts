@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { TraceMode } from '../../src/core/trace.js';
 import type { IcmpSetting } from '../../src/engine/icmp/raw-transport.js';
-import { TraceUnavailableError } from '../../src/engine/trace/raw-socket.js';
+import { findPathMtu } from '../../src/engine/trace/pmtu.js';
+import { IcmpOffError, TraceUnavailableError } from '../../src/engine/trace/raw-socket.js';
 import { PathTracer } from '../../src/engine/trace/tracer.js';
 import { cliCommand, run } from '../support/cli.js';
 import { UNPRIVILEGED } from '../support/ping-netns.js';
@@ -13,7 +14,7 @@ import { assertRoot } from '../support/root.js';
 /**
  * Which sockets a trace goes through by ZENSWEEP_ICMP, on loopback (one hop: the host itself). As root: auto and raw
  * give raw sockets; ping and off give the unprivileged transports (a UDP socket, the addon's connects) whatever the
- * privilege. The ping socket itself needs net.ipv4.ping_group_range, which this test does not change (the host's);
+ * privilege, and off sends no ICMP echo at all (no ICMP trace, no path MTU search). The ping socket itself needs net.ipv4.ping_group_range, which this test does not change (the host's);
  * the lab tests run it in a namespace of their own (test/lab/trace.test.ts, test/engine/probe-socket.test.ts).
  */
 describe('trace transports by ZENSWEEP_ICMP (loopback)', () => {
@@ -80,6 +81,25 @@ describe('trace transports by ZENSWEEP_ICMP (loopback)', () => {
       return true;
     });
   });
+  it('ICMP with ZENSWEEP_ICMP=off, as root: IcmpOffError naming the setting, no socket tried, no privilege named', () => {
+    assert.throws(() => new PathTracer('127.0.0.1', 4, '127.0.0.1', { mode: 'icmp', port, count: 1, maxHops: 2, timeoutMs: 500, sockets: 'off' }), (error) => {
+      assert.ok(error instanceof IcmpOffError);
+      assert.equal(error.code, 'icmp_off');
+      assert.equal(error.message, 'an ICMP trace sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here');
+      return true;
+    });
+  });
+
+  it('the path MTU search with ZENSWEEP_ICMP=off, as root: IcmpOffError naming the setting; with raw it measures', async () => {
+    await assert.rejects(findPathMtu('127.0.0.1', 4, { sockets: 'off', budgetMs: 2000, timeoutMs: 200 }), (error) => {
+      assert.ok(error instanceof IcmpOffError);
+      assert.equal(error.message, 'the path MTU search sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here');
+      return true;
+    });
+    const measured = await findPathMtu('127.0.0.1', 4, { sockets: 'raw', budgetMs: 5000, timeoutMs: 500 });
+    assert.equal(measured.socket, 'raw');
+  });
+
   it('as nobody: ZENSWEEP_ICMP=raw refuses in one line; auto goes without privilege (the CLI, loopback)', async () => {
     const argv = [...UNPRIVILEGED, ...cliCommand(), 'trace', '127.0.0.1', `tcp:${port}`, 'max:2', '--json'];
     const raw = await run(argv, { env: { ...process.env, ZENSWEEP_ICMP: 'raw' }, timeoutMs: 30_000 });

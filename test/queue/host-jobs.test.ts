@@ -99,3 +99,44 @@ describe('trace and diag through the agents (real redis-server, real agent proce
     }
   });
 });
+
+describe('trace and diag through an agent with ZENSWEEP_ICMP=off (real redis-server, real agent process, as root)', () => {
+  let redis: RedisServer;
+  let agent: AgentProcess;
+  const env = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, REDIS_URL: redis.url });
+
+  before(async () => {
+    assertRoot();
+    redis = await startRedis();
+    agent = await startAgent({ redisUrl: redis.url, group: 'lo', cidrs: '127.0.0.0/16', env: { ZENSWEEP_ICMP: 'off' } });
+  });
+  after(async () => {
+    await agent?.kill();
+    await redis?.destroy();
+  });
+
+  it('refuses an ICMP trace naming the setting; auto traces TCP and says why; a diag sends no echo and says why', TIMEOUT, async () => {
+    const icmp = await zensweep(['submit', 'trace', '127.0.0.1', 'icmp'], { env: env() });
+    assert.notEqual(icmp.code, 0, icmp.stdout);
+    assert.equal(icmp.stdout, '');
+    assert.match(icmp.stderr, /an ICMP trace sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here/);
+    assert.doesNotMatch(icmp.stderr, /ping_group_range|NET_RAW|raw socket/);
+
+    const auto = JSON.parse((await zensweep(['submit', 'trace', '127.0.0.1', '--json'], { env: env() })).stdout) as TraceReport;
+    assert.deepEqual(auto.paths.map((p) => [p.mode, p.sockets]), [['tcp', 'connect']]);
+    assert.equal(auto.warning, 'ICMP not traced: an ICMP trace sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here');
+
+    const result = await zensweep(['submit', 'diag', '127.0.0.1', 'tcp:1', '--json'], { env: env() });
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as DiagReport;
+    assert.deepEqual(report.agent, { group: 'lo', id: agent.id });
+    assert.deepEqual([report.host?.icmp.sent, report.host?.ports[0]?.state], [0, 'closed']);
+    assert.deepEqual([report.icmp?.mode, report.icmp?.reason], ['off', 'setting']);
+    assert.equal(report.pathMtu, undefined);
+    assert.equal(report.pathMtuNotMeasured, 'the path MTU search sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here');
+    const text = (await zensweep(['submit', 'diag', '127.0.0.1', 'tcp:1'], { env: env() })).stdout;
+    assert.match(text, /\nPing \(no echo\)\n {2}ICMP not sent: ZENSWEEP_ICMP=off\n/);
+    assert.match(text, /\nPath MTU to 127\.0\.0\.1: not measured: the path MTU search sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here\n/);
+    assert.doesNotMatch(text, /ping_group_range|NET_RAW/);
+  });
+});

@@ -42,7 +42,7 @@ function fullReport(sweepId: string): DistributedReport {
     durationMs: 1234,
     complete: false,
     planned: 3,
-    icmp: { available: false, warning: 'ICMP needs root or CAP_NET_RAW' },
+    icmp: { available: false, mode: 'off', reason: 'unavailable', warning: 'ICMP needs root or CAP_NET_RAW' },
     summary: { alive: 1, alive_tcp_only: 0, prohibited: 1, unreachable: 1, silent: 0, total: 3 },
     names: [
       { name: 'db.internal', addresses: ['198.18.0.1'] },
@@ -71,7 +71,7 @@ function fullReport(sweepId: string): DistributedReport {
     sweepId,
     groups: ['prod'],
     requestedBy: 'U1',
-    chunks: [{ index: 0, group: 'prod', agentId: 'a-1', attempt: 2, stalled: 1, durationMs: 900 }],
+    chunks: [{ index: 0, group: 'prod', agentId: 'a-1', attempt: 2, stalled: 1, durationMs: 900, icmpMode: 'off', icmpReason: 'unavailable' }],
     cancelled: true,
     failures: [{ index: 1, group: 'prod', reason: 'out of scope' }],
     changes: {
@@ -144,6 +144,36 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
         ['agent heartbeat', 'r1:agent:lo:shape', 'cidrs: Invalid input: expected array, received string'],
       ],
     );
+  });
+
+  it("lists an agent's ICMP with why it sends none, and an agent older than the reason, and leaves out a reason it does not know", async () => {
+    const redis = suite.client;
+    const bad: BadRecord[] = [];
+    const registry = new AgentRegistry(redis, 'r5', (b) => bad.push(b));
+    await registry.heartbeat({ ...agentInfo('by-setting'), icmp: false, icmpMode: 'off', icmpReason: 'setting' });
+    await registry.heartbeat({ ...agentInfo('older-off'), icmp: false, icmpMode: 'off' });
+    await redis.set('r5:agent:lo:unknown', JSON.stringify({ ...agentInfo('unknown'), icmp: false, icmpMode: 'off', icmpReason: 'whim' }), 'EX', 60);
+    const listed = (await registry.list()).sort((a, b) => a.id.localeCompare(b.id));
+    assert.deepEqual(
+      listed.map((a) => [a.id, a.icmpMode, a.icmpReason]),
+      [
+        ['by-setting', 'off', 'setting'],
+        ['older-off', 'off', undefined],
+      ],
+    );
+    assert.deepEqual(bad.map((b) => b.key), ['r5:agent:lo:unknown']);
+  });
+
+  it('reads back a report stored before the ICMP reason was kept, its words as they were', async () => {
+    const redis = suite.client;
+    const bad: BadRecord[] = [];
+    const store = new ResultStore(redis, 'r6', (b) => bad.push(b));
+    const older = fullReport('older-icmp');
+    older.icmp = { available: false, mode: 'off', warning: 'ICMP needs root or CAP_NET_RAW' };
+    older.chunks = [{ index: 0, group: 'prod', agentId: 'a-1', attempt: 1, stalled: 0, durationMs: 900, icmpMode: 'off' }];
+    await store.saveReport(older);
+    assert.deepEqual(await store.loadReport('older-icmp'), older);
+    assert.deepEqual(bad, []);
   });
 
   it('reads back a stored report whole, every optional field included', async () => {

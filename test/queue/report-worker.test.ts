@@ -4,7 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { FlowProducer, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEFAULT_OPTIONS } from '../../src/core/request.js';
-import type { HostResult } from '../../src/core/report.js';
+import type { HostResult, IcmpStatus } from '../../src/core/report.js';
+import { ICMP_OFF_SETTING_WARNING, agentsWithoutIcmp } from '../../src/core/report.js';
+import { renderText } from '../../src/views/text.js';
 import type { ChunkResult, ReportJob } from '../../src/queue/jobs.js';
 import { reportProcessor } from '../../src/queue/report-worker.js';
 import { ResultStore } from '../../src/queue/results.js';
@@ -106,7 +108,7 @@ describe('reportProcessor', () => {
     history: HistoryStore,
     sweepId: string,
     options: { targets: string[]; addresses: number; save?: string; cancelled?: boolean },
-    chunkOf: (index: number) => { hosts: HostResult[]; planned: number; complete: boolean },
+    chunkOf: (index: number) => { hosts: HostResult[]; planned: number; complete: boolean; agentId?: string; icmp?: IcmpStatus },
     chunkCount: number,
   ): Promise<DistributedReport> {
     const store = new ResultStore(connection, prefix);
@@ -130,9 +132,9 @@ describe('reportProcessor', () => {
       chunkQueue,
       async (chunk): Promise<ChunkResult> => {
         const index = (chunk.data as { index: number }).index;
-        const { hosts, planned, complete } = chunkOf(index);
+        const { hosts, planned, complete, agentId = 'a1', icmp = { available: true } } = chunkOf(index);
         await store.saveChunk(sweepId, index, { hosts, names: [] });
-        return { index, group: 'lab', agentId: 'a1', planned, complete, icmp: { available: true }, durationMs: 5, attempt: 1, stalled: 0 };
+        return { index, group: 'lab', agentId, planned, complete, icmp, durationMs: 5, attempt: 1, stalled: 0 };
       },
       { connection: bull },
     );
@@ -209,6 +211,84 @@ describe('reportProcessor', () => {
     const two = await sweep(prefix, history, 'two', { targets, addresses: 254 }, (i) => ({ hosts: half(i).map(unreachable), planned: 127, complete: true }), 2);
     assert.equal(two.summary.unreachable, 252);
     assert.deepEqual(two.changes?.diff, { appeared: [], wentSilent: [], changed: [], unchanged: 254, notCompared: [] });
+  });
+
+  describe('the ICMP of a sweep whose agents probed differently', () => {
+    const RAW: IcmpStatus = { available: true, mode: 'raw' };
+    const PING: IcmpStatus = { available: true, mode: 'ping' };
+    const BY_SETTING: IcmpStatus = { available: false, mode: 'off', reason: 'setting', warning: ICMP_OFF_SETTING_WARNING };
+    const UNAVAILABLE: IcmpStatus = {
+      available: false,
+      mode: 'off',
+      reason: 'unavailable',
+      warning: 'ICMP not sent: no raw socket (EPERM: needs root or CAP_NET_RAW), and no ping socket (EACCES: …); running the TCP probes only (set net.ipv4.ping_group_range, or add NET_RAW)',
+    };
+    /** An agent older than the reason: off, and nothing said of why. */
+    const OLDER_OFF: IcmpStatus = { available: false, mode: 'off', warning: 'ICMP not sent: no raw socket (EPERM: needs root or CAP_NET_RAW); running the TCP probes only' };
+    const tcpAnswered = (ip: string): HostResult => ({ ip, state: 'alive_tcp_only', icmp: { sent: 0, received: 0, lossPct: 0 }, ports: [{ port: 22, state: 'open', ms: 0.3, attempts: 1 }] });
+
+    /** One sweep of one chunk per agent, each chunk one host: `agents[i]` ran chunk i with that ICMP status. */
+    const run = async (sweepId: string, agents: [string, IcmpStatus][]): Promise<DistributedReport> => {
+      const prefix = `zstest${randomBytes(4).toString('hex')}`;
+      return sweep(
+        prefix,
+        new HistoryStore(connection, { prefix }),
+        sweepId,
+        { targets: ['198.18.0.0/29'], addresses: agents.length },
+        (i) => {
+          const [agentId, icmp] = agents[i] ?? ['?', RAW];
+          const ip = `198.18.0.${i + 1}`;
+          return { hosts: [icmp.available ? alive(ip) : tcpAnswered(ip)], planned: 1, complete: true, agentId, icmp };
+        },
+        agents.length,
+      );
+    };
+
+    it('is sent when one agent sent it (a ping socket said over a raw one), the first off agent\'s warning kept, each chunk with its reason', async () => {
+      const built = await run('mixed', [
+        ['a1', RAW],
+        ['a2', BY_SETTING],
+        ['a3', UNAVAILABLE],
+        ['a4', PING],
+        ['a5', OLDER_OFF],
+      ]);
+      assert.deepEqual(built.icmp, { available: true, mode: 'ping', warning: ICMP_OFF_SETTING_WARNING });
+      assert.deepEqual(
+        built.chunks.map((c) => [c.index, c.agentId, c.icmpMode, c.icmpReason]),
+        [
+          [0, 'a1', 'raw', undefined],
+          [1, 'a2', 'off', 'setting'],
+          [2, 'a3', 'off', 'unavailable'],
+          [3, 'a4', 'ping', undefined],
+          [4, 'a5', 'off', undefined],
+        ],
+      );
+      assert.deepEqual(agentsWithoutIcmp(built), ['a2', 'a3', 'a5']);
+      const text = renderText(built);
+      assert.match(text, /\n {2}ICMP: off on a2 \(ZENSWEEP_ICMP=off\) and a3, a5 \(TCP probes only\), sent by the other agents\n/);
+      assert.match(text, /\nICMP not sent by agents a2 \(ZENSWEEP_ICMP=off\) and a3, a5 \(TCP probes only\): their hosts .*; a1, a4 sent ICMP\.\n/);
+      assert.match(text, /\nWarning from a2: ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only\n/);
+      assert.match(text, / — 2 alive · 3 TCP answered · /);
+    });
+
+    it('is not sent when no agent sent it: the first one\'s status, its reason only where every agent gave the same', async () => {
+      const setting = await run('all-setting', [
+        ['a1', BY_SETTING],
+        ['a2', BY_SETTING],
+      ]);
+      assert.deepEqual(setting.icmp, BY_SETTING);
+      assert.deepEqual(agentsWithoutIcmp(setting), []);
+      const text = renderText(setting);
+      assert.match(text, /\n {2}ICMP: off \(ZENSWEEP_ICMP=off\), TCP probes only\n/);
+      assert.doesNotMatch(text, /NET_RAW|ping_group_range/);
+
+      const differing = await run('all-off', [
+        ['a1', UNAVAILABLE],
+        ['a2', BY_SETTING],
+      ]);
+      assert.deepEqual(differing.icmp, { available: false, mode: 'off', warning: UNAVAILABLE.warning }, 'two reasons: neither is said of the whole sweep');
+      assert.match(renderText(differing), /\n {2}ICMP: off, TCP probes only\n/);
+    });
   });
 
   it('puts each vantage of a from:all sweep together apart, the combined view in hosts, and a missing view as missing', async () => {

@@ -5,14 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSweepText } from '../../src/core/grammar.js';
-import type { ChunkAccount, DistributedReport, HostResult, IcmpMode, IcmpStatus } from '../../src/core/report.js';
-import { agentsWithoutIcmp, summarize } from '../../src/core/report.js';
+import type { ChunkAccount, DistributedReport, HostResult, IcmpMode, IcmpOffReason, IcmpStatus } from '../../src/core/report.js';
+import { ICMP_OFF_SETTING_WARNING, agentsWithoutIcmp, agentsWithoutIcmpByReason, summarize } from '../../src/core/report.js';
 import { compactHosts, diffSweeps, noEchoTo } from '../../src/core/diff.js';
 import { hostFact, readFact, sameFacts } from '../../src/core/facts.js';
 import { firstState, isQuiet, observeRun, runSignatures } from '../../src/core/watch.js';
 import { sameFact } from '../../src/core/vantage.js';
-import { summarizeDiag } from '../../src/core/diag.js';
+import { noEchoWords, summarizeDiag } from '../../src/core/diag.js';
 import type { DiagReport } from '../../src/core/diag.js';
+import { DEFAULT_TRACE_OPTIONS } from '../../src/core/trace.js';
+import type { TraceReport } from '../../src/core/trace.js';
 import { reportBlocks, filesComment } from '../../src/views/blocks.js';
 import { renderCsv } from '../../src/views/csv.js';
 import { renderDiagText } from '../../src/views/diag/text.js';
@@ -23,7 +25,14 @@ import { changePhrase } from '../../src/slack/watches/render.js';
 import { compactRecord, recordHosts } from '../../src/queue/history.js';
 import { renderHistoryText } from '../../src/views/history.js';
 
-const OFF: IcmpStatus = { available: false, mode: 'off', warning: 'ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only' };
+const OFF: IcmpStatus = { available: false, mode: 'off', reason: 'setting', warning: ICMP_OFF_SETTING_WARNING };
+const UNAVAILABLE: IcmpStatus = {
+  available: false,
+  mode: 'off',
+  reason: 'unavailable',
+  warning:
+    'ICMP not sent: no raw socket (EPERM: needs root or CAP_NET_RAW), and no ping socket (EACCES: net.ipv4.ping_group_range does not cover group 65534); running the TCP probes only (set net.ipv4.ping_group_range, or add NET_RAW)',
+};
 const STATUS: Record<IcmpMode, IcmpStatus> = { raw: { available: true, mode: 'raw' }, ping: { available: true, mode: 'ping' }, off: OFF };
 
 const echo = (sent: number, received: number) =>
@@ -64,21 +73,31 @@ function report(hosts: HostResult[], icmp: IcmpStatus, chunks: ChunkAccount[]): 
 }
 
 const alive = (ip: string, open: boolean): HostResult => host(ip, 'alive', true, open);
-const chunk = (index: number, agentId: string, icmpMode: IcmpMode): ChunkAccount => ({ index, group: 'prod', agentId, attempt: 1, stalled: 0, durationMs: 900, icmpMode });
+const chunk = (index: number, agentId: string, icmpMode: IcmpMode, icmpReason?: IcmpOffReason): ChunkAccount => ({
+  index,
+  group: 'prod',
+  agentId,
+  attempt: 1,
+  stalled: 0,
+  durationMs: 900,
+  icmpMode,
+  ...(icmpReason ? { icmpReason } : {}),
+});
 const header = { user: 'U1', text: '198.18.0.0/28 tcp:5432', groups: ['prod'], addresses: 4 };
 
-/** One host of each kind from prod-a (raw ICMP) and prod-b (no ICMP): what the report worker puts together. */
+const MIXED_HOSTS = [
+  host('198.18.0.1', 'alive_tcp_only', true, true),
+  host('198.18.0.2', 'silent', true, false),
+  host('198.18.0.9', 'alive_tcp_only', false, true),
+  host('198.18.0.10', 'silent', false, false),
+];
+
+/**
+ * One host of each kind from prod-a (raw ICMP) and prod-b (no ICMP, ZENSWEEP_ICMP=off): what the report worker puts
+ * together — ICMP sent by the sweep, prod-b's warning kept, its chunk saying why it sent none.
+ */
 function mixedReport(): DistributedReport {
-  return report(
-    [
-      host('198.18.0.1', 'alive_tcp_only', true, true),
-      host('198.18.0.2', 'silent', true, false),
-      host('198.18.0.9', 'alive_tcp_only', false, true),
-      host('198.18.0.10', 'silent', false, false),
-    ],
-    OFF,
-    [chunk(0, 'prod-a', 'raw'), chunk(1, 'prod-b', 'off')],
-  );
+  return report(MIXED_HOSTS, { available: true, mode: 'raw', warning: ICMP_OFF_SETTING_WARNING }, [chunk(0, 'prod-a', 'raw'), chunk(1, 'prod-b', 'off', 'setting')]);
 }
 
 describe('a report whose agents probed differently (one without ICMP)', () => {
@@ -87,16 +106,53 @@ describe('a report whose agents probed differently (one without ICMP)', () => {
     assert.deepEqual(agentsWithoutIcmp(mixed), ['prod-b']);
     const text = renderText(mixed);
     assert.match(text, / — 1 TCP only · 1 TCP answered · 1 silent · 1 not probed by ICMP · 1\.00 s\n/);
-    assert.match(text, /\nICMP not sent by agent prod-b \(TCP probes only\).*prod-a sent ICMP\.\n/);
+    assert.match(text, /\nICMP not sent by agent prod-b \(ZENSWEEP_ICMP=off\): its hosts .*prod-a sent ICMP\.\n/);
     assert.match(text, /\nWarning from prod-b: ICMP not sent: ZENSWEEP_ICMP=off/);
     assert.match(text, /\nTCP only: ICMP filtered, or not sent \(2\)\n {2}198\.18\.0\.1 +5432 open 0\.30 ms · ICMP filtered\n {2}198\.18\.0\.9 +5432 open 0\.30 ms · ICMP not sent\n/);
     assert.match(text, /\nSilent, or not probed by ICMP \(2\)\n {2}198\.18\.0\.2 +silent\n {2}198\.18\.0\.10 +not probed by ICMP, no TCP answer\n/);
-    assert.match(text, /ICMP: off on prod-b \(TCP probes only\), sent by the other agents/);
+    assert.match(text, /ICMP: off on prod-b \(ZENSWEEP_ICMP=off\), sent by the other agents/);
+    assert.doesNotMatch(text, /NET_RAW|ping_group_range/);
     const slack = JSON.stringify(reportBlocks(mixed, header).blocks);
     assert.match(slack, /1 TCP only · 1 TCP answered · 1 silent · 1 not probed by ICMP/);
     assert.match(slack, /ICMP filtered/);
     assert.match(slack, /ICMP not sent by agent prod-b/);
     assert.match(slack, /ICMP: off on prod-b/);
+  });
+
+  it('says why each agent sent none, by the reason its chunks carry: the setting, the want of a socket, or both', () => {
+    const unavailable = report(MIXED_HOSTS, { available: true, mode: 'raw', warning: UNAVAILABLE.warning }, [chunk(0, 'prod-a', 'raw'), chunk(1, 'prod-b', 'off', 'unavailable')]);
+    const text = renderText(unavailable);
+    assert.match(text, /\nICMP not sent by agent prod-b \(TCP probes only\): its hosts .*prod-a sent ICMP\.\n/);
+    assert.match(text, /\nWarning from prod-b: ICMP not sent: no raw socket .*\(set net\.ipv4\.ping_group_range, or add NET_RAW\)\n/);
+    assert.match(text, /ICMP: off on prod-b \(TCP probes only\), sent by the other agents/);
+    assert.doesNotMatch(text, /ZENSWEEP_ICMP=off/);
+
+    // Three agents: prod-b off by its setting, prod-c and prod-d wanting a socket; prod-b's chunk came first.
+    const both = report(
+      [...MIXED_HOSTS, host('198.18.0.11', 'alive_tcp_only', false, true), host('198.18.0.12', 'alive_tcp_only', false, true)],
+      { available: true, mode: 'raw', warning: ICMP_OFF_SETTING_WARNING },
+      [chunk(0, 'prod-a', 'raw'), chunk(1, 'prod-b', 'off', 'setting'), chunk(2, 'prod-c', 'off', 'unavailable'), chunk(3, 'prod-d', 'off', 'unavailable')],
+    );
+    assert.deepEqual(agentsWithoutIcmpByReason(both), [
+      { reason: 'setting', agents: ['prod-b'] },
+      { reason: 'unavailable', agents: ['prod-c', 'prod-d'] },
+    ]);
+    const bothText = renderText(both);
+    assert.match(bothText, /\nICMP not sent by agents prod-b \(ZENSWEEP_ICMP=off\) and prod-c, prod-d \(TCP probes only\): their hosts .*prod-a sent ICMP\.\n/);
+    // The warning kept is prod-b's (the first chunk without ICMP): it is not said to be prod-c's or prod-d's.
+    assert.match(bothText, /\nWarning from prod-b: ICMP not sent: ZENSWEEP_ICMP=off; running the TCP probes only\n/);
+    assert.match(bothText, /ICMP: off on prod-b \(ZENSWEEP_ICMP=off\) and prod-c, prod-d \(TCP probes only\), sent by the other agents/);
+    const slack = JSON.stringify(reportBlocks(both, header).blocks);
+    assert.match(slack, /ICMP: off on prod-b \(ZENSWEEP_ICMP=off\) and prod-c, prod-d \(TCP probes only\)/);
+  });
+
+  it('reads a report stored by an older worker (its ICMP the off agent\'s, chunks without a reason) in the words it had', () => {
+    const older = report(MIXED_HOSTS, { available: false, mode: 'off', warning: UNAVAILABLE.warning }, [chunk(0, 'prod-a', 'raw'), chunk(1, 'prod-b', 'off')]);
+    const text = renderText(older);
+    assert.match(text, / — 1 TCP only · 1 TCP answered · 1 silent · 1 not probed by ICMP · 1\.00 s\n/);
+    assert.match(text, /\nICMP not sent by agent prod-b \(TCP probes only\): its hosts .*prod-a sent ICMP\.\n/);
+    assert.match(text, /\nWarning from prod-b: ICMP not sent: no raw socket/);
+    assert.match(text, /ICMP: off on prod-b \(TCP probes only\), sent by the other agents/);
   });
 
   it('titles a section by its hosts when all of them came from one kind of agent', () => {
@@ -156,7 +212,7 @@ describe('the map legend and the CSV, by ICMP mode', () => {
 });
 
 describe('diag without ICMP', () => {
-  const diag = (h: HostResult): DiagReport => {
+  const diag = (h: HostResult, more: Partial<DiagReport> = {}): DiagReport => {
     const base: Omit<DiagReport, 'summary'> = {
       target: h.ip,
       address: h.ip,
@@ -166,11 +222,51 @@ describe('diag without ICMP', () => {
       host: h,
       commands: [],
       durationMs: 2000,
+      ...more,
     };
     return { ...base, summary: summarizeDiag(base) };
   };
 
-  it('says "answers TCP; ICMP not sent" and why no echo went, in its summary, its text and in Slack', () => {
+  it('off by ZENSWEEP_ICMP=off: the ping part names the setting, the path MTU says why it was not measured, no privilege fix', () => {
+    const off = diag(host('198.18.0.9', 'alive_tcp_only', false, true), {
+      icmp: OFF,
+      pathMtuNotMeasured: 'the path MTU search sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here',
+    });
+    assert.equal(noEchoWords(off), 'ICMP not sent: ZENSWEEP_ICMP=off');
+    const text = renderDiagText(off);
+    assert.match(text, /\nPing \(no echo\)\n {2}ICMP not sent: ZENSWEEP_ICMP=off\n/);
+    assert.match(text, /\nPath MTU to 198\.18\.0\.9: not measured: the path MTU search sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here\n/);
+    assert.doesNotMatch(text, /NET_RAW|ping_group_range|the agent runs without ICMP/);
+    const slack = JSON.stringify(diagBlocks(off));
+    assert.match(slack, /\*Ping\* ICMP not sent: ZENSWEEP_ICMP=off/);
+    assert.match(slack, /\*Path MTU\* not measured: the path MTU search sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here/);
+    assert.doesNotMatch(slack, /NET_RAW|ping_group_range/);
+  });
+
+  it('off for want of a socket: the ping part gives the fix, as it did', () => {
+    const unavailable = diag(host('198.18.0.9', 'alive_tcp_only', false, true), { icmp: UNAVAILABLE });
+    assert.match(renderDiagText(unavailable), /Ping \(no echo\)\n {2}ICMP not sent: the agent runs without ICMP \(set net\.ipv4\.ping_group_range, or add NET_RAW\)\n/);
+    assert.match(JSON.stringify(diagBlocks(unavailable)), /\*Ping\* ICMP not sent: the agent runs without ICMP \(set net\.ipv4\.ping_group_range, or add NET_RAW\)/);
+    assert.doesNotMatch(renderDiagText(unavailable), /ZENSWEEP_ICMP=off|Path MTU/);
+  });
+
+  it('says under its trace why it traced TCP alone', () => {
+    const trace: TraceReport = {
+      target: '198.18.0.9',
+      address: '198.18.0.9',
+      family: 4,
+      options: DEFAULT_TRACE_OPTIONS,
+      startedAt: '2026-12-04T22:00:00Z',
+      durationMs: 20,
+      paths: [{ mode: 'tcp', port: 443, sockets: 'connect', end: 'reached', tcpState: 'closed', hops: [], probes: 3, durationMs: 10 }],
+      conclusion: 'TCP 443 reaches 198.18.0.9 in 1 hop: port closed',
+      warning: 'ICMP not traced: an ICMP trace sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here',
+    };
+    const text = renderDiagText(diag(host('198.18.0.9', 'alive_tcp_only', false, true), { icmp: OFF, trace }));
+    assert.match(text, /\nTrace: TCP 443 reaches 198\.18\.0\.9 in 1 hop: port closed\n {2}ICMP not traced: an ICMP trace sends ICMP echo, and ZENSWEEP_ICMP=off sends none from here\n/);
+  });
+
+  it('a diag stored before its ICMP status was kept says why no echo went in the words it had', () => {
     const off = diag(host('198.18.0.9', 'alive_tcp_only', false, true));
     assert.equal(off.summary[0], '198.18.0.9 answers TCP; ICMP not sent (5432/tcp open 0.30 ms)');
     const text = renderDiagText(off);

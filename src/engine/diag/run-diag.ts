@@ -9,12 +9,16 @@ import { DEFAULT_TRACE_OPTIONS } from '../../core/trace.js';
 import { dnsModule } from '../builtins.js';
 import { runSweep } from '../sweep.js';
 import { sourceAddressFor } from '../trace/endpoints.js';
+import { icmpSetting } from '../../config.js';
+import type { PathMtuReport } from '../../core/path-mtu.js';
+import type { IcmpSetting } from '../icmp/raw-transport.js';
 import { findPathMtu } from '../trace/pmtu.js';
+import { IcmpOffError, TraceUnavailableError } from '../trace/raw-socket.js';
 import { resolveTarget, runTrace } from '../trace/run-trace.js';
 import type { TraceDependencies } from '../trace/run-trace.js';
 import { arpEntry, defaultGateway, interfaceMtu, nameServers, routeTo } from './kernel-tables.js';
 
-export type DiagDependencies = Pick<TraceDependencies, 'signal' | 'scope' | 'requesterScope'> & {
+export type DiagDependencies = Pick<TraceDependencies, 'signal' | 'scope' | 'requesterScope' | 'sockets'> & {
   /** Time allowed to each DNS question, in milliseconds; default 2000. */
   dnsTimeoutMs?: number;
 };
@@ -66,6 +70,19 @@ function neighbourOf(address: string, family: 4 | 6, device: string | undefined)
 }
 
 /**
+ * The path MTU, or why it cannot be measured from here (ZENSWEEP_ICMP=off, or no socket for its echoes): one part of
+ * the report that cannot be gathered leaves the others standing.
+ */
+async function measurePathMtu(address: string, family: 4 | 6, sockets: IcmpSetting, signal: AbortSignal | undefined): Promise<PathMtuReport | string> {
+  try {
+    return await findPathMtu(address, family, { signal, sockets });
+  } catch (error) {
+    if (error instanceof IcmpOffError || error instanceof TraceUnavailableError) return error.message;
+    throw error;
+  }
+}
+
+/**
  * Gathers the escalation report for one host where this process runs. The ping with its TCP connects, the trace
  * and the path MTU search run at once (the MTU search is the longest, about 10 s at most); the neighbour entry is
  * read after them, when the probes have made the kernel resolve the next hop.
@@ -109,23 +126,27 @@ export async function runDiag(request: DiagRequest, deps: DiagDependencies = {})
     if (gateway) report.defaultGateway = gateway;
     const spec = parseTargetToken(address);
     if (spec.kind !== 'address') throw new Error(`${address} did not parse as one address`);
+    // One ZENSWEEP_ICMP for the three: under off, no part sends an echo (the ping part is TCP only, the trace TCP).
+    const sockets = deps.sockets ?? icmpSetting(process.env);
     const [sweep, trace, pathMtu] = await Promise.all([
       runSweep(
         {
           targets: [spec],
           options: { ...DEFAULT_OPTIONS, ports, count: DIAG_ECHOES, intervalMs: DIAG_ECHO_INTERVAL_MS, timeoutMs: 1000, retries: 0, rate: 0 },
         },
-        { signal: deps.signal, scope: deps.scope, requesterScope: deps.requesterScope },
+        { signal: deps.signal, scope: deps.scope, requesterScope: deps.requesterScope, icmp: sockets },
       ),
       runTrace(
         { target: spec, options: { ...DEFAULT_TRACE_OPTIONS, port: ports[0] ?? DEFAULT_TRACE_OPTIONS.port } },
-        { signal: deps.signal, scope: deps.scope, requesterScope: deps.requesterScope },
+        { signal: deps.signal, scope: deps.scope, requesterScope: deps.requesterScope, sockets },
       ),
-      'reporter' in origin ? Promise.resolve(undefined) : findPathMtu(address, family, { signal: deps.signal }),
+      'reporter' in origin ? Promise.resolve(undefined) : measurePathMtu(address, family, sockets, deps.signal),
     ]);
     report.host = sweep.hosts[0];
+    report.icmp = sweep.icmp;
     report.trace = trace;
-    if (pathMtu) report.pathMtu = pathMtu;
+    if (typeof pathMtu === 'string') report.pathMtuNotMeasured = pathMtu;
+    else if (pathMtu) report.pathMtu = pathMtu;
     if (!('reporter' in origin) && !routeFound?.local) report.neighbour = neighbourOf(routeFound?.gateway ?? address, family, routeFound?.device);
   }
   report.resolution = await resolutionWork;

@@ -66,9 +66,6 @@ export function errnoOf(error: unknown): string {
 /** What ZENSWEEP_ICMP asks for: `auto` is raw where permitted, else ping where permitted, else off. */
 export type IcmpSetting = IcmpMode | 'auto';
 
-/** The fix an operator applies when neither socket may be opened. */
-export const ICMP_FIX = 'set net.ipv4.ping_group_range, or add NET_RAW';
-
 /** The errno name of what the addon (an Error with a numeric `errno`) or raw-socket (strerror's text) threw. */
 export function errnoOfSocketError(error: unknown): string {
   if (error instanceof Error && 'errno' in error && typeof error.errno === 'number') {

@@ -8,7 +8,7 @@ import type { IcmpSetting } from '../icmp/raw-transport.js';
 import { randomBits } from '../random.js';
 import { decodeTraceIcmp, echoRequest } from './packets.js';
 import { DatagramProbeSocket, ProbeSocketUnavailableError } from './probe-socket.js';
-import { RawProbeSocket, TraceUnavailableError } from './raw-socket.js';
+import { IcmpOffError, RawProbeSocket, TraceUnavailableError } from './raw-socket.js';
 
 export interface PathMtuOptions {
   /** Longest wait for one round of sizes, in milliseconds; default 1000. */
@@ -20,7 +20,7 @@ export interface PathMtuOptions {
   signal?: AbortSignal;
   /**
    * Which socket (ZENSWEEP_ICMP, read from the environment when absent): auto (a raw socket where permitted, else a
-   * ping socket), raw, ping or off (a ping socket).
+   * ping socket), raw or ping; off sends no echo, so the search is refused (IcmpOffError).
    */
   sockets?: IcmpSetting;
 }
@@ -43,6 +43,7 @@ interface EchoChannel {
  * error queue, "fragmentation needed" / "packet too big" with the router's MTU (ee_info).
  */
 function openEchoChannel(family: 4 | 6, identifier: number, setting: IcmpSetting, onEvent: (event: EchoEvent) => void): EchoChannel {
+  if (setting === 'off') throw new IcmpOffError('the path MTU search');
   let rawFailure: TraceUnavailableError | undefined;
   if (setting === 'auto' || setting === 'raw') {
     try {
@@ -124,6 +125,8 @@ interface Pending {
  * that passed and the smallest that failed. A "fragmentation needed" (v4) or "packet too big" (v6) answer is
  * honoured: every size above the MTU it gives fails at that router, so the next round tries that MTU. A size that
  * fails with no such answer while a smaller one passes is a PMTU black hole.
+ *
+ * @throws IcmpOffError under ZENSWEEP_ICMP=off; TraceUnavailableError when no socket for echoes may be opened.
  */
 export async function findPathMtu(address: string, family: 4 | 6, options: PathMtuOptions = {}): Promise<PathMtuReport> {
   const started = monotonicMs();

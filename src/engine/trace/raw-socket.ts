@@ -1,4 +1,5 @@
 import { ZenSweepError } from '../../core/errors.js';
+import { icmpOffRefusal } from '../../core/report.js';
 import type { NativeSocket } from 'raw-socket';
 import { FAMILY_CODE, errnoOf, installIcmpFilter, native } from '../icmp/raw-transport.js';
 
@@ -40,6 +41,18 @@ export class TraceUnavailableError extends ZenSweepError {
       { cause },
     );
     this.errno = errno;
+  }
+}
+
+/**
+ * ZENSWEEP_ICMP=off: this process sends no ICMP echo, by its operator's choice, so a probe made of echoes (an ICMP
+ * trace, the path MTU search) is refused before any socket is tried; no privilege would change that. UDP and TCP
+ * traces send no echo and still run.
+ */
+export class IcmpOffError extends ZenSweepError {
+  /** @param what the probe refused, as a sentence begins: `an ICMP trace`, `the path MTU search`. */
+  constructor(what: string) {
+    super('icmp_off', icmpOffRefusal(what));
   }
 }
 

@@ -9,7 +9,7 @@ import type { IcmpSetting } from '../icmp/raw-transport.js';
 import { defaultResolver, resolveNames } from '../sweep.js';
 import type { NameResolver } from '../sweep.js';
 import { sourceAddressFor } from './endpoints.js';
-import { TraceUnavailableError } from './raw-socket.js';
+import { IcmpOffError, TraceUnavailableError } from './raw-socket.js';
 import { PathTracer } from './tracer.js';
 
 /** Reverse DNS: the names of an address. */
@@ -29,7 +29,7 @@ export interface TraceDependencies {
   resolveTimeoutMs?: number;
   /**
    * Which sockets the probes go through (ZENSWEEP_ICMP, read from the environment when absent): auto (raw where
-   * permitted, else without privilege), raw, ping or off (without privilege: see transports.ts).
+   * permitted, else without privilege), raw, ping or off (without privilege, and no ICMP trace: see transports.ts).
    */
   sockets?: IcmpSetting;
 }
@@ -104,8 +104,10 @@ export async function runTrace(request: TraceRequest, deps: TraceDependencies = 
       try {
         tracer = new PathTracer(address, family, origin.source, { ...options, mode, signal: deps.signal, sockets });
       } catch (error) {
-        // auto: no socket for ICMP (no raw socket, no ping socket) still leaves TCP, which needs no privilege.
-        if (!(error instanceof TraceUnavailableError) || options.mode !== 'auto' || mode !== 'icmp') throw error;
+        // auto: no socket for ICMP (no raw socket, no ping socket), or no ICMP echo at all (ZENSWEEP_ICMP=off), still
+        // leaves TCP, which needs neither privilege nor echo.
+        const noIcmp = error instanceof TraceUnavailableError || error instanceof IcmpOffError;
+        if (!noIcmp || options.mode !== 'auto' || mode !== 'icmp') throw error;
         warning = `ICMP not traced: ${error.message}`;
         continue;
       }

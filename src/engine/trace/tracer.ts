@@ -40,7 +40,8 @@ export interface PathTraceOptions {
   signal?: AbortSignal;
   /**
    * Which sockets (ZENSWEEP_ICMP), default auto: raw where permitted, else without privilege (a ping socket, a UDP
-   * socket, connects: transports.ts); raw: raw only; ping or off: without privilege.
+   * socket, connects: transports.ts); raw: raw only; ping: without privilege; off: without privilege, and no ICMP
+   * trace (ZENSWEEP_ICMP=off sends no echo).
    */
   sockets?: IcmpSetting;
 }
@@ -82,7 +83,10 @@ export class PathTracer {
   private localError: Reporter | undefined;
   private finish: (() => void) | undefined;
 
-  /** @throws TraceUnavailableError when no socket of the mode may be opened (see openTraceTransport). */
+  /**
+   * @throws TraceUnavailableError when no socket of the mode may be opened, IcmpOffError for an ICMP trace under
+   *   ZENSWEEP_ICMP=off (see openTraceTransport).
+   */
   constructor(
     private readonly address: string,
     private readonly family: 4 | 6,

@@ -25,7 +25,7 @@ import {
 } from './packets.js';
 import type { TraceIcmp } from './packets.js';
 import { DatagramProbeSocket, ProbeSocketUnavailableError } from './probe-socket.js';
-import { RawProbeSocket, TraceUnavailableError } from './raw-socket.js';
+import { IcmpOffError, RawProbeSocket, TraceUnavailableError } from './raw-socket.js';
 
 /** What came back for probe `key`. */
 export type ProbeEvent =
@@ -64,9 +64,11 @@ const TRACE_NAMES = { icmp: 'an ICMP trace', udp: 'a UDP trace', tcp: 'a TCP tra
 /**
  * The transport for one path: raw sockets where permitted (ZENSWEEP_ICMP auto or raw), else (auto, ping or off) the
  * unprivileged one. Throws TraceUnavailableError when neither can be opened (ICMP mode outside
- * net.ipv4.ping_group_range without CAP_NET_RAW).
+ * net.ipv4.ping_group_range without CAP_NET_RAW), and IcmpOffError for ICMP mode under ZENSWEEP_ICMP=off: this
+ * process sends no ICMP echo, whatever sockets it could open.
  */
 export function openTraceTransport(target: TransportTarget, setting: IcmpSetting, onEvent: (event: ProbeEvent) => void): TraceTransport {
+  if (setting === 'off' && target.mode === 'icmp') throw new IcmpOffError(TRACE_NAMES.icmp);
   let rawFailure: TraceUnavailableError | undefined;
   if (setting === 'auto' || setting === 'raw') {
     try {

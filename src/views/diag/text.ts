@@ -1,5 +1,5 @@
 import type { DiagReport } from '../../core/diag.js';
-import { describeDiagPort, NO_ECHO_WORDS } from '../../core/diag.js';
+import { describeDiagPort, noEchoWords } from '../../core/diag.js';
 import { describeResolverError } from '../../core/format.js';
 import type { HostResult } from '../../core/report.js';
 import { formatRtt } from '../../core/stats.js';
@@ -49,10 +49,13 @@ export function resolutionLines(report: DiagReport): string[] {
   return lines;
 }
 
-/** ping's own summary: `10 packets transmitted, 10 received, 0% packet loss` and `rtt min/avg/max/mdev = … ms`. */
-export function pingLines(host: HostResult): string[] {
+/**
+ * ping's own summary: `10 packets transmitted, 10 received, 0% packet loss` and `rtt min/avg/max/mdev = … ms`; without
+ * an echo, why none went (the report's ICMP status).
+ */
+export function pingLines(host: HostResult, report: Pick<DiagReport, 'icmp'>): string[] {
   const { icmp } = host;
-  if (icmp.sent === 0) return [NO_ECHO_WORDS];
+  if (icmp.sent === 0) return [noEchoWords(report)];
   const lines = [`${icmp.sent} packets transmitted, ${icmp.received} received, ${icmp.lossPct}% packet loss`];
   if (icmp.rtt) lines.push(`rtt min/avg/max/mdev = ${formatRtt(icmp.rtt)} ms`);
   return lines;
@@ -87,16 +90,19 @@ export function renderDiagText(report: DiagReport): string {
   lines.push('', 'Name resolution', ...resolutionLines(report).map((line) => `  ${line}`));
   if (report.host) {
     const host = report.host;
-    lines.push('', host.icmp.sent === 0 ? 'Ping (no echo)' : `Ping (${host.icmp.sent} echoes)`, ...pingLines(host).map((line) => `  ${line}`));
+    lines.push('', host.icmp.sent === 0 ? 'Ping (no echo)' : `Ping (${host.icmp.sent} echoes)`, ...pingLines(host, report).map((line) => `  ${line}`));
     if (host.reporter && host.icmp.received === 0) lines.push(`  ${host.reporter.reason}, said ${host.reporter.address}`);
     lines.push('', 'TCP connects');
     for (const port of host.ports) lines.push(`  ${describeDiagPort(port)}${port.reporter ? `: ${port.reporter.reason}` : ''}`);
   }
   if (report.trace) {
     lines.push('', `Trace: ${report.trace.conclusion}`);
+    // Why it traced TCP alone, when it did.
+    if (report.trace.warning) lines.push(`  ${report.trace.warning}`);
     for (const path of report.trace.paths) lines.push(...renderPathText(path, report.trace.address).map((line) => `  ${line}`));
   }
   if (report.pathMtu) lines.push('', ...renderPathMtuLines(report.pathMtu));
+  else if (report.pathMtuNotMeasured && report.address) lines.push('', `Path MTU to ${report.address}: not measured: ${report.pathMtuNotMeasured}`);
   lines.push('', 'Equivalent commands', ...report.commands.map((command) => `  ${command}`));
   return lines.join('\n') + '\n';
 }

@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import type { DiagReport } from '../../core/diag.js';
-import { describeDiagPort, NO_ECHO_WORDS } from '../../core/diag.js';
+import { describeDiagPort, noEchoWords } from '../../core/diag.js';
 import { formatDuration } from '../../core/format.js';
 import { hostStateTitle } from '../words.js';
 import { describeMode, describeSockets } from '../../core/trace.js';
@@ -83,11 +83,12 @@ export function diagBlocks(report: DiagReport): KnownBlock[] {
   const host = report.host;
   if (host) {
     const rtt = host.icmp.rtt ? `, avg ${formatMs(host.icmp.rtt.avg)} ms` : '';
-    facts.push(host.icmp.sent === 0 ? `*Ping* ${escape(NO_ECHO_WORDS)}` : `*Ping* ${host.icmp.received}/${host.icmp.sent} (${host.icmp.lossPct}% loss${rtt})`);
+    facts.push(host.icmp.sent === 0 ? `*Ping* ${escape(noEchoWords(report))}` : `*Ping* ${host.icmp.received}/${host.icmp.sent} (${host.icmp.lossPct}% loss${rtt})`);
     facts.push(`*State* ${escape(hostStateTitle(host))}`);
     for (const port of host.ports) facts.push(`*TCP* ${describeDiagPort(port)}`);
   }
   if (report.pathMtu) facts.push(`*Path MTU* ${report.pathMtu.pathMtu ?? '?'} (interface ${report.pathMtu.interfaceMtu ?? '?'})${report.pathMtu.blackHole ? ' black hole' : ''}`);
+  else if (report.pathMtuNotMeasured) facts.push(`*Path MTU* not measured: ${escape(report.pathMtuNotMeasured)}`);
   blocks.push(section(facts.join('\n')));
   for (const path of report.trace?.paths ?? []) blocks.push(...pathBlocks(path));
   blocks.push(context(`UTC ${report.window.start} – ${report.window.end} · ${formatDuration(report.durationMs)} · full report in the file`));
