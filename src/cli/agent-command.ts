@@ -3,7 +3,7 @@ import { Agent } from '../agent/agent.js';
 import { captureStrayOutput, createLogger } from '../log.js';
 import { RedisConnections } from '../queue/connections.js';
 import type { CommandIo } from './sweep-command.js';
-import { nextSignal, serviceStart, untilSignalOrRefusal } from './until-signal.js';
+import { exitOnRefusal, nextSignal, serviceStart, untilSignal } from './until-signal.js';
 
 export const AGENT_USAGE = `usage: zensweep agent
 
@@ -38,10 +38,10 @@ export async function agentCommand(argv: string[], io: CommandIo): Promise<numbe
   captureStrayOutput(log);
   const signal = nextSignal();
   const connections = new RedisConnections(config.redis, log);
+  exitOnRefusal(connections.refused);
   const agent = new Agent(config, log, connections);
-  // While Redis is away, start() waits for it: a signal meanwhile stops the agent all the same, and a refusal ends it.
-  const refused = connections.refused.then((error) => Promise.reject(error));
-  if (!(await serviceStart(Promise.race([agent.start(), signal, refused]), log))) return 1;
-  await untilSignalOrRefusal(() => agent.stop(), signal, connections.refused);
+  // While Redis is away, start() waits for it: a signal meanwhile stops the agent all the same.
+  if (!(await serviceStart(Promise.race([agent.start(), signal]), log))) return 1;
+  await untilSignal(() => agent.stop(), signal);
   return 0;
 }

@@ -3,7 +3,7 @@ import { RedisConnections } from '../queue/connections.js';
 import { loadBotConfig } from '../slack/config.js';
 import { startBot } from '../slack/app.js';
 import type { CommandIo } from './sweep-command.js';
-import { nextSignal, serviceStart, untilSignal } from './until-signal.js';
+import { exitOnRefusal, nextSignal, serviceStart, untilSignal } from './until-signal.js';
 
 export const BOT_USAGE = `usage: zensweep bot
 
@@ -32,18 +32,13 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
   // for, so that a signal while Slack cannot be reached still stops the bot (Socket Mode keeps trying).
   const stopping = new AbortController();
   void signal.then(() => stopping.abort());
-  // Redis refused the bot (a wrong password, an untrusted certificate): retrying cannot help; it stops, exit 2.
+  // Redis refused the bot (a wrong password, an untrusted certificate): retrying cannot help; one line, exit 2.
   const connections = new RedisConnections(config.redis, log);
-  let refusal: Error | undefined;
-  void connections.refused.then((error) => {
-    refusal = error;
-    stopping.abort();
-  });
+  exitOnRefusal(connections.refused);
   const started = await serviceStart(startBot(config, log, stopping.signal, connections), log);
   if (!started) return 1;
   const bot = started.value;
   if (!bot) {
-    if (refusal) throw refusal;
     await untilSignal(() => Promise.resolve(), signal);
     return 0;
   }
@@ -51,11 +46,7 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
     () => new Promise<never>(() => undefined),
     (error: unknown) => ({ error }),
   );
-  const first = await Promise.race([signal, failed, connections.refused.then((error) => ({ refused: error }))]);
-  if (typeof first === 'object' && 'refused' in first) {
-    await untilSignal(() => bot.stop(), Promise.resolve('SIGTERM'));
-    throw first.refused;
-  }
+  const first = await Promise.race([signal, failed]);
   if (typeof first === 'object') {
     // Slack's requests can never reach it (the port is taken, the app token refused): one JSON line, exit 1.
     log.fatal({ event: 'start_failed', err: first.error });

@@ -1,4 +1,5 @@
 import { isZenSweepError } from '../core/errors.js';
+import { refusalOf } from '../core/redis-refusal.js';
 
 /** Error codes that are not bad input. */
 const OPERATIONAL = new Set(['redis_unavailable', 'sweep_failed', 'host_job_failed']);
@@ -18,6 +19,12 @@ export function reportFailure(error: unknown, stderr: NodeJS.WritableStream): nu
     stderr.write(`zensweep: ${(error as Error).message}\n`);
     // Bad input exits 2; a service that cannot be reached or a sweep that failed is not the user's input.
     return isZenSweepError(error) && OPERATIONAL.has(error.code) ? 1 : 2;
+  }
+  // A command the ACL user may not run, met past the connection's own checks: the setting to change, not a stack.
+  const refusal = refusalOf(error);
+  if (refusal !== undefined) {
+    stderr.write(`zensweep: Redis refused ZenSweep: ${refusal}\n`);
+    return 2;
   }
   stderr.write(`zensweep: internal error: ${error instanceof Error ? error.stack : String(error)}\n`);
   return 1;

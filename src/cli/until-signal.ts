@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { isZenSweepError } from '../core/errors.js';
 
@@ -32,13 +33,16 @@ export async function untilSignal(stop: () => Promise<void>, signal: Promise<Nod
 }
 
 /**
- * Resolves once SIGTERM or SIGINT has come and `stop` has finished; when Redis refuses the service first (its
- * RedisConnections' `refused`), stops it all the same and throws the refusal: one line on stderr, exit 2.
+ * Ends the process when Redis refuses it (RedisConnections' `refused`: a wrong password, an untrusted certificate, a
+ * user without a command ZenSweep needs): one line on stderr, exit 2, at once. Nothing can be handed back to a Redis
+ * that refuses every command, and waiting for a graceful stop would wait on clients that retry (BullMQ's workers
+ * retry a refused command without a pause, and starve the timers a stop needs).
  */
-export async function untilSignalOrRefusal(stop: () => Promise<void>, signal: Promise<NodeJS.Signals>, refused: Promise<Error>): Promise<void> {
-  const refusal = await Promise.race([signal.then(() => undefined), refused]);
-  await untilSignal(stop, Promise.resolve('SIGTERM'));
-  if (refusal) throw refusal;
+export function exitOnRefusal(refused: Promise<Error>): void {
+  void refused.then((error) => {
+    writeSync(2, `zensweep: ${error.message}\n`);
+    process.exit(2);
+  });
 }
 
 /**

@@ -3,6 +3,9 @@ import { ioredis } from './load.js';
 import { ZenSweepError } from '../core/errors.js';
 import { redactUrl } from '../config-env.js';
 import { describeRedis, type RedisTarget } from '../config-redis.js';
+import { refusalOf } from '../core/redis-refusal.js';
+
+export { refusalOf };
 
 export { redactUrl };
 
@@ -21,37 +24,6 @@ export class RedisRefusedError extends ZenSweepError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('redis_refused', message, options);
   }
-}
-
-/** The TLS errors that say the server's certificate is not trusted (or not for this name), Node's codes. */
-const UNTRUSTED_CERTIFICATE = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/**
- * Why Redis refused, in words with the fix, when `error` is one that retrying cannot fix; undefined for any other
- * (Redis away, a timeout), which a service waits out.
- */
-export function refusalOf(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const code = (error as NodeJS.ErrnoException).code ?? '';
-  const message = error.message;
-  if (message.startsWith('WRONGPASS')) return 'wrong user name or password (WRONGPASS): check REDIS_USERNAME and REDIS_PASSWORD';
-  if (message.startsWith('NOAUTH')) return 'it asks for a password and none was given (NOAUTH): set REDIS_PASSWORD';
-  if (message.includes('called without any password configured')) return 'a password was given but it has none (AUTH): leave REDIS_PASSWORD unset';
-  if (message.startsWith('NOPERM')) return `the user may not run a command ZenSweep needs (${message.split('\n')[0]?.slice(0, 160) ?? 'NOPERM'}): see the README for its ACL`;
-  if (UNTRUSTED_CERTIFICATE.has(code)) return `its TLS certificate is not trusted (${code}): set REDIS_TLS_CA to the CA file that signed it`;
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(message)) return 'it does not speak TLS on that port: write redis://, or give its TLS port';
-  return undefined;
 }
 
 /** ioredis options for the target: where, who, TLS. */
@@ -83,7 +55,8 @@ export async function connectRedis(
   timeoutMs = 5000,
   open: (options: RedisOptions) => Redis = (options) => new ioredis.Redis({ ...ioredisOptions(target), ...options }),
 ): Promise<Redis> {
-  const redis = open({ maxRetriesPerRequest: null, lazyConnect: true });
+  // No ready check of ioredis's own: it asks INFO and, refused, prints a warning on stderr; INFO is asked below.
+  const redis = open({ maxRetriesPerRequest: null, lazyConnect: true, enableReadyCheck: false });
   let lastError: Error | undefined;
   let refused: ((error: Error) => void) | undefined;
   const refusal = new Promise<never>((_, reject) => (refused = reject));
@@ -94,7 +67,8 @@ export async function connectRedis(
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      redis.connect().then(() => redis.ping()),
+      // INFO too: BullMQ asks it (the server's version), and an ACL user without it is refused here, in words.
+      redis.connect().then(() => redis.ping()).then(() => redis.info('server')),
       refusal,
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(lastError ?? new Error('no answer')), timeoutMs);

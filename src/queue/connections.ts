@@ -48,8 +48,8 @@ export function isConnectionError(error: unknown): boolean {
  * lasted). The outage ends when no connection that failed is still waiting to reconnect.
  *
  * When Redis refuses (a wrong password, a user without a command ZenSweep needs, a certificate no CA vouches for),
- * retrying cannot help: `refused` resolves with the reason, once, and the service stops with it (one line, exit 2)
- * instead of retrying forever.
+ * retrying cannot help: `refused` resolves with the reason, once, and the service ends with it (exitOnRefusal: one
+ * line, exit 2) instead of retrying forever.
  */
 export class RedisConnections {
   private readonly clients = new Set<Redis>();
@@ -150,7 +150,8 @@ export class RedisConnections {
   }
 
   private failed(client: Redis, error: Error): void {
-    if (this.closing || this.isRefusal(error)) return;
+    // After a refusal the process ends (exitOnRefusal): what its connections run into meanwhile is not an outage.
+    if (this.closing || this.isRefusal(error) || this.refusal !== undefined) return;
     this.failing.add(client);
     const now = this.now();
     if (this.downSince === undefined) {

@@ -9,9 +9,10 @@
  * ```
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { freePort } from './ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,13 @@ export interface RedisOptions {
   password?: string;
   /** Also listen on a Unix socket, `socketPath` (for a lab namespace's bridge, lab.bridgeToHost). Default false. */
   unixSocket?: boolean;
+  /**
+   * TLS only (no plain port): a CA and a server certificate for 127.0.0.1 made for it with openssl in its directory
+   * (`caFile`); clients are not asked for certificates. The URL is `rediss://`. Default false.
+   */
+  tls?: boolean;
+  /** ACL users, each a `user` line's rules after the name: `{ zensweep: 'on >secret ~* +@all' }`. Default none. */
+  users?: Record<string, string>;
 }
 
 export interface RedisServer {
@@ -35,6 +43,8 @@ export interface RedisServer {
   readonly dir: string;
   /** Its Unix socket, when started with `unixSocket`. */
   readonly socketPath: string | undefined;
+  /** With `tls`: the CA (PEM) that signed its certificate. */
+  readonly caFile: string | undefined;
   /** Asks the server to shut down without saving (SIGTERM) and waits until it has exited. No-op when stopped. */
   stop(): Promise<void>;
   /** Stops (if running), then starts again on the same port and directory, and waits until it answers PING. */
@@ -135,6 +145,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
 class LocalRedis implements RedisServer {
   readonly url: string;
   readonly socketPath: string | undefined;
+  readonly caFile: string | undefined;
   private child: ChildProcess | undefined;
   private destroyed = false;
 
@@ -146,8 +157,9 @@ class LocalRedis implements RedisServer {
   ) {
     this.child = child;
     const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
-    this.url = `redis://${auth}127.0.0.1:${port}`;
+    this.url = `${options.tls === true ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`;
     this.socketPath = options.unixSocket === true ? join(dir, SOCKET_FILE) : undefined;
+    this.caFile = options.tls === true ? join(dir, CA_FILE) : undefined;
   }
 
   async stop(): Promise<void> {
@@ -192,9 +204,35 @@ class LocalRedis implements RedisServer {
 
 class PortTakenError extends Error {}
 
+const CA_FILE = 'ca.crt';
+
+/** A CA and a certificate for 127.0.0.1 (and localhost) signed by it, in `dir`, valid two days. */
+async function makeCertificates(dir: string): Promise<void> {
+  const openssl = async (args: string[]): Promise<void> => {
+    const child = spawn('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', resolve);
+    });
+    if (code !== 0) throw new Error(`openssl ${args[0] ?? ''} failed: ${stderr}`);
+  };
+  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', CA_FILE, '-days', '2', '-subj', '/CN=zensweep-test-ca']);
+  await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+  await writeFile(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  await openssl(['x509', '-req', '-in', 'server.csr', '-CA', CA_FILE, '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext']);
+}
+
 async function launch(dir: string, port: number, options: RedisOptions): Promise<ChildProcess> {
+  if (options.tls === true && !existsSync(join(dir, CA_FILE))) await makeCertificates(dir);
+  const listen =
+    options.tls === true
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', 'server.crt', '--tls-key-file', 'server.key', '--tls-ca-cert-file', CA_FILE, '--tls-auth-clients', 'no']
+      : ['--port', String(port)];
+  const users = Object.entries(options.users ?? {}).flatMap(([name, rules]) => ['--user', name, ...rules.split(/\s+/)]);
   const args = [
-    '--port', String(port),
+    ...listen,
     '--bind', '127.0.0.1',
     '--dir', dir,
     '--save', '',
@@ -202,6 +240,7 @@ async function launch(dir: string, port: number, options: RedisOptions): Promise
     ...(options.appendOnly === true ? ['--appendfsync', 'always'] : []),
     ...(options.password === undefined ? [] : ['--requirepass', options.password]),
     ...(options.unixSocket === true ? ['--unixsocket', join(dir, SOCKET_FILE), '--unixsocketperm', '700'] : []),
+    ...users,
     '--logfile', LOG_FILE,
     '--daemonize', 'no',
   ];
@@ -242,7 +281,7 @@ async function launch(dir: string, port: number, options: RedisOptions): Promise
       throw new Error(`redis-server on port ${port} exited (code ${String(child.exitCode)}, signal ${String(child.signalCode)}) before answering PING; its log ends:\n${tail}`);
     }
     try {
-      await ping(port, options.password);
+      await ping(port, readinessLogin(options), options.tls === true ? join(dir, CA_FILE) : undefined);
       return child;
     } catch (error) {
       lastError = error;
@@ -263,10 +302,19 @@ function exitOf(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Resolves when the server answers PING with PONG (not LOADING, not NOAUTH); rejects otherwise. Plain RESP. */
-function ping(port: number, password: string | undefined): Promise<void> {
+/** How the readiness check signs in: the first ACL user with a password (`>secret`), else `requirepass`, else not. */
+function readinessLogin(options: RedisOptions): string[] | undefined {
+  for (const [name, rules] of Object.entries(options.users ?? {})) {
+    const secret = rules.split(/\s+/).find((rule) => rule.startsWith('>'));
+    if (secret !== undefined && /(^|\s)on(\s|$)/.test(rules)) return [name, secret.slice(1)];
+  }
+  return options.password === undefined ? undefined : [options.password];
+}
+
+/** Resolves when the server answers PING with PONG (not LOADING, not NOAUTH); rejects otherwise. Plain RESP, over TLS with `caFile`. */
+function ping(port: number, login: string[] | undefined, caFile?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = caFile === undefined ? createConnection({ host: '127.0.0.1', port }) : tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(caFile) });
     let received = '';
     const fail = (error: Error): void => {
       socket.destroy();
@@ -274,10 +322,10 @@ function ping(port: number, password: string | undefined): Promise<void> {
     };
     socket.setTimeout(1000, () => fail(new Error('no answer within 1 s')));
     socket.once('error', fail);
-    socket.once('connect', () => {
+    socket.once(caFile === undefined ? 'connect' : 'secureConnect', () => {
       const command = (...parts: string[]): string =>
         `*${parts.length}\r\n${parts.map((part) => `$${Buffer.byteLength(part)}\r\n${part}\r\n`).join('')}`;
-      socket.write((password === undefined ? '' : command('AUTH', password)) + command('PING'));
+      socket.write((login === undefined ? '' : command('AUTH', ...login)) + command('PING'));
     });
     socket.on('data', (chunk: Buffer) => {
       received += chunk.toString('utf8');
@@ -285,7 +333,7 @@ function ping(port: number, password: string | undefined): Promise<void> {
       if (lines.includes('+PONG')) {
         socket.end();
         resolve();
-      } else if (lines.length >= (password === undefined ? 1 : 2) || lines.some((line) => line.startsWith('-'))) {
+      } else if (lines.length >= (login === undefined ? 1 : 2) || lines.some((line) => line.startsWith('-'))) {
         fail(new Error(`answer: ${lines.join(' | ')}`));
       }
     });
