@@ -33,6 +33,8 @@ export interface RedisOptions {
   tls?: boolean;
   /** ACL users, each a `user` line's rules after the name: `{ zensweep: 'on >secret ~* +@all' }`. Default none. */
   users?: Record<string, string>;
+  /** A replica of the server on 127.0.0.1 at this port (`replicaof`; with `password`, `masterauth` too). */
+  replicaOf?: number;
 }
 
 export interface RedisServer {
@@ -238,7 +240,8 @@ async function launch(dir: string, port: number, options: RedisOptions): Promise
     '--save', '',
     '--appendonly', options.appendOnly === true ? 'yes' : 'no',
     ...(options.appendOnly === true ? ['--appendfsync', 'always'] : []),
-    ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+    ...(options.password === undefined ? [] : ['--requirepass', options.password, '--masterauth', options.password]),
+    ...(options.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(options.replicaOf)]),
     ...(options.unixSocket === true ? ['--unixsocket', join(dir, SOCKET_FILE), '--unixsocketperm', '700'] : []),
     ...users,
     '--logfile', LOG_FILE,

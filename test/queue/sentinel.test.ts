@@ -1,0 +1,66 @@
+/**
+ * ZenSweep on Redis with Sentinels (a master, a replica, three Sentinels, all real, on 127.0.0.1): an agent and the
+ * command line find the master through the Sentinels (REDIS_SENTINELS, REDIS_SENTINEL_MASTER, with a password); after
+ * the master is killed (SIGKILL) and the Sentinels promote the replica, the same agent process takes new work
+ * without a restart — a sweep submitted after the failover runs on it — and writes only JSON lines meanwhile.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DistributedReport } from '../../src/core/report.js';
+import { startAgent, type AgentProcess } from '../support/agents.js';
+import { zensweep } from '../support/cli.js';
+import { startSentinelSet, type SentinelSet } from '../support/redis-sentinel.js';
+
+const PASSWORD = 'zs-sentinel-s3cret';
+
+describe('Redis through Sentinels: a failover, and the same agent takes the next sweep (real redis-server and Sentinels)', () => {
+  let set: SentinelSet;
+  let agent: AgentProcess;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    set = await startSentinelSet({ password: PASSWORD });
+    env = { PATH: process.env.PATH, ...set.env };
+    agent = await startAgent({ redisUrl: '', group: 'ha', cidrs: '127.0.0.0/24', env: { REDIS_URL: undefined, ...set.env } });
+  });
+  after(async () => {
+    await agent?.stop();
+    await set?.destroy();
+  });
+
+  async function submit(): Promise<DistributedReport> {
+    const result = await zensweep(['submit', '127.0.0.0/29', '--json'], { env, timeoutMs: 60_000 });
+    assert.equal(result.code, 0, `submit exited ${String(result.code)}:\n${result.stderr}\nagent:\n${agent.log()}`);
+    return JSON.parse(result.stdout) as DistributedReport;
+  }
+
+  it('sweeps through the master the Sentinels name', { timeout: 60_000 }, async () => {
+    assert.equal(await set.masterPort(), set.master.port);
+    const report = await submit();
+    assert.equal(report.complete, true);
+    assert.equal(report.summary.alive, 6);
+    assert.deepEqual([...new Set(report.chunks.map((c) => c.agentId))], [agent.id]);
+  });
+
+  it('takes the next sweep on the same agent process once the replica is promoted', { timeout: 120_000 }, async () => {
+    const pid = agent.child.pid;
+    const before = agent.stdout().split('\n').length;
+    await set.master.kill();
+    const promoted = await set.failedOverFrom(set.master.port);
+    assert.equal(promoted, set.replica.port);
+    const report = await submit();
+    assert.equal(report.complete, true);
+    assert.equal(report.summary.alive, 6);
+    assert.deepEqual([...new Set(report.chunks.map((c) => c.agentId))], [agent.id]);
+    assert.equal(agent.child.exitCode, null, 'the agent still runs');
+    assert.equal(agent.child.pid, pid);
+    const listed = await zensweep(['agents'], { env, timeoutMs: 30_000 });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(agent.id));
+    // Through the failover: JSON lines only, a handful, and never the password.
+    const lines = agent.stdout().split('\n').slice(before - 1).filter((line) => line !== '');
+    for (const line of lines) assert.match(line, /^\{.*\}$/);
+    assert.equal(agent.stderr(), '');
+    assert.ok(!agent.log().includes(PASSWORD), 'the password was written');
+  });
+});
