@@ -126,6 +126,9 @@ interface Health {
 
 const env: NodeJS.ProcessEnv = { ...process.env };
 
+/** Compose's Redis asks for it (REDIS_PASSWORD in .env); the agent and the bot read it from there too. */
+const REDIS_PASSWORD = 'zs-compose-s3cret-0099';
+
 describe('the image and docker-compose.yml (podman, podman-compose, docker-compose, local base images)', () => {
   let work: string;
   let slack: FakeSlack | undefined;
@@ -210,7 +213,7 @@ describe('the image and docker-compose.yml (podman, podman-compose, docker-compo
   };
   /** The .env the compose file reads: the fake Slack's tokens and URL, the agent's group and its one /24. */
   const envFile = (fake: FakeSlack): string =>
-    [`SLACK_BOT_TOKEN=${BOT_TOKEN}`, `SLACK_SIGNING_SECRET=${SIGNING_SECRET}`, `SLACK_API_URL=${fake.apiUrl}`, 'PORT=3000', 'ZENSWEEP_VPC=imagetest', `ZENSWEEP_CIDRS=${SUBNET}`, ''].join('\n');
+    [`REDIS_PASSWORD=${REDIS_PASSWORD}`, `SLACK_BOT_TOKEN=${BOT_TOKEN}`, `SLACK_SIGNING_SECRET=${SIGNING_SECRET}`, `SLACK_API_URL=${fake.apiUrl}`, 'PORT=3000', 'ZENSWEEP_VPC=imagetest', `ZENSWEEP_CIDRS=${SUBNET}`, ''].join('\n');
   const links = async (): Promise<string[]> =>
     (await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((line) => line.split(':')[1]?.trim().split('@')[0] ?? '').filter(Boolean);
 
@@ -316,6 +319,8 @@ describe('the image and docker-compose.yml (podman, podman-compose, docker-compo
     // JSON is YAML, and it quotes every string: podman-compose reads YAML 1.1, where a bare `yes` is a boolean.
     writeFileSync(composeFile, JSON.stringify(derived, null, 2));
     const up = Date.now();
+    // Redis first, for the bridge: it needs only its password.
+    writeFileSync(join(work, '.env'), `REDIS_PASSWORD=${REDIS_PASSWORD}\n`);
     await compose(['up', '-d', 'redis']);
     // The bridge exists now: the fake Slack listens on the host's side of it, reachable from that network only.
     slack = await FakeSlack.start({ host: GATEWAY });
@@ -330,6 +335,11 @@ describe('the image and docker-compose.yml (podman, podman-compose, docker-compo
     const agentIp = await addressOf('agent');
     const botIp = await addressOf('bot');
     for (const ip of [redisIp, agentIp, botIp]) assert.match(ip, /^198\.18\.200\.\d+$/);
+    // Redis asks for the password (the services have it from .env), and no process shows it on its command line.
+    const open = await run('podman', ['exec', '-e', 'REDISCLI_AUTH=', container('redis'), 'redis-cli', 'ping']);
+    assert.match(open.stdout + open.stderr, /NOAUTH/, 'Redis answered without the password');
+    const commandLines = (await run('podman', ['exec', container('redis'), 'sh', '-c', 'cat /proc/[0-9]*/cmdline | tr "\\0" " "'])).stdout;
+    assert.ok(commandLines.includes('redis-server') && !commandLines.includes(REDIS_PASSWORD), `a command line holds the password:\n${commandLines}`);
     // No container has a default route: nothing it sends can leave the test's /24.
     const routes = (await run('podman', ['exec', container('agent'), 'cat', '/proc/net/route'])).stdout;
     assert.doesNotMatch(routes, /^\S+\t00000000\t/m, `the agent's container has a default route:\n${routes}`);
@@ -430,8 +440,8 @@ describe('the image and docker-compose.yml (podman, podman-compose, docker-compo
     await run('podman', ['network', 'create', '--internal', '--subnet', SUBNET, '--gateway', GATEWAY, NETWORK]);
     const up = Date.now();
     // docker-compose honours depends_on's service_healthy: Redis first, made healthy, then the rest. It reads every
-    // service's env_file from the start: an empty one until the fake Slack has its address.
-    writeFileSync(join(dir, '.env'), '');
+    // service's env_file from the start: Redis's password alone until the fake Slack has its address.
+    writeFileSync(join(dir, '.env'), `REDIS_PASSWORD=${REDIS_PASSWORD}\n`);
     await dc(['up', '-d', 'redis']);
     await waitHealthy([name('redis')], async () => '');
     const fake = await FakeSlack.start({ host: GATEWAY });
