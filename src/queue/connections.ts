@@ -33,6 +33,8 @@ export function isConnectionError(error: unknown): boolean {
   return (
     error.name === 'ConnectionClosedError' ||
     error.message === 'Connection is closed.' ||
+    // Through Sentinels, while the master they name is down (a failover under way): ioredis's own words.
+    error.message.startsWith('All sentinels are unreachable') ||
     [...CONNECTION_ERROR_CODES].some((c) => error.message.includes(c))
   );
 }

@@ -114,6 +114,7 @@ describe('isConnectionError', () => {
     assert.equal(isConnectionError(refused), true);
     assert.equal(isConnectionError(new Error('Connection is closed.')), true);
     assert.equal(isConnectionError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })), true);
+    assert.equal(isConnectionError(new Error('All sentinels are unreachable. Retrying from scratch after 10ms.')), true);
     assert.equal(isConnectionError(new Error('ERR Error running script')), false);
     assert.equal(isConnectionError('ECONNREFUSED'), false);
   });

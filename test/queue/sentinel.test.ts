@@ -57,9 +57,12 @@ describe('Redis through Sentinels: a failover, and the same agent takes the next
     const listed = await zensweep(['agents'], { env, timeoutMs: 30_000 });
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, new RegExp(agent.id));
-    // Through the failover: JSON lines only, a handful, and never the password.
+    // Through the failover: JSON lines only, the outage said once when it starts and once when it ends (never a
+    // line per connection and attempt), and never the password.
     const lines = agent.stdout().split('\n').slice(before - 1).filter((line) => line !== '');
     for (const line of lines) assert.match(line, /^\{.*\}$/);
+    const events = lines.map((line) => (JSON.parse(line) as { event?: string }).event);
+    assert.ok(events.length <= 3 && events.every((e) => e === 'redis_down' || e === 'redis_up'), `through the failover the agent wrote:\n${lines.join('\n')}`);
     assert.equal(agent.stderr(), '');
     assert.ok(!agent.log().includes(PASSWORD), 'the password was written');
   });
