@@ -48,7 +48,7 @@ export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000)
   const id = options.id ?? `agent-${process.pid}-${counter}`;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? 'info',
     REDIS_URL: options.redisUrl,
     ZENSWEEP_VPC: options.group,
     ZENSWEEP_CIDRS: options.cidrs,
