@@ -19,10 +19,11 @@ if [ ${#tests[@]} -eq 0 ]; then
   # a worker torn down mid-connect), and ping sockets, unprivileged in a namespace of their own (sweeps through the
   # sender thread and the event loop, the error queue's ICMP errors, IPv4 and IPv6: in child processes too), and
   # the probe sockets of trace and mtu without privilege (probe_socket.c: every argument, UDP errors on loopback,
-  # ping sockets in a namespace, a worker's teardown).
+  # ping sockets in a namespace, a worker's teardown), and the sender thread's batches (bursts with unroutable and
+  # rejected echoes, a full buffer and a shortage mid-batch, raw and ping, both families: in child processes).
   tests=(test/engine/icmp-addon.test.ts test/engine/icmp-socket.test.ts test/engine/engine.test.ts test/engine/icmp-stress.test.ts
     test/engine/neighbours.test.ts test/engine/tcp-errqueue.test.ts test/engine/ping-socket.test.ts
-    test/engine/probe-socket.test.ts)
+    test/engine/probe-socket.test.ts test/engine/icmp-sender.test.ts)
 fi
 
 compiler="${CC:-gcc}"

@@ -33,10 +33,14 @@ declare module '@zensweep/icmp-socket' {
   export function stats(): { sockets: number; rings: number; threads: number; callbacks: number; teardowns: number };
   /**
    * For tests: the next time the process reaches this step of a socket's construction (or of its sender's start),
-   * it fails as the system could make it fail, once.
+   * it fails as the system could make it fail, once. `send_again` and `send_shortage` take the sender thread's next
+   * batch of at least 3: its first 2 packets are sent, then the third meets a full socket buffer (EAGAIN, once) or a
+   * kernel short of buffers (ENOBUFS, each time it is tried). Returns the fault that was waiting until then: 'none'
+   * once it was taken (inject 'none' to ask).
    */
   export function injectFault(
     step:
+      | 'none'
       | 'mutex'
       | 'cond'
       | 'reference'
@@ -49,8 +53,10 @@ declare module '@zensweep/icmp-socket' {
       | 'netlink'
       | 'netlink_send'
       | 'netlink_receive'
-      | 'neighbour_list',
-  ): void;
+      | 'neighbour_list'
+      | 'send_again'
+      | 'send_shortage',
+  ): string;
   /**
    * The neighbour table of this process's network namespace, in one netlink RTM_GETNEIGH dump: family 4 (ARP), 6
    * (neighbour discovery) or 0 (both). NEIGHBOUR_BYTES per entry: family (4 or 6) at 0, the link-layer address's

@@ -88,11 +88,14 @@ static inline bool take_fault(int *injected, int which) {
   return which != 0 && __atomic_compare_exchange_n(injected, &expected, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
-/* The body of an inject…Fault(name) method: sets `injected` to the index of name in `names` (RangeError if none). */
+/*
+ * The body of an inject…Fault(name) method: sets `injected` to the index of name in `names` (RangeError if none), and
+ * returns the name of the fault that was waiting until then ("none" once it was taken: inject "none" to ask).
+ */
 static inline napi_value inject_named_fault(napi_env env, napi_callback_info info, const char *const *names,
                                            int name_count, int *injected) {
   size_t argc = 1;
-  napi_value argv[1];
+  napi_value argv[1], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!expect_type(env, argv[0], napi_string, "fault", "a string")) return NULL;
   char name[32];
@@ -100,8 +103,10 @@ static inline napi_value inject_named_fault(napi_env env, napi_callback_info inf
   CHECK(napi_get_value_string_latin1(env, argv[0], name, sizeof name, &length));
   for (int i = 0; i < name_count; i++) {
     if (strcmp(name, names[i]) == 0) {
-      __atomic_store_n(injected, i, __ATOMIC_SEQ_CST);
-      return NULL;
+      int waiting = __atomic_exchange_n(injected, i, __ATOMIC_SEQ_CST);
+      CHECK(napi_create_string_latin1(env, waiting >= 0 && waiting < name_count ? names[waiting] : "?", NAPI_AUTO_LENGTH,
+                                      &result));
+      return result;
     }
   }
   napi_throw_range_error(env, "ERR_OUT_OF_RANGE", ADDON_PART ": no such fault");
