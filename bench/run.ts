@@ -10,6 +10,7 @@
  *    fping at the same pacing, the lower bound; 4 agents where the rate is the limit; a /16 from Slack: see vpc.ts
  *
  * BENCH_ONLY=ping: a loopback /16 through raw sockets, ping sockets (unprivileged) and fping -i 0 (ping-mode.ts).
+ * BENCH_ONLY=redis: what a /16 and 1,000 sweeps leave in Redis (redis-footprint.ts).
  * BENCH_ONLY=engine runs 1 and 2; BENCH_ONLY=vpc runs 6 to 9 alone (BENCH_VPC_SKIP=scaling,slack,ping trims them).
  * BENCH_RUNS (default 5) runs of cases 1 to 5, BENCH_VPC_RUNS (default 3) of cases 6 to 8. Run it on an idle
  * machine: another process's CPU use shows in every figure.
@@ -26,6 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab } from '../test/support/lab.js';
 import { benchDistributed } from './distributed.js';
+import { benchRedisFootprint } from './redis-footprint.js';
 import { benchPingMode } from './ping-mode.js';
 import { benchSlack } from './slack.js';
 import { median } from './stats.js';
@@ -175,6 +177,10 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   if (only === 'ping') {
     await benchPingMode();
+    return;
+  }
+  if (only === 'redis') {
+    await benchRedisFootprint();
     return;
   }
   if (only === 'vpc') {

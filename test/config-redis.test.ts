@@ -33,7 +33,14 @@ describe('redisTargetFromEnv', () => {
     assert.equal(target.password, SECRET);
     assert.equal(target.tls?.caFile, CA);
     assert.match(target.tls?.ca ?? '', /BEGIN CERTIFICATE/);
-    assert.deepEqual(ioredisOptions(target), { host: 'redis.internal', port: 6380, db: 0, username: 'zensweep', password: SECRET, tls: { ca: target.tls?.ca } });
+    const { reconnectOnError, ...options } = ioredisOptions(target);
+    assert.deepEqual(options, { host: 'redis.internal', port: 6380, db: 0, username: 'zensweep', password: SECRET, tls: { ca: target.tls?.ca } });
+    // A master turned replica (a failover behind one address): connect again and send the command again.
+    assert.equal(typeof reconnectOnError, 'function');
+    const reconnect = reconnectOnError as (error: Error) => boolean | 1 | 2;
+    assert.equal(reconnect(new Error("READONLY You can't write against a read only replica.")), 2);
+    assert.equal(reconnect(new Error('UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)')), 2);
+    assert.equal(reconnect(new Error('ERR unknown command')), false);
   });
 
   it('uses the default URL only when no way is chosen, and requires one without it', () => {
@@ -55,7 +62,16 @@ describe('redisTargetFromEnv', () => {
       sentinelPassword: 'sentinel-pw',
       password: SECRET,
     });
-    assert.deepEqual(ioredisOptions(target), { sentinels: target.kind === 'sentinel' ? target.sentinels : [], name: 'mymaster', sentinelPassword: 'sentinel-pw', password: SECRET });
+    const { reconnectOnError, ...options } = ioredisOptions(target);
+    assert.equal(typeof reconnectOnError, 'function');
+    // failoverDetector: each connection hears the Sentinels' +switch-master and moves to the new master at once.
+    assert.deepEqual(options, {
+      sentinels: target.kind === 'sentinel' ? target.sentinels : [],
+      name: 'mymaster',
+      sentinelPassword: 'sentinel-pw',
+      password: SECRET,
+      failoverDetector: true,
+    });
     const tls = ioredisOptions(redisTargetFromEnv({ ...env, REDIS_TLS_CA: CA }));
     assert.equal(tls.enableTLSForSentinelMode, true);
     assert.deepEqual(tls.sentinelTLS, tls.tls);
