@@ -1,13 +1,8 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { ioredis } from './load.js';
 import { ZenSweepError } from '../core/errors.js';
-import { redactUrl } from '../config-env.js';
 import { describeRedis, type RedisTarget } from '../config-redis.js';
 import { refusalOf } from '../core/redis-refusal.js';
-
-export { refusalOf };
-
-export { redactUrl };
 
 /** Redis cannot be reached (down, a firewall, a name that does not resolve): retrying may help. */
 export class RedisUnavailableError extends ZenSweepError {

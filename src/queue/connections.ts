@@ -2,7 +2,8 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Shutdown } from '../shutdown.js';
 import { describeRedis, type RedisTarget } from '../config-redis.js';
-import { ioredisOptions, RedisRefusedError, refusalOf } from './connect.js';
+import { refusalOf } from '../core/redis-refusal.js';
+import { ioredisOptions, RedisRefusedError } from './connect.js';
 import { ioredis } from './load.js';
 
 /** How often an outage still going on is logged again, in milliseconds (default 60,000). */
@@ -90,7 +91,7 @@ export class RedisConnections {
 
   /** A new connection, watched like all the others, and so are its duplicates. */
   open(options: RedisOptions = {}): Redis {
-    return new WatchedRedis(this, [{ ...ioredisOptions(this.target), maxRetriesPerRequest: null, ...options }]);
+    return new WatchedRedis(this, { ...ioredisOptions(this.target), maxRetriesPerRequest: null, ...options });
   }
 
   /**
@@ -191,13 +192,13 @@ export class RedisConnections {
 class WatchedRedis extends ioredis.Redis {
   constructor(
     private readonly owner: RedisConnections,
-    args: [options: RedisOptions],
+    options: RedisOptions,
   ) {
-    super(...args);
+    super(options);
     owner.watch(this);
   }
 
   override duplicate(override?: Partial<RedisOptions>): Redis {
-    return new WatchedRedis(this.owner, [{ ...this.options, ...override }]);
+    return new WatchedRedis(this.owner, { ...this.options, ...override });
   }
 }
