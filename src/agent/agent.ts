@@ -34,6 +34,8 @@ import { DEFAULT_CHUNK_SIZE } from '../queue/plan.js';
 import { Shutdown } from '../shutdown.js';
 import { sweepWithinBound } from './chunk-bound.js';
 import { OrphanedChunks } from './orphaned-chunks.js';
+import { DeafWatch } from './deaf-watch.js';
+import type { DeafQueue } from './deaf-watch.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
@@ -76,6 +78,20 @@ function queueAllowanceMs(config: Pick<AgentConfig, 'rate'>, chunks: number, opt
   return Math.ceil(addresses / maxInFlight) * totalWaitMs(options);
 }
 
+/** `the connection waiting for work on sweep.lo has not answered for 31 s` (the longest silent, with the others named). */
+function deafWords(deaf: readonly DeafQueue[]): string {
+  const worst = Math.max(...deaf.map((d) => d.silentMs));
+  const queues = deaf.map((d) => d.queue).join(', ');
+  return `the connection waiting for work on ${queues} has not answered for ${Math.round(worst / 1000)} s`;
+}
+
+/** The heartbeat's word on deaf connections: since when the first went silent, and which. */
+function deafFacts(deaf: readonly DeafQueue[], now: number): Pick<AgentInfo, 'deaf'> {
+  if (deaf.length === 0) return {};
+  const worst = Math.max(...deaf.map((d) => d.silentMs));
+  return { deaf: { since: new Date(now - worst).toISOString(), queues: deaf.map((d) => d.queue) } };
+}
+
 /**
  * `zensweep agent`: runs inside a private network, holds no Slack token, and probes only inside its own CIDRs.
  * It consumes its group's chunks and its own (`from:all`: the copy every agent of the group runs itself), runs
@@ -114,6 +130,8 @@ export class Agent {
   /** When the last heartbeat was written (performance.now()). */
   private lastBeat: number | undefined;
   private lastError: AgentInfo['lastError'];
+  /** Whether each worker's blocking connection still answers (a half-open one takes no work and says nothing). */
+  private readonly deafWatch = new DeafWatch((change) => this.deafChanged(change));
 
   /**
    * @param connections every Redis connection of the process (the command makes them, and stops the agent when Redis
@@ -144,6 +162,19 @@ export class Agent {
       heartbeatAgeMs: () => (this.lastBeat === undefined ? undefined : performance.now() - this.lastBeat),
       rateLimit: config.rate,
     });
+  }
+
+  /** Said once when a worker's blocking connection goes deaf and once when it answers again; the heartbeat says it at once. */
+  private deafChanged(change: { queue: string; deaf: boolean; silentMs: number }): void {
+    const seconds = Math.round(change.silentMs / 1000);
+    if (change.deaf) {
+      const message = `${deafWords([{ queue: change.queue, silentMs: change.silentMs }])}: this agent takes no work from it until it answers`;
+      this.log.warn({ event: 'queue_connection_deaf', queue: change.queue, silentS: seconds }, message);
+      this.noteError(message);
+    } else {
+      this.log.info({ event: 'queue_connection_back', queue: change.queue, silentS: seconds }, `the connection waiting for work on ${change.queue} answers again`);
+    }
+    if (this.heartbeat) void this.beat();
   }
 
   /** Remembers the last thing that went wrong, for the heartbeat (one line, no secret). */
@@ -182,7 +213,16 @@ export class Agent {
         port: this.config.metricsPort,
         host: this.config.metricsHost,
         registry: this.metrics.registry,
-        checks: [redisReadiness(this.connection)],
+        checks: [
+          redisReadiness(this.connection),
+          {
+            name: 'queue',
+            check: async () => {
+              const deaf = this.deafWatch.deaf();
+              if (deaf.length > 0) throw new Error(deafWords(deaf));
+            },
+          },
+        ],
         log: this.log,
       });
     }
@@ -213,6 +253,7 @@ export class Agent {
       lockDuration: REPORT_LOCK_MS,
     });
     for (const worker of [this.chunks, this.ownChunks, this.reports]) {
+      this.deafWatch.watch(worker);
       const chunks = worker !== this.reports;
       worker.on('failed', (job, error) => {
         this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message });
@@ -239,6 +280,7 @@ export class Agent {
     await this.beat();
     if (this.stopping) return;
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.deafWatch.start();
     this.orphans.start();
     this.log.info({
       event: 'agent_started',
@@ -263,6 +305,7 @@ export class Agent {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.heartbeat);
+    this.deafWatch.stop();
     const shutdown = new Shutdown();
     await shutdown.step('metrics', 1000, this.metricsServer?.close());
     // Resolves once the jobs have ended and BullMQ's connections are closed: never while Redis is away (bullmq#4656).
@@ -309,6 +352,7 @@ export class Agent {
       sendRate: Math.round(this.metrics.sampleRate()),
       rateLimit: this.config.rate,
       ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...deafFacts(this.deafWatch.deaf(), Date.now()),
     };
     await this.registry
       .heartbeat(info)

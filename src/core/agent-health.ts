@@ -16,6 +16,8 @@ export interface AgentFacts {
   rateLimit?: number;
   /** The last thing that went wrong there (a failed chunk, a worker or Redis error), one line, no secret. */
   lastError?: { at: string; message: string };
+  /** Its connections that wait for work and have stopped answering: it takes no work from those queues. */
+  deaf?: { since: string; queues: string[] };
 }
 
 export interface AgentHealth {
@@ -28,6 +30,8 @@ export interface AgentHealth {
   sendRate: number;
   rateLimit?: number;
   lastError?: { ageMs: number; message: string };
+  /** Its connections waiting for work have not answered for this long, as of its last heartbeat and since. */
+  deaf?: { silentMs: number; queues: string[] };
 }
 
 /** How often an agent refreshes its registry entry, in milliseconds. */
@@ -46,6 +50,7 @@ export function agentHealth(facts: AgentFacts, now: number): AgentHealth {
   if (facts.lastError) {
     health.lastError = { ageMs: Math.max(0, now - Date.parse(facts.lastError.at)), message: facts.lastError.message };
   }
+  if (facts.deaf) health.deaf = { silentMs: Math.max(0, now - Date.parse(facts.deaf.since)), queues: facts.deaf.queues };
   return health;
 }
 
@@ -56,6 +61,9 @@ export function agentHealth(facts: AgentFacts, now: number): AgentHealth {
 export function describeAgentHealth(health: AgentHealth): string {
   const limit = health.rateLimit === undefined ? '' : `/${health.rateLimit === 0 ? 'unlimited' : formatCount(health.rateLimit)}`;
   const parts = [
+    ...(health.deaf
+      ? [`NOT TAKING WORK: its connection waiting on ${health.deaf.queues.join(', ')} has not answered for ${formatDuration(health.deaf.silentMs)}`]
+      : []),
     `${health.late ? 'LATE: ' : ''}heartbeat ${formatDuration(health.heartbeatAgeMs)} ago`,
     `${formatCount(health.inFlight)} in flight`,
     `${formatCount(Math.round(health.sendRate))}${limit} pkt/s`,

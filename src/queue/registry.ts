@@ -28,6 +28,8 @@ export const agentInfoSchema = z.object({
   sendRate: z.number().min(0).optional(),
   rateLimit: z.number().int().min(0).optional(),
   lastError: z.object({ at: z.string(), message: z.string().max(1000) }).optional(),
+  /** Its connections waiting for work that do not answer (src/agent/deaf-watch.ts): since when, on which queues. */
+  deaf: z.object({ since: z.string(), queues: z.array(z.string().max(200)).min(1).max(10) }).optional(),
 });
 export type AgentInfo = z.infer<typeof agentInfoSchema>;
 // The health facts are the core's, field for field.

@@ -37,4 +37,13 @@ describe('agentHealth', () => {
     assert.equal(health.heartbeatAgeMs, 0);
     assert.equal(describeAgentHealth(health), 'heartbeat 0 ms ago · 0 in flight · 13/unlimited pkt/s');
   });
+
+  it('puts a deaf connection first, in words, with how long it has been silent as of now', () => {
+    const health = agentHealth({ lastSeen: ago(1000), deaf: { since: ago(31_000), queues: ['sweep.lo', 'sweep-reports'] } }, NOW);
+    assert.deepEqual(health.deaf, { silentMs: 31_000, queues: ['sweep.lo', 'sweep-reports'] });
+    assert.equal(
+      describeAgentHealth(health),
+      'NOT TAKING WORK: its connection waiting on sweep.lo, sweep-reports has not answered for 31.0 s · heartbeat 1.00 s ago · 0 in flight · 0 pkt/s',
+    );
+  });
 });

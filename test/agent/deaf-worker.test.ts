@@ -1,0 +1,122 @@
+/**
+ * An agent whose connection that waits for work goes deaf (half-open: up, and never answering) says so and recovers
+ * by itself: real redis-server, a real agent process reaching it through a relay that stops relaying any connection
+ * that sends BZPOPMIN (test/support/freeze-proxy.ts) while heartbeats and PINGs on its other connection still go
+ * through. While deaf, /readyz answers 503 naming the queue and `zensweep agents` shows NOT TAKING WORK; once the
+ * relay lets new connections through, the same process answers /readyz 200 and runs the next sweep, without a
+ * restart. An agent next to it, on a healthy connection the whole time, never says it is deaf (the check's own false
+ * alarm), and both write only JSON lines, each change said once.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DistributedReport } from '../../src/core/report.js';
+import { startAgent, type AgentProcess } from '../support/agents.js';
+import { zensweep } from '../support/cli.js';
+import { FreezeProxy } from '../support/freeze-proxy.js';
+import { probe } from '../support/metrics.js';
+import { freePort } from '../support/ports.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { waitFor } from '../support/wait.js';
+
+/** Generous: the agent calls a connection deaf after 25 s of silence (DEAF_AFTER_MS), and the machine is shared. */
+const DEAF_WITHIN_MS = 90_000;
+
+/** Every line of both streams that is not one JSON object. */
+function notJsonLines(agent: AgentProcess): string[] {
+  return `${agent.stdout()}\n${agent.stderr()}`.split('\n').filter((line) => {
+    if (line === '') return false;
+    try {
+      const value = JSON.parse(line) as unknown;
+      return typeof value !== 'object' || value === null || Array.isArray(value);
+    } catch {
+      return true;
+    }
+  });
+}
+
+async function readyz(port: number): Promise<{ status: number; checks: Record<string, string> }> {
+  const { status, body } = await probe(port, '/readyz');
+  return { status, checks: (JSON.parse(body) as { checks: Record<string, string> }).checks };
+}
+
+describe('a deaf queue connection: said on /readyz and in `agents`, recovered without a restart (real redis-server, agents)', () => {
+  let redis: RedisServer;
+  let proxy: FreezeProxy;
+  let deafAgent: AgentProcess;
+  let healthy: AgentProcess;
+  let metricsPort: number;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    redis = await startRedis();
+    proxy = await FreezeProxy.start(redis.port);
+    metricsPort = await freePort();
+    env = { PATH: process.env.PATH, REDIS_URL: redis.url };
+    deafAgent = await startAgent({ redisUrl: proxy.url, group: 'lo', cidrs: '127.0.0.0/29', env: { METRICS_PORT: String(metricsPort) } });
+    healthy = await startAgent({ redisUrl: redis.url, group: 'other', cidrs: '127.0.1.0/29' });
+  });
+  after(async () => {
+    await deafAgent?.stop();
+    await healthy?.stop();
+    await proxy?.close();
+    await redis?.stop();
+  });
+
+  it('fails /readyz and shows NOT TAKING WORK while deaf, then takes the next sweep on the same process', { timeout: 240_000 }, async () => {
+    assert.equal((await readyz(metricsPort)).status, 200, deafAgent.log());
+
+    proxy.freezing = true;
+    const deaf = await waitFor(
+      '/readyz failing on the queue check',
+      async () => {
+        const answer = await readyz(metricsPort);
+        return answer.status === 503 && answer.checks.queue !== 'ok' ? answer : undefined;
+      },
+      { timeoutMs: DEAF_WITHIN_MS, everyMs: 500, show: () => deafAgent.log() },
+    );
+    assert.ok(proxy.frozen >= 1);
+    assert.match(deaf.checks.queue ?? '', /the connection waiting for work on .*sweep\.lo.* has not answered for \d+ s/);
+    // The Redis check passes: the agent's other connection is fine, which is what makes this one easy to miss.
+    assert.equal(deaf.checks.redis, 'ok');
+
+    const listed = await waitFor(
+      '`zensweep agents` saying NOT TAKING WORK',
+      async () => {
+        const result = await zensweep(['agents'], { env, timeoutMs: 30_000 });
+        return result.stdout.includes('NOT TAKING WORK') ? result.stdout : undefined;
+      },
+      { timeoutMs: 30_000, everyMs: 1000, show: () => deafAgent.log() },
+    );
+    const agentLine = listed.split('\n').find((line) => line.includes(deafAgent.id));
+    assert.ok(agentLine, listed);
+    assert.match(listed, /NOT TAKING WORK: its connection waiting on .*sweep\.lo.* has not answered for/);
+    // Only the deaf one.
+    assert.equal(listed.split('NOT TAKING WORK').length - 1, 1, listed);
+
+    proxy.freezing = false;
+    await waitFor(
+      '/readyz answering 200 again',
+      async () => ((await readyz(metricsPort)).status === 200 ? true : undefined),
+      { timeoutMs: DEAF_WITHIN_MS, everyMs: 500, show: () => deafAgent.log() },
+    );
+    const result = await zensweep(['submit', '127.0.0.0/29', '--json'], { env, timeoutMs: 60_000 });
+    assert.equal(result.code, 0, `submit exited ${String(result.code)}:\n${result.stderr}\nagent:\n${deafAgent.log()}`);
+    const report = JSON.parse(result.stdout) as DistributedReport;
+    assert.equal(report.complete, true);
+    assert.equal(report.summary.alive, 6);
+    assert.deepEqual([...new Set(report.chunks.map((c) => c.agentId))], [deafAgent.id]);
+    const after = await zensweep(['agents'], { env, timeoutMs: 30_000 });
+    assert.doesNotMatch(after.stdout, /NOT TAKING WORK/);
+
+    // Each queue that went deaf said so once, and once that it answers again; nothing but JSON on either stream.
+    const wentDeaf = deafAgent.events('queue_connection_deaf').map((e) => e.queue);
+    const cameBack = deafAgent.events('queue_connection_back').map((e) => e.queue);
+    assert.ok(wentDeaf.includes('sweep.lo'), deafAgent.log());
+    assert.equal(new Set(wentDeaf).size, wentDeaf.length, deafAgent.log());
+    assert.deepEqual([...cameBack].sort(), [...wentDeaf].sort(), deafAgent.log());
+    assert.deepEqual(notJsonLines(deafAgent), []);
+    // The agent on a healthy connection the whole time (a minute and more, idle): never called deaf.
+    assert.deepEqual(healthy.events('queue_connection_deaf'), [], healthy.log());
+    assert.deepEqual(notJsonLines(healthy), []);
+  });
+});
