@@ -8,7 +8,7 @@ import { HOST_STATES } from '../core/states.js';
 import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';
 import { ZenSweepError } from '../core/errors.js';
 import { KEY_PREFIX } from './names.js';
-import { printBadRecord, readRecord } from './records.js';
+import { packRecord, printBadRecord, readStoredRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 import { sweepSummarySchema } from './report-schema.js';
 
@@ -239,8 +239,8 @@ export class HistoryStore {
   }
 
   /** A stored sweep, or undefined (and one line to onBadRecord) when it is not one. */
-  private readSweep(id: string, text: string): SweepRecord | undefined {
-    return readRecord(sweepRecordSchema, text, { what: 'history record', key: this.recordKey(id) }, this.onBadRecord);
+  private readSweep(id: string, data: Buffer): SweepRecord | undefined {
+    return readStoredRecord(sweepRecordSchema, data, { what: 'history record', key: this.recordKey(id) }, this.onBadRecord);
   }
 
   private recordKey(id: string): string {
@@ -274,7 +274,7 @@ export class HistoryStore {
     const ttlSeconds = Math.max(1, Math.ceil((at + this.maxAgeMs - Date.now()) / 1000));
     await this.redis
       .multi()
-      .set(this.recordKey(record.id), JSON.stringify(record), 'EX', ttlSeconds)
+      .set(this.recordKey(record.id), packRecord(record), 'EX', ttlSeconds)
       .zadd(this.indexKey(), at, record.id)
       .zadd(this.targetIndexKey(record.targetKey), at, record.id)
       .pexpire(this.targetIndexKey(record.targetKey), this.maxAgeMs)
@@ -288,7 +288,7 @@ export class HistoryStore {
     const excess = await this.redis.zrange(this.indexKey(), 0, -(this.maxCount + 1));
     const gone = [...new Set([...old, ...excess])];
     if (gone.length === 0) return;
-    const records = await this.redis.mget(...gone.map((id) => this.recordKey(id)));
+    const records = await this.redis.mgetBuffer(...gone.map((id) => this.recordKey(id)));
     const tx = this.redis.multi();
     gone.forEach((id, i) => {
       const text = records[i];
@@ -302,8 +302,8 @@ export class HistoryStore {
   }
 
   async get(id: string): Promise<SweepRecord | undefined> {
-    const text = await this.redis.get(this.recordKey(id));
-    return text ? this.readSweep(id, text) : undefined;
+    const data = await this.redis.getBuffer(this.recordKey(id));
+    return data ? this.readSweep(id, data) : undefined;
   }
 
   /**
@@ -328,7 +328,7 @@ export class HistoryStore {
   async recent(limit = 10, key?: string): Promise<SweepRecord[]> {
     const ids = await this.redis.zrevrange(key ? this.targetIndexKey(key) : this.indexKey(), 0, limit - 1);
     if (ids.length === 0) return [];
-    const texts = await this.redis.mget(...ids.map((id) => this.recordKey(id)));
+    const texts = await this.redis.mgetBuffer(...ids.map((id) => this.recordKey(id)));
     const records: SweepRecord[] = [];
     ids.forEach((id, i) => {
       const text = texts[i];
@@ -357,7 +357,7 @@ export class HistoryStore {
     const baseline: Baseline = { name: name.toLowerCase(), owner, savedBy, savedAt: savedAt.toISOString(), record };
     await this.redis
       .multi()
-      .set(key, JSON.stringify(baseline), 'PX', this.maxAgeMs)
+      .set(key, packRecord(baseline), 'PX', this.maxAgeMs)
       .zadd(index, savedAt.getTime(), name.toLowerCase())
       .pexpire(index, this.maxAgeMs)
       .exec();
@@ -367,8 +367,8 @@ export class HistoryStore {
   /** `owner`'s baseline `name`; undefined when it has none of that name (whoever else has one). */
   async baseline(owner: string, name: string): Promise<Baseline | undefined> {
     const key = this.baselineKey(owner, name);
-    const text = await this.redis.get(key);
-    return text ? readRecord(baselineSchema, text, { what: 'baseline', key }, this.onBadRecord) : undefined;
+    const data = await this.redis.getBuffer(key);
+    return data ? readStoredRecord(baselineSchema, data, { what: 'baseline', key }, this.onBadRecord) : undefined;
   }
 
   /** `owner`'s baselines, the most recently saved first; names whose baseline has expired are dropped on the way. */
@@ -377,7 +377,7 @@ export class HistoryStore {
     const names = await this.redis.zrevrange(index, 0, -1);
     if (names.length === 0) return [];
     const keys = names.map((name) => this.baselineKey(owner, name));
-    const texts = await this.redis.mget(...keys);
+    const texts = await this.redis.mgetBuffer(...keys);
     const baselines: Baseline[] = [];
     const gone: string[] = [];
     names.forEach((name, i) => {
@@ -386,7 +386,7 @@ export class HistoryStore {
         gone.push(name);
         return;
       }
-      const baseline = readRecord(baselineSchema, text, { what: 'baseline', key: keys[i] ?? '' }, this.onBadRecord);
+      const baseline = readStoredRecord(baselineSchema, text, { what: 'baseline', key: keys[i] ?? '' }, this.onBadRecord);
       if (baseline) baselines.push(baseline);
     });
     if (gone.length > 0) await this.redis.zrem(index, ...gone);

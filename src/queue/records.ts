@@ -84,3 +84,17 @@ export function readPackedRecord<S extends z.ZodType>(
   }
   return readRecord(schema, text, source, onBad);
 }
+
+/**
+ * A record stored either way: gzipped by `packRecord` (its first two bytes are gzip's magic, which no JSON text starts
+ * with), or as JSON text, as history records and baselines were before they were packed. Read as `readRecord` does.
+ */
+export function readStoredRecord<S extends z.ZodType>(
+  schema: S,
+  data: Buffer,
+  source: RecordSource,
+  onBad: OnBadRecord,
+): z.output<S> | undefined {
+  if (data[0] === 0x1f && data[1] === 0x8b) return readPackedRecord(schema, data, source, onBad);
+  return readRecord(schema, data.toString('utf8'), source, onBad);
+}

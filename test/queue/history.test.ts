@@ -182,6 +182,36 @@ describe('HistoryStore (real redis-server)', () => {
     assert.equal(await redis.zcard(`t2:history:target:${targetKey(['127.0.0.1'])}`), 3);
   });
 
+  it('stores records and baselines gzipped, and still reads those stored as JSON text before', async () => {
+    const store = new HistoryStore(redis, { prefix: 't2z' });
+    const now = Date.now();
+    const hosts = Array.from({ length: 254 }, (_, i) => host(`198.18.0.${i + 1}`, i % 3 === 0 ? 'alive' : 'silent', 1));
+    // As the code before packing wrote them: JSON text, a record and a baseline holding it.
+    const old = record('old', new Date(now - 2000), ['198.18.0.0/24'], hosts);
+    await redis.set('t2z:history:sweep:old', JSON.stringify(old));
+    await redis.zadd('t2z:history:all', now - 2000, 'old');
+    await redis.zadd(`t2z:history:target:${old.targetKey}`, now - 2000, 'old');
+    await redis.set('t2z:baseline:cli:before', JSON.stringify({ name: 'before', owner: 'cli', savedBy: 'U1', savedAt: new Date(now - 1000).toISOString(), record: old }));
+    await redis.zadd('t2z:baselines:cli', now - 1000, 'before');
+
+    await store.record(record('new', new Date(now), ['198.18.0.0/24'], hosts));
+    assert.equal(await store.saveBaseline('cli', 'after', 'new', 'U1'), true);
+    const packed = await redis.getBuffer('t2z:history:sweep:new');
+    const text = await redis.getBuffer('t2z:history:sweep:old');
+    assert.ok(packed && text);
+    assert.deepEqual([...packed.subarray(0, 2)], [0x1f, 0x8b], 'gzip magic');
+    assert.ok(packed.length * 4 < text.length, `packed ${packed.length} bytes against ${text.length} as text`);
+    assert.deepEqual([...((await redis.getBuffer('t2z:baseline:cli:after')) ?? Buffer.alloc(0)).subarray(0, 2)], [0x1f, 0x8b]);
+
+    // Both read alike, through every reader.
+    assert.deepEqual((await store.recent(10)).map((r) => r.id), ['new', 'old']);
+    assert.deepEqual(await store.get('old'), old);
+    assert.equal((await store.get('new'))?.summary.alive, 85);
+    assert.equal((await store.lastOf(old.targetKey, 'new'))?.id, 'old');
+    assert.deepEqual((await store.listBaselines('cli')).map((b) => [b.name, b.record.id]), [['after', 'new'], ['before', 'old']]);
+    assert.equal((await store.baseline('cli', 'before'))?.record.summary.total, 254);
+  });
+
   it('drops sweeps older than maxAgeDays, and lets kept ones expire on their own', async () => {
     const store = new HistoryStore(redis, { prefix: 't3', maxAgeDays: 1 });
     const now = Date.now();
