@@ -49,8 +49,8 @@ export async function benchRedisFootprint(): Promise<void> {
     const before = await usedMemory(redis);
     const sixteen = await timed(['submit', '127.0.0.0/16', 'count:1', 'retries:0', 'rate:0'], env);
     const after = await usedMemory(redis);
-    const [latest] = await redis.zrevrange('zensweep:history:all', 0, 0);
-    const record = latest === undefined ? NaN : Number(await redis.call('MEMORY', 'USAGE', `zensweep:history:sweep:${latest}`));
+    const [latest] = await redis.zrevrange('zensweep:{history}:all', 0, 0);
+    const record = latest === undefined ? NaN : Number(await redis.call('MEMORY', 'USAGE', `zensweep:{history}:sweep:${latest}`));
     console.log(
       `  a. one /16 (${sixteen.alive} alive): used_memory ${mb(before)} → ${mb(after)} (+${mb(after - before)}, results and report kept a day); ` +
         `its history record ${mb(record)} (kept 30 days)`,

@@ -10,11 +10,13 @@ import { checkRedisUrl, redactUrl } from './config-env.js';
  *  - `REDIS_URL`: one server, `redis://` or `rediss://` (TLS).
  *  - `REDIS_SENTINELS=host:port,…` with `REDIS_SENTINEL_MASTER=name` (and `REDIS_SENTINEL_PASSWORD` when the
  *    Sentinels ask for one): the master the Sentinels name, followed through a failover.
+ *  - `REDIS_CLUSTER_NODES=host:port,…`: a Redis Cluster, found from any of these nodes (every key ZenSweep uses is
+ *    placed by hash tag: src/queue/names.ts).
  *
  * With either: `REDIS_USERNAME` and `REDIS_PASSWORD` (an ACL user, or `requirepass` alone), and `REDIS_TLS_CA` (a
  * CA file in PEM: for `rediss://`, and TLS in Sentinel mode, where it turns TLS on).
  */
-export type RedisTarget = RedisServerTarget | RedisSentinelTarget;
+export type RedisTarget = RedisServerTarget | RedisSentinelTarget | RedisClusterTarget;
 
 export interface RedisNode {
   host: string;
@@ -51,6 +53,12 @@ export interface RedisSentinelTarget extends RedisAccess {
   sentinelPassword?: string;
 }
 
+export interface RedisClusterTarget extends RedisAccess {
+  kind: 'cluster';
+  /** Nodes to learn the cluster from: any of them will do, the rest are found. */
+  nodes: RedisNode[];
+}
+
 /** The variables that choose the way, in the order they are named in messages. */
 const WAYS = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const;
 
@@ -67,10 +75,11 @@ const value = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
 export function redisTargetFromEnv(env: NodeJS.ProcessEnv, defaultUrl?: string): RedisTarget {
   const chosen = WAYS.filter((name) => value(env, name) !== undefined);
   if (chosen.length > 1) throw new ConfigError(`${chosen.join(' and ')} are both set: Redis is reached one way, set only one of ${WAYS.join(', ')}`);
-  if (chosen[0] === 'REDIS_CLUSTER_NODES') {
-    throw new ConfigError('REDIS_CLUSTER_NODES: Redis Cluster is not supported yet (its keys are not yet placed by hash tag); use REDIS_URL or REDIS_SENTINELS');
-  }
   const access = accessFromEnv(env);
+  if (chosen[0] === 'REDIS_CLUSTER_NODES') {
+    if (value(env, 'REDIS_SENTINEL_MASTER') !== undefined) throw new ConfigError('REDIS_SENTINEL_MASTER is set with REDIS_CLUSTER_NODES: a cluster has no Sentinels, unset it');
+    return { kind: 'cluster', nodes: nodeList(value(env, 'REDIS_CLUSTER_NODES') ?? '', 'REDIS_CLUSTER_NODES', 6379), ...access };
+  }
   if (chosen[0] === 'REDIS_SENTINELS') return sentinelTarget(env, access);
   if (value(env, 'REDIS_SENTINEL_MASTER') !== undefined) throw new ConfigError('REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS: list the Sentinels, e.g. REDIS_SENTINELS=10.0.0.5:26379,10.0.0.6:26379');
   const url = value(env, 'REDIS_URL') ?? defaultUrl;
@@ -166,5 +175,6 @@ export function describeRedis(target: RedisTarget): string {
     return `${target.tls ? 'rediss' : 'redis'}://${auth}${hostPort(target)}${target.db !== 0 ? `/${target.db}` : ''}`;
   }
   const user = target.username !== undefined ? ` as ${target.username}` : '';
+  if (target.kind === 'cluster') return `the cluster of ${target.nodes.map(hostPort).join(',')}${target.tls ? ' (TLS)' : ''}${user}`;
   return `master ${target.master} of the Sentinels ${target.sentinels.map(hostPort).join(',')}${target.tls ? ' (TLS)' : ''}${user}`;
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeRedis, redisTargetFromEnv } from '../src/config-redis.js';
-import { ioredisOptions } from '../src/queue/connect.js';
+import { clusterOptions, ioredisOptions } from '../src/queue/connect.js';
 
 const SECRET = 'hunter2-secret';
 const dir = mkdtempSync(join(tmpdir(), 'zensweep-ca-'));
@@ -77,11 +77,30 @@ describe('redisTargetFromEnv', () => {
     assert.deepEqual(tls.sentinelTLS, tls.tls);
   });
 
+  it('reads a cluster: its nodes, who, TLS in each node’s options, the connection’s own options at the cluster’s level', () => {
+    const target = redisTargetFromEnv({ REDIS_CLUSTER_NODES: 'c1:7000, [fd00::9]:7001', REDIS_USERNAME: 'zs', REDIS_PASSWORD: SECRET, REDIS_TLS_CA: CA });
+    assert.equal(target.kind, 'cluster');
+    assert.deepEqual(target.kind === 'cluster' ? target.nodes : [], [
+      { host: 'c1', port: 7000 },
+      { host: 'fd00::9', port: 7001 },
+    ]);
+    const options = clusterOptions(target, { maxRetriesPerRequest: null, lazyConnect: true, enableReadyCheck: false });
+    assert.equal(options.lazyConnect, true);
+    assert.equal(options.enableReadyCheck, false);
+    assert.equal(typeof options.dnsLookup, 'function', 'TLS: nodes are reached by the names their certificates carry');
+    const { reconnectOnError, ...node } = options.redisOptions ?? {};
+    assert.equal(typeof reconnectOnError, 'function');
+    assert.deepEqual(node, { username: 'zs', password: SECRET, tls: { ca: readFileSync(CA, 'utf8') }, maxRetriesPerRequest: null });
+  });
+
   it('refuses every bad setting in one sentence that names the variable and never shows a password', () => {
     const cases: [NodeJS.ProcessEnv, RegExp][] = [
       [{ REDIS_URL: 'redis://x', REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'm' }, /^REDIS_URL and REDIS_SENTINELS are both set: Redis is reached one way/],
       [{ REDIS_URL: 'redis://x', REDIS_CLUSTER_NODES: 'a:1' }, /^REDIS_URL and REDIS_CLUSTER_NODES are both set/],
-      [{ REDIS_CLUSTER_NODES: 'a:1,b:2' }, /^REDIS_CLUSTER_NODES: Redis Cluster is not supported yet/],
+      [{ REDIS_CLUSTER_NODES: 'a:7000,,b' }, /^REDIS_CLUSTER_NODES has an empty entry/],
+      [{ REDIS_CLUSTER_NODES: 'a:7000,redis://b:7001' }, /^REDIS_CLUSTER_NODES entry redis:\/\/b:7001 is not host:port/],
+      [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINEL_MASTER: 'm' }, /^REDIS_SENTINEL_MASTER is set with REDIS_CLUSTER_NODES/],
+      [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 'b:26379' }, /^REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set/],
       [{ REDIS_SENTINELS: 'a:26379' }, /^REDIS_SENTINELS is set without REDIS_SENTINEL_MASTER/],
       [{ REDIS_URL: 'redis://x', REDIS_SENTINEL_MASTER: 'm' }, /^REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS/],
       [{ REDIS_SENTINELS: 'a:26379,,b', REDIS_SENTINEL_MASTER: 'm' }, /^REDIS_SENTINELS has an empty entry/],
@@ -117,12 +136,14 @@ describe('describeRedis', () => {
       describeRedis(redisTargetFromEnv({ REDIS_URL: `rediss://:${SECRET}@redis.internal:6380/3` })),
       describeRedis(redisTargetFromEnv({ REDIS_URL: 'redis://[::1]:6379', REDIS_USERNAME: 'zs', REDIS_PASSWORD: SECRET })),
       describeRedis(redisTargetFromEnv({ REDIS_SENTINELS: 'a:26379,[fd00::7]:26380', REDIS_SENTINEL_MASTER: 'mymaster', REDIS_USERNAME: 'zs', REDIS_PASSWORD: SECRET, REDIS_TLS_CA: CA })),
+      describeRedis(redisTargetFromEnv({ REDIS_CLUSTER_NODES: 'c1:7000,c2', REDIS_USERNAME: 'zs', REDIS_PASSWORD: SECRET, REDIS_TLS_CA: CA })),
     ];
     assert.deepEqual(said, [
       'redis://127.0.0.1:6379',
       'rediss://:***@redis.internal:6380/3',
       'redis://zs:***@[::1]:6379',
       'master mymaster of the Sentinels a:26379,[fd00::7]:26380 (TLS) as zs',
+      'the cluster of c1:7000,c2:6379 (TLS) as zs',
     ]);
   });
 });

@@ -21,13 +21,14 @@ import { runHostJob } from './host-jobs.js';
 import { RedisConnections, isConnectionError } from '../queue/connections.js';
 import { chunkJobSchema } from '../queue/jobs.js';
 import type { ChunkResult } from '../queue/jobs.js';
-import { KEY_PREFIX, REPORT_QUEUE, agentQueueName, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
+import { KEY_PREFIX, agentQueueName, cancelChannel, cancelledKey, sweepQueueName } from '../queue/names.js';
 import { logBadRecords } from '../queue/records.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { MetricsServer, redisReadiness } from '../metrics/server.js';
 import { AgentRegistry } from '../queue/registry.js';
 import type { AgentInfo } from '../queue/registry.js';
-import { reportProcessor } from '../queue/report-worker.js';
+import { ReportAssembly } from '../queue/report-worker.js';
+import { moveOldKeys } from '../queue/key-layout.js';
 import { ResultStore } from '../queue/results.js';
 import { retention } from '../queue/retention.js';
 import { DEFAULT_CHUNK_SIZE } from '../queue/plan.js';
@@ -35,7 +36,7 @@ import { Shutdown } from '../shutdown.js';
 import { sweepWithinBound } from './chunk-bound.js';
 import { OrphanedChunks } from './orphaned-chunks.js';
 import { DeafWatch } from './deaf-watch.js';
-import type { DeafQueue } from './deaf-watch.js';
+import type { DeafChange, DeafQueue } from './deaf-watch.js';
 import type { AgentConfig } from './config.js';
 
 export const VERSION = '0.1.0';
@@ -82,7 +83,8 @@ function queueAllowanceMs(config: Pick<AgentConfig, 'rate'>, chunks: number, opt
 function deafWords(deaf: readonly DeafQueue[]): string {
   const worst = Math.max(...deaf.map((d) => d.silentMs));
   const queues = deaf.map((d) => d.queue).join(', ');
-  return `the connection waiting for work on ${queues} has not answered for ${Math.round(worst / 1000)} s`;
+  const one = deaf.length === 1;
+  return `the connection${one ? '' : 's'} waiting for work on ${queues} ${one ? 'has' : 'have'} not answered for ${Math.round(worst / 1000)} s`;
 }
 
 /** The heartbeat's word on deaf connections: since when the first went silent, and which. */
@@ -107,7 +109,8 @@ export class Agent {
   private chunks: Worker | undefined;
   /** Its own queue: the chunks it must run itself (`from:all`: every agent of the group sweeps the same targets). */
   private ownChunks: Worker | undefined;
-  private reports: Worker | undefined;
+  /** Puts reports together: its group's parts, and any sweep's report. */
+  private assembly: ReportAssembly | undefined;
   /** Ends the chunks waiting on the own queue of an agent that left. */
   private readonly orphans: OrphanedChunks;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -131,7 +134,7 @@ export class Agent {
   private lastBeat: number | undefined;
   private lastError: AgentInfo['lastError'];
   /** Whether each worker's blocking connection still answers (a half-open one takes no work and says nothing). */
-  private readonly deafWatch = new DeafWatch((change) => this.deafChanged(change));
+  private readonly deafWatch: DeafWatch;
 
   /**
    * @param connections every Redis connection of the process (the command makes them, and stops the agent when Redis
@@ -145,6 +148,7 @@ export class Agent {
     // ioredis reconnects by itself; an outage is logged once by RedisConnections, not by every connection.
     this.connections = connections ?? new RedisConnections(config.redis, log);
     this.connection = this.connections.open();
+    this.deafWatch = new DeafWatch((change) => this.deafChanged(change), { outage: () => this.connections.down });
     this.subscriber = this.connection.duplicate();
     this.registry = new AgentRegistry(this.connection, KEY_PREFIX, logBadRecords(log));
     this.results = new ResultStore(this.connection, KEY_PREFIX, logBadRecords(log));
@@ -164,15 +168,19 @@ export class Agent {
     });
   }
 
-  /** Said once when a worker's blocking connection goes deaf and once when it answers again; the heartbeat says it at once. */
-  private deafChanged(change: { queue: string; deaf: boolean; silentMs: number }): void {
-    const seconds = Math.round(change.silentMs / 1000);
+  /**
+   * Said once when workers' blocking connections go deaf (one line for those found in one round) and once when they
+   * answer again; the heartbeat says it at once.
+   */
+  private deafChanged(change: DeafChange): void {
+    const queues = change.queues.map((q) => q.queue);
+    const seconds = Math.round(Math.max(...change.queues.map((q) => q.silentMs)) / 1000);
     if (change.deaf) {
-      const message = `${deafWords([{ queue: change.queue, silentMs: change.silentMs }])}: this agent takes no work from it until it answers`;
-      this.log.warn({ event: 'queue_connection_deaf', queue: change.queue, silentS: seconds }, message);
+      const message = `${deafWords(change.queues)}: this agent takes no work from ${queues.length === 1 ? 'it until it answers' : 'them until they answer'}`;
+      this.log.warn({ event: 'queue_connection_deaf', queues, silentS: seconds }, message);
       this.noteError(message);
     } else {
-      this.log.info({ event: 'queue_connection_back', queue: change.queue, silentS: seconds }, `the connection waiting for work on ${change.queue} answers again`);
+      this.log.info({ event: 'queue_connection_back', queues, silentS: seconds }, `the connection${queues.length === 1 ? '' : 's'} waiting for work on ${queues.join(', ')} ${queues.length === 1 ? 'answers' : 'answer'} again`);
     }
     if (this.heartbeat) void this.beat();
   }
@@ -245,16 +253,22 @@ export class Agent {
       maxAgeDays: this.config.historyDays,
       onBadRecord,
     });
-    const report = reportProcessor({ connection: this.connection, history, onBadRecord });
-    this.reports = new bullmq.Worker(REPORT_QUEUE, (job) => this.track(report(job)), {
+    // Its group's report parts, and any sweep's report: any agent may put one together.
+    this.assembly = new ReportAssembly({
       connection: this.connection,
-      concurrency: 4,
-      // A report takes well under a second: a short lock lets another process take over soon if this one dies.
-      lockDuration: REPORT_LOCK_MS,
+      workerConnection: this.connection,
+      groups: [group],
+      history,
+      onBadRecord,
+      track: (processing) => this.track(processing),
+      // A part or a report takes well under a second: a short lock lets another process take over soon if this one dies.
+      workerOptions: { lockDuration: REPORT_LOCK_MS },
+      onError: () => undefined,
     });
-    for (const worker of [this.chunks, this.ownChunks, this.reports]) {
+    const assembling = this.assembly.workers;
+    for (const worker of [this.chunks, this.ownChunks, ...assembling]) {
       this.deafWatch.watch(worker);
-      const chunks = worker !== this.reports;
+      const chunks = !assembling.includes(worker);
       worker.on('failed', (job, error) => {
         this.log.warn({ event: 'job_failed', queue: worker.name, job: job?.id, reason: error.message });
         // Not its reason: that names a requester's targets and scope, and the heartbeat is shown to every group's users.
@@ -266,7 +280,7 @@ export class Agent {
         if (!isConnectionError(error)) this.noteError(`worker: ${error.message}`);
       });
     }
-    this.reports.on('completed', (job) => {
+    this.assembly.reports.on('completed', (job) => {
       const sweepId = (job.returnvalue as { sweepId?: unknown } | undefined)?.sweepId;
       if (typeof sweepId !== 'string') return;
       void this.connection.exists(cancelledKey(sweepId, KEY_PREFIX)).then(
@@ -274,6 +288,12 @@ export class Agent {
         () => this.metrics.sweepsFinished.inc(),
       );
     });
+    // History and baselines an older version wrote under names without a hash tag: under their names now.
+    const moved = await moveOldKeys(this.connection).catch((error: Error) => {
+      this.log.warn({ event: 'redis_upgrade_failed', message: error.message });
+      return 0;
+    });
+    if (moved > 0) this.log.info({ event: 'redis_upgraded', keysRenamed: moved });
     this.subscriber.on('message', (_channel: string, sweepId: string) => this.cancelSweep(sweepId));
     await this.subscriber.subscribe(cancelChannel(KEY_PREFIX));
     if (this.stopping) return;
@@ -309,7 +329,7 @@ export class Agent {
     const shutdown = new Shutdown();
     await shutdown.step('metrics', 1000, this.metricsServer?.close());
     // Resolves once the jobs have ended and BullMQ's connections are closed: never while Redis is away (bullmq#4656).
-    const closed = Promise.all([this.chunks?.close(), this.ownChunks?.close(), this.reports?.close(), this.orphans.stop()]);
+    const closed = Promise.all([this.chunks?.close(), this.ownChunks?.close(), this.assembly?.close(), this.orphans.stop()]);
     if (!(await shutdown.step('chunks', graceMs, Promise.all(this.running)))) {
       this.chunks?.cancelAllJobs(SHUTDOWN);
       this.ownChunks?.cancelAllJobs(SHUTDOWN);

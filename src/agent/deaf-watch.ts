@@ -25,7 +25,8 @@ export interface DeafQueue {
 interface Watched {
   worker: Worker;
   lastAnswer: number;
-  asking: boolean;
+  /** When the PING still unanswered was sent; undefined when none is. */
+  askedAt: number | undefined;
   deaf: boolean;
 }
 
@@ -36,25 +37,40 @@ async function blockingClientOf(worker: Worker): Promise<{ ping(): Promise<strin
   return client && typeof (client as { ping?: unknown }).ping === 'function' ? (client as { ping(): Promise<string> }) : undefined;
 }
 
+/** What changed in one round: the queues whose connection went deaf, or answered again. */
+export interface DeafChange {
+  deaf: boolean;
+  queues: DeafQueue[];
+}
+
 export class DeafWatch {
   private readonly watched: Watched[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly everyMs: number;
   private readonly deafAfterMs: number;
+  private readonly outage: () => boolean;
+  /** Answered again since the last round: told together at the next. */
+  private cameBack: DeafQueue[] = [];
 
+  /**
+   * @param onChange told once per round of the queues that went deaf in it, and once of those that answered again.
+   * @param options.outage whether Redis is known to be unreachable (RedisConnections.down): then every connection is
+   *   silent, which is the outage (said once, elsewhere), not deafness; silence counts from its end.
+   */
   constructor(
-    private readonly onChange: (change: { queue: string; deaf: boolean; silentMs: number }) => void,
-    options: { everyMs?: number; deafAfterMs?: number; now?: () => number } = {},
+    private readonly onChange: (change: DeafChange) => void,
+    options: { everyMs?: number; deafAfterMs?: number; now?: () => number; outage?: () => boolean } = {},
   ) {
     this.everyMs = options.everyMs ?? CHECK_EVERY_MS;
     this.deafAfterMs = options.deafAfterMs ?? DEAF_AFTER_MS;
+    this.outage = options.outage ?? ((): boolean => false);
     if (options.now) this.now = options.now;
   }
 
   private now = (): number => performance.now();
 
   watch(worker: Worker): void {
-    this.watched.push({ worker, lastAnswer: this.now(), asking: false, deaf: false });
+    this.watched.push({ worker, lastAnswer: this.now(), askedAt: undefined, deaf: false });
   }
 
   start(): void {
@@ -73,27 +89,45 @@ export class DeafWatch {
     return this.watched.filter((w) => w.deaf).map((w) => ({ queue: w.worker.name, silentMs: now - w.lastAnswer }));
   }
 
-  /** One round: asks each connection not already asked, and judges each by its last answer. */
+  /** One round: tells what answered again, asks each connection not already waiting, and judges each by its last answer. */
   check(): void {
     const now = this.now();
+    if (this.cameBack.length > 0) {
+      this.onChange({ deaf: false, queues: this.cameBack });
+      this.cameBack = [];
+    }
+    const down = this.outage();
+    const wentDeaf: DeafQueue[] = [];
     for (const w of this.watched) {
-      if (!w.asking && !w.worker.closing) {
-        w.asking = true;
-        void blockingClientOf(w.worker)
-          .then((client) => client?.ping())
-          .then(
-            () => this.answered(w),
-            // Rejected when BullMQ tears the connection down (its watchdog, a close): no answer, asked again next round.
-            () => undefined,
-          )
-          .finally(() => (w.asking = false));
+      if (w.worker.closing) continue;
+      if (down) {
+        w.lastAnswer = now;
+        continue;
       }
+      // Asked again when the last PING settled, or when it has waited past the bound: a PING that ioredis carried
+      // over to a new connection after BullMQ tore the old one down may never settle.
+      if (w.askedAt === undefined || now - w.askedAt > this.deafAfterMs) this.ask(w, now);
       const silentMs = now - w.lastAnswer;
-      if (!w.deaf && silentMs > this.deafAfterMs && !w.worker.closing) {
+      if (!w.deaf && silentMs > this.deafAfterMs) {
         w.deaf = true;
-        this.onChange({ queue: w.worker.name, deaf: true, silentMs });
+        wentDeaf.push({ queue: w.worker.name, silentMs });
       }
     }
+    if (wentDeaf.length > 0) this.onChange({ deaf: true, queues: wentDeaf });
+  }
+
+  private ask(w: Watched, now: number): void {
+    w.askedAt = now;
+    void blockingClientOf(w.worker)
+      .then((client) => client?.ping())
+      .then(
+        () => this.answered(w),
+        // Rejected when BullMQ tears the connection down (its watchdog, a close): no answer, asked again next round.
+        () => undefined,
+      )
+      .finally(() => {
+        if (w.askedAt === now) w.askedAt = undefined;
+      });
   }
 
   private answered(w: Watched): void {
@@ -102,7 +136,7 @@ export class DeafWatch {
     w.lastAnswer = now;
     if (w.deaf) {
       w.deaf = false;
-      this.onChange({ queue: w.worker.name, deaf: false, silentMs });
+      this.cameBack.push({ queue: w.worker.name, silentMs });
     }
   }
 }

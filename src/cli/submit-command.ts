@@ -2,9 +2,8 @@ import { parseArgs } from 'node:util';
 import { loadEngineConfig } from '../config.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { parseSweepText } from '../core/grammar.js';
-import type { Worker } from 'bullmq';
+import type { ReportAssembly } from '../queue/report-worker.js';
 import type { Redis } from 'ioredis';
-import { REPORT_QUEUE } from '../queue/names.js';
 import { HistoryStore } from '../queue/history.js';
 import { ProgressBar } from './progress.js';
 import { renderText } from '../views/text.js';
@@ -59,7 +58,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
   const asked = opened.request(positionals.join(' '));
   const bar = io.stderr.isTTY && !values['no-progress'] ? new ProgressBar(io.stderr) : undefined;
   let cancelled = false;
-  let reportWorker: Worker | undefined;
+  let assembly: ReportAssembly | undefined;
   let workerConnection: Redis | undefined;
   let stopFallback = (): void => undefined;
   let release = async (): Promise<void> => undefined;
@@ -82,17 +81,19 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     // this process does it while it waits; loaded only then, as it costs a noticeable part of a small sweep.
     const fallback = setTimeout(() => {
       void (async () => {
-        const { bullmq } = await import('../queue/load.js');
-        const { reportProcessor } = await import('../queue/report-worker.js');
+        const { ReportAssembly } = await import('../queue/report-worker.js');
         workerConnection = redis.duplicate().on('error', () => undefined);
         const history = new HistoryStore(redis);
-        reportWorker = new bullmq.Worker(REPORT_QUEUE, reportProcessor({ connection: redis, history }), {
-          connection: workerConnection,
-          // Also finds, soon, a report job whose worker died holding it.
-          stalledInterval: 5000,
+        assembly = new ReportAssembly({
+          connection: redis,
+          workerConnection,
+          groups: started.groups,
+          history,
+          // Also finds, soon, a part or report job whose worker died holding it.
+          workerOptions: { stalledInterval: 5000 },
+          // Connection trouble is retried by ioredis; what matters to the user is the report, or its absence.
+          onError: () => undefined,
         });
-        // Connection trouble is retried by ioredis; what matters to the user is the report, or its absence.
-        reportWorker.on('error', () => undefined);
       })();
     }, FALLBACK_REPORT_AFTER_MS);
     stopFallback = () => clearTimeout(fallback);
@@ -114,7 +115,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     bar?.clear();
     stopFallback();
     await release().catch(() => undefined);
-    await reportWorker?.close();
+    await assembly?.close();
     workerConnection?.disconnect();
     await opened.close();
     redis.disconnect();

@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { ioredis } from './load.js';
 import { ZenSweepError } from '../core/errors.js';
 import { describeRedis, type RedisTarget } from '../config-redis.js';
@@ -35,6 +35,8 @@ export function ioredisOptions(target: RedisTarget): RedisOptions {
     reconnectOnError: (error) => (/^(READONLY|UNBLOCKED)\b/.test(error.message) ? 2 : false),
   };
   if (target.kind === 'server') return { host: target.host, port: target.port, db: target.db, ...access, ...followFailover };
+  // Each node of a cluster: who, TLS; the cluster follows MOVED and a failover by itself.
+  if (target.kind === 'cluster') return { ...access, ...followFailover };
   return {
     sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
     name: target.master,
@@ -48,6 +50,32 @@ export function ioredisOptions(target: RedisTarget): RedisOptions {
   };
 }
 
+/** Options that ioredis reads at the top of a cluster's options, not in each node's. */
+const CLUSTER_LEVEL = ['lazyConnect', 'enableReadyCheck', 'enableOfflineQueue'] as const;
+
+/** ioredis options of a Cluster on the target, with `options` for its nodes (those of CLUSTER_LEVEL for the cluster). */
+export function clusterOptions(target: RedisTarget, options: RedisOptions = {}): ClusterOptions {
+  const nodeOptions: RedisOptions = { ...ioredisOptions(target), ...options };
+  const cluster: ClusterOptions = { redisOptions: nodeOptions };
+  for (const name of CLUSTER_LEVEL) {
+    if (options[name] !== undefined) (cluster as Record<string, unknown>)[name] = options[name];
+    delete (nodeOptions as Record<string, unknown>)[name];
+  }
+  // With TLS the nodes' certificates name their host names, which a lookup to addresses would lose.
+  if (target.tls) cluster.dnsLookup = (address, callback) => callback(null, address);
+  return cluster;
+}
+
+/**
+ * A new connection to the target with `options`: a Redis, or on a cluster an ioredis Cluster, which speaks the same
+ * commands (every multi-key command and transaction of ZenSweep and BullMQ stays within one hash slot) and which
+ * BullMQ recognises as a cluster.
+ */
+export function newRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
+  if (target.kind === 'cluster') return new ioredis.Cluster(target.nodes, clusterOptions(target, options)) as unknown as Redis;
+  return new ioredis.Redis({ ...ioredisOptions(target), ...options });
+}
+
 /**
  * A connection for BullMQ (`maxRetriesPerRequest: null`), checked with a PING first so that a wrong setting ends in
  * one clear sentence instead of endless reconnection attempts: RedisRefusedError when Redis refused (exit 2),
@@ -57,7 +85,7 @@ export function ioredisOptions(target: RedisTarget): RedisOptions {
 export async function connectRedis(
   target: RedisTarget,
   timeoutMs = 5000,
-  open: (options: RedisOptions) => Redis = (options) => new ioredis.Redis({ ...ioredisOptions(target), ...options }),
+  open: (options: RedisOptions) => Redis = (options) => newRedis(target, options),
 ): Promise<Redis> {
   // No ready check of ioredis's own: it asks INFO and, refused, prints a warning on stderr; INFO is asked below.
   const redis = open({ maxRetriesPerRequest: null, lazyConnect: true, enableReadyCheck: false });

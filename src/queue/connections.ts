@@ -1,9 +1,9 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Shutdown } from '../shutdown.js';
-import { describeRedis, type RedisTarget } from '../config-redis.js';
+import { describeRedis, type RedisNode, type RedisTarget } from '../config-redis.js';
 import { refusalOf } from '../core/redis-refusal.js';
-import { ioredisOptions, RedisRefusedError } from './connect.js';
+import { clusterOptions, ioredisOptions, RedisRefusedError } from './connect.js';
 import { ioredis } from './load.js';
 
 /** How often an outage still going on is logged again, in milliseconds (default 60,000). */
@@ -91,7 +91,9 @@ export class RedisConnections {
 
   /** A new connection, watched like all the others, and so are its duplicates. */
   open(options: RedisOptions = {}): Redis {
-    return new WatchedRedis(this, { ...ioredisOptions(this.target), maxRetriesPerRequest: null, ...options });
+    const all: RedisOptions = { maxRetriesPerRequest: null, ...options };
+    if (this.target.kind === 'cluster') return new WatchedCluster(this, this.target.nodes, clusterOptions(this.target, all)) as unknown as Redis;
+    return new WatchedRedis(this, { ...ioredisOptions(this.target), ...all });
   }
 
   /**
@@ -200,5 +202,21 @@ class WatchedRedis extends ioredis.Redis {
 
   override duplicate(override?: Partial<RedisOptions>): Redis {
     return new WatchedRedis(this.owner, { ...this.options, ...override });
+  }
+}
+
+/** A cluster connection that tells its {@link RedisConnections} of itself and of every duplicate made from it. */
+class WatchedCluster extends ioredis.Cluster {
+  constructor(
+    private readonly owner: RedisConnections,
+    private readonly nodesGiven: RedisNode[],
+    options: ClusterOptions,
+  ) {
+    super(nodesGiven, options);
+    owner.watch(this as unknown as Redis);
+  }
+
+  override duplicate(overrideStartupNodes?: RedisNode[], overrideOptions?: ClusterOptions): Cluster {
+    return new WatchedCluster(this.owner, overrideStartupNodes ?? this.nodesGiven, { ...this.options, ...overrideOptions });
   }
 }

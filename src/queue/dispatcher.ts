@@ -8,8 +8,8 @@ import type { DistributedReport } from '../core/report.js';
 import { ALL_GROUPS } from '../core/report.js';
 import { z } from 'zod';
 import { chunkJobSchema, reportJobSchema } from './jobs.js';
-import type { ChunkJob, ReportJob } from './jobs.js';
-import { KEY_PREFIX, REPORT_QUEUE, agentQueueName, agentQueuesKey, cancelChannel, cancelledKey, sweepQueueName } from './names.js';
+import type { ChunkJob, PartJob, ReportJob } from './jobs.js';
+import { KEY_PREFIX, REPORT_QUEUE, agentQueueName, agentQueuesKey, cancelChannel, cancelledKey, partQueueName, sweepQueueName } from './names.js';
 import { CLI_OWNER, HistoryStore } from './history.js';
 import { JobGoneError, JobWaitAbortedError, JobWatcher } from './job-watcher.js';
 import type { JobEnd } from './job-watcher.js';
@@ -106,6 +106,22 @@ export function flowOf(request: SweepRequest, requestedBy: string, sweepId: stri
   return { report, chunks };
 }
 
+/** The id of a sweep's part job on a group. */
+export function partJobId(sweepId: string, group: string): string {
+  return `${sweepId}.${group}`;
+}
+
+/** A sweep's chunks by group, in the order the groups first appear. */
+function partsOf(chunks: readonly ChunkJob[]): Map<string, ChunkJob[]> {
+  const byGroup = new Map<string, ChunkJob[]>();
+  for (const chunk of chunks) {
+    const list = byGroup.get(chunk.group);
+    if (list) list.push(chunk);
+    else byGroup.set(chunk.group, [chunk]);
+  }
+  return byGroup;
+}
+
 export function newSweepId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
@@ -184,42 +200,50 @@ export class Dispatcher {
   }
 
   /**
-   * Enqueues a planned sweep: its report job (the parent) and its chunks. Enqueueing one already enqueued does
-   * nothing, so a delivery that starts its sweep can run again after a restart.
+   * Enqueues a planned sweep: for each agent group it spans, a part job (the parent, on `report-parts.{GROUP}`) with
+   * the group's chunks as its children, all in the group's hash slot; the last part to end adds the report job.
+   * Enqueueing one already enqueued does nothing (each part is looked for first), so a delivery that starts its sweep
+   * can run again after a restart.
    */
   async submitFlow(flow: SweepFlow): Promise<void> {
-    if (await bullmq.Job.fromId(this.reports, flow.report.sweepId)) return;
     // Before the chunks: an agent that leaves before running its own is found by the others through this set.
     const own = [...new Set(flow.chunks.flatMap((c) => (c.agent === undefined ? [] : [agentQueueName(c.group, c.agent)])))];
     if (own.length > 0) {
       const key = agentQueuesKey(this.prefix);
       await this.options.connection.multi().sadd(key, ...own).expire(key, 24 * 3600).exec();
     }
-    await this.flows.add({
-      name: 'report',
-      queueName: REPORT_QUEUE,
-      data: flow.report,
-      opts: {
-        jobId: flow.report.sweepId,
-        // A report that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 500 },
-        ...retention('reports', this.options.jobsKept),
-      },
-      children: flow.chunks.map((data) => ({
-        name: 'chunk',
-        queueName: data.agent === undefined ? sweepQueueName(data.group) : agentQueueName(data.group, data.agent),
-        data,
+    const byGroup = partsOf(flow.chunks);
+    for (const [group, chunks] of byGroup) {
+      const partId = partJobId(flow.report.sweepId, group);
+      if (await this.options.connection.exists(`bull:${partQueueName(group)}:${partId}`)) continue;
+      const part: PartJob = { v: 1, sweepId: flow.report.sweepId, group, parts: byGroup.size, report: flow.report };
+      // One flow per group: a flow is written in one transaction, which a Redis Cluster allows only within one slot.
+      await this.flows.add({
+        name: 'part',
+        queueName: partQueueName(group),
+        data: part,
         opts: {
-          jobId: `${data.sweepId}.${data.index}`,
-          attempts: this.options.attempts ?? 3,
+          jobId: partId,
+          // A part that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
+          attempts: 3,
           backoff: { type: 'exponential', delay: 500 },
-          // A chunk that fails for good (out of scope, bad data) is reported, not left to block the report.
-          ignoreDependencyOnFailure: true,
-          ...retention('chunks', this.options.jobsKept),
+          ...retention('reports', this.options.jobsKept),
         },
-      })),
-    });
+        children: chunks.map((data) => ({
+          name: 'chunk',
+          queueName: data.agent === undefined ? sweepQueueName(data.group) : agentQueueName(data.group, data.agent),
+          data,
+          opts: {
+            jobId: `${data.sweepId}.${data.index}`,
+            attempts: this.options.attempts ?? 3,
+            backoff: { type: 'exponential', delay: 500 },
+            // A chunk that fails for good (out of scope, bad data) is reported, not left to block the report.
+            ignoreDependencyOnFailure: true,
+            ...retention('chunks', this.options.jobsKept),
+          },
+        })),
+      });
+    }
   }
 
   /** Whether a sweep has ended: its report job finished, or (gone from the queue) its report is in the history. */
@@ -272,8 +296,20 @@ export class Dispatcher {
         )
       : [];
     let end: JobEnd | undefined;
+    const waitOptions = handlers.signal ? { signal: handlers.signal } : {};
     try {
-      end = await watcher.wait(REPORT_QUEUE, sweepId, handlers.signal ? { signal: handlers.signal } : {});
+      // The report job is added by the last part to end: first every part (one that failed for good fails the sweep).
+      await Promise.all(
+        plan.groups.map(async (group) => {
+          const part = await watcher.wait(partQueueName(group), partJobId(sweepId, group), waitOptions).catch((error: unknown) => {
+            // A part removed long after it completed: the report job, or the kept report, says the rest.
+            if (error instanceof JobGoneError) return undefined;
+            throw error;
+          });
+          if (part?.state === 'failed') throw new SweepFailedError(`sweep ${sweepId} failed on group ${group}: ${part.failedReason}`);
+        }),
+      );
+      end = await watcher.wait(REPORT_QUEUE, sweepId, waitOptions);
     } catch (error) {
       // As before the watcher: an abort rejects with the signal's own reason.
       if (error instanceof JobWaitAbortedError) throw handlers.signal?.reason ?? error;

@@ -9,6 +9,7 @@ import { AddressSet, parseTargetToken, probeRange } from '../core/targets.js';
 import { ZenSweepError } from '../core/errors.js';
 import { KEY_PREFIX } from './names.js';
 import { packRecord, printBadRecord, readStoredRecord } from './records.js';
+import { HISTORY_TAG, scanKeys } from './key-layout.js';
 import type { OnBadRecord } from './records.js';
 import { sweepSummarySchema } from './report-schema.js';
 
@@ -244,25 +245,25 @@ export class HistoryStore {
   }
 
   private recordKey(id: string): string {
-    return `${this.prefix}:history:sweep:${id}`;
+    return `${this.prefix}:${HISTORY_TAG}:sweep:${id}`;
   }
 
   private indexKey(): string {
-    return `${this.prefix}:history:all`;
+    return `${this.prefix}:${HISTORY_TAG}:all`;
   }
 
   private targetIndexKey(key: string): string {
-    return `${this.prefix}:history:target:${key}`;
+    return `${this.prefix}:${HISTORY_TAG}:target:${key}`;
   }
 
   private baselineKey(owner: string, name: string): string {
     if (!BASELINE_OWNER.test(owner)) throw new InvalidBaselineOwnerError(owner);
-    return `${this.prefix}:baseline:${owner}:${name.toLowerCase()}`;
+    return `${this.prefix}:${HISTORY_TAG}:baseline:${owner}:${name.toLowerCase()}`;
   }
 
   private baselineIndexKey(owner: string): string {
     if (!BASELINE_OWNER.test(owner)) throw new InvalidBaselineOwnerError(owner);
-    return `${this.prefix}:baselines:${owner}`;
+    return `${this.prefix}:${HISTORY_TAG}:baselines:${owner}`;
   }
 
   /**
@@ -398,21 +399,16 @@ export class HistoryStore {
    * more: they expire as one saved now would. Returns how many were given that TTL; cheap when there is none.
    */
   async expireUnownedBaselines(): Promise<number> {
-    const head = `${this.prefix}:baseline:`;
+    const head = `${this.prefix}:${HISTORY_TAG}:baseline:`;
     let expired = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) {
-        // An owned baseline is `OWNER:NAME`; names have no ':'.
-        if (key.slice(head.length).includes(':')) continue;
-        // (PEXPIRE … NX would need Redis 7.)
-        if ((await this.redis.pttl(key)) !== -1) continue;
-        await this.redis.pexpire(key, this.maxAgeMs);
-        expired += 1;
-      }
-    } while (cursor !== '0');
+    for (const key of await scanKeys(this.redis, `${head}*`)) {
+      // An owned baseline is `OWNER:NAME`; names have no ':'.
+      if (key.slice(head.length).includes(':')) continue;
+      // (PEXPIRE … NX would need Redis 7.)
+      if ((await this.redis.pttl(key)) !== -1) continue;
+      await this.redis.pexpire(key, this.maxAgeMs);
+      expired += 1;
+    }
     return expired;
   }
 

@@ -91,6 +91,28 @@ export const reportJobSchema = z.object({
 });
 export type ReportJob = z.infer<typeof reportJobSchema> & { options: SweepOptions };
 
+/**
+ * A sweep's part on one agent group (queue `report-parts.{GROUP}`): the parent of the group's chunks. Once they have
+ * all ended it keeps what they returned, and the last part of the sweep to do so adds the report job, whose data it
+ * carries (`report`). `parts`: how many groups the sweep spans.
+ */
+export const partJobSchema = z.object({
+  v: z.literal(1),
+  sweepId: z.string().min(1).max(64),
+  group: z.string().min(1).max(63),
+  parts: z.number().int().min(1).max(1000),
+  report: reportJobSchema,
+});
+export type PartJob = Omit<z.infer<typeof partJobSchema>, 'report'> & { report: ReportJob };
+
+/** What a part keeps of its group's chunks, by job key: each one's return value, and why each that failed for good did. */
+export const sweepPartSchema = z.object({
+  group: z.string(),
+  values: z.record(z.string(), z.unknown()),
+  failed: z.record(z.string(), z.string()),
+});
+export type SweepPart = z.infer<typeof sweepPartSchema>;
+
 /** A chunk as it came back, for the report's account of who ran what. */
 const chunkAccountSchema = chunkResultSchema.pick({
   index: true,

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { AgentFacts } from '../core/agent-health.js';
 import { KEY_PREFIX } from './names.js';
+import { AGENTS_TAG, scanKeys } from './key-layout.js';
 import { printBadRecord, readRecord } from './records.js';
 import { icmpOffReasonSchema } from './report-schema.js';
 import type { OnBadRecord } from './records.js';
@@ -52,7 +53,7 @@ export class AgentRegistry {
   ) {}
 
   private key(group: string, id: string): string {
-    return `${this.prefix}:agent:${group}:${id}`;
+    return `${this.prefix}:${AGENTS_TAG}:agent:${group}:${id}`;
   }
 
   async heartbeat(info: AgentInfo, ttlSeconds = AGENT_TTL_SECONDS): Promise<void> {
@@ -69,13 +70,8 @@ export class AgentRegistry {
   }
 
   async list(): Promise<AgentInfo[]> {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:agent:*`, 'COUNT', 500);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
+    // One hash tag for every heartbeat: one MGET reads them all, on a cluster too.
+    const keys = await scanKeys(this.redis, `${this.prefix}:${AGENTS_TAG}:agent:*`);
     if (keys.length === 0) return [];
     const values = await this.redis.mget(...keys);
     const agents: AgentInfo[] = [];

@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import type { Job, JobsOptions, Queue, Worker, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { compactHosts, diffSweeps, noEchoTo } from '../core/diff.js';
 import type { ChunkAccount, DistributedReport, HostResult, IcmpStatus, NameResolution, VantageView } from '../core/report.js';
@@ -6,24 +6,63 @@ import { icmpModeOf, partialCause, partialWords, summarize } from '../core/repor
 import { combineVantages } from '../core/vantage.js';
 import type { HistoryStore } from './history.js';
 import { CLI_OWNER, comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
-import { chunkResultSchema, reportJobSchema } from './jobs.js';
-import { cancelledKey } from './names.js';
-import type { ChunkResult, ReportDone, ReportJob } from './jobs.js';
+import { chunkResultSchema, partJobSchema, reportJobSchema } from './jobs.js';
+import { REPORT_QUEUE, cancelledKey, partQueueName } from './names.js';
+import type { ChunkResult, ReportDone, ReportJob, SweepPart } from './jobs.js';
+import { retention } from './retention.js';
 import { checkRecord, firstIssue, printBadRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 import { ResultStore } from './results.js';
 import { bullmq } from './load.js';
 
-/** `sweep.prod:1h2k-ab12cd34.7` → 7: the chunk index is the last part of its job id. */
+/** `bull:sweep.{prod}:1h2k-ab12cd34.7` → 7: the chunk index is the last part of its job id. */
 function chunkIndex(jobKey: string): number {
   const dot = jobKey.lastIndexOf('.');
   return Number(jobKey.slice(dot + 1));
 }
 
 function groupOf(jobKey: string): string {
-  // Keys look like `bull:sweep.GROUP:JOBID`, or `bull:sweep.GROUP@AGENT:JOBID` on an agent's own queue.
+  // Keys look like `bull:sweep.{GROUP}:JOBID`, or `bull:sweep.{GROUP}@AGENT:JOBID` on an agent's own queue.
   const parts = jobKey.split(':');
-  return (parts[1] ?? '').replace(/^sweep\./, '').replace(/@.*$/, '');
+  return (parts[1] ?? '').replace(/^sweep\./, '').replace(/@.*$/, '').replace(/[{}]/g, '');
+}
+
+/** The options of a sweep's report job: its id is the sweep's, so adding it again (a part run twice) adds nothing. */
+export function reportJobOptions(sweepId: string, jobsKept?: number): JobsOptions {
+  return {
+    jobId: sweepId,
+    // A report that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 500 },
+    ...retention('reports', jobsKept),
+  };
+}
+
+/**
+ * Processes a sweep's part job on one group once all the group's chunks have ended (it is their parent, in their
+ * slot): keeps what they returned and which failed for good, and when every part of the sweep is kept, adds the
+ * report job. Run again (its worker died), it keeps the same part and adds nothing twice.
+ */
+export function partProcessor(deps: {
+  connection: Redis;
+  /** The report queue (REPORT_QUEUE), where the last part adds the report job. */
+  reports: Queue;
+  prefix?: string;
+  onBadRecord?: OnBadRecord;
+  jobsKept?: number;
+}) {
+  const store = new ResultStore(deps.connection, deps.prefix, deps.onBadRecord ?? printBadRecord);
+  return async (job: Job): Promise<{ sweepId: string; group: string; kept: number }> => {
+    const parsed = partJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new bullmq.UnrecoverableError(`bad report part data: ${firstIssue(parsed.error)}`);
+    const data = parsed.data;
+    const values: Record<string, unknown> = await job.getChildrenValues();
+    const ignored = await job.getIgnoredChildrenFailures();
+    const failed = Object.fromEntries(Object.entries(ignored).map(([key, reason]) => [key, String(reason)]));
+    const kept = await store.savePart(data.sweepId, { group: data.group, values, failed });
+    if (kept >= data.parts) await deps.reports.add('report', data.report, reportJobOptions(data.sweepId, deps.jobsKept));
+    return { sweepId: data.sweepId, group: data.group, kept };
+  };
 }
 
 /** What one vantage's chunks (or the whole sweep's, without `from:`) came to. */
@@ -101,8 +140,10 @@ export function reportProcessor(deps: {
     // gone by then, so the report already saved is the answer, not a rebuild from nothing.
     const built = await store.loadReport(data.sweepId);
     if (built) return { sweepId: built.sweepId, summary: built.summary, complete: built.complete };
-    const values: Record<string, unknown> = await job.getChildrenValues();
-    const ignored = await job.getIgnoredChildrenFailures();
+    // Every part of the sweep, one per group: what its chunks returned, and which failed for good.
+    const parts: SweepPart[] = await store.loadParts(data.sweepId);
+    const values: Record<string, unknown> = Object.assign({}, ...parts.map((p) => p.values)) as Record<string, unknown>;
+    const ignored: Record<string, string> = Object.assign({}, ...parts.map((p) => p.failed)) as Record<string, string>;
     const failures: DistributedReport['failures'] = Object.entries(ignored).map(([key, reason]) => ({
       index: chunkIndex(key),
       group: groupOf(key),
@@ -238,6 +279,57 @@ export function reportProcessor(deps: {
     // Saved before the job completes: whoever sees it complete finds the report there.
     await store.saveReport(report);
     await store.deleteChunks(data.sweepId, results.map((r) => r.index));
+    await store.deleteParts(data.sweepId, parts.map((p) => p.group));
     return { sweepId: data.sweepId, summary: report.summary, complete };
   };
+}
+
+export interface AssemblyOptions {
+  /** What the processors read and write with. */
+  connection: Redis;
+  /** What the workers block on (BullMQ duplicates it): `maxRetriesPerRequest: null`. */
+  workerConnection: Redis;
+  /** The groups whose parts are put together here: an agent's own group, or every group of a sweep `submit` waits on. */
+  groups: readonly string[];
+  history?: HistoryStore;
+  prefix?: string;
+  onBadRecord?: OnBadRecord;
+  jobsKept?: number;
+  /** Wraps each job's processing (the agent keeps it in the set a stop waits for). */
+  track?: <T>(processing: Promise<T>) => Promise<T>;
+  /** BullMQ options of every worker here (lock, stall check). */
+  workerOptions?: Partial<WorkerOptions>;
+  /** Where the workers' `error` events go; without a listener BullMQ prints each on stderr. */
+  onError: (error: Error, queue: string) => void;
+}
+
+/**
+ * Who puts reports together: a worker for each group's parts and one for the report queue, and the queue the last
+ * part adds the report job to. The agent runs one for its group; `submit` one for its sweep's groups when no agent
+ * has made the report after a while. Closed together.
+ */
+export class ReportAssembly {
+  readonly parts: Worker[];
+  readonly reports: Worker;
+  private readonly reportQueue: Queue;
+
+  constructor(options: AssemblyOptions) {
+    const track = options.track ?? (<T>(p: Promise<T>): Promise<T> => p);
+    const common = { connection: options.workerConnection, ...options.workerOptions };
+    this.reportQueue = new bullmq.Queue(REPORT_QUEUE, { connection: options.connection, defaultJobOptions: retention('reports', options.jobsKept) });
+    this.reportQueue.on('error', (error) => options.onError(error, REPORT_QUEUE));
+    const part = partProcessor({ ...options, reports: this.reportQueue });
+    this.parts = options.groups.map((group) => new bullmq.Worker(partQueueName(group), (job) => track(part(job)), common));
+    const report = reportProcessor(options);
+    this.reports = new bullmq.Worker(REPORT_QUEUE, (job) => track(report(job)), { concurrency: 4, ...common });
+    for (const worker of this.workers) worker.on('error', (error) => options.onError(error, worker.name));
+  }
+
+  get workers(): Worker[] {
+    return [...this.parts, this.reports];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.workers.map((w) => w.close()), this.reportQueue.close()]);
+  }
 }

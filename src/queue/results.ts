@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { DistributedReport } from '../core/report.js';
-import { distributedReportSchema } from './jobs.js';
-import { KEY_PREFIX } from './names.js';
+import { distributedReportSchema, sweepPartSchema } from './jobs.js';
+import type { SweepPart } from './jobs.js';
+import { KEY_PREFIX, sweepTag } from './names.js';
 import { packRecord, printBadRecord, readPackedRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 import { hostResultSchema, nameResolutionSchema } from './report-schema.js';
@@ -24,8 +25,9 @@ export type ChunkHosts = z.infer<typeof chunkHostsSchema>;
  * return value into its queue's event stream, so a /16 report (about 15 MB of JSON) would be written twice more
  * and kept there by the thousand. Gzipped, a /16 report takes about 1 MB. What is read back is checked against the
  * schema it was written with; a bad one is reported to `onBadRecord` and read as absent. Keys, each expiring after
- * RESULT_TTL_SECONDS: `PREFIX:chunk:SWEEP:INDEX` (deleted once its report is built) and `PREFIX:report:SWEEP`
- * (deleted by a watch run once read).
+ * RESULT_TTL_SECONDS: `PREFIX:chunk:{SWEEP}:INDEX` and `PREFIX:part:{SWEEP}:GROUP` with their set
+ * `PREFIX:parts:{SWEEP}` (deleted once its report is built: one hash tag, so read together in one slot), and
+ * `PREFIX:report:SWEEP` (deleted by a watch run once read).
  */
 export class ResultStore {
   constructor(
@@ -35,7 +37,51 @@ export class ResultStore {
   ) {}
 
   chunkKey(sweepId: string, index: number): string {
-    return `${this.prefix}:chunk:${sweepId}:${index}`;
+    return `${this.prefix}:chunk:${sweepTag(sweepId)}:${index}`;
+  }
+
+  private partKey(sweepId: string, group: string): string {
+    return `${this.prefix}:part:${sweepTag(sweepId)}:${group}`;
+  }
+
+  private partsKey(sweepId: string): string {
+    return `${this.prefix}:parts:${sweepTag(sweepId)}`;
+  }
+
+  /**
+   * Keeps a group's part and returns how many groups of the sweep have theirs kept: a part kept again (its job ran
+   * twice) replaces itself and counts once.
+   */
+  async savePart(sweepId: string, part: SweepPart): Promise<number> {
+    const replies = await this.redis
+      .multi()
+      .set(this.partKey(sweepId, part.group), packRecord(part), 'EX', RESULT_TTL_SECONDS)
+      .sadd(this.partsKey(sweepId), part.group)
+      .expire(this.partsKey(sweepId), RESULT_TTL_SECONDS)
+      .scard(this.partsKey(sweepId))
+      .exec();
+    const failed = replies?.find(([error]) => error);
+    if (!replies || failed) throw failed?.[0] ?? new Error('the part was not kept (transaction aborted)');
+    return Number(replies[3]?.[1]);
+  }
+
+  /** Every part kept for the sweep; one that is unreadable is reported to onBadRecord and left out. */
+  async loadParts(sweepId: string): Promise<SweepPart[]> {
+    const groups = (await this.redis.smembers(this.partsKey(sweepId))).sort();
+    if (groups.length === 0) return [];
+    const keys = groups.map((group) => this.partKey(sweepId, group));
+    const values = await this.redis.mgetBuffer(...keys);
+    const parts: SweepPart[] = [];
+    keys.forEach((key, i) => {
+      const data = values[i];
+      const part = data ? readPackedRecord(sweepPartSchema, data, { what: 'report part', key }, this.onBadRecord) : undefined;
+      if (part) parts.push(part);
+    });
+    return parts;
+  }
+
+  async deleteParts(sweepId: string, groups: readonly string[]): Promise<void> {
+    await this.redis.del(this.partsKey(sweepId), ...groups.map((group) => this.partKey(sweepId, group)));
   }
 
   private reportKey(sweepId: string): string {

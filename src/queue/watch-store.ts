@@ -5,13 +5,17 @@ import { z } from 'zod';
 import { ZenSweepError } from '../core/errors.js';
 import type { WatchState } from '../core/watch.js';
 import { KEY_PREFIX } from './names.js';
+import { WATCHES_TAG, isCluster, scanKeys } from './key-layout.js';
+import { bullmq } from './load.js';
 import { retention } from './retention.js';
 import type { JobRetention } from './retention.js';
 import { printBadRecord, readRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 
 /** The queue of watch runs: one BullMQ job scheduler per watch puts a run in it every interval. */
-export const WATCH_QUEUE = 'watch-runs';
+export const WATCH_QUEUE = '{watch-runs}';
+/** Its name before queue names carried a hash tag: schedules found there are moved (WatchStore.upgrade). */
+const OLD_WATCH_QUEUE = 'watch-runs';
 
 const signature = z.string().max(20_000);
 const address = z.string().min(1).max(64);
@@ -236,19 +240,19 @@ export class WatchStore {
   ) {}
 
   private key(id: string): string {
-    return `${this.prefix}:watch:${id}`;
+    return `${this.prefix}:${WATCHES_TAG}:watch:${id}`;
   }
 
   private channelKey(channel: string): string {
-    return `${this.prefix}:watches:${channel}`;
+    return `${this.prefix}:${WATCHES_TAG}:channel:${channel}`;
   }
 
   private userKey(user: string): string {
-    return `${this.prefix}:watches-of:${user}`;
+    return `${this.prefix}:${WATCHES_TAG}:user:${user}`;
   }
 
   private ownersKey(): string {
-    return `${this.prefix}:watch-owners`;
+    return `${this.prefix}:${WATCHES_TAG}:owners`;
   }
 
   private async schedule(id: string, everyMs: number): Promise<void> {
@@ -395,15 +399,11 @@ export class WatchStore {
   async upgrade(): Promise<number> {
     let changed = 0;
     const ids = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:watch:w*`, 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) {
-        const id = key.slice(`${this.prefix}:watch:`.length);
-        if (/^w[0-9a-f]{6}$/.test(id)) ids.add(id);
-      }
-    } while (cursor !== '0');
+    const head = `${this.prefix}:${WATCHES_TAG}:watch:`;
+    for (const key of await scanKeys(this.redis, `${head}w*`)) {
+      const id = key.slice(head.length);
+      if (/^w[0-9a-f]{6}$/.test(id)) ids.add(id);
+    }
     for (const id of ids) {
       if ((await this.redis.hexists(this.ownersKey(), id)) === 1) continue;
       const owner = ownerOfText(await this.redis.get(this.key(id)));
@@ -412,6 +412,21 @@ export class WatchStore {
       if (owner.user) tx.sadd(this.userKey(owner.user), id);
       await tx.exec();
       changed += 1;
+    }
+    // Schedules on the queue of watch runs before its name carried a hash tag: moved to this one.
+    if (!isCluster(this.redis)) {
+      const old = new bullmq.Queue(OLD_WATCH_QUEUE, { connection: this.redis }).on('error', () => undefined);
+      try {
+        for (const scheduler of await old.getJobSchedulers()) {
+          if (ids.has(scheduler.key) && scheduler.every !== undefined && scheduler.every !== null) {
+            await this.schedule(scheduler.key, Number(scheduler.every));
+            changed += 1;
+          }
+          await old.removeJobScheduler(scheduler.key);
+        }
+      } finally {
+        await old.close();
+      }
     }
     for (const scheduler of await this.queue.getJobSchedulers()) {
       const id = scheduler.key;

@@ -13,6 +13,7 @@ import { bullmq } from '../queue/load.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
 import { KEY_PREFIX, sweepQueueName } from '../queue/names.js';
+import { moveOldKeys } from '../queue/key-layout.js';
 import { logBadRecords } from '../queue/records.js';
 import { AgentRegistry } from '../queue/registry.js';
 import { WATCH_QUEUE, WatchStore } from '../queue/watch-store.js';
@@ -247,10 +248,13 @@ export async function startBot(
   const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis, defaultJobOptions: watchRetention });
   watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
   const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord, watchRetention);
-  // Watches made by an older version: counted by the caps, removable by id, their runs kept as long as the above.
+  // Keys an older version wrote under names without a hash tag: under their names now.
+  const moved = await moveOldKeys(redis);
+  // Watches made by an older version: counted by the caps, removable by id, scheduled on the tagged queue, their runs
+  // kept as long as the above.
   const upgraded = await watchStore.upgrade();
   const unowned = await history.expireUnownedBaselines();
-  if (upgraded + unowned > 0) log.info({ event: 'redis_upgraded', watches: upgraded, unownedBaselines: unowned });
+  if (moved + upgraded + unowned > 0) log.info({ event: 'redis_upgraded', keysRenamed: moved, watches: upgraded, unownedBaselines: unowned });
   const hostJobs = new HostJobs(redis, { watcher, onError: connections.errorLogger('queue_error'), onBadRecord, jobsKept: config.jobsKept });
   const slots = new RequestSlots(redis, config.maxSweepsPerUser);
   // Read before a request is judged: bounded, so a Web API down refuses it in seconds rather than in half an hour.

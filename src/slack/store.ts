@@ -65,11 +65,8 @@ export class SlackStore {
 
   /** What a step done produced (e.g. the parent's ts); undefined when the step is not done. */
   async deliveredValue(sweepId: string, step: DeliveryStep): Promise<string | undefined> {
-    const [[, value], [, older]] = ((await this.redis
-      .multi()
-      .hget(this.key('delivered', sweepId), step)
-      .get(this.key('delivered', sweepId, step))
-      .exec()) ?? [[null, null], [null, null]]) as [[unknown, string | null], [unknown, string | null]];
+    // Two keys, each read alone (on a cluster they are in different slots); the second is an older version's.
+    const [value, older] = await Promise.all([this.redis.hget(this.key('delivered', sweepId), step), this.redis.get(this.key('delivered', sweepId, step))]);
     return value ?? older ?? undefined;
   }
 }

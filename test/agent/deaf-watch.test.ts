@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Worker } from 'bullmq';
 import { DeafWatch } from '../../src/agent/deaf-watch.js';
+import type { DeafChange } from '../../src/agent/deaf-watch.js';
 
 /** A worker whose blocking connection answers PING when the test says so. */
 function scriptedWorker(name: string): { worker: Worker; answer: () => void; fail: () => void; asked: () => number } {
@@ -33,7 +34,7 @@ const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolv
 describe('DeafWatch', () => {
   it('calls a silent connection deaf after the bound, once, and well again at its first answer', async () => {
     let now = 0;
-    const changes: { queue: string; deaf: boolean; silentMs: number }[] = [];
+    const changes: DeafChange[] = [];
     const watch = new DeafWatch((c) => changes.push(c), { deafAfterMs: 25_000, now: () => now });
     const lo = scriptedWorker('sweep.lo');
     const reports = scriptedWorker('sweep-reports');
@@ -68,13 +69,17 @@ describe('DeafWatch', () => {
     await settle();
     assert.deepEqual(watch.deaf(), [{ queue: 'sweep.lo', silentMs: 25_001 }]);
     watch.check();
-    assert.deepEqual(changes, [{ queue: 'sweep.lo', deaf: true, silentMs: 25_001 }]);
+    assert.deepEqual(changes, [{ deaf: true, queues: [{ queue: 'sweep.lo', silentMs: 25_001 }] }]);
 
     now = 40_000;
     lo.answer();
     await settle();
     assert.deepEqual(watch.deaf(), []);
-    assert.deepEqual(changes.at(-1), { queue: 'sweep.lo', deaf: false, silentMs: 31_000 });
+    // Told at the next round.
+    assert.equal(changes.length, 1);
+    now = 41_000;
+    watch.check();
+    assert.deepEqual(changes.at(-1), { deaf: false, queues: [{ queue: 'sweep.lo', silentMs: 31_000 }] });
     assert.equal(changes.length, 2);
   });
 
@@ -90,5 +95,25 @@ describe('DeafWatch', () => {
     await settle();
     assert.equal(closing.asked(), 0);
     assert.deepEqual(changes, []);
+  });
+
+  it('counts no silence while Redis is down (the outage is said elsewhere), only from when it is back', async () => {
+    let now = 0;
+    let down = false;
+    const changes: DeafChange[] = [];
+    const watch = new DeafWatch((c) => changes.push(c), { deafAfterMs: 25_000, now: () => now, outage: () => down });
+    const lo = scriptedWorker('sweep.lo');
+    watch.watch(lo.worker);
+    watch.check();
+    down = true;
+    for (now = 2000; now <= 60_000; now += 2000) watch.check();
+    assert.deepEqual(changes, []);
+    down = false;
+    now = 84_000;
+    watch.check();
+    assert.deepEqual(watch.deaf(), [], '24 s after the outage');
+    now = 86_000;
+    watch.check();
+    assert.deepEqual(watch.deaf(), [{ queue: 'sweep.lo', silentMs: 26_000 }]);
   });
 });

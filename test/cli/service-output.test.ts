@@ -75,7 +75,7 @@ describe('zensweep agent and bot write nothing but JSON lines (real processes, r
       // BullMQ warns with console.warn of every connection to a Redis that may evict its keys.
       await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
       // A heartbeat that is not one: the bot reads the registry for its metrics and to plan a trace.
-      await client.set('zensweep:agent:lo:impostor', JSON.stringify({ group: 'lo', id: 'impostor' }), 'EX', 600);
+      await client.set('zensweep:{agents}:agent:lo:impostor', JSON.stringify({ group: 'lo', id: 'impostor' }), 'EX', 600);
     } finally {
       client.disconnect();
     }
@@ -102,7 +102,7 @@ describe('zensweep agent and bot write nothing but JSON lines (real processes, r
     }
     const bad = linesOf(bot).events.filter((e) => e.event === 'bad_record');
     assert.ok(bad.length >= 2, `the bad heartbeat, read for the metrics and for the trace:\n${bot.log()}`);
-    assert.ok(bad.every((e) => e.key === 'zensweep:agent:lo:impostor' && e.what === 'agent heartbeat'), JSON.stringify(bad));
+    assert.ok(bad.every((e) => e.key === 'zensweep:{agents}:agent:lo:impostor' && e.what === 'agent heartbeat'), JSON.stringify(bad));
   });
 
   it('log a start that fails (a port taken) as one JSON line and exit 1, instead of a raw stack and never exiting', { timeout: 60_000 }, async () => {

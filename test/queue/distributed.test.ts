@@ -8,12 +8,13 @@ import { afterEach, before, describe, it } from 'node:test';
 import { FlowProducer, Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { parseSweepText } from '../../src/core/grammar.js';
-import { Dispatcher } from '../../src/queue/dispatcher.js';
+import { Dispatcher, partJobId } from '../../src/queue/dispatcher.js';
 import { DEFAULT_OPTIONS } from '../../src/core/request.js';
 import { HistoryStore, targetKey } from '../../src/queue/history.js';
 import type { DistributedReport } from '../../src/core/report.js';
-import type { ReportJob } from '../../src/queue/jobs.js';
-import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
+import type { PartJob, ReportJob } from '../../src/queue/jobs.js';
+import { REPORT_QUEUE, partQueueName, sweepQueueName } from '../../src/queue/names.js';
+import { partProcessor } from '../../src/queue/report-worker.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
 import { ResultStore } from '../../src/queue/results.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
@@ -93,13 +94,14 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.ok(report.hosts.every((h) => h.ports[0]?.state === 'closed'), 'port 1 is closed on loopback');
     assert.match(report.requestedBy, /@/);
     // Host results travel in their own keys, not in return values that BullMQ copies into its event streams.
-    for (const stream of ['bull:sweep.lo:events', 'bull:sweep-reports:events']) {
+    for (const stream of ['bull:sweep.{lo}:events', 'bull:report-parts.{lo}:events', 'bull:{sweep-reports}:events']) {
       const entries = await client.xrange(stream, '-', '+');
       assert.ok(entries.length > 0, stream);
       const longest = Math.max(...entries.flatMap(([, fields]) => fields.map((f) => f.length)));
       assert.ok(longest < 2000, `${stream} holds a field of ${longest} characters`);
     }
     assert.deepEqual(await client.keys('zensweep:chunk:*'), [], 'chunk results are removed once reported');
+    assert.deepEqual(await client.keys('zensweep:part*'), [], 'parts are removed once reported');
 
     const text = await zensweep(['submit', '127.0.0.0/23', 'tcp:1'], { env: env() });
     assert.equal(text.code, 0, text.stderr);
@@ -284,12 +286,12 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     const later = Date.now() + 60_000;
     const older = { id: 'older', requestedBy: 'U1', at: new Date(later).toISOString(), targets: ['127.0.0.0/28'], hosts: [] };
     for (const [id, text, at] of [['garbage', 'hunter2-planted', later + 1], ['older', JSON.stringify(older), later]] as const) {
-      await client.set(`zensweep:history:sweep:${id}`, text);
-      await client.zadd('zensweep:history:all', at, id);
-      await client.zadd(`zensweep:history:target:${key}`, at, id);
+      await client.set(`zensweep:{history}:sweep:${id}`, text);
+      await client.zadd('zensweep:{history}:all', at, id);
+      await client.zadd(`zensweep:{history}:target:${key}`, at, id);
     }
-    await client.set('zensweep:agent:lo:bogus', JSON.stringify({ group: 'lo', id: 'bogus' }), 'EX', 60);
-    await client.set('zensweep:baseline:cli:broken', 'hunter2-planted');
+    await client.set('zensweep:{agents}:agent:lo:bogus', JSON.stringify({ group: 'lo', id: 'bogus' }), 'EX', 60);
+    await client.set('zensweep:{history}:baseline:cli:broken', 'hunter2-planted');
 
     // The agent putting the next report together passes over the bad records to the last good sweep.
     const second = parseReport(await zensweep(['submit', '127.0.0.0/28', '--json'], { env: env() }));
@@ -299,8 +301,8 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.deepEqual(
       a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
       [
-        ['history record', 'zensweep:history:sweep:garbage', 'not JSON'],
-        ['history record', 'zensweep:history:sweep:older', 'targetKey: Invalid input: expected string, received undefined'],
+        ['history record', 'zensweep:{history}:sweep:garbage', 'not JSON'],
+        ['history record', 'zensweep:{history}:sweep:older', 'targetKey: Invalid input: expected string, received undefined'],
       ],
     );
     // The CLI: the good entries on stdout, one line per bad one on stderr.
@@ -309,23 +311,23 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     assert.deepEqual((JSON.parse(history.stdout) as { id: string }[]).map((r) => r.id), [second.sweepId, first.sweepId]);
     assert.equal(
       history.stderr,
-      'zensweep: skipped a bad history record at zensweep:history:sweep:garbage: not JSON\n' +
-        'zensweep: skipped a bad history record at zensweep:history:sweep:older: targetKey: Invalid input: expected string, received undefined\n',
+      'zensweep: skipped a bad history record at zensweep:{history}:sweep:garbage: not JSON\n' +
+        'zensweep: skipped a bad history record at zensweep:{history}:sweep:older: targetKey: Invalid input: expected string, received undefined\n',
     );
     const agents = await zensweep(['agents', '--json'], { env: env() });
     assert.equal(agents.code, 0, agents.stderr);
     assert.deepEqual((JSON.parse(agents.stdout) as { id: string }[]).map((info) => info.id), [a.id]);
     assert.equal(
       agents.stderr,
-      'zensweep: skipped a bad agent heartbeat at zensweep:agent:lo:bogus: cidrs: Invalid input: expected array, received undefined\n',
+      'zensweep: skipped a bad agent heartbeat at zensweep:{agents}:agent:lo:bogus: cidrs: Invalid input: expected array, received undefined\n',
     );
     // A baseline that cannot be read is a clear refusal, and nothing is enqueued.
     const compared = await zensweep(['submit', '127.0.0.0/28', 'compare:broken'], { env: env() });
     assert.equal(compared.code, 2);
     assert.equal(
       compared.stderr,
-      'zensweep: skipped a bad agent heartbeat at zensweep:agent:lo:bogus: cidrs: Invalid input: expected array, received undefined\n' +
-        'zensweep: skipped a bad baseline at zensweep:baseline:cli:broken: not JSON\n' +
+      'zensweep: skipped a bad agent heartbeat at zensweep:{agents}:agent:lo:bogus: cidrs: Invalid input: expected array, received undefined\n' +
+        'zensweep: skipped a bad baseline at zensweep:{history}:baseline:cli:broken: not JSON\n' +
         'zensweep: there is no baseline named broken: save one first with save:broken\n',
     );
     for (const output of [history, agents, compared]) assert.doesNotMatch(output.stdout + output.stderr, /hunter2/);
@@ -354,7 +356,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
       fake,
       async (job) => {
         if (job.id === `${sweepId}.0`) {
-          await client.set(`zensweep:chunk:${sweepId}:0`, 'hunter2-planted');
+          await client.set(`zensweep:chunk:{${sweepId}}:0`, 'hunter2-planted');
           return { index: 0, group: 'fake', agentId: 'other', planned: 1, complete: true, icmp: { available: true }, durationMs: 1, attempt: 1, stalled: 0 };
         }
         return { hello: 'hunter2-planted' };
@@ -363,8 +365,11 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     );
     const flows = new FlowProducer({ connection: client });
     const reports = new Queue(REPORT_QUEUE, { connection: client });
+    // Group fake's part, gathered here: the agent (group lo) puts the report together from it.
+    const parts = new Worker(partQueueName('fake'), partProcessor({ connection: client, reports }), { connection: workerConnection });
     try {
-      await flows.add({ name: 'report', queueName: REPORT_QUEUE, data, opts: { jobId: sweepId }, children: [chunk(0), chunk(1)] });
+      const part: PartJob = { v: 1, sweepId, group: 'fake', parts: 1, report: data };
+      await flows.add({ name: 'part', queueName: partQueueName('fake'), data: part, opts: { jobId: partJobId(sweepId, 'fake') }, children: [chunk(0), chunk(1)] });
       await until('the report job to finish', async () => Boolean((await Job.fromId(reports, sweepId))?.finishedOn));
       assert.equal((await Job.fromId(reports, sweepId))?.failedReason, undefined);
       const report = await new ResultStore(client).loadReport(sweepId);
@@ -378,7 +383,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
         a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
         [
           ['chunk return value', `bull:${fake}:${sweepId}.1`, 'index: Invalid input: expected number, received undefined'],
-          ['chunk result', `zensweep:chunk:${sweepId}:0`, 'not gzipped JSON'],
+          ['chunk result', `zensweep:chunk:{${sweepId}}:0`, 'not gzipped JSON'],
         ],
       );
       assert.doesNotMatch(a.log(), /hunter2/);
@@ -387,6 +392,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
       assert.equal(next.complete, true);
     } finally {
       await worker.close();
+      await parts.close();
       await flows.close();
       await reports.close();
       workerConnection.disconnect();
@@ -575,7 +581,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
       .filter((h) => h.ip !== '127.0.0.3')
       .map((h) => (h.ip === '127.0.0.4' ? { ...h, state: 'alive_tcp_only' as const } : h));
     baseline.record.silent = ['127.0.0.3'];
-    await client.set('zensweep:baseline:cli:before-cutover', JSON.stringify(baseline));
+    await client.set('zensweep:{history}:baseline:cli:before-cutover', JSON.stringify(baseline));
     const result = await zensweep(['submit', '127.0.0.0/28', 'compare:before-cutover'], { env: env() });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /\nAgainst baseline before-cutover, [^\n]+: 1 appeared · 1 changed\n {2}appeared: 127\.0\.0\.3\n {2}changed: 127\.0\.0\.4 \(TCP only → alive\)\n/);

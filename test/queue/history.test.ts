@@ -179,7 +179,7 @@ describe('HistoryStore (real redis-server)', () => {
     }
     assert.deepEqual((await store.recent(10)).map((r) => r.id), ['s4', 's3', 's2']);
     assert.equal(await store.get('s0'), undefined);
-    assert.equal(await redis.zcard(`t2:history:target:${targetKey(['127.0.0.1'])}`), 3);
+    assert.equal(await redis.zcard(`t2:{history}:target:${targetKey(['127.0.0.1'])}`), 3);
   });
 
   it('stores records and baselines gzipped, and still reads those stored as JSON text before', async () => {
@@ -188,20 +188,20 @@ describe('HistoryStore (real redis-server)', () => {
     const hosts = Array.from({ length: 254 }, (_, i) => host(`198.18.0.${i + 1}`, i % 3 === 0 ? 'alive' : 'silent', 1));
     // As the code before packing wrote them: JSON text, a record and a baseline holding it.
     const old = record('old', new Date(now - 2000), ['198.18.0.0/24'], hosts);
-    await redis.set('t2z:history:sweep:old', JSON.stringify(old));
-    await redis.zadd('t2z:history:all', now - 2000, 'old');
-    await redis.zadd(`t2z:history:target:${old.targetKey}`, now - 2000, 'old');
-    await redis.set('t2z:baseline:cli:before', JSON.stringify({ name: 'before', owner: 'cli', savedBy: 'U1', savedAt: new Date(now - 1000).toISOString(), record: old }));
-    await redis.zadd('t2z:baselines:cli', now - 1000, 'before');
+    await redis.set('t2z:{history}:sweep:old', JSON.stringify(old));
+    await redis.zadd('t2z:{history}:all', now - 2000, 'old');
+    await redis.zadd(`t2z:{history}:target:${old.targetKey}`, now - 2000, 'old');
+    await redis.set('t2z:{history}:baseline:cli:before', JSON.stringify({ name: 'before', owner: 'cli', savedBy: 'U1', savedAt: new Date(now - 1000).toISOString(), record: old }));
+    await redis.zadd('t2z:{history}:baselines:cli', now - 1000, 'before');
 
     await store.record(record('new', new Date(now), ['198.18.0.0/24'], hosts));
     assert.equal(await store.saveBaseline('cli', 'after', 'new', 'U1'), true);
-    const packed = await redis.getBuffer('t2z:history:sweep:new');
-    const text = await redis.getBuffer('t2z:history:sweep:old');
+    const packed = await redis.getBuffer('t2z:{history}:sweep:new');
+    const text = await redis.getBuffer('t2z:{history}:sweep:old');
     assert.ok(packed && text);
     assert.deepEqual([...packed.subarray(0, 2)], [0x1f, 0x8b], 'gzip magic');
     assert.ok(packed.length * 4 < text.length, `packed ${packed.length} bytes against ${text.length} as text`);
-    assert.deepEqual([...((await redis.getBuffer('t2z:baseline:cli:after')) ?? Buffer.alloc(0)).subarray(0, 2)], [0x1f, 0x8b]);
+    assert.deepEqual([...((await redis.getBuffer('t2z:{history}:baseline:cli:after')) ?? Buffer.alloc(0)).subarray(0, 2)], [0x1f, 0x8b]);
 
     // Both read alike, through every reader.
     assert.deepEqual((await store.recent(10)).map((r) => r.id), ['new', 'old']);
@@ -218,7 +218,7 @@ describe('HistoryStore (real redis-server)', () => {
     await store.record(record('old', new Date(now - 2 * 24 * 3600 * 1000), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
     await store.record(record('new', new Date(now), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
     assert.deepEqual((await store.recent(10)).map((r) => r.id), ['new']);
-    const ttl = await redis.ttl('t3:history:sweep:new');
+    const ttl = await redis.ttl('t3:{history}:sweep:new');
     assert.ok(ttl > 23 * 3600 && ttl <= 24 * 3600, `ttl ${ttl}`);
   });
 
@@ -233,7 +233,7 @@ describe('HistoryStore (real redis-server)', () => {
     assert.equal(baseline?.savedBy, 'U1');
     assert.equal(baseline?.owner, 'C0OPS');
     // It expires as a history record saved now would: after the age limit (2 days here), as does its owner's index.
-    for (const key of ['t4:baseline:C0OPS:before-cutover', 't4:baselines:C0OPS']) {
+    for (const key of ['t4:{history}:baseline:C0OPS:before-cutover', 't4:{history}:baselines:C0OPS']) {
       const ttl = await redis.pttl(key);
       assert.ok(ttl > 2 * 24 * 3600_000 - 60_000 && ttl <= 2 * 24 * 3600_000, `${key}: ttl ${ttl} ms`);
     }
@@ -257,14 +257,14 @@ describe('HistoryStore (real redis-server)', () => {
 
   it('lets baselines saved before owners expire with the history, leaving owned ones as they are', async () => {
     const store = new HistoryStore(redis, { prefix: 't4d', maxAgeDays: 3 });
-    await redis.set('t4d:baseline:before-cutover', '{}');
+    await redis.set('t4d:{history}:baseline:before-cutover', '{}');
     await store.record(record('s1', new Date(), ['127.0.0.1'], [host('127.0.0.1', 'alive', 1)]));
     await store.saveBaseline('C0ONE', 'owned', 's1', 'U1');
-    await redis.persist('t4d:baseline:C0ONE:owned');
+    await redis.persist('t4d:{history}:baseline:C0ONE:owned');
     assert.equal(await store.expireUnownedBaselines(), 1);
-    const ttl = await redis.pttl('t4d:baseline:before-cutover');
+    const ttl = await redis.pttl('t4d:{history}:baseline:before-cutover');
     assert.ok(ttl > 3 * 24 * 3600_000 - 60_000 && ttl <= 3 * 24 * 3600_000, `ttl ${ttl} ms`);
-    assert.equal(await redis.pttl('t4d:baseline:C0ONE:owned'), -1, 'an owned key is not touched');
+    assert.equal(await redis.pttl('t4d:{history}:baseline:C0ONE:owned'), -1, 'an owned key is not touched');
     assert.equal(await store.expireUnownedBaselines(), 0, 'nothing left to do');
   });
 
@@ -283,9 +283,9 @@ describe('HistoryStore (real redis-server)', () => {
     assert.equal(await store.baseline('C0ONE', 'first'), undefined);
     assert.equal(await store.forgetBaseline('C0ONE', 'first'), false, 'already gone');
     // One that expired leaves the list (and its index) by itself.
-    await redis.del('t4c:baseline:C0ONE:second');
+    await redis.del('t4c:{history}:baseline:C0ONE:second');
     assert.deepEqual(await store.listBaselines('C0ONE'), []);
-    assert.equal(await redis.exists('t4c:baselines:C0ONE'), 0);
+    assert.equal(await redis.exists('t4c:{history}:baselines:C0ONE'), 0);
   });
 
   it('skips records that are not JSON, misshapen or older, one line each, and serves the good ones around them', async () => {
@@ -305,15 +305,15 @@ describe('HistoryStore (real redis-server)', () => {
       ['older', JSON.stringify({ ...older, hosts: [['127.0.0.1', 'alive']] })],
     ];
     for (const [id, text] of broken) {
-      await redis.set(`t5:history:sweep:${id}`, text);
-      await redis.zadd('t5:history:all', now - 3500, id);
-      await redis.zadd(`t5:history:target:${key}`, now - 3500, id);
+      await redis.set(`t5:{history}:sweep:${id}`, text);
+      await redis.zadd('t5:{history}:all', now - 3500, id);
+      await redis.zadd(`t5:{history}:target:${key}`, now - 3500, id);
     }
     await store.record(record('good-new', new Date(now - 1000), targets, [host('127.0.0.1', 'silent')]));
     const expected = [
-      ['history record', 't5:history:sweep:garbage', 'not JSON'],
-      ['history record', 't5:history:sweep:older', 'targetKey: Invalid input: expected string, received undefined'],
-      ['history record', 't5:history:sweep:shape', 'summary: Invalid input: expected object, received string'],
+      ['history record', 't5:{history}:sweep:garbage', 'not JSON'],
+      ['history record', 't5:{history}:sweep:older', 'targetKey: Invalid input: expected string, received undefined'],
+      ['history record', 't5:{history}:sweep:shape', 'summary: Invalid input: expected object, received string'],
     ];
     const lines = (): string[][] => bad.splice(0).map((b) => [b.what, b.key, b.reason]).sort((a, b) => (a[1] ?? '').localeCompare(b[1] ?? ''));
 
@@ -328,9 +328,9 @@ describe('HistoryStore (real redis-server)', () => {
     assert.equal(await store.saveBaseline('cli', 'from-garbage', 'garbage', 'U1'), false);
     assert.deepEqual(lines(), [expected[0]]);
 
-    await redis.set('t5:baseline:cli:broken', JSON.stringify({ name: 'broken', savedBy: 'U1', savedAt: new Date().toISOString(), record: 'hunter2-planted' }));
+    await redis.set('t5:{history}:baseline:cli:broken', JSON.stringify({ name: 'broken', savedBy: 'U1', savedAt: new Date().toISOString(), record: 'hunter2-planted' }));
     assert.equal(await store.baseline('cli', 'broken'), undefined);
-    assert.deepEqual(lines(), [['baseline', 't5:baseline:cli:broken', 'record: Invalid input: expected object, received string']]);
+    assert.deepEqual(lines(), [['baseline', 't5:{history}:baseline:cli:broken', 'record: Invalid input: expected object, received string']]);
     assert.equal(await store.saveBaseline('cli', 'fine', 'good-old', 'U1'), true);
     assert.equal((await store.baseline('cli', 'fine'))?.record.id, 'good-old');
 
@@ -338,7 +338,7 @@ describe('HistoryStore (real redis-server)', () => {
     const small = new HistoryStore(redis, { prefix: 't5', maxCount: 1, onBadRecord: (b) => bad.push(b) });
     await small.record(record('newest', new Date(now), targets, [host('127.0.0.1', 'alive', 1)]));
     assert.deepEqual((await small.recent(10)).map((r) => r.id), ['newest']);
-    for (const [id] of broken) assert.equal(await redis.exists(`t5:history:sweep:${id}`), 0, id);
+    for (const [id] of broken) assert.equal(await redis.exists(`t5:{history}:sweep:${id}`), 0, id);
     assert.deepEqual(lines(), expected, 'one line each as they were dropped');
     // Their ids may linger in the target index until it expires; they lead nowhere and cost no line.
     assert.deepEqual((await small.recent(10, key)).map((r) => r.id), ['newest']);

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { FlowProducer, UnrecoverableError, Worker } from 'bullmq';
+import { FlowProducer, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { ConnectionOptions, FlowJobNode } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEFAULT_OPTIONS } from '../../src/core/request.js';
 import type { HostResult, IcmpStatus } from '../../src/core/report.js';
 import { ICMP_OFF_SETTING_WARNING, agentsWithoutIcmp } from '../../src/core/report.js';
 import { renderText } from '../../src/views/text.js';
 import type { ChunkResult, ReportJob } from '../../src/queue/jobs.js';
-import { reportProcessor } from '../../src/queue/report-worker.js';
+import { partProcessor, reportProcessor } from '../../src/queue/report-worker.js';
 import { ResultStore } from '../../src/queue/results.js';
 import { HistoryStore, targetKey } from '../../src/queue/history.js';
 import { cancelledKey } from '../../src/queue/names.js';
@@ -16,6 +17,28 @@ import type { DistributedReport } from '../../src/core/report.js';
 import { diagnoseIcmpError } from '../../src/core/diagnosis.js';
 import { redisConnection, startRedis, type RedisServer } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
+
+/**
+ * A sweep's report as the agents put it together, on the test's own queues: one part (the parent of `children`) whose
+ * worker keeps it and adds the report job, and the report worker that builds the report from the part.
+ */
+function assembly(deps: { connection: Redis; prefix: string; history?: HistoryStore }, bull: ConnectionOptions, reportQueue: string) {
+  const partQueue = `parts-${reportQueue}`;
+  const queue = new Queue(reportQueue, { connection: bull });
+  const parts = new Worker(partQueue, partProcessor({ ...deps, reports: queue }), { connection: bull });
+  const reports = new Worker(reportQueue, reportProcessor(deps), { connection: bull });
+  return {
+    add: (flows: FlowProducer, flow: { data: ReportJob; children: FlowJobNode[] }) =>
+      flows.add({
+        name: 'part',
+        queueName: partQueue,
+        data: { v: 1, sweepId: flow.data.sweepId, group: flow.data.groups[0], parts: 1, report: flow.data },
+        opts: { jobId: `${flow.data.sweepId}.part` },
+        children: flow.children,
+      }),
+    close: () => Promise.all([parts.close(), reports.close(), queue.close()]),
+  };
+}
 
 describe('reportProcessor', () => {
   let redis: RedisServer;
@@ -78,13 +101,10 @@ describe('reportProcessor', () => {
       },
       { connection: bull },
     );
-    const reports = new Worker(reportQueue, reportProcessor({ connection, prefix }), { connection: bull });
+    const reports = assembly({ connection, prefix }, bull, reportQueue);
     try {
-      await flows.add({
-        name: 'report',
-        queueName: reportQueue,
+      await reports.add(flows, {
         data: report,
-        opts: { jobId: sweepId },
         children: [0, 1].map((index) => ({ name: 'chunk', queueName: chunkQueue, data: { index }, opts: { jobId: `${sweepId}.${index}` } })),
       });
       const built = await waitFor('the report', () => store.loadReport(sweepId), { timeoutMs: 30_000 });
@@ -138,13 +158,10 @@ describe('reportProcessor', () => {
       },
       { connection: bull },
     );
-    const reports = new Worker(reportQueue, reportProcessor({ connection, history, prefix }), { connection: bull });
+    const reports = assembly({ connection, history, prefix }, bull, reportQueue);
     try {
-      await flows.add({
-        name: 'report',
-        queueName: reportQueue,
+      await reports.add(flows, {
         data: job,
-        opts: { jobId: sweepId },
         children: Array.from({ length: chunkCount }, (_, index) => ({ name: 'chunk', queueName: chunkQueue, data: { index }, opts: { jobId: `${sweepId}.${index}` } })),
       });
       return await waitFor(`the report of ${sweepId}`, () => store.loadReport(sweepId), { timeoutMs: 30_000 });
@@ -333,13 +350,10 @@ describe('reportProcessor', () => {
           { connection: bull },
         ),
     );
-    const reports = new Worker(reportQueue, reportProcessor({ connection, prefix }), { connection: bull });
+    const reports = assembly({ connection, prefix }, bull, reportQueue);
     try {
-      await flows.add({
-        name: 'report',
-        queueName: reportQueue,
+      await reports.add(flows, {
         data: report,
-        opts: { jobId: sweepId },
         children: agents.map((agent, index) => ({
           name: 'chunk',
           queueName: queueOf(agent),

@@ -37,7 +37,7 @@ describe('Redis through Sentinels: a failover, and the same agent takes the next
     const redis = new Redis({ ...ioredisOptions(redisTargetFromEnv(set.env)), lazyConnect: true });
     try {
       await redis.connect();
-      const [queued, taken] = await redis.hmget(`bull:sweep.ha:${sweepId}.0`, 'timestamp', 'processedOn');
+      const [queued, taken] = await redis.hmget(`bull:sweep.{ha}:${sweepId}.0`, 'timestamp', 'processedOn');
       assert.ok(queued && taken, `no stamps on the chunk of ${sweepId}`);
       return Number(taken) - Number(queued);
     } finally {

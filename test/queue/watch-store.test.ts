@@ -98,7 +98,7 @@ describe('WatchStore', () => {
     await store.create(record('C0USERB', { createdBy: 'U0OTHERUSER' }), limits);
     assert.deepEqual((await store.list('C0USERB')).watches.map((w) => w.createdBy), ['U0OTHERUSER']);
 
-    const total = Number(await client.hlen(`test${process.pid}:watch-owners`));
+    const total = Number(await client.hlen(`test${process.pid}:{watches}:owners`));
     await assert.rejects(
       store.create(record('C0TOTAL', { createdBy: 'U0NEW' }), caps({ total })),
       (e: unknown) => e instanceof TooManyWatchesError && e.cap === 'total' && /^this bot already runs \d+ watches, the most it may run: remove one/.test(e.message),
@@ -113,7 +113,7 @@ describe('WatchStore', () => {
     );
     assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 5);
     assert.ok(outcomes.every((o) => o.status === 'fulfilled' || (o.reason instanceof TooManyWatchesError && o.reason.cap === 'user')));
-    assert.equal(await client.scard(`test${process.pid}:watches-of:U0BURST`), 5);
+    assert.equal(await client.scard(`test${process.pid}:{watches}:user:U0BURST`), 5);
   });
 
   it('removes a watch with its schedule; a run that saves afterwards does not bring it back', async () => {
@@ -133,7 +133,7 @@ describe('WatchStore', () => {
     const broken = record('C0BAD', { createdBy: 'U0BROKEN' });
     await store.create(broken, caps());
     await store.mute(broken.id, 60_000);
-    const key = `test${process.pid}:watch:${broken.id}`;
+    const key = `test${process.pid}:{watches}:watch:${broken.id}`;
     await client.set(key, JSON.stringify({ ...broken, everyMs: 'often' }));
     bad.length = 0;
     const listed = await store.list('C0BAD');
@@ -150,15 +150,15 @@ describe('WatchStore', () => {
     assert.deepEqual(await store.removeById(broken.id, 'C0BAD'), { id: broken.id });
     for (const suffix of ['', ':mute', ':lock']) assert.equal(await client.exists(`${key}${suffix}`), 0, `watch${suffix}`);
     assert.equal(await queue.getJobScheduler(broken.id), undefined);
-    assert.equal(await client.sismember(`test${process.pid}:watches:C0BAD`, broken.id), 0);
-    assert.equal(await client.sismember(`test${process.pid}:watches-of:U0BROKEN`, broken.id), 0);
-    assert.equal(await client.hexists(`test${process.pid}:watch-owners`, broken.id), 0);
+    assert.equal(await client.sismember(`test${process.pid}:{watches}:channel:C0BAD`, broken.id), 0);
+    assert.equal(await client.sismember(`test${process.pid}:{watches}:user:U0BROKEN`, broken.id), 0);
+    assert.equal(await client.hexists(`test${process.pid}:{watches}:owners`, broken.id), 0);
     assert.deepEqual(await store.list('C0BAD'), { watches: [good], unreadable: [] });
 
     // Not even JSON, and made by an older version (no entry in the owners hash): found by its channel all the same.
     const older = record('C0BAD');
-    await client.set(`test${process.pid}:watch:${older.id}`, 'hunter2-planted');
-    await client.sadd(`test${process.pid}:watches:C0BAD`, older.id);
+    await client.set(`test${process.pid}:{watches}:watch:${older.id}`, 'hunter2-planted');
+    await client.sadd(`test${process.pid}:{watches}:channel:C0BAD`, older.id);
     assert.deepEqual((await store.list('C0BAD')).unreadable, [{ id: older.id, reason: 'not JSON' }]);
     assert.deepEqual(await store.removeById(older.id, 'C0BAD'), { id: older.id });
     assert.deepEqual((await store.list('C0BAD')).unreadable, []);
@@ -167,22 +167,22 @@ describe('WatchStore', () => {
     // An id whose record is gone altogether (evicted, deleted by hand) leaves the lists, and the caps' counts.
     const evicted = record('C0BAD', { createdBy: 'U0EVICTED' });
     await store.create(evicted, caps());
-    await client.del(`test${process.pid}:watch:${evicted.id}`);
+    await client.del(`test${process.pid}:{watches}:watch:${evicted.id}`);
     assert.deepEqual(await store.list('C0BAD'), { watches: [], unreadable: [] });
-    assert.equal(await client.scard(`test${process.pid}:watches-of:U0EVICTED`), 0);
-    assert.equal(await client.hexists(`test${process.pid}:watch-owners`, evicted.id), 0);
+    assert.equal(await client.scard(`test${process.pid}:{watches}:user:U0EVICTED`), 0);
+    assert.equal(await client.hexists(`test${process.pid}:{watches}:owners`, evicted.id), 0);
     assert.equal(await queue.getJobScheduler(evicted.id), undefined);
   });
 
   it('brings watches of an older version under the caps and the retention', async () => {
     const old = record('C0OLD', { createdBy: 'U0OLD' });
-    await client.set(`test${process.pid}:watch:${old.id}`, JSON.stringify(old));
-    await client.sadd(`test${process.pid}:watches:C0OLD`, old.id);
+    await client.set(`test${process.pid}:{watches}:watch:${old.id}`, JSON.stringify(old));
+    await client.sadd(`test${process.pid}:{watches}:channel:C0OLD`, old.id);
     await queue.upsertJobScheduler(old.id, { every: old.everyMs }, { name: 'run', data: { v: 1, watchId: old.id } });
     assert.equal((await queue.getJobScheduler(old.id))?.template?.opts?.removeOnComplete, undefined);
     assert.ok((await store.upgrade()) >= 2);
-    assert.equal(await client.hget(`test${process.pid}:watch-owners`, old.id), 'C0OLD U0OLD');
-    assert.equal(await client.sismember(`test${process.pid}:watches-of:U0OLD`, old.id), 1);
+    assert.equal(await client.hget(`test${process.pid}:{watches}:owners`, old.id), 'C0OLD U0OLD');
+    assert.equal(await client.sismember(`test${process.pid}:{watches}:user:U0OLD`, old.id), 1);
     assert.deepEqual((await queue.getJobScheduler(old.id))?.template?.opts?.removeOnComplete, RETENTION.watchRuns.removeOnComplete);
     assert.equal(await store.upgrade(), 0, 'nothing left to do');
   });

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { partQueueName } from '../../src/queue/names.js';
 import { ResultStore } from '../../src/queue/results.js';
 import { WATCH_QUEUE, WatchStore, type WatchRecord } from '../../src/queue/watch-store.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
@@ -408,16 +409,16 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     const where = { channel_id: 'C0BROKEN' };
     await listener('127.0.5.73');
     const record = await watch(`127.0.5.73 tcp:${port} every:1s`, where);
-    await client.set(`zensweep:watch:${record.id}`, JSON.stringify({ ...record, everyMs: 'often' }));
+    await client.set(`zensweep:{watches}:watch:${record.id}`, JSON.stringify({ ...record, everyMs: 'often' }));
     const listed = await command('watches', where);
     assert.match(listed, new RegExp(`• \`${record.id}\` cannot be read \\(everyMs: Invalid input: expected number, received string\\): it does not run; \`/sweep unwatch ${record.id}\` removes it`));
     // Its runs say so in one line each and do nothing else.
-    await until('a run of the unreadable record', () => botEvents('bad_record').filter((e) => e.key === `zensweep:watch:${record.id}`).length >= 3);
-    assert.equal((await client.get(`zensweep:watch:${record.id}`))?.includes('"often"'), true, 'left as it was until removed');
+    await until('a run of the unreadable record', () => botEvents('bad_record').filter((e) => e.key === `zensweep:{watches}:watch:${record.id}`).length >= 3);
+    assert.equal((await client.get(`zensweep:{watches}:watch:${record.id}`))?.includes('"often"'), true, 'left as it was until removed');
     const elsewhere = await command(`unwatch ${record.id}`, { channel_id: 'C0OTHER' });
     assert.equal(elsewhere.split('\n')[0], `:warning: there is no watch ${record.id} in this channel: /sweep watches lists them`);
     assert.equal(await command(`unwatch ${record.id}`, where), `Removed the unreadable watch \`${record.id}\`.`);
-    assert.equal(await client.exists(`zensweep:watch:${record.id}`), 0);
+    assert.equal(await client.exists(`zensweep:{watches}:watch:${record.id}`), 0);
     assert.ok(!(await queue.getJobSchedulers()).some((s) => s.key === record.id));
     assert.match(await command('watches', where), /^No watch in this channel/);
   });
@@ -428,12 +429,14 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
     const ack = await command('watch 127.0.5.74 count:4 interval:1000 every:1m', where);
     const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1];
     assert.ok(id, ack);
-    const reports = new Queue('sweep-reports', { connection: client });
+    // The sweep's part on group lo waits for its chunks while the sweep runs.
+    const reports = new Queue(partQueueName('lo'), { connection: client });
     let sweepId = '';
     try {
       await until('the first run’s sweep under way', async () => {
         const waiting = await reports.getJobs(['waiting-children']);
-        sweepId = waiting.find((job) => (job.data as { targets?: string[] }).targets?.[0] === '127.0.5.74')?.id ?? '';
+        const part = waiting.find((job) => (job.data as { report?: { targets?: string[] } }).report?.targets?.[0] === '127.0.5.74');
+        sweepId = (part?.data as { sweepId?: string } | undefined)?.sweepId ?? '';
         return sweepId !== '';
       });
       assert.equal(await bot.stop(), 0);
@@ -452,7 +455,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
 
   it('caps the watches of one user (DMs count) and of the whole bot, naming the cap and how to free a place', TIMEOUT, async () => {
     await listener('127.0.5.75');
-    const total = await client.hlen('zensweep:watch-owners');
+    const total = await client.hlen('zensweep:{watches}:owners');
     assert.equal(await bot.stop(), 0);
     bot = await restartBot({ ZENSWEEP_WATCH_MAX_PER_USER: '2', ZENSWEEP_WATCH_MAX_TOTAL: String(total + 2) });
     try {

@@ -7,9 +7,8 @@
  * after(() => agent.stop());
  * ```
  */
-import { Redis } from 'ioredis';
 import { redisTargetFromEnv } from '../../src/config-redis.js';
-import { ioredisOptions } from '../../src/queue/connect.js';
+import { newRedis } from '../../src/queue/connect.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
 import { spawnService, type ServiceProcess } from './service.js';
 
@@ -72,8 +71,9 @@ export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000)
         .filter((event) => event.event === name),
   };
 
-  // Reached as the agent reaches it (REDIS_URL or REDIS_SENTINELS, user, password, TLS), from its environment.
-  const redis = new Redis({ ...ioredisOptions(redisTargetFromEnv(env)), maxRetriesPerRequest: null });
+  // Reached as the agent reaches it (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES, user, password, TLS), from
+  // its environment.
+  const redis = newRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: null });
   try {
     const registry = new AgentRegistry(redis);
     const deadline = Date.now() + readyTimeoutMs;

@@ -35,6 +35,8 @@ export interface RedisOptions {
   users?: Record<string, string>;
   /** A replica of the server on 127.0.0.1 at this port (`replicaof`; with `password`, `masterauth` too). */
   replicaOf?: number;
+  /** A Redis Cluster node (`cluster-enabled`), its bus on this port; see redis-cluster.ts. */
+  cluster?: { busPort: number };
 }
 
 export interface RedisServer {
@@ -242,6 +244,9 @@ async function launch(dir: string, port: number, options: RedisOptions): Promise
     ...(options.appendOnly === true ? ['--appendfsync', 'always'] : []),
     ...(options.password === undefined ? [] : ['--requirepass', options.password, '--masterauth', options.password]),
     ...(options.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(options.replicaOf)]),
+    ...(options.cluster === undefined
+      ? []
+      : ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(options.cluster.busPort), '--cluster-node-timeout', '2000']),
     ...(options.unixSocket === true ? ['--unixsocket', join(dir, SOCKET_FILE), '--unixsocketperm', '700'] : []),
     ...users,
     '--logfile', LOG_FILE,

@@ -11,7 +11,7 @@ import { hostJobSchema } from '../../queue/host-jobs.js';
 import type { SweepHeader } from '../../views/blocks.js';
 
 /** The queue of deliveries. */
-export const DELIVERY_QUEUE = 'slack-deliveries';
+export const DELIVERY_QUEUE = '{slack-deliveries}';
 
 /** Tries per delivery by default (Slack down a while, a restart): about 35 minutes of exponential backoff from 1 s. */
 export const DELIVERY_ATTEMPTS = 12;
