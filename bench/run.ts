@@ -11,6 +11,7 @@
  *
  * BENCH_ONLY=ping: a loopback /16 through raw sockets, ping sockets (unprivileged) and fping -i 0 (ping-mode.ts).
  * BENCH_ONLY=redis: what a /16 and 1,000 sweeps leave in Redis (redis-footprint.ts).
+ * BENCH_ONLY=failover: a /16 with and without a Redis failover in its middle, Sentinels and Cluster (redis-failover.ts).
  * BENCH_ONLY=engine runs 1 and 2; BENCH_ONLY=vpc runs 6 to 9 alone (BENCH_VPC_SKIP=scaling,slack,ping trims them).
  * BENCH_RUNS (default 5) runs of cases 1 to 5, BENCH_VPC_RUNS (default 3) of cases 6 to 8. Run it on an idle
  * machine: another process's CPU use shows in every figure.
@@ -28,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { createLab } from '../test/support/lab.js';
 import { benchDistributed } from './distributed.js';
 import { benchRedisFootprint } from './redis-footprint.js';
+import { benchRedisFailover } from './redis-failover.js';
 import { benchPingMode } from './ping-mode.js';
 import { benchSlack } from './slack.js';
 import { median } from './stats.js';
@@ -181,6 +183,10 @@ async function main(): Promise<void> {
   }
   if (only === 'redis') {
     await benchRedisFootprint();
+    return;
+  }
+  if (only === 'failover') {
+    await benchRedisFailover();
     return;
   }
   if (only === 'vpc') {

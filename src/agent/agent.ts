@@ -466,7 +466,7 @@ export class Agent {
         { signal, planningMs: DEFAULT_RESOLVE_TIMEOUT_MS },
       );
       if (signal?.aborted && signal.reason === SHUTDOWN) throw new Error('agent shut down: chunk handed back');
-      await this.results.saveChunk(data.sweepId, data.index, { hosts: report?.hosts ?? [], names: report?.names ?? [] });
+      await this.results.saveChunk(data.sweepId, data, { hosts: report?.hosts ?? [], names: report?.names ?? [] });
       this.metrics.countResults(report?.hosts ?? []);
       this.metrics.chunkRun.observe((performance.now() - started) / 1000);
       (signal?.aborted ? this.metrics.chunksCancelled : this.metrics.chunksFinished).inc();

@@ -7,7 +7,7 @@ import type { SweepRequest } from '../core/request.js';
 import type { DistributedReport } from '../core/report.js';
 import { ALL_GROUPS } from '../core/report.js';
 import { z } from 'zod';
-import { chunkJobSchema, reportJobSchema } from './jobs.js';
+import { chunkJobSchema, partJobSchema, reportJobOptions, reportJobSchema } from './jobs.js';
 import type { ChunkJob, PartJob, ReportJob } from './jobs.js';
 import { KEY_PREFIX, REPORT_QUEUE, agentQueueName, agentQueuesKey, cancelChannel, cancelledKey, partQueueName, sweepQueueName } from './names.js';
 import { CLI_OWNER, HistoryStore } from './history.js';
@@ -95,6 +95,7 @@ export function flowOf(request: SweepRequest, requestedBy: string, sweepId: stri
     owner,
     addresses: plan.addresses,
     createdAt: new Date().toISOString(),
+    parts: [...new Set(plan.chunks.map((chunk) => chunk.group))],
     ...(plan.vantages ? { vantages: plan.vantages } : {}),
   };
   const chunks = plan.chunks.map((chunk): ChunkJob => {
@@ -309,7 +310,7 @@ export class Dispatcher {
           if (part?.state === 'failed') throw new SweepFailedError(`sweep ${sweepId} failed on group ${group}: ${part.failedReason}`);
         }),
       );
-      end = await watcher.wait(REPORT_QUEUE, sweepId, waitOptions);
+      end = await this.waitForReportJob(sweepId, plan.groups, waitOptions);
     } catch (error) {
       // As before the watcher: an abort rejects with the signal's own reason.
       if (error instanceof JobWaitAbortedError) throw handlers.signal?.reason ?? error;
@@ -326,6 +327,39 @@ export class Dispatcher {
         ? `sweep ${sweepId} finished but its report is no longer in Redis, or unreadable`
         : `sweep ${sweepId} is no longer in Redis, nor its report`,
     );
+  }
+
+  /**
+   * Waits for the report job once every part has ended. Not there, and no report kept: the last part added it and a
+   * failover lost that write (the report queue is in another slot, maybe on another master), so it is added again,
+   * from the copy each part carries; adding it twice adds nothing (its id is the sweep's).
+   */
+  private async waitForReportJob(sweepId: string, groups: readonly string[], options: { signal?: AbortSignal }): Promise<JobEnd | undefined> {
+    const watcher = this.watcher();
+    try {
+      return await watcher.wait(REPORT_QUEUE, sweepId, options);
+    } catch (error) {
+      if (!(error instanceof JobGoneError) || (await this.results.loadReport(sweepId))) throw error;
+      const report = await this.reportJobOfParts(sweepId, groups);
+      if (!report) throw error;
+      await this.reports.add('report', report, reportJobOptions(sweepId, this.options.jobsKept));
+      return watcher.wait(REPORT_QUEUE, sweepId, options);
+    }
+  }
+
+  /** The report job's data as a part of the sweep carries it; undefined when no part is readable. */
+  private async reportJobOfParts(sweepId: string, groups: readonly string[]): Promise<ReportJob | undefined> {
+    for (const group of groups) {
+      const text = await this.options.connection.hget(`bull:${partQueueName(group)}:${partJobId(sweepId, group)}`, 'data');
+      if (text === null) continue;
+      try {
+        const part = partJobSchema.safeParse(JSON.parse(text));
+        if (part.success) return part.data.report as ReportJob;
+      } catch {
+        // Not JSON: another part may do.
+      }
+    }
+    return undefined;
   }
 
   /** The watcher given, or the Dispatcher's own, made on first use. */

@@ -1,3 +1,5 @@
+import type { JobsOptions } from 'bullmq';
+import { retention } from './retention.js';
 import { z } from 'zod';
 import type { ChunkAccount, DistributedReport, SweepSummary, VantageView } from '../core/report.js';
 import type { SweepOptions } from '../core/request.js';
@@ -72,6 +74,8 @@ export const reportJobSchema = z.object({
   owner: z.string().regex(BASELINE_OWNER).optional(),
   /** Addresses planned (names not counted: the agents resolve them). */
   addresses: z.number().int().min(0).optional(),
+  /** The groups with chunks, each of which keeps a part (report-worker.ts); absent from jobs queued before parts. */
+  parts: z.array(z.string().min(1).max(63)).min(1).max(1000).optional(),
   createdAt: z.string(),
   /** `from:all` / `from:each`: each vantage and its chunks (`count` of them from index `first`), as planned. */
   vantages: z
@@ -175,4 +179,19 @@ export interface ReportDone {
   sweepId: string;
   summary: SweepSummary;
   complete: boolean;
+}
+
+/** Tries of a report job: 500 ms doubled each time, about 64 s in all before it fails for good. */
+export const REPORT_ATTEMPTS = 8;
+
+/** The options of a sweep's report job: its id is the sweep's, so adding it again (a part run twice) adds nothing. */
+export function reportJobOptions(sweepId: string, jobsKept?: number): JobsOptions {
+  return {
+    jobId: sweepId,
+    // A report that fails on a Redis hiccup, or finds a part not kept yet after a failover, is tried again for about a
+    // minute; bad data fails for good (UnrecoverableError).
+    attempts: REPORT_ATTEMPTS,
+    backoff: { type: 'exponential', delay: 500 },
+    ...retention('reports', jobsKept),
+  };
 }

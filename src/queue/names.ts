@@ -7,13 +7,13 @@ export const KEY_PREFIX = 'zensweep';
  * group, so each group's chunks, own queues and report parts stay together while different groups spread over the
  * cluster's masters (BullMQ's cluster guide). The same names on a single Redis, where a tag is only a name.
  */
-function tagged(group: string): string {
+export function groupTag(group: string): string {
   return `{${group}}`;
 }
 
 /** The queue of one agent group's chunks (and its traces and diags). (BullMQ queue names may not contain ':'.) */
 export function sweepQueueName(group: string): string {
-  return `sweep.${tagged(group)}`;
+  return `sweep.${groupTag(group)}`;
 }
 
 /**
@@ -47,7 +47,7 @@ export function groupOfQueue(name: string): string | undefined {
  * job (REPORT_QUEUE), so a sweep may span groups, and slots.
  */
 export function partQueueName(group: string): string {
-  return `report-parts.${tagged(group)}`;
+  return `report-parts.${groupTag(group)}`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { icmpModeOf, partialCause, partialWords, summarize } from '../core/repor
 import { combineVantages } from '../core/vantage.js';
 import type { HistoryStore } from './history.js';
 import { CLI_OWNER, comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
-import { chunkResultSchema, partJobSchema, reportJobSchema } from './jobs.js';
+import { chunkResultSchema, partJobSchema, reportJobOptions, reportJobSchema } from './jobs.js';
 import { REPORT_QUEUE, cancelledKey, partQueueName } from './names.js';
 import type { ChunkResult, ReportDone, ReportJob, SweepPart } from './jobs.js';
 import { retention } from './retention.js';
@@ -25,17 +25,6 @@ function groupOf(jobKey: string): string {
   // Keys look like `bull:sweep.{GROUP}:JOBID`, or `bull:sweep.{GROUP}@AGENT:JOBID` on an agent's own queue.
   const parts = jobKey.split(':');
   return (parts[1] ?? '').replace(/^sweep\./, '').replace(/@.*$/, '').replace(/[{}]/g, '');
-}
-
-/** The options of a sweep's report job: its id is the sweep's, so adding it again (a part run twice) adds nothing. */
-export function reportJobOptions(sweepId: string, jobsKept?: number): JobsOptions {
-  return {
-    jobId: sweepId,
-    // A report that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
-    attempts: 3,
-    backoff: { type: 'exponential', delay: 500 },
-    ...retention('reports', jobsKept),
-  };
 }
 
 /**
@@ -140,8 +129,14 @@ export function reportProcessor(deps: {
     // gone by then, so the report already saved is the answer, not a rebuild from nothing.
     const built = await store.loadReport(data.sweepId);
     if (built) return { sweepId: built.sweepId, summary: built.summary, complete: built.complete };
-    // Every part of the sweep, one per group: what its chunks returned, and which failed for good.
-    const parts: SweepPart[] = await store.loadParts(data.sweepId);
+    // Every part of the sweep, one per group: what its chunks returned, and which failed for good. One planned and
+    // not found was lost with the last writes of a master that failed over, and is being kept again (its job runs
+    // again): this job is tried again, with backoff, for about a minute (REPORT_ATTEMPTS).
+    const partGroups = data.parts ?? data.groups;
+    const found = await store.loadParts(data.sweepId, partGroups);
+    const missing = partGroups.filter((_, i) => found[i] === undefined);
+    if (data.parts && missing.length > 0) throw new Error(`the part of group ${missing.join(', ')} is not kept yet`);
+    const parts: SweepPart[] = found.filter((p): p is SweepPart => p !== undefined);
     const values: Record<string, unknown> = Object.assign({}, ...parts.map((p) => p.values)) as Record<string, unknown>;
     const ignored: Record<string, string> = Object.assign({}, ...parts.map((p) => p.failed)) as Record<string, string>;
     const failures: DistributedReport['failures'] = Object.entries(ignored).map(([key, reason]) => ({
@@ -164,7 +159,7 @@ export function reportProcessor(deps: {
     const gathered: Gathered[] = (vantages.length > 0 ? vantages : [undefined]).map(() => ({ hosts: [], names: [], planned: 0, complete: true }));
     const gatheringOf = (index: number): Gathered | undefined =>
       vantages.length === 0 ? gathered[0] : gathered[vantages.findIndex((v) => index >= v.first && index < v.first + v.count)];
-    const stored = await store.loadChunks(data.sweepId, results.map((r) => r.index));
+    const stored = await store.loadChunks(data.sweepId, results);
     for (const [position, result] of results.entries()) {
       const found = stored[position];
       const into = gatheringOf(result.index);
@@ -278,7 +273,7 @@ export function reportProcessor(deps: {
     }
     // Saved before the job completes: whoever sees it complete finds the report there.
     await store.saveReport(report);
-    await store.deleteChunks(data.sweepId, results.map((r) => r.index));
+    await store.deleteChunks(data.sweepId, results);
     await store.deleteParts(data.sweepId, parts.map((p) => p.group));
     return { sweepId: data.sweepId, summary: report.summary, complete };
   };

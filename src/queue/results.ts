@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DistributedReport } from '../core/report.js';
 import { distributedReportSchema, sweepPartSchema } from './jobs.js';
 import type { SweepPart } from './jobs.js';
-import { KEY_PREFIX, sweepTag } from './names.js';
+import { KEY_PREFIX, REPORT_QUEUE, groupTag, sweepTag } from './names.js';
 import { packRecord, printBadRecord, readPackedRecord } from './records.js';
 import type { OnBadRecord } from './records.js';
 import { hostResultSchema, nameResolutionSchema } from './report-schema.js';
@@ -20,14 +20,24 @@ export const chunkHostsSchema = z.object({
 });
 export type ChunkHosts = z.infer<typeof chunkHostsSchema>;
 
+/** Which chunk: its group (whose slot holds its hosts) and its index in the sweep. */
+export interface ChunkRef {
+  group: string;
+  index: number;
+}
+
 /**
  * Host results and reports live in their own keys, gzipped, not in job return values: BullMQ copies a job's
  * return value into its queue's event stream, so a /16 report (about 15 MB of JSON) would be written twice more
  * and kept there by the thousand. Gzipped, a /16 report takes about 1 MB. What is read back is checked against the
- * schema it was written with; a bad one is reported to `onBadRecord` and read as absent. Keys, each expiring after
- * RESULT_TTL_SECONDS: `PREFIX:chunk:{SWEEP}:INDEX` and `PREFIX:part:{SWEEP}:GROUP` with their set
- * `PREFIX:parts:{SWEEP}` (deleted once its report is built: one hash tag, so read together in one slot), and
- * `PREFIX:report:SWEEP` (deleted by a watch run once read).
+ * schema it was written with; a bad one is reported to `onBadRecord` and read as absent.
+ *
+ * Each key sits in the hash slot of the job whose end depends on it, so that a failover, which loses the last writes
+ * of one master (replication is asynchronous), never keeps a job's end and loses what it wrote before: a chunk's hosts
+ * and a group's part in the group's slot (`PREFIX:chunk:{GROUP}:SWEEP:INDEX`, `PREFIX:part:{GROUP}:SWEEP`), a report
+ * in the report queue's (`PREFIX:report:{sweep-reports}:SWEEP`). The parts kept so far are counted in
+ * `PREFIX:parts:{SWEEP}`. Each expires after RESULT_TTL_SECONDS; chunks and parts are deleted once the report is
+ * built, a report by a watch run once read.
  */
 export class ResultStore {
   constructor(
@@ -36,86 +46,86 @@ export class ResultStore {
     private readonly onBadRecord: OnBadRecord = printBadRecord,
   ) {}
 
-  chunkKey(sweepId: string, index: number): string {
-    return `${this.prefix}:chunk:${sweepTag(sweepId)}:${index}`;
+  chunkKey(sweepId: string, chunk: ChunkRef): string {
+    return `${this.prefix}:chunk:${groupTag(chunk.group)}:${sweepId}:${chunk.index}`;
   }
 
   private partKey(sweepId: string, group: string): string {
-    return `${this.prefix}:part:${sweepTag(sweepId)}:${group}`;
+    return `${this.prefix}:part:${groupTag(group)}:${sweepId}`;
   }
 
   private partsKey(sweepId: string): string {
     return `${this.prefix}:parts:${sweepTag(sweepId)}`;
   }
 
-  /**
-   * Keeps a group's part and returns how many groups of the sweep have theirs kept: a part kept again (its job ran
-   * twice) replaces itself and counts once.
-   */
-  async savePart(sweepId: string, part: SweepPart): Promise<number> {
-    const replies = await this.redis
-      .multi()
-      .set(this.partKey(sweepId, part.group), packRecord(part), 'EX', RESULT_TTL_SECONDS)
-      .sadd(this.partsKey(sweepId), part.group)
-      .expire(this.partsKey(sweepId), RESULT_TTL_SECONDS)
-      .scard(this.partsKey(sweepId))
-      .exec();
-    const failed = replies?.find(([error]) => error);
-    if (!replies || failed) throw failed?.[0] ?? new Error('the part was not kept (transaction aborted)');
-    return Number(replies[3]?.[1]);
+  private reportKey(sweepId: string): string {
+    return `${this.prefix}:report:${REPORT_QUEUE}:${sweepId}`;
   }
 
-  /** Every part kept for the sweep; one that is unreadable is reported to onBadRecord and left out. */
-  async loadParts(sweepId: string): Promise<SweepPart[]> {
-    const groups = (await this.redis.smembers(this.partsKey(sweepId))).sort();
-    if (groups.length === 0) return [];
-    const keys = groups.map((group) => this.partKey(sweepId, group));
-    const values = await this.redis.mgetBuffer(...keys);
-    const parts: SweepPart[] = [];
-    keys.forEach((key, i) => {
-      const data = values[i];
-      const part = data ? readPackedRecord(sweepPartSchema, data, { what: 'report part', key }, this.onBadRecord) : undefined;
-      if (part) parts.push(part);
-    });
-    return parts;
+  /**
+   * Keeps a group's part and returns how many groups of the sweep have theirs kept: a part kept again (its job ran
+   * twice) replaces itself and counts once. The count may come out low after a failover (it lives in another slot):
+   * whoever waits for the report adds the report job then (Dispatcher.waitForReport).
+   */
+  async savePart(sweepId: string, part: SweepPart): Promise<number> {
+    await this.redis.set(this.partKey(sweepId, part.group), packRecord(part), 'EX', RESULT_TTL_SECONDS);
+    const replies = await this.redis.multi().sadd(this.partsKey(sweepId), part.group).expire(this.partsKey(sweepId), RESULT_TTL_SECONDS).scard(this.partsKey(sweepId)).exec();
+    const failed = replies?.find(([error]) => error);
+    if (!replies || failed) throw failed?.[0] ?? new Error('the part was not counted (transaction aborted)');
+    return Number(replies[2]?.[1]);
+  }
+
+  /** The parts of these groups, in their order; one missing or unreadable (reported to onBadRecord) is undefined. */
+  async loadParts(sweepId: string, groups: readonly string[]): Promise<(SweepPart | undefined)[]> {
+    // One GET each: each group's part is in its own slot.
+    return Promise.all(
+      groups.map(async (group) => {
+        const key = this.partKey(sweepId, group);
+        const data = await this.redis.getBuffer(key);
+        return data ? readPackedRecord(sweepPartSchema, data, { what: 'report part', key }, this.onBadRecord) : undefined;
+      }),
+    );
   }
 
   async deleteParts(sweepId: string, groups: readonly string[]): Promise<void> {
-    await this.redis.del(this.partsKey(sweepId), ...groups.map((group) => this.partKey(sweepId, group)));
-  }
-
-  private reportKey(sweepId: string): string {
-    return `${this.prefix}:report:${sweepId}`;
+    await Promise.all([this.redis.del(this.partsKey(sweepId)), ...groups.map((group) => this.redis.del(this.partKey(sweepId, group)))]);
   }
 
   /** Stores a chunk's hosts; a chunk that runs again writes the same key, so it is never counted twice. */
-  async saveChunk(sweepId: string, index: number, result: ChunkHosts): Promise<void> {
-    await this.redis.set(this.chunkKey(sweepId, index), packRecord(result), 'EX', RESULT_TTL_SECONDS);
+  async saveChunk(sweepId: string, chunk: ChunkRef, result: ChunkHosts): Promise<void> {
+    await this.redis.set(this.chunkKey(sweepId, chunk), packRecord(result), 'EX', RESULT_TTL_SECONDS);
   }
 
-  async loadChunk(sweepId: string, index: number): Promise<ChunkHosts | undefined> {
-    return (await this.loadChunks(sweepId, [index]))[0];
+  async loadChunk(sweepId: string, chunk: ChunkRef): Promise<ChunkHosts | undefined> {
+    return (await this.loadChunks(sweepId, [chunk]))[0];
   }
 
   /**
-   * The hosts of many chunks, in the order asked, in as few round trips as there are batches of CHUNK_BATCH keys (a
-   * /16 is 256 chunks: one MGET, where one GET each cost 256 round trips).
+   * The hosts of many chunks, in the order asked, in as few round trips as there are batches of CHUNK_BATCH keys of
+   * one group (a /16 on one group is 256 chunks: one MGET, where one GET each cost 256 round trips).
    */
-  async loadChunks(sweepId: string, indexes: readonly number[]): Promise<(ChunkHosts | undefined)[]> {
-    const found: (ChunkHosts | undefined)[] = [];
-    for (let from = 0; from < indexes.length; from += CHUNK_BATCH) {
-      const keys = indexes.slice(from, from + CHUNK_BATCH).map((i) => this.chunkKey(sweepId, i));
-      const values = await this.redis.mgetBuffer(...keys);
-      keys.forEach((key, i) => {
-        const data = values[i];
-        found.push(data ? readPackedRecord(chunkHostsSchema, data, { what: 'chunk result', key }, this.onBadRecord) : undefined);
-      });
+  async loadChunks(sweepId: string, chunks: readonly ChunkRef[]): Promise<(ChunkHosts | undefined)[]> {
+    const found: (ChunkHosts | undefined)[] = new Array<ChunkHosts | undefined>(chunks.length).fill(undefined);
+    const byGroup = new Map<string, number[]>();
+    chunks.forEach((chunk, position) => byGroup.set(chunk.group, [...(byGroup.get(chunk.group) ?? []), position]));
+    for (const positions of byGroup.values()) {
+      for (let from = 0; from < positions.length; from += CHUNK_BATCH) {
+        const batch = positions.slice(from, from + CHUNK_BATCH);
+        const keys = batch.map((position) => this.chunkKey(sweepId, chunks[position] as ChunkRef));
+        const values = await this.redis.mgetBuffer(...keys);
+        keys.forEach((key, i) => {
+          const data = values[i];
+          found[batch[i] as number] = data ? readPackedRecord(chunkHostsSchema, data, { what: 'chunk result', key }, this.onBadRecord) : undefined;
+        });
+      }
     }
     return found;
   }
 
-  async deleteChunks(sweepId: string, indexes: readonly number[]): Promise<void> {
-    if (indexes.length > 0) await this.redis.del(...indexes.map((i) => this.chunkKey(sweepId, i)));
+  async deleteChunks(sweepId: string, chunks: readonly ChunkRef[]): Promise<void> {
+    const byGroup = new Map<string, string[]>();
+    for (const chunk of chunks) byGroup.set(chunk.group, [...(byGroup.get(chunk.group) ?? []), this.chunkKey(sweepId, chunk)]);
+    for (const keys of byGroup.values()) if (keys.length > 0) await this.redis.del(...keys);
   }
 
   async saveReport(report: DistributedReport): Promise<void> {

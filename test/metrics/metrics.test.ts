@@ -159,16 +159,19 @@ describe('zensweep agent: METRICS_PORT (real agent, real redis-server)', () => {
     assert.deepEqual(await probe(port, '/healthz'), { status: 200, body: 'ok\n' });
     const ready = await probe(port, '/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(JSON.parse(ready.body), { ready: true, checks: { redis: 'ok' } });
+    // The agent's connections that wait for work answer too (src/agent/deaf-watch.ts).
+    assert.deepEqual(JSON.parse(ready.body), { ready: true, checks: { redis: 'ok', queue: 'ok' } });
 
     await redis.stop();
     const down = await waitFor('/readyz failing', async () => {
       const answer = await probe(port, '/readyz');
       return answer.status === 503 ? answer : undefined;
     });
-    const body = JSON.parse(down.body) as { ready: boolean; checks: { redis: string } };
+    const body = JSON.parse(down.body) as { ready: boolean; checks: { redis: string; queue: string } };
     assert.equal(body.ready, false);
     assert.notEqual(body.checks.redis, 'ok');
+    // An outage is said by the Redis check: it is not the deafness of one connection.
+    assert.equal(body.checks.queue, 'ok');
     assert.equal((await probe(port, '/healthz')).status, 200, 'the process itself is fine');
     assert.equal(valueOf(await scrape(port), 'zensweep_redis_up'), 0);
 

@@ -356,7 +356,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
       fake,
       async (job) => {
         if (job.id === `${sweepId}.0`) {
-          await client.set(`zensweep:chunk:{${sweepId}}:0`, 'hunter2-planted');
+          await client.set(`zensweep:chunk:{fake}:${sweepId}:0`, 'hunter2-planted');
           return { index: 0, group: 'fake', agentId: 'other', planned: 1, complete: true, icmp: { available: true }, durationMs: 1, attempt: 1, stalled: 0 };
         }
         return { hello: 'hunter2-planted' };
@@ -383,7 +383,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
         a.events('bad_record').map((e) => [e.what, e.key, e.reason]),
         [
           ['chunk return value', `bull:${fake}:${sweepId}.1`, 'index: Invalid input: expected number, received undefined'],
-          ['chunk result', `zensweep:chunk:{${sweepId}}:0`, 'not gzipped JSON'],
+          ['chunk result', `zensweep:chunk:{fake}:${sweepId}:0`, 'not gzipped JSON'],
         ],
       );
       assert.doesNotMatch(a.log(), /hunter2/);

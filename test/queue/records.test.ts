@@ -132,16 +132,16 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
     await registry.heartbeat(agentInfo('good-2'));
     const older: Partial<AgentInfo> = agentInfo('older');
     delete older.load;
-    await redis.set('r1:agent:lo:garbage', `${PLANTED}{`, 'EX', 60);
-    await redis.set('r1:agent:lo:shape', JSON.stringify({ ...agentInfo('shape'), cidrs: PLANTED }), 'EX', 60);
-    await redis.set('r1:agent:lo:older', JSON.stringify(older), 'EX', 60);
+    await redis.set('r1:{agents}:agent:lo:garbage', `${PLANTED}{`, 'EX', 60);
+    await redis.set('r1:{agents}:agent:lo:shape', JSON.stringify({ ...agentInfo('shape'), cidrs: PLANTED }), 'EX', 60);
+    await redis.set('r1:{agents}:agent:lo:older', JSON.stringify(older), 'EX', 60);
     assert.deepEqual((await registry.list()).map((a) => a.id), ['good-1', 'good-2']);
     assert.deepEqual(
       bad.map((b) => [b.what, b.key, b.reason]).sort(),
       [
-        ['agent heartbeat', 'r1:agent:lo:garbage', 'not JSON'],
-        ['agent heartbeat', 'r1:agent:lo:older', 'load: Invalid input: expected object, received undefined'],
-        ['agent heartbeat', 'r1:agent:lo:shape', 'cidrs: Invalid input: expected array, received string'],
+        ['agent heartbeat', 'r1:{agents}:agent:lo:garbage', 'not JSON'],
+        ['agent heartbeat', 'r1:{agents}:agent:lo:older', 'load: Invalid input: expected object, received undefined'],
+        ['agent heartbeat', 'r1:{agents}:agent:lo:shape', 'cidrs: Invalid input: expected array, received string'],
       ],
     );
   });
@@ -152,7 +152,7 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
     const registry = new AgentRegistry(redis, 'r5', (b) => bad.push(b));
     await registry.heartbeat({ ...agentInfo('by-setting'), icmp: false, icmpMode: 'off', icmpReason: 'setting' });
     await registry.heartbeat({ ...agentInfo('older-off'), icmp: false, icmpMode: 'off' });
-    await redis.set('r5:agent:lo:unknown', JSON.stringify({ ...agentInfo('unknown'), icmp: false, icmpMode: 'off', icmpReason: 'whim' }), 'EX', 60);
+    await redis.set('r5:{agents}:agent:lo:unknown', JSON.stringify({ ...agentInfo('unknown'), icmp: false, icmpMode: 'off', icmpReason: 'whim' }), 'EX', 60);
     const listed = (await registry.list()).sort((a, b) => a.id.localeCompare(b.id));
     assert.deepEqual(
       listed.map((a) => [a.id, a.icmpMode, a.icmpReason]),
@@ -161,7 +161,7 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
         ['older-off', 'off', undefined],
       ],
     );
-    assert.deepEqual(bad.map((b) => b.key), ['r5:agent:lo:unknown']);
+    assert.deepEqual(bad.map((b) => b.key), ['r5:{agents}:agent:lo:unknown']);
   });
 
   it('reads back a report stored before the ICMP reason was kept, its words as they were', async () => {
@@ -183,8 +183,8 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
     const report = fullReport('whole');
     await store.saveReport(report);
     assert.deepEqual(await store.loadReport('whole'), report);
-    await store.saveChunk('whole', 0, { hosts: report.hosts, names: report.names });
-    assert.deepEqual(await store.loadChunk('whole', 0), { hosts: report.hosts, names: report.names });
+    await store.saveChunk('whole', { group: 'lo', index: 0 }, { hosts: report.hosts, names: report.names });
+    assert.deepEqual(await store.loadChunk('whole', { group: 'lo', index: 0 }), { hosts: report.hosts, names: report.names });
     assert.deepEqual(bad, []);
   });
 
@@ -196,16 +196,16 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
     const indexes = Array.from({ length: 300 }, (_, i) => i);
     for (const index of indexes) {
       if (index === 7) continue;
-      await store.saveChunk('many', index, { hosts: report.hosts.map((h) => ({ ...h, ip: `198.18.${index >> 8}.${index & 255}` })), names: [] });
+      await store.saveChunk('many', { group: index % 2 === 0 ? 'even' : 'odd', index }, { hosts: report.hosts.map((h) => ({ ...h, ip: `198.18.${index >> 8}.${index & 255}` })), names: [] });
     }
-    await redis.set('r4:chunk:many:9', gzipSync(JSON.stringify({ hosts: 'none' })));
-    const found = await store.loadChunks('many', [...indexes].reverse());
+    await redis.set('r4:chunk:{odd}:many:9', gzipSync(JSON.stringify({ hosts: 'none' })));
+    const found = await store.loadChunks('many', [...indexes].reverse().map((index) => ({ group: index % 2 === 0 ? 'even' : 'odd', index })));
     assert.equal(found.length, 300);
     assert.equal(found[0]?.hosts[0]?.ip, '198.18.1.43', 'index 299 first, as asked');
     assert.equal(found[299]?.hosts[0]?.ip, '198.18.0.0');
     assert.equal(found[299 - 7], undefined, 'never stored');
     assert.equal(found[299 - 9], undefined, 'misshapen');
-    assert.deepEqual(bad.map((b) => b.key), ['r4:chunk:many:9']);
+    assert.deepEqual(bad.map((b) => b.key), ['r4:chunk:{odd}:many:9']);
   });
 
   it('reads a report or chunk that is not gzip, not JSON, misshapen or older as absent, with one line each', async () => {
@@ -215,21 +215,21 @@ describe('AgentRegistry and ResultStore (real redis-server)', () => {
     const older: Partial<DistributedReport> = fullReport('older');
     delete older.cancelled;
     delete older.failures;
-    await redis.set('r3:report:plain', `${PLANTED} not gzipped`);
-    await redis.set('r3:report:text', gzipSync(`${PLANTED} not JSON`));
-    await redis.set('r3:report:older', gzipSync(JSON.stringify(older)));
-    await redis.set('r3:chunk:s:0', gzipSync(JSON.stringify({ hosts: [{ ip: PLANTED, state: 'up' }], names: [] })));
+    await redis.set('r3:report:{sweep-reports}:plain', `${PLANTED} not gzipped`);
+    await redis.set('r3:report:{sweep-reports}:text', gzipSync(`${PLANTED} not JSON`));
+    await redis.set('r3:report:{sweep-reports}:older', gzipSync(JSON.stringify(older)));
+    await redis.set('r3:chunk:{lo}:s:0', gzipSync(JSON.stringify({ hosts: [{ ip: PLANTED, state: 'up' }], names: [] })));
     await store.saveReport(fullReport('good'));
     for (const id of ['plain', 'text', 'older']) assert.equal(await store.loadReport(id), undefined, id);
-    assert.equal(await store.loadChunk('s', 0), undefined);
+    assert.equal(await store.loadChunk('s', { group: 'lo', index: 0 }), undefined);
     assert.equal((await store.loadReport('good'))?.sweepId, 'good');
     assert.deepEqual(
       bad.map((b) => [b.what, b.key, b.reason]),
       [
-        ['report', 'r3:report:plain', 'not gzipped JSON'],
-        ['report', 'r3:report:text', 'not JSON'],
-        ['report', 'r3:report:older', 'cancelled: Invalid input: expected boolean, received undefined'],
-        ['chunk result', 'r3:chunk:s:0', 'hosts.0.state: Invalid option: expected one of "alive"|"alive_tcp_only"|"prohibited"|"unreachable"|"silent"'],
+        ['report', 'r3:report:{sweep-reports}:plain', 'not gzipped JSON'],
+        ['report', 'r3:report:{sweep-reports}:text', 'not JSON'],
+        ['report', 'r3:report:{sweep-reports}:older', 'cancelled: Invalid input: expected boolean, received undefined'],
+        ['chunk result', 'r3:chunk:{lo}:s:0', 'hosts.0.state: Invalid option: expected one of "alive"|"alive_tcp_only"|"prohibited"|"unreachable"|"silent"'],
       ],
     );
     assert.ok(bad.every((b) => !JSON.stringify(b).includes(PLANTED)));

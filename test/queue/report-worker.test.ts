@@ -85,7 +85,7 @@ describe('reportProcessor', () => {
       chunkQueue,
       async (job): Promise<ChunkResult> => {
         const index = (job.data as { index: number }).index;
-        await store.saveChunk(sweepId, index, { hosts: [hostOf(index)], names: [] });
+        await store.saveChunk(sweepId, { group, index }, { hosts: [hostOf(index)], names: [] });
         return {
           index,
           group,
@@ -153,7 +153,7 @@ describe('reportProcessor', () => {
       async (chunk): Promise<ChunkResult> => {
         const index = (chunk.data as { index: number }).index;
         const { hosts, planned, complete, agentId = 'a1', icmp = { available: true } } = chunkOf(index);
-        await store.saveChunk(sweepId, index, { hosts, names: [] });
+        await store.saveChunk(sweepId, { group: 'lab', index }, { hosts, names: [] });
         return { index, group: 'lab', agentId, planned, complete, icmp, durationMs: 5, attempt: 1, stalled: 0 };
       },
       { connection: bull },
@@ -344,7 +344,7 @@ describe('reportProcessor', () => {
           async (): Promise<ChunkResult> => {
             const hosts = seen[agent];
             if (!hosts) throw new UnrecoverableError(left);
-            await store.saveChunk(sweepId, index, { hosts, names: [] });
+            await store.saveChunk(sweepId, { group, index }, { hosts, names: [] });
             return { index, group, agentId: agent, planned: 2, complete: true, icmp: { available: true }, durationMs: 5, attempt: 1, stalled: 0 };
           },
           { connection: bull },

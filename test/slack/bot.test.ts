@@ -377,16 +377,16 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       return lines();
     };
     const later = Date.now() + 60_000;
-    await client.set('zensweep:history:sweep:bot-garbage', 'hunter2-planted');
-    await client.zadd('zensweep:history:all', later, 'bot-garbage');
-    await client.zadd(`zensweep:history:target:${targetKey(['127.0.4.0/28'])}`, later, 'bot-garbage');
-    await client.set('zensweep:agent:lo:bogus', JSON.stringify({ group: 'lo', id: 'bogus', cidrs: 'hunter2-planted' }), 'EX', 60);
-    await client.set('zensweep:report:bogus', gzipSync(JSON.stringify({ sweepId: 'bogus', hosts: 'hunter2-planted' })), 'EX', 60);
-    const heartbeat = ['agent heartbeat', 'zensweep:agent:lo:bogus', 'cidrs: Invalid input: expected array, received string'];
+    await client.set('zensweep:{history}:sweep:bot-garbage', 'hunter2-planted');
+    await client.zadd('zensweep:{history}:all', later, 'bot-garbage');
+    await client.zadd(`zensweep:{history}:target:${targetKey(['127.0.4.0/28'])}`, later, 'bot-garbage');
+    await client.set('zensweep:{agents}:agent:lo:bogus', JSON.stringify({ group: 'lo', id: 'bogus', cidrs: 'hunter2-planted' }), 'EX', 60);
+    await client.set('zensweep:report:{sweep-reports}:bogus', gzipSync(JSON.stringify({ sweepId: 'bogus', hosts: 'hunter2-planted' })), 'EX', 60);
+    const heartbeat = ['agent heartbeat', 'zensweep:{agents}:agent:lo:bogus', 'cidrs: Invalid input: expected array, received string'];
     try {
       const history = JSON.parse((await command('history 127.0.4.0/28')).body) as { text: string };
       assert.match(history.text, /^• \d{4}-\d\d-\d\d \d\d:\d\d `127\.0\.4\.0\/28` in lo: 14 alive .*, by <@U0ONCALL>$/);
-      const garbage = ['history record', 'zensweep:history:sweep:bot-garbage', 'not JSON'];
+      const garbage = ['history record', 'zensweep:{history}:sweep:bot-garbage', 'not JSON'];
       assert.deepEqual(await badRecords(1), [garbage]);
 
       const agents = JSON.parse((await command('agents')).body) as { text: string };
@@ -397,7 +397,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       const silentUrl = slack.responseUrl();
       await postSigned(bot.eventsUrl, actionFields(ACTIONS.showSilent, 'bogus', silentUrl));
       assert.match(String((await slack.waitFor('the answer', () => slack.responsesTo(silentUrl)[0])).text), /older than a day/);
-      const report = ['report', 'zensweep:report:bogus', 'targets: Invalid input: expected array, received undefined'];
+      const report = ['report', 'zensweep:report:{sweep-reports}:bogus', 'targets: Invalid input: expected array, received undefined'];
       assert.deepEqual(await badRecords(3), [garbage, heartbeat, report]);
 
       // Deliveries: job data of the wrong shape, and a response_url that is not one, fail for good with the reason.
@@ -435,7 +435,7 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       assert.deepEqual(await badRecords(5), [garbage, heartbeat, report, url, heartbeat]);
       assert.doesNotMatch(bot.log(), /hunter2/);
     } finally {
-      await client.del('zensweep:history:sweep:bot-garbage', 'zensweep:agent:lo:bogus', 'zensweep:report:bogus');
+      await client.del('zensweep:{history}:sweep:bot-garbage', 'zensweep:{agents}:agent:lo:bogus', 'zensweep:report:{sweep-reports}:bogus');
     }
   });
 

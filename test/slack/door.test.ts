@@ -119,7 +119,7 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     await fresh();
     const far = planted('far', 'far-1', ['10.9.0.0/16'], 'Redis: planted far error');
     const near = planted('lo', 'lo-planted', ['127.0.0.0/8'], 'a chunk failed: 127.0.2.0/29 of U0OTHER is outside 127.0.0.0/28');
-    for (const info of [far, near]) await h.client.set(`zensweep:agent:${info.group}:${info.id}`, JSON.stringify(info), 'EX', 120);
+    for (const info of [far, near]) await h.client.set(`zensweep:{agents}:agent:${info.group}:${info.id}`, JSON.stringify(info), 'EX', 120);
     try {
       const small = await command(h, 'agents', { channel: 'C0SMALL' });
       t.diagnostic(`/sweep agents from C0SMALL:\n${small}`);
@@ -141,7 +141,7 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
         ['agents', 'C0SMALL', 'allowed'],
       ]);
     } finally {
-      await h.client.del('zensweep:agent:far:far-1', 'zensweep:agent:lo:lo-planted');
+      await h.client.del('zensweep:{agents}:agent:far:far-1', 'zensweep:{agents}:agent:lo:lo-planted');
     }
   });
 
@@ -176,8 +176,8 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
       for (const words of [`unwatch ${wide}`, `mute ${wide} 7d`]) {
         assert.equal((await command(h, words, { channel: 'C0SMALL' })).split('\n')[0], `:warning: ${SMALL_REFUSAL}`, words);
       }
-      assert.equal(await h.client.exists(`zensweep:watch:${wide}`), 1, 'still watched');
-      assert.equal(await h.client.exists(`zensweep:watch:${wide}:mute`), 0, 'not muted');
+      assert.equal(await h.client.exists(`zensweep:{watches}:watch:${wide}`), 1, 'still watched');
+      assert.equal(await h.client.exists(`zensweep:{watches}:watch:${wide}:mute`), 0, 'not muted');
       assert.equal((await command(h, 'watches', { channel: 'C0NOWHERE' })).split('\n')[0], `:warning: ${DENIED}`);
 
       assert.equal(await command(h, `unwatch ${near}`, { channel: 'C0SMALL' }), `Stopped watching \`127.0.0.0/29\` (\`${near}\`).`);
@@ -198,7 +198,7 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
     await fresh();
     assert.match(await command(h, '127.0.0.0/29 save:before-cutover', { channel: 'C0SMALL' }), /^Sweeping/);
     assert.match(await command(h, '127.0.3.0/29 save:wide', { channel: 'C0SMALL', user: 'U0ADMIN' }), /^Sweeping/);
-    await until('both baselines saved', async () => (await h.client.keys('zensweep:baseline:C0SMALL:*')).length === 2);
+    await until('both baselines saved', async () => (await h.client.keys('zensweep:{history}:baseline:C0SMALL:*')).length === 2);
 
     const small = await command(h, 'baselines', { channel: 'C0SMALL' });
     assert.match(small, /^• `before-cutover` `127\.0\.0\.0\/29` swept [\d-]+ [\d:]+: 6 alive · .*, saved by <@U0ONCALL> · `compare:before-cutover`$/);
@@ -210,12 +210,12 @@ describe('the door (real bot, agents and redis-server; fake Slack)', () => {
       ':warning: there is no baseline named before-cutover in this channel: save one here first with save:before-cutover',
     );
     assert.match(await command(h, 'forget before-cutover', { channel: 'C0PUBLIC' }), /^There is no baseline named `before-cutover` in this channel/);
-    assert.equal(await h.client.exists('zensweep:baseline:C0SMALL:before-cutover'), 1);
+    assert.equal(await h.client.exists('zensweep:{history}:baseline:C0SMALL:before-cutover'), 1);
     // What the asker may not sweep, the asker may not forget.
     assert.equal((await command(h, 'forget wide', { channel: 'C0SMALL' })).split('\n')[0], `:warning: ${SMALL_REFUSAL}`);
     assert.equal(await command(h, 'forget before-cutover', { channel: 'C0SMALL' }), 'Forgot baseline `before-cutover`.');
-    assert.equal(await h.client.exists('zensweep:baseline:C0SMALL:before-cutover'), 0);
-    const ttl = await h.client.pttl('zensweep:baseline:C0SMALL:wide');
+    assert.equal(await h.client.exists('zensweep:{history}:baseline:C0SMALL:before-cutover'), 0);
+    const ttl = await h.client.pttl('zensweep:{history}:baseline:C0SMALL:wide');
     assert.ok(ttl > 29 * 24 * 3600_000, `a baseline expires with the history: ${ttl} ms left`);
     assert.deepEqual((await audited(h, 3)).map((e) => [e.kind, e.outcome]), [
       ['forget', 'allowed'],
@@ -327,7 +327,7 @@ describe('the door, with agents that come and go (real bot and redis-server; fak
   const agents: AgentProcess[] = [];
   const bots: BotProcess[] = [];
   const ghost = planted('ghost', 'ghost-planted', ['127.9.0.0/16']);
-  const plantGhost = (): Promise<unknown> => h.client.set('zensweep:agent:ghost:ghost-planted', JSON.stringify(ghost), 'EX', 600);
+  const plantGhost = (): Promise<unknown> => h.client.set('zensweep:{agents}:agent:ghost:ghost-planted', JSON.stringify(ghost), 'EX', 600);
 
   before(async () => {
     assertRoot();

@@ -27,6 +27,10 @@ export interface RedisCluster {
   readonly env: NodeJS.ProcessEnv;
   /** The port of the master that serves `key` now (CLUSTER KEYSLOT, then CLUSTER SLOTS). */
   masterOf(key: string): Promise<number>;
+  /** The replica of the master on `port` (INFO replication's master_port on each replica). */
+  replicaOf(port: number): Promise<RedisServer>;
+  /** Waits until another node serves the slots of the master on `port` (a failover done); its port. */
+  failedOverFrom(port: number, key: string, timeoutMs?: number): Promise<number>;
   /** The keys matching `pattern` held by the node on `port` (SCAN on that node alone). */
   keysOn(port: number, pattern: string): Promise<string[]>;
   destroy(): Promise<void>;
@@ -61,6 +65,20 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
         client.disconnect();
       }
     }
+    // Each replica synchronised with its master: before that it cannot take over.
+    for (const server of servers.slice(masters)) {
+      const client = new Redis({ port: server.port, host: '127.0.0.1', ...(options.password !== undefined ? { password: options.password } : {}) });
+      try {
+        for (;;) {
+          const info = await client.info('replication');
+          if (/master_link_status:up/.test(info)) break;
+          if (Date.now() > deadline) throw new Error(`replica ${server.port} did not synchronise within ${READY_TIMEOUT_MS} ms:\n${info}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      } finally {
+        client.disconnect();
+      }
+    }
   } catch (error) {
     await Promise.all(servers.map((s) => s.destroy()));
     throw error;
@@ -85,6 +103,38 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
         return range[2][1];
       } finally {
         client.disconnect();
+      }
+    },
+    async replicaOf(port: number): Promise<RedisServer> {
+      for (const replica of servers.slice(masters)) {
+        const client = new Redis({ port: replica.port, host: '127.0.0.1', ...(options.password !== undefined ? { password: options.password } : {}) });
+        try {
+          const info = await client.info('replication');
+          if (new RegExp(`^master_port:${port}\\r?$`, 'm').test(info)) return replica;
+        } finally {
+          client.disconnect();
+        }
+      }
+      throw new Error(`no replica of the master on ${port}`);
+    },
+    async failedOverFrom(port: number, key: string, timeoutMs = 60_000): Promise<number> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const asked = servers.find((s) => s.port !== port) ?? first;
+        const client = new Redis({ port: asked.port, host: '127.0.0.1', lazyConnect: true, ...(options.password !== undefined ? { password: options.password } : {}) });
+        try {
+          await client.connect();
+          const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+          const slots = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
+          const serving = slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+          if (serving !== undefined && serving !== port) return serving;
+        } catch {
+          // Asked again below.
+        } finally {
+          client.disconnect();
+        }
+        if (Date.now() > deadline) throw new Error(`no failover from ${port} within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
     },
     async keysOn(port: number, pattern: string): Promise<string[]> {

@@ -55,6 +55,11 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** SIGKILL, as a crash: no shutdown work at all. Waits until the process is gone. No-op when stopped. */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP, then SIGCONT after `ms`: the server reads and answers nothing meanwhile (a replica falls behind its master
+   * by what the master wrote then). Resolves once it runs again.
+   */
+  freeze(ms: number): Promise<void>;
   /** Stops the server if it runs and removes its directory. Safe to call more than once. */
   destroy(): Promise<void>;
 }
@@ -172,6 +177,14 @@ class LocalRedis implements RedisServer {
 
   async kill(): Promise<void> {
     await this.end('SIGKILL');
+  }
+
+  async freeze(ms: number): Promise<void> {
+    const child = this.child;
+    if (child === undefined) throw new Error('this redis-server is not running');
+    child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    child.kill('SIGCONT');
   }
 
   async restart(): Promise<void> {

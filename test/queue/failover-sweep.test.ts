@@ -1,0 +1,114 @@
+/**
+ * A failover in the middle of a sweep loses nothing and doubles nothing (real redis-servers, a real agent): a
+ * rate-capped /16 through one agent; mid-sweep the replica is stopped so that it falls behind, then the master is
+ * killed and the replica promoted having missed the master's last writes — chunk ends, progress, results, as
+ * asynchronous replication loses them (test/support/failover.ts). The sweep finishes on the promoted replica with
+ * every one of the 65,534 addresses reported exactly once, each of the 256 chunks once, on the same agent process,
+ * which writes only JSON lines throughout. Through Sentinels, and on a Redis Cluster (three masters, each with a
+ * replica: the master of the group's slot is killed and the cluster promotes its replica).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sweepQueueName } from '../../src/queue/names.js';
+import { startAgent, type AgentProcess } from '../support/agents.js';
+import { sweepThroughFailover, type Failover } from '../support/failover.js';
+import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
+import { startSentinelSet, type SentinelSet } from '../support/redis-sentinel.js';
+
+const PASSWORD = 'zs-failover-s3cret';
+
+/** Runs the /16 through a failover and checks every address and chunk came back once on the same agent process. */
+async function checkedFailover(t: { diagnostic(message: string): void }, env: NodeJS.ProcessEnv, agent: AgentProcess, failover: Failover): Promise<void> {
+  const pid = agent.child.pid;
+  const run = await sweepThroughFailover(env, agent, 'ha', failover);
+  const { report } = run;
+  // The failover really lost writes: otherwise this test proves nothing.
+  assert.ok(run.lostBytes > 0, `the promoted replica missed no write (lost ${run.lostBytes} bytes)`);
+  assert.equal(report.complete, true, JSON.stringify(report.failures));
+  assert.equal(report.hosts.length, 65_534);
+  assert.deepEqual([run.missing, run.doubled], [0, 0], 'addresses missing, doubled');
+  assert.equal(report.summary.alive, 65_534);
+  assert.deepEqual(
+    report.chunks.map((c) => c.index).sort((a, b) => a - b),
+    Array.from({ length: 256 }, (_, i) => i),
+    'each chunk once',
+  );
+  assert.deepEqual([...new Set(report.chunks.map((c) => c.agentId))], [agent.id]);
+  assert.equal(agent.child.pid, pid);
+  assert.equal(agent.child.exitCode, null, 'the agent still runs');
+  t.diagnostic(
+    `failover mid-/16: the promoted replica missed ${run.lostBytes} bytes of the master's writes; ${run.reRun} of 256 ` +
+      `chunks ran again; the report came ${(run.killedToEndMs / 1000).toFixed(1)} s after the master died, the sweep took ` +
+      `${(report.durationMs / 1000).toFixed(1)} s`,
+  );
+  // Only JSON lines, nothing on stderr, never the password.
+  const lines = agent.stdout().split('\n').filter((line) => line !== '');
+  for (const line of lines) assert.match(line, /^\{.*\}$/);
+  assert.equal(agent.stderr(), '');
+  assert.ok(!agent.log().includes(PASSWORD), 'the password was written');
+}
+
+describe('a failover in the middle of a /16 through Sentinels: every address once (real redis-servers, Sentinels, agent)', () => {
+  let set: SentinelSet;
+  let agent: AgentProcess;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    set = await startSentinelSet({ password: PASSWORD });
+    env = { PATH: process.env.PATH, ...set.env };
+    agent = await startAgent({ redisUrl: '', group: 'ha', cidrs: '127.0.0.0/16', env: { REDIS_URL: undefined, ...set.env } });
+  });
+  after(async () => {
+    await agent?.stop();
+    await set?.destroy();
+  });
+
+  it('finishes on the promoted replica with each of the 65,534 addresses and 256 chunks once', { timeout: 240_000 }, async (t) => {
+    await checkedFailover(t, env, agent, {
+      masterPort: set.master.port,
+      password: PASSWORD,
+      freezeReplica: (ms) => set.replica.freeze(ms),
+      killMaster: () => set.master.kill(),
+      promoted: async () => {
+        const port = await set.failedOverFrom(set.master.port, 60_000);
+        assert.equal(port, set.replica.port);
+        return port;
+      },
+    });
+  });
+});
+
+describe('a failover in the middle of a /16 on a cluster: every address once (real 3 masters with replicas, agent)', () => {
+  let cluster: RedisCluster;
+  let agent: AgentProcess;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, password: PASSWORD });
+    env = { PATH: process.env.PATH, ...cluster.env };
+    agent = await startAgent({ redisUrl: '', group: 'ha', cidrs: '127.0.0.0/16', env: { REDIS_URL: undefined, ...cluster.env } });
+  });
+  after(async () => {
+    await agent?.stop();
+    await cluster?.destroy();
+  });
+
+  it('kills the master of the group’s slot; the sweep finishes on its promoted replica with each address once', { timeout: 240_000 }, async (t) => {
+    const key = `bull:${sweepQueueName('ha')}:id`;
+    const masterPort = await cluster.masterOf(key);
+    const master = cluster.masters.find((m) => m.port === masterPort);
+    assert.ok(master);
+    const replica = await cluster.replicaOf(masterPort);
+    await checkedFailover(t, env, agent, {
+      masterPort,
+      password: PASSWORD,
+      freezeReplica: (ms) => replica.freeze(ms),
+      killMaster: () => master.kill(),
+      promoted: async () => {
+        const port = await cluster.failedOverFrom(masterPort, key, 60_000);
+        assert.equal(port, replica.port);
+        return port;
+      },
+    });
+  });
+});
