@@ -1,4 +1,4 @@
-import type { Job, JobsOptions, Queue, Worker, WorkerOptions } from 'bullmq';
+import type { Job, Queue, Worker, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { compactHosts, diffSweeps, noEchoTo } from '../core/diff.js';
 import type { ChunkAccount, DistributedReport, HostResult, IcmpStatus, NameResolution, VantageView } from '../core/report.js';
