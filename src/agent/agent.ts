@@ -53,6 +53,8 @@ export const STOP_GRACE_MS = 10_000;
  * connections, in ms: so it is gone at most 13 s after SIGTERM, whether Redis answers or not.
  */
 const HAND_BACK_MS = 2500;
+/** How often the agent looks for chunks whose lock is gone, at most, in ms. */
+const STALL_CHECK_MS = 5000;
 /** Most chunks one agent holds at once, whatever its budget. */
 const MAX_CHUNKS_AT_ONCE = 256;
 
@@ -240,7 +242,10 @@ export class Agent {
         connection: this.connection,
         concurrency,
         lockDuration: lockMs,
-        stalledInterval: lockMs,
+        // A chunk whose lock is gone (its agent died, or a failover lost it) runs again within two checks: checked
+        // every 5 s, not every lock period, which held a sweep half a minute longer after a failover. A live chunk's
+        // lock is renewed every half period, so it is never taken for stalled.
+        stalledInterval: Math.min(lockMs, STALL_CHECK_MS),
         maxStalledCount: 2,
       });
       return worker;

@@ -217,7 +217,15 @@ export class Dispatcher {
     for (const [group, chunks] of byGroup) {
       const partId = partJobId(flow.report.sweepId, group);
       if (await this.options.connection.exists(`bull:${partQueueName(group)}:${partId}`)) continue;
-      const part: PartJob = { v: 1, sweepId: flow.report.sweepId, group, parts: byGroup.size, report: flow.report };
+      const part: PartJob = {
+        v: 1,
+        sweepId: flow.report.sweepId,
+        group,
+        parts: byGroup.size,
+        report: flow.report,
+        // The report job is added by an agent: with the retention of whoever submitted the sweep.
+        ...(this.options.jobsKept !== undefined ? { jobsKept: this.options.jobsKept } : {}),
+      };
       // One flow per group: a flow is written in one transaction, which a Redis Cluster allows only within one slot.
       await this.flows.add({
         name: 'part',

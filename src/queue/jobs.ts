@@ -106,6 +106,8 @@ export const partJobSchema = z.object({
   group: z.string().min(1).max(63),
   parts: z.number().int().min(1).max(1000),
   report: reportJobSchema,
+  /** Finished report jobs kept at most (ZENSWEEP_JOBS_KEPT of whoever submitted it), for the report job it adds. */
+  jobsKept: z.number().int().min(1).optional(),
 });
 export type PartJob = Omit<z.infer<typeof partJobSchema>, 'report'> & { report: ReportJob };
 

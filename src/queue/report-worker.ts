@@ -49,7 +49,7 @@ export function partProcessor(deps: {
     const ignored = await job.getIgnoredChildrenFailures();
     const failed = Object.fromEntries(Object.entries(ignored).map(([key, reason]) => [key, String(reason)]));
     const kept = await store.savePart(data.sweepId, { group: data.group, values, failed });
-    if (kept >= data.parts) await deps.reports.add('report', data.report, reportJobOptions(data.sweepId, deps.jobsKept));
+    if (kept >= data.parts) await deps.reports.add('report', data.report, reportJobOptions(data.sweepId, data.jobsKept ?? deps.jobsKept));
     return { sweepId: data.sweepId, group: data.group, kept };
   };
 }

@@ -148,7 +148,7 @@ describe('zensweep submit with agents (real processes, real redis-server)', () =
     const unknown = await zensweep(['submit', '127.0.0.5', 'compare:never-saved'], { env: env() });
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no baseline named never-saved/);
-    for (const name of [sweepQueueName('a'), REPORT_QUEUE]) {
+    for (const name of [sweepQueueName('a'), partQueueName('a'), REPORT_QUEUE]) {
       const queue = new Queue(name, { connection: client });
       const counts = await queue.getJobCounts();
       await queue.close();

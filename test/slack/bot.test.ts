@@ -13,7 +13,7 @@ import { ResultStore } from '../../src/queue/results.js';
 import { AuditTrail } from '../../src/door/audit.js';
 import { ACTIONS } from '../../src/views/blocks.js';
 import { DELIVERY_QUEUE } from '../../src/slack/delivery/jobs.js';
-import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
+import { partQueueName, sweepQueueName } from '../../src/queue/names.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
 import { SIGNING_SECRET, actionFields, commandFields, postSigned, startBot, type BotProcess } from '../support/bot.js';
 import { APP_TOKEN, BOT_TOKEN, FakeSlack, type SlackCall } from '../support/fake-slack.js';
@@ -142,7 +142,8 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
 
   it('answers bad input with one private line and an example, posting and enqueueing nothing', TIMEOUT, async () => {
     await fresh();
-    const reports = new Queue(REPORT_QUEUE, { connection: client });
+    // A sweep's part jobs are added when it starts (its report job only once its parts have ended).
+    const reports = new Queue(partQueueName('lo'), { connection: client });
     const before = await reports.count();
     const cases: [string, RegExp][] = [
       ['10.0.1.0/33', /10\.0\.1\.0\/33/],
@@ -336,7 +337,9 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
    * planning answer; nothing posted, nothing enqueued, the refusal audited.
    */
   async function restrictedVpcAll(): Promise<void> {
-    const queues = [new Queue(REPORT_QUEUE, { connection: client }), new Queue(sweepQueueName('lo'), { connection: client })];
+    // A sweep's part jobs are added when it starts (its report job only once its parts have ended, which other sweeps
+    // of this test may do meanwhile).
+    const queues = [new Queue(partQueueName('lo'), { connection: client }), new Queue(sweepQueueName('lo'), { connection: client })];
     const jobs = async (): Promise<number[]> =>
       Promise.all(queues.map(async (q) => Object.values(await q.getJobCounts()).reduce((a, b) => a + b, 0)));
     // Other sweeps of this test are still delivering their reports: what counts is no new sweep message.

@@ -11,7 +11,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { AuditTrail } from '../../src/door/audit.js';
 import type { AuditEntry } from '../../src/door/audit.js';
-import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
+import { REPORT_QUEUE, partQueueName, sweepQueueName } from '../../src/queue/names.js';
+import { partProcessor } from '../../src/queue/report-worker.js';
 import { DELIVERY_QUEUE } from '../../src/slack/delivery/jobs.js';
 import type { AgentInfo } from '../../src/queue/registry.js';
 import { ACTIONS } from '../../src/views/blocks.js';
@@ -357,9 +358,11 @@ describe('the door, with agents that come and go (real bot and redis-server; fak
     await plantGhost();
     await launch({ ZENSWEEP_MAX_SWEEPS_PER_USER: '1' });
     // What the agents of the group would do, with a report job that cannot be written (it fails for good).
-    const connections = [h.client.duplicate(), h.client.duplicate()];
-    const [chunkConnection, reportConnection] = connections as [Redis, Redis];
+    const connections = [h.client.duplicate(), h.client.duplicate(), h.client.duplicate()];
+    const [chunkConnection, reportConnection, partConnection] = connections as [Redis, Redis, Redis];
     const chunks = new Worker(sweepQueueName('ghost'), async () => ({}), { connection: chunkConnection });
+    const reportQueue = new Queue(REPORT_QUEUE, { connection: h.client });
+    const parts = new Worker(partQueueName('ghost'), partProcessor({ connection: h.client, reports: reportQueue }), { connection: partConnection });
     const reports = new Worker(
       REPORT_QUEUE,
       async () => {
@@ -377,7 +380,9 @@ describe('the door, with agents that come and go (real bot and redis-server; fak
       assert.equal(replies(h, parent).length, 0, 'no report posted for a sweep that failed');
     } finally {
       await chunks.close();
+      await parts.close();
       await reports.close();
+      await reportQueue.close();
       for (const connection of connections) connection.disconnect();
     }
   });

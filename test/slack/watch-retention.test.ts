@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { REPORT_QUEUE, sweepQueueName } from '../../src/queue/names.js';
+import { REPORT_QUEUE, partQueueName, sweepQueueName } from '../../src/queue/names.js';
 import { WATCH_QUEUE, WatchStore } from '../../src/queue/watch-store.js';
 import { DELIVERY_QUEUE } from '../../src/slack/delivery/jobs.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
@@ -24,7 +24,7 @@ const WATCHES = 4;
 const SWEEPS = 60;
 const FIRST_SAMPLE_RUNS = 100;
 const LAST_SAMPLE_RUNS = 400;
-const QUEUES = [WATCH_QUEUE, REPORT_QUEUE, sweepQueueName('lo'), DELIVERY_QUEUE];
+const QUEUES = [WATCH_QUEUE, REPORT_QUEUE, partQueueName('lo'), sweepQueueName('lo'), DELIVERY_QUEUE];
 
 interface Sample {
   runs: number;
@@ -134,6 +134,7 @@ describe('Redis under watches (real bot, agent and redis-server, fake Slack)', (
     // The caps were reached, not merely never approached: every queue had more finished jobs than it keeps.
     assert.equal(last.sets[WATCH_QUEUE]?.completed, KEPT);
     assert.equal(last.sets[REPORT_QUEUE]?.completed, KEPT);
+    assert.equal(last.sets[partQueueName('lo')]?.completed, KEPT);
     assert.equal(last.sets[sweepQueueName('lo')]?.completed, KEPT);
     assert.equal(last.sets[DELIVERY_QUEUE]?.completed, KEPT);
     // Three hundred more runs later, no more keys than a small constant (a run in progress has a few of its own).
