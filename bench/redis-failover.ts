@@ -8,7 +8,7 @@
  *    falls behind, then the master killed: test/support/failover.ts), the sweep's time, the time from the master's
  *    death to the report, and what was lost, doubled and run again.
  */
-import { startAgent } from '../test/support/agents.js';
+import { startAgentOn } from '../test/support/agents.js';
 import { sweepThroughFailover, sweepAccount, FAILOVER_SWEEP } from '../test/support/failover.js';
 import { startRedisCluster } from '../test/support/redis-cluster.js';
 import { startSentinelSet } from '../test/support/redis-sentinel.js';
@@ -38,7 +38,7 @@ async function once(kind: 'sentinel' | 'cluster', failover: boolean): Promise<Ro
   const sentinels = kind === 'sentinel' ? await startSentinelSet({ password: PASSWORD }) : undefined;
   const cluster = kind === 'cluster' ? await startRedisCluster({ masters: 3, replicasPerMaster: 1, password: PASSWORD }) : undefined;
   const env = { PATH: process.env.PATH, ...(sentinels?.env ?? cluster?.env) };
-  const agent = await startAgent({ redisUrl: '', group: 'ha', cidrs: '127.0.0.0/16', env: { REDIS_URL: undefined, ...env } });
+  const agent = await startAgentOn(env, 'ha', '127.0.0.0/16');
   try {
     if (!failover) {
       const result = await zensweep(['submit', ...FAILOVER_SWEEP, '--json'], { env, timeoutMs: 180_000 });

@@ -15,24 +15,12 @@ import { zensweep } from '../support/cli.js';
 import { FreezeProxy } from '../support/freeze-proxy.js';
 import { probe } from '../support/metrics.js';
 import { freePort } from '../support/ports.js';
+import { notJsonLines } from '../support/service.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { until, waitFor } from '../support/wait.js';
 
 /** Generous: the agent calls a connection deaf after 25 s of silence (DEAF_AFTER_MS), and the machine is shared. */
 const DEAF_WITHIN_MS = 90_000;
-
-/** Every line of both streams that is not one JSON object. */
-function notJsonLines(agent: AgentProcess): string[] {
-  return `${agent.stdout()}\n${agent.stderr()}`.split('\n').filter((line) => {
-    if (line === '') return false;
-    try {
-      const value = JSON.parse(line) as unknown;
-      return typeof value !== 'object' || value === null || Array.isArray(value);
-    } catch {
-      return true;
-    }
-  });
-}
 
 async function readyz(port: number): Promise<{ status: number; checks: Record<string, string> }> {
   const { status, body } = await probe(port, '/readyz');

@@ -12,26 +12,13 @@ import { APP_TOKEN, BOT_TOKEN, FakeSlack } from '../support/fake-slack.js';
 import { probe } from '../support/metrics.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
-import { spawnService, type ServiceProcess } from '../support/service.js';
+import { notJsonLines, spawnService, type ServiceProcess } from '../support/service.js';
 import { until, waitFor } from '../support/wait.js';
 
 /** How long after its start a service must answer /healthz: generous, the machine is shared (a wait, not a speed check). */
 const HEALTHZ_WITHIN_MS = 10_000;
 /** How long after SIGTERM a service must be gone: generous, well under Kubernetes' 15 s grace (deploy/kubernetes/). */
 const EXIT_WITHIN_MS = 10_000;
-
-/** Every line of both streams that is not one JSON object. */
-function notJsonLines(service: ServiceProcess): string[] {
-  return `${service.stdout()}\n${service.stderr()}`.split('\n').filter((line) => {
-    if (line === '') return false;
-    try {
-      const value = JSON.parse(line) as unknown;
-      return typeof value !== 'object' || value === null || Array.isArray(value);
-    } catch {
-      return true;
-    }
-  });
-}
 
 /** A Slack that accepts connections and never answers: requests hang rather than fail. */
 async function silentSlack(): Promise<{ url: string; close: () => Promise<void> }> {

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DistributedReport } from '../../src/core/report.js';
 import { partQueueName, sweepQueueName } from '../../src/queue/names.js';
-import { startAgent, type AgentProcess } from '../support/agents.js';
+import { startAgentOn, type AgentProcess } from '../support/agents.js';
 import { zensweep } from '../support/cli.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
+import { notJsonLines } from '../support/service.js';
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -33,8 +34,8 @@ describe('Redis Cluster: groups spread over masters, one sweep across them (real
     groups.push(...masters.values());
     assert.equal(groups.length, 2);
     const [first, second] = groups as [string, string];
-    agents.push(await startAgent({ redisUrl: '', group: first, cidrs: '127.0.0.0/25', env: { REDIS_URL: undefined, ...cluster.env } }));
-    agents.push(await startAgent({ redisUrl: '', group: second, cidrs: '127.0.0.128/25', env: { REDIS_URL: undefined, ...cluster.env } }));
+    agents.push(await startAgentOn(cluster.env, first, '127.0.0.0/25'));
+    agents.push(await startAgentOn(cluster.env, second, '127.0.0.128/25'));
   });
   after(async () => {
     await Promise.all(agents.map((a) => a.stop()));
@@ -87,8 +88,7 @@ describe('Redis Cluster: groups spread over masters, one sweep across them (real
 
   it('writes only JSON lines, with no error, on the agents', () => {
     for (const agent of agents) {
-      const lines = `${agent.stdout()}\n${agent.stderr()}`.split('\n').filter((l) => l !== '');
-      assert.deepEqual(lines.filter((l) => !l.startsWith('{')), [], agent.log());
+      assert.deepEqual(notJsonLines(agent), [], agent.log());
       assert.doesNotMatch(agent.log(), /CROSSSLOT|"level":50/, agent.log());
     }
   });

@@ -10,10 +10,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sweepQueueName } from '../../src/queue/names.js';
-import { startAgent, type AgentProcess } from '../support/agents.js';
+import { startAgentOn, type AgentProcess } from '../support/agents.js';
 import { sweepThroughFailover, type Failover } from '../support/failover.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { startSentinelSet, type SentinelSet } from '../support/redis-sentinel.js';
+import { notJsonLines } from '../support/service.js';
 
 const PASSWORD = 'zs-failover-s3cret';
 
@@ -42,8 +43,7 @@ async function checkedFailover(t: { diagnostic(message: string): void }, env: No
       `${(report.durationMs / 1000).toFixed(1)} s`,
   );
   // Only JSON lines, nothing on stderr, never the password.
-  const lines = agent.stdout().split('\n').filter((line) => line !== '');
-  for (const line of lines) assert.match(line, /^\{.*\}$/);
+  assert.deepEqual(notJsonLines(agent), []);
   assert.equal(agent.stderr(), '');
   assert.ok(!agent.log().includes(PASSWORD), 'the password was written');
 }
@@ -56,7 +56,7 @@ describe('a failover in the middle of a /16 through Sentinels: every address onc
   before(async () => {
     set = await startSentinelSet({ password: PASSWORD });
     env = { PATH: process.env.PATH, ...set.env };
-    agent = await startAgent({ redisUrl: '', group: 'ha', cidrs: '127.0.0.0/16', env: { REDIS_URL: undefined, ...set.env } });
+    agent = await startAgentOn(set.env, 'ha', '127.0.0.0/16');
   });
   after(async () => {
     await agent?.stop();
@@ -86,7 +86,7 @@ describe('a failover in the middle of a /16 on a cluster: every address once (re
   before(async () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, password: PASSWORD });
     env = { PATH: process.env.PATH, ...cluster.env };
-    agent = await startAgent({ redisUrl: '', group: 'ha', cidrs: '127.0.0.0/16', env: { REDIS_URL: undefined, ...cluster.env } });
+    agent = await startAgentOn(cluster.env, 'ha', '127.0.0.0/16');
   });
   after(async () => {
     await agent?.stop();

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { redisTargetFromEnv } from '../../src/config-redis.js';
 import { ioredisOptions } from '../../src/queue/connect.js';
 import type { DistributedReport } from '../../src/core/report.js';
-import { startAgent, type AgentProcess } from '../support/agents.js';
+import { startAgentOn, type AgentProcess } from '../support/agents.js';
 import { zensweep } from '../support/cli.js';
 import { SENTINEL_MASTER, startSentinelSet, type SentinelSet } from '../support/redis-sentinel.js';
 
@@ -25,7 +25,7 @@ describe('Redis through Sentinels: a failover, and the same agent takes the next
   before(async () => {
     set = await startSentinelSet({ password: PASSWORD });
     env = { PATH: process.env.PATH, ...set.env };
-    agent = await startAgent({ redisUrl: '', group: 'ha', cidrs: '127.0.0.0/24', env: { REDIS_URL: undefined, ...set.env } });
+    agent = await startAgentOn(set.env, 'ha', '127.0.0.0/24');
   });
   after(async () => {
     await agent?.stop();

@@ -90,3 +90,11 @@ export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000)
     redis.disconnect();
   }
 }
+
+/**
+ * An agent that reaches Redis as `redisEnv` says (a Sentinel set's or a cluster's variables, REDIS_URL unset), in
+ * group `group`, probing `cidrs`.
+ */
+export function startAgentOn(redisEnv: NodeJS.ProcessEnv, group: string, cidrs: string): Promise<AgentProcess> {
+  return startAgent({ redisUrl: '', group, cidrs, env: { REDIS_URL: undefined, ...redisEnv } });
+}

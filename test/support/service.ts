@@ -21,6 +21,19 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
+/** Every line of both streams of a service that is not one JSON object (a service writes nothing else). */
+export function notJsonLines(service: Pick<ServiceProcess, 'stdout' | 'stderr'>): string[] {
+  return `${service.stdout()}\n${service.stderr()}`.split('\n').filter((line) => {
+    if (line === '') return false;
+    try {
+      const value = JSON.parse(line) as unknown;
+      return typeof value !== 'object' || value === null || Array.isArray(value);
+    } catch {
+      return true;
+    }
+  });
+}
+
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
