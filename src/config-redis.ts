@@ -83,7 +83,7 @@ export function redisTargetFromEnv(env: NodeJS.ProcessEnv, defaultUrl?: string):
   if (chosen[0] === 'REDIS_SENTINELS') return sentinelTarget(env, access);
   if (value(env, 'REDIS_SENTINEL_MASTER') !== undefined) throw new ConfigError('REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS: list the Sentinels, e.g. REDIS_SENTINELS=10.0.0.5:26379,10.0.0.6:26379');
   const url = value(env, 'REDIS_URL') ?? defaultUrl;
-  if (url === undefined) throw new ConfigError('REDIS_URL is required (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER), e.g. redis://:password@redis.internal:6379 (rediss:// for TLS)');
+  if (url === undefined) throw new ConfigError('REDIS_URL is required (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES), e.g. redis://:password@redis.internal:6379 (rediss:// for TLS)');
   return serverTarget(checkRedisUrl(url), access);
 }
 

@@ -45,7 +45,7 @@ describe('redisTargetFromEnv', () => {
 
   it('uses the default URL only when no way is chosen, and requires one without it', () => {
     assert.deepEqual(redisTargetFromEnv({}, 'redis://127.0.0.1:6379'), { kind: 'server', host: '127.0.0.1', port: 6379, db: 0 });
-    assert.throws(() => redisTargetFromEnv({}), { name: 'ConfigError', message: /^REDIS_URL is required \(or REDIS_SENTINELS with REDIS_SENTINEL_MASTER\)/ });
+    assert.throws(() => redisTargetFromEnv({}), { name: 'ConfigError', message: /^REDIS_URL is required \(or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES\)/ });
   });
 
   it('reads the Sentinels, the master, the Sentinels\' password; TLS when a CA is given', () => {

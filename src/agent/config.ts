@@ -30,7 +30,7 @@ const schema = z.object({
 
 /** An agent's settings, from its environment, checked once at start. */
 export interface AgentConfig {
-  /** Where Redis is and how to sign in (REDIS_URL, or REDIS_SENTINELS; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA). */
+  /** Where Redis is and how to sign in (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA). */
   redis: RedisTarget;
   group: string;
   /** The CIDRs as written, and as a set for scope checks. */

@@ -10,7 +10,8 @@ export const AGENT_USAGE = `usage: zensweep agent
 Runs an agent inside a private network: it takes its group's chunks from Redis and probes only inside its CIDRs.
 It needs only outbound access to Redis. Settings come from the environment (or .env):
   REDIS_URL             redis://[:password@]host:6379 (rediss:// for TLS)      required, or:
-  REDIS_SENTINELS       host:port,host:port of the Sentinels, with REDIS_SENTINEL_MASTER (the master's name)
+  REDIS_SENTINELS       host:port,host:port of the Sentinels, with REDIS_SENTINEL_MASTER (the master's name), or:
+  REDIS_CLUSTER_NODES   host:port,host:port of a Redis Cluster's nodes
   REDIS_USERNAME, REDIS_PASSWORD   an ACL user (or the password alone); REDIS_TLS_CA  a CA file (PEM) for TLS
   ZENSWEEP_VPC          the agent group, e.g. prod                             required
   ZENSWEEP_CIDRS        networks it may probe, e.g. 10.0.0.0/16,10.1.0.0/16    required

@@ -10,7 +10,7 @@ export const BOT_USAGE = `usage: zensweep bot
 Runs the Slack app: the /sweep command, its buttons, and the threaded reports. Settings come from the
 environment (see .env.example): SLACK_BOT_TOKEN, and SLACK_APP_TOKEN for Socket Mode (no inbound port) or
 SLACK_SIGNING_SECRET and PORT for HTTP mode (/slack/events, on every interface unless HOST names one address);
-REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA); SLACK_API_URL for GovSlack; METRICS_PORT to serve /metrics, /healthz (from the start, while it waits for
+REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA); SLACK_API_URL for GovSlack; METRICS_PORT to serve /metrics, /healthz (from the start, while it waits for
 Redis or Slack) and /readyz (once both answer) (METRICS_HOST: on that address only).
 On SIGTERM or SIGINT it hands back the report deliveries in progress (the next bot posts them) and exits 0, within
 8 s whether Redis and Slack answer or not. If Redis refuses it (a wrong password, an untrusted certificate) it says

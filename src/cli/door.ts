@@ -25,7 +25,7 @@ import type { CommandIo } from './sweep-command.js';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /**
- * The Redis of these commands: REDIS_URL or REDIS_SENTINELS (with REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA), or
+ * The Redis of these commands: REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (with REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA), or
  * the local default; a bad setting is a ConfigError, a refusal a RedisRefusedError (both exit 2).
  */
 export function connect(io: CommandIo): Promise<Redis> {

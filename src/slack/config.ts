@@ -51,7 +51,7 @@ export interface BotConfig {
   port: number;
   /** HTTP mode: address /slack/events listens on (HOST), an IP address or a host name; default every interface. */
   host?: string;
-  /** Where Redis is and how to sign in (REDIS_URL, or REDIS_SENTINELS; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA). */
+  /** Where Redis is and how to sign in (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA). */
   redis: RedisTarget;
   policy: Policy;
   /** Sweeps one user may have running at once, default 3. */

@@ -21,6 +21,11 @@ import { startRedis, type RedisServer } from './redis.js';
 import { until } from './wait.js';
 
 export const SENTINEL_MASTER = 'zsmaster';
+
+const sentinelsRunning = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of sentinelsRunning) child.kill('SIGKILL');
+});
 const QUORUM = 2;
 
 export interface SentinelSet {
@@ -123,7 +128,9 @@ async function startSentinel(masterPort: number, password: string | undefined): 
     child.once('spawn', resolve);
     child.once('error', reject);
   });
-  process.once('exit', () => child.kill('SIGKILL'));
+  // Killed if the test process exits without destroying the set: one exit hook for all of them.
+  sentinelsRunning.add(child);
+  child.once('exit', () => sentinelsRunning.delete(child));
   await until(`Sentinel on ${port} to answer`, async () => (await askMaster(port).catch(() => 0)) === masterPort, {
     timeoutMs: 20_000,
     show: () => `${dir}/sentinel.log`,
