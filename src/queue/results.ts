@@ -107,7 +107,11 @@ export class ResultStore {
   async loadChunks(sweepId: string, chunks: readonly ChunkRef[]): Promise<(ChunkHosts | undefined)[]> {
     const found: (ChunkHosts | undefined)[] = new Array<ChunkHosts | undefined>(chunks.length).fill(undefined);
     const byGroup = new Map<string, number[]>();
-    chunks.forEach((chunk, position) => byGroup.set(chunk.group, [...(byGroup.get(chunk.group) ?? []), position]));
+    chunks.forEach((chunk, position) => {
+      const positions = byGroup.get(chunk.group);
+      if (positions) positions.push(position);
+      else byGroup.set(chunk.group, [position]);
+    });
     for (const positions of byGroup.values()) {
       for (let from = 0; from < positions.length; from += CHUNK_BATCH) {
         const batch = positions.slice(from, from + CHUNK_BATCH);
@@ -124,7 +128,11 @@ export class ResultStore {
 
   async deleteChunks(sweepId: string, chunks: readonly ChunkRef[]): Promise<void> {
     const byGroup = new Map<string, string[]>();
-    for (const chunk of chunks) byGroup.set(chunk.group, [...(byGroup.get(chunk.group) ?? []), this.chunkKey(sweepId, chunk)]);
+    for (const chunk of chunks) {
+      const keys = byGroup.get(chunk.group);
+      if (keys) keys.push(this.chunkKey(sweepId, chunk));
+      else byGroup.set(chunk.group, [this.chunkKey(sweepId, chunk)]);
+    }
     for (const keys of byGroup.values()) if (keys.length > 0) await this.redis.del(...keys);
   }
 
