@@ -62,7 +62,11 @@ export function describeAgentHealth(health: AgentHealth): string {
   const limit = health.rateLimit === undefined ? '' : `/${health.rateLimit === 0 ? 'unlimited' : formatCount(health.rateLimit)}`;
   const parts = [
     ...(health.deaf
-      ? [`NOT TAKING WORK: its connection waiting on ${health.deaf.queues.join(', ')} has not answered for ${formatDuration(health.deaf.silentMs)}`]
+      ? [
+          health.deaf.queues.length === 1
+            ? `NOT TAKING WORK: its connection waiting on ${health.deaf.queues.join(', ')} has not answered for ${formatDuration(health.deaf.silentMs)}`
+            : `NOT TAKING WORK: its connections waiting on ${health.deaf.queues.join(', ')} have not answered for ${formatDuration(health.deaf.silentMs)}`,
+        ]
       : []),
     `${health.late ? 'LATE: ' : ''}heartbeat ${formatDuration(health.heartbeatAgeMs)} ago`,
     `${formatCount(health.inFlight)} in flight`,

@@ -54,11 +54,13 @@ describe('a deaf queue connection: said on /readyz and in `agents`, recovered wi
     assert.equal((await readyz(metricsPort)).status, 200, deafAgent.log());
 
     proxy.freezing = true;
+    // Each connection is frozen at its next BZPOPMIN and called deaf 25 s after its first unanswered PING, so the
+    // two connections (sweep.{lo}, report-parts.{lo}) may be named a few seconds apart: wait for the one for sweeps.
     const deaf = await waitFor(
-      '/readyz failing on the queue check',
+      '/readyz failing on the queue check, naming sweep.{lo}',
       async () => {
         const answer = await readyz(metricsPort);
-        return answer.status === 503 && answer.checks.queue !== 'ok' ? answer : undefined;
+        return answer.status === 503 && (answer.checks.queue ?? '').includes('sweep.{lo}') ? answer : undefined;
       },
       { timeoutMs: DEAF_WITHIN_MS, everyMs: 500, show: () => deafAgent.log() },
     );
@@ -71,13 +73,13 @@ describe('a deaf queue connection: said on /readyz and in `agents`, recovered wi
       '`zensweep agents` saying NOT TAKING WORK',
       async () => {
         const result = await zensweep(['agents'], { env, timeoutMs: 30_000 });
-        return result.stdout.includes('NOT TAKING WORK') ? result.stdout : undefined;
+        return /NOT TAKING WORK: .*sweep\.\{lo\}/.test(result.stdout) ? result.stdout : undefined;
       },
       { timeoutMs: 30_000, everyMs: 1000, show: () => deafAgent.log() },
     );
     const agentLine = listed.split('\n').find((line) => line.includes(deafAgent.id));
     assert.ok(agentLine, listed);
-    assert.match(listed, /NOT TAKING WORK: its connection waiting on .*sweep\.\{lo\}.* has not answered for/);
+    assert.match(listed, /NOT TAKING WORK: its connections? waiting on .*sweep\.\{lo\}.* (has|have) not answered for/);
     // Only the deaf one.
     assert.equal(listed.split('NOT TAKING WORK').length - 1, 1, listed);
 

@@ -39,11 +39,13 @@ describe('agentHealth', () => {
   });
 
   it('puts a deaf connection first, in words, with how long it has been silent as of now', () => {
-    const health = agentHealth({ lastSeen: ago(1000), deaf: { since: ago(31_000), queues: ['sweep.lo', 'sweep-reports'] } }, NOW);
-    assert.deepEqual(health.deaf, { silentMs: 31_000, queues: ['sweep.lo', 'sweep-reports'] });
+    const health = agentHealth({ lastSeen: ago(1000), deaf: { since: ago(31_000), queues: ['sweep.{lo}', 'report-parts.{lo}'] } }, NOW);
+    assert.deepEqual(health.deaf, { silentMs: 31_000, queues: ['sweep.{lo}', 'report-parts.{lo}'] });
     assert.equal(
       describeAgentHealth(health),
-      'NOT TAKING WORK: its connection waiting on sweep.lo, sweep-reports has not answered for 31.0 s · heartbeat 1.00 s ago · 0 in flight · 0 pkt/s',
+      'NOT TAKING WORK: its connections waiting on sweep.{lo}, report-parts.{lo} have not answered for 31.0 s · heartbeat 1.00 s ago · 0 in flight · 0 pkt/s',
     );
+    const one = agentHealth({ lastSeen: ago(1000), deaf: { since: ago(26_000), queues: ['sweep.{lo}'] } }, NOW);
+    assert.match(describeAgentHealth(one), /^NOT TAKING WORK: its connection waiting on sweep\.\{lo\} has not answered for 26\.0 s · /);
   });
 });

@@ -441,7 +441,7 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
       });
       assert.equal(await bot.stop(), 0);
       assert.equal(await client.exists(`zensweep:cancelled:${sweepId}`), 1, 'cancelled before the bot exited');
-      assert.equal(JSON.parse(bot.log().split('\n').filter((l) => l.includes('"watch_run_abandoned"'))[0] ?? '{}').sweepId, sweepId);
+      assert.equal(JSON.parse(bot.log().split('\n').filter((l) => l.includes('"watch_run_abandoned"'))[0] ?? '{}').sweepId, sweepId, bot.log());
       let report: Awaited<ReturnType<ResultStore['loadReport']>>;
       await until('the cancelled sweep’s report', async () => (report = await new ResultStore(client).loadReport(sweepId)) !== undefined);
       assert.equal(report?.cancelled, true);
