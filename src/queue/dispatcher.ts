@@ -112,6 +112,11 @@ export function partJobId(sweepId: string, group: string): string {
   return `${sweepId}.${group}`;
 }
 
+/** The Redis key of a sweep's part job on a group (BullMQ's job hash). */
+function partJobKey(sweepId: string, group: string): string {
+  return `bull:${partQueueName(group)}:${partJobId(sweepId, group)}`;
+}
+
 /** A sweep's chunks by group, in the order the groups first appear. */
 function partsOf(chunks: readonly ChunkJob[]): Map<string, ChunkJob[]> {
   const byGroup = new Map<string, ChunkJob[]>();
@@ -215,8 +220,7 @@ export class Dispatcher {
     }
     const byGroup = partsOf(flow.chunks);
     for (const [group, chunks] of byGroup) {
-      const partId = partJobId(flow.report.sweepId, group);
-      if (await this.options.connection.exists(`bull:${partQueueName(group)}:${partId}`)) continue;
+      if (await this.options.connection.exists(partJobKey(flow.report.sweepId, group))) continue;
       const part: PartJob = {
         v: 1,
         sweepId: flow.report.sweepId,
@@ -232,7 +236,7 @@ export class Dispatcher {
         queueName: partQueueName(group),
         data: part,
         opts: {
-          jobId: partId,
+          jobId: partJobId(flow.report.sweepId, group),
           // A part that fails on a Redis hiccup is tried again; bad data fails for good (UnrecoverableError).
           attempts: 3,
           backoff: { type: 'exponential', delay: 500 },
@@ -358,7 +362,7 @@ export class Dispatcher {
   /** The report job's data as a part of the sweep carries it; undefined when no part is readable. */
   private async reportJobOfParts(sweepId: string, groups: readonly string[]): Promise<ReportJob | undefined> {
     for (const group of groups) {
-      const text = await this.options.connection.hget(`bull:${partQueueName(group)}:${partJobId(sweepId, group)}`, 'data');
+      const text = await this.options.connection.hget(partJobKey(sweepId, group), 'data');
       if (text === null) continue;
       try {
         const part = partJobSchema.safeParse(JSON.parse(text));

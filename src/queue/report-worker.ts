@@ -7,7 +7,7 @@ import { combineVantages } from '../core/vantage.js';
 import type { HistoryStore } from './history.js';
 import { CLI_OWNER, comparisonWith, compactRecord, recordHosts, targetKey } from './history.js';
 import { chunkResultSchema, partJobSchema, reportJobOptions, reportJobSchema } from './jobs.js';
-import { REPORT_QUEUE, cancelledKey, partQueueName } from './names.js';
+import { REPORT_QUEUE, cancelledKey, groupOfQueue, partQueueName } from './names.js';
 import type { ChunkResult, ReportDone, ReportJob, SweepPart } from './jobs.js';
 import { retention } from './retention.js';
 import { checkRecord, firstIssue, printBadRecord } from './records.js';
@@ -21,10 +21,9 @@ function chunkIndex(jobKey: string): number {
   return Number(jobKey.slice(dot + 1));
 }
 
+/** `bull:sweep.{prod}:JOBID`, or `bull:sweep.{prod}@AGENT:JOBID` on an agent's own queue → prod. */
 function groupOf(jobKey: string): string {
-  // Keys look like `bull:sweep.{GROUP}:JOBID`, or `bull:sweep.{GROUP}@AGENT:JOBID` on an agent's own queue.
-  const parts = jobKey.split(':');
-  return (parts[1] ?? '').replace(/^sweep\./, '').replace(/@.*$/, '').replace(/[{}]/g, '');
+  return groupOfQueue(jobKey.split(':')[1] ?? '') ?? '';
 }
 
 /**

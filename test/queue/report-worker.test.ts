@@ -12,7 +12,7 @@ import type { ChunkResult, ReportJob } from '../../src/queue/jobs.js';
 import { partProcessor, reportProcessor } from '../../src/queue/report-worker.js';
 import { ResultStore } from '../../src/queue/results.js';
 import { HistoryStore, targetKey } from '../../src/queue/history.js';
-import { cancelledKey } from '../../src/queue/names.js';
+import { agentQueueName, cancelledKey } from '../../src/queue/names.js';
 import type { DistributedReport } from '../../src/core/report.js';
 import { diagnoseIcmpError } from '../../src/core/diagnosis.js';
 import { redisConnection, startRedis, type RedisServer } from '../support/redis.js';
@@ -336,7 +336,7 @@ describe('reportProcessor', () => {
     };
     const bull = redisConnection(redis.url);
     const flows = new FlowProducer({ connection: bull });
-    const queueOf = (agent: string): string => `sweep.${group}@${agent}-${id}`;
+    const queueOf = (agent: string): string => agentQueueName(group, `${agent}-${id}`);
     const workers = agents.map(
       (agent, index) =>
         new Worker(
