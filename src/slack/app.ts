@@ -32,6 +32,7 @@ import { registerReportActions } from './actions/report-actions.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { DELIVERY_QUEUE } from './delivery/jobs.js';
 import { SlackStarter } from './delivery/starter.js';
+import { PostedMessages } from './delivery/posted.js';
 import { deliveryProcessor } from './delivery/worker.js';
 import { HostJobs } from '../queue/host-jobs.js';
 import { JobWatcher } from '../queue/job-watcher.js';
@@ -286,7 +287,7 @@ export async function startBot(
     plan: async (who, request) => (await new Judge(config.policy, who).probe(request, (authorize) => dispatcher.plan(request, authorize))).value,
   };
 
-  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client, store, dispatcher, hostJobs, audit, slots, log }), {
+  const worker = new bullmq.Worker(DELIVERY_QUEUE, deliveryProcessor({ client, store, dispatcher, hostJobs, audit, slots, log, posted: new PostedMessages(client, log) }), {
     connection: workerConnection,
     // Deliveries mostly wait for their sweep: many at once cost little.
     concurrency: 100,

@@ -247,6 +247,64 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
     }
   });
 
+  it('posts each message of a delivery once when its records in Redis are lost, finding them in Slack by their metadata', TIMEOUT, async () => {
+    await fresh();
+    const deliveries = new Queue(DELIVERY_QUEUE, { connection: client });
+    /**
+     * What a failover does to a delivery whose writes the promoted replica never had: its records of what it posted
+     * are gone, and the job runs again. Here, with the bot stopped: the records deleted, the job added anew.
+     */
+    const loseRecords = async (sweepId: string): Promise<void> => {
+      assert.equal(await bot.stop(), 0);
+      const job = await deliveries.getJob(`deliver-${sweepId}`);
+      assert.equal(await job?.getState(), 'completed');
+      assert.equal(await client.del(`zensweep:slack:delivered:${sweepId}`), 1);
+      await job?.remove();
+      await deliveries.add(job?.name ?? 'sweep', job?.data, { jobId: `deliver-${sweepId}`, attempts: job?.opts.attempts ?? 1 });
+      bot = await launch();
+    };
+    const sweepIdOf = (ts: string | undefined): string => {
+      const metadata = slack.messages.get('C0PUBLIC')?.find((m) => m.ts === ts)?.metadata as { event_type?: string; event_payload?: { id?: string; step?: string } } | undefined;
+      assert.equal(metadata?.event_type, 'zensweep_delivery');
+      assert.equal(metadata.event_payload?.step, 'posted');
+      return metadata.event_payload.id ?? '';
+    };
+    try {
+      assert.match((await command('127.0.0.0/28')).body, /Sweeping/);
+      await slack.waitFor('the files in the thread', () => slack.callsOf('files.completeUploadExternal')[0]);
+      const [parent] = parents();
+      const sweepId = sweepIdOf(parent?.ts);
+      await until('the delivery ended', async () => (await deliveries.getJob(`deliver-${sweepId}`))?.finishedOn !== undefined);
+      const recorded = await client.hgetall(`zensweep:slack:delivered:${sweepId}`);
+      assert.equal(recorded.posted, parent?.ts);
+      assert.equal(recorded.report, threadReplies()[0]?.ts);
+
+      await loseRecords(sweepId);
+      await until('the delivery ended again', async () => (await deliveries.getJob(`deliver-${sweepId}`))?.finishedOn !== undefined, { show: () => bot.log() });
+      // Nothing posted twice: each step found in Slack, and recorded again as it was.
+      assert.equal(parents().length, 1);
+      assert.equal(threadReplies().length, 1);
+      assert.equal(slack.callsOf('files.completeUploadExternal').length, 1);
+      assert.deepEqual(await client.hgetall(`zensweep:slack:delivered:${sweepId}`), recorded);
+      const found = bot.log().split('\n').filter((l) => l.includes('"delivery_found_posted"')).map((l) => (JSON.parse(l) as { step: string }).step);
+      assert.deepEqual(found, ['posted', 'report', 'files'], bot.log());
+      assert.ok(slack.callsOf('conversations.history').every((c) => c.args.channel === 'C0PUBLIC'));
+
+      // A token without the history scopes: said once, in one line naming them, and the delivery goes on as before
+      // (a record lost then means a message posted again).
+      slack.historyScopes = false;
+      await loseRecords(sweepId);
+      await until('the delivery ended a third time', async () => (await deliveries.getJob(`deliver-${sweepId}`))?.finishedOn !== undefined, { show: () => bot.log() });
+      const unreadable = bot.log().split('\n').filter((l) => l.includes('"history_unreadable"'));
+      assert.equal(unreadable.length, 1, bot.log());
+      assert.match(unreadable[0] ?? '', /it needs channels:history, groups:history, im:history, mpim:history/);
+      assert.equal(parents().length, 2, 'posted again, as the warning says');
+      assert.deepEqual(slack.violations, []);
+    } finally {
+      await deliveries.close();
+    }
+  });
+
   it('runs the buttons: Cancel, Save as baseline, Re-run, Show all N and the older Show silent hosts', TIMEOUT, async () => {
     await fresh();
     const slow = await startAgent({ redisUrl: redis.url, group: 'slow', cidrs: '127.1.0.0/16', rate: 20 });

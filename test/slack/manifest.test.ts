@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { HISTORY_SCOPES } from '../../src/slack/delivery/posted.js';
 
 interface Manifest {
   display_information?: { name?: string; description?: string };
@@ -38,7 +39,18 @@ describe('manifest.yml', () => {
   });
 
   it('asks for only the scopes the bot uses', () => {
-    assert.deepEqual([...(manifest.oauth_config?.scopes?.bot ?? [])].sort(), ['chat:write', 'chat:write.public', 'commands', 'files:write']);
+    assert.deepEqual([...(manifest.oauth_config?.scopes?.bot ?? [])].sort(), [
+      'channels:history',
+      'chat:write',
+      'chat:write.public',
+      'commands',
+      'files:write',
+      'groups:history',
+      'im:history',
+      'mpim:history',
+    ]);
+    // The history scopes are exactly those the bot asks for when it cannot read back what it posted.
+    assert.deepEqual(HISTORY_SCOPES.filter((scope) => manifest.oauth_config?.scopes?.bot?.includes(scope)), HISTORY_SCOPES);
     assert.equal(manifest.oauth_config?.scopes?.user, undefined);
   });
 });

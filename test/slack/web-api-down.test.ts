@@ -82,9 +82,10 @@ describe('the ack of a slash command never waits on the Web API (real bot, agent
     assert.match((await command('127.0.0.0/30')).text, /^Sweeping `127\.0\.0\.0\/30` in lo/);
     assert.equal((await command('help')).text, HELP_TEXT);
 
-    // After the ack the sweep's parent message is posted: it fails, and says where it went.
+    // After the ack the delivery looks for its parent message (none recorded yet), to post it: that call fails, and
+    // says where it went.
     const running = bot;
-    await until('a failed chat.postMessage in the log', () => events(running, 'slack_api_failed').some((e) => e.method === 'chat.postMessage'));
+    await until('a failed conversations.history in the log', () => events(running, 'slack_api_failed').some((e) => e.method === 'conversations.history'));
     const failed = events(running, 'slack_api_failed');
     for (const line of failed) {
       assert.equal(line.url, `${apiUrl}${String(line.method)}`, JSON.stringify(line));

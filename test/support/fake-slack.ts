@@ -2,7 +2,9 @@
  * A fake Slack on 127.0.0.1 (DESIGN.md, "Testing without the internet"): the Web API methods the bot calls, the
  * response_url endpoint, the file upload endpoint, and a Socket Mode WebSocket behind apps.connections.open. It
  * records every call, checks every message against Block Kit's limits, and can be told to fail the next calls of
- * a method (429 with Retry-After, 5xx, or a Slack error such as not_in_channel).
+ * a method (429 with Retry-After, 5xx, or a Slack error such as not_in_channel). It keeps what the bot posts, by
+ * channel, and reads it back through conversations.history and conversations.replies (with metadata when asked),
+ * unless told that the token lacks the history scopes.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,6 +20,16 @@ export interface SlackCall {
 }
 
 export type Failure = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 } | { error: string };
+
+/** A message as the fake keeps it, for conversations.history and conversations.replies. */
+export interface StoredMessage {
+  ts: string;
+  text?: unknown;
+  thread_ts?: string;
+  metadata?: unknown;
+  files?: { id: string; name: string }[];
+  bot_id: string;
+}
 
 export const BOT_TOKEN = 'xoxb-test-0000-secret-bot-token';
 export const APP_TOKEN = 'xapp-test-0000-secret-app-token';
@@ -109,10 +121,16 @@ export class FakeSlack {
   readonly badTokens: string[] = [];
   /** Members of user groups, for usergroups.users.list. */
   readonly usergroups = new Map<string, string[]>();
+  /** What the bot posted (messages and file shares), by channel, oldest first. */
+  readonly messages = new Map<string, StoredMessage[]>();
+  /** When false, reading history answers missing_scope, as for a token without channels:history and the like. */
+  historyScopes = true;
+  private readonly fileNames = new Map<string, string>();
   private readonly failures = new Map<string, { failure: Failure; match?: (args: Record<string, unknown>) => boolean }[]>();
   private readonly sockets = new Set<WebSocket>();
   private readonly pendingAcks = new Map<string, (payload: unknown) => void>();
-  private tsCounter = 1_700_000_000;
+  /** The last ts given, in µs: a ts is the time of posting, as Slack's are, and never given twice. */
+  private lastTsUs = 0;
   private server!: Server;
   private wss!: WebSocketServer;
   url = '';
@@ -267,28 +285,83 @@ export class FakeSlack {
       case 'apps.connections.open':
         return json(200, { ok: true, url: `${this.url.replace('http', 'ws')}socket` });
       case 'chat.postMessage': {
-        this.tsCounter += 1;
-        const ts = `${this.tsCounter}.000100`;
+        const ts = this.nextTs();
         const call = this.calls.at(-1);
         if (call) call.ts = ts;
+        this.keep(String(args.channel), {
+          ts,
+          text: args.text,
+          bot_id: 'BBOT',
+          ...(typeof args.thread_ts === 'string' ? { thread_ts: args.thread_ts } : {}),
+          ...(args.metadata ? { metadata: args.metadata } : {}),
+        });
         return json(200, { ok: true, channel: args.channel, ts, message: { text: args.text } });
       }
-      case 'chat.update':
+      case 'chat.update': {
+        const kept = this.messages.get(String(args.channel))?.find((m) => m.ts === args.ts);
+        if (kept) kept.text = args.text;
         return json(200, { ok: true, channel: args.channel, ts: args.ts });
+      }
+      case 'conversations.history':
+      case 'conversations.replies':
+        if (!this.historyScopes) return json(200, { ok: false, error: 'missing_scope', needed: 'channels:history', provided: 'chat:write,commands' });
+        return this.history(method, args, json);
       case 'chat.postEphemeral':
-        return json(200, { ok: true, message_ts: `${this.tsCounter}.000200` });
+        return json(200, { ok: true, message_ts: this.nextTs() });
       case 'files.getUploadURLExternal': {
         const id = `F${randomUUID().slice(0, 8).toUpperCase()}`;
+        this.fileNames.set(id, String(args.filename));
         return json(200, { ok: true, upload_url: `${this.url}upload/${id}`, file_id: id });
       }
       case 'usergroups.users.list': {
         const users = this.usergroups.get(String(args.usergroup));
         return users ? json(200, { ok: true, users }) : json(200, { ok: false, error: 'no_such_subteam' });
       }
-      case 'files.completeUploadExternal':
-        return json(200, { ok: true, files: (args.files as { id: string }[]).map((f) => ({ id: f.id })) });
+      case 'files.completeUploadExternal': {
+        const files = (args.files as { id: string }[]).map((f) => ({ id: f.id, name: this.fileNames.get(f.id) ?? '' }));
+        if (typeof args.channel_id === 'string') {
+          // Slack shares the files in one message (in the thread when given one).
+          this.keep(args.channel_id, {
+            ts: this.nextTs(),
+            text: args.initial_comment ?? '',
+            bot_id: 'BBOT',
+            files,
+            ...(typeof args.thread_ts === 'string' ? { thread_ts: args.thread_ts } : {}),
+          });
+        }
+        return json(200, { ok: true, files: files.map((f) => ({ id: f.id })) });
+      }
       default:
         return json(200, { ok: false, error: 'unknown_method' });
     }
+  }
+
+  /** The messages of a channel's thread (parent first), or the channel's top level (newest first), as Slack pages them. */
+  private history(method: string, args: Record<string, unknown>, json: (status: number, value: unknown) => void): void {
+    const kept = this.messages.get(String(args.channel)) ?? [];
+    let list: StoredMessage[];
+    if (method === 'conversations.replies') {
+      const parent = kept.find((m) => m.ts === args.ts && m.thread_ts === undefined);
+      if (!parent) return json(200, { ok: false, error: 'thread_not_found' });
+      list = [parent, ...kept.filter((m) => m.thread_ts === args.ts)];
+    } else {
+      const oldest = Number(args.oldest ?? 0);
+      list = kept.filter((m) => m.thread_ts === undefined && Number(m.ts) >= oldest).reverse();
+    }
+    const metadata = args.include_all_metadata === true || args.include_all_metadata === 'true';
+    const from = Number(Buffer.from(String(args.cursor ?? ''), 'base64').toString('utf8') || 0);
+    const limit = Math.min(Number(args.limit ?? 100), 1000);
+    const page = list.slice(from, from + limit).map(({ metadata: m, ...rest }) => (metadata && m ? { ...rest, metadata: m } : rest));
+    const next = from + limit < list.length ? Buffer.from(String(from + limit)).toString('base64') : '';
+    json(200, { ok: true, messages: page, has_more: next !== '', response_metadata: { next_cursor: next } });
+  }
+
+  private nextTs(): string {
+    this.lastTsUs = Math.max(Date.now() * 1000, this.lastTsUs + 1);
+    return `${Math.floor(this.lastTsUs / 1e6)}.${String(this.lastTsUs % 1e6).padStart(6, '0')}`;
+  }
+
+  private keep(channel: string, message: StoredMessage): void {
+    this.messages.set(channel, [...(this.messages.get(channel) ?? []), message]);
   }
 }

@@ -10,6 +10,8 @@ import { logBadRecords } from '../../queue/records.js';
 import { CANNOT_POST, slackErrorCode } from '../errors.js';
 import { INVITE_HINT } from '../render/replies.js';
 import type { DeliveryStep, SlackStore } from '../store.js';
+import { deliveryMetadata } from './posted.js';
+import type { PostedMessages } from './posted.js';
 
 export interface DeliveryDeps {
   client: WebClient;
@@ -19,6 +21,8 @@ export interface DeliveryDeps {
   audit: AuditTrail;
   slots: RequestSlots;
   log: Logger;
+  /** Finds in Slack what a delivery posted when its record in Redis is lost: one for the bot (it says once when it cannot). */
+  posted: PostedMessages;
   /** Where response_url messages go; default: fetch. */
   post?: (url: string, body: unknown) => Promise<void>;
 }
@@ -28,26 +32,40 @@ async function postJson(url: string, body: unknown): Promise<void> {
   if (!response.ok) throw new Error(`response_url answered ${response.status}`);
 }
 
-/** The request a delivery answers: its id (a sweep id, a trace id), where it was asked, by whom, in which words. */
+/**
+ * The request a delivery answers: its id (a sweep id, a trace id), where it was asked, by whom, in which words, and
+ * when it was queued (ms; where its parent message is looked for when the record of it is lost).
+ */
 export interface Asked {
   id: string;
   channel: string;
   user: string;
   text: string;
   slot?: { requester: string; id: string } | undefined;
+  at?: number;
 }
 
-/** A message of a delivery: its text and blocks, and what Slack keeps with it. */
+/** A message of a delivery: its text and blocks (the delivery adds the metadata that finds it again). */
 export interface DeliveryMessage {
   text: string;
   blocks?: KnownBlock[];
-  metadata?: { event_type: string; event_payload: Record<string, string> };
+}
+
+/** A file the delivery shares in the parent's thread, with the upload that shares it (files.uploadV2's arguments). */
+export interface DeliveryFiles {
+  /** The name of the first file: what finds the upload in the thread again. */
+  name: string;
+  upload: () => Promise<unknown>;
 }
 
 /**
  * The steps every delivery shares, each done once (recorded in Redis when done): the parent message, the answer in
- * its thread or privately, and the end — the requester's slot released and the audit line written — whether the
- * request was answered or failed for good.
+ * its thread or privately, its files, and the end — the requester's slot released and the audit line written —
+ * whether the request was answered or failed for good.
+ *
+ * Every message it posts carries the request's id in its metadata, and a step whose record is missing is looked for
+ * in Slack before it is done (PostedMessages): a failover that lost the record, or a bot killed between posting and
+ * recording, does not post it twice.
  */
 export class Delivery {
   constructor(
@@ -68,9 +86,15 @@ export class Delivery {
     const { id, channel } = this.asked;
     const posted = await store.deliveredValue(id, 'posted');
     if (posted !== undefined) return posted === '' ? undefined : posted;
+    const found = this.asked.at === undefined ? undefined : await this.deps.posted.parent(channel, id, this.asked.at);
+    if (found) {
+      this.found('posted', found);
+      await store.markDelivered(id, 'posted', found);
+      return found;
+    }
     let ts = '';
     try {
-      ts = (await client.chat.postMessage({ channel, ...message })).ts ?? '';
+      ts = (await client.chat.postMessage({ channel, ...message, metadata: deliveryMetadata(id, 'posted') })).ts ?? '';
     } catch (error) {
       const code = slackErrorCode(error);
       if (!code || !CANNOT_POST.has(code)) throw error;
@@ -87,15 +111,24 @@ export class Delivery {
 
   /**
    * Posts the answer once: in the parent's thread, or privately through response_url where the bot has no parent
-   * message (with how to invite it). True when it was posted now. An expired response_url fails the delivery for
-   * good: the answer is in the history only.
+   * message (with how to invite it). True when it was posted now, or found in the thread though not recorded (a try
+   * whose record was lost posted it). An expired response_url fails the delivery for good: the answer is in the
+   * history only. What goes through response_url is ephemeral: nobody can look for it, and a lost record means it is
+   * posted again.
    */
   async answer(parentTs: string | undefined, message: DeliveryMessage): Promise<boolean> {
     const { store, client } = this.deps;
     const { id, channel } = this.asked;
     if (await store.delivered(id, 'report')) return false;
     if (parentTs) {
-      const reply = await client.chat.postMessage({ channel, thread_ts: parentTs, ...message });
+      // Posted by a try whose record is lost: recorded now, and said as posted (its audit line was lost with it).
+      const found = await this.deps.posted.reply(channel, parentTs, id);
+      if (found) {
+        this.found('report', found);
+        await store.markDelivered(id, 'report', found);
+        return true;
+      }
+      const reply = await client.chat.postMessage({ channel, thread_ts: parentTs, ...message, metadata: deliveryMetadata(id, 'report') });
       await store.markDelivered(id, 'report', reply.ts ?? '1');
       return true;
     }
@@ -110,6 +143,20 @@ export class Delivery {
     });
     await store.markDelivered(id, 'report');
     return true;
+  }
+
+  /** Shares the answer's files in the parent's thread, once (found there by the first file's name). */
+  async files(parentTs: string, files: DeliveryFiles): Promise<void> {
+    const { store } = this.deps;
+    const { id, channel } = this.asked;
+    if (await store.delivered(id, 'files')) return;
+    if (await this.deps.posted.file(channel, parentTs, files.name)) this.found('files', files.name);
+    else await files.upload();
+    await store.markDelivered(id, 'files');
+  }
+
+  private found(step: DeliveryStep, what: string): void {
+    this.deps.log.info({ event: 'delivery_found_posted', id: this.asked.id, step, found: what });
   }
 
   /** The request ended with its answer: its slot is released, and the audit says so when it was posted now. */

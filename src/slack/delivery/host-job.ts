@@ -5,7 +5,7 @@ import { renderDiagText } from '../../views/diag/text.js';
 import { diagBlocks, traceBlocks } from '../../views/trace/slack.js';
 import { renderTraceText } from '../../views/trace/text.js';
 import type { DeliveryDeps } from './delivery.js';
-import { Delivery } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import type { HostJobDelivery } from './jobs.js';
 
 /**
@@ -14,9 +14,8 @@ import type { HostJobDelivery } from './jobs.js';
  * parent with the conclusion; then ends the requester's slot. Like a sweep's, each step is done once: a bot killed
  * mid-trace and started again posts the result when it comes.
  */
-export async function deliverHostJob(data: HostJobDelivery, deps: DeliveryDeps, signal?: AbortSignal): Promise<{ posted: boolean }> {
+export async function deliverHostJob(data: HostJobDelivery, delivery: Delivery, deps: DeliveryDeps, signal?: AbortSignal): Promise<{ posted: boolean }> {
   const { job, channel, user, text } = data;
-  const delivery = new Delivery(deps, { id: job.id, channel, user, text, slot: data.slot });
   const parentTs = await delivery.parent({ text: `<@${user}> asked for \`${text}\` on ${job.group}: running…` });
   await delivery.step('started', () => deps.hostJobs.enqueue(job));
   let report: TraceReport | DiagReport;
@@ -35,9 +34,8 @@ export async function deliverHostJob(data: HostJobDelivery, deps: DeliveryDeps, 
   const posted = await delivery.answer(parentTs, { text: summary, blocks });
   if (parentTs) {
     const content = trace ? renderTraceText(trace) : renderDiagText(report as DiagReport);
-    await delivery.step('files', () =>
-      deps.client.files.uploadV2({ channel_id: channel, thread_ts: parentTs, filename: `zensweep-${job.id}.txt`, title: text, content }),
-    );
+    const name = `zensweep-${job.id}.txt`;
+    await delivery.files(parentTs, { name, upload: () => deps.client.files.uploadV2({ channel_id: channel, thread_ts: parentTs, filename: name, title: text, content }) });
     await delivery.step('parent', () => deps.client.chat.update({ channel, ts: parentTs, text: `<@${user}> \`${text}\` on ${job.group}: ${summary}` }));
   }
   await delivery.end(posted, 'delivered');

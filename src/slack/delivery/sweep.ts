@@ -8,11 +8,15 @@ import type { SweepHeader } from '../../views/blocks.js';
 import { mapSvg, sweepMap } from '../../views/map.js';
 import { mapPng } from '../map-picture.js';
 import type { DeliveryDeps } from './delivery.js';
-import { Delivery } from './delivery.js';
+import type { Delivery } from './delivery.js';
 import type { StartedSweepDelivery, SweepDelivery } from './jobs.js';
 
 /** Live progress edits the parent message at most this often, in ms (chat.update is rate limited per message). */
 export const PROGRESS_EVERY_MS = 1000;
+
+function csvName(sweepId: string): string {
+  return `zensweep-${sweepId}.csv`;
+}
 
 /**
  * The report's files, in one reply under it: the map picture (when the sweep had IPv4 addresses) and the CSV of
@@ -30,7 +34,7 @@ function reportFiles(report: DistributedReport, header: SweepHeader, channel: st
       log.warn({ event: 'map_not_drawn', sweepId: report.sweepId, message: (error as Error).message });
     }
   }
-  uploads.push({ filename: `zensweep-${report.sweepId}.csv`, title: 'Every host (CSV)', content: renderCsv(report) });
+  uploads.push({ filename: csvName(report.sweepId), title: 'Every host (CSV)', content: renderCsv(report) });
   return {
     channel_id: channel,
     thread_ts: threadTs,
@@ -46,9 +50,13 @@ function reportFiles(report: DistributedReport, header: SweepHeader, channel: st
  * done, so a delivery that runs again (Slack failed, the bot restarted) does only what is left: the report is posted
  * once. A sweep that fails for good is said so, where the report would have gone.
  */
-export async function deliverSweep(data: SweepDelivery | StartedSweepDelivery, deps: DeliveryDeps, signal?: AbortSignal): Promise<{ posted: boolean }> {
+export async function deliverSweep(
+  data: SweepDelivery | StartedSweepDelivery,
+  delivery: Delivery,
+  deps: DeliveryDeps,
+  signal?: AbortSignal,
+): Promise<{ posted: boolean }> {
   const { sweepId, channel, header } = data;
-  const delivery = new Delivery(deps, { id: sweepId, channel, user: header.user, text: header.text, slot: data.v === 2 ? data.slot : undefined });
   const parentTs =
     data.v === 1
       ? data.parentTs
@@ -97,13 +105,11 @@ export async function deliverSweep(data: SweepDelivery | StartedSweepDelivery, d
   }
   await updating;
   const view = reportBlocks(report, header);
-  const posted = await delivery.answer(parentTs, {
-    text: view.text,
-    blocks: view.blocks,
-    metadata: { event_type: 'zensweep_report', event_payload: { sweep_id: sweepId } },
-  });
+  const posted = await delivery.answer(parentTs, { text: view.text, blocks: view.blocks });
   if (parentTs && report.hosts.length > 0) {
-    await delivery.step('files', () => deps.client.files.uploadV2(reportFiles(report, header, channel, parentTs, deps.log)));
+    const files = reportFiles(report, header, channel, parentTs, deps.log);
+    // Found again by the CSV, always there (the map may be drawn on one try and not on another).
+    await delivery.files(parentTs, { name: csvName(sweepId), upload: () => deps.client.files.uploadV2(files) });
   }
   if (parentTs) {
     await delivery.step('parent', () => deps.client.chat.update({ channel, ts: parentTs, text: view.text, blocks: finishedBlocks(header, report) }));

@@ -8,10 +8,11 @@ import { parseDeliveryJob } from './jobs.js';
 import type { DeliveryJob } from './jobs.js';
 import { deliverSweep } from './sweep.js';
 
-function askedOf(data: DeliveryJob): Asked {
-  if (data.v === 1) return { id: data.sweepId, channel: data.channel, user: data.header.user, text: data.header.text };
-  if (data.kind === 'sweep') return { id: data.sweepId, channel: data.channel, user: data.header.user, text: data.header.text, slot: data.slot };
-  return { id: data.job.id, channel: data.channel, user: data.user, text: data.text, slot: data.slot };
+/** The request a delivery job answers; `at`, when the job was queued. */
+function askedOf(data: DeliveryJob, at: number): Asked {
+  if (data.v === 1) return { id: data.sweepId, channel: data.channel, user: data.header.user, text: data.header.text, at };
+  if (data.kind === 'sweep') return { id: data.sweepId, channel: data.channel, user: data.header.user, text: data.header.text, slot: data.slot, at };
+  return { id: data.job.id, channel: data.channel, user: data.user, text: data.text, slot: data.slot, at };
 }
 
 /**
@@ -24,13 +25,13 @@ export function deliveryProcessor(deps: DeliveryDeps) {
     const parsed = parseDeliveryJob(job.data);
     if (!parsed.success) throw new bullmq.UnrecoverableError(`bad delivery job data: ${firstIssue(parsed.error)}`);
     const data = parsed.data;
+    const delivery = new Delivery(deps, askedOf(data, job.timestamp));
     try {
-      return data.v === 1 || data.kind === 'sweep' ? await deliverSweep(data, deps, signal) : await deliverHostJob(data, deps, signal);
+      return data.v === 1 || data.kind === 'sweep' ? await deliverSweep(data, delivery, deps, signal) : await deliverHostJob(data, delivery, deps, signal);
     } catch (error) {
       if (signal?.aborted) throw error;
       const final = error instanceof bullmq.UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (final) {
-        const delivery = new Delivery(deps, askedOf(data));
         const parentTs = await deps.store.deliveredValue(delivery.asked.id, 'posted').catch(() => undefined);
         await delivery.fail(parentTs || undefined, `it could not be delivered (${(error as Error).message})`).catch((failure: Error) =>
           deps.log.warn({ event: 'delivery_end_failed', id: delivery.asked.id, message: failure.message }),
