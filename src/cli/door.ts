@@ -17,6 +17,7 @@ import { boundedInt } from '../config-env.js';
 import { connectRedis } from '../queue/connect.js';
 import { redisTargetFromEnv } from '../config-redis.js';
 import { Dispatcher } from '../queue/dispatcher.js';
+import type { SweepFlow } from '../queue/dispatcher.js';
 import { HistoryStore } from '../queue/history.js';
 import { HostJobs } from '../queue/host-jobs.js';
 import { ResultStore } from '../queue/results.js';
@@ -49,6 +50,8 @@ export interface CliDoor {
   dispatcher: Dispatcher;
   hostJobs: HostJobs;
   slots: RequestSlots;
+  /** The jobs of a sweep this run started: what its waiter enqueues again if Redis loses the sweep whole. */
+  flowOf(sweepId: string): SweepFlow | undefined;
   /** The request of this run, in these words. */
   request(text: string): DoorRequest;
   close(): Promise<void>;
@@ -59,8 +62,12 @@ export function cliDoor(io: CommandIo, redis: Redis, maxAddresses?: number): Cli
   const dispatcher = new Dispatcher({ connection: redis, ...(maxAddresses !== undefined ? { maxAddresses } : {}) });
   const hostJobs = new HostJobs(redis);
   const slots = new RequestSlots(redis, boundedInt(io.env.ZENSWEEP_MAX_SWEEPS_PER_USER, 3, 'ZENSWEEP_MAX_SWEEPS_PER_USER', 1, 1000));
+  const flows = new Map<string, SweepFlow>();
   const start: Starter = {
-    sweep: ({ flow }) => dispatcher.submitFlow(flow),
+    sweep: async ({ flow }) => {
+      await dispatcher.submitFlow(flow);
+      flows.set(flow.report.sweepId, flow);
+    },
     hostJob: ({ job }) => hostJobs.enqueue(job),
   };
   const door = new Door({
@@ -77,6 +84,7 @@ export function cliDoor(io: CommandIo, redis: Redis, maxAddresses?: number): Cli
     dispatcher,
     hostJobs,
     slots,
+    flowOf: (sweepId) => flows.get(sweepId),
     request: (text) => ({ source: 'cli', user, channel: 'cli', text }),
     close: async () => {
       await Promise.all([dispatcher.close(), hostJobs.close()]);

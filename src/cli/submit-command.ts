@@ -66,10 +66,12 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     const started = await opened.door.run(asked, { kind: 'sweep', request });
     // Whatever way this run ends, the sweep no longer counts against the requester's limit (or it expires on its own).
     release = () => opened.slots.release({ requester: asked.user, id: started.id });
+    const flow = opened.flowOf(started.id);
     const submitted = {
       sweepId: started.id,
       plan: { groups: started.groups, chunks: [], addresses: started.addresses, ...(started.vantages ? { vantages: started.vantages } : {}) },
       agents: [],
+      ...(flow ? { flow } : {}),
     };
     // On stderr even with --json: the id is what `zensweep cancel` takes.
     const vantages = started.vantages ? `, ${vantageCost(started.vantages.map((v) => v.name), started.addresses, started.probes, request.options.from)}` : '';
@@ -103,7 +105,13 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     };
     process.once('SIGINT', onSignal);
     try {
-      const report = await dispatcher.waitForReport(submitted, { onProgress: bar ? (p) => bar.update(p) : undefined });
+      const report = await dispatcher.waitForReport(submitted, {
+        onProgress: bar ? (p) => bar.update(p) : undefined,
+        onResubmit: (groups) => {
+          bar?.clear();
+          io.stderr.write(`zensweep: sweep ${started.id} was lost by Redis (a failover?) on ${groups.join(', ')}: submitted again\n`);
+        },
+      });
       bar?.clear();
       writeReport(io.stdout, report, values, renderText);
       if (cancelled) return 130;

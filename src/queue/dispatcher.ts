@@ -66,7 +66,15 @@ export interface SubmittedSweep {
   sweepId: string;
   plan: SweepPlan;
   agents: AgentInfo[];
+  /**
+   * The jobs as they were enqueued: with it, a sweep that a failover lost whole (its part jobs gone before any end)
+   * is enqueued again by whoever waits for it, rather than reported lost.
+   */
+  flow?: SweepFlow;
 }
+
+/** How often a waiter enqueues again a sweep that Redis lost whole, at most. */
+const MAX_RESUBMITS = 3;
 
 export interface SweepProgressEvent {
   done: number;
@@ -201,8 +209,9 @@ export class Dispatcher {
     owner = CLI_OWNER,
   ): Promise<SubmittedSweep> {
     const { plan, agents } = planned ?? (await this.plan(request, undefined, owner));
-    await this.submitFlow(flowOf(request, requestedBy, sweepId, plan, owner));
-    return { sweepId, plan, agents };
+    const flow = flowOf(request, requestedBy, sweepId, plan, owner);
+    await this.submitFlow(flow);
+    return { sweepId, plan, agents, flow };
   }
 
   /**
@@ -280,7 +289,7 @@ export class Dispatcher {
    */
   async waitForReport(
     submitted: SubmittedSweep,
-    handlers: { onProgress?: (p: SweepProgressEvent) => void; signal?: AbortSignal } = {},
+    handlers: { onProgress?: (p: SweepProgressEvent) => void; signal?: AbortSignal; onResubmit?: (lostGroups: string[]) => void } = {},
   ): Promise<DistributedReport> {
     const { sweepId, plan } = submitted;
     const watcher = this.watcher();
@@ -312,16 +321,14 @@ export class Dispatcher {
     const waitOptions = handlers.signal ? { signal: handlers.signal } : {};
     try {
       // The report job is added by the last part to end: first every part (one that failed for good fails the sweep).
-      await Promise.all(
-        plan.groups.map(async (group) => {
-          const part = await watcher.wait(partQueueName(group), partJobId(sweepId, group), waitOptions).catch((error: unknown) => {
-            // A part removed long after it completed: the report job, or the kept report, says the rest.
-            if (error instanceof JobGoneError) return undefined;
-            throw error;
-          });
-          if (part?.state === 'failed') throw new SweepFailedError(`sweep ${sweepId} failed on group ${group}: ${part.failedReason}`);
-        }),
-      );
+      for (let resubmits = 0; ; resubmits += 1) {
+        const gone = await this.waitForParts(sweepId, plan.groups, waitOptions);
+        // A part removed long after it completed: the report job, or the kept report, says the rest. Gone with neither
+        // there, the sweep was lost whole (a failover right after it was enqueued): enqueued again, when known.
+        if (gone.length === 0 || !submitted.flow || resubmits >= MAX_RESUBMITS || (await this.reportExists(sweepId))) break;
+        await this.submitFlow(submitted.flow);
+        handlers.onResubmit?.(gone);
+      }
       end = await this.waitForReportJob(sweepId, plan.groups, waitOptions);
     } catch (error) {
       // As before the watcher: an abort rejects with the signal's own reason.
@@ -339,6 +346,28 @@ export class Dispatcher {
         ? `sweep ${sweepId} finished but its report is no longer in Redis, or unreadable`
         : `sweep ${sweepId} is no longer in Redis, nor its report`,
     );
+  }
+
+  /** Waits for each group's part to end; the groups whose part is not in Redis. Throws when one failed for good. */
+  private async waitForParts(sweepId: string, groups: readonly string[], options: { signal?: AbortSignal }): Promise<string[]> {
+    const watcher = this.watcher();
+    const gone: string[] = [];
+    await Promise.all(
+      groups.map(async (group) => {
+        const part = await watcher.wait(partQueueName(group), partJobId(sweepId, group), options).catch((error: unknown) => {
+          if (error instanceof JobGoneError) return undefined;
+          throw error;
+        });
+        if (!part) gone.push(group);
+        else if (part.state === 'failed') throw new SweepFailedError(`sweep ${sweepId} failed on group ${group}: ${part.failedReason}`);
+      }),
+    );
+    return gone;
+  }
+
+  /** Whether the sweep's report job, or its report, is in Redis. */
+  private async reportExists(sweepId: string): Promise<boolean> {
+    return (await bullmq.Job.fromId(this.reports, sweepId)) !== undefined || (await this.results.loadReport(sweepId)) !== undefined;
   }
 
   /**

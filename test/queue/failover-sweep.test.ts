@@ -9,12 +9,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sweepQueueName } from '../../src/queue/names.js';
+import { Redis } from 'ioredis';
+import type { DistributedReport } from '../../src/core/report.js';
+import { partQueueName, sweepQueueName } from '../../src/queue/names.js';
 import { startAgentOn, type AgentProcess } from '../support/agents.js';
+import { zensweep } from '../support/cli.js';
 import { sweepThroughFailover, type Failover } from '../support/failover.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { startSentinelSet, type SentinelSet } from '../support/redis-sentinel.js';
 import { notJsonLines } from '../support/service.js';
+import { until } from '../support/wait.js';
 
 const PASSWORD = 'zs-failover-s3cret';
 
@@ -110,5 +114,57 @@ describe('a failover in the middle of a /16 on a cluster: every address once (re
         return port;
       },
     });
+  });
+});
+
+describe('a sweep lost whole right after it was submitted is submitted again by its waiter (real redis-servers, Sentinels, agent)', () => {
+  let set: SentinelSet;
+  let agent: AgentProcess;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    set = await startSentinelSet({ password: PASSWORD });
+    env = { PATH: process.env.PATH, ...set.env };
+    agent = await startAgentOn(set.env, 'ha', '127.0.0.0/24');
+  });
+  after(async () => {
+    await agent?.stop();
+    await set?.destroy();
+  });
+
+  it('finds its part gone with no report after the failover, submits the same jobs again, and reports every address once', { timeout: 240_000 }, async () => {
+    const master = new Redis({ port: set.master.port, host: '127.0.0.1', password: PASSWORD });
+    try {
+      // The replica cut off first: the sweep, from its submission on, lives only on the master that dies.
+      const frozen = set.replica.freeze(8000);
+      await master.call('CLIENT', 'KILL', 'TYPE', 'replica');
+      // Four echoes a second apart: its chunk takes about 3 s, so the master dies before the sweep ends.
+      const submitted = zensweep(['submit', '127.0.0.0/28', 'count:4', 'interval:1000', '--json'], { env, timeoutMs: 180_000 });
+      const partPattern = `bull:${partQueueName('ha')}:*.ha`;
+      await until('the sweep enqueued on the master', async () => (await master.keys(partPattern)).length === 1, { show: () => agent.log() });
+      const [partKey] = await master.keys(partPattern);
+      assert.equal(await master.hget(partKey ?? '', 'finishedOn'), null, 'killed before the sweep ended');
+      master.disconnect();
+      await set.master.kill();
+      await frozen;
+      const promotedPort = await set.failedOverFrom(set.master.port, 60_000);
+      assert.equal(promotedPort, set.replica.port);
+
+      const result = await submitted;
+      assert.equal(result.code, 0, `submit exited ${String(result.code)}:\n${result.stderr}\nagent:\n${agent.log()}`);
+      // It was really lost: its waiter found the part gone with no report, and said so on stderr.
+      assert.match(result.stderr, /zensweep: sweep \S+ was lost by Redis \(a failover\?\) on ha: submitted again\n/);
+      const report = JSON.parse(result.stdout) as DistributedReport;
+      assert.equal(report.complete, true, JSON.stringify(report.failures));
+      assert.equal(`bull:${partQueueName('ha')}:${report.sweepId}.ha`, partKey);
+      assert.deepEqual(report.hosts.map((h) => h.ip), Array.from({ length: 14 }, (_, i) => `127.0.0.${i + 1}`));
+      assert.equal(report.summary.alive, 14);
+      assert.deepEqual([...new Set(report.chunks.map((c) => c.agentId))], [agent.id]);
+      assert.deepEqual(notJsonLines(agent), []);
+      assert.equal(agent.stderr(), '');
+      assert.ok(!agent.log().includes(PASSWORD) && !result.stderr.includes(PASSWORD), 'the password was written');
+    } finally {
+      master.disconnect();
+    }
   });
 });

@@ -81,9 +81,12 @@ export async function deliverSweep(
           ...(data.v === 2 && data.flow.report.vantages ? { vantages: data.flow.report.vantages } : {}),
         },
         agents: [],
+        // Enqueued again by this delivery if Redis loses it whole (v1 deliveries were given a sweep already started).
+        ...(data.v === 2 ? { flow: data.flow as SweepFlow } : {}),
       },
       {
         signal,
+        onResubmit: (groups) => deps.log.warn({ event: 'sweep_resubmitted', sweepId, groups }),
         onProgress: (progress) => {
           const now = Date.now();
           if (!parentTs || now - lastUpdate < PROGRESS_EVERY_MS) return;

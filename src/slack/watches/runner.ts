@@ -290,17 +290,17 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     }
 
     const sweepId = newSweepId();
-    await deps.dispatcher.submit(request, watch.createdBy, sweepId, planned, watch.channel);
+    const submitted = await deps.dispatcher.submit(request, watch.createdBy, sweepId, planned, watch.channel);
     deps.metrics?.sweep('started');
     const timeout = AbortSignal.timeout(deps.runTimeoutMs);
     let report: DistributedReport;
     try {
       // Stopped while it was being enqueued: an abort from before the wait would never reach it.
       signal?.throwIfAborted();
-      report = await deps.dispatcher.waitForReport(
-        { sweepId, ...planned },
-        { signal: signal ? AbortSignal.any([signal, timeout]) : timeout },
-      );
+      report = await deps.dispatcher.waitForReport(submitted, {
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        onResubmit: (groups) => log.warn({ event: 'sweep_resubmitted', watch: watch.id, sweepId, groups }),
+      });
     } catch (error) {
       if (signal?.aborted) {
         // The bot is stopping (or the job was taken from it): the sweep stops with the run, not left to the agents.
