@@ -143,7 +143,9 @@ describe('zensweep agent and bot when Redis goes away (real processes, real redi
     await quietFor(30_000);
     for (const [name, service] of named) assert.equal(service.child.exitCode, null, `${name} is still running`);
     await server.restart();
-    await until('both services seeing Redis again', () => named.every(([, s]) => eventsNamed(s, 'redis_up').length === 1));
+    await until('both services seeing Redis again', () => named.every(([, s]) => eventsNamed(s, 'redis_up').length === 1), {
+      show: () => named.map(([name, s]) => `${name}:\n${s.stdout().slice(from.get(s)?.stdout ?? 0)}${s.stderr().slice(from.get(s)?.stderr ?? 0)}`).join('\n'),
+    });
 
     // Every line either service wrote from the outage until it said Redis was back, on stdout and on stderr alike.
     const redacted = `redis://:***@127.0.0.1:${server.port}`;

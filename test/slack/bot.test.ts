@@ -275,6 +275,8 @@ describe('zensweep bot (HTTP mode, real processes, fake Slack)', () => {
       const [parent] = parents();
       const sweepId = sweepIdOf(parent?.ts);
       await until('the delivery ended', async () => (await deliveries.getJob(`deliver-${sweepId}`))?.finishedOn !== undefined);
+      // A fresh delivery looks in Slack once, for its parent: what follows a message it posted itself cannot be there.
+      assert.deepEqual([slack.callsOf('conversations.history').length, slack.callsOf('conversations.replies').length], [1, 0]);
       const recorded = await client.hgetall(`zensweep:slack:delivered:${sweepId}`);
       assert.equal(recorded.posted, parent?.ts);
       assert.equal(recorded.report, threadReplies()[0]?.ts);

@@ -68,6 +68,9 @@ export interface DeliveryFiles {
  * recording, does not post it twice.
  */
 export class Delivery {
+  /** Steps this run posted itself: what comes after one of them cannot have been posted before, and is not looked for. */
+  private readonly postedNow = new Set<DeliveryStep>();
+
   constructor(
     private readonly deps: DeliveryDeps,
     readonly asked: Asked,
@@ -95,6 +98,7 @@ export class Delivery {
     let ts = '';
     try {
       ts = (await client.chat.postMessage({ channel, ...message, metadata: deliveryMetadata(id, 'posted') })).ts ?? '';
+      this.postedNow.add('posted');
     } catch (error) {
       const code = slackErrorCode(error);
       if (!code || !CANNOT_POST.has(code)) throw error;
@@ -122,13 +126,14 @@ export class Delivery {
     if (await store.delivered(id, 'report')) return false;
     if (parentTs) {
       // Posted by a try whose record is lost: recorded now, and said as posted (its audit line was lost with it).
-      const found = await this.deps.posted.reply(channel, parentTs, id);
+      const found = this.postedNow.has('posted') ? undefined : await this.deps.posted.reply(channel, parentTs, id);
       if (found) {
         this.found('report', found);
         await store.markDelivered(id, 'report', found);
         return true;
       }
       const reply = await client.chat.postMessage({ channel, thread_ts: parentTs, ...message, metadata: deliveryMetadata(id, 'report') });
+      this.postedNow.add('report');
       await store.markDelivered(id, 'report', reply.ts ?? '1');
       return true;
     }
@@ -150,7 +155,7 @@ export class Delivery {
     const { store } = this.deps;
     const { id, channel } = this.asked;
     if (await store.delivered(id, 'files')) return;
-    if (await this.deps.posted.file(channel, parentTs, files.name)) this.found('files', files.name);
+    if (!this.postedNow.has('report') && (await this.deps.posted.file(channel, parentTs, files.name))) this.found('files', files.name);
     else await files.upload();
     await store.markDelivered(id, 'files');
   }
