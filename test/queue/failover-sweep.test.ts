@@ -14,9 +14,8 @@ import type { DistributedReport } from '../../src/core/report.js';
 import { partQueueName, sweepQueueName } from '../../src/queue/names.js';
 import { startAgentOn, type AgentProcess } from '../support/agents.js';
 import { zensweep } from '../support/cli.js';
-import { sweepThroughFailover, type Failover } from '../support/failover.js';
+import { sentinelsWithAgent, sweepThroughFailover, type Failover } from '../support/failover.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
-import { startSentinelSet, type SentinelSet } from '../support/redis-sentinel.js';
 import { notJsonLines } from '../support/service.js';
 import { until } from '../support/wait.js';
 
@@ -53,21 +52,10 @@ async function checkedFailover(t: { diagnostic(message: string): void }, env: No
 }
 
 describe('a failover in the middle of a /16 through Sentinels: every address once (real redis-servers, Sentinels, agent)', () => {
-  let set: SentinelSet;
-  let agent: AgentProcess;
-  let env: NodeJS.ProcessEnv;
-
-  before(async () => {
-    set = await startSentinelSet({ password: PASSWORD });
-    env = { PATH: process.env.PATH, ...set.env };
-    agent = await startAgentOn(set.env, 'ha', '127.0.0.0/16');
-  });
-  after(async () => {
-    await agent?.stop();
-    await set?.destroy();
-  });
+  const lab = sentinelsWithAgent(PASSWORD, 'ha', '127.0.0.0/16');
 
   it('finishes on the promoted replica with each of the 65,534 addresses and 256 chunks once', { timeout: 240_000 }, async (t) => {
+    const { set, agent, env } = lab;
     await checkedFailover(t, env, agent, {
       masterPort: set.master.port,
       password: PASSWORD,
@@ -118,21 +106,10 @@ describe('a failover in the middle of a /16 on a cluster: every address once (re
 });
 
 describe('a sweep lost whole right after it was submitted is submitted again by its waiter (real redis-servers, Sentinels, agent)', () => {
-  let set: SentinelSet;
-  let agent: AgentProcess;
-  let env: NodeJS.ProcessEnv;
-
-  before(async () => {
-    set = await startSentinelSet({ password: PASSWORD });
-    env = { PATH: process.env.PATH, ...set.env };
-    agent = await startAgentOn(set.env, 'ha', '127.0.0.0/24');
-  });
-  after(async () => {
-    await agent?.stop();
-    await set?.destroy();
-  });
+  const lab = sentinelsWithAgent(PASSWORD, 'ha', '127.0.0.0/24');
 
   it('finds its part gone with no report after the failover, submits the same jobs again, and reports every address once', { timeout: 240_000 }, async () => {
+    const { set, agent, env } = lab;
     const master = new Redis({ port: set.master.port, host: '127.0.0.1', password: PASSWORD });
     try {
       // The replica cut off first: the sweep, from its submission on, lives only on the master that dies.

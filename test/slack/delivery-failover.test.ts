@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { DELIVERY_QUEUE } from '../../src/slack/delivery/jobs.js';
-import { startAgentOn, type AgentProcess } from '../support/agents.js';
 import { commandFields, postSigned, startBot, type BotProcess } from '../support/bot.js';
 import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
-import { startSentinelSet, type SentinelSet } from '../support/redis-sentinel.js';
+import { sentinelsWithAgent } from '../support/failover.js';
 import { assertRoot } from '../support/root.js';
 import { notJsonLines } from '../support/service.js';
 import { quietFor, until } from '../support/wait.js';
@@ -25,27 +24,23 @@ function replicationField(info: string, field: string): number {
 }
 
 describe('a report posted once through a failover that lost its delivery record (Sentinels, bot, agent, fake Slack)', () => {
-  let set: SentinelSet;
+  const lab = sentinelsWithAgent(PASSWORD, 'ha', '127.0.0.0/24');
   let slack: FakeSlack;
-  let agent: AgentProcess;
   let bot: BotProcess;
 
   before(async () => {
     assertRoot();
-    set = await startSentinelSet({ password: PASSWORD });
     slack = await FakeSlack.start();
-    agent = await startAgentOn(set.env, 'ha', '127.0.0.0/24');
     // Locks of 5 s: a delivery whose completion the failover lost is found stalled and run again within seconds.
-    bot = await startBot({ redisUrl: '', slack, env: { ...set.env, ZENSWEEP_LOCK_MS: '5000' } });
+    bot = await startBot({ redisUrl: '', slack, env: { ...lab.set.env, ZENSWEEP_LOCK_MS: '5000' } });
   });
   after(async () => {
     await bot?.stop();
-    await agent?.stop();
     await slack?.close();
-    await set?.destroy();
   });
 
   it('runs the delivery again on the promoted replica and finds its reply and files in Slack instead of posting them again', { timeout: 240_000 }, async () => {
+    const { set, agent } = lab;
     const replies = (): SlackCall[] => slack.callsOf('chat.postMessage').filter((c) => c.args.thread_ts !== undefined);
     const parents = (): SlackCall[] => slack.callsOf('chat.postMessage').filter((c) => c.args.thread_ts === undefined);
     const master = new Redis({ port: set.master.port, host: '127.0.0.1', password: PASSWORD });

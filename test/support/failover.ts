@@ -6,11 +6,13 @@
  * the failover cost: the bytes of the master's writes the promoted replica never had, and the time from the master's
  * death to the report.
  */
+import { after, before } from 'node:test';
 import { Redis } from 'ioredis';
 import type { DistributedReport } from '../../src/core/report.js';
 import { sweepQueueName } from '../../src/queue/names.js';
-import type { AgentProcess } from './agents.js';
+import { startAgentOn, type AgentProcess } from './agents.js';
 import { zensweep } from './cli.js';
+import { startSentinelSet, type SentinelSet } from './redis-sentinel.js';
 import { until } from './wait.js';
 
 /** 65,534 addresses at 4,000 a second: about 16 s, time to fail over in the middle. */
@@ -93,4 +95,46 @@ export async function sweepThroughFailover(env: NodeJS.ProcessEnv, agent: AgentP
   } finally {
     master.disconnect();
   }
+}
+
+/** A Sentinel set and one agent on it, for a suite. */
+export interface SentinelLab {
+  readonly set: SentinelSet;
+  readonly agent: AgentProcess;
+  /** What the command line is given to reach the set. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Registers, in the calling suite, the making of a Sentinel set (master, replica, three Sentinels, `password`) with one
+ * agent of `group` on it before its tests, and their end after them. Its fields are there once the tests run.
+ */
+export function sentinelsWithAgent(password: string, group: string, cidrs: string): SentinelLab {
+  let made: SentinelLab | undefined;
+  let set: SentinelSet | undefined;
+  let agent: AgentProcess | undefined;
+  before(async () => {
+    set = await startSentinelSet({ password });
+    agent = await startAgentOn(set.env, group, cidrs);
+    made = { set, agent, env: { PATH: process.env.PATH, ...set.env } };
+  });
+  after(async () => {
+    await agent?.stop();
+    await set?.destroy();
+  });
+  const field = <K extends keyof SentinelLab>(key: K): SentinelLab[K] => {
+    if (!made) throw new Error('the Sentinel lab is made before the suite’s tests: read it inside a test');
+    return made[key];
+  };
+  return {
+    get set() {
+      return field('set');
+    },
+    get agent() {
+      return field('agent');
+    },
+    get env() {
+      return field('env');
+    },
+  };
 }
