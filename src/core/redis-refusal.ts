@@ -23,6 +23,10 @@ const UNTRUSTED_CERTIFICATE = new Set([
  */
 export function refusalOf(error: unknown): string | undefined {
   if (!(error instanceof Error)) return undefined;
+  // A cluster that no node would answer says only "Failed to refresh slots cache." (ioredis's ClusterAllFailedError):
+  // why the last node refused is underneath.
+  const underneath = (error as { lastNodeError?: unknown }).lastNodeError;
+  if (underneath instanceof Error) return refusalOf(underneath);
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const message = error.message;
   if (message.startsWith('WRONGPASS')) return 'wrong user name or password (WRONGPASS): check REDIS_USERNAME and REDIS_PASSWORD';

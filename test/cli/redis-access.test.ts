@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import type { DistributedReport } from '../../src/core/report.js';
 import { startAgent } from '../support/agents.js';
 import { zensweep } from '../support/cli.js';
-import { BOT_TOKEN } from '../support/fake-slack.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { assertRefusedAtStart, WRONG_PASSWORD } from '../support/refused.js';
 
 const PASSWORD = 'zs-acl-s3cret-0042';
 const WEAK_PASSWORD = 'zs-weak-s3cret-0043';
@@ -66,33 +66,14 @@ describe('Redis over TLS with an ACL user (real redis-server --tls-port, a CA ma
     }
   });
 
-  const botEnv = (): NodeJS.ProcessEnv => ({ ...env, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: 'x', PORT: '9', SLACK_API_URL: 'http://127.0.0.1:9/api/' });
   const cases: [string, () => NodeJS.ProcessEnv, RegExp][] = [
-    ['a wrong password', () => ({ REDIS_PASSWORD: 'not-the-password' }), /refused ZenSweep: wrong user name or password \(WRONGPASS\): check REDIS_USERNAME and REDIS_PASSWORD$/],
+    ['a wrong password', () => ({ REDIS_PASSWORD: 'not-the-password' }), WRONG_PASSWORD],
     ['no CA for its certificate', () => ({ REDIS_TLS_CA: undefined }), /refused ZenSweep: its TLS certificate is not trusted \([A-Z_]+\): set REDIS_TLS_CA to the CA file that signed it$/],
     ['a user without a command ZenSweep needs', () => ({ REDIS_USERNAME: 'weak', REDIS_PASSWORD: WEAK_PASSWORD }), /refused ZenSweep: the user may not run a command ZenSweep needs \(NOPERM .*\): see the README for its ACL$/],
   ];
   for (const [what, change, reason] of cases) {
     it(`says ${what} in one line and exits 2: agent, bot and submit`, { timeout: 90_000 }, async () => {
-      const runs = [
-        ['agent', { ...env, ZENSWEEP_VPC: 'tls', ZENSWEEP_CIDRS: '127.0.0.0/24', ...change() }],
-        ['bot', { ...botEnv(), ...change() }],
-        ['submit', { ...env, ...change() }],
-      ] as const;
-      for (const [command, runEnv] of runs) {
-        const args = command === 'submit' ? ['submit', '127.0.0.0/29'] : [command];
-        const result = await zensweep(args, { env: runEnv, timeoutMs: 30_000 });
-        const where = `${command}: exit ${String(result.code)}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
-        assert.equal(result.code, 2, where);
-        const lines = result.stderr.split('\n').filter((line) => line !== '');
-        assert.equal(lines.length, 1, where);
-        assert.match(lines[0] ?? '', /^zensweep: Redis at rediss:\/\/(zensweep|weak):\*\*\*@127\.0\.0\.1:\d+ refused ZenSweep: /, where);
-        assert.match(lines[0] ?? '', reason, where);
-        // A service writes JSON lines only on stdout (what ICMP mode it runs in); never a retry per attempt.
-        for (const line of result.stdout.split('\n').filter((l) => l !== '')) assert.match(line, /^\{.*\}$/, where);
-        assert.ok(!/redis_down|redis_still_down/.test(result.stdout), where);
-        assertNoSecret(result.stdout, result.stderr);
-      }
+      await assertRefusedAtStart({ ...env, ...change() }, /rediss:\/\/(zensweep|weak):\*\*\*@127\.0\.0\.1:\d+/, reason, [PASSWORD, WEAK_PASSWORD]);
     });
   }
 });

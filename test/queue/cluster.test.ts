@@ -11,9 +11,11 @@ import { partQueueName, sweepQueueName } from '../../src/queue/names.js';
 import { startAgentOn, type AgentProcess } from '../support/agents.js';
 import { zensweep } from '../support/cli.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
+import { assertRefusedAtStart, WRONG_PASSWORD } from '../support/refused.js';
 import { notJsonLines } from '../support/service.js';
 
 const TIMEOUT = { timeout: 120_000 };
+const PASSWORD = 'zs-cluster-s3cret';
 
 describe('Redis Cluster: groups spread over masters, one sweep across them (real 3-master cluster, agents)', () => {
   let cluster: RedisCluster;
@@ -22,7 +24,7 @@ describe('Redis Cluster: groups spread over masters, one sweep across them (real
   const groups: string[] = [];
 
   before(async () => {
-    cluster = await startRedisCluster({ masters: 3 });
+    cluster = await startRedisCluster({ masters: 3, password: PASSWORD });
     env = { PATH: process.env.PATH, ...cluster.env };
     // Two group names whose hash tags fall on different masters (fixed slots: the same two every run).
     const masters = new Map<number, string>();
@@ -84,6 +86,10 @@ describe('Redis Cluster: groups spread over masters, one sweep across them (real
     const history = await zensweep(['history'], { env, timeoutMs: 30_000 });
     assert.equal(history.code, 0, history.stderr);
     assert.match(history.stdout, /127\.0\.0\.0\/24/);
+  });
+
+  it('says a wrong password in one line and exits 2 (agent, bot, submit), not "Failed to refresh slots cache."', TIMEOUT, async () => {
+    await assertRefusedAtStart({ ...env, REDIS_PASSWORD: 'not-the-password' }, /the cluster of [\d.:,]+/, WRONG_PASSWORD, [PASSWORD]);
   });
 
   it('writes only JSON lines, with no error, on the agents', () => {

@@ -14,6 +14,7 @@ import type { DistributedReport } from '../../src/core/report.js';
 import { sentinelsWithAgent } from '../support/failover.js';
 import { zensweep } from '../support/cli.js';
 import { SENTINEL_MASTER } from '../support/redis-sentinel.js';
+import { assertRefusedAtStart, WRONG_PASSWORD } from '../support/refused.js';
 
 const PASSWORD = 'zs-sentinel-s3cret';
 
@@ -38,6 +39,10 @@ describe('Redis through Sentinels: a failover, and the same agent takes the next
     assert.equal(result.code, 0, `submit exited ${String(result.code)}:\n${result.stderr}\nagent:\n${lab.agent.log()}`);
     return JSON.parse(result.stdout) as DistributedReport;
   }
+
+  it('says a wrong password in one line and exits 2 (agent, bot, submit)', { timeout: 90_000 }, async () => {
+    await assertRefusedAtStart({ ...lab.env, REDIS_PASSWORD: 'not-the-password' }, /master zsmaster of the Sentinels [\d.:,]+/, WRONG_PASSWORD, [PASSWORD]);
+  });
 
   it('sweeps through the master the Sentinels name', { timeout: 60_000 }, async () => {
     assert.equal(await lab.set.masterPort(), lab.set.master.port);
