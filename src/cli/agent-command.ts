@@ -1,3 +1,4 @@
+import { commandArgs } from './args.js';
 import { loadAgentConfig } from '../agent/config.js';
 import { Agent } from '../agent/agent.js';
 import { captureStrayOutput, createLogger } from '../log.js';
@@ -23,6 +24,8 @@ It needs only outbound access to Redis. Settings come from the environment (or .
 On SIGTERM or SIGINT it lets running chunks finish for up to 10 s, hands back the rest and exits 0, within 13 s
 whether Redis answers or not. While Redis cannot be reached it waits for it; if Redis refuses it (a wrong password,
 an untrusted certificate) it says why in one line and exits 2.
+
+example: REDIS_URL=rediss://:PASSWORD@redis.internal:6380 ZENSWEEP_VPC=prod ZENSWEEP_CIDRS=10.0.0.0/16 zensweep agent
 `;
 
 /**
@@ -30,7 +33,7 @@ an untrusted certificate) it says why in one line and exits 2.
  * whether Redis answers or not.
  */
 export async function agentCommand(argv: string[], io: CommandIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (commandArgs('agent', argv, {}, { words: false }).values.help) {
     io.stdout.write(AGENT_USAGE);
     return 0;
   }

@@ -1,3 +1,4 @@
+import { commandArgs } from './args.js';
 import { captureStrayOutput, createLogger } from '../log.js';
 import { RedisConnections } from '../queue/connections.js';
 import { loadBotConfig } from '../slack/config.js';
@@ -15,11 +16,13 @@ Redis or Slack) and /readyz (once both answer) (METRICS_HOST: on that address on
 On SIGTERM or SIGINT it hands back the report deliveries in progress (the next bot posts them) and exits 0, within
 8 s whether Redis and Slack answer or not. If Redis refuses it (a wrong password, an untrusted certificate) it says
 why in one line and exits 2.
+
+example: zensweep bot   (SLACK_BOT_TOKEN, SLACK_APP_TOKEN and REDIS_URL set in .env)
 `;
 
 /** `zensweep bot`: runs until SIGTERM or SIGINT; deliveries in progress are handed to the next bot. */
 export async function botCommand(argv: string[], io: CommandIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (commandArgs('bot', argv, {}, { words: false }).values.help) {
     io.stdout.write(BOT_USAGE);
     return 0;
   }

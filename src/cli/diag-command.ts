@@ -16,5 +16,5 @@ example: zensweep diag 10.0.2.15 tcp:443,5432
 
 /** `zensweep diag`: the escalation report, from this machine. */
 export function diagCommand(argv: string[], io: CommandIo): Promise<number> {
-  return hostReportCommand(argv, io, DIAG_USAGE, (words, signal) => runDiag(parseDiagTokens(words), { signal }), renderDiagText);
+  return hostReportCommand('diag', argv, io, DIAG_USAGE, (words, signal) => runDiag(parseDiagTokens(words), { signal }), renderDiagText);
 }

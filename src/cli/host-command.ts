@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { commandArgs } from './args.js';
 import { tokenize } from '../core/grammar.js';
 import type { CommandIo } from './sweep-command.js';
 
@@ -7,18 +7,14 @@ import type { CommandIo } from './sweep-command.js';
  * SIGINT stopping the run and printing what it found so far (exit 130).
  */
 export async function hostReportCommand<R>(
+  command: string,
   argv: string[],
   io: CommandIo,
   usage: string,
   run: (words: string[], signal: AbortSignal) => Promise<R>,
   render: (report: R) => string,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { values, positionals } = commandArgs(command, argv, { json: { type: 'boolean' } }, { words: true });
   if (values.help) {
     io.stdout.write(usage);
     return 0;

@@ -3,7 +3,8 @@
  * runs it from the bundle that `npm run build` makes, or from these modules when there is none.
  */
 import { loadBundle } from '../bundle-loader.cjs';
-import { isDistributedCommand } from './commands.js';
+import { nearest } from './args.js';
+import { DISTRIBUTED_COMMANDS, LOCAL_COMMANDS, isDistributedCommand } from './commands.js';
 import { reportFailure } from './failure.js';
 import { SWEEP_USAGE, sweepCommand } from './sweep-command.js';
 import type { CommandIo } from './sweep-command.js';
@@ -29,12 +30,16 @@ commands:
   mtu <host>                   the path MTU to one host, and who limits it (zensweep mtu --help)
   diag <host> [tcp:PORTS]      the escalation report for one host, ready for a ticket (zensweep diag --help)
   submit <targets…> [options]  run the sweep on the agents inside the target network, through Redis
+  submit trace <host>          run the trace on an agent of the host's network, through Redis
+  submit diag <host>           run the diag on an agent of the host's network, through Redis
   agents                       list the live agents, their groups and networks
   history [targets…]           recent sweeps, all or of the same targets
   cancel <sweep id>            stop a running sweep
   agent                        run an agent (settings from the environment; see zensweep agent --help)
   bot                          run the Slack app (settings from the environment; see zensweep bot --help)
   help                         this text
+
+Every command answers --help (or -h) with what it takes.
 
 ${SWEEP_USAGE}`;
 
@@ -54,6 +59,14 @@ function stdout(): NodeJS.WriteStream {
     });
   }
   return process.stdout;
+}
+
+/** What is said of a command that is none: the one it was probably meant to be, or one to try. */
+function unknownCommand(command: string): string {
+  const meant = nearest(command, [...LOCAL_COMMANDS, ...DISTRIBUTED_COMMANDS]);
+  return meant
+    ? `unknown command '${command}': did you mean ${meant}? (zensweep help lists them)`
+    : `unknown command '${command}'; try: zensweep sweep 127.0.0.0/28 (zensweep help lists them)`;
 }
 
 /** Runs one command line (without `node` and the script) and returns the exit code. */
@@ -86,7 +99,7 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       default:
         if (isDistributedCommand(command)) return await (await loadDistributed()).runDistributed(command, rest, io);
-        process.stderr.write(`zensweep: unknown command '${command}'; try: zensweep sweep 127.0.0.0/28\n`);
+        process.stderr.write(`zensweep: ${unknownCommand(command)}\n`);
         return 2;
     }
   } catch (error) {

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../core/errors.js';
-import { parseTraceTokens } from '../core/trace-grammar.js';
+import { parseHost } from '../core/trace-grammar.js';
 import { findPathMtu } from '../engine/trace/pmtu.js';
 import { resolveTarget } from '../engine/trace/run-trace.js';
 import { renderPathMtuText } from '../views/trace/path-mtu-text.js';
@@ -18,12 +18,13 @@ example: zensweep mtu 10.0.2.15
 /** `zensweep mtu`: the path MTU from this machine. */
 export function mtuCommand(argv: string[], io: CommandIo): Promise<number> {
   return hostReportCommand(
+    'mtu',
     argv,
     io,
     MTU_USAGE,
     async (words, signal) => {
       if (words.length > 1) throw new InvalidOptionError('mtu takes one host and nothing else, e.g. zensweep mtu 10.0.2.15');
-      const { address, family } = await resolveTarget(parseTraceTokens(words).target, {});
+      const { address, family } = await resolveTarget(parseHost('mtu', words[0]), {});
       return findPathMtu(address, family, { signal });
     },
     renderPathMtuText,

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { commandArgs } from './args.js';
 import { loadEngineConfig } from '../config.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { parseSweepText } from '../core/grammar.js';
@@ -12,7 +12,7 @@ import { renderAgentsText } from '../views/agents.js';
 import { renderHistoryText } from '../views/history.js';
 import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
 import type { CommandIo } from './sweep-command.js';
-import { formatCount } from '../core/format.js';
+import { addressCount } from '../core/format.js';
 import { cliDoor, connect } from './door.js';
 
 export const SUBMIT_USAGE = `usage: zensweep submit <targets…> [options] [vpc:NAME | vpc:all] [from:all | vpc:A,B from:each]
@@ -29,6 +29,32 @@ REDIS_URL (default redis://127.0.0.1:6379) names the Redis the agents use.
 example: zensweep submit 10.0.1.0/24 tcp:5432 vpc:prod
 `;
 
+export const AGENTS_USAGE = `usage: zensweep agents [--json]
+
+Lists the live agents through Redis: each one's group, the networks it may probe, its version, and its health from
+its last heartbeat (how long ago, probes in flight, send rate against its limit, its last error, NOT TAKING WORK when
+its connection for work has stopped answering). An agent that stops sending heartbeats leaves the list within 30 s.
+REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES) names the Redis the agents use.
+
+example: zensweep agents --json
+`;
+
+export const HISTORY_USAGE = `usage: zensweep history [targets…] [--json]
+
+Recent sweeps, newest first: all of them, or those of the same targets (as the sweep was written, e.g. 10.0.1.0/24),
+each with when, its id, its targets and groups, what its hosts answered, who asked, and whether it was cut short.
+
+example: zensweep history 10.0.1.0/24
+`;
+
+export const CANCEL_USAGE = `usage: zensweep cancel <sweep id>
+
+Stops a running sweep that you started (its id is the one submit prints on stderr): chunks not started are skipped,
+running ones stop, and its report says how far it got.
+
+example: zensweep cancel mi2k3x-1a2b3c4d
+`;
+
 /** How long submit waits for an agent to put the report together before it does so itself, in ms. */
 const FALLBACK_REPORT_AFTER_MS = 2000;
 
@@ -38,12 +64,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     return (await import('./submit-host-command.js')).submitHostCommand(argv[0], argv.slice(1), io);
   }
   // (submit-host-command.ts takes what both share from door.ts, so this is no import circle.)
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: REPORT_FLAGS,
-  });
+  const { values, positionals } = commandArgs('submit', argv, REPORT_FLAGS, { words: true });
   if (values.help) {
     io.stdout.write(SUBMIT_USAGE);
     return 0;
@@ -76,7 +97,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
     // On stderr even with --json: the id is what `zensweep cancel` takes.
     const vantages = started.vantages ? `, ${vantageCost(started.vantages.map((v) => v.name), started.addresses, started.probes, request.options.from)}` : '';
     io.stderr.write(
-      `zensweep: sweep ${started.id}: ${formatCount(started.addresses)} addresses in ` +
+      `zensweep: sweep ${started.id}: ${addressCount(started.addresses)} in ` +
         `${started.chunks} chunk${started.chunks === 1 ? '' : 's'} on ${started.groups.join(', ')}${vantages}\n`,
     );
     // The agents put reports together. If none has after a while (they all left after their chunks: a redeploy),
@@ -146,7 +167,11 @@ async function exitOnceWritten(stdout: NodeJS.WritableStream): Promise<void> {
 
 /** `zensweep agents [--json]`: the live agents. */
 export async function agentsCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' } } });
+  const { values } = commandArgs('agents', argv, { json: { type: 'boolean' } }, { words: false });
+  if (values.help) {
+    io.stdout.write(AGENTS_USAGE);
+    return 0;
+  }
   const redis = await connect(io);
   const opened = cliDoor(io, redis);
   try {
@@ -161,7 +186,11 @@ export async function agentsCommand(argv: string[], io: CommandIo): Promise<numb
 
 /** `zensweep cancel <sweep id>`: refused for an id that is not on record or that someone else started. */
 export async function cancelCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: {} });
+  const { values, positionals } = commandArgs('cancel', argv, {}, { words: true });
+  if (values.help) {
+    io.stdout.write(CANCEL_USAGE);
+    return 0;
+  }
   const [id] = positionals;
   if (!id || positionals.length > 1 || !/^[\w.-]{1,64}$/.test(id)) {
     throw new InvalidOptionError('cancel takes one sweep id, as submit prints it, e.g. zensweep cancel mi2k3x-1a2b3c4d');
@@ -182,12 +211,11 @@ export async function cancelCommand(argv: string[], io: CommandIo): Promise<numb
 
 /** `zensweep history [targets…] [--json]`: recent sweeps, all of them or those of the same targets. */
 export async function historyCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: { json: { type: 'boolean' } },
-  });
+  const { values, positionals } = commandArgs('history', argv, { json: { type: 'boolean' } }, { words: true });
+  if (values.help) {
+    io.stdout.write(HISTORY_USAGE);
+    return 0;
+  }
   const targets = positionals.length > 0 ? parseSweepText(positionals.join(' ')).targets.map((t) => t.text).join(' ') : undefined;
   const redis = await connect(io);
   const opened = cliDoor(io, redis);

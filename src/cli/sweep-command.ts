@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
+import { commandArgs } from './args.js';
 import { loadEngineConfig } from '../config.js';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError, InvalidTargetError } from '../core/errors.js';
 import { parseSweepText } from '../core/grammar.js';
 import { runSweep } from '../engine/sweep.js';
 import type { SweepProgress } from '../engine/scheduler.js';
@@ -35,16 +35,12 @@ function wholeNumber(flag: string, value: string | undefined): number | undefine
 
 /** `zensweep sweep`: the engine in this process, no Redis and no Slack. Returns the exit code. */
 export async function sweepCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...REPORT_FLAGS,
-      'max-addresses': { type: 'string' },
-      'in-flight': { type: 'string' },
-    },
-  });
+  const { values, positionals } = commandArgs(
+    'sweep',
+    argv,
+    { ...REPORT_FLAGS, 'max-addresses': { type: 'string' }, 'in-flight': { type: 'string' } },
+    { words: true },
+  );
   if (values.help) {
     io.stdout.write(SWEEP_USAGE);
     return 0;
@@ -60,6 +56,16 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
   // Several vantages are several agents: this machine is one.
   if (request.options.from !== undefined) {
     throw new InvalidOptionError(`from:${request.options.from} sweeps from several agents: run it through them with zensweep submit, e.g. zensweep submit 10.0.1.0/24 from:all`);
+  }
+  // What only the agents and Redis can honour is refused, not dropped in silence.
+  const { vpc, save, compare } = request.options;
+  if (vpc !== undefined) {
+    throw new InvalidOptionError(`vpc:${vpc} picks the agents that sweep: this sweep runs here; to run it on them: zensweep submit ${positionals.join(' ')}`);
+  }
+  for (const [key, name] of [['save', save], ['compare', compare]] as const) {
+    if (name !== undefined) {
+      throw new InvalidOptionError(`${key}:${name} keeps baselines in Redis, which a sweep from here does not use: zensweep submit ${positionals.join(' ')} does`);
+    }
   }
 
   // Made at the first progress report, when the first probes are out: opening stderr (on a terminal that loads
@@ -94,6 +100,12 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
       },
     });
     bar?.clear();
+    // Names and nothing else, none of which resolved: there was nothing to sweep, which is the input's fault.
+    const unresolved = report.names.filter((n) => n.addresses.length === 0);
+    if (report.hosts.length === 0 && unresolved.length > 0 && unresolved.length === request.targets.length) {
+      const said = unresolved.map((n) => `${n.name} (${n.error ?? 'no address'})`).join(', ');
+      throw new InvalidTargetError(`nothing to sweep: ${said} ${unresolved.length === 1 ? 'resolves' : 'resolve'} to no address`);
+    }
     writeReport(io.stdout, report, values, renderText);
     if (report.complete) return 0;
     // 130 as for Ctrl-C when cancelled; 1 when the sweep gave up past its time bound.

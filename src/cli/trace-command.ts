@@ -17,5 +17,5 @@ example: zensweep trace 10.0.2.15 tcp:443
 
 /** `zensweep trace`: from this machine, no Redis and no Slack. */
 export function traceCommand(argv: string[], io: CommandIo): Promise<number> {
-  return hostReportCommand(argv, io, TRACE_USAGE, (words, signal) => runTrace(parseTraceTokens(words), { signal }), renderTraceText);
+  return hostReportCommand('trace', argv, io, TRACE_USAGE, (words, signal) => runTrace(parseTraceTokens(words), { signal }), renderTraceText);
 }

@@ -26,3 +26,13 @@ export function describeResolverError(code: string): string {
 export function formatCount(value: number | bigint): string {
   return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
+
+/** `1 address`, `254 addresses`: a count with its noun, singular for one. */
+export function countOf(value: number | bigint, one: string, many = `${one}s`): string {
+  return `${formatCount(value)} ${value === 1 || value === 1n ? one : many}`;
+}
+
+/** `1 address`, `65,534 addresses`. */
+export function addressCount(value: number | bigint): string {
+  return countOf(value, 'address', 'addresses');
+}

@@ -100,13 +100,26 @@ export function tokenize(text: string): string[] {
     .replace(/<([^<>|]*)>/g, (_match, inner: string) => inner.replace(/^(https?|mailto|ftp):(\/\/)?/i, '').replace(/\/$/, ''))
     .replace(INVISIBLE_SEPARATORS, ' ');
   const tokens: string[] = [];
-  for (const word of unwrapped.split(/\s+/)) {
-    const token = word.replace(QUOTES, '');
+  for (const word of quotedValues(unwrapped).split(/\s+/)) {
+    const token = word.replace(QUOTES, '').replaceAll(KEPT_SPACE, ' ');
     if (token !== '') {
       tokens.push(token);
     }
   }
   return tokens;
+}
+
+/** Stands for a space inside a quoted option value while the text is split on spaces. */
+const KEPT_SPACE = '\u0000';
+/** An option's value in quotes: `save:"before cutover"`, `compare:'x'`, with straight or curly quotes. */
+const QUOTED_VALUE = /\b([a-z_]+:)(?:"([^"]*)"|'([^']*)'|\u201c([^\u201d]*)\u201d|\u2018([^\u2019]*)\u2019)/gi;
+
+/** Each quoted option value made one word, without its quotes: what it says is then judged whole, spaces and all. */
+function quotedValues(text: string): string {
+  return text.replace(QUOTED_VALUE, (_match, key: string, ...values: (string | undefined)[]) => {
+    const value = values.slice(0, 4).find((v) => v !== undefined) ?? '';
+    return `${key}${value.replace(/\s/g, KEPT_SPACE)}`;
+  });
 }
 
 const VALID_KEYS_TEXT = OPTION_KEYS.join(', ');
@@ -260,8 +273,10 @@ function parseSweepTokens(tokens: readonly string[], maxAddresses: number): Swee
     } else if (key === 'save' || key === 'compare') {
       const name = value.toLowerCase();
       if (!BASELINE_NAME.test(name)) {
+        // A quoted value with spaces is shown in its quotes: one value, not two words.
+        const shown = /\s/.test(value) ? `${key}:"${value}"` : token;
         throw new InvalidOptionError(
-          `${quoteToken(token)} is not a valid baseline name: ${key} takes letters, digits, '.', '-' and '_' (up to 63, starting with a letter or digit), e.g. ${OPTION_EXAMPLES[key]}`,
+          `${quoteToken(shown)} is not a valid baseline name: ${key} takes letters, digits, '.', '-' and '_' (up to 63, starting with a letter or digit), e.g. ${OPTION_EXAMPLES[key]}`,
         );
       }
       options[key] = name;

@@ -3,7 +3,7 @@ import { HOST_STATES } from './states.js';
 import type { EchoStats } from './stats.js';
 import type { SweepOptions } from './request.js';
 import type { ProbeSet, SweepDiff } from './diff-model.js';
-import { formatCount } from './format.js';
+import { addressCount, formatCount } from './format.js';
 
 /** The outcome for one TCP port of one host. */
 export interface PortResult {
@@ -293,5 +293,5 @@ const PARTIAL_ENDS: Record<PartialCause, string> = {
 
 /** `partial: 312 of 1,022 addresses probed before it was cancelled`. */
 export function partialWords(cause: PartialCause, probed: number, planned: number): string {
-  return `partial: ${formatCount(probed)} of ${formatCount(planned)} addresses probed ${PARTIAL_ENDS[cause]}`;
+  return `partial: ${formatCount(probed)} of ${addressCount(planned)} probed ${PARTIAL_ENDS[cause]}`;
 }

@@ -43,7 +43,8 @@ const TRACE_NUMBERS: Record<string, NumberRule> = {
   timeout: { field: 'timeoutMs', ...TRACE_LIMITS.timeoutMs, example: 'timeout:2000' },
 };
 
-function parseHost(command: string, token: string | undefined): TraceRequest['target'] {
+/** The one host a command on one host (`trace`, `diag`, `mtu`) takes, its mistakes said in that command's name. */
+export function parseHost(command: string, token: string | undefined): TraceRequest['target'] {
   const needHost = `${command} needs one host first: an address or a name, e.g. ${command} 10.0.1.5`;
   if (token === undefined) throw new InvalidTargetError(needHost);
   let spec;

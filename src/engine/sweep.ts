@@ -12,7 +12,7 @@ import type { IcmpSetting } from './icmp/raw-transport.js';
 import { ProbeEngine, inFlightBudget, totalWaitMs } from './engine.js';
 import type { TokenBucket } from './budget.js';
 import type { ProbeMeter } from './meter.js';
-import { formatCount } from '../core/format.js';
+import { addressCount, formatCount } from '../core/format.js';
 
 /** The real probers (engine.ts), for tests that watch them. */
 export { openProbeKit } from './engine.js';
@@ -160,7 +160,7 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
   }
   if (set.size > BigInt(maxAddresses)) {
     throw new SweepTooLargeError(
-      `these targets come to ${formatCount(set.size)} addresses; a sweep may probe at most ` +
+      `these targets come to ${addressCount(set.size)}; a sweep may probe at most ` +
         `${formatCount(maxAddresses)}`,
     );
   }

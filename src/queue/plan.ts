@@ -3,7 +3,7 @@ import { OutOfScopeError, SweepTooLargeError } from '../core/errors.js';
 import type { SweepRequest } from '../core/request.js';
 import { AddressSet, parseNetwork, parseTargetToken, probeRange } from '../core/targets.js';
 import type { AgentInfo } from './registry.js';
-import { formatCount } from '../core/format.js';
+import { addressCount, formatCount } from '../core/format.js';
 
 /** Addresses per chunk: a /24, so several agent replicas share a large sweep. */
 export const DEFAULT_CHUNK_SIZE = 256;
@@ -257,9 +257,9 @@ export function planSweep(
     if (probes > BigInt(maxAddresses)) {
       throw new SweepTooLargeError(
         vantages
-          ? `this sweep comes to ${formatCount(wanted.size)} addresses from each of ${vantages.length} ${from === 'all' ? 'agents' : 'groups'}, ` +
+          ? `this sweep comes to ${addressCount(wanted.size)} from each of ${vantages.length} ${from === 'all' ? 'agents' : 'groups'}, ` +
               `${formatCount(probes)} in all; a sweep may probe at most ${formatCount(maxAddresses)} (from:${from} counts each vantage's)`
-          : `this sweep comes to ${formatCount(wanted.size)} addresses; a sweep may probe at most ${formatCount(maxAddresses)}`,
+          : `this sweep comes to ${addressCount(wanted.size)}; a sweep may probe at most ${formatCount(maxAddresses)}`,
       );
     }
   }

@@ -3,7 +3,7 @@
  * kinds, so a new kind is a compile error here until it has its words.
  */
 import type { KnownBlock } from '@slack/types';
-import { formatCount } from '../core/format.js';
+import { addressCount } from '../core/format.js';
 import { formatEvery } from '../core/watch-grammar.js';
 import type { DoorAnswer } from '../door/door.js';
 import type { CommandKind, CommandOf } from '../door/kind.js';
@@ -33,7 +33,7 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
   agents: (agents) => text(renderAgentsMrkdwn(agents)),
   history: ({ records, target }) => text(renderHistoryMrkdwn(records.slice(0, HISTORY_SHOWN), target)),
   sweep: (started, command) => {
-    const size = started.addresses > 0 ? ` (${formatCount(started.addresses)} addresses)` : '';
+    const size = started.addresses > 0 ? ` (${addressCount(started.addresses)})` : '';
     if (started.vantages) {
       return text(`Sweeping \`${escapeText(started.text)}\` in ${started.groups.join(', ')} ${vantageCost(started.vantages.map((v) => v.name), started.addresses, started.probes, command.request.options.from)}…`);
     }

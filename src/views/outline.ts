@@ -9,7 +9,7 @@ import type { Disagreement } from '../core/vantage.js';
 import type { ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState } from '../core/states.js';
 import { addressToBigInt } from '../core/targets.js';
-import { formatCount } from '../core/format.js';
+import { addressCount, formatCount } from '../core/format.js';
 import {
   answerWords,
   changeWords,
@@ -336,7 +336,7 @@ export function reportNotes(report: AnyReport, failuresShown = Infinity): string
   const cause = partialCause(report);
   if (cause === 'over_time' && report.stopped) {
     // The time bound's own reason says which bound and how many hosts it left unanswered.
-    const probed = `${formatCount(report.summary.total)} of ${formatCount(report.planned)} addresses probed`;
+    const probed = `${formatCount(report.summary.total)} of ${addressCount(report.planned)} probed`;
     notes.push(`Partial: ${probed} before it was stopped: ${report.stopped.reason}.`);
   } else if (cause) {
     notes.push(`P${partialWords(cause, report.summary.total, report.planned).slice(1)}.`);

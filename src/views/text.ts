@@ -4,7 +4,7 @@
  */
 import type { AnyReport, DistributedReport } from '../core/report.js';
 import { isDistributed } from '../core/report.js';
-import { describeResolverError, formatCount, formatDuration } from '../core/format.js';
+import { describeResolverError, addressCount, formatCount, formatDuration } from '../core/format.js';
 import type { ChangesOutline, FactLine, VantageOutline } from './outline.js';
 import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
 import { countsLine, finishedAt, packetTotals, reportIcmpFooter, shownSummary, summaryLine, targetsWords, unsentCounts } from './words.js';
@@ -102,7 +102,7 @@ export function renderText(report: AnyReport): string {
   lines.push(
     '',
     'Statistics',
-    `  ${formatCount(report.summary.total)} addresses${from} in ${formatDuration(report.durationMs)}` +
+    `  ${addressCount(report.summary.total)}${from} in ${formatDuration(report.durationMs)}` +
       ` · echoes ${formatCount(totals.echoesSent)} sent, ` +
       `${formatCount(totals.echoesReceived)} received${loss}` +
       (totals.tcpAttempts > 0 ? ` · ${formatCount(totals.tcpAttempts)} TCP connects` : ''),

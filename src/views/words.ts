@@ -16,7 +16,7 @@ import {
 import { echoNotSent } from '../core/facts.js';
 import type { PortChange, ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
-import { formatCount, formatDuration } from '../core/format.js';
+import { addressCount, formatCount, formatDuration } from '../core/format.js';
 import type { Vantages } from '../core/request.js';
 
 /** Section titles, one per state. */
@@ -406,7 +406,7 @@ export function packetTotals(report: SweepReport): { echoesSent: number; echoesR
  */
 export function vantageCost(names: readonly string[], addresses: number, probes: number, from: Vantages | undefined): string {
   const what = from === 'each' ? 'groups' : 'agents';
-  const each = addresses > 0 ? `, ${formatCount(addresses)} addresses each (${formatCount(probes)} in all)` : '';
+  const each = addresses > 0 ? `, ${addressCount(addresses)} each (${formatCount(probes)} in all)` : '';
   const rate = from === 'each' ? "each group at its own agents' rate" : "each at its own agent's rate";
   return `from ${names.length} ${what} (${names.join(', ')}): ${names.length}× the probes${each}, ${rate}`;
 }

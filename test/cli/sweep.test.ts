@@ -60,6 +60,12 @@ describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
     [['127.0.0.1', 'bogus:1'], 'bogus'],
     [['127.0.0.1', '--frobnicate'], 'frobnicate'],
     [['127.0.0.1', 'from:all'], 'zensweep submit'],
+    // What only submit can honour is refused, not ignored.
+    [['127.0.0.1', 'save:before'], 'save:before keeps baselines in Redis, which a sweep from here does not use: zensweep submit 127.0.0.1 save:before does'],
+    [['127.0.0.1', 'compare:before'], 'compare:before keeps baselines in Redis'],
+    [['127.0.0.1', 'vpc:prod'], 'vpc:prod picks the agents that sweep: this sweep runs here; to run it on them: zensweep submit 127.0.0.1 vpc:prod'],
+    // A name that resolves to nothing (.invalid never does: RFC 6761) leaves nothing to sweep.
+    [['nothing-here.invalid'], 'nothing to sweep: nothing-here.invalid ('],
     [[], 'target'],
   ] as const) {
     it(`refuses bad input with exit 2 and one line naming it: ${args.join(' ') || '(nothing)'}`, async () => {

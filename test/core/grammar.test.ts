@@ -68,6 +68,13 @@ describe('tokenize', () => {
   it('strips backticks and quotes around words', () => {
     assert.deepEqual(tokenize('`10.0.1.0/24` ```tcp:22``` "count:2" \u201cdb01\u201d'), ['10.0.1.0/24', 'tcp:22', 'count:2', 'db01']);
   });
+
+  it('keeps an option value in quotes whole, spaces and all, without its quotes (straight or curly)', () => {
+    assert.deepEqual(tokenize('10.0.1.0/24 save:"before cutover" tcp:22'), ['10.0.1.0/24', 'save:before cutover', 'tcp:22']);
+    assert.deepEqual(tokenize("compare:'a b' save:\u201cc d\u201d save:\u2018e\u2019"), ['compare:a b', 'save:c d', 'save:e']);
+    // A whole message in backticks is still words.
+    assert.deepEqual(tokenize('`10.0.1.0/24 tcp:22`'), ['10.0.1.0/24', 'tcp:22']);
+  });
 });
 
 describe('parseSweepText', () => {
@@ -429,6 +436,11 @@ describe('parseSweepText: baselines and vpc:all', () => {
 
   it('refuses a bad baseline name in one sentence naming it', () => {
     assert.throws(() => parseSweepText('10.0.1.0/24 save:-x'), (e: unknown) => e instanceof InvalidOptionError && /save:-x/.test(e.message));
+    // In quotes with a space: one value, named as written, not a second word taken for a host.
+    assert.throws(
+      () => parseSweepText('10.0.1.0/24 save:"bad name!"'),
+      (e: unknown) => e instanceof InvalidOptionError && e.message.startsWith('save:"bad name!" is not a valid baseline name: '),
+    );
   });
 
   it('accepts vpc:all without targets (the agents declare them), but nothing else without targets', () => {
