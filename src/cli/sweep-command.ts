@@ -2,6 +2,7 @@ import { commandArgs } from './args.js';
 import { loadEngineConfig } from '../config.js';
 import { InvalidOptionError, InvalidTargetError } from '../core/errors.js';
 import { parseSweepText } from '../core/grammar.js';
+import { SWEEP_LIMITS } from '../core/request.js';
 import { runSweep } from '../engine/sweep.js';
 import type { SweepProgress } from '../engine/scheduler.js';
 import { ProgressBar } from './progress.js';
@@ -48,6 +49,9 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
   checkReportFlags(values);
   const config = loadEngineConfig(io.env);
   const maxAddresses = wholeNumber('max-addresses', values['max-addresses']) ?? config.maxAddresses;
+  if (maxAddresses !== undefined && (maxAddresses < 1 || maxAddresses > SWEEP_LIMITS.addresses.max)) {
+    throw new InvalidOptionError(`--max-addresses ${maxAddresses} is out of range: it takes 1 to ${SWEEP_LIMITS.addresses.max}, e.g. --max-addresses 65536`);
+  }
   const maxInFlight = wholeNumber('in-flight', values['in-flight']) ?? config.maxInFlight;
   if (maxInFlight !== undefined && (maxInFlight < 1 || maxInFlight > 60_000)) {
     throw new InvalidOptionError(`--in-flight ${maxInFlight} is out of range: it takes 1 to 60000, e.g. --in-flight 4096`);

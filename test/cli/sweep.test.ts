@@ -64,6 +64,9 @@ describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
     [['127.0.0.1', 'save:before'], 'save:before keeps baselines in Redis, which a sweep from here does not use: zensweep submit 127.0.0.1 save:before does'],
     [['127.0.0.1', 'compare:before'], 'compare:before keeps baselines in Redis'],
     [['127.0.0.1', 'vpc:prod'], 'vpc:prod picks the agents that sweep: this sweep runs here; to run it on them: zensweep submit 127.0.0.1 vpc:prod'],
+    // The flag's own name, never the code's (maxAddresses).
+    [['127.0.0.1', '--max-addresses', '0'], '--max-addresses 0 is out of range: it takes 1 to 16777216'],
+    [['127.0.0.1', '--max-addresses', '99999999999'], '--max-addresses 99999999999 is out of range'],
     // A name that resolves to nothing (.invalid never does: RFC 6761) leaves nothing to sweep.
     [['nothing-here.invalid'], 'nothing to sweep: nothing-here.invalid ('],
     [[], 'target'],
