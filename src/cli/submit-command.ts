@@ -10,13 +10,13 @@ import { renderText } from '../views/text.js';
 import { vantageCost } from '../views/words.js';
 import { renderAgentsText } from '../views/agents.js';
 import { renderHistoryText } from '../views/history.js';
-import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
+import { REPORT_FLAGS, REPORT_FLAGS_USAGE, checkReportFlags, exitOfComplete, targetWords, writeReport } from './report-output.js';
 import type { CommandIo } from './sweep-command.js';
 import { addressCount } from '../core/format.js';
 import { cliDoor, connect } from './door.js';
 
 export const SUBMIT_USAGE = `usage: zensweep submit <targets…> [options] [vpc:NAME | vpc:all] [from:all | vpc:A,B from:each]
-                       [save:NAME] [compare:NAME] [--json | --csv] [--no-progress]
+                       [save:NAME] [compare:NAME] [--json | --csv | --alive | --unreachable] [-f FILE] [--no-progress]
        zensweep submit trace <host> [trace options] [vpc:NAME] [--json]
        zensweep submit diag <host> [tcp:PORTS] [vpc:NAME] [--json]
 
@@ -25,6 +25,7 @@ zensweep sweep, plus who ran it and what changed since the last sweep of the sam
 from every live agent of the group (vpc:A,B from:each: from each group), at that many times the probes, and
 puts what they see differently first.
 REDIS_URL (default redis://127.0.0.1:6379) names the Redis the agents use.
+${REPORT_FLAGS_USAGE}
 
 example: zensweep submit 10.0.1.0/24 tcp:5432 vpc:prod
 `;
@@ -72,11 +73,12 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
   checkReportFlags(values);
   const config = loadEngineConfig(io.env);
   // Bad input is refused before Redis is even asked.
-  const request = parseSweepText(positionals.join(' '), { maxAddresses: config.maxAddresses });
+  const words = await targetWords(positionals, values.file);
+  const request = parseSweepText(words, { maxAddresses: config.maxAddresses });
   const redis = await connect(io);
   const opened = cliDoor(io, redis, config.maxAddresses);
   const { dispatcher } = opened;
-  const asked = opened.request(positionals.join(' '));
+  const asked = opened.request(words);
   const bar = io.stderr.isTTY && !values['no-progress'] ? new ProgressBar(io.stderr) : undefined;
   let cancelled = false;
   let assembly: ReportAssembly | undefined;
@@ -136,7 +138,7 @@ export async function submitCommand(argv: string[], io: CommandIo): Promise<numb
       bar?.clear();
       writeReport(io.stdout, report, values, renderText);
       if (cancelled) return 130;
-      return report.complete ? 0 : 1;
+      return report.complete ? exitOfComplete(report, values) : 1;
     } finally {
       process.off('SIGINT', onSignal);
     }

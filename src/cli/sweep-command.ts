@@ -6,11 +6,11 @@ import { SWEEP_LIMITS } from '../core/request.js';
 import { runSweep } from '../engine/sweep.js';
 import type { SweepProgress } from '../engine/scheduler.js';
 import { ProgressBar } from './progress.js';
-import { REPORT_FLAGS, checkReportFlags, writeReport } from './report-output.js';
+import { REPORT_FLAGS, REPORT_FLAGS_USAGE, checkReportFlags, exitOfComplete, targetWords, writeReport } from './report-output.js';
 import { renderText } from '../views/text.js';
 
 export const SWEEP_USAGE = `usage: zensweep sweep <targets…> [tcp:PORTS] [count:N] [timeout:MS] [retries:N] [rate:PPS] [interval:MS]
-                      [--json | --csv] [--max-addresses N] [--in-flight N] [--no-progress]
+                      [--json | --csv | --alive | --unreachable] [-f FILE] [--max-addresses N] [--in-flight N] [--no-progress]
 
   targets   10.0.1.0/24, 10.0.2.10, 10.0.3.5-20, 2001:db8::/120, db.internal (every A/AAAA record)
   tcp:      ports, ranges, presets: tcp:22,5432  tcp:8000-8010  tcp:rds (3306,5432,1433,1521) web ssh rdp
@@ -18,8 +18,10 @@ export const SWEEP_USAGE = `usage: zensweep sweep <targets…> [tcp:PORTS] [coun
   retries:  extra tries when unanswered (1) rate:     packets/s, 0 = unlimited (10000)
   interval: ms between a host's echoes (1000)
   key=value works as well as key:value.
+${REPORT_FLAGS_USAGE}
 
 example: zensweep sweep 127.0.0.0/28 tcp:22
+         zensweep sweep -f hosts.txt --alive
 `;
 
 export interface CommandIo {
@@ -56,7 +58,8 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
   if (maxInFlight !== undefined && (maxInFlight < 1 || maxInFlight > 60_000)) {
     throw new InvalidOptionError(`--in-flight ${maxInFlight} is out of range: it takes 1 to 60000, e.g. --in-flight 4096`);
   }
-  const request = parseSweepText(positionals.join(' '), { maxAddresses });
+  const words = await targetWords(positionals, values.file);
+  const request = parseSweepText(words, { maxAddresses });
   // Several vantages are several agents: this machine is one.
   if (request.options.from !== undefined) {
     throw new InvalidOptionError(`from:${request.options.from} sweeps from several agents: run it through them with zensweep submit, e.g. zensweep submit 10.0.1.0/24 from:all`);
@@ -64,11 +67,11 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
   // What only the agents and Redis can honour is refused, not dropped in silence.
   const { vpc, save, compare } = request.options;
   if (vpc !== undefined) {
-    throw new InvalidOptionError(`vpc:${vpc} picks the agents that sweep: this sweep runs here; to run it on them: zensweep submit ${positionals.join(' ')}`);
+    throw new InvalidOptionError(`vpc:${vpc} picks the agents that sweep: this sweep runs here; to run it on them: zensweep submit ${words}`);
   }
   for (const [key, name] of [['save', save], ['compare', compare]] as const) {
     if (name !== undefined) {
-      throw new InvalidOptionError(`${key}:${name} keeps baselines in Redis, which a sweep from here does not use: zensweep submit ${positionals.join(' ')} does`);
+      throw new InvalidOptionError(`${key}:${name} keeps baselines in Redis, which a sweep from here does not use: zensweep submit ${words} does`);
     }
   }
 
@@ -111,7 +114,7 @@ export async function sweepCommand(argv: string[], io: CommandIo): Promise<numbe
       throw new InvalidTargetError(`nothing to sweep: ${said} ${unresolved.length === 1 ? 'resolves' : 'resolve'} to no address`);
     }
     writeReport(io.stdout, report, values, renderText);
-    if (report.complete) return 0;
+    if (report.complete) return exitOfComplete(report, values);
     // 130 as for Ctrl-C when cancelled; 1 when the sweep gave up past its time bound.
     return report.stopped?.code === 'over_time' ? 1 : 130;
   } finally {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { before, describe, it } from 'node:test';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import type { SweepReport } from '../../src/core/report.js';
 import { CLI, cliCommand, run, zensweep } from '../support/cli.js';
 import { assertRoot } from '../support/root.js';
@@ -129,5 +132,57 @@ describe('zensweep sweep --json', () => {
     assert.equal(report.hosts.length, 2046);
     assert.equal(new Set(report.hosts.map((h) => h.ip)).size, 2046);
     assert.equal(report.summary.alive, 2046);
+  });
+});
+
+describe('zensweep sweep for scripts: --alive, --unreachable, -f (the built CLI, in a namespace of its own)', () => {
+  // Its own network namespace, loopback only (no route anywhere): ICMP to 127.0.0.9 is dropped there, so one address
+  // answers and one does not.
+  const ns = `zs-script-${process.pid}`;
+  const inNs = (args: string[], options: { input?: string } = {}) =>
+    run(['ip', 'netns', 'exec', ns, ...(options.input === undefined ? [] : ['sh', '-c', `printf '%s' "$0" | "$@"`, options.input]), ...cliCommand(), ...args]);
+  before(async () => {
+    assertRoot();
+    const steps = [
+      ['ip', 'netns', 'add', ns],
+      ['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'],
+      ['ip', 'netns', 'exec', ns, 'nft', 'add table inet zs; add chain inet zs in { type filter hook input priority 0; }; add rule inet zs in ip daddr 127.0.0.9 icmp type echo-request drop'],
+    ];
+    for (const step of steps) {
+      const done = await run(step);
+      assert.equal(done.code, 0, `${step.join(' ')}: ${done.stderr}`);
+    }
+  });
+  after(async () => {
+    await run(['ip', 'netns', 'delete', ns]);
+  });
+
+  it('prints only the addresses that answered (--alive) or did not (--unreachable), one a line, exit 1 when one did not', async () => {
+    const alive = await inNs(['sweep', '127.0.0.8-9', 'timeout:300', 'retries:0', '--alive']);
+    assert.deepEqual([alive.code, alive.stdout, alive.stderr], [1, '127.0.0.8\n', '']);
+    const unreachable = await inNs(['sweep', '127.0.0.8-9', 'timeout:300', 'retries:0', '--unreachable']);
+    assert.deepEqual([unreachable.code, unreachable.stdout, unreachable.stderr], [1, '127.0.0.9\n', '']);
+    // Every address answered: exit 0, and nothing is unreachable.
+    const all = await inNs(['sweep', '127.0.0.1-3', '--unreachable']);
+    assert.deepEqual([all.code, all.stdout], [0, '']);
+    // Without them the exit code is the report's as before: it ran to its end.
+    assert.equal((await inNs(['sweep', '127.0.0.8-9', 'timeout:300', 'retries:0'])).code, 0);
+    const both = await inNs(['sweep', '127.0.0.8', '--alive', '--csv']);
+    assert.deepEqual([both.code, both.stderr], [2, 'zensweep: --csv and --alive cannot be used together; pick one\n']);
+  });
+
+  it('reads targets from a file or standard input with -f, one or more a line, # comments', async () => {
+    const file = join(tmpdir(), `zs-targets-${process.pid}.txt`);
+    await writeFile(file, '# the lab\n127.0.0.8   # answers\n\n127.0.0.9 127.0.0.10\n');
+    try {
+      const fromFile = await inNs(['sweep', '-f', file, 'timeout:300', 'retries:0', '--alive']);
+      assert.deepEqual([fromFile.code, fromFile.stdout], [1, '127.0.0.8\n127.0.0.10\n']);
+    } finally {
+      await rm(file, { force: true });
+    }
+    const fromStdin = await inNs(['sweep', '-f', '-', '--alive'], { input: '127.0.0.4\n127.0.0.5\n' });
+    assert.deepEqual([fromStdin.code, fromStdin.stdout, fromStdin.stderr], [0, '127.0.0.4\n127.0.0.5\n', '']);
+    const missing = await inNs(['sweep', '-f', '/nonexistent/targets.txt']);
+    assert.deepEqual([missing.code, missing.stderr], [2, 'zensweep: -f /nonexistent/targets.txt: cannot read it (ENOENT)\n']);
   });
 });
