@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { DEFAULT_OPTIONS } from '../../src/core/request.js';
 import type { SweepOptions } from '../../src/core/request.js';
 import type { Reporter } from '../../src/core/states.js';
@@ -13,13 +13,31 @@ type EchoOutcome = { kind: 'reply'; rttMs: number } | { kind: 'error'; reporter:
 /** `never`: no answer, the timeout ends it; `lost`: not even the timeout (a prober bug the scheduler must survive). */
 type EchoBehaviour = (address: string, attempt: number) => { outcome: EchoOutcome; afterMs: number } | 'never' | 'lost';
 
-/** An echo prober that answers by a rule, honours the timeout it is given, and records every call. */
+/** Every scripted prober made, closed after the tests: what they still wait on must not hold the process. */
+const scripted: ScriptedEcho[] = [];
+
+/**
+ * An echo prober that answers by a rule, honours the timeout it is given, and records every call. Closed, it drops
+ * the answers still to come, as the engine's prober does with its sockets.
+ */
 class ScriptedEcho implements EchoProber {
   readonly calls: { address: string; timeoutMs: number; at: number }[] = [];
   inFlight = 0;
   maxInFlight = 0;
   private readonly attempts = new Map<string, number>();
-  constructor(private readonly behaviour: EchoBehaviour) {}
+  private readonly pending = new Set<NodeJS.Timeout>();
+  constructor(private readonly behaviour: EchoBehaviour) {
+    scripted.push(this);
+  }
+
+  /** Settles after `ms`, unless closed first. */
+  private later(ms: number, settle: () => void): void {
+    const timer = setTimeout(() => {
+      this.pending.delete(timer);
+      settle();
+    }, ms);
+    this.pending.add(timer);
+  }
 
   echo<C>(address: string, _family: 4 | 6, timeoutMs: number, context: C, done: EchoDone<C>): void {
     const attempt = this.attempts.get(address) ?? 0;
@@ -32,14 +50,17 @@ class ScriptedEcho implements EchoProber {
       this.inFlight -= 1;
       done(context, rttMs, reporter);
     };
-    if (planned === 'never') setTimeout(() => settle(-1), timeoutMs);
+    if (planned === 'never') this.later(timeoutMs, () => settle(-1));
     else if (planned !== 'lost') {
       const { outcome } = planned;
-      setTimeout(() => (outcome.kind === 'reply' ? settle(outcome.rttMs) : settle(-1, outcome.reporter)), planned.afterMs);
+      this.later(planned.afterMs, () => (outcome.kind === 'reply' ? settle(outcome.rttMs) : settle(-1, outcome.reporter)));
     }
   }
   poll(): void {}
-  close(): void {}
+  close(): void {
+    for (const timer of this.pending) clearTimeout(timer);
+    this.pending.clear();
+  }
 }
 
 class ScriptedTcp implements TcpProber {
@@ -72,6 +93,10 @@ const reply = (ms = 1): { outcome: EchoOutcome; afterMs: number } => ({ outcome:
 const noTcp = new ScriptedTcp(() => ({ kind: 'timeout' }));
 
 describe('ProbeScheduler', () => {
+  after(() => {
+    for (const echo of scripted) echo.close();
+  });
+
   it('never has more probes outstanding than the cap, and pulls addresses lazily', async () => {
     const echo = new ScriptedEcho(() => reply());
     const pulled = { n: 0 };
