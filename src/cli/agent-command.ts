@@ -11,16 +11,22 @@ export const AGENT_USAGE = `usage: zensweep agent
 Runs an agent inside a private network: it takes its group's chunks from Redis and probes only inside its CIDRs.
 It needs only outbound access to Redis. Settings come from the environment (or .env):
   REDIS_URL             redis://[:password@]host:6379 (rediss:// for TLS)      required, or:
-  REDIS_SENTINELS       host:port,host:port of the Sentinels, with REDIS_SENTINEL_MASTER (the master's name), or:
+  REDIS_SENTINELS       host:port,host:port of the Sentinels, with REDIS_SENTINEL_MASTER, the master's name,
+                        and REDIS_SENTINEL_PASSWORD if they ask for one, or:
   REDIS_CLUSTER_NODES   host:port,host:port of a Redis Cluster's nodes
   REDIS_USERNAME, REDIS_PASSWORD   an ACL user (or the password alone); REDIS_TLS_CA  a CA file (PEM) for TLS
   ZENSWEEP_VPC          the agent group, e.g. prod                             required
   ZENSWEEP_CIDRS        networks it may probe, e.g. 10.0.0.0/16,10.1.0.0/16    required
-  ZENSWEEP_AGENT_ID     default: hostname-pid
+  ZENSWEEP_AGENT_ID     its name in zensweep agents (hostname-pid)
   ZENSWEEP_RATE         packets/s for the whole agent, 0 = unlimited (10000)
-  ZENSWEEP_CONCURRENCY  chunks at once (2)
+  ZENSWEEP_CONCURRENCY  chunks held at once (enough to keep the rate busy)
+  ZENSWEEP_LOCK_MS      a chunk's lock without renewal, in ms (30000)
+  ZENSWEEP_MAX_ADDRESSES, ZENSWEEP_MAX_IN_FLIGHT, ZENSWEEP_SEND_HELPER, ZENSWEEP_ICMP   the engine's, as for sweep
+  ZENSWEEP_HISTORY_COUNT, ZENSWEEP_HISTORY_DAYS   sweeps kept in the history (1000, for 30 days)
   METRICS_PORT          serve /metrics, /healthz and /readyz on this port (off)
   METRICS_HOST          the address it listens on, e.g. 127.0.0.1 (every interface)
+  LOG_LEVEL             debug, info, warn or error (info)
+Every setting, with its default, is in the README's Configuration table and in .env.example.
 On SIGTERM or SIGINT it lets running chunks finish for up to 10 s, hands back the rest and exits 0, within 13 s
 whether Redis answers or not. While Redis cannot be reached it waits for it; if Redis refuses it (a wrong password,
 an untrusted certificate) it says why in one line and exits 2.

@@ -8,11 +8,29 @@ import { exitOnRefusal, nextSignal, serviceStart, untilSignal } from './until-si
 
 export const BOT_USAGE = `usage: zensweep bot
 
-Runs the Slack app: the /sweep command, its buttons, and the threaded reports. Settings come from the
-environment (see .env.example): SLACK_BOT_TOKEN, and SLACK_APP_TOKEN for Socket Mode (no inbound port) or
-SLACK_SIGNING_SECRET and PORT for HTTP mode (/slack/events, on every interface unless HOST names one address);
-REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES; REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA); SLACK_API_URL for GovSlack; METRICS_PORT to serve /metrics, /healthz (from the start, while it waits for
-Redis or Slack) and /readyz (once both answer) (METRICS_HOST: on that address only).
+Runs the Slack app: the /sweep command, its buttons, the threaded reports and the watches. Settings come from the
+environment (or .env):
+  SLACK_BOT_TOKEN       the bot token, xoxb-…                                  required
+  SLACK_APP_TOKEN       Socket Mode (no inbound port): the app token, xapp-…, or for HTTP mode:
+  SLACK_SIGNING_SECRET  the signing secret, with PORT (3000) and HOST (every interface) for /slack/events
+  SLACK_API_URL         Slack's Web API, GovSlack: https://slack-gov.com/api/ (https://slack.com/api/)
+  REDIS_URL, or REDIS_SENTINELS with REDIS_SENTINEL_MASTER (and REDIS_SENTINEL_PASSWORD), or REDIS_CLUSTER_NODES;
+  REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA   as for zensweep agent
+  ZENSWEEP_POLICY       who may sweep what: JSON or a file path (none: any channel, what the agents cover)
+  ZENSWEEP_MAX_SWEEPS_PER_USER   requests one user may have running at once (3)
+  ZENSWEEP_MAX_ADDRESSES         most addresses in one sweep (65536)
+  ZENSWEEP_DELIVERY_ATTEMPTS     tries of one answer while Slack fails (12)
+  ZENSWEEP_LOCK_MS               a delivery's lock without renewal, in ms (30000)
+  ZENSWEEP_JOBS_KEPT             finished jobs each queue keeps, at most (the queues' own)
+  ZENSWEEP_WATCH_MIN_INTERVAL_MS the shortest interval of a watch, in ms (60000)
+  ZENSWEEP_WATCH_MAX_PER_CHANNEL most watches per channel or DM (10)
+  ZENSWEEP_WATCH_MAX_PER_USER    most watches per user (20)
+  ZENSWEEP_WATCH_MAX_TOTAL       most watches in all (500)
+  ZENSWEEP_WATCH_RUN_TIMEOUT_MS  how long a watch run waits for its report, in ms (600000)
+  METRICS_PORT          serve /metrics, /healthz (from the start) and /readyz (once Redis and Slack answer) (off)
+  METRICS_HOST          the address it listens on (every interface)
+  LOG_LEVEL             debug, info, warn or error (info)
+Every setting, with its default, is in the README's Configuration table and in .env.example.
 On SIGTERM or SIGINT it hands back the report deliveries in progress (the next bot posts them) and exits 0, within
 8 s whether Redis and Slack answer or not. If Redis refuses it (a wrong password, an untrusted certificate) it says
 why in one line and exits 2.
