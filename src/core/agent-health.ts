@@ -2,7 +2,7 @@
  * How an agent is doing, from the facts it publishes in its heartbeat: one model for `/sweep agents`,
  * `zensweep agents` and the bot's metrics, so the three never disagree.
  */
-import { formatCount, formatDuration } from './format.js';
+import { countOf, formatCount, formatDuration } from './format.js';
 
 /** What an agent says of itself that bears on its health (a subset of its registry entry). */
 export interface AgentFacts {
@@ -18,6 +18,8 @@ export interface AgentFacts {
   lastError?: { at: string; message: string };
   /** Its connections that wait for work and have stopped answering: it takes no work from those queues. */
   deaf?: { since: string; queues: string[] };
+  /** Chunks it ran at its last heartbeat, of the most it holds at once. */
+  load?: { active: number; concurrency: number };
 }
 
 export interface AgentHealth {
@@ -32,6 +34,7 @@ export interface AgentHealth {
   lastError?: { ageMs: number; message: string };
   /** Its connections waiting for work have not answered for this long, as of its last heartbeat and since. */
   deaf?: { silentMs: number; queues: string[] };
+  load?: { active: number; concurrency: number };
 }
 
 /** How often an agent refreshes its registry entry, in milliseconds. */
@@ -47,6 +50,7 @@ export function agentHealth(facts: AgentFacts, now: number): AgentHealth {
     sendRate: facts.sendRate ?? 0,
   };
   if (facts.rateLimit !== undefined) health.rateLimit = facts.rateLimit;
+  if (facts.load) health.load = { active: facts.load.active, concurrency: facts.load.concurrency };
   if (facts.lastError) {
     health.lastError = { ageMs: Math.max(0, now - Date.parse(facts.lastError.at)), message: facts.lastError.message };
   }
@@ -55,8 +59,9 @@ export function agentHealth(facts: AgentFacts, now: number): AgentHealth {
 }
 
 /**
- * `heartbeat 3.20 s ago · 120 in flight · 450/10,000 pkt/s · last error 5 min 2 s ago: bad chunk data`, with
- * `late` in front when the heartbeat is overdue.
+ * `as of its heartbeat 3.20 s ago: 1 of 2 chunks running · 120 probes in flight · 450/10,000 pkt/s · last error 5 min
+ * 2 s ago: bad chunk data`: the figures are those of its last heartbeat (every 10 s), and say so, with `LATE` in front
+ * when that heartbeat is overdue.
  */
 export function describeAgentHealth(health: AgentHealth): string {
   const limit = health.rateLimit === undefined ? '' : `/${health.rateLimit === 0 ? 'unlimited' : formatCount(health.rateLimit)}`;
@@ -68,9 +73,12 @@ export function describeAgentHealth(health: AgentHealth): string {
             : `NOT TAKING WORK: its connections waiting on ${health.deaf.queues.join(', ')} have not answered for ${formatDuration(health.deaf.silentMs)}`,
         ]
       : []),
-    `${health.late ? 'LATE: ' : ''}heartbeat ${formatDuration(health.heartbeatAgeMs)} ago`,
-    `${formatCount(health.inFlight)} in flight`,
-    `${formatCount(Math.round(health.sendRate))}${limit} pkt/s`,
+    `${health.late ? 'LATE: as of its last heartbeat, ' : 'as of its heartbeat '}${formatDuration(health.heartbeatAgeMs)} ago: ` +
+      [
+        ...(health.load ? [`${formatCount(health.load.active)} of ${countOf(health.load.concurrency, 'chunk')} running`] : []),
+        `${countOf(health.inFlight, 'probe')} in flight`,
+        `${formatCount(Math.round(health.sendRate))}${limit} pkt/s`,
+      ].join(' · '),
   ];
   if (health.lastError) parts.push(`last error ${formatDuration(health.lastError.ageMs)} ago: ${health.lastError.message}`);
   return parts.join(' · ');

@@ -36,7 +36,7 @@ function linesOf(agent: ListedAgent, now: number): AgentLines {
   return {
     group: agent.group,
     id: agent.id,
-    facts: [agent.cidrs.join(', '), probesWords(agent), `${agent.load.active}/${agent.load.concurrency} chunks`],
+    facts: [agent.cidrs.join(', '), probesWords(agent)],
     version: `v${agent.version}`,
     health: describeAgentHealth(agentHealth(agent, now)),
   };

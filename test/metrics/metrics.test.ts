@@ -147,8 +147,8 @@ describe('zensweep agent: METRICS_PORT (real agent, real redis-server)', () => {
     assert.match(
       listed.stdout,
       new RegExp(
-        `^lo\\n  ${agent.id}   127\\.0\\.0\\.0/16   ICMP\\+TCP   0/\\d+ chunks   v[\\d.]+\\n` +
-          `    heartbeat [\\d.]+ (ms|s) ago · 0 in flight · \\d+/10,000 pkt/s · last error [\\d.]+ (ms|s) ago: ` +
+        `^lo\\n  ${agent.id}   127\\.0\\.0\\.0/16   ICMP\\+TCP   v[\\d.]+\\n` +
+          `    as of its heartbeat [\\d.]+ (ms|s) ago: 0 of \\d+ chunks running · 0 probes in flight · \\d+/10,000 pkt/s · last error [\\d.]+ (ms|s) ago: ` +
           `a chunk or trace failed \\(its reason is in this agent's log\\)\\n$`,
       ),
     );
@@ -252,7 +252,7 @@ describe('zensweep bot: METRICS_PORT (real bot, agent and redis-server, fake Sla
     assertConventions(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 
     const agents = JSON.parse((await postSigned(bot.eventsUrl, commandFields('agents', { response_url: slack.responseUrl() }))).body) as { text: string };
-    assert.match(agents.text, new RegExp(`• \`${agent.id}\` 127\\.0\\.0\\.0/16 · ICMP\\+TCP · 0/2 chunks\\n    heartbeat [\\d.]+ (ms|s) ago · 0 in flight · \\d+/10,000 pkt/s`));
+    assert.match(agents.text, new RegExp(`• \`${agent.id}\` 127\\.0\\.0\\.0/16 · ICMP\\+TCP\\n    as of its heartbeat [\\d.]+ (ms|s) ago: 0 of 2 chunks running · 0 probes in flight · \\d+/10,000 pkt/s`));
   });
 
   it('is ready only while it reaches both Redis and Slack', TIMEOUT, async () => {
