@@ -1,6 +1,6 @@
 /**
  * The sweep command grammar, shared by the CLI and Slack: targets, then `key:value` (or `key=value`) options.
- * See DESIGN.md, "Sweep command grammar". Every error is one sentence naming the bad token and a valid example.
+ * README, "Using the CLI", shows it in use. Every error is one sentence naming the bad token and a valid example.
  */
 import { addSweepPorts, describePorts } from './ports.js';
 import { parseDiagTokens, parseTraceTokens } from './trace-grammar.js';

@@ -1,5 +1,5 @@
 /**
- * The vocabulary used everywhere (engine, JSON, CLI, Slack). See DESIGN.md, "Host states".
+ * The vocabulary used everywhere (engine, JSON, CLI, Slack); README, "Reading the report", says what each state means.
  * Order matters: it is the order in which reports list the groups.
  */
 export const HOST_STATES = ['alive', 'alive_tcp_only', 'prohibited', 'unreachable', 'silent'] as const;

@@ -1,6 +1,6 @@
 /**
  * The trace model: where the packets to one host stop, hop by hop, in ICMP, UDP or TCP, shared by the engine
- * (which fills it), the CLI, JSON and Slack (which show it). See DESIGN.md, "Diagnose and watch".
+ * (which fills it), the CLI, JSON and Slack (which show it). README, "When a host does not answer", shows it.
  */
 import type { Reporter } from './states.js';
 import type { TargetSpec } from './request.js';

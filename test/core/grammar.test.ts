@@ -472,7 +472,7 @@ describe('SWEEP_LIMITS: the grammar, the job schema and the agent', () => {
     ['interval', 'intervalMs'],
   ] as const;
 
-  it('holds the figures the help and DESIGN.md give', () => {
+  it('holds the figures the help and the README give', () => {
     assert.deepEqual(
       { ...SWEEP_LIMITS, ports: { ...SWEEP_LIMITS.ports }, addresses: { ...SWEEP_LIMITS.addresses } },
       {

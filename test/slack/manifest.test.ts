@@ -14,10 +14,25 @@ interface Manifest {
   settings?: { interactivity?: { is_enabled?: boolean; request_url?: string }; socket_mode_enabled?: boolean };
 }
 
-const manifest = parse(readFileSync(new URL('../../manifest.yml', import.meta.url), 'utf8')) as Manifest;
+const read = (name: string): Manifest => parse(readFileSync(new URL(`../../${name}`, import.meta.url), 'utf8')) as Manifest;
+const manifest = read('manifest.yml');
+const http = read('manifest.http.yml');
 
-describe('manifest.yml', () => {
+describe('manifest.yml (Socket Mode) and manifest.http.yml (HTTP mode)', () => {
   it('has the fields Slack requires, within their lengths', () => {
+    for (const each of [manifest, http]) checkFields(each);
+  });
+
+  it('makes the same app in HTTP mode, its request URLs the bot’s /slack/events for the command and the buttons', () => {
+    assert.equal(http.settings?.socket_mode_enabled, false);
+    assert.deepEqual({ ...http.oauth_config }, { ...manifest.oauth_config });
+    assert.deepEqual(http.display_information, manifest.display_information);
+    assert.deepEqual(http.features?.slash_commands?.map(({ url: _url, ...rest }) => rest), manifest.features?.slash_commands);
+    assert.equal(http.features?.slash_commands?.[0]?.url, 'https://YOUR-HOST/slack/events');
+    assert.equal(http.settings?.interactivity?.request_url, 'https://YOUR-HOST/slack/events');
+  });
+
+  function checkFields(manifest: Manifest): void {
     const name = manifest.display_information?.name ?? '';
     assert.ok(name.length >= 1 && name.length <= 35, `display_information.name "${name}"`);
     assert.ok((manifest.display_information?.description ?? '').length <= 140);
@@ -30,7 +45,7 @@ describe('manifest.yml', () => {
       // A request URL is needed only without Socket Mode.
       if (!manifest.settings?.socket_mode_enabled) assert.match(command.url ?? '', /^https:\/\//);
     }
-  });
+  }
 
   it('declares /sweep, interactivity for the buttons, and Socket Mode', () => {
     assert.deepEqual(manifest.features?.slash_commands?.map((c) => c.command), ['/sweep']);

@@ -11,6 +11,7 @@ import { redisTargetFromEnv } from '../../src/config-redis.js';
 import { newRedis } from '../../src/queue/connect.js';
 import { AgentRegistry } from '../../src/queue/registry.js';
 import { spawnService, type ServiceProcess } from './service.js';
+import { until } from './wait.js';
 
 export interface AgentOptions {
   redisUrl: string;
@@ -76,16 +77,17 @@ export async function startAgent(options: AgentOptions, readyTimeoutMs = 20_000)
   const redis = newRedis(redisTargetFromEnv(env), { maxRetriesPerRequest: null });
   try {
     const registry = new AgentRegistry(redis);
-    const deadline = Date.now() + readyTimeoutMs;
-    for (;;) {
-      if ((await registry.list()).some((a) => a.id === id)) return agent;
-      if (service.child.exitCode !== null) throw new Error(`agent ${id} exited with ${service.child.exitCode}:\n${output()}`);
-      if (Date.now() > deadline) {
-        await agent.kill();
-        throw new Error(`agent ${id} did not register within ${readyTimeoutMs} ms:\n${output()}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      await until(`agent ${id} to register`, async () => (await registry.list()).some((a) => a.id === id), {
+        timeoutMs: readyTimeoutMs,
+        stopIf: () => (service.child.exitCode === null ? undefined : `agent ${id} exited with ${service.child.exitCode}:\n${output()}`),
+        show: output,
+      });
+    } catch (error) {
+      if (service.child.exitCode === null) await agent.kill();
+      throw error;
     }
+    return agent;
   } finally {
     redis.disconnect();
   }

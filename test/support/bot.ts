@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto';
 import { freePort } from './ports.js';
 import { spawnService, type ServiceProcess } from './service.js';
 import { APP_TOKEN, BOT_TOKEN, type FakeSlack } from './fake-slack.js';
+import { until } from './wait.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0000';
 
@@ -30,14 +31,16 @@ export async function startBot(
   };
   const service = spawnService(['bot'], env);
   const bot: BotProcess = { ...service, eventsUrl: `http://127.0.0.1:${port}/slack/events` };
-  const deadline = Date.now() + readyTimeoutMs;
-  while (!bot.log().includes('"event":"bot_started"')) {
-    if (bot.child.exitCode !== null) throw new Error(`bot exited with ${bot.child.exitCode}:\n${bot.log()}`);
-    if (Date.now() > deadline) {
-      await bot.kill();
-      throw new Error(`bot did not start within ${readyTimeoutMs} ms:\n${bot.log()}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
+  try {
+    await until('the bot to start', () => bot.log().includes('"event":"bot_started"'), {
+      timeoutMs: readyTimeoutMs,
+      everyMs: 25,
+      stopIf: () => (bot.child.exitCode === null ? undefined : `bot exited with ${bot.child.exitCode}:\n${bot.log()}`),
+      show: () => bot.log(),
+    });
+  } catch (error) {
+    if (bot.child.exitCode === null) await bot.kill();
+    throw error;
   }
   return bot;
 }

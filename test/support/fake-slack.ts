@@ -1,5 +1,5 @@
 /**
- * A fake Slack on 127.0.0.1 (DESIGN.md, "Testing without the internet"): the Web API methods the bot calls, the
+ * A fake Slack on 127.0.0.1 (CONTRIBUTING.md, "What the tests stand on"): the Web API methods the bot calls, the
  * response_url endpoint, the file upload endpoint, and a Socket Mode WebSocket behind apps.connections.open. It
  * records every call, checks every message against Block Kit's limits, and can be told to fail the next calls of
  * a method (429 with Retry-After, 5xx, or a Slack error such as not_in_channel). It keeps what the bot posts, by

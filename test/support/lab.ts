@@ -1,7 +1,6 @@
 /**
  * A network lab of Linux network namespaces, so the engine can meet silent hosts, ICMP-filtered databases,
- * rejecting firewalls and routers that say "unreachable" without the internet (DESIGN.md, "Testing without the
- * internet").
+ * rejecting firewalls and routers that say "unreachable" without the internet (CONTRIBUTING.md, "The lab").
  *
  * ```
  *  <name>-sw (sweeper)          <name>-lan (bridge + LAN hosts)            <name>-rt (router)       <name>-bh (behind)

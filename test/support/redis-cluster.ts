@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
 import { startRedis, type RedisServer } from './redis.js';
+import { until, waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -51,16 +52,17 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
     await run('redis-cli', [...auth, '--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'], {
       timeout: READY_TIMEOUT_MS,
     });
-    const deadline = Date.now() + READY_TIMEOUT_MS;
     for (const server of servers) {
       const client = new Redis({ port: server.port, host: '127.0.0.1', ...(options.password !== undefined ? { password: options.password } : {}) });
       try {
-        for (;;) {
-          const info = String(await client.call('CLUSTER', 'INFO'));
-          if (/cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info)) break;
-          if (Date.now() > deadline) throw new Error(`the cluster did not agree within ${READY_TIMEOUT_MS} ms:\n${info}`);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        await until(
+          `node ${server.port} to see the whole cluster agree`,
+          async () => {
+            const info = String(await client.call('CLUSTER', 'INFO'));
+            return /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info);
+          },
+          { timeoutMs: READY_TIMEOUT_MS, everyMs: 100, show: async () => String(await client.call('CLUSTER', 'INFO')) },
+        );
       } finally {
         client.disconnect();
       }
@@ -69,12 +71,11 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
     for (const server of servers.slice(masters)) {
       const client = new Redis({ port: server.port, host: '127.0.0.1', ...(options.password !== undefined ? { password: options.password } : {}) });
       try {
-        for (;;) {
-          const info = await client.info('replication');
-          if (/master_link_status:up/.test(info)) break;
-          if (Date.now() > deadline) throw new Error(`replica ${server.port} did not synchronise within ${READY_TIMEOUT_MS} ms:\n${info}`);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        await until(`replica ${server.port} to synchronise with its master`, async () => /master_link_status:up/.test(await client.info('replication')), {
+          timeoutMs: READY_TIMEOUT_MS,
+          everyMs: 100,
+          show: () => client.info('replication'),
+        });
       } finally {
         client.disconnect();
       }
@@ -118,24 +119,24 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
       throw new Error(`no replica of the master on ${port}`);
     },
     async failedOverFrom(port: number, key: string, timeoutMs = 60_000): Promise<number> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const asked = servers.find((s) => s.port !== port) ?? first;
-        const client = new Redis({ port: asked.port, host: '127.0.0.1', lazyConnect: true, ...(options.password !== undefined ? { password: options.password } : {}) });
-        try {
-          await client.connect();
-          const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
-          const slots = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
-          const serving = slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
-          if (serving !== undefined && serving !== port) return serving;
-        } catch {
-          // Asked again below.
-        } finally {
-          client.disconnect();
-        }
-        if (Date.now() > deadline) throw new Error(`no failover from ${port} within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      // A node that cannot answer yet throws: asked again at the next check.
+      return waitFor(
+        `the slot of ${key} served by a master other than ${port}`,
+        async () => {
+          const asked = servers.find((s) => s.port !== port) ?? first;
+          const client = new Redis({ port: asked.port, host: '127.0.0.1', lazyConnect: true, ...(options.password !== undefined ? { password: options.password } : {}) });
+          try {
+            await client.connect();
+            const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+            const slots = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
+            const serving = slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+            return serving !== undefined && serving !== port ? serving : undefined;
+          } finally {
+            client.disconnect();
+          }
+        },
+        { timeoutMs, everyMs: 200 },
+      );
     },
     async keysOn(port: number, pattern: string): Promise<string[]> {
       const client = new Redis({ port, host: '127.0.0.1', ...(options.password !== undefined ? { password: options.password } : {}) });

@@ -1,5 +1,5 @@
 /**
- * A real redis-server per test file (DESIGN.md, "Testing without the internet"): its own free port on 127.0.0.1,
+ * A real redis-server per test file (CONTRIBUTING.md, "What the tests stand on"): its own free port on 127.0.0.1,
  * its own temporary directory, so tests can stop, kill and restart it without touching any other Redis.
  *
  * ```ts

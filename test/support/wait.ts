@@ -15,6 +15,11 @@ export interface WaitOptions {
   everyMs?: number;
   /** What else the timeout error shows, read (and awaited) once at the timeout: e.g. the calls seen so far. */
   show?: () => unknown;
+  /**
+   * Checked before each check: a reason to give up at once (a process that exited will never get ready), thrown as
+   * an Error with that message; undefined to go on waiting.
+   */
+  stopIf?: () => string | undefined;
 }
 
 /** A wait that ran out of time; `cause` is the check's last exception, when it threw. */
@@ -72,6 +77,8 @@ async function poll<V, T extends V>(
   const everyMs = options.everyMs ?? DEFAULT_EVERY_MS;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const stop = options.stopIf?.();
+    if (stop !== undefined) throw new Error(stop);
     let last: { value: unknown } | { error: unknown };
     try {
       const value = await read();
