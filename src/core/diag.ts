@@ -43,6 +43,11 @@ export interface DiagNeighbour {
 export interface DiagResolution {
   /** The name servers of /etc/resolv.conf, the first of which is asked. */
   servers: string[];
+  /**
+   * Those of them this machine has no route to: a query to them never leaves, and the resolver's answer (ENOTFOUND,
+   * a timeout) says nothing of the name. Absent when every one has a route.
+   */
+  unroutable?: string[];
   /** A target given as a name: what DNS answers (A, AAAA) and what the system resolver (hosts file too) gives. */
   name?: string;
   a?: string[];
@@ -152,7 +157,13 @@ export function describeDiagPort(port: PortResult): string {
 
 /** The few lines to read first: the host's state with its ports, the trace's conclusion, the path MTU's. */
 export function summarizeDiag(report: Omit<DiagReport, 'summary'>): string[] {
-  if (!report.address) return [`${report.target} does not resolve here: nothing was probed`];
+  if (!report.address) {
+    const asked = report.resolution.servers[0];
+    if (asked !== undefined && report.resolution.unroutable?.includes(asked)) {
+      return [`${report.target} could not be resolved: name server ${asked} unreachable (no route to it); nothing was probed`];
+    }
+    return [`${report.target} does not resolve here: nothing was probed`];
+  }
   const lines: string[] = [];
   if (report.routeError) lines.push(`no route from here to ${report.address}: ${report.routeError}`);
   const host = report.host;

@@ -30,6 +30,11 @@ function codeOf(error: unknown): string {
 async function resolveForReport(target: DiagRequest['target'], address: string | undefined, timeoutMs: number): Promise<DiagResolution> {
   const dns = dnsModule();
   const resolution: DiagResolution = { servers: nameServers() };
+  const unroutable = resolution.servers.filter((server) => {
+    const route = routeTo(server);
+    return route === undefined || route.reject;
+  });
+  if (unroutable.length > 0) resolution.unroutable = unroutable;
   const resolver = new dns.Resolver({ timeout: timeoutMs, tries: 1 });
   if (target.kind === 'name') {
     resolution.name = target.name;

@@ -34,17 +34,20 @@ export function neighbourLine(report: DiagReport): string | undefined {
 
 export function resolutionLines(report: DiagReport): string[] {
   const r = report.resolution;
-  const servers = r.servers.length > 0 ? r.servers.join(', ') : 'none in /etc/resolv.conf';
+  const unroutable = new Set(r.unroutable ?? []);
+  const servers = r.servers.length > 0 ? r.servers.map((s) => (unroutable.has(s) ? `${s} (no route to it)` : s)).join(', ') : 'none in /etc/resolv.conf';
   const lines = [`name servers: ${servers}`];
+  // Asked a server it cannot reach, the resolver's error is about the server, not the name.
+  const asked = r.servers[0];
+  const unreachable = (code: string): string =>
+    asked !== undefined && unroutable.has(asked) ? `name server ${asked} unreachable: no route to it, so no answer about the name (${code})` : describeResolverError(code);
   if (r.name !== undefined) {
-    const dnsAnswer = r.dnsError
-      ? describeResolverError(r.dnsError)
-      : `A ${r.a?.join(', ') || '—'} · AAAA ${r.aaaa?.join(', ') || '—'}`;
+    const dnsAnswer = r.dnsError ? unreachable(r.dnsError) : `A ${r.a?.join(', ') || '—'} · AAAA ${r.aaaa?.join(', ') || '—'}`;
     lines.push(`DNS ${r.name} (asked ${r.servers[0] ?? 'nobody'}): ${dnsAnswer}`);
-    lines.push(`system resolver (hosts file, then DNS): ${r.systemError ? describeResolverError(r.systemError) : (r.system ?? []).join(', ')}`);
+    lines.push(`system resolver (hosts file, then DNS): ${r.systemError ? unreachable(r.systemError) : (r.system ?? []).join(', ')}`);
   } else if (report.address) {
     const names = r.ptr && r.ptr.length > 0 ? r.ptr.join(', ') : 'no PTR record';
-    lines.push(`reverse DNS of ${report.address}: ${r.ptrError ? describeResolverError(r.ptrError) : names}`);
+    lines.push(`reverse DNS of ${report.address}: ${r.ptrError ? unreachable(r.ptrError) : names}`);
   }
   return lines;
 }

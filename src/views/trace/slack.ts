@@ -79,7 +79,8 @@ export function diagBlocks(report: DiagReport): KnownBlock[] {
   if (report.address) facts.push(`*Default gateway* ${report.defaultGateway ?? 'none'}`);
   if (report.neighbour) facts.push(`*ARP* ${report.neighbour.address} ${report.neighbour.state}${report.neighbour.lladdr ? ` ${report.neighbour.lladdr}` : ''}`);
   const r = report.resolution;
-  facts.push(`*DNS* ${r.servers.join(', ') || 'none'}${r.dnsError ? `: ${r.dnsError}` : ''}${r.a ? ` A ${r.a.join(', ')}` : ''}${r.aaaa ? ` AAAA ${r.aaaa.join(', ')}` : ''}`);
+  const servers = r.servers.map((s) => (r.unroutable?.includes(s) ? `${s} (no route to it)` : s));
+  facts.push(`*DNS* ${servers.join(', ') || 'none'}${r.dnsError ? `: ${r.dnsError}` : ''}${r.a ? ` A ${r.a.join(', ')}` : ''}${r.aaaa ? ` AAAA ${r.aaaa.join(', ')}` : ''}`);
   const host = report.host;
   if (host) {
     const rtt = host.icmp.rtt ? `, avg ${formatMs(host.icmp.rtt.avg)} ms` : '';
