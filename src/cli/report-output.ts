@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { SweepReport } from '../core/report.js';
 import type { HostState } from '../core/states.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { fsPromisesModule } from '../engine/builtins.js';
 import { renderCsv } from '../views/csv.js';
 import { jsonChunks } from '../views/json.js';
 
@@ -73,7 +73,7 @@ export async function targetWords(words: readonly string[], file: string | undef
   if (file === undefined) return words.join(' ');
   let text: string;
   try {
-    text = file === '-' ? await readAll(stdin) : await readFile(file, 'utf8');
+    text = file === '-' ? await readAll(stdin) : await fsPromisesModule().readFile(file, 'utf8');
   } catch (error) {
     throw new InvalidOptionError(`-f ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
