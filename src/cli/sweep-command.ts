@@ -9,14 +9,14 @@ import { ProgressBar } from './progress.js';
 import { REPORT_FLAGS, REPORT_FLAGS_USAGE, checkReportFlags, exitOfComplete, targetWords, writeReport } from './report-output.js';
 import { renderText } from '../views/text.js';
 
-export const SWEEP_USAGE = `usage: zensweep sweep <targets…> [tcp:PORTS] [count:N] [timeout:MS] [retries:N] [rate:PPS] [interval:MS]
+export const SWEEP_USAGE = `usage: zensweep sweep <targets…> [tcp:PORTS] [count:N] [timeout:MS] [retries:N] [rate:PPS] [interval:MS] [dns:on]
                       [--json | --csv | --alive | --unreachable] [-f FILE] [--max-addresses N] [--in-flight N] [--no-progress]
 
   targets   10.0.1.0/24, 10.0.2.10, 10.0.3.5-20, 2001:db8::/120, db.internal (every A/AAAA record)
   tcp:      ports, ranges, presets: tcp:22,5432  tcp:8000-8010  tcp:rds (3306,5432,1433,1521) web ssh rdp
   count:    echoes per host (default 1)     timeout:  ms per probe (default 1000)
   retries:  extra tries when unanswered (1) rate:     packets/s, 0 = unlimited (10000)
-  interval: ms between a host's echoes (1000)
+  interval: ms between a host's echoes (1000) dns:on    PTR names of the hosts that answer (off)
   key=value works as well as key:value.
 ${REPORT_FLAGS_USAGE}
 

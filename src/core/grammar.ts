@@ -54,7 +54,7 @@ const NUMERIC_RULES: Readonly<Record<NumericKey, NumericRule>> = {
 };
 
 /** Every option key, in the order describeRequest writes them. */
-export const OPTION_KEYS = ['tcp', 'count', 'timeout', 'retries', 'rate', 'interval', 'vpc', 'from', 'save', 'compare'] as const;
+export const OPTION_KEYS = ['tcp', 'count', 'timeout', 'retries', 'rate', 'interval', 'dns', 'vpc', 'from', 'save', 'compare'] as const;
 type OptionKey = (typeof OPTION_KEYS)[number];
 
 const OPTION_EXAMPLES: Readonly<Record<OptionKey, string>> = {
@@ -68,6 +68,7 @@ const OPTION_EXAMPLES: Readonly<Record<OptionKey, string>> = {
   from: 'from:all',
   save: 'save:before-cutover',
   compare: 'compare:before-cutover',
+  dns: 'dns:on',
 };
 
 const VPC_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -270,6 +271,12 @@ function parseSweepTokens(tokens: readonly string[], maxAddresses: number): Swee
         );
       }
       options.from = from as Vantages;
+    } else if (key === 'dns') {
+      const onOff = value.toLowerCase();
+      if (onOff !== 'on' && onOff !== 'off') {
+        throw new InvalidOptionError(`${quoteToken(token)} is not valid: dns takes on or off (the PTR names of the hosts that answer), e.g. dns:on`);
+      }
+      if (onOff === 'on') options.dns = true;
     } else if (key === 'save' || key === 'compare') {
       const name = value.toLowerCase();
       if (!BASELINE_NAME.test(name)) {
@@ -465,6 +472,7 @@ export function describeRequest(request: SweepRequest): string {
       words.push(`${key}:${value}`);
     }
   }
+  if (options.dns) words.push('dns:on');
   if (options.vpc !== undefined) {
     words.push(`vpc:${options.vpc}`);
   }

@@ -23,6 +23,10 @@ export interface HostResult {
   ip: string;
   /** Host names that resolved to this address, when the target was a name. */
   names?: string[];
+  /** With `dns:on`, for a host that answered: its PTR name where the probes ran. */
+  ptr?: string;
+  /** With `dns:on`: why the PTR lookup failed, in the resolver's code (ETIMEOUT…); absent when there is no record. */
+  ptrError?: string;
   state: HostState;
   /** Echo statistics; `sent` is 0 when ICMP could not be used. */
   icmp: EchoStats;
@@ -35,6 +39,16 @@ export interface HostResult {
   link?: 'answered' | 'no_answer';
   /** With `link: 'answered'`: the link-layer address that answered, lower-case `aa:bb:cc:dd:ee:ff`. */
   mac?: string;
+}
+
+/**
+ * The names said beside a host's address: those it was swept by (its target was a name), then its PTR name
+ * (`dns:on`) when that is another.
+ */
+export function shownNames(host: Pick<HostResult, 'names' | 'ptr'>): string[] | undefined {
+  const names = host.names ?? [];
+  const all = host.ptr !== undefined && !names.includes(host.ptr) ? [...names, host.ptr] : names;
+  return all.length > 0 ? all : undefined;
 }
 
 /** A host name target and what it resolved to where the probes ran. */

@@ -39,6 +39,8 @@ export interface SweepOptions {
   save?: string;
   /** Compare this sweep with a named baseline (`compare:NAME`). */
   compare?: string;
+  /** Look up the PTR name of every host that answered (`dns:on`), where the probes run; absent: off. */
+  dns?: boolean;
 }
 
 /** `from:all` (every live agent) or `from:each` (each named group). */

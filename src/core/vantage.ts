@@ -46,6 +46,8 @@ export function combineVantages(views: readonly Pick<VantageView, 'hosts' | 'nam
 export interface Disagreement {
   ip: string;
   names?: string[];
+  /** The PTR name of the combined view's host (dns:on). */
+  ptr?: string;
   views: { vantage: string; host: HostResult }[];
 }
 
@@ -74,7 +76,7 @@ export function compareVantages(report: { hosts: readonly HostResult[]; vantages
     });
     const first = views[0]?.host;
     if (first && views.some((v) => !sameFact(v.host, first))) {
-      disagreements.push({ ip: combined.ip, ...(combined.names ? { names: combined.names } : {}), views });
+      disagreements.push({ ip: combined.ip, ...(combined.names ? { names: combined.names } : {}), ...(combined.ptr ? { ptr: combined.ptr } : {}), views });
     } else {
       agreed.push(combined);
     }

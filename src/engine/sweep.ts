@@ -1,12 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { OutOfScopeError, SweepTooLargeError } from '../core/errors.js';
 import { summarize } from '../core/report.js';
-import type { NameResolution, SweepReport } from '../core/report.js';
+import type { HostResult, NameResolution, SweepReport } from '../core/report.js';
 import type { SweepRequest } from '../core/request.js';
 import type { Scope } from '../core/scope.js';
 import { AddressSet, addressToBigInt, canonicalAddress } from '../core/targets.js';
 import { DEFAULT_MAX_ADDRESSES } from '../core/grammar.js';
 import { dnsModule } from './builtins.js';
+import { reverseNames } from './reverse-names.js';
+import type { ReverseResolver } from './reverse-names.js';
 import type { ProbeKit, SweepProgress } from './scheduler.js';
 import type { IcmpSetting } from './icmp/raw-transport.js';
 import { ProbeEngine, inFlightBudget, totalWaitMs } from './engine.js';
@@ -82,6 +84,8 @@ export interface SweepDependencies {
   requesterScope?: Scope;
   /** Told of every probe sent and settled (an agent's metrics). */
   meter?: ProbeMeter;
+  /** Reverse DNS for `dns:on`; default the system's name servers (PTR queries). */
+  reverse?: ReverseResolver;
 }
 
 export const defaultResolver: NameResolver = async (name) => {
@@ -112,6 +116,23 @@ export async function resolveNames(
       }
     }),
   );
+}
+
+/**
+ * `dns:on`: the PTR name of every host that answered, looked up once the probes have ended (a sweep without it
+ * never waits on DNS), at most REVERSE_CONCURRENCY at once and all within `timeoutMs`.
+ */
+async function namePtr(hosts: HostResult[], reverse: ReverseResolver | undefined, timeoutMs: number): Promise<void> {
+  const answered = hosts.filter((h) => h.state === 'alive' || h.state === 'alive_tcp_only');
+  const names = await reverseNames(
+    answered.map((h) => h.ip),
+    { reverse, timeoutMs },
+  );
+  for (const host of answered) {
+    const found = names.get(host.ip);
+    if (found?.name) host.ptr = found.name;
+    else if (found?.error) host.ptrError = found.error;
+  }
 }
 
 /**
@@ -197,6 +218,9 @@ export async function runSweep(request: SweepRequest, deps: SweepDependencies = 
     });
     deps.onPlan?.({ addresses: total, timeBoundMs: scheduler.timeBoundMs });
     const { hosts, complete, stopped } = await scheduler.run();
+    if (request.options.dns && !deps.signal?.aborted) {
+      await namePtr(hosts, deps.reverse, deps.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS);
+    }
     const report: SweepReport = {
       targets: request.targets.map((t) => t.text),
       options: request.options,

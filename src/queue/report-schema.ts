@@ -27,6 +27,7 @@ export const sweepOptionsSchema = z.object({
   from: z.enum(VANTAGES).optional(),
   save: z.string().max(63).optional(),
   compare: z.string().max(63).optional(),
+  dns: z.boolean().optional(),
 });
 
 const hostState = z.enum(HOST_STATES);
@@ -65,6 +66,9 @@ export const hostResultSchema = z.object({
   unfinished: z.literal(true).optional(),
   link: z.enum(['answered', 'no_answer']).optional(),
   mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){0,31}$/).optional(),
+  // Looked up once the probes have ended (dns:on): after every other key, as the engine adds them.
+  ptr: z.string().max(255).optional(),
+  ptrError: z.string().max(40).optional(),
 });
 
 export const nameResolutionSchema = z.object({

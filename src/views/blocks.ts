@@ -14,7 +14,7 @@ import { BLOCK_LIMITS, clip, packLines } from './block-limits.js';
 import type { ChangesOutline, FactLine } from './outline.js';
 import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
 import type { VantageOutline } from './outline.js';
-import { countsLine, finishedAt, reportIcmpFooter, shownSummary, STATE_WORDS, stateWords, unsentCounts } from './words.js';
+import { countsLine, finishedAt, ptrWords, reportIcmpFooter, shownSummary, STATE_WORDS, stateWords, unsentCounts } from './words.js';
 import { formatDuration } from '../core/format.js';
 import type { SweepMap } from './map.js';
 import { legendWords, mapLegend } from './map.js';
@@ -244,7 +244,8 @@ function runLine(report: DistributedReport): string {
     (agents.length > 3 ? ` and ${agents.length - 3} more agents` : '') +
     (retried > 0 ? ` · ${retried} chunk${retried === 1 ? '' : 's'} ran again after an agent failed` : '') +
     (report.savedAs ? ` · saved as baseline ${report.savedAs}` : '') +
-    ` · ${reportIcmpFooter(report)}`
+    ` · ${reportIcmpFooter(report)}` +
+    (ptrWords(report) ? ` · ${ptrWords(report)}` : '')
   );
 }
 

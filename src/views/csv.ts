@@ -18,6 +18,7 @@ const HEADER = [
   'link',
   'mac',
   'icmp',
+  'ptr',
 ];
 
 function cell(value: string | number | undefined): string {
@@ -45,6 +46,7 @@ function hostCells(host: HostResult): (string | number | undefined)[] {
     host.mac,
     // `state` is the engine's word: where no echo went, `alive_tcp_only` is "TCP answered" and `silent` "not probed".
     echoNotSent(host) ? 'not_sent' : 'sent',
+    host.ptr,
   ];
 }
 
@@ -53,7 +55,8 @@ function hostCells(host: HostResult): (string | number | undefined)[] {
  * `answered` (with the MAC that answered ARP/ND, when the neighbour table held it) or `no_answer`. A sweep from several
  * vantages (`from:all`, `from:each`) has one row per vantage per host, in the hosts' order, with the vantage (agent or
  * group) in a `from` column after `ip`. `icmp` is `not_sent` for a host no echo went to (its agent ran without ICMP):
- * its `alive_tcp_only` then means TCP answered and ICMP was not asked, its `silent` that no TCP port answered.
+ * its `alive_tcp_only` then means TCP answered and ICMP was not asked, its `silent` that no TCP port answered. `ptr`
+ * is the PTR name of a host that answered, with `dns:on`.
  */
 export function renderCsv(report: SweepReport | DistributedReport): string {
   const vantages = 'vantages' in report ? report.vantages : undefined;

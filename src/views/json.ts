@@ -46,7 +46,7 @@ function* writeHosts(out: JsonBytes, hosts: readonly HostResult[]): Generator<Ui
 
 // Every field of the shapes written by hand below: a field added to one of them fails to compile here until it is.
 type Unwritten =
-  | Exclude<keyof HostResult, 'ip' | 'state' | 'icmp' | 'ports' | 'names' | 'reporter' | 'unfinished' | 'link' | 'mac'>
+  | Exclude<keyof HostResult, 'ip' | 'state' | 'icmp' | 'ports' | 'names' | 'reporter' | 'unfinished' | 'link' | 'mac' | 'ptr' | 'ptrError'>
   | Exclude<keyof EchoStats, 'sent' | 'received' | 'lossPct' | 'rtt'>
   | Exclude<keyof RttStats, 'min' | 'avg' | 'max' | 'mdev'>;
 const everyFieldWritten: Unwritten extends never ? true : never = true;
@@ -74,6 +74,15 @@ function writeHost(out: JsonBytes, host: HostResult): void {
   if (host.mac !== undefined) {
     out.text(',"mac":');
     out.string(host.mac);
+  }
+  // Looked up once the probes have ended (dns:on): last.
+  if (host.ptr !== undefined) {
+    out.text(',"ptr":');
+    out.string(host.ptr);
+  }
+  if (host.ptrError !== undefined) {
+    out.text(',"ptrError":');
+    out.string(host.ptrError);
   }
   out.text('}');
 }

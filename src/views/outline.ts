@@ -3,7 +3,7 @@
  * this same outline. Hosts with the same state, reason and sender are one fact with a list of address runs.
  */
 import type { AnyReport, HostResult } from '../core/report.js';
-import { isDistributed, partialCause, partialWords, summarize } from '../core/report.js';
+import { isDistributed, partialCause, partialWords, shownNames, summarize } from '../core/report.js';
 import { compareVantages } from '../core/vantage.js';
 import type { Disagreement } from '../core/vantage.js';
 import type { ProbeSet, SweepDiff } from '../core/diff-model.js';
@@ -136,8 +136,9 @@ function sweeperOf(report: AnyReport): string {
   return isDistributed(report) ? 'the agent' : 'this machine';
 }
 
-function hostLine(host: HostResult, detail: string): FactLine {
-  return { runs: [{ first: host.ip, last: host.ip, count: 1 }], ...(host.names ? { names: host.names } : {}), detail, hosts: 1 };
+function hostLine(host: Pick<HostResult, 'ip' | 'names' | 'ptr'>, detail: string): FactLine {
+  const names = shownNames(host);
+  return { runs: [{ first: host.ip, last: host.ip, count: 1 }], ...(names ? { names } : {}), detail, hosts: 1 };
 }
 
 /** Hosts that share a fact: one line, a single host's with its names. */
@@ -423,7 +424,7 @@ export function vantageOutline(report: AnyReport, said = false): VantageOutline 
   }
   const lines: FactLine[] = [...byWords].map(([detail, group]) =>
     group.length === 1 && group[0]
-      ? { runs: [{ first: group[0].ip, last: group[0].ip, count: 1 }], ...(group[0].names ? { names: group[0].names } : {}), detail, hosts: 1 }
+      ? hostLine(group[0], detail)
       : { runs: addressRuns(group.map((d) => d.ip)), detail, hosts: group.length },
   );
   lines.sort((a, b) => b.hosts - a.hosts);

@@ -7,7 +7,7 @@ import { isDistributed } from '../core/report.js';
 import { describeResolverError, addressCount, formatCount, formatDuration } from '../core/format.js';
 import type { ChangesOutline, FactLine, VantageOutline } from './outline.js';
 import { changesOutlines, countsWords, reportNotes, runsText, stateSections, vantageOutline, vantageTitle } from './outline.js';
-import { countsLine, finishedAt, packetTotals, reportIcmpFooter, shownSummary, summaryLine, targetsWords, unsentCounts } from './words.js';
+import { countsLine, finishedAt, packetTotals, ptrWords, reportIcmpFooter, shownSummary, summaryLine, targetsWords, unsentCounts } from './words.js';
 
 /** Wraps a list of items at `width` columns, each line indented. */
 function wrapList(items: readonly string[], indent: string, width = 100): string[] {
@@ -108,6 +108,8 @@ export function renderText(report: AnyReport): string {
       (totals.tcpAttempts > 0 ? ` · ${formatCount(totals.tcpAttempts)} TCP connects` : ''),
     `  ${reportIcmpFooter(report)}`,
   );
+  const ptr = ptrWords(report);
+  if (ptr) lines.push(`  ${ptr}`);
   if (isDistributed(report)) lines.push(...runLines(report));
   return lines.join('\n') + '\n';
 }

@@ -16,7 +16,7 @@ import {
 import { echoNotSent } from '../core/facts.js';
 import type { PortChange, ProbeSet, SweepDiff } from '../core/diff-model.js';
 import type { HostState, Reporter } from '../core/states.js';
-import { addressCount, formatCount, formatDuration } from '../core/format.js';
+import { addressCount, describeResolverError, formatCount, formatDuration } from '../core/format.js';
 import type { Vantages } from '../core/request.js';
 
 /** Section titles, one per state. */
@@ -121,6 +121,23 @@ function offAgentsWords(report: AnyReport): string {
   return agentsWithoutIcmpByReason(report)
     .map(({ reason, agents }) => `${agents.join(', ')} (${OFF_AGENTS_WHY[reason]})`)
     .join(' and ');
+}
+
+/**
+ * With `dns:on`, what reverse DNS gave: "PTR names: 5 of 6 hosts that answered" and the lookups that failed, by why
+ * (the first reason, e.g. "1 lookup failed: name resolution timed out (ETIMEOUT)"). Absent without dns:on.
+ */
+export function ptrWords(report: AnyReport): string | undefined {
+  if (!report.options.dns) return undefined;
+  const answered = report.hosts.filter((h) => h.state === 'alive' || h.state === 'alive_tcp_only');
+  if (answered.length === 0) return 'PTR names: no host answered, none looked up';
+  const named = answered.filter((h) => h.ptr !== undefined).length;
+  const failed = answered.filter((h) => h.ptrError !== undefined);
+  const failure =
+    failed.length > 0
+      ? ` · ${formatCount(failed.length)} lookup${failed.length === 1 ? '' : 's'} failed: ${describeResolverError(failed[0]?.ptrError ?? '')}`
+      : '';
+  return `PTR names: ${formatCount(named)} of ${formatCount(answered.length)} host${answered.length === 1 ? '' : 's'} that answered${failure}`;
 }
 
 /**

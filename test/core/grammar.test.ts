@@ -206,7 +206,7 @@ describe('parseSweepText', () => {
     });
 
     it('refuses an unknown key, naming it and listing the valid keys', () => {
-      optionRefused('10.0.1.1 colour:red', 'colour:red', 'colour', 'tcp, count, timeout, retries, rate, interval, vpc');
+      optionRefused('10.0.1.1 colour:red', 'colour:red', 'colour', 'tcp, count, timeout, retries, rate, interval, dns, vpc');
       optionRefused('10.0.1.1 wait=5', 'wait=5', 'tcp, count');
       optionRefused('10.0.1.1 port:22', 'port:22', 'tcp:22');
       optionRefused('10.0.1.1 dead:beef', 'dead:beef', 'valid options');

@@ -204,10 +204,10 @@ describe('the map legend and the CSV, by ICMP mode', () => {
 
   it('the CSV keeps the engine state and says in its icmp column whether an echo went', () => {
     const rows = renderCsv(mixedReport()).trim().split('\n');
-    assert.match(rows[0] ?? '', /,icmp$/);
-    assert.match(rows.find((r) => r.startsWith('198.18.0.1,')) ?? '', /^198\.18\.0\.1,,alive_tcp_only,1,0,100,.*,sent$/);
-    assert.match(rows.find((r) => r.startsWith('198.18.0.9,')) ?? '', /^198\.18\.0\.9,,alive_tcp_only,0,0,0,.*,not_sent$/);
-    assert.match(rows.find((r) => r.startsWith('198.18.0.10,')) ?? '', /^198\.18\.0\.10,,silent,0,0,0,.*,not_sent$/);
+    assert.match(rows[0] ?? '', /,icmp,ptr$/);
+    assert.match(rows.find((r) => r.startsWith('198.18.0.1,')) ?? '', /^198\.18\.0\.1,,alive_tcp_only,1,0,100,.*,sent,$/);
+    assert.match(rows.find((r) => r.startsWith('198.18.0.9,')) ?? '', /^198\.18\.0\.9,,alive_tcp_only,0,0,0,.*,not_sent,$/);
+    assert.match(rows.find((r) => r.startsWith('198.18.0.10,')) ?? '', /^198\.18\.0\.10,,silent,0,0,0,.*,not_sent,$/);
   });
 });
 

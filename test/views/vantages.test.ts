@@ -90,11 +90,11 @@ describe('a from:all report in the views', () => {
 
   it('CSV: one row per vantage per host, the vantage after the address', () => {
     const rows = renderCsv(report).trim().split('\n');
-    assert.equal(rows[0], 'ip,from,names,state,echo_sent,echo_received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_mdev_ms,ports,reported_by,reason,link,mac,icmp');
+    assert.equal(rows[0], 'ip,from,names,state,echo_sent,echo_received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_mdev_ms,ports,reported_by,reason,link,mac,icmp,ptr');
     assert.equal(rows.length, 1 + 2 * 15);
     assert.deepEqual(rows.filter((r) => r.startsWith('198.18.1.10,')), [
-      '198.18.1.10,lab-a,,alive,1,1,0,0.200,0.200,0.200,0.000,,,,,,sent',
-      '198.18.1.10,lab-b,,prohibited,2,0,100,,,,,,198.18.0.254,communication administratively prohibited,,,sent',
+      '198.18.1.10,lab-a,,alive,1,1,0,0.200,0.200,0.200,0.000,,,,,,sent,',
+      '198.18.1.10,lab-b,,prohibited,2,0,100,,,,,,198.18.0.254,communication administratively prohibited,,,sent,',
     ]);
   });
 

@@ -4,7 +4,8 @@ import type { Scope } from '../../core/scope.js';
 import { addressToBigInt } from '../../core/targets.js';
 import { concludeTrace } from '../../core/trace.js';
 import type { TraceMode, TracePath, TraceReport, TraceRequest } from '../../core/trace.js';
-import { dnsModule } from '../builtins.js';
+import { REVERSE_TIMEOUT_MS, reverseNames } from '../reverse-names.js';
+import type { ReverseResolver } from '../reverse-names.js';
 import type { IcmpSetting } from '../icmp/raw-transport.js';
 import { defaultResolver, resolveNames } from '../sweep.js';
 import type { NameResolver } from '../sweep.js';
@@ -12,8 +13,7 @@ import { sourceAddressFor } from './endpoints.js';
 import { IcmpOffError, TraceUnavailableError } from './raw-socket.js';
 import { PathTracer } from './tracer.js';
 
-/** Reverse DNS: the names of an address. */
-export type ReverseResolver = (address: string) => Promise<string[]>;
+export type { ReverseResolver } from '../reverse-names.js';
 
 export interface TraceDependencies {
   signal?: AbortSignal;
@@ -25,7 +25,7 @@ export interface TraceDependencies {
   scope?: Scope;
   /** The networks the policy lets the requester probe (a job's scope), checked likewise. */
   requesterScope?: Scope;
-  /** Time allowed to resolve the name, and each reverse lookup, in milliseconds; default 5000. */
+  /** Time allowed to resolve the name, and to the reverse lookups (all of them), in milliseconds; default 5000. */
   resolveTimeoutMs?: number;
   /**
    * Which sockets the probes go through (ZENSWEEP_ICMP, read from the environment when absent): auto (raw where
@@ -63,20 +63,15 @@ export async function resolveTarget(
   return { address, family };
 }
 
-async function reverseNames(paths: TracePath[], reverse: ReverseResolver, timeoutMs: number): Promise<void> {
+/** Each hop's responder gets its PTR name (`dns:on`), every address looked up once, in parallel. */
+async function nameResponders(paths: TracePath[], reverse: ReverseResolver | undefined, timeoutMs: number): Promise<void> {
   const responders = paths.flatMap((p) => p.hops.flatMap((h) => h.responders));
-  const names = new Map<string, Promise<string | undefined>>();
+  const names = await reverseNames(
+    responders.map((r) => r.address),
+    { reverse, timeoutMs },
+  );
   for (const responder of responders) {
-    if (!names.has(responder.address)) {
-      const lookup = Promise.race([
-        reverse(responder.address).then((list) => list[0]),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref()),
-      ]).catch(() => undefined);
-      names.set(responder.address, lookup);
-    }
-  }
-  for (const responder of responders) {
-    const name = await names.get(responder.address);
+    const name = names.get(responder.address)?.name;
     if (name) responder.name = name;
   }
 }
@@ -117,7 +112,7 @@ export async function runTrace(request: TraceRequest, deps: TraceDependencies = 
     }
   }
   if (options.dns) {
-    await reverseNames(paths, deps.reverse ?? ((a) => dnsModule().reverse(a)), deps.resolveTimeoutMs ?? 5000);
+    await nameResponders(paths, deps.reverse, deps.resolveTimeoutMs ?? REVERSE_TIMEOUT_MS);
   }
   const report: TraceReport = {
     target: request.target.text,

@@ -6,7 +6,7 @@ export const EXAMPLE = '/sweep 10.0.1.0/24 tcp:5432';
 
 export const HELP_TEXT = [
   '*/sweep* checks which hosts answer, from inside the network, and why the others do not.',
-  '`/sweep 10.0.1.0/24` — ICMP sweep, run by the agents that cover it',
+  '`/sweep 10.0.1.0/24` — ICMP sweep, run by the agents that cover it (`dns:on`: with the PTR names they see)',
   '`/sweep 10.0.1.0/24 10.0.2.10 10.0.3.5-20` — several targets: CIDR, address, last-octet range',
   '`/sweep 10.0.2.0/24 tcp:3306,5432` — add TCP probes; presets `tcp:rds` `tcp:web` `tcp:ssh` `tcp:rdp`',
   '`/sweep db.internal tcp:rds vpc:prod` — a host name, resolved inside that group',
