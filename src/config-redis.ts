@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './core/errors.js';
-import { checkRedisUrl, redactUrl } from './config-env.js';
+import { boundedInt, checkRedisUrl, redactUrl } from './config-env.js';
 
 /**
  * Where every service and command finds Redis, and how it proves who it is: one way of the ways below, chosen by
@@ -177,4 +177,15 @@ export function describeRedis(target: RedisTarget): string {
   const user = target.username !== undefined ? ` as ${target.username}` : '';
   if (target.kind === 'cluster') return `the cluster of ${target.nodes.map(hostPort).join(',')}${target.tls ? ' (TLS)' : ''}${user}`;
   return `master ${target.master} of the Sentinels ${target.sentinels.map(hostPort).join(',')}${target.tls ? ' (TLS)' : ''}${user}`;
+}
+
+/** How often an outage of Redis still going on is logged again, by default: once a minute. */
+export const OUTAGE_REMIND_MS = 60_000;
+
+/**
+ * ZENSWEEP_REDIS_REMIND_MS: how often a service logs again that Redis still cannot be reached (`redis_still_down`),
+ * in ms, 1,000 to 86,400,000; default {@link OUTAGE_REMIND_MS}.
+ */
+export function redisRemindMs(env: NodeJS.ProcessEnv): number {
+  return boundedInt(env.ZENSWEEP_REDIS_REMIND_MS?.trim() || undefined, OUTAGE_REMIND_MS, 'ZENSWEEP_REDIS_REMIND_MS', 1000, 86_400_000);
 }

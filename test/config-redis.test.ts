@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { describeRedis, redisTargetFromEnv } from '../src/config-redis.js';
+import { describeRedis, redisRemindMs, redisTargetFromEnv } from '../src/config-redis.js';
 import { clusterOptions, ioredisOptions } from '../src/queue/connect.js';
 
 const SECRET = 'hunter2-secret';
@@ -145,5 +145,15 @@ describe('describeRedis', () => {
       'master mymaster of the Sentinels a:26379,[fd00::7]:26380 (TLS) as zs',
       'the cluster of c1:7000,c2:6379 (TLS) as zs',
     ]);
+  });
+});
+
+describe('redisRemindMs (ZENSWEEP_REDIS_REMIND_MS)', () => {
+  it('reminds once a minute unless told otherwise, and refuses a bad value in one sentence naming it', () => {
+    assert.equal(redisRemindMs({}), 60_000);
+    assert.equal(redisRemindMs({ ZENSWEEP_REDIS_REMIND_MS: '' }), 60_000);
+    assert.equal(redisRemindMs({ ZENSWEEP_REDIS_REMIND_MS: ' 5000 ' }), 5000);
+    assert.throws(() => redisRemindMs({ ZENSWEEP_REDIS_REMIND_MS: '5s' }), { name: 'ConfigError', message: 'ZENSWEEP_REDIS_REMIND_MS=5s is not a whole number: it takes 1000 to 86400000' });
+    assert.throws(() => redisRemindMs({ ZENSWEEP_REDIS_REMIND_MS: '10' }), { message: 'ZENSWEEP_REDIS_REMIND_MS=10 is out of range: it takes 1000 to 86400000' });
   });
 });

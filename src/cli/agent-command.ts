@@ -2,6 +2,7 @@ import { commandArgs } from './args.js';
 import { loadAgentConfig } from '../agent/config.js';
 import { Agent } from '../agent/agent.js';
 import { captureStrayOutput, createLogger } from '../log.js';
+import { redisRemindMs } from '../config-redis.js';
 import { RedisConnections } from '../queue/connections.js';
 import type { CommandIo } from './sweep-command.js';
 import { exitOnRefusal, nextSignal, serviceStart, untilSignal } from './until-signal.js';
@@ -15,6 +16,7 @@ It needs only outbound access to Redis. Settings come from the environment (or .
                         and REDIS_SENTINEL_PASSWORD if they ask for one, or:
   REDIS_CLUSTER_NODES   host:port,host:port of a Redis Cluster's nodes
   REDIS_USERNAME, REDIS_PASSWORD   an ACL user (or the password alone); REDIS_TLS_CA  a CA file (PEM) for TLS
+  ZENSWEEP_REDIS_REMIND_MS   how often it logs again that Redis is still away, in ms (60000)
   ZENSWEEP_VPC          the agent group, e.g. prod                             required
   ZENSWEEP_CIDRS        networks it may probe, e.g. 10.0.0.0/16,10.1.0.0/16    required
   ZENSWEEP_AGENT_ID     its name in zensweep agents (hostname-pid)
@@ -44,10 +46,11 @@ export async function agentCommand(argv: string[], io: CommandIo): Promise<numbe
     return 0;
   }
   const config = loadAgentConfig(io.env);
+  const remindEveryMs = redisRemindMs(io.env);
   const log = createLogger('zensweep-agent');
   captureStrayOutput(log);
   const signal = nextSignal();
-  const connections = new RedisConnections(config.redis, log);
+  const connections = new RedisConnections(config.redis, log, { remindEveryMs });
   exitOnRefusal(connections.refused);
   const agent = new Agent(config, log, connections);
   // While Redis is away, start() waits for it: a signal meanwhile stops the agent all the same.

@@ -1,5 +1,6 @@
 import { commandArgs } from './args.js';
 import { captureStrayOutput, createLogger } from '../log.js';
+import { redisRemindMs } from '../config-redis.js';
 import { RedisConnections } from '../queue/connections.js';
 import { loadBotConfig } from '../slack/config.js';
 import { startBot } from '../slack/app.js';
@@ -15,7 +16,7 @@ environment (or .env):
   SLACK_SIGNING_SECRET  the signing secret, with PORT (3000) and HOST (every interface) for /slack/events
   SLACK_API_URL         Slack's Web API, GovSlack: https://slack-gov.com/api/ (https://slack.com/api/)
   REDIS_URL, or REDIS_SENTINELS with REDIS_SENTINEL_MASTER (and REDIS_SENTINEL_PASSWORD), or REDIS_CLUSTER_NODES;
-  REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA   as for zensweep agent
+  REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA, ZENSWEEP_REDIS_REMIND_MS   as for zensweep agent
   ZENSWEEP_POLICY       who may sweep what: JSON or a file path (none: any channel, what the agents cover)
   ZENSWEEP_MAX_SWEEPS_PER_USER   requests one user may have running at once (3)
   ZENSWEEP_MAX_ADDRESSES         most addresses in one sweep (65536)
@@ -45,6 +46,7 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
     return 0;
   }
   const config = loadBotConfig(io.env);
+  const remindEveryMs = redisRemindMs(io.env);
   // A signal while it starts is kept: the bot stops as soon as it is up.
   const signal = nextSignal();
   const log = createLogger('zensweep-bot');
@@ -54,7 +56,7 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
   const stopping = new AbortController();
   void signal.then(() => stopping.abort());
   // Redis refused the bot (a wrong password, an untrusted certificate): retrying cannot help; one line, exit 2.
-  const connections = new RedisConnections(config.redis, log);
+  const connections = new RedisConnections(config.redis, log, { remindEveryMs });
   exitOnRefusal(connections.refused);
   const started = await serviceStart(startBot(config, log, stopping.signal, connections), log);
   if (!started) return 1;

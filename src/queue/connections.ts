@@ -1,13 +1,11 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Shutdown } from '../shutdown.js';
-import { describeRedis, type RedisNode, type RedisTarget } from '../config-redis.js';
+import { describeRedis, OUTAGE_REMIND_MS, type RedisNode, type RedisTarget } from '../config-redis.js';
 import { refusalOf } from '../core/redis-refusal.js';
 import { clusterOptions, ioredisOptions, RedisRefusedError } from './connect.js';
 import { ioredis } from './load.js';
 
-/** How often an outage still going on is logged again, in milliseconds (default 60,000). */
-export const REMIND_EVERY_MS = 60_000;
 /** How long `close()` waits for the connections to say goodbye to Redis before cutting them, in ms. */
 const QUIT_MS = 1000;
 
@@ -47,7 +45,7 @@ export function isConnectionError(error: unknown): boolean {
  *
  * While Redis cannot be reached every connection fails on each reconnection attempt (several a second): instead of a
  * line for each, the outage is logged once when it starts (`redis_down`, with where, never a password), again
- * at most once a minute while it lasts (`redis_still_down`), and once when it ends (`redis_up`, with how long it
+ * at most once a minute while it lasts (`redis_still_down`; ZENSWEEP_REDIS_REMIND_MS), and once when it ends (`redis_up`, with how long it
  * lasted). The outage ends when no connection that failed is still waiting to reconnect.
  *
  * When Redis refuses (a wrong password, a user without a command ZenSweep needs, a certificate no CA vouches for),
@@ -73,14 +71,14 @@ export class RedisConnections {
     private readonly target: RedisTarget,
     private readonly log: Logger,
     options: {
-      /** How often an outage still going on is logged again, in ms, default {@link REMIND_EVERY_MS}. */
+      /** How often an outage still going on is logged again, in ms (ZENSWEEP_REDIS_REMIND_MS), default {@link OUTAGE_REMIND_MS}. */
       remindEveryMs?: number;
       /** The clock, in ms (default Date.now). */
       now?: () => number;
     } = {},
   ) {
     this.redacted = describeRedis(target);
-    this.remindEveryMs = options.remindEveryMs ?? REMIND_EVERY_MS;
+    this.remindEveryMs = options.remindEveryMs ?? OUTAGE_REMIND_MS;
     this.now = options.now ?? Date.now;
   }
 

@@ -17,7 +17,7 @@ import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
 import { scrape, valueOf } from '../support/metrics.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
-import { quietFor, until, waitFor } from '../support/wait.js';
+import { until, waitFor } from '../support/wait.js';
 
 const TIMEOUT = { timeout: 240_000 };
 /** Watches here may run every second; a run waits 8 s at most for its report. */
@@ -288,13 +288,18 @@ describe('/sweep watch (real bot, agents and redis-server, fake Slack)', () => {
   it('says nothing while muted, then alerts once the mute has ended', TIMEOUT, async () => {
     const a = await listener('127.0.5.40');
     const record = await watch(`127.0.5.40 tcp:${port} every:1s`);
-    assert.match(await command(`mute ${record.id} 6s`), new RegExp(`^Muted \`${record.id}\``));
+    assert.match(await command(`mute ${record.id} 8s`), new RegExp(`^Muted \`${record.id}\``));
     const mutedAt = Date.now();
     await a.close();
-    await quietFor(4000);
+    // Three of the watch's turns (every:1s) pass while it is muted, each passed over (the bot counts them): the change
+    // is there to be seen, and nothing is said of it.
+    const mutedTurns = async (): Promise<number> => valueOf(await scrape(metricsPort), 'zensweep_watch_runs_total', { outcome: 'muted' }) ?? 0;
+    const turnsBefore = await mutedTurns();
+    await until('three muted turns of the watch', async () => (await mutedTurns()) >= turnsBefore + 3);
+    assert.ok(Date.now() - mutedAt < 8000, 'the three turns took the whole mute: this check saw nothing');
     assert.deepEqual(posted(record).channel, [], 'nothing while muted');
     const alert = await slack.waitFor('the alert after the mute', () => posted(record).channel[0]);
-    assert.ok(Date.now() - mutedAt >= 6000, 'not before the mute ended');
+    assert.ok(Date.now() - mutedAt >= 8000, 'not before the mute ended');
     assert.match(String(alert.args.text), new RegExp(`127\\.0\\.5\\.40 ${port}/tcp open → closed`));
   });
 
