@@ -1,7 +1,9 @@
+import { writeSync } from 'node:fs';
 import { commandArgs } from './args.js';
 import { captureStrayOutput, createLogger } from '../log.js';
 import { redisRemindMs } from '../config-redis.js';
 import { RedisConnections } from '../queue/connections.js';
+import { slackRefusal } from '../slack/slack-refusal.js';
 import { loadBotConfig } from '../slack/config.js';
 import { startBot } from '../slack/app.js';
 import type { CommandIo } from './sweep-command.js';
@@ -33,8 +35,8 @@ environment (or .env):
   LOG_LEVEL             debug, info, warn or error (info)
 Every setting, with its default, is in the README's Configuration table and in .env.example.
 On SIGTERM or SIGINT it hands back the report deliveries in progress (the next bot posts them) and exits 0, within
-8 s whether Redis and Slack answer or not. If Redis refuses it (a wrong password, an untrusted certificate) it says
-why in one line and exits 2.
+8 s whether Redis and Slack answer or not. If Redis or Slack refuses it (a wrong password or token, an untrusted
+certificate) it says why in one line and exits 2.
 
 example: zensweep bot   (SLACK_BOT_TOKEN, SLACK_APP_TOKEN and REDIS_URL set in .env)
 `;
@@ -65,13 +67,21 @@ export async function botCommand(argv: string[], io: CommandIo): Promise<number>
     await untilSignal(() => Promise.resolve(), signal);
     return 0;
   }
+  // Slack refused a token: one line, exit 2, as for Redis.
+  exitOnRefusal(bot.refused);
   const failed = bot.connected.then(
     () => new Promise<never>(() => undefined),
     (error: unknown) => ({ error }),
   );
   const first = await Promise.race([signal, failed]);
   if (typeof first === 'object') {
-    // Slack's requests can never reach it (the port is taken, the app token refused): one JSON line, exit 1.
+    const refusal = slackRefusal(first.error, 'SLACK_APP_TOKEN');
+    if (refusal) {
+      await untilSignal(() => bot.stop(), Promise.resolve('SIGTERM'));
+      writeSync(2, `zensweep: ${refusal.message}\n`);
+      return 2;
+    }
+    // Slack's requests can never reach it (the port is taken): one JSON line, exit 1.
     log.fatal({ event: 'start_failed', err: first.error });
     await untilSignal(() => bot.stop(), Promise.resolve('SIGTERM'));
     return 1;

@@ -99,6 +99,8 @@ export interface Bot {
    * as Slack cannot be reached); rejects when they never will (the port is taken, Slack refused the app token).
    */
   readonly connected: Promise<void>;
+  /** Resolves when Slack says the bot token will never work (invalid_auth, token_revoked…). */
+  readonly refused: Promise<Error>;
   /** Hands back deliveries in progress and stops, within 7 s whether Redis and Slack answer or not, connected or not. */
   stop(): Promise<void>;
 }
@@ -335,6 +337,7 @@ export async function startBot(
   return {
     port: config.appToken ? undefined : config.port,
     connected,
+    refused: identity.refused,
     async stop() {
       stopping = true;
       // Every step is bounded: while Redis is away, closing a worker or a queue waits for it forever (bullmq#4656),

@@ -1,6 +1,7 @@
 import type { AuthorizeResult } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
+import { slackRefusal } from './slack-refusal.js';
 
 /** After a failed auth.test, how long before the next one, in ms (default 15 s), doubled after each failure. */
 export const IDENTITY_RETRY_MS = 15_000;
@@ -23,6 +24,9 @@ export class BotIdentity {
   private asking = false;
   private nextTryAt = 0;
   private retryMs: number;
+  private refuse: ((error: Error) => void) | undefined;
+  /** Resolves, once, when Slack says the bot token will never work (invalid_auth…): the bot ends with it. */
+  readonly refused: Promise<Error> = new Promise((resolve) => (this.refuse = resolve));
 
   /**
    * @param client a client with this bot token that gives up quickly: no retries, a short timeout, rate-limited
@@ -55,6 +59,13 @@ export class BotIdentity {
         this.asking = false;
       },
       (error: unknown) => {
+        const refusal = slackRefusal(error, 'SLACK_BOT_TOKEN');
+        if (refusal) {
+          // Asking again cannot help.
+          this.nextTryAt = Number.POSITIVE_INFINITY;
+          this.refuse?.(refusal);
+          return;
+        }
         // A rate limit says when to ask again, in seconds: never sooner.
         const retryAfter = (error as { retryAfter?: unknown }).retryAfter;
         const waitMs = Math.max(this.retryMs, typeof retryAfter === 'number' ? retryAfter * 1000 : 0);

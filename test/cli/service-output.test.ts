@@ -137,6 +137,29 @@ describe('zensweep agent and bot write nothing but JSON lines (real processes, r
     }
   });
 
+  it('end at start with one line when Slack refuses a token (the bot token, the app token), exit 2, no token written', { timeout: 60_000 }, async () => {
+    redis = await startRedis();
+    slack = await FakeSlack.start();
+    const cases = [
+      ['SLACK_BOT_TOKEN', { SLACK_BOT_TOKEN: 'xoxb-wrong-0000-not-this-one', SLACK_SIGNING_SECRET: 'test-signing-secret-0000', PORT: String(await freePort()) }],
+      ['SLACK_APP_TOKEN', { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: 'xapp-wrong-0000-not-this-one' }],
+    ] as const;
+    for (const [token, env] of cases) {
+      const bot = spawnService(['bot'], { PATH: process.env.PATH, REDIS_URL: redis.url, SLACK_API_URL: slack.apiUrl, ...env });
+      services.push(bot);
+      assert.equal(await exitOf(bot), 2, `${token}:\n${bot.log()}`);
+      const fix = token === 'SLACK_BOT_TOKEN' ? /the Bot User OAuth Token \(xoxb-…\) of OAuth & Permissions/ : /an App-Level Token \(xapp-…\) with the connections:write scope/;
+      const stderr = bot.stderr().split('\n').filter((l) => l !== '');
+      assert.equal(stderr.length, 1, `${token}:\n${bot.log()}`);
+      assert.match(stderr[0] ?? '', new RegExp(`^zensweep: Slack refused ${token} \\(invalid_auth\\): set it to `));
+      assert.match(stderr[0] ?? '', fix);
+      // stdout: JSON lines only, and never a retry of a token that cannot work.
+      for (const line of bot.stdout().split('\n').filter((l) => l !== '')) assert.match(line, /^\{.*\}$/, bot.log());
+      assert.doesNotMatch(bot.stdout(), /slack_identity_unknown/);
+      assert.doesNotMatch(bot.log(), /wrong-0000|secret-bot-token|secret-app-token/);
+    }
+  });
+
   it('log process warnings, console output and a crash (an unhandled rejection) as JSON lines, and exit 1 on the crash', { timeout: 60_000 }, async () => {
     redis = await startRedis();
     slack = await FakeSlack.start();
