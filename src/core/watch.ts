@@ -68,6 +68,44 @@ export interface Incident {
   quietRuns: number;
   /** The alert message, once posted: its ts and text (for the edit that closes it). */
   alert?: { ts: string; text: string };
+  /** What changed while the incident was silenced (its replies held back), for the summary when the silence ends. */
+  held?: HeldChanges;
+}
+
+/** Changes of a silenced incident, not said one by one: summed up when the silence ends. */
+export interface HeldChanges {
+  changes: HostChange[];
+  flapping: { ip: string; changes: number }[];
+  calmed: HostChange[];
+}
+
+/** Held changes with a run's added: a host's latest change replaces its earlier one (from its first `from`). */
+export function holdChanges(held: HeldChanges | undefined, more: HeldChanges): HeldChanges {
+  const merge = (a: readonly HostChange[], b: readonly HostChange[]): HostChange[] => {
+    const byIp = new Map(a.map((c) => [c.ip, c]));
+    for (const c of b) byIp.set(c.ip, { ip: c.ip, from: byIp.get(c.ip)?.from ?? c.from, to: c.to });
+    return [...byIp.values()].filter((c) => c.from !== c.to);
+  };
+  const flapping = new Map((held?.flapping ?? []).map((f) => [f.ip, f]));
+  for (const f of more.flapping) flapping.set(f.ip, f);
+  return { changes: merge(held?.changes ?? [], more.changes), flapping: [...flapping.values()], calmed: merge(held?.calmed ?? [], more.calmed) };
+}
+
+/**
+ * The incident as it stands: each of its hosts from how it was before the incident to what is accepted now (those
+ * back as they were left out), and those of its hosts that flap.
+ */
+export function incidentNow(state: WatchState): { changes: HostChange[]; flapping: string[] } {
+  const incident = state.incident;
+  if (!incident) return { changes: [], flapping: [] };
+  const flaps = new Set(state.flapping);
+  const changes: HostChange[] = [];
+  const flapping: string[] = [];
+  for (const [ip, from] of Object.entries(incident.reference)) {
+    if (flaps.has(ip)) flapping.push(ip);
+    else if ((state.baseline[ip] ?? QUIET) !== from) changes.push({ ip, from, to: state.baseline[ip] ?? QUIET });
+  }
+  return { changes, flapping };
 }
 
 export interface WatchState {

@@ -16,7 +16,11 @@ export type FollowUpCommand =
   | { kind: 'cancel'; id: string }
   /** Every host of one state of a sweep's report (`Show all N unreachable`, `Show silent hosts`). */
   | { kind: 'hosts'; sweepId: string; state: HostState }
-  | { kind: 'save_baseline'; sweepId: string };
+  | { kind: 'save_baseline'; sweepId: string }
+  /** A watch's open incident acknowledged, from its alert. */
+  | { kind: 'acknowledge'; id: string }
+  /** A watch's open incident silenced from its alert: for `forMs` (0: until it ends), with a reason. */
+  | { kind: 'silence'; id: string; forMs: number; reason: string };
 
 /** Everything the door answers: what the grammar reads from a command's text, and the follow-ups. */
 export type DoorCommand = Command | FollowUpCommand;

@@ -7,7 +7,7 @@ import type { DoorServices } from './services.js';
 import { CANCEL, HOSTS, SAVE_BASELINE } from './kinds/follow-ups.js';
 import { DIAG, SWEEP, TRACE } from './kinds/probes.js';
 import { AGENTS, BASELINES, FORGET, HELP, HISTORY } from './kinds/reveals.js';
-import { MUTE, UNWATCH, WATCH, WATCHES } from './kinds/watches.js';
+import { ACKNOWLEDGE, MUTE, SILENCE, UNWATCH, WATCH, WATCHES } from './kinds/watches.js';
 
 export const KINDS = {
   help: HELP,
@@ -25,6 +25,8 @@ export const KINDS = {
   cancel: CANCEL,
   hosts: HOSTS,
   save_baseline: SAVE_BASELINE,
+  acknowledge: ACKNOWLEDGE,
+  silence: SILENCE,
 } as const satisfies { readonly [K in CommandKind]: Kind<K, unknown, DoorServices> };
 
 /** What a kind answers once it ran. */

@@ -22,6 +22,9 @@ const address = z.string().min(1).max(64);
 const change = z.object({ ip: address, from: signature, to: signature });
 const flapping = z.object({ ip: address, changes: z.number().int().min(0) });
 
+/** Changes of a silenced incident, held back until the silence ends (core/watch.ts HeldChanges). */
+const heldSchema = z.object({ changes: z.array(change), flapping: z.array(flapping), calmed: z.array(change) });
+
 /** Times a notice is tried at most (once a run) while Slack fails for a reason that may pass; then it is dropped. */
 export const MAX_NOTICE_ATTEMPTS = 10;
 /** Notices kept at most for a watch that cannot post; beyond it the oldest goes. */
@@ -57,6 +60,9 @@ const noticeSchema = z.discriminatedUnion('kind', [
     alert: z.object({ ts: z.string(), text: z.string() }).optional(),
     /** The reply in the alert's thread is posted; only the edit of the alert is left. */
     replied: z.boolean().optional(),
+    /** The incident was silenced when it ended: who silenced it and why, and what changed meanwhile. */
+    silence: z.object({ by: z.string().max(64), at: z.string(), reason: z.string().max(500) }).optional(),
+    held: heldSchema.optional(),
     attempts,
   }),
   /**
@@ -66,6 +72,16 @@ const noticeSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('vantage'),
     views: z.array(z.object({ vantage: z.string().min(1).max(200), changes: z.array(change) })).max(100),
+    summary: z.string().max(500),
+    attempts,
+  }),
+  /** The incident changed while silenced: its alert is edited to say how it stands now, nothing is posted. */
+  z.object({ kind: z.literal('refresh'), attempts }),
+  /** A silence of the incident ended before the incident: a reply in its thread with what changed meanwhile. */
+  z.object({
+    kind: z.literal('silence_ended'),
+    silence: z.object({ by: z.string().max(64), at: z.string(), reason: z.string().max(500) }),
+    held: heldSchema.optional(),
     summary: z.string().max(500),
     attempts,
   }),
@@ -89,6 +105,7 @@ const stateSchema = z.object({
       reference: z.record(address, signature),
       quietRuns: z.number().int().min(0),
       alert: z.object({ ts: z.string(), text: z.string() }).optional(),
+      held: heldSchema.optional(),
     })
     .optional(),
 });
@@ -170,6 +187,59 @@ redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[6])
 return 1`;
 
+/** Who did something about an incident, and when. */
+export interface ResponseMark {
+  by: string;
+  at: string;
+}
+
+/** A silence of an incident: why, and until when (absent: until the incident ends). */
+export interface SilenceMark extends ResponseMark {
+  reason: string;
+  until?: string;
+}
+
+/** How an open incident is being handled, from the buttons of its alert. */
+export interface IncidentResponse {
+  /** The incident it is about: its `openedAt`. */
+  incident: string;
+  ack?: ResponseMark;
+  silence?: SilenceMark;
+}
+
+const markSchema = z.object({ by: z.string().min(1).max(64), at: z.string().max(40) });
+const silenceSchema = markSchema.extend({ reason: z.string().max(500), until: z.string().max(40).optional() });
+
+/** A response read back from its hash; undefined when it holds none or does not read. */
+function readResponse(entries: string[] | Record<string, string>): IncidentResponse | undefined {
+  const fields: Record<string, string> = Array.isArray(entries) ? Object.fromEntries(entries.flatMap((_, i) => (i % 2 === 0 ? [[entries[i], entries[i + 1]]] : []))) : entries;
+  if (typeof fields.incident !== 'string') return undefined;
+  const response: IncidentResponse = { incident: fields.incident };
+  const ack = markSchema.safeParse(safeJson(fields.ack ?? ''));
+  if (ack.success) response.ack = ack.data;
+  const silence = silenceSchema.safeParse(safeJson(fields.silence ?? ''));
+  if (silence.success) response.silence = silence.data;
+  return response;
+}
+
+/** How long a response is kept after its last change, in ms. */
+const RESPONSE_TTL_MS = 30 * 24 * 3600_000;
+
+/**
+ * Sets (or, `nx`, sets unless set; `del`, deletes) one field of an incident's response, after dropping a response to
+ * another incident. KEYS: the response hash. ARGV: incident, field, mode, value, TTL in ms. Returns the hash.
+ */
+const RESPOND_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'incident') ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'incident', ARGV[1])
+end
+if ARGV[3] == 'del' then redis.call('HDEL', KEYS[1], ARGV[2])
+elseif ARGV[3] == 'nx' then redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[4])
+else redis.call('HSET', KEYS[1], ARGV[2], ARGV[4]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return redis.call('HGETALL', KEYS[1])`;
+
 /** Deletes a lock only if it is still the holder's. */
 const RELEASE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -219,7 +289,8 @@ function ownerOfText(text: string | null): WatchOwner | undefined {
  * - `PREFIX:watch:ID`: the record (written by its runs; the commands only create and delete it); no TTL, bounded
  *   by the caps: at most `total` of them;
  * - `PREFIX:watch:ID:mute`: expires when the mute ends; `PREFIX:watch:ID:lock`: held by the run in progress,
- *   expires after the run's timeout;
+ *   expires after the run's timeout; `PREFIX:watch:ID:response`: who acknowledged or silenced its open incident
+ *   (a hash: `incident`, `ack`, `silence`), deleted when the incident ends, expires 30 days after its last change;
  * - `PREFIX:watches:CHANNEL`: the channel's ids (at most `perChannel`);
  * - `PREFIX:watches-of:USER`: the ids of the watches a user made (at most `perUser`);
  * - `PREFIX:watch-owners`: id → `CHANNEL USER` for every watch (at most `total` entries): the total's count, and
@@ -375,7 +446,7 @@ export class WatchStore {
     const user = ownerUser ?? stored?.user;
     const record = text ? watchRecordSchema.safeParse(safeJson(text)) : undefined;
     await this.unschedule(id);
-    const tx = this.redis.multi().del(key, `${key}:mute`, `${key}:lock`).srem(this.channelKey(channel), id).hdel(this.ownersKey(), id);
+    const tx = this.redis.multi().del(key, `${key}:mute`, `${key}:lock`, `${key}:response`).srem(this.channelKey(channel), id).hdel(this.ownersKey(), id);
     if (user) tx.srem(this.userKey(user), id);
     await tx.exec();
     return record?.success ? { id, sweep: record.data.sweep } : { id };
@@ -436,6 +507,28 @@ export class WatchStore {
       changed += 1;
     }
     return changed;
+  }
+
+  /**
+   * Records how the incident opened at `incident` is being handled: `ack` once (the first acknowledgement stays),
+   * `silence` replaced by each new one, or ended (`undefined`). A response to an earlier incident is dropped first.
+   * Returns the response as it now stands.
+   */
+  async respond(id: string, incident: string, field: 'ack' | 'silence', value: ResponseMark | SilenceMark | undefined): Promise<IncidentResponse> {
+    const mode = value === undefined ? 'del' : field === 'ack' ? 'nx' : 'set';
+    const entries = (await this.redis.eval(RESPOND_SCRIPT, 1, `${this.key(id)}:response`, incident, field, mode, value === undefined ? '' : JSON.stringify(value), RESPONSE_TTL_MS)) as string[];
+    return readResponse(entries) ?? { incident };
+  }
+
+  /** How the incident opened at `incident` is being handled; nothing for another incident's response. */
+  async response(id: string, incident: string): Promise<IncidentResponse | undefined> {
+    const response = readResponse(await this.redis.hgetall(`${this.key(id)}:response`));
+    return response?.incident === incident ? response : undefined;
+  }
+
+  /** Forgets how an incident was handled (it has ended). */
+  async forgetResponse(id: string): Promise<void> {
+    await this.redis.del(`${this.key(id)}:response`);
   }
 
   /** Silences a watch for `forMs` milliseconds; 0 ends a mute. */

@@ -13,7 +13,7 @@ import { escapeText, hostsBlocks } from '../views/blocks.js';
 import { renderBaselinesMrkdwn, renderHistoryMrkdwn } from '../views/history.js';
 import { STATE_WORDS, vantageCost } from '../views/words.js';
 import { HELP_TEXT, errorText } from './render/replies.js';
-import { slackTime, watchesText } from './watches/render.js';
+import { silenceWords, slackTime, watchesText } from './watches/render.js';
 
 /** A private answer: its text, and blocks where it has more to show. */
 export interface Reply {
@@ -80,6 +80,14 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
         ? `Saved as baseline \`${saved.name}\`. Compare later with \`/sweep ${escapeText(saved.targets.join(' '))} compare:${saved.name}\` in this channel (its baselines are its own).`
         : 'This sweep is no longer in the history.',
     ),
+  acknowledge: ({ watch, response, already }) =>
+    text(
+      already && response.ack
+        ? `<@${response.ack.by}> acknowledged this incident of \`${watch.id}\` already, ${slackTime(response.ack.at)}.`
+        : `Acknowledged: the alert of \`${watch.id}\` says it is yours.`,
+    ),
+  silence: ({ watch, response }) =>
+    text(response.silence ? `${silenceWords(response.silence)}: \`${watch.id}\` says nothing more of this incident until then; its alert still shows how it stands.` : 'Silenced.'),
 };
 
 /** The private answer to a request the door answered. */

@@ -28,7 +28,7 @@ import { RequestSlots } from '../door/slots.js';
 import { BotIdentity } from './bot-identity.js';
 import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
-import { registerReportActions } from './actions/report-actions.js';
+import { registerReportActions, registerSilence } from './actions/report-actions.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { DELIVERY_QUEUE } from './delivery/jobs.js';
 import { SlackStarter } from './delivery/starter.js';
@@ -280,6 +280,7 @@ export async function startBot(
   });
   registerSweepCommand(app, { door, store, log });
   registerReportActions(app, { door, log });
+  registerSilence(app, { door, log });
   app.error(async (error) => {
     log.error({ event: 'bolt_error', message: error.message, code: (error as { code?: string }).code });
   });

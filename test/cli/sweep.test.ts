@@ -50,10 +50,10 @@ describe('zensweep sweep (the built CLI, real sockets on loopback)', () => {
     const result = await zensweep(['sweep', '127.0.0.1-3', 'count=2', 'interval=10', '--csv']);
     assert.equal(result.code, 0, result.stderr);
     const rows = result.stdout.trim().split('\n');
-    assert.equal(rows[0], 'ip,names,state,echo_sent,echo_received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_mdev_ms,ports,reported_by,reason,link,mac,icmp');
+    assert.equal(rows[0], 'ip,names,state,echo_sent,echo_received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_mdev_ms,ports,reported_by,reason,link,mac,icmp,ptr');
     assert.equal(rows.length, 4);
     // Loopback is no link: its link and mac cells are empty.
-    assert.match(rows[1] ?? '', /^127\.0\.0\.1,,alive,2,2,0,\d.*,,,,,sent$/);
+    assert.match(rows[1] ?? '', /^127\.0\.0\.1,,alive,2,2,0,\d.*,,,,,sent,$/);
   });
 
   for (const [args, fragment] of [

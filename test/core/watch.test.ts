@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidOptionError } from '../../src/core/errors.js';
 import { describeRequest, parseCommand, parseSweepText } from '../../src/core/grammar.js';
-import { FACTS_VERSION, FLAP_CHANGES, QUIET, SETTLE_RUNS, adoptFacts, firstState, hostSignature, observeRun } from '../../src/core/watch.js';
+import { FACTS_VERSION, FLAP_CHANGES, QUIET, SETTLE_RUNS, adoptFacts, firstState, holdChanges, hostSignature, incidentNow, observeRun } from '../../src/core/watch.js';
 import { compactHosts } from '../../src/core/diff.js';
 import { diagnoseIcmpError, diagnoseLocalError } from '../../src/core/diagnosis.js';
 import type { HostResult } from '../../src/core/report.js';
@@ -239,5 +239,29 @@ describe('watch grammar: confirm:agents', () => {
       const pattern = new RegExp(`^${text.replace(/[.,]/g, '\\$&')} is not valid: confirm takes .* e\\.g\\. confirm:2$`);
       assert.throws(() => parseCommand(`watch 10.0.1.0/24 ${text}`), (e: unknown) => e instanceof InvalidOptionError && pattern.test(e.message));
     }
+  });
+});
+
+describe('an incident as it stands, and what a silence held back', () => {
+  it('says each host of the incident from before it to now, leaves out those back as they were, and names those that flap', () => {
+    const state: WatchState = {
+      ...firstState(new Map([['198.18.0.1', 'alive 5432/closed'], ['198.18.0.3', 'alive']])),
+      flapping: ['198.18.0.3'],
+      incident: { openedAt: '2026-12-06T04:00:00.000Z', reference: { '198.18.0.1': 'alive 5432/open', '198.18.0.2': 'alive', '198.18.0.3': 'alive' }, quietRuns: 0 },
+    };
+    assert.deepEqual(incidentNow(state), {
+      changes: [
+        { ip: '198.18.0.1', from: 'alive 5432/open', to: 'alive 5432/closed' },
+        { ip: '198.18.0.2', from: 'alive', to: QUIET },
+      ],
+      flapping: ['198.18.0.3'],
+    });
+    assert.deepEqual(incidentNow({ ...state, incident: undefined }), { changes: [], flapping: [] });
+  });
+
+  it('keeps one change a host, from its first `from` to its last `to`, and drops a host back where it began', () => {
+    const held = holdChanges(undefined, { changes: [{ ip: 'a', from: 'alive', to: QUIET }, { ip: 'b', from: 'alive 22/open', to: 'alive 22/closed' }], flapping: [], calmed: [] });
+    const more = holdChanges(held, { changes: [{ ip: 'a', from: QUIET, to: 'alive' }, { ip: 'b', from: 'alive 22/closed', to: QUIET }], flapping: [{ ip: 'c', changes: 4 }], calmed: [] });
+    assert.deepEqual(more, { changes: [{ ip: 'b', from: 'alive 22/open', to: QUIET }], flapping: [{ ip: 'c', changes: 4 }], calmed: [] });
   });
 });

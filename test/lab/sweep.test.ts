@@ -126,12 +126,12 @@ for (const privilege of ['root', 'unprivileged'] as const) describe(`zensweep sw
     const csv = await lab.exec([...prefix, ...cliCommand(), 'sweep', lan.v4Cidr, a().behind.alive.v4, 'timeout:500', '--csv'], { timeoutMs: 60_000 });
     assert.equal(csv.code, 0, csv.stderr);
     const rows = csv.stdout.trim().split('\n');
-    assert.match(rows[0] ?? '', /,reason,link,mac,icmp$/);
+    assert.match(rows[0] ?? '', /,reason,link,mac,icmp,ptr$/);
     const row = (ip: string): string => rows.find((r) => r.startsWith(`${ip},`)) ?? '';
-    assert.match(row(lan.silent.v4), new RegExp(`,answered,${bridge},sent$`));
-    assert.match(row(lan.empty.v4), /,no_answer,,sent$/);
+    assert.match(row(lan.silent.v4), new RegExp(`,answered,${bridge},sent,$`));
+    assert.match(row(lan.empty.v4), /,no_answer,,sent,$/);
     assert.match(row(a().behind.alive.v4), /,alive,/);
-    assert.deepEqual(row(a().behind.alive.v4).split(',').slice(-3), ['', '', 'sent'], 'a routed host: link and mac empty');
+    assert.deepEqual(row(a().behind.alive.v4).split(',').slice(-4), ['', '', 'sent', ''], 'a routed host: link and mac empty');
   });
 
   it('tells a host that answers neighbour discovery and drops every probe from an empty address (IPv6)', async () => {

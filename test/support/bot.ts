@@ -96,7 +96,14 @@ export async function postSigned(url: string, fields: Record<string, string>, op
 }
 
 /** A button click (block_actions), as Slack POSTs it: one form field `payload` holding JSON. */
-export function actionFields(actionId: string, value: string, responseUrl: string, user = 'U0ONCALL'): Record<string, string> {
+export function actionFields(
+  actionId: string,
+  value: string,
+  responseUrl: string,
+  user = 'U0ONCALL',
+  where: { channel?: string; messageTs?: string } = {},
+): Record<string, string> {
+  const channel = where.channel ?? 'C0PUBLIC';
   return {
     payload: JSON.stringify({
       type: 'block_actions',
@@ -104,11 +111,39 @@ export function actionFields(actionId: string, value: string, responseUrl: strin
       user: { id: user, username: 'oncall', team_id: 'T1' },
       api_app_id: 'A0TEST',
       token: 'deprecated-verification-token',
-      container: { type: 'message', message_ts: '1700000001.000100', channel_id: 'C0PUBLIC' },
+      container: { type: 'message', message_ts: where.messageTs ?? '1700000001.000100', channel_id: channel },
       trigger_id: `${Date.now()}.action`,
-      channel: { id: 'C0PUBLIC', name: 'ops' },
+      channel: { id: channel, name: 'ops' },
       response_url: responseUrl,
       actions: [{ type: 'button', action_id: actionId, block_id: 'sweep_report', value, text: { type: 'plain_text', text: 'x' }, action_ts: `${Date.now() / 1000}` }],
+    }),
+  };
+}
+
+/**
+ * A modal submitted (view_submission), as Slack POSTs it: the view the bot opened (its callback_id and
+ * private_metadata as it sent them) with `values` in its state: block id → action id → what the element holds.
+ */
+export function viewSubmissionFields(view: { callback_id: string; private_metadata?: string }, values: Record<string, Record<string, unknown>>, user = 'U0ONCALL'): Record<string, string> {
+  return {
+    payload: JSON.stringify({
+      type: 'view_submission',
+      team: { id: 'T1', domain: 'test' },
+      user: { id: user, username: 'oncall', team_id: 'T1' },
+      api_app_id: 'A0TEST',
+      token: 'deprecated-verification-token',
+      trigger_id: `${Date.now()}.view`,
+      view: {
+        id: 'V0TEST',
+        team_id: 'T1',
+        type: 'modal',
+        callback_id: view.callback_id,
+        private_metadata: view.private_metadata ?? '',
+        state: { values },
+        hash: '1700000000.abc',
+        app_id: 'A0TEST',
+        bot_id: 'BBOT',
+      },
     }),
   };
 }

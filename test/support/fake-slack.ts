@@ -308,6 +308,11 @@ export class FakeSlack {
         return this.history(method, args, json);
       case 'chat.postEphemeral':
         return json(200, { ok: true, message_ts: this.nextTs() });
+      case 'views.open': {
+        // A modal: kept (callsOf('views.open')) for the test to submit, as a person would.
+        this.violations.push(...viewViolations(args.view).map((v) => `${method}: ${v}`));
+        return json(200, { ok: true, view: { id: `V${randomUUID().slice(0, 8).toUpperCase()}` } });
+      }
       case 'files.getUploadURLExternal': {
         const id = `F${randomUUID().slice(0, 8).toUpperCase()}`;
         this.fileNames.set(id, String(args.filename));
@@ -364,4 +369,16 @@ export class FakeSlack {
   private keep(channel: string, message: StoredMessage): void {
     this.messages.set(channel, [...(this.messages.get(channel) ?? []), message]);
   }
+}
+
+/** What Slack refuses in a modal (views.open): the few rules its builder checks first. */
+function viewViolations(view: unknown): string[] {
+  const v = (typeof view === 'string' ? JSON.parse(view) : view) as { type?: string; title?: { text?: string }; blocks?: unknown[]; callback_id?: string; private_metadata?: string } | undefined;
+  const problems: string[] = [];
+  if (v?.type !== 'modal') problems.push('a view must be a modal');
+  if ((v?.title?.text ?? '').length > 24) problems.push(`title over 24 characters: ${v?.title?.text ?? ''}`);
+  if (!Array.isArray(v?.blocks) || v.blocks.length === 0 || v.blocks.length > 100) problems.push('a modal has 1 to 100 blocks');
+  if ((v?.private_metadata ?? '').length > 3000) problems.push('private_metadata over 3000 characters');
+  if ((v?.callback_id ?? '').length > 255) problems.push('callback_id over 255 characters');
+  return problems;
 }

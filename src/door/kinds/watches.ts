@@ -7,7 +7,7 @@ import { ZenSweepError } from '../../core/errors.js';
 import { describeRequest, parseSweepText } from '../../core/grammar.js';
 import { formatEvery } from '../../core/watch-grammar.js';
 import { newWatchId } from '../../queue/watch-store.js';
-import type { RemovedWatch, UnreadableWatch, WatchRecord } from '../../queue/watch-store.js';
+import type { IncidentResponse, RemovedWatch, UnreadableWatch, WatchRecord } from '../../queue/watch-store.js';
 import type { DoorContext } from '../kind.js';
 import { declareKind } from '../kind.js';
 import type { Allowed, Touched } from '../policy.js';
@@ -155,6 +155,58 @@ export const MUTE = declareKind({
   async run(command, watch, { services }): Promise<{ watch: WatchRecord; until?: string }> {
     await watchServices(services).store.mute(watch.id, command.forMs);
     return command.forMs === 0 ? { watch } : { watch, until: new Date(Date.now() + command.forMs).toISOString() };
+  },
+  audited: 'allowed',
+});
+
+/** The watch has no open incident (it ended, or the alert is an old one's). */
+export class NoIncidentError extends ZenSweepError {
+  constructor(message: string) {
+    super('no_incident', message);
+  }
+}
+
+/** The open incident of a watch, or why there is none to act on. */
+function openIncident(watch: WatchRecord, verb: string): NonNullable<NonNullable<WatchRecord['state']>['incident']> {
+  const incident = watch.state?.incident;
+  if (!incident) throw new NoIncidentError(`watch ${watch.id} has no open incident (it has ended): nothing to ${verb}`);
+  return incident;
+}
+
+/** What acknowledging or silencing answers: the watch, and how its incident is now handled. */
+export interface Responded {
+  watch: WatchRecord;
+  response: IncidentResponse;
+  /** An acknowledgement that was there already (the first stays). */
+  already?: boolean;
+}
+
+export const ACKNOWLEDGE = declareKind({
+  kind: 'acknowledge',
+  touches: 'changes',
+  decide: (command, context: DoorContext<DoorServices>) => judgedWatch(command.id, context),
+  async run(_command, watch, { services, request }): Promise<Responded> {
+    const incident = openIncident(watch, 'acknowledge');
+    const response = await watchServices(services).store.respond(watch.id, incident.openedAt, 'ack', { by: request.user, at: new Date().toISOString() });
+    return { watch, response, ...(response.ack?.by === request.user ? {} : { already: true }) };
+  },
+  audited: 'allowed',
+});
+
+export const SILENCE = declareKind({
+  kind: 'silence',
+  touches: 'changes',
+  decide: (command, context: DoorContext<DoorServices>) => judgedWatch(command.id, context),
+  async run(command, watch, { services, request }): Promise<Responded> {
+    const incident = openIncident(watch, 'silence');
+    const at = new Date();
+    const silence = {
+      by: request.user,
+      at: at.toISOString(),
+      reason: command.reason,
+      ...(command.forMs > 0 ? { until: new Date(at.getTime() + command.forMs).toISOString() } : {}),
+    };
+    return { watch, response: await watchServices(services).store.respond(watch.id, incident.openedAt, 'silence', silence) };
   },
   audited: 'allowed',
 });

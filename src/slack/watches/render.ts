@@ -5,11 +5,11 @@
 import type { KnownBlock } from '@slack/types';
 import { foldAddresses } from '../../core/ranges.js';
 import type { HostState } from '../../core/states.js';
-import { CALM_RUNS, FLAP_WINDOW, readSignature } from '../../core/watch.js';
-import type { HostChange } from '../../core/watch.js';
+import { CALM_RUNS, FLAP_WINDOW, incidentNow, readSignature } from '../../core/watch.js';
+import type { HeldChanges, HostChange } from '../../core/watch.js';
 import type { ReadFact } from '../../core/facts.js';
 import { formatEvery } from '../../core/watch-grammar.js';
-import type { UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
+import type { IncidentResponse, ResponseMark, SilenceMark, UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
 import { escapeText } from '../../views/blocks.js';
 import { BLOCK_LIMITS, clip, packLines } from '../../views/block-limits.js';
 
@@ -146,6 +146,100 @@ export function alertMessage(watch: WatchRecord, notice: Extract<WatchNoticeReco
   };
 }
 
+/** The buttons of an alert: each a request at the door about the watch whose id it carries. */
+export const WATCH_ACTIONS = {
+  acknowledge: 'watch_acknowledge',
+  silence: 'watch_silence',
+  unwatch: 'watch_unwatch',
+} as const;
+
+/** How long a silence from the alert lasts: the modal's choices, in ms (0: until the incident ends). */
+export const SILENCE_CHOICES = [
+  { value: '3600000', text: '1 hour' },
+  { value: '14400000', text: '4 hours' },
+  { value: '0', text: 'Until resolved' },
+] as const;
+
+/** `<@U1> 14:02`: who, and when (in the reader's time zone). */
+function markWords(mark: ResponseMark): string {
+  return `<@${mark.by}> ${slackTime(mark.at)}`;
+}
+
+/** `:no_bell: Silenced by <@U1> 14:02 until 15:02: “deploy window”`. */
+export function silenceWords(silence: SilenceMark): string {
+  const until = silence.until ? `until ${slackTime(silence.until)}` : 'until it is resolved';
+  const reason = silence.reason.trim() === '' ? '' : `: “${escapeText(silence.reason.trim())}”`;
+  return `:no_bell: Silenced by ${markWords(silence)} ${until}${reason}`;
+}
+
+/** Whether a silence still holds at `now`. */
+export function silenceHolds(silence: SilenceMark | undefined, now = Date.now()): silence is SilenceMark {
+  return silence !== undefined && (silence.until === undefined || Date.parse(silence.until) > now);
+}
+
+/**
+ * An open incident's alert as it stands now, edited in place at each change: its first line says what is changed
+ * now (from before the incident), the lines under it every host of it, then since when it is open, who acknowledged
+ * it and who silenced it, and the buttons. Undefined once the watch has no open incident.
+ */
+export function livingAlert(watch: WatchRecord, response?: IncidentResponse, now = Date.now()): WatchMessage | undefined {
+  const state = watch.state;
+  const incident = state?.incident;
+  if (!state || !incident) return undefined;
+  const { changes, flapping } = incidentNow(state);
+  const lines = [
+    ...changeLines(changes),
+    ...flappingLines(flapping.map((ip) => ({ ip, changes: (state.transitions[ip] ?? []).length }))),
+  ];
+  if (lines.length === 0) lines.push('every host is back as it was; it is resolved at the next run');
+  const [first = '', ...rest] = lines;
+  const head = `:rotating_light: ${subject(watch)}: ${escapeText(first)}${rest.length > 0 ? ` and ${rest.length} more` : ''}`;
+  const status = [`open since ${slackTime(incident.openedAt)}`];
+  const ack = response?.ack;
+  if (ack) status.push(`:eyes: acknowledged by ${markWords(ack)}`);
+  const silence = silenceHolds(response?.silence, now) ? response?.silence : undefined;
+  if (silence) status.push(silenceWords(silence));
+  const buttons: KnownBlock = {
+    type: 'actions',
+    block_id: 'watch_alert',
+    elements: [
+      ...(ack ? [] : [{ type: 'button' as const, action_id: WATCH_ACTIONS.acknowledge, text: { type: 'plain_text' as const, text: 'Acknowledge' }, style: 'primary' as const, value: watch.id }]),
+      { type: 'button', action_id: WATCH_ACTIONS.silence, text: { type: 'plain_text', text: silence ? 'Silence again…' : 'Silence…' }, value: watch.id },
+      {
+        type: 'button',
+        action_id: WATCH_ACTIONS.unwatch,
+        text: { type: 'plain_text', text: 'Unwatch' },
+        style: 'danger',
+        value: watch.id,
+        confirm: {
+          title: { type: 'plain_text', text: 'Stop this watch?' },
+          text: { type: 'plain_text', text: clip(`It stops sweeping ${watch.sweep} and says nothing more here.`, 300) },
+          confirm: { type: 'plain_text', text: 'Unwatch' },
+          deny: { type: 'plain_text', text: 'Keep it' },
+        },
+      },
+    ],
+  };
+  return {
+    text: clip(`:rotating_light: ${watch.sweep}: ${lines.join(', ')}`, 300),
+    blocks: [section(head), ...(rest.length > 0 ? lineBlocks(lines) : []), context(status.join(' · ')), buttons, footer(watch, watch.lastRun?.summary ?? '')],
+  };
+}
+
+/** What changed while an incident was silenced, as lines; none when nothing did. */
+export function heldLines(held: HeldChanges | undefined): string[] {
+  if (!held) return [];
+  return [...changeLines(held.changes), ...flappingLines(held.flapping), ...calmedLines(held.calmed)];
+}
+
+/** A silence ended before its incident: a reply in the alert's thread, with what changed meanwhile. */
+export function silenceEndedMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'silence_ended' }>): WatchMessage {
+  const span = formatSpan(Date.now() - Date.parse(notice.silence.at));
+  const lines = heldLines(notice.held);
+  const head = `:bell: The silence by <@${notice.silence.by}> ended after ${span}: ${lines.length > 0 ? 'while it held,' : 'nothing changed while it held.'}`;
+  return { text: clip(`${watch.sweep}: silence ended${lines.length > 0 ? `: ${lines.join(', ')}` : ''}`, 300), blocks: [section(head), ...lineBlocks(lines), footer(watch, notice.summary)] };
+}
+
 /** A later change of an open incident: a reply in its thread. */
 export function updateMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'update' }>): WatchMessage {
   const lines = [...changeLines(notice.changes), ...flappingLines(notice.flapping), ...calmedLines(notice.calmed)];
@@ -183,7 +277,15 @@ export function closedMessage(watch: WatchRecord, notice: Extract<WatchNoticeRec
       ? `:white_check_mark: Resolved after ${span}: every host is back as it was.`
       : `:heavy_minus_sign: Settled after ${span}: no change for a while, so the new states are now the baseline.`;
   const lines = [...changeLines(notice.changes), ...calmedLines(notice.calmed)];
-  return { text: head, blocks: [section(head), ...lineBlocks(lines), footer(watch, notice.summary)] };
+  return { text: head, blocks: [section(head), ...lineBlocks(lines), ...silencedBlocks(notice), footer(watch, notice.summary)] };
+}
+
+/** An incident that ended silenced: the silence ends with it, and what changed while it held is said. */
+function silencedBlocks(notice: Extract<WatchNoticeRecord, { kind: 'resolved' | 'settled' }>): KnownBlock[] {
+  if (!notice.silence) return [];
+  const held = heldLines(notice.held);
+  const words = `:bell: It was silenced by <@${notice.silence.by}> ${slackTime(notice.silence.at)}; the silence ends with it. ${held.length > 0 ? 'While it held:' : 'Nothing else changed while it held.'}`;
+  return [context(words), ...lineBlocks(held)];
 }
 
 /**
@@ -200,7 +302,7 @@ export function closedStandalone(watch: WatchRecord, notice: Extract<WatchNotice
     ? [context(`Its alert, of ${slackTime(notice.openedAt)}, is no longer there: ${escapeText(notice.alert.text.replace(/^:rotating_light: /, ''))}`)]
     : [];
   const lines = [...changeLines(notice.changes), ...calmedLines(notice.calmed)];
-  return { text: clip(head, 300), blocks: [section(escapeText(head)), ...alert, ...lineBlocks(lines), footer(watch, notice.summary)] };
+  return { text: clip(head, 300), blocks: [section(escapeText(head)), ...alert, ...lineBlocks(lines), ...silencedBlocks(notice), footer(watch, notice.summary)] };
 }
 
 /**

@@ -8,7 +8,7 @@ import { shownSummary, summaryLine, unsentCounts } from '../../views/words.js';
 import { parseSweepText } from '../../core/grammar.js';
 import type { SweepRequest } from '../../core/request.js';
 import { compactHosts, noEchoTo } from '../../core/diff.js';
-import { QUIET, adoptFacts, firstState, observeRun, runSignatures } from '../../core/watch.js';
+import { QUIET, adoptFacts, firstState, holdChanges, observeRun, runSignatures } from '../../core/watch.js';
 import { agreedObservation, newDissent } from '../../core/vantage.js';
 import type { VantageDissent } from '../../core/vantage.js';
 import { countsWords } from '../../views/outline.js';
@@ -24,7 +24,19 @@ import type { ResultStore } from '../../queue/results.js';
 import { MAX_NOTICE_ATTEMPTS, MAX_OUTBOX } from '../../queue/watch-store.js';
 import type { WatchNoticeRecord, WatchRecord, WatchStore } from '../../queue/watch-store.js';
 import type { Requester } from '../../door/policy.js';
-import { alertMessage, cannotPostMessage, closedAlert, closedMessage, closedStandalone, pauseMessage, updateMessage, vantageMessage } from './render.js';
+import {
+  alertMessage,
+  cannotPostMessage,
+  closedAlert,
+  closedMessage,
+  closedStandalone,
+  livingAlert,
+  pauseMessage,
+  silenceEndedMessage,
+  silenceHolds,
+  updateMessage,
+  vantageMessage,
+} from './render.js';
 import type { WatchMessage } from './render.js';
 import { slackErrorCode } from '../errors.js';
 
@@ -133,9 +145,24 @@ export function watchProcessor(deps: WatchRunnerDeps) {
 
   /** Posts an alert (or a change whose alert is gone) as a channel message; later notices of the incident answer it. */
   const postAlert = async (watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'alert' | 'update' }>): Promise<void> => {
-    const message = alertMessage(watch, notice);
+    // The incident as it stands when the alert goes out; one that has ended meanwhile is said as the notice has it.
+    const incident = watch.state?.incident;
+    const message = (incident && livingAlert(watch, await store.response(watch.id, incident.openedAt))) ?? alertMessage(watch, notice);
     const ts = await postTo(watch, message);
     if (ts && watch.state?.incident) watch.state.incident.alert = { ts, text: message.text };
+  };
+
+  /**
+   * The open incident's alert, edited to say how it stands now (its hosts, who acknowledged or silenced it): after
+   * each change, whether said in its thread or held back by a silence. An alert that is gone stays gone.
+   */
+  const editAlert = async (watch: WatchRecord): Promise<void> => {
+    const incident = watch.state?.incident;
+    const alert = incident?.alert;
+    if (!incident || !alert) return;
+    const message = livingAlert(watch, await store.response(watch.id, incident.openedAt));
+    if (!message) return;
+    await unlessGone(() => deps.client.chat.update({ channel: watch.channel, ts: alert.ts, text: message.text, blocks: message.blocks }), MESSAGE_GONE);
   };
 
   /** Says one notice, whole: throws what Slack answered when it could not. */
@@ -150,9 +177,17 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       case 'vantage':
         await postTo(watch, vantageMessage(watch, notice));
         return;
+      case 'refresh':
+        return editAlert(watch);
+      case 'silence_ended': {
+        const thread = watch.state?.incident?.alert?.ts;
+        const message = silenceEndedMessage(watch, notice);
+        if (!thread || (await unlessGone(() => postTo(watch, message, thread), THREAD_GONE)) === GONE) await postTo(watch, message);
+        return editAlert(watch);
+      }
       case 'update': {
         const thread = watch.state?.incident?.alert?.ts;
-        if (thread && (await unlessGone(() => postTo(watch, updateMessage(watch, notice), thread), THREAD_GONE)) !== GONE) return;
+        if (thread && (await unlessGone(() => postTo(watch, updateMessage(watch, notice), thread), THREAD_GONE)) !== GONE) return editAlert(watch);
         // The alert was deleted (or never posted): the change is a new alert, which later notices answer.
         if (thread) log.info({ event: 'watch_alert_gone', watch: watch.id, channel: watch.channel });
         return postAlert(watch, notice);
@@ -206,7 +241,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       try {
         await deliver(watch, notice);
         watch.outbox.shift();
-        deps.metrics?.watchNotice(notice.kind === 'settled' ? 'resolved' : notice.kind);
+        if (notice.kind !== 'refresh') deps.metrics?.watchNotice(notice.kind === 'settled' ? 'resolved' : notice.kind === 'silence_ended' ? 'update' : notice.kind);
         if ((notice.kind === 'alert' || notice.kind === 'update') && notice.flapping.length > 0) deps.metrics?.watchNotice('flapping');
         if (watch.cannotPost) {
           log.info({ event: 'watch_can_post_again', watch: watch.id, channel: watch.channel, after: watch.cannotPost.code });
@@ -347,18 +382,39 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       noteDissent();
       return finish('unchanged', { sweepId, summary });
     }
+    // How the open incident is being handled (its alert's buttons): a silence holds its replies back.
+    const open = watch.state.incident;
+    const response = open ? await store.response(watch.id, open.openedAt) : undefined;
     const verdict = observeRun(adoptFacts(watch.state, observed), observed, watch.confirm, new Date());
     watch.state = verdict.state;
     noteDissent();
     if (toSay.length > 0) say(watch, { kind: 'vantage', views: dissentViews(toSay), summary });
     const { changes, flapping, calmed } = verdict;
+    let silence = response?.silence;
+    const incident = watch.state.incident;
+    if (silence && !verdict.closed && !silenceHolds(silence) && incident) {
+      // The silence ran out before the incident: what changed while it held, in one reply.
+      const { by, at, reason } = silence;
+      say(watch, { kind: 'silence_ended', silence: { by, at, reason }, ...(incident.held ? { held: incident.held } : {}), summary });
+      delete incident.held;
+      await store.respond(watch.id, incident.openedAt, 'silence', undefined);
+      silence = undefined;
+    }
     if (verdict.opened) {
       say(watch, { kind: 'alert', changes, flapping, summary });
     } else if (verdict.closed) {
-      const { how, incident } = verdict.closed;
-      say(watch, { kind: how, changes, calmed, openedAt: incident.openedAt, at: new Date().toISOString(), summary, ...(incident.alert ? { alert: incident.alert } : {}) });
+      const { how, incident: ended } = verdict.closed;
+      // A silence ends with its incident: the reply says it, and what changed while it held.
+      const silenced = silence ? { silence: { by: silence.by, at: silence.at, reason: silence.reason }, ...(ended.held ? { held: ended.held } : {}) } : {};
+      say(watch, { kind: how, changes, calmed, openedAt: ended.openedAt, at: new Date().toISOString(), summary, ...(ended.alert ? { alert: ended.alert } : {}), ...silenced });
+      await store.forgetResponse(watch.id);
     } else if (changes.length + flapping.length + calmed.length > 0) {
-      say(watch, { kind: 'update', changes, flapping, calmed, summary });
+      if (incident && silenceHolds(silence)) {
+        incident.held = holdChanges(incident.held, { changes, flapping, calmed });
+        say(watch, { kind: 'refresh' });
+      } else {
+        say(watch, { kind: 'update', changes, flapping, calmed, summary });
+      }
     }
     const changed = verdict.opened || verdict.closed !== undefined || changes.length + flapping.length + calmed.length + toSay.length > 0;
     return finish(changed ? 'changed' : 'unchanged', { sweepId, summary });

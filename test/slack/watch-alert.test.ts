@@ -1,0 +1,256 @@
+/**
+ * A watch's alert on call: its buttons (Acknowledge, Silence… with its modal, Unwatch), each a request at the door
+ * (judged for whoever presses, audited), and the alert itself kept current: edited in place at each change, each
+ * change a reply in its thread unless silenced, what changed while silenced said when the silence ends. A real bot
+ * process, a real agent probing loopback, a real redis-server, the fake Slack; the watched ports opened and closed
+ * for real.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { WATCH_QUEUE, WatchStore, type WatchRecord } from '../../src/queue/watch-store.js';
+import { SILENCE_VIEW } from '../../src/slack/actions/report-actions.js';
+import { WATCH_ACTIONS } from '../../src/slack/watches/render.js';
+import { startAgent, type AgentProcess } from '../support/agents.js';
+import { actionFields, commandFields, freePort, postSigned, startBot, viewSubmissionFields, type BotProcess } from '../support/bot.js';
+import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { assertRoot } from '../support/root.js';
+import { until, waitFor } from '../support/wait.js';
+
+const TIMEOUT = { timeout: 240_000 };
+const WATCH_ENV = { ZENSWEEP_WATCH_MIN_INTERVAL_MS: '1000', ZENSWEEP_WATCH_RUN_TIMEOUT_MS: '8000' };
+/** U0ONCALL may sweep anything; anyone else in C0PUBLIC only 127.0.7.0/24, not the watched 127.0.6.x. */
+const POLICY = JSON.stringify({ rules: [{ users: ['U0ONCALL'] }, { channels: ['C0PUBLIC'], cidrs: ['127.0.7.0/24'] }] });
+
+interface Block {
+  type: string;
+  block_id?: string;
+  text?: { text: string };
+  elements?: { type?: string; text?: string | { text: string }; action_id?: string; value?: string; confirm?: unknown }[];
+}
+
+const blocksOf = (call: SlackCall): Block[] => (call.args.blocks as Block[] | undefined) ?? [];
+/** Everything a message says, its text and every block's words. */
+function wordsOf(call: SlackCall): string {
+  return [
+    String(call.args.text ?? ''),
+    ...blocksOf(call).map((b) => [b.text?.text ?? '', ...(b.elements ?? []).map((e) => (typeof e.text === 'string' ? e.text : (e.text?.text ?? '')))].join('\n')),
+  ].join('\n');
+}
+/** The buttons of a message: action id → its label and value. */
+function buttonsOf(call: SlackCall): Map<string, { label: string; value: string; confirm: boolean }> {
+  const buttons = new Map<string, { label: string; value: string; confirm: boolean }>();
+  for (const block of blocksOf(call).filter((b) => b.type === 'actions')) {
+    for (const e of block.elements ?? []) {
+      if (e.type === 'button' && e.action_id) buttons.set(e.action_id, { label: typeof e.text === 'string' ? e.text : (e.text?.text ?? ''), value: e.value ?? '', confirm: e.confirm !== undefined });
+    }
+  }
+  return buttons;
+}
+
+class Listener {
+  private server: Server | undefined;
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {}
+
+  async open(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.host, port: this.port, exclusive: true }, resolve);
+    });
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+describe('a watch’s alert: Acknowledge, Silence…, Unwatch, and the alert kept current (real bot, agent and redis-server)', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  let queue: Queue;
+  let store: WatchStore;
+  let slack: FakeSlack;
+  let agent: AgentProcess;
+  let bot: BotProcess;
+  let port: number;
+  const listeners: Listener[] = [];
+
+  const command = async (text: string): Promise<string> => {
+    const answer = await postSigned(bot.eventsUrl, commandFields(text, { response_url: slack.responseUrl() }));
+    assert.equal(answer.status, 200, answer.body);
+    return (JSON.parse(answer.body) as { text: string }).text;
+  };
+  /** Presses a button as `user`; resolves with the private answer it got. */
+  const press = async (actionId: string, value: string, user: string, messageTs: string): Promise<string> => {
+    const url = slack.responseUrl();
+    const answer = await postSigned(bot.eventsUrl, actionFields(actionId, value, url, user, { messageTs }));
+    assert.equal(answer.status, 200, answer.body);
+    const reply = await slack.waitFor(`the answer to ${actionId}`, () => slack.responsesTo(url)[0]);
+    return String(reply.text);
+  };
+  const audit = async (): Promise<Record<string, unknown>[]> => (await client.lrange('zensweep:audit', 0, -1)).map((line) => JSON.parse(line) as Record<string, unknown>);
+  /** The channel messages and thread replies of a watch. */
+  const posted = (record: WatchRecord): { channel: SlackCall[]; replies: SlackCall[] } => {
+    const mine = slack.callsOf('chat.postMessage').filter((c) => wordsOf(c).includes(record.id) && c.args.channel === record.channel);
+    return { channel: mine.filter((c) => c.args.thread_ts === undefined), replies: mine.filter((c) => c.args.thread_ts !== undefined) };
+  };
+  /** Every edit of one message, oldest first. */
+  const editsOf = (ts: string): SlackCall[] => slack.callsOf('chat.update').filter((c) => c.args.ts === ts);
+
+  before(async () => {
+    assertRoot();
+    redis = await startRedis();
+    client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    queue = new Queue(WATCH_QUEUE, { connection: client });
+    store = new WatchStore(client, queue);
+    slack = await FakeSlack.start();
+    port = await freePort();
+    agent = await startAgent({ redisUrl: redis.url, group: 'lo', cidrs: '127.0.0.0/16' });
+    bot = await startBot({ redisUrl: redis.url, slack, env: { ...WATCH_ENV, ZENSWEEP_POLICY: POLICY } });
+  });
+
+  after(async () => {
+    await bot?.stop();
+    await agent?.kill();
+    await Promise.all(listeners.map((l) => l.close()));
+    await queue?.close();
+    client?.disconnect();
+    await slack?.close();
+    await redis?.destroy();
+    assert.deepEqual(slack?.violations ?? [], [], 'every message and modal within Block Kit limits');
+  });
+
+  it('acknowledges and silences from the alert, holds the replies while silenced, and says on recovery what changed meanwhile; Unwatch stops it', TIMEOUT, async (t) => {
+    const [a, b] = [new Listener('127.0.6.10', port), new Listener('127.0.6.11', port)];
+    listeners.push(a, b);
+    await Promise.all([a.open(), b.open()]);
+    const ack = await command(`watch 127.0.6.10-11 tcp:${port} every:1s confirm:1`);
+    const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1] ?? assert.fail(ack);
+    await waitFor('the first run', async () => ((await store.get(id))?.state ? true : undefined));
+    const record = (await store.get(id)) as WatchRecord;
+
+    // The alert: what is changed now on its first line, since when, and its three buttons, each naming the watch.
+    await a.close();
+    const alert = await slack.waitFor('the alert', () => posted(record).channel[0]);
+    const alertTs = alert.ts ?? assert.fail('the alert has a ts');
+    const first = blocksOf(alert)[0]?.text?.text ?? '';
+    assert.match(first, new RegExp(`^:rotating_light: \`127\\.0\\.6\\.10-11 tcp:${port}\`: 127\\.0\\.6\\.10 ${port}/tcp open → closed$`));
+    assert.match(wordsOf(alert), /open since <!date\^\d+\^/);
+    assert.deepEqual(
+      [...buttonsOf(alert)].map(([action, b]) => [action, b.label, b.value, b.confirm]),
+      [
+        [WATCH_ACTIONS.acknowledge, 'Acknowledge', id, false],
+        [WATCH_ACTIONS.silence, 'Silence…', id, false],
+        [WATCH_ACTIONS.unwatch, 'Unwatch', id, true],
+      ],
+    );
+
+    // Someone the policy keeps from 127.0.6.x: refused, privately, and the alert stays as it was.
+    const edits = editsOf(alertTs).length;
+    assert.match(await press(WATCH_ACTIONS.acknowledge, id, 'U0VIEWER', alertTs), /may sweep only .*127\.0\.7\.0\/24/);
+    assert.equal(editsOf(alertTs).length, edits, 'a refused press edits nothing');
+
+    // Acknowledge: the alert says who, and loses its button.
+    assert.match(await press(WATCH_ACTIONS.acknowledge, id, 'U0ONCALL', alertTs), new RegExp(`^Acknowledged: the alert of \`${id}\` says it is yours\\.$`));
+    const acked = await slack.waitFor('the alert acknowledged', () => editsOf(alertTs).find((c) => wordsOf(c).includes(':eyes: acknowledged by <@U0ONCALL>')));
+    assert.ok(!buttonsOf(acked).has(WATCH_ACTIONS.acknowledge));
+    assert.match(await press(WATCH_ACTIONS.acknowledge, id, 'U0ONCALL', alertTs), /^Acknowledged/);
+
+    // Silence…: a modal asks how long and why; its submission is a request at the door.
+    const before = slack.callsOf('views.open').length;
+    const opened = await postSigned(bot.eventsUrl, actionFields(WATCH_ACTIONS.silence, id, slack.responseUrl(), 'U0ONCALL', { messageTs: alertTs }));
+    assert.equal(opened.status, 200);
+    const modal = await slack.waitFor('the modal', () => slack.callsOf('views.open')[before]);
+    const view = modal.args.view as { callback_id: string; private_metadata: string; blocks: Block[] };
+    assert.equal(view.callback_id, SILENCE_VIEW);
+    t.diagnostic(`modal: ${JSON.stringify(view.blocks.map((b) => b.block_id))}`);
+    // Refused for someone outside: said in the modal, nothing silenced.
+    const refused = await postSigned(bot.eventsUrl, viewSubmissionFields(view, { silence_for: { for: { type: 'radio_buttons', selected_option: { value: '0' } } }, silence_reason: { reason: { type: 'plain_text_input', value: 'not mine to say' } } }, 'U0VIEWER'));
+    assert.equal(refused.status, 200);
+    assert.equal((JSON.parse(refused.body) as { response_action: string }).response_action, 'errors');
+    assert.equal((await store.response(id, (await store.get(id))?.state?.incident?.openedAt ?? ''))?.silence, undefined);
+    const submitted = await postSigned(
+      bot.eventsUrl,
+      viewSubmissionFields(view, { silence_for: { for: { type: 'radio_buttons', selected_option: { value: '0' } } }, silence_reason: { reason: { type: 'plain_text_input', value: 'moving the database' } } }),
+    );
+    assert.equal(submitted.status, 200, submitted.body);
+    assert.equal(submitted.body, '', 'the modal closes');
+    const silenced = await slack.waitFor('the alert silenced', () => editsOf(alertTs).find((c) => wordsOf(c).includes(':no_bell: Silenced by <@U0ONCALL>')));
+    assert.match(wordsOf(silenced), /until it is resolved: “moving the database”/);
+    assert.match(wordsOf(silenced), /:eyes: acknowledged by <@U0ONCALL>/);
+
+    // While silenced, a change is no reply: the alert says it, edited in place.
+    await b.close();
+    const both = await slack.waitFor('the alert showing both hosts', () => editsOf(alertTs).find((c) => (blocksOf(c)[0]?.text?.text ?? '').includes('`: 127.0.6.10-11 ')));
+    assert.match(blocksOf(both)[0]?.text?.text ?? '', new RegExp(`: 127\\.0\\.6\\.10-11 ${port}/tcp open → closed$`));
+    assert.deepEqual(posted(record).replies.map(wordsOf), [], 'no reply while silenced');
+
+    // Recovery ends the incident and its silence: one reply, saying what changed while it held; the alert resolved.
+    await Promise.all([a.open(), b.open()]);
+    const resolved = await slack.waitFor('the resolution', () => posted(record).replies[0]);
+    assert.equal(resolved.args.thread_ts, alertTs);
+    assert.match(wordsOf(resolved), /^:white_check_mark: Resolved after/);
+    assert.match(wordsOf(resolved), /It was silenced by <@U0ONCALL> .*; the silence ends with it\. While it held:/);
+    assert.match(wordsOf(resolved), new RegExp(`127\\.0\\.6\\.11 ${port}/tcp open → closed`));
+    const closed = await slack.waitFor('the alert marked resolved', () => editsOf(alertTs).find((c) => wordsOf(c).includes('*Resolved*')));
+    assert.equal(buttonsOf(closed).size, 0, 'an ended incident has no buttons');
+    assert.equal(posted(record).replies.length, 1);
+    assert.equal(await client.exists(`zensweep:{watches}:watch:${id}:response`), 0, 'the response ends with its incident');
+
+    // Unwatch, from the alert: the watch stops, and the message says who stopped it.
+    assert.match(await press(WATCH_ACTIONS.unwatch, id, 'U0ONCALL', alertTs), new RegExp(`^Stopped watching .*\\(\`${id}\`\\)\\.$`));
+    await slack.waitFor('the alert saying it was unwatched', () => editsOf(alertTs).find((c) => wordsOf(c).includes('Unwatched by <@U0ONCALL>')));
+    assert.equal(await store.get(id), undefined);
+    assert.ok(!(await queue.getJobSchedulers()).some((s) => s.key === id));
+
+    // Every press passed the door: audited with its button, the refusals too.
+    const trail = (await audit()).filter((e) => e.text === `acknowledge ${id}` || e.text === `silence ${id}` || e.text === `unwatch ${id}`);
+    assert.deepEqual(
+      trail.map((e) => [e.action, e.user, e.outcome]).reverse(),
+      [
+        ['acknowledge', 'U0VIEWER', 'refused'],
+        ['acknowledge', 'U0ONCALL', 'allowed'],
+        ['acknowledge', 'U0ONCALL', 'allowed'],
+        ['silence', 'U0VIEWER', 'refused'],
+        ['silence', 'U0ONCALL', 'allowed'],
+        ['unwatch', 'U0ONCALL', 'allowed'],
+      ],
+    );
+  });
+
+  it('says when a silence ran out before its incident, with what changed while it held', TIMEOUT, async () => {
+    const c = new Listener('127.0.6.20', port);
+    const d = new Listener('127.0.6.21', port);
+    listeners.push(c, d);
+    await Promise.all([c.open(), d.open()]);
+    const ack = await command(`watch 127.0.6.20-21 tcp:${port} every:1s confirm:1`);
+    const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1] ?? assert.fail(ack);
+    await waitFor('the first run', async () => ((await store.get(id))?.state ? true : undefined));
+    const record = (await store.get(id)) as WatchRecord;
+    await c.close();
+    const alert = await slack.waitFor('the alert', () => posted(record).channel[0]);
+    const incident = await waitFor('the incident', async () => (await store.get(id))?.state?.incident);
+    // A silence as the modal makes it, that runs out in 4 s (the modal offers 1 h at the least).
+    await store.respond(id, incident.openedAt, 'silence', { by: 'U0ONCALL', at: new Date().toISOString(), reason: 'short', until: new Date(Date.now() + 4000).toISOString() });
+    await d.close();
+    const ended = await slack.waitFor('the end of the silence', () => posted(record).replies.find((r) => wordsOf(r).includes('The silence by <@U0ONCALL> ended')));
+    assert.equal(ended.args.thread_ts, alert.ts);
+    assert.match(wordsOf(ended), new RegExp(`while it held,[\\s\\S]*127\\.0\\.6\\.21 ${port}/tcp open → closed`));
+    assert.equal(posted(record).replies.length, 1, 'the held change is said once, in the summary');
+    // After it, changes are replies again.
+    await c.open();
+    await slack.waitFor('a reply after the silence', () => posted(record).replies.find((r) => wordsOf(r).includes(`127.0.6.20 ${port}/tcp closed → open`)));
+    await until('the watch removed', async () => (await command(`unwatch ${id}`)).startsWith('Stopped watching'));
+  });
+});
