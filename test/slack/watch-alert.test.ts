@@ -146,7 +146,7 @@ describe('a watch’s alert: Acknowledge, Silence…, Unwatch, and the alert kep
     const alertTs = alert.ts ?? assert.fail('the alert has a ts');
     const first = blocksOf(alert)[0]?.text?.text ?? '';
     assert.match(first, new RegExp(`^:rotating_light: \`127\\.0\\.6\\.10-11 tcp:${port}\`: 127\\.0\\.6\\.10 ${port}/tcp open → closed$`));
-    assert.match(wordsOf(alert), /open since <!date\^\d+\^/);
+    assert.match(wordsOf(alert), /\nOpen since <!date\^\d+\^/);
     assert.deepEqual(
       [...buttonsOf(alert)].map(([action, b]) => [action, b.label, b.value, b.confirm]),
       [

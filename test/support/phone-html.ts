@@ -4,7 +4,7 @@
  * inline emoji drawn 22 px wide, code spans in a monospace font. The fonts are the files
  * test/support/phone-layout.ts measures with, so the picture and the layout model agree.
  */
-import { PHONE, PHONE_FONTS } from './phone-layout.js';
+import { PHONE, PHONE_FONTS, withEmoji } from './phone-layout.js';
 
 /** One message of the thread, as the bot posted it. */
 export interface PhoneMessage {
@@ -32,8 +32,8 @@ interface Block {
 const EMOJI = /(\p{Extended_Pictographic}\uFE0F?|[\u25AA\u25AB\u25FB-\u25FE\u2B1B\u2B1C]\uFE0F?)/gu;
 
 /** Slack mrkdwn (already escaped with &amp; &lt; &gt;) as HTML. */
-export function mrkdwnHtml(text: string): string {
-  const parts = text.split(/(```[\s\S]*?```|`[^`\n]+`)/);
+export function mrkdwnHtml(mrkdwn: string): string {
+  const parts = withEmoji(mrkdwn).split(/(```[\s\S]*?```|`[^`\n]+`)/);
   return parts
     .map((part) => {
       if (part.startsWith('```') && part.endsWith('```') && part.length >= 6) return `<pre>${part.slice(3, -3)}</pre>`;

@@ -63,8 +63,29 @@ interface Run {
 
 const EMOJI = /(\p{Extended_Pictographic}\uFE0F?|[\u25AA\u25AB\u25FB-\u25FE\u2B1B\u2B1C]\uFE0F?)/u;
 
+/** The emoji codes the bot writes (`:rotating_light:`), as the one character Slack draws for each. */
+const SHORTCODES: Record<string, string> = {
+  rotating_light: '\u{1F6A8}',
+  eyes: '\u{1F440}',
+  no_bell: '\u{1F515}',
+  bell: '\u{1F514}',
+  white_check_mark: '\u2705',
+  heavy_minus_sign: '\u2796',
+  no_entry_sign: '\u{1F6AB}',
+  double_vertical_bar: '\u23F8\uFE0F',
+  arrow_forward: '\u25B6\uFE0F',
+  warning: '\u26A0\uFE0F',
+  large_green_square: '\u{1F7E9}',
+};
+
+/** Text with the emoji codes Slack would draw as pictures replaced by them. */
+export function withEmoji(text: string): string {
+  return text.replace(/:([a-z_]+):/g, (code, name: string) => SHORTCODES[name] ?? code);
+}
+
 /** The runs of one line of mrkdwn, markup removed. */
-export function mrkdwnRuns(line: string): Run[] {
+export function mrkdwnRuns(mrkdwn: string): Run[] {
+  const line = withEmoji(mrkdwn);
   const runs: Run[] = [];
   const unescape = (text: string): string => text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
   for (const part of line.split(/(`[^`]+`)/)) {

@@ -16,6 +16,7 @@ import { MAP_WIDTH, mapSvg, sweepMap } from '../../src/views/map.js';
 import { PHONE, phoneRowsPerLine, phoneThreadHeight, pngSize } from '../support/phone-layout.js';
 import { loadReportFixture } from '../support/report-fixtures.js';
 import { phoneThread } from '../support/phone-thread.js';
+import { alertThread, resolvedThread } from '../support/alert-fixture.js';
 
 interface Block {
   type: string;
@@ -128,6 +129,20 @@ describe('the report on a phone (306 px column)', () => {
       ),
       { numRuns: 50 },
     );
+  });
+
+  it('lays out a watch’s alert (acknowledged, silenced, five hosts) and its end with no line over two rows, within 560 and 420 px', () => {
+    for (const [thread, limit] of [
+      [alertThread(), 560],
+      [resolvedThread(), 420],
+    ] as const) {
+      for (const message of thread) assertFitsTwoRows(message.blocks ?? []);
+      const height = phoneThreadHeight(thread.map((m) => ({ text: m.text, blocks: m.blocks })));
+      assert.ok(height <= limit, `the thread is ${height} px tall`);
+    }
+    // The alert's buttons fit one row of the phone, and its first line one row.
+    const alert = alertThread()[0]?.blocks as Block[];
+    assert.equal(phoneRowsPerLine(alert[0]?.text?.text ?? '')[0], 1, 'the first line takes one row');
   });
 
   it('draws every map, one network or several or a /16, within the column', () => {

@@ -9,7 +9,7 @@ import { CALM_RUNS, FLAP_WINDOW, incidentNow, readSignature } from '../../core/w
 import type { HeldChanges, HostChange } from '../../core/watch.js';
 import type { ReadFact } from '../../core/facts.js';
 import { formatEvery } from '../../core/watch-grammar.js';
-import type { IncidentResponse, ResponseMark, SilenceMark, UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
+import type { IncidentResponse, SilenceMark, UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
 import { escapeText } from '../../views/blocks.js';
 import { BLOCK_LIMITS, clip, packLines } from '../../views/block-limits.js';
 
@@ -104,7 +104,7 @@ function context(text: string): KnownBlock {
 function flappingLines(flapping: readonly { ip: string; changes: number }[]): string[] {
   return flapping.map(
     ({ ip, changes }) =>
-      `${ip} is flapping: ${changes} changes in the last ${FLAP_WINDOW} runs. Its changes are not reported until it holds still for ${CALM_RUNS} runs.`,
+      `${ip} is flapping: ${changes} changes in the last ${FLAP_WINDOW} runs; said again once still for ${CALM_RUNS} runs`,
   );
 }
 
@@ -128,8 +128,7 @@ export interface WatchMessage {
 function footer(watch: WatchRecord, summary: string): KnownBlock {
   const agents = watch.agents ? ', seen by every agent' : '';
   return context(
-    `watch \`${watch.id}\` · every ${formatEvery(watch.everyMs)}, a change holds ${watch.confirm} run${watch.confirm === 1 ? '' : 's'}${agents} · ` +
-      `last run: ${escapeText(summary)} · \`/sweep mute ${watch.id} 1h\``,
+    `watch \`${watch.id}\` · every ${formatEvery(watch.everyMs)}, confirm ${watch.confirm}${agents} · last run: ${escapeText(summary)}`,
   );
 }
 
@@ -160,16 +159,22 @@ export const SILENCE_CHOICES = [
   { value: '0', text: 'Until resolved' },
 ] as const;
 
-/** `<@U1> 14:02`: who, and when (in the reader's time zone). */
-function markWords(mark: ResponseMark): string {
-  return `<@${mark.by}> ${slackTime(mark.at)}`;
+/** A time of day Slack shows in each reader's own time zone (`14:02`), with a UTC fallback. */
+export function slackClock(iso: string): string {
+  const seconds = Math.floor(Date.parse(iso) / 1000);
+  return `<!date^${seconds}^{time}|${iso.slice(11, 16)} UTC>`;
 }
 
-/** `:no_bell: Silenced by <@U1> 14:02 until 15:02: “deploy window”`. */
-export function silenceWords(silence: SilenceMark): string {
-  const until = silence.until ? `until ${slackTime(silence.until)}` : 'until it is resolved';
+/** A time as short as it can be said from `now`: the time of day within a day, else the date too. */
+function whenWords(iso: string, now: number): string {
+  return Math.abs(Date.parse(iso) - now) < 20 * 3600_000 ? slackClock(iso) : slackTime(iso);
+}
+
+/** `:no_bell: Silenced by <@U1> until 15:02: “deploy window”`. */
+export function silenceWords(silence: SilenceMark, now = Date.now()): string {
+  const until = silence.until ? `until ${whenWords(silence.until, now)}` : 'until it is resolved';
   const reason = silence.reason.trim() === '' ? '' : `: “${escapeText(silence.reason.trim())}”`;
-  return `:no_bell: Silenced by ${markWords(silence)} ${until}${reason}`;
+  return `:no_bell: Silenced by <@${silence.by}> ${until}${reason}`;
 }
 
 /** Whether a silence still holds at `now`. */
@@ -192,13 +197,14 @@ export function livingAlert(watch: WatchRecord, response?: IncidentResponse, now
     ...flappingLines(flapping.map((ip) => ({ ip, changes: (state.transitions[ip] ?? []).length }))),
   ];
   if (lines.length === 0) lines.push('every host is back as it was; it is resolved at the next run');
-  const [first = '', ...rest] = lines;
-  const head = `:rotating_light: ${subject(watch)}: ${escapeText(first)}${rest.length > 0 ? ` and ${rest.length} more` : ''}`;
-  const status = [`open since ${slackTime(incident.openedAt)}`];
+  // The first line says it all when it is one fact; else how many hosts, each fact on a line of its own below.
+  const hosts = changes.length + flapping.length;
+  const head = `:rotating_light: ${subject(watch)}: ${lines.length === 1 ? escapeText(lines[0] ?? '') : `${hosts} hosts changed`}`;
   const ack = response?.ack;
-  if (ack) status.push(`:eyes: acknowledged by ${markWords(ack)}`);
+  const opened = `Open since ${whenWords(incident.openedAt, now)}${ack ? ` · :eyes: acknowledged by <@${ack.by}> ${whenWords(ack.at, now)}` : ''}`;
+  const status = [opened];
   const silence = silenceHolds(response?.silence, now) ? response?.silence : undefined;
-  if (silence) status.push(silenceWords(silence));
+  if (silence) status.push(silenceWords(silence, now));
   const buttons: KnownBlock = {
     type: 'actions',
     block_id: 'watch_alert',
@@ -222,7 +228,7 @@ export function livingAlert(watch: WatchRecord, response?: IncidentResponse, now
   };
   return {
     text: clip(`:rotating_light: ${watch.sweep}: ${lines.join(', ')}`, 300),
-    blocks: [section(head), ...(rest.length > 0 ? lineBlocks(lines) : []), context(status.join(' · ')), buttons, footer(watch, watch.lastRun?.summary ?? '')],
+    blocks: [section(head), ...(lines.length > 1 ? lineBlocks(lines) : []), context(status.join('\n')), buttons, footer(watch, watch.lastRun?.summary ?? '')],
   };
 }
 
@@ -284,7 +290,7 @@ export function closedMessage(watch: WatchRecord, notice: Extract<WatchNoticeRec
 function silencedBlocks(notice: Extract<WatchNoticeRecord, { kind: 'resolved' | 'settled' }>): KnownBlock[] {
   if (!notice.silence) return [];
   const held = heldLines(notice.held);
-  const words = `:bell: It was silenced by <@${notice.silence.by}> ${slackTime(notice.silence.at)}; the silence ends with it. ${held.length > 0 ? 'While it held:' : 'Nothing else changed while it held.'}`;
+  const words = `:bell: It was silenced by <@${notice.silence.by}> ${slackClock(notice.silence.at)}; the silence ends with it. ${held.length > 0 ? 'While it held:' : 'Nothing else changed while it held.'}`;
   return [context(words), ...lineBlocks(held)];
 }
 

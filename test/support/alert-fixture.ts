@@ -1,0 +1,83 @@
+/**
+ * A watch's alert on call, for looking at it and laying it out at phone width: an incident of a /24 watched with
+ * tcp:5432 (a database port closed on three hosts, a host gone silent, one flapping), acknowledged and silenced,
+ * with a reply in its thread; then the same alert once resolved, with the reply that ends it.
+ */
+import { QUIET } from '../../src/core/watch.js';
+import type { IncidentResponse, WatchNoticeRecord, WatchRecord } from '../../src/queue/watch-store.js';
+import { closedAlert, closedMessage, livingAlert, updateMessage } from '../../src/slack/watches/render.js';
+import type { PhoneMessage } from './phone-html.js';
+
+const OPENED = '2026-12-06T03:41:00.000Z';
+const NOW = Date.parse('2026-12-06T04:02:00.000Z');
+
+export function alertWatch(): WatchRecord {
+  const open = 'alive 5432/open';
+  const closed = 'alive 5432/closed';
+  return {
+    v: 1,
+    id: 'w3f9a2c',
+    channel: 'C0PUBLIC',
+    createdBy: 'U0ONCALL',
+    createdAt: '2026-12-01T09:00:00.000Z',
+    sweep: '10.0.1.0/24 tcp:5432',
+    everyMs: 300_000,
+    confirm: 2,
+    groups: ['prod'],
+    outbox: [],
+    lastRun: { at: '2026-12-06T04:01:00.000Z', outcome: 'changed', summary: '41 alive · 3 TCP only · 210 silent · 1.21 s' },
+    state: {
+      facts: 1,
+      runs: 312,
+      baseline: { '10.0.1.21': closed, '10.0.1.22': closed, '10.0.1.23': closed, '10.0.1.40': open, '10.0.1.57': open },
+      lastSeen: {},
+      pending: {},
+      transitions: { '10.0.1.57': [305, 307, 309, 311] },
+      flapping: ['10.0.1.57'],
+      incident: {
+        openedAt: OPENED,
+        reference: { '10.0.1.21': open, '10.0.1.22': open, '10.0.1.23': open, '10.0.1.31': open, '10.0.1.57': open },
+        quietRuns: 0,
+        alert: { ts: '1796529600.000100', text: ':rotating_light: 10.0.1.0/24 tcp:5432: 10.0.1.21-23 5432/tcp open → closed' },
+      },
+    },
+  };
+}
+
+export const ALERT_RESPONSE: IncidentResponse = {
+  incident: OPENED,
+  ack: { by: 'U0ONCALL', at: '2026-12-06T03:44:00.000Z' },
+  silence: { by: 'U0ONCALL', at: '2026-12-06T03:46:00.000Z', reason: 'known: the database is being moved', until: '2026-12-06T04:46:00.000Z' },
+};
+
+/** The alert as it stands, acknowledged and silenced, with the reply that said the host gone silent. */
+export function alertThread(): PhoneMessage[] {
+  const watch = alertWatch();
+  const alert = livingAlert(watch, ALERT_RESPONSE, NOW);
+  if (!alert) throw new Error('no incident');
+  const update: Extract<WatchNoticeRecord, { kind: 'update' }> = {
+    kind: 'update',
+    changes: [{ ip: '10.0.1.31', from: 'alive 5432/open', to: QUIET }],
+    flapping: [],
+    calmed: [],
+    summary: '41 alive · 3 TCP only · 210 silent · 1.19 s',
+  };
+  return [alert, updateMessage(watch, update)];
+}
+
+/** The same alert once resolved, and the reply in its thread that says so (with what changed while silenced). */
+export function resolvedThread(): PhoneMessage[] {
+  const watch = alertWatch();
+  const notice: Extract<WatchNoticeRecord, { kind: 'resolved' | 'settled' }> = {
+    kind: 'resolved',
+    changes: [{ ip: '10.0.1.21', from: 'alive 5432/closed', to: 'alive 5432/open' }, { ip: '10.0.1.22', from: 'alive 5432/closed', to: 'alive 5432/open' }],
+    calmed: [],
+    openedAt: OPENED,
+    at: '2026-12-06T04:32:00.000Z',
+    summary: '44 alive · 210 silent · 1.20 s',
+    silence: { by: 'U0ONCALL', at: '2026-12-06T03:46:00.000Z', reason: 'known: the database is being moved' },
+    held: { changes: [{ ip: '10.0.1.23', from: 'alive 5432/closed', to: 'alive 5432/open' }], flapping: [], calmed: [] },
+  };
+  const text = watch.state?.incident?.alert?.text ?? '';
+  return [closedAlert(text, notice), closedMessage(watch, notice)];
+}
