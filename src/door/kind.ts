@@ -20,7 +20,9 @@ export type FollowUpCommand =
   /** A watch's open incident acknowledged, from its alert. */
   | { kind: 'acknowledge'; id: string }
   /** A watch's open incident silenced from its alert: for `forMs` (0: until it ends), with a reason. */
-  | { kind: 'silence'; id: string; forMs: number; reason: string };
+  | { kind: 'silence'; id: string; forMs: number; reason: string }
+  /** The app's Home tab, opened: the whole picture within the viewer's reach. */
+  | { kind: 'home' };
 
 /** Everything the door answers: what the grammar reads from a command's text, and the follow-ups. */
 export type DoorCommand = Command | FollowUpCommand;

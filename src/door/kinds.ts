@@ -8,6 +8,7 @@ import { CANCEL, HOSTS, SAVE_BASELINE } from './kinds/follow-ups.js';
 import { DIAG, SWEEP, TRACE } from './kinds/probes.js';
 import { AGENTS, BASELINES, FORGET, HELP, HISTORY } from './kinds/reveals.js';
 import { ACKNOWLEDGE, MUTE, SILENCE, UNWATCH, WATCH, WATCHES } from './kinds/watches.js';
+import { HOME } from './kinds/home.js';
 
 export const KINDS = {
   help: HELP,
@@ -27,6 +28,7 @@ export const KINDS = {
   save_baseline: SAVE_BASELINE,
   acknowledge: ACKNOWLEDGE,
   silence: SILENCE,
+  home: HOME,
 } as const satisfies { readonly [K in CommandKind]: Kind<K, unknown, DoorServices> };
 
 /** What a kind answers once it ran. */

@@ -427,6 +427,17 @@ export class WatchStore {
     return { watches, unreadable };
   }
 
+  /** The watches `user` made, in every channel, oldest first (those whose record does not read left out). */
+  async listOf(user: string): Promise<WatchRecord[]> {
+    const ids = (await this.redis.smembers(this.userKey(user))).sort();
+    const watches: WatchRecord[] = [];
+    for (const id of ids) {
+      const watch = await this.get(id);
+      if (watch) watches.push(watch);
+    }
+    return watches.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
   /**
    * Removes the watch `id` of `channel` with all it has in Redis: its record, mute, lock, its place in the channel's,
    * its creator's and the whole list, and its schedule, whether its record reads as a watch or not. Undefined when

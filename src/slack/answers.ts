@@ -86,6 +86,8 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
         ? `<@${response.ack.by}> acknowledged this incident of \`${watch.id}\` already, ${slackTime(response.ack.at)}.`
         : `Acknowledged: the alert of \`${watch.id}\` says it is yours.`,
     ),
+  // Home answers with a view (slack/home.ts), never a message.
+  home: () => text('Your Home tab is up to date.'),
   silence: ({ watch, response }) =>
     text(response.silence ? `${silenceWords(response.silence)}: \`${watch.id}\` says nothing more of this incident until then; its alert still shows how it stands.` : 'Silenced.'),
 };

@@ -29,6 +29,7 @@ import { BotIdentity } from './bot-identity.js';
 import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
 import { registerReportActions, registerSilence } from './actions/report-actions.js';
+import { HomeViewers, refreshHome, registerHome } from './home.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { DELIVERY_QUEUE } from './delivery/jobs.js';
 import { SlackStarter } from './delivery/starter.js';
@@ -281,6 +282,8 @@ export async function startBot(
   registerSweepCommand(app, { door, store, log });
   registerReportActions(app, { door, log });
   registerSilence(app, { door, log });
+  const homeViewers = new HomeViewers(redis);
+  registerHome(app, { door, log, viewers: homeViewers });
   app.error(async (error) => {
     log.error({ event: 'bolt_error', message: error.message, code: (error as { code?: string }).code });
   });
@@ -313,7 +316,18 @@ export async function startBot(
   });
   const watchWorker = new bullmq.Worker(
     WATCH_QUEUE,
-    watchProcessor({ client: noticeClient, store: watchStore, dispatcher, access, results, metrics, log, runTimeoutMs: config.watchRunTimeoutMs }),
+    watchProcessor({
+      client: noticeClient,
+      store: watchStore,
+      dispatcher,
+      access,
+      results,
+      metrics,
+      log,
+      runTimeoutMs: config.watchRunTimeoutMs,
+      // The creator's Home follows their incidents: published again, in the background, when one opens or ends.
+      onIncident: (watch) => void refreshHome(client, { door, log, viewers: homeViewers }, watch.createdBy).catch((error: Error) => log.warn({ event: 'home_publish_failed', message: error.message })),
+    }),
     // A run mostly waits for its sweep; runs of one watch never overlap (each holds the watch's lock).
     { connection: workerConnection, concurrency: 20, lockDuration: config.lockMs, stalledInterval: config.lockMs },
   );

@@ -7,11 +7,16 @@ import { HISTORY_SCOPES } from '../../src/slack/delivery/posted.js';
 interface Manifest {
   display_information?: { name?: string; description?: string };
   features?: {
+    app_home?: Record<string, boolean>;
     bot_user?: { display_name?: string };
     slash_commands?: { command?: string; description?: string; url?: string; usage_hint?: string }[];
   };
   oauth_config?: { scopes?: { bot?: string[]; user?: string[] } };
-  settings?: { interactivity?: { is_enabled?: boolean; request_url?: string }; socket_mode_enabled?: boolean };
+  settings?: {
+    interactivity?: { is_enabled?: boolean; request_url?: string };
+    event_subscriptions?: { request_url?: string; bot_events?: string[] };
+    socket_mode_enabled?: boolean;
+  };
 }
 
 const read = (name: string): Manifest => parse(readFileSync(new URL(`../../${name}`, import.meta.url), 'utf8')) as Manifest;
@@ -30,6 +35,14 @@ describe('manifest.yml (Socket Mode) and manifest.http.yml (HTTP mode)', () => {
     assert.deepEqual(http.features?.slash_commands?.map(({ url: _url, ...rest }) => rest), manifest.features?.slash_commands);
     assert.equal(http.features?.slash_commands?.[0]?.url, 'https://YOUR-HOST/slack/events');
     assert.equal(http.settings?.interactivity?.request_url, 'https://YOUR-HOST/slack/events');
+    assert.equal(http.settings?.event_subscriptions?.request_url, 'https://YOUR-HOST/slack/events');
+    assert.deepEqual(http.settings?.event_subscriptions?.bot_events, manifest.settings?.event_subscriptions?.bot_events);
+  });
+
+  it('has the Home tab, and asks for the one event the bot listens to (app_home_opened)', () => {
+    assert.deepEqual(manifest.settings?.event_subscriptions?.bot_events, ['app_home_opened']);
+    assert.equal(manifest.settings?.event_subscriptions?.request_url, undefined, 'Socket Mode has no request URL');
+    assert.deepEqual(manifest.features?.app_home, { home_tab_enabled: true, messages_tab_enabled: true, messages_tab_read_only_enabled: false });
   });
 
   function checkFields(manifest: Manifest): void {

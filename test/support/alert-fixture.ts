@@ -7,6 +7,10 @@ import { QUIET } from '../../src/core/watch.js';
 import type { IncidentResponse, WatchNoticeRecord, WatchRecord } from '../../src/queue/watch-store.js';
 import { closedAlert, closedMessage, livingAlert, updateMessage } from '../../src/slack/watches/render.js';
 import type { PhoneMessage } from './phone-html.js';
+import type { HomePicture } from '../../src/door/kinds/home.js';
+import type { AgentInfo } from '../../src/queue/registry.js';
+import type { SweepRecord } from '../../src/queue/history.js';
+import { homeView } from '../../src/slack/home.js';
 
 const OPENED = '2026-12-06T03:41:00.000Z';
 const NOW = Date.parse('2026-12-06T04:02:00.000Z');
@@ -80,4 +84,39 @@ export function resolvedThread(): PhoneMessage[] {
   };
   const text = watch.state?.incident?.alert?.text ?? '';
   return [closedAlert(text, notice), closedMessage(watch, notice)];
+}
+
+/** Home as the on-call engineer of the alert above sees it: three groups (one agent late), four watches, three sweeps. */
+export function homeScreen(): PhoneMessage[] {
+  const agent = (group: string, id: string, cidr: string, ageMs = 4000): AgentInfo =>
+    ({ id, group, cidrs: [cidr], version: '0.1.0', icmp: true, icmpMode: 'raw', load: { active: 0, concurrency: 8 }, lastSeen: new Date(NOW - ageMs).toISOString(), startedAt: '2026-12-06T00:00:00.000Z' }) as AgentInfo;
+  const watch = alertWatch();
+  const quiet = (id: string, sweep: string, channel: string): WatchRecord => ({ ...alertWatch(), id, sweep, channel, state: { ...alertWatch().state!, incident: undefined } });
+  const record = (id: string, targets: string[], minutesAgo: number, alive: number, silent: number): SweepRecord =>
+    ({
+      id,
+      requestedBy: 'U0ONCALL',
+      at: new Date(NOW - minutesAgo * 60_000).toISOString(),
+      targets,
+      targetKey: targets.join(' '),
+      groups: ['prod'],
+      summary: { alive, alive_tcp_only: 2, prohibited: 0, unreachable: 0, silent, total: alive + 2 + silent },
+      durationMs: 1200,
+      complete: true,
+      hosts: [],
+      silent: [],
+      probed: { ports: [5432], count: 1 },
+    }) as SweepRecord;
+  const picture: HomePicture = {
+    agents: [agent('prod', 'prod-a1', '10.0.0.0/16'), agent('prod', 'prod-a2', '10.0.0.0/16'), agent('staging', 'stg-a1', '10.1.0.0/16', 95_000), agent('onprem', 'dc1-a1', '192.0.2.0/24')],
+    watches: [
+      { watch, response: ALERT_RESPONSE },
+      { watch: quiet('w1c2d3e', '10.0.2.0/24 tcp:443', 'C0PUBLIC') },
+      { watch: quiet('w4f5a6b', '10.1.0.0/24 tcp:5432', 'C0STAGING') },
+      { watch: quiet('w7c8d9e', '192.0.2.0/24', 'C0DC1') },
+    ],
+    sweeps: [record('s1', ['10.0.1.0/24'], 12, 41, 210), record('s2', ['10.0.3.0/24', '10.0.4.10'], 95, 12, 241), record('s3', ['10.1.0.0/24'], 1440, 8, 246)],
+  };
+  const view = homeView(picture, { now: NOW, alertLinks: new Map([[watch.id, 'https://example.slack.com/archives/C0PUBLIC/p1796529600000100']]), dm: 'D0ONCALL' });
+  return [{ blocks: view.blocks }];
 }

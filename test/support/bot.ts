@@ -147,3 +147,23 @@ export function viewSubmissionFields(view: { callback_id: string; private_metada
     }),
   };
 }
+
+/** An Events API event (`event_callback`), as Slack POSTs it: JSON, signed. */
+export async function postEvent(url: string, event: Record<string, unknown>): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify({
+    token: 'deprecated-verification-token',
+    team_id: 'T1',
+    api_app_id: 'A0TEST',
+    event: { event_ts: `${Date.now() / 1000}`, ...event },
+    type: 'event_callback',
+    event_id: `Ev${Date.now()}`,
+    event_time: Math.floor(Date.now() / 1000),
+  });
+  const timestamp = Math.floor(Date.now() / 1000);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': sign(body, timestamp) },
+    body,
+  });
+  return { status: response.status, body: await response.text() };
+}

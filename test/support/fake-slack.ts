@@ -308,6 +308,19 @@ export class FakeSlack {
         return this.history(method, args, json);
       case 'chat.postEphemeral':
         return json(200, { ok: true, message_ts: this.nextTs() });
+      case 'views.publish': {
+        // The Home tab: 100 blocks at most, each within a message's own limits.
+        const view = (typeof args.view === 'string' ? JSON.parse(args.view) : args.view) as { type?: string; blocks?: unknown[] } | undefined;
+        const blocks = view?.blocks ?? [];
+        if (view?.type !== 'home') this.violations.push(`${method}: a published view must be of type home`);
+        if (blocks.length > 100) this.violations.push(`${method}: ${blocks.length} blocks`);
+        for (let at = 0; at < blocks.length; at += 50) {
+          this.violations.push(...blockKitViolations({ blocks: blocks.slice(at, at + 50) }).map((v) => `${method}: ${v}`));
+        }
+        return json(200, { ok: true, view: { id: `V${randomUUID().slice(0, 8).toUpperCase()}` } });
+      }
+      case 'chat.getPermalink':
+        return json(200, { ok: true, channel: args.channel, permalink: `https://test.slack.com/archives/${String(args.channel)}/p${String(args.message_ts).replace('.', '')}` });
       case 'views.open': {
         // A modal: kept (callsOf('views.open')) for the test to submit, as a person would.
         this.violations.push(...viewViolations(args.view).map((v) => `${method}: ${v}`));

@@ -27,6 +27,7 @@ interface Block {
   elements?: { type: string; text?: string | { text: string }; style?: string }[];
   fields?: { text: string }[];
   alt_text?: string;
+  accessory?: { type: string; text?: { text: string } };
 }
 
 const EMOJI = /(\p{Extended_Pictographic}\uFE0F?|[\u25AA\u25AB\u25FB-\u25FE\u2B1B\u2B1C]\uFE0F?)/gu;
@@ -51,8 +52,11 @@ export function mrkdwnHtml(mrkdwn: string): string {
 
 function blockHtml(block: Block): string {
   switch (block.type) {
-    case 'section':
-      return `<div class="section">${mrkdwnHtml(block.text?.text ?? '')}${(block.fields ?? []).map((f) => `<div>${mrkdwnHtml(f.text)}</div>`).join('')}</div>`;
+    case 'section': {
+      // A button beside the text (an accessory) takes the right of the column, as Slack draws it.
+      const accessory = block.accessory?.type === 'button' ? `<span class="button" style="float:right;margin:0 0 4px 8px">${block.accessory.text?.text ?? ''}</span>` : '';
+      return `<div class="section">${accessory}${mrkdwnHtml(block.text?.text ?? '')}${(block.fields ?? []).map((f) => `<div>${mrkdwnHtml(f.text)}</div>`).join('')}</div>`;
+    }
     case 'context':
       return `<div class="context">${(block.elements ?? []).map((e) => mrkdwnHtml(typeof e.text === 'string' ? e.text : '')).join(' ')}</div>`;
     case 'actions':

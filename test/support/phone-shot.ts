@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PHONE } from './phone-layout.js';
 import { threadHtml, type PhoneMessage } from './phone-html.js';
 import { loadReportFixture, type ReportFixture } from './report-fixtures.js';
-import { alertThread, resolvedThread } from './alert-fixture.js';
+import { alertThread, homeScreen, resolvedThread } from './alert-fixture.js';
 import { phoneThread } from './phone-thread.js';
 
 function chromium(args: string[], profile: string): string {
@@ -53,12 +53,14 @@ export function shoot(messages: readonly PhoneMessage[], png: string): number {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [name, png] = process.argv.slice(2);
-  if (!name || !png) throw new Error('usage: tsx test/support/phone-shot.ts <fixture | watch-alert | watch-resolved> <out.png>');
+  if (!name || !png) throw new Error('usage: tsx test/support/phone-shot.ts <fixture | watch-alert | watch-resolved | home> <out.png>');
   const thread =
     name === 'watch-alert'
       ? alertThread()
       : name === 'watch-resolved'
         ? resolvedThread()
+        : name === 'home'
+          ? homeScreen()
         : (() => {
             const { report, now } = loadReportFixture(name as ReportFixture);
             return phoneThread(report, now);

@@ -166,7 +166,7 @@ export function slackClock(iso: string): string {
 }
 
 /** A time as short as it can be said from `now`: the time of day within a day, else the date too. */
-function whenWords(iso: string, now: number): string {
+export function whenWords(iso: string, now: number): string {
   return Math.abs(Date.parse(iso) - now) < 20 * 3600_000 ? slackClock(iso) : slackTime(iso);
 }
 

@@ -61,6 +61,8 @@ export interface WatchRunnerDeps {
   log: Logger;
   /** Longest a run waits for its report, in ms, before it counts as inconclusive (its sweep is cancelled). */
   runTimeoutMs: number;
+  /** Told when an incident of the watch was said to open or end (its creator's Home shows it). */
+  onIncident?: (watch: WatchRecord) => void;
 }
 
 /** Dissents grouped by vantage, as a notice says them: each vantage's hosts, from the accepted state to what it saw. */
@@ -241,6 +243,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       try {
         await deliver(watch, notice);
         watch.outbox.shift();
+        if (['alert', 'resolved', 'settled'].includes(notice.kind)) deps.onIncident?.(watch);
         if (notice.kind !== 'refresh') deps.metrics?.watchNotice(notice.kind === 'settled' ? 'resolved' : notice.kind === 'silence_ended' ? 'update' : notice.kind);
         if ((notice.kind === 'alert' || notice.kind === 'update') && notice.flapping.length > 0) deps.metrics?.watchNotice('flapping');
         if (watch.cannotPost) {
