@@ -1,9 +1,10 @@
 /**
- * The watch commands of `/sweep`: `watch <targets> [tcp:…] [every:5m] [confirm:N|agents|agents,N]`, `watches`, `unwatch ID` and
- * `mute ID 1h`. A watch's targets and options are a sweep's (same grammar, same errors); `every:` and `confirm:`
+ * The watch commands of `/sweep`: `watch <targets> [tcp:…] [every:5m] [confirm:N|agents|agents,N] [quiet:"sat 02:00-04:00 UTC"]`,
+ * `watches`, `unwatch ID`, `mute ID 1h` and `quiet ID "sat 02:00-04:00 UTC"` (or off). A watch's targets and options are a sweep's (same grammar, same errors); `every:` and `confirm:`
  * are its own. Every error is one sentence naming the bad word and a valid example.
  */
 import { InvalidOptionError } from './errors.js';
+import { parseQuietWindow } from './quiet-window.js';
 import type { SweepRequest } from './request.js';
 import { quoteToken } from './targets.js';
 
@@ -18,6 +19,8 @@ export interface WatchRequest {
    * is made `from:all` unless it says `from:`) sees it; what only some see is reported as their own view, once.
    */
   agents?: true;
+  /** `quiet:"sat 02:00-04:00 UTC"`: its maintenance window, in canonical words (core/quiet-window.ts). */
+  quiet?: string;
 }
 
 export type WatchCommand =
@@ -25,7 +28,9 @@ export type WatchCommand =
   | { kind: 'watches' }
   | { kind: 'unwatch'; id: string }
   /** `forMs` 0 ends a mute. */
-  | { kind: 'mute'; id: string; forMs: number };
+  | { kind: 'mute'; id: string; forMs: number }
+  /** A watch's maintenance window set (canonical words), or ended (`off`: absent). */
+  | { kind: 'quiet'; id: string; window?: string };
 
 export const DEFAULT_EVERY_MS = 5 * 60_000;
 export const DEFAULT_CONFIRM = 2;
@@ -36,7 +41,7 @@ export const MAX_MUTE_MS = 7 * 24 * 3600_000;
 /** Watch ids: `w` and six hex digits. */
 export const WATCH_ID = /^w[0-9a-f]{6}$/;
 
-const OPTION = /^(every|confirm)[:=](.*)$/i;
+const OPTION = /^(every|confirm|quiet)[:=](.*)$/is;
 
 /** `90s` → 90,000; `5m`, `1h`, `2d`, and combinations such as `1h30m`. Undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
@@ -102,6 +107,14 @@ export function parseWatchCommand(tokens: readonly string[], parseSweep: (tokens
       if (how.toLowerCase() === 'off') return { kind: 'mute', id, forMs: 0 };
       return { kind: 'mute', id, forMs: duration(how, how, 'mute duration', MAX_MUTE_MS, 'mute w3f9a2c 1h') };
     }
+    case 'quiet': {
+      const usage = 'quiet takes an id and a maintenance window, e.g. quiet w3f9a2c "sat 02:00-04:00 UTC" (or off)';
+      const id = watchId(rest[0], usage);
+      const spec = rest.slice(1).join(' ').replace(/^["'\u201c\u2018]|["'\u201d\u2019]$/g, '');
+      if (spec === '') throw new InvalidOptionError(`the window is missing: ${usage}`);
+      if (spec.toLowerCase() === 'off') return { kind: 'quiet', id };
+      return { kind: 'quiet', id, window: parseQuietWindow(spec).text };
+    }
     case 'watch':
       return { kind: 'watch', watch: parseWatch(rest, parseSweep) };
     default:
@@ -114,6 +127,7 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
   let confirm: number | undefined;
   let agents = false;
   let confirmGiven = false;
+  let quiet: string | undefined;
   const sweepTokens: string[] = [];
   for (const token of tokens) {
     const match = OPTION.exec(token);
@@ -123,6 +137,11 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
     }
     const key = (match[1] ?? '').toLowerCase();
     const value = match[2] ?? '';
+    if (key === 'quiet') {
+      if (quiet !== undefined) throw new InvalidOptionError(`${quoteToken(token)} repeats quiet: give one window, e.g. quiet:"sat 02:00-04:00 UTC"`);
+      quiet = parseQuietWindow(value).text;
+      continue;
+    }
     if (key === 'every' ? everyMs !== undefined : confirmGiven) {
       throw new InvalidOptionError(`${quoteToken(token)} repeats ${key}: give it once, e.g. ${key === 'every' ? 'every:5m' : 'confirm:2'}`);
     }
@@ -163,5 +182,6 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
     everyMs: everyMs ?? DEFAULT_EVERY_MS,
     confirm: confirm ?? (agents ? 1 : DEFAULT_CONFIRM),
     ...(agents ? { agents: true as const } : {}),
+    ...(quiet ? { quiet } : {}),
   };
 }

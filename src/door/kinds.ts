@@ -7,7 +7,7 @@ import type { DoorServices } from './services.js';
 import { CANCEL, HOSTS, SAVE_BASELINE } from './kinds/follow-ups.js';
 import { DIAG, SWEEP, TRACE } from './kinds/probes.js';
 import { AGENTS, BASELINES, FORGET, HELP, HISTORY } from './kinds/reveals.js';
-import { ACKNOWLEDGE, MUTE, SILENCE, UNWATCH, WATCH, WATCHES } from './kinds/watches.js';
+import { ACKNOWLEDGE, MUTE, QUIET, SILENCE, UNWATCH, WATCH, WATCHES } from './kinds/watches.js';
 import { HOME } from './kinds/home.js';
 
 export const KINDS = {
@@ -23,6 +23,7 @@ export const KINDS = {
   watches: WATCHES,
   unwatch: UNWATCH,
   mute: MUTE,
+  quiet: QUIET,
   cancel: CANCEL,
   hosts: HOSTS,
   save_baseline: SAVE_BASELINE,

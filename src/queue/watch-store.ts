@@ -85,6 +85,15 @@ const noticeSchema = z.discriminatedUnion('kind', [
     summary: z.string().max(500),
     attempts,
   }),
+  /** A maintenance window ended: what its runs found while the alerts waited, in one channel message. */
+  z.object({
+    kind: z.literal('quiet_summary'),
+    window: z.string().max(100),
+    since: z.string(),
+    lines: z.array(z.string().max(2000)).max(200),
+    summary: z.string().max(500),
+    attempts,
+  }),
   /** The watch cannot run (no live agent, the policy, the plan), or can again. */
   z.object({ kind: z.enum(['paused', 'resumed']), cause: z.enum(['agents', 'policy', 'plan']), reason: z.string().max(1000), attempts }),
 ]);
@@ -132,6 +141,8 @@ export const watchRecordSchema = z.object({
    * to its creator and in the logs). Cleared by the first post that goes through.
    */
   cannotPost: z.object({ code: z.string().max(100), since: z.string() }).optional(),
+  /** Set while a maintenance window holds its notices back: since when (the first run in it), and which window. */
+  quietHold: z.object({ since: z.string(), window: z.string().max(100) }).optional(),
   state: stateSchema.optional(),
   lastRun: z
     .object({
@@ -291,6 +302,7 @@ function ownerOfText(text: string | null): WatchOwner | undefined {
  * - `PREFIX:watch:ID:mute`: expires when the mute ends; `PREFIX:watch:ID:lock`: held by the run in progress,
  *   expires after the run's timeout; `PREFIX:watch:ID:response`: who acknowledged or silenced its open incident
  *   (a hash: `incident`, `ack`, `silence`), deleted when the incident ends, expires 30 days after its last change;
+ *   `PREFIX:watch:ID:quiet`: its maintenance window (`quiet:`), removed with the watch;
  * - `PREFIX:watches:CHANNEL`: the channel's ids (at most `perChannel`);
  * - `PREFIX:watches-of:USER`: the ids of the watches a user made (at most `perUser`);
  * - `PREFIX:watch-owners`: id → `CHANNEL USER` for every watch (at most `total` entries): the total's count, and
@@ -457,7 +469,7 @@ export class WatchStore {
     const user = ownerUser ?? stored?.user;
     const record = text ? watchRecordSchema.safeParse(safeJson(text)) : undefined;
     await this.unschedule(id);
-    const tx = this.redis.multi().del(key, `${key}:mute`, `${key}:lock`, `${key}:response`).srem(this.channelKey(channel), id).hdel(this.ownersKey(), id);
+    const tx = this.redis.multi().del(key, `${key}:mute`, `${key}:lock`, `${key}:response`, `${key}:quiet`).srem(this.channelKey(channel), id).hdel(this.ownersKey(), id);
     if (user) tx.srem(this.userKey(user), id);
     await tx.exec();
     return record?.success ? { id, sweep: record.data.sweep } : { id };
@@ -540,6 +552,17 @@ export class WatchStore {
   /** Forgets how an incident was handled (it has ended). */
   async forgetResponse(id: string): Promise<void> {
     await this.redis.del(`${this.key(id)}:response`);
+  }
+
+  /** Sets a watch's maintenance window (its canonical words), or ends it (`undefined`). */
+  async setQuiet(id: string, window: string | undefined): Promise<void> {
+    if (window === undefined) await this.redis.del(`${this.key(id)}:quiet`);
+    else await this.redis.set(`${this.key(id)}:quiet`, window);
+  }
+
+  /** A watch's maintenance window, in its canonical words, if it has one. */
+  async quietOf(id: string): Promise<string | undefined> {
+    return (await this.redis.get(`${this.key(id)}:quiet`)) ?? undefined;
   }
 
   /** Silences a watch for `forMs` milliseconds; 0 ends a mute. */

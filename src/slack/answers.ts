@@ -41,19 +41,20 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
   },
   trace: (started, command) => text(`Tracing \`${escapeText(command.request.target.text)}\` from ${started.job.group}…`),
   diag: (started, command) => text(`Gathering the diag of \`${escapeText(command.request.target.text)}\` from ${started.job.group}…`),
-  watch: (watch) =>
+  watch: (watch, command) =>
     text(
       `Watching \`${escapeText(watch.sweep)}\` in ${watch.groups.join(', ')} every ${formatEvery(watch.everyMs)} (id \`${watch.id}\`). ` +
         `I will post here only when a change holds for ${watch.confirm} run${watch.confirm === 1 ? '' : 's'}` +
         (watch.agents
           ? ` and every agent sees it (${watch.groups.join(', ')}: each live agent sweeps it, so as many times the probes); what one agent alone sees I say once, as that agent's view. `
           : '. ') +
-        `\`/sweep watches\` lists this channel's watches; \`/sweep unwatch ${watch.id}\` stops this one.`,
+        `\`/sweep watches\` lists this channel's watches; \`/sweep unwatch ${watch.id}\` stops this one.` +
+        (command.watch.quiet ? ` Quiet ${escapeText(command.watch.quiet)}: it sweeps on, its alerts wait, and one message says at the end what changed.` : ''),
     ),
   baselines: (baselines) => text(renderBaselinesMrkdwn(baselines)),
   forget: ({ name, forgotten }) =>
     text(forgotten ? `Forgot baseline \`${escapeText(name)}\`.` : `There is no baseline named \`${escapeText(name)}\` in this channel: \`/sweep baselines\` lists them.`),
-  watches: ({ watches, muted, unreadable }) => text(watchesText(watches, muted, Date.now(), unreadable)),
+  watches: ({ watches, muted, unreadable, quiet }) => text(watchesText(watches, muted, Date.now(), unreadable, quiet)),
   unwatch: (removed) =>
     text(removed.sweep === undefined ? `Removed the unreadable watch \`${removed.id}\`.` : `Stopped watching \`${escapeText(removed.sweep)}\` (\`${removed.id}\`).`),
   mute: ({ watch, until }) =>
@@ -61,6 +62,12 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
       until
         ? `Muted \`${watch.id}\` (\`${escapeText(watch.sweep)}\`) until ${slackTime(until)}: it does not run until then.`
         : `\`${watch.id}\` (\`${escapeText(watch.sweep)}\`) speaks again.`,
+    ),
+  quiet: ({ watch, window }) =>
+    text(
+      window
+        ? `\`${watch.id}\` (\`${escapeText(watch.sweep)}\`) keeps quiet ${escapeText(window)}: it sweeps on, its alerts wait, and one message says at the end what changed.`
+        : `\`${watch.id}\` (\`${escapeText(watch.sweep)}\`) has no maintenance window any more.`,
     ),
   cancel: (outcome) =>
     text(

@@ -229,6 +229,41 @@ describe('a watch’s alert: Acknowledge, Silence…, Unwatch, and the alert kep
     );
   });
 
+  it('keeps quiet in a maintenance window: runs go on, the alert waits, and one summary comes when the window ends', TIMEOUT, async () => {
+    const e = new Listener('127.0.6.30', port);
+    listeners.push(e);
+    await e.open();
+    // A window around now (it would end within the hour; `quiet ID off` ends it at once, as its end would).
+    const hhmm = (ms: number): string => new Date(ms).toISOString().slice(11, 16);
+    const window = `daily ${hhmm(Date.now() - 60_000)}-${hhmm(Date.now() + 3600_000)} UTC`;
+    const ack = await command(`watch 127.0.6.30 tcp:${port} every:1s confirm:1 quiet:"${window}"`);
+    assert.match(ack, new RegExp(`Quiet ${window}: it sweeps on, its alerts wait`));
+    const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1] ?? assert.fail(ack);
+    await waitFor('the first run', async () => ((await store.get(id))?.state ? true : undefined));
+    const record = (await store.get(id)) as WatchRecord;
+    await e.close();
+    // The runs see the change and open the incident; nothing is posted while the window holds.
+    const held = await waitFor('the incident, held', async () => {
+      const now = await store.get(id);
+      return now?.state?.incident && now.quietHold && now.outbox.length > 0 ? now : undefined;
+    });
+    assert.deepEqual(held.outbox.map((n) => n.kind), ['alert']);
+    const runsBefore = (await store.get(id))?.lastRun?.at;
+    await until('two more runs', async () => (await store.get(id))?.lastRun?.at !== runsBefore);
+    assert.deepEqual(posted(record), { channel: [], replies: [] }, 'nothing while quiet');
+    assert.match(await command('watches'), new RegExp(`\`${id}\`[^\n]*\n[^\n]*quiet ${window} \\(now: its alerts wait\\)`));
+
+    // The window ends: one summary, then the alert as the incident stands.
+    assert.match(await command(`quiet ${id} off`), /has no maintenance window any more/);
+    const summary = await slack.waitFor('the summary', () => posted(record).channel[0]);
+    assert.match(wordsOf(summary), new RegExp(`^:bell: \`127\\.0\\.6\\.30 tcp:${port}\`: the maintenance window \\(${window.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) has ended\\. While it held:\n127\\.0\\.6\\.30 ${port}/tcp open → closed`, 'm'));
+    const alert = await slack.waitFor('the alert after it', () => posted(record).channel[1]);
+    assert.match(blocksOf(alert)[0]?.text?.text ?? '', new RegExp(`^:rotating_light: \`127\\.0\\.6\\.30 tcp:${port}\`: 127\\.0\\.6\\.30 ${port}/tcp open → closed$`));
+    assert.equal(posted(record).channel.length, 2);
+    assert.equal((await store.get(id))?.quietHold, undefined);
+    await command(`unwatch ${id}`);
+  });
+
   it('says when a silence ran out before its incident, with what changed while it held', TIMEOUT, async () => {
     const c = new Listener('127.0.6.20', port);
     const d = new Listener('127.0.6.21', port);

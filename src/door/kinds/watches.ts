@@ -80,6 +80,7 @@ export const WATCH = declareKind({
     };
     // Throws TooManyWatchesError naming the cap (channel, user, total), all checked at once with the making.
     await watches.store.create(record, watches.caps);
+    if (command.watch.quiet) await watches.store.setQuiet(record.id, command.watch.quiet);
     return record;
   },
   audited: 'allowed',
@@ -90,6 +91,8 @@ export interface WatchList {
   watches: WatchRecord[];
   muted: Map<string, string>;
   unreadable: UnreadableWatch[];
+  /** Each watch's maintenance window, where it has one. */
+  quiet: Map<string, string>;
 }
 
 export const WATCHES = declareKind({
@@ -111,11 +114,13 @@ export const WATCHES = declareKind({
   async run(_command, { watches, unreadable }, { services }): Promise<WatchList> {
     const store = watchServices(services).store;
     const muted = new Map<string, string>();
+    const quiet = new Map<string, string>();
     for (const watch of watches) {
-      const until = await store.mutedUntil(watch.id);
+      const [until, window] = await Promise.all([store.mutedUntil(watch.id), store.quietOf(watch.id)]);
       if (until) muted.set(watch.id, until);
+      if (window) quiet.set(watch.id, window);
     }
-    return { watches, muted, unreadable };
+    return { watches, muted, unreadable, quiet };
   },
   audited: 'allowed',
 });
@@ -207,6 +212,18 @@ export const SILENCE = declareKind({
       ...(command.forMs > 0 ? { until: new Date(at.getTime() + command.forMs).toISOString() } : {}),
     };
     return { watch, response: await watchServices(services).store.respond(watch.id, incident.openedAt, 'silence', silence) };
+  },
+  audited: 'allowed',
+});
+
+/** `quiet ID WINDOW`: a watch's maintenance window set (or `off`), where the requester may reach all it sweeps. */
+export const QUIET = declareKind({
+  kind: 'quiet',
+  touches: 'changes',
+  decide: (command, context: DoorContext<DoorServices>) => judgedWatch(command.id, context),
+  async run(command, watch, { services }): Promise<{ watch: WatchRecord; window?: string }> {
+    await watchServices(services).store.setQuiet(watch.id, command.window);
+    return command.window ? { watch, window: command.window } : { watch };
   },
   audited: 'allowed',
 });

@@ -16,7 +16,7 @@ export const HELP_TEXT = [
   '`/sweep trace 10.0.2.15 tcp:443` — where the path stops, hop by hop (`udp`, `icmp`; default ICMP then TCP 443)',
   '`/sweep diag 10.0.2.15 tcp:443,5432` — the report a network team asks for: route, ARP, DNS, ping, ports, trace, MTU',
   '`/sweep watch 10.0.1.0/24 tcp:5432 every:5m confirm:2` — keep watching: a message only when a change holds (`confirm:agents`: and every agent sees it)',
-  '`/sweep watches` · `/sweep unwatch ID` · `/sweep mute ID 1h`',
+  '`/sweep watches` · `/sweep unwatch ID` · `/sweep mute ID 1h` · `/sweep quiet ID "sat 02:00-04:00 UTC"` (maintenance: alerts wait, one summary at the end; also `quiet:` on `watch`)',
   '`/sweep baselines` · `/sweep forget NAME` — this channel’s baselines',
   '`/sweep agents` · `/sweep history 10.0.1.0/24` · `/sweep help`',
   'Options are `key:value` or `key=value`.',

@@ -246,6 +246,39 @@ export function silenceEndedMessage(watch: WatchRecord, notice: Extract<WatchNot
   return { text: clip(`${watch.sweep}: silence ended${lines.length > 0 ? `: ${lines.join(', ')}` : ''}`, 300), blocks: [section(head), ...lineBlocks(lines), footer(watch, notice.summary)] };
 }
 
+/** What a notice held back by a maintenance window said, as lines of the summary at the window's end. */
+export function heldNoticeLines(notice: WatchNoticeRecord): string[] {
+  switch (notice.kind) {
+    case 'alert':
+    case 'update':
+      return [...changeLines(notice.changes), ...flappingLines(notice.flapping), ...(notice.kind === 'update' ? calmedLines(notice.calmed) : [])];
+    case 'resolved':
+    case 'settled': {
+      const span = formatSpan(Date.parse(notice.at) - Date.parse(notice.openedAt));
+      const how = notice.kind === 'resolved' ? `resolved after ${span}: every host back as it was` : `settled after ${span}: the new states are the baseline`;
+      return [...changeLines(notice.changes), ...calmedLines(notice.calmed), how];
+    }
+    case 'silence_ended':
+      return heldLines(notice.held);
+    case 'vantage':
+      return notice.views.flatMap(({ vantage, changes }) => changeLines(changes).map((line) => `${vantage} alone sees ${line}`));
+    case 'paused':
+    case 'resumed':
+      return [notice.kind === 'paused' ? `paused: ${notice.reason}` : `resumed: ${notice.reason}`];
+    default:
+      return [];
+  }
+}
+
+/** The end of a maintenance window: one channel message with what its runs found while the alerts waited. */
+export function quietSummaryMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'quiet_summary' }>): WatchMessage {
+  const head = `:bell: ${subject(watch)}: the maintenance window (${escapeText(notice.window)}) has ended. ${notice.lines.length > 0 ? 'While it held:' : 'Nothing changed while it held.'}`;
+  return {
+    text: clip(`${watch.sweep}: maintenance window ended${notice.lines.length > 0 ? `: ${notice.lines.join(', ')}` : ', nothing changed'}`, 300),
+    blocks: [section(head), ...lineBlocks(notice.lines), footer(watch, notice.summary)],
+  };
+}
+
 /** A later change of an open incident: a reply in its thread. */
 export function updateMessage(watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'update' }>): WatchMessage {
   const lines = [...changeLines(notice.changes), ...flappingLines(notice.flapping), ...calmedLines(notice.calmed)];
@@ -356,6 +389,7 @@ export function watchesText(
   muted: ReadonlyMap<string, string>,
   now = Date.now(),
   unreadable: readonly UnreadableWatch[] = [],
+  quiet: ReadonlyMap<string, string> = new Map(),
 ): string {
   const broken = unreadable.map(
     (u) => `• \`${u.id}\` cannot be read (${escapeText(u.reason)}): it does not run; \`/sweep unwatch ${u.id}\` removes it`,
@@ -374,6 +408,8 @@ export function watchesText(
     if ((w.state?.flapping.length ?? 0) > 0) facts.push(`flapping: ${foldAddresses(w.state?.flapping ?? []).join(', ')}`);
     const until = muted.get(w.id);
     if (until) facts.push(`muted until ${slackTime(until)}`);
+    const window = quiet.get(w.id);
+    if (window) facts.push(`quiet ${escapeText(window)}${w.quietHold ? ' (now: its alerts wait)' : ''}`);
     if (w.blocked) facts.push(`paused: ${escapeText(w.blocked.reason)}`);
     if (w.cannotPost) facts.push(`cannot post here since ${slackTime(w.cannotPost.since)} (${escapeText(w.cannotPost.code)}): it keeps what it has to say`);
     return `${head}\n    ${facts.join(' · ')}`;

@@ -30,8 +30,10 @@ import {
   closedAlert,
   closedMessage,
   closedStandalone,
+  heldNoticeLines,
   livingAlert,
   pauseMessage,
+  quietSummaryMessage,
   silenceEndedMessage,
   silenceHolds,
   updateMessage,
@@ -39,6 +41,7 @@ import {
 } from './render.js';
 import type { WatchMessage } from './render.js';
 import { slackErrorCode } from '../errors.js';
+import { parseQuietWindow, quietAt } from '../../core/quiet-window.js';
 
 /** How a watch is allowed to sweep: the same checks as `/sweep` (the policy on the request, then on the plan). */
 export interface WatchAccess {
@@ -181,6 +184,9 @@ export function watchProcessor(deps: WatchRunnerDeps) {
         return;
       case 'refresh':
         return editAlert(watch);
+      case 'quiet_summary':
+        await postTo(watch, quietSummaryMessage(watch, notice));
+        return;
       case 'silence_ended': {
         const thread = watch.state?.incident?.alert?.ts;
         const message = silenceEndedMessage(watch, notice);
@@ -219,6 +225,40 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     }
   };
 
+  /**
+   * A maintenance window: while it holds, nothing is posted (the notices wait in the outbox, the runs go on). At the
+   * first flush after it, what waited becomes one summary, then the open incident's alert (as it stands) if it has
+   * none yet, or an edit of the one it has. True while the window holds.
+   */
+  const keepsQuiet = async (watch: WatchRecord): Promise<boolean> => {
+    const spec = await store.quietOf(watch.id);
+    let window;
+    try {
+      window = spec ? parseQuietWindow(spec) : undefined;
+    } catch {
+      window = undefined;
+    }
+    const now = new Date();
+    if (window && quietAt(window, now).inside) {
+      if (watch.quietHold === undefined) {
+        watch.quietHold = { since: now.toISOString(), window: window.text };
+        await store.save(watch);
+      }
+      return true;
+    }
+    if (watch.quietHold === undefined) return false;
+    const hold = watch.quietHold;
+    delete watch.quietHold;
+    const held = watch.outbox.splice(0);
+    const lines = held.flatMap(heldNoticeLines).slice(0, 200);
+    watch.outbox.push({ kind: 'quiet_summary', window: hold.window, since: hold.since, lines, summary: watch.lastRun?.summary ?? '' });
+    const incident = watch.state?.incident;
+    if (incident && !incident.alert) watch.outbox.push({ kind: 'alert', changes: [], flapping: [], summary: watch.lastRun?.summary ?? '' });
+    else if (incident) watch.outbox.push({ kind: 'refresh' });
+    log.info({ event: 'watch_quiet_ended', watch: watch.id, held: held.length });
+    return false;
+  };
+
   /** Slack refuses every post in the channel: the watch goes on, its creator is told once (privately), and the log. */
   const cannotPost = async (watch: WatchRecord, code: string): Promise<void> => {
     if (watch.cannotPost?.code === code) return;
@@ -238,13 +278,14 @@ export function watchProcessor(deps: WatchRunnerDeps) {
    * this run (`turn`). False when the watch was removed meanwhile.
    */
   const flush = async (watch: WatchRecord, turn: RunTurn): Promise<boolean> => {
+    if (await keepsQuiet(watch)) return true;
     while (watch.outbox.length > 0 && !turn.failed) {
       const notice = watch.outbox[0] as WatchNoticeRecord;
       try {
         await deliver(watch, notice);
         watch.outbox.shift();
         if (['alert', 'resolved', 'settled'].includes(notice.kind)) deps.onIncident?.(watch);
-        if (notice.kind !== 'refresh') deps.metrics?.watchNotice(notice.kind === 'settled' ? 'resolved' : notice.kind === 'silence_ended' ? 'update' : notice.kind);
+        if (notice.kind !== 'refresh') deps.metrics?.watchNotice(notice.kind === 'settled' ? 'resolved' : notice.kind === 'silence_ended' || notice.kind === 'quiet_summary' ? 'update' : notice.kind);
         if ((notice.kind === 'alert' || notice.kind === 'update') && notice.flapping.length > 0) deps.metrics?.watchNotice('flapping');
         if (watch.cannotPost) {
           log.info({ event: 'watch_can_post_again', watch: watch.id, channel: watch.channel, after: watch.cannotPost.code });
