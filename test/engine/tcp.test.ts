@@ -223,11 +223,13 @@ describe('NodeTcpProber', () => {
       throw new Error('receiver failed');
     });
     const socket = sockets.last;
-    await sent();
+    // The flow is known after the connect's own tick. Waited on as a tick, not a turn of the loop: a loaded machine
+    // could otherwise let the 5 ms timer fire first, and the receiver throw from it.
+    await new Promise<void>((resolve) => process.nextTick(resolve));
     assert.throws(() => prober.failFromIcmp(socket.flow, ROUTER), /receiver failed/);
     assert.ok(socket.destroyedAt > 0);
     assert.equal(prober.inFlight, 0);
-    // Nothing that follows reaches the receiver again: not the socket's error, not the timer.
+    // Nothing that follows reaches the receiver again: not the socket's error, not the timer (past its time).
     socket.unreachable();
     spin(8);
     await turn();
