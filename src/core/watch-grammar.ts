@@ -5,6 +5,8 @@
  */
 import { InvalidOptionError } from './errors.js';
 import { parseQuietWindow } from './quiet-window.js';
+import { parseCondition } from './watch-conditions.js';
+import type { WatchConditions } from './watch-conditions.js';
 import type { SweepRequest } from './request.js';
 import { quoteToken } from './targets.js';
 
@@ -21,6 +23,8 @@ export interface WatchRequest {
   agents?: true;
   /** `quiet:"sat 02:00-04:00 UTC"`: its maintenance window, in canonical words (core/quiet-window.ts). */
   quiet?: string;
+  /** `loss:>20%`, `rtt:>50ms`, `rtt:>2x`: what else opens an incident (core/watch-conditions.ts). */
+  conditions?: WatchConditions;
 }
 
 export type WatchCommand =
@@ -41,7 +45,7 @@ export const MAX_MUTE_MS = 7 * 24 * 3600_000;
 /** Watch ids: `w` and six hex digits. */
 export const WATCH_ID = /^w[0-9a-f]{6}$/;
 
-const OPTION = /^(every|confirm|quiet)[:=](.*)$/is;
+const OPTION = /^(every|confirm|quiet|loss|rtt)[:=](.*)$/is;
 
 /** `90s` → 90,000; `5m`, `1h`, `2d`, and combinations such as `1h30m`. Undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
@@ -128,6 +132,7 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
   let agents = false;
   let confirmGiven = false;
   let quiet: string | undefined;
+  const conditions: WatchConditions = {};
   const sweepTokens: string[] = [];
   for (const token of tokens) {
     const match = OPTION.exec(token);
@@ -137,6 +142,15 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
     }
     const key = (match[1] ?? '').toLowerCase();
     const value = match[2] ?? '';
+    if (key === 'loss' || key === 'rtt') {
+      // One of each: loss, an absolute rtt, a relative rtt (both rtt: may be given).
+      const field = key === 'loss' ? 'lossPct' : /x$/i.test(value) ? 'rttFactor' : 'rttMs';
+      if (conditions[field] !== undefined) {
+        throw new InvalidOptionError(`${quoteToken(token)} repeats ${key}: give it once, e.g. ${key === 'loss' ? 'loss:>20%' : 'rtt:>50ms'}`);
+      }
+      parseCondition(token, key, value, conditions);
+      continue;
+    }
     if (key === 'quiet') {
       if (quiet !== undefined) throw new InvalidOptionError(`${quoteToken(token)} repeats quiet: give one window, e.g. quiet:"sat 02:00-04:00 UTC"`);
       quiet = parseQuietWindow(value).text;
@@ -176,6 +190,12 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
       );
     }
   }
+  if (conditions.lossPct !== undefined && request.options.count < 2) {
+    throw new InvalidOptionError(`loss:>${conditions.lossPct}% needs several echoes a host to measure loss: add count:5, e.g. watch 10.0.1.0/24 count:5 loss:>${conditions.lossPct}%`);
+  }
+  if (Object.keys(conditions).length > 0 && agents) {
+    throw new InvalidOptionError('loss: and rtt: are measured from one agent: they do not go with confirm:agents');
+  }
   // Agreement of every agent is itself a confirmation: confirm:agents alone needs no second run.
   return {
     request,
@@ -183,5 +203,6 @@ function parseWatch(tokens: readonly string[], parseSweep: (tokens: string[]) =>
     confirm: confirm ?? (agents ? 1 : DEFAULT_CONFIRM),
     ...(agents ? { agents: true as const } : {}),
     ...(quiet ? { quiet } : {}),
+    ...(Object.keys(conditions).length > 0 ? { conditions } : {}),
   };
 }

@@ -131,6 +131,10 @@ export const watchRecordSchema = z.object({
   confirm: z.number().int().min(1).max(10),
   /** `confirm:agents`: a change counts only when every vantage of the sweep sees it. */
   agents: z.literal(true).optional(),
+  /** `loss:>20%`, `rtt:>50ms`, `rtt:>2x`: what else opens an incident (core/watch-conditions.ts). */
+  conditions: z
+    .object({ lossPct: z.number().min(1).max(99).optional(), rttMs: z.number().min(1).max(60_000).optional(), rttFactor: z.number().min(1.1).max(100).optional() })
+    .optional(),
   /** The agent groups the sweep ran in when the watch was made: the ones whose agents it needs. */
   groups: z.array(z.string().min(1).max(63)).max(1000),
   /** Set while the watch cannot run, with why (said once in the channel). */
@@ -302,7 +306,8 @@ function ownerOfText(text: string | null): WatchOwner | undefined {
  * - `PREFIX:watch:ID:mute`: expires when the mute ends; `PREFIX:watch:ID:lock`: held by the run in progress,
  *   expires after the run's timeout; `PREFIX:watch:ID:response`: who acknowledged or silenced its open incident
  *   (a hash: `incident`, `ack`, `silence`), deleted when the incident ends, expires 30 days after its last change;
- *   `PREFIX:watch:ID:quiet`: its maintenance window (`quiet:`), removed with the watch;
+ *   `PREFIX:watch:ID:quiet`: its maintenance window (`quiet:`), removed with the watch; `PREFIX:watch:ID:series`:
+ *   its hosts' loss and round trips run after run (watch-series.ts), bounded, removed with it, expiring 8 days after;
  * - `PREFIX:watches:CHANNEL`: the channel's ids (at most `perChannel`);
  * - `PREFIX:watches-of:USER`: the ids of the watches a user made (at most `perUser`);
  * - `PREFIX:watch-owners`: id → `CHANNEL USER` for every watch (at most `total` entries): the total's count, and
@@ -469,7 +474,7 @@ export class WatchStore {
     const user = ownerUser ?? stored?.user;
     const record = text ? watchRecordSchema.safeParse(safeJson(text)) : undefined;
     await this.unschedule(id);
-    const tx = this.redis.multi().del(key, `${key}:mute`, `${key}:lock`, `${key}:response`, `${key}:quiet`).srem(this.channelKey(channel), id).hdel(this.ownersKey(), id);
+    const tx = this.redis.multi().del(key, `${key}:mute`, `${key}:lock`, `${key}:response`, `${key}:quiet`, `${key}:series`).srem(this.channelKey(channel), id).hdel(this.ownersKey(), id);
     if (user) tx.srem(this.userKey(user), id);
     await tx.exec();
     return record?.success ? { id, sweep: record.data.sweep } : { id };

@@ -5,6 +5,7 @@
 import type { KnownBlock } from '@slack/types';
 import { addressCount } from '../core/format.js';
 import { formatEvery } from '../core/watch-grammar.js';
+import { conditionWords } from '../core/watch-conditions.js';
 import type { DoorAnswer } from '../door/door.js';
 import type { CommandKind, CommandOf } from '../door/kind.js';
 import type { ResultOf } from '../door/kinds.js';
@@ -45,6 +46,7 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
     text(
       `Watching \`${escapeText(watch.sweep)}\` in ${watch.groups.join(', ')} every ${formatEvery(watch.everyMs)} (id \`${watch.id}\`). ` +
         `I will post here only when a change holds for ${watch.confirm} run${watch.confirm === 1 ? '' : 's'}` +
+        (watch.conditions ? ` (a host over ${conditionWords(watch.conditions).join(' or ')} is a change too)` : '') +
         (watch.agents
           ? ` and every agent sees it (${watch.groups.join(', ')}: each live agent sweeps it, so as many times the probes); what one agent alone sees I say once, as that agent's view. `
           : '. ') +

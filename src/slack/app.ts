@@ -30,6 +30,7 @@ import { SlackStore } from './store.js';
 import type { BotConfig } from './config.js';
 import { registerReportActions, registerSilence } from './actions/report-actions.js';
 import { HomeViewers, refreshHome, registerHome } from './home.js';
+import { WatchSeries } from '../queue/watch-series.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { DELIVERY_QUEUE } from './delivery/jobs.js';
 import { SlackStarter } from './delivery/starter.js';
@@ -325,6 +326,7 @@ export async function startBot(
       metrics,
       log,
       runTimeoutMs: config.watchRunTimeoutMs,
+      series: new WatchSeries(redis),
       // The creator's Home follows their incidents: published again, in the background, when one opens or ends.
       onIncident: (watch) => void refreshHome(client, { door, log, viewers: homeViewers }, watch.createdBy).catch((error: Error) => log.warn({ event: 'home_publish_failed', message: error.message })),
     }),

@@ -75,6 +75,7 @@ export const WATCH = declareKind({
       everyMs,
       confirm,
       ...(agents ? { agents } : {}),
+      ...(command.watch.conditions ? { conditions: command.watch.conditions } : {}),
       groups: planned.plan.groups,
       outbox: [],
     };

@@ -9,6 +9,8 @@ import { CALM_RUNS, FLAP_WINDOW, incidentNow, readSignature } from '../../core/w
 import type { HeldChanges, HostChange } from '../../core/watch.js';
 import type { ReadFact } from '../../core/facts.js';
 import { formatEvery } from '../../core/watch-grammar.js';
+import { conditionWords, qualityOf, qualityPhrase } from '../../core/watch-conditions.js';
+import type { SeriesPoint } from '../../queue/watch-series.js';
 import type { IncidentResponse, SilenceMark, UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
 import { escapeText } from '../../views/blocks.js';
 import { BLOCK_LIMITS, clip, packLines } from '../../views/block-limits.js';
@@ -55,6 +57,20 @@ export function changePhrase(from: string, to: string): string {
     const after = b.ports.get(port);
     if (before !== after) parts.push(`${port}/tcp ${before ?? 'not probed'} → ${after ?? 'not probed'}`);
   }
+  // loss: and rtt: met or no more, with this run's figure where the notice carries it (`lost/55%`, `avg/80.2ms`).
+  const was = new Set(qualityOf(from));
+  const now = qualityOf(to);
+  const figure = (word: string): string => {
+    const words = to.split(' ');
+    if (word.startsWith('loss/')) {
+      const lost = words.find((w) => w.startsWith('lost/'))?.slice(5);
+      return lost ? ` (${lost} lost)` : '';
+    }
+    const avg = words.find((w) => w.startsWith('avg/'))?.slice(4);
+    return avg ? ` (avg ${avg.replace(/ms$/, ' ms')})` : '';
+  };
+  for (const word of now) if (!was.has(word)) parts.push(`${qualityPhrase(word)}${figure(word)}`);
+  for (const word of was) if (!now.includes(word)) parts.push(qualityPhrase(word).replace(' over ', ' back under ').replace(/under (\S+)× its usual/, 'within $1× its usual'));
   return parts.length > 0 ? parts.join(', ') : 'as before';
 }
 
@@ -128,7 +144,7 @@ export interface WatchMessage {
 function footer(watch: WatchRecord, summary: string): KnownBlock {
   const agents = watch.agents ? ', seen by every agent' : '';
   return context(
-    `watch \`${watch.id}\` · every ${formatEvery(watch.everyMs)}, confirm ${watch.confirm}${agents} · last run: ${escapeText(summary)}`,
+    `watch \`${watch.id}\` · every ${formatEvery(watch.everyMs)}, confirm ${watch.confirm}${agents}${conditionWords(watch.conditions).map((w) => ` · ${w}`).join('')} · last run: ${escapeText(summary)}`,
   );
 }
 
@@ -187,11 +203,22 @@ export function silenceHolds(silence: SilenceMark | undefined, now = Date.now())
  * now (from before the incident), the lines under it every host of it, then since when it is open, who acknowledged
  * it and who silenced it, and the buttons. Undefined once the watch has no open incident.
  */
-export function livingAlert(watch: WatchRecord, response?: IncidentResponse, now = Date.now()): WatchMessage | undefined {
+export function livingAlert(watch: WatchRecord, response?: IncidentResponse, now = Date.now(), last?: SeriesPoint): WatchMessage | undefined {
   const state = watch.state;
   const incident = state?.incident;
   if (!state || !incident) return undefined;
-  const { changes, flapping } = incidentNow(state);
+  const { changes: bare, flapping } = incidentNow(state);
+  // A host over a loss: or rtt: limit, with its figures of the last run.
+  const changes = bare.map((change) => {
+    const figures = last?.hosts[change.ip];
+    const quality = qualityOf(change.to);
+    if (!figures || quality.length === 0) return change;
+    const words = [
+      ...(quality.some((w) => w.startsWith('loss/')) ? [`lost/${Math.round(figures[0])}%`] : []),
+      ...(quality.some((w) => w.startsWith('rtt/')) && figures[1] !== null ? [`avg/${Math.round(figures[1] * 10) / 10}ms`] : []),
+    ];
+    return { ...change, to: [change.to, ...words].join(' ') };
+  });
   const lines = [
     ...changeLines(changes),
     ...flappingLines(flapping.map((ip) => ({ ip, changes: (state.transitions[ip] ?? []).length }))),
@@ -399,7 +426,7 @@ export function watchesText(
     return broken.length === 0 ? none : clip([none, ...broken].join('\n'), BLOCK_LIMITS.sectionText);
   }
   const lines = watches.map((w) => {
-    const head = `• \`${w.id}\` ${subject(w)} every ${formatEvery(w.everyMs)}, confirm ${w.confirm} · by <@${w.createdBy}>`;
+    const head = `• \`${w.id}\` ${subject(w)} every ${formatEvery(w.everyMs)}, confirm ${w.confirm}${conditionWords(w.conditions).map((c) => ` ${c}`).join('')} · by <@${w.createdBy}>`;
     const facts: string[] = [];
     const run = w.lastRun;
     facts.push(run ? `last run ${formatSpan(now - Date.parse(run.at))} ago: ${escapeText(run.summary ?? run.outcome)}` : 'no run yet');

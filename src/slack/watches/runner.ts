@@ -42,6 +42,12 @@ import {
 import type { WatchMessage } from './render.js';
 import { slackErrorCode } from '../errors.js';
 import { parseQuietWindow, quietAt } from '../../core/quiet-window.js';
+import { qualityOf, qualityWords } from '../../core/watch-conditions.js';
+import { isQuiet } from '../../core/watch.js';
+import type { HostChange } from '../../core/watch.js';
+import type { HostResult } from '../../core/report.js';
+import { usualRtts } from '../../queue/watch-series.js';
+import type { SeriesPoint, WatchSeries } from '../../queue/watch-series.js';
 
 /** How a watch is allowed to sweep: the same checks as `/sweep` (the policy on the request, then on the plan). */
 export interface WatchAccess {
@@ -66,6 +72,36 @@ export interface WatchRunnerDeps {
   runTimeoutMs: number;
   /** Told when an incident of the watch was said to open or end (its creator's Home shows it). */
   onIncident?: (watch: WatchRecord) => void;
+  /** Where a watch with `count:N`, `loss:` or `rtt:` keeps its hosts' loss and round trips, run after run. */
+  series?: WatchSeries;
+}
+
+const DAY_MS = 24 * 3600_000;
+
+/** A run's point of the series: each host that answered, its loss, round trips and first open port's connect time. */
+function seriesPoint(hosts: readonly HostResult[], at: string): SeriesPoint {
+  const point: SeriesPoint = { at, hosts: {} };
+  for (const host of hosts) {
+    if (host.state !== 'alive' && host.state !== 'alive_tcp_only') continue;
+    const connect = host.ports.find((p) => p.state === 'open' && p.ms !== undefined)?.ms;
+    const round = (n: number | undefined): number | null => (n === undefined ? null : Math.round(n * 1000) / 1000);
+    point.hosts[host.ip] = [host.icmp.sent > 0 ? host.icmp.lossPct : 0, round(host.icmp.rtt?.avg), round(host.icmp.rtt?.max), round(connect)];
+  }
+  return point;
+}
+
+/** A change as a notice says it: the host's figures of this run beside a condition it now meets (`lost/55%`). */
+function withFigures(changes: readonly HostChange[], hosts: ReadonlyMap<string, HostResult>): HostChange[] {
+  return changes.map((change) => {
+    const host = hosts.get(change.ip);
+    const quality = qualityOf(change.to);
+    if (!host || quality.length === 0) return change;
+    const figures = [
+      ...(quality.some((w) => w.startsWith('loss/')) ? [`lost/${host.icmp.lossPct}%`] : []),
+      ...(quality.some((w) => w.startsWith('rtt/')) && host.icmp.rtt ? [`avg/${Math.round(host.icmp.rtt.avg * 10) / 10}ms`] : []),
+    ];
+    return { ...change, to: [change.to, ...figures].join(' ') };
+  });
 }
 
 /** Dissents grouped by vantage, as a notice says them: each vantage's hosts, from the accepted state to what it saw. */
@@ -148,11 +184,15 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     return posted.ts ?? undefined;
   };
 
+  /** The last run's figures of a watch with loss: or rtt:, for its alert. */
+  const lastPoint = async (watch: WatchRecord): Promise<SeriesPoint | undefined> =>
+    watch.conditions ? (await deps.series?.read(watch.id))?.at(-1) : undefined;
+
   /** Posts an alert (or a change whose alert is gone) as a channel message; later notices of the incident answer it. */
   const postAlert = async (watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'alert' | 'update' }>): Promise<void> => {
     // The incident as it stands when the alert goes out; one that has ended meanwhile is said as the notice has it.
     const incident = watch.state?.incident;
-    const message = (incident && livingAlert(watch, await store.response(watch.id, incident.openedAt))) ?? alertMessage(watch, notice);
+    const message = (incident && livingAlert(watch, await store.response(watch.id, incident.openedAt), Date.now(), await lastPoint(watch))) ?? alertMessage(watch, notice);
     const ts = await postTo(watch, message);
     if (ts && watch.state?.incident) watch.state.incident.alert = { ts, text: message.text };
   };
@@ -165,7 +205,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     const incident = watch.state?.incident;
     const alert = incident?.alert;
     if (!incident || !alert) return;
-    const message = livingAlert(watch, await store.response(watch.id, incident.openedAt));
+    const message = livingAlert(watch, await store.response(watch.id, incident.openedAt), Date.now(), await lastPoint(watch));
     if (!message) return;
     await unlessGone(() => deps.client.chat.update({ channel: watch.channel, ts: alert.ts, text: message.text, blocks: message.blocks }), MESSAGE_GONE);
   };
@@ -414,6 +454,23 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       if (state) observed = agreed.observed;
       dissent = agreed.dissent;
     }
+    // loss: and rtt:: a host that meets one this run carries its word (loss/>20%), confirmed and alerted as a change.
+    const conditions = watch.agents ? undefined : watch.conditions;
+    const keepsSeries = deps.series !== undefined && (watch.conditions !== undefined || parseSweepText(watch.sweep, { maxAddresses: Number.MAX_SAFE_INTEGER }).options.count > 1);
+    const series = keepsSeries && conditions?.rttFactor !== undefined ? await deps.series?.read(watch.id) : undefined;
+    const baseline = observed;
+    if (conditions) {
+      const usual = series ? usualRtts(series, Date.now() - DAY_MS) : new Map<string, number>();
+      observed = new Map(observed);
+      for (const host of report.hosts) {
+        const signature = observed.get(host.ip);
+        if (signature === undefined || isQuiet(signature)) continue;
+        const words = qualityWords(host.icmp, conditions, usual.get(host.ip));
+        if (words.length > 0) observed.set(host.ip, `${signature} ${words.join(' ')}`);
+      }
+    }
+    if (keepsSeries) await deps.series?.append(watch.id, seriesPoint(report.hosts, new Date().toISOString()));
+    const byIp = new Map(report.hosts.map((h) => [h.ip, h]));
     const { toSay, record } = newDissent(watch.state?.dissent, dissent);
     const noteDissent = (): void => {
       if (!watch.state) return;
@@ -421,8 +478,9 @@ export function watchProcessor(deps: WatchRunnerDeps) {
       else delete watch.state.dissent;
     };
     if (!watch.state) {
-      // The first run is the baseline: what the vantages disagree on then is the starting picture, not news.
-      watch.state = firstState(observed);
+      // The first run is the baseline: what the vantages disagree on then is the starting picture, not news. A host
+      // over a loss: or rtt: limit already is not its normal: the baseline is the host without it.
+      watch.state = firstState(baseline);
       noteDissent();
       return finish('unchanged', { sweepId, summary });
     }
@@ -433,7 +491,8 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     watch.state = verdict.state;
     noteDissent();
     if (toSay.length > 0) say(watch, { kind: 'vantage', views: dissentViews(toSay), summary });
-    const { changes, flapping, calmed } = verdict;
+    const { flapping, calmed } = verdict;
+    const changes = withFigures(verdict.changes, byIp);
     let silence = response?.silence;
     const incident = watch.state.incident;
     if (silence && !verdict.closed && !silenceHolds(silence) && incident) {
