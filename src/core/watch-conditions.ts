@@ -86,3 +86,8 @@ export function qualityPhrase(word: string): string {
   if (bare.endsWith('x')) return `rtt over ${bare.slice(0, -1)}× its usual`;
   return `rtt over ${bare.replace(/ms$/, ' ms')}`;
 }
+
+/** Whether a watch keeps its hosts' loss and round trips (watch-series.ts): with conditions, or several echoes a host. */
+export function keepsSeries(watch: { conditions?: WatchConditions; sweep: string }): boolean {
+  return watch.conditions !== undefined || Number(/(?:^| )count:(\d+)/.exec(watch.sweep)?.[1] ?? 1) > 1;
+}

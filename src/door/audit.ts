@@ -15,7 +15,7 @@ export const auditEntrySchema = z.object({
   /** The command text as typed (targets and options: nothing secret); for a button, the text of its sweep. */
   text: z.string(),
   /** The button pressed; absent for the slash command. */
-  action: z.enum(['rerun', 'cancel', 'show_hosts', 'show_silent', 'save_baseline', 'acknowledge', 'silence', 'unwatch']).optional(),
+  action: z.enum(['rerun', 'cancel', 'show_hosts', 'show_silent', 'save_baseline', 'acknowledge', 'silence', 'unwatch', 'graph']).optional(),
   /** The kind of command (sweep, trace, agents, history, watch …); absent in entries older than this field. */
   kind: z.string().max(32).optional(),
   /** `allowed`: a reveal or a change the policy let through (agents, history, unwatch, a button …). */

@@ -22,7 +22,9 @@ export type FollowUpCommand =
   /** A watch's open incident silenced from its alert: for `forMs` (0: until it ends), with a reason. */
   | { kind: 'silence'; id: string; forMs: number; reason: string }
   /** The app's Home tab, opened: the whole picture within the viewer's reach. */
-  | { kind: 'home' };
+  | { kind: 'home' }
+  /** A watch's chart (its alert's Graph button): loss and round trips of its hosts over time. */
+  | { kind: 'graph'; id: string };
 
 /** Everything the door answers: what the grammar reads from a command's text, and the follow-ups. */
 export type DoorCommand = Command | FollowUpCommand;

@@ -7,7 +7,7 @@ import type { DoorServices } from './services.js';
 import { CANCEL, HOSTS, SAVE_BASELINE } from './kinds/follow-ups.js';
 import { DIAG, SWEEP, TRACE } from './kinds/probes.js';
 import { AGENTS, BASELINES, FORGET, HELP, HISTORY } from './kinds/reveals.js';
-import { ACKNOWLEDGE, MUTE, QUIET, SILENCE, UNWATCH, WATCH, WATCHES } from './kinds/watches.js';
+import { ACKNOWLEDGE, GRAPH, MUTE, QUIET, SILENCE, UNWATCH, WATCH, WATCHES } from './kinds/watches.js';
 import { HOME } from './kinds/home.js';
 
 export const KINDS = {
@@ -30,6 +30,7 @@ export const KINDS = {
   acknowledge: ACKNOWLEDGE,
   silence: SILENCE,
   home: HOME,
+  graph: GRAPH,
 } as const satisfies { readonly [K in CommandKind]: Kind<K, unknown, DoorServices> };
 
 /** What a kind answers once it ran. */

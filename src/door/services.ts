@@ -7,6 +7,7 @@ import type { Dispatcher, SweepFlow } from '../queue/dispatcher.js';
 import type { HistoryStore } from '../queue/history.js';
 import type { HostJob, HostJobs } from '../queue/host-jobs.js';
 import type { ResultStore } from '../queue/results.js';
+import type { WatchSeries } from '../queue/watch-series.js';
 import type { WatchLimits, WatchStore } from '../queue/watch-store.js';
 import type { DoorRequest } from './kind.js';
 import type { Slot } from './slots.js';
@@ -45,6 +46,8 @@ export interface WatchServices {
   minIntervalMs: number;
   /** Most watches per channel, per user and in total, checked together when a watch is made. */
   caps: WatchLimits;
+  /** Each watch's hosts' loss and round trips, run after run (its chart). */
+  series?: WatchSeries;
 }
 
 export interface DoorServices {

@@ -95,6 +95,8 @@ const ANSWERS: { readonly [K in CommandKind]: Answered<K> } = {
         ? `<@${response.ack.by}> acknowledged this incident of \`${watch.id}\` already, ${slackTime(response.ack.at)}.`
         : `Acknowledged: the alert of \`${watch.id}\` says it is yours.`,
     ),
+  graph: ({ watch, points }) =>
+    text(points.length > 0 ? `The chart of \`${watch.id}\` is in its alert's thread.` : `\`${watch.id}\` keeps no loss or round trips yet: give it count:N, loss: or rtt:.`),
   // Home answers with a view (slack/home.ts), never a message.
   home: () => text('Your Home tab is up to date.'),
   silence: ({ watch, response }) =>

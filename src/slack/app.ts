@@ -253,6 +253,7 @@ export async function startBot(
   const watchQueue = new bullmq.Queue(WATCH_QUEUE, { connection: redis, defaultJobOptions: watchRetention });
   watchQueue.on('error', connections.errorLogger('queue_error', { queue: WATCH_QUEUE }));
   const watchStore = new WatchStore(redis, watchQueue, KEY_PREFIX, onBadRecord, watchRetention);
+  const watchSeries = new WatchSeries(redis);
   // Keys an older version wrote under names without a hash tag: under their names now.
   const moved = await moveOldKeys(redis);
   // Watches made by an older version: counted by the caps, removable by id, scheduled on the tagged queue, their runs
@@ -277,7 +278,12 @@ export async function startBot(
       results,
       hostJobs,
       start: new SlackStarter(deliveries, store, config.deliveryAttempts, config.jobsKept),
-      watches: { store: watchStore, minIntervalMs: config.watchMinIntervalMs, caps: { perChannel: config.watchMaxPerChannel, perUser: config.watchMaxPerUser, total: config.watchMaxTotal } },
+      watches: {
+        store: watchStore,
+        series: watchSeries,
+        minIntervalMs: config.watchMinIntervalMs,
+        caps: { perChannel: config.watchMaxPerChannel, perUser: config.watchMaxPerUser, total: config.watchMaxTotal },
+      },
     },
   });
   registerSweepCommand(app, { door, store, log });
@@ -326,7 +332,7 @@ export async function startBot(
       metrics,
       log,
       runTimeoutMs: config.watchRunTimeoutMs,
-      series: new WatchSeries(redis),
+      series: watchSeries,
       // The creator's Home follows their incidents: published again, in the background, when one opens or ends.
       onIncident: (watch) => void refreshHome(client, { door, log, viewers: homeViewers }, watch.createdBy).catch((error: Error) => log.warn({ event: 'home_publish_failed', message: error.message })),
     }),

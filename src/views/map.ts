@@ -111,7 +111,7 @@ export function sweepMap(report: AnyReport): SweepMap | undefined {
   };
 }
 
-/** A 3×5 pixel font for what the map writes: digits, dot, slash, dash. Each row is 3 bits, left to right. */
+/** A 3×5 pixel font for what the map and the chart write: digits, dot, slash, dash, colon, percent. Each row is 3 bits. */
 const GLYPHS: Record<string, readonly number[]> = {
   '0': [7, 5, 5, 5, 7],
   '1': [2, 6, 2, 2, 7],
@@ -126,6 +126,8 @@ const GLYPHS: Record<string, readonly number[]> = {
   '.': [0, 0, 0, 0, 2],
   '/': [1, 1, 2, 4, 4],
   '-': [0, 0, 7, 0, 0],
+  ':': [0, 2, 0, 2, 0],
+  '%': [5, 1, 2, 4, 5],
   ' ': [0, 0, 0, 0, 0],
 };
 
@@ -135,7 +137,7 @@ export function pixelTextWidth(text: string, px: number): number {
 }
 
 /** Path data drawing `text` with its top left corner at (x, y). */
-function pixelText(text: string, x: number, y: number, px: number): string {
+export function pixelText(text: string, x: number, y: number, px: number): string {
   let d = '';
   [...text].forEach((char, i) => {
     const glyph = GLYPHS[char] ?? GLYPHS[' '] ?? [];
@@ -148,7 +150,7 @@ function pixelText(text: string, x: number, y: number, px: number): string {
   return d;
 }
 
-function r(value: number): string {
+export function r(value: number): string {
   return String(Math.round(value * 100) / 100);
 }
 

@@ -12,7 +12,8 @@ import { Redis } from 'ioredis';
 import { WATCH_QUEUE, WatchStore } from '../../src/queue/watch-store.js';
 import { WatchSeries } from '../../src/queue/watch-series.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
-import { commandFields, postSigned, startBot, type BotProcess } from '../support/bot.js';
+import { actionFields, commandFields, postSigned, startBot, type BotProcess } from '../support/bot.js';
+import { WATCH_ACTIONS } from '../../src/slack/watches/render.js';
 import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
 import { createLab, nft, run, type Lab } from '../support/lab.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
@@ -85,6 +86,19 @@ describe('a watch with loss:>20% on a host that loses its echoes (the network la
     assert.ok(losses.some((l) => l === 0), `losses ${losses.join(', ')}`);
     assert.ok(losses.some((l) => l > 20), `losses ${losses.join(', ')}`);
     assert.ok(points.every((p) => (p.hosts[host]?.[1] ?? 0) > 0), 'a round trip in every point');
+
+    // Graph, on the alert: the chart in its thread, a picture at the phone column's width (3 device pixels a CSS pixel).
+    assert.ok(JSON.stringify(alert.args.blocks).includes(WATCH_ACTIONS.graph), 'the alert has a Graph button');
+    const pressed = await postSigned(bot.eventsUrl, actionFields(WATCH_ACTIONS.graph, id, slack.responseUrl(), 'U0ONCALL', { messageTs: alert.ts }));
+    assert.equal(pressed.status, 200);
+    const shared = await slack.waitFor('the chart in the thread', () =>
+      slack.callsOf('files.completeUploadExternal').find((c) => c.args.thread_ts === alert.ts && (c.args.files as { title?: string }[] | undefined) !== undefined),
+    );
+    assert.match(String(shared.args.initial_comment), new RegExp(`^${host.replace(/\./g, '\\.')}, ms: :large_blue_square: median :large_red_square: worst · :large_orange_square: loss % · shaded: the incident · UTC$`));
+    const chartId = (shared.args.files as { id: string }[])[0]?.id ?? '';
+    const png = slack.uploadedBytes.get(chartId);
+    assert.ok(png && png.subarray(1, 4).toString('latin1') === 'PNG', 'a PNG was uploaded');
+    assert.equal(png.readUInt32BE(16), 918, 'drawn 306 px wide, at 3 device pixels a pixel');
 
     const removed = await run(['ip', 'netns', 'exec', lab.namespaces.lan, 'nft', 'delete', 'table', 'inet', 'zsloss']);
     assert.equal(removed.code, 0, removed.stderr);

@@ -5,7 +5,9 @@
  */
 import { QUIET } from '../../src/core/watch.js';
 import type { IncidentResponse, WatchNoticeRecord, WatchRecord } from '../../src/queue/watch-store.js';
-import { closedAlert, closedMessage, livingAlert, updateMessage } from '../../src/slack/watches/render.js';
+import { closedAlert, closedMessage, livingAlert, updateMessage, watchChart } from '../../src/slack/watches/render.js';
+import { mapPng } from '../../src/slack/map-picture.js';
+import type { SeriesPoint } from '../../src/queue/watch-series.js';
 import type { PhoneMessage } from './phone-html.js';
 import type { HomePicture } from '../../src/door/kinds/home.js';
 import type { AgentInfo } from '../../src/queue/registry.js';
@@ -119,4 +121,33 @@ export function homeScreen(): PhoneMessage[] {
   };
   const view = homeView(picture, { now: NOW, alertLinks: new Map([[watch.id, 'https://example.slack.com/archives/C0PUBLIC/p1796529600000100']]), dm: 'D0ONCALL' });
   return [{ blocks: view.blocks }];
+}
+
+/**
+ * A day of a watch's series (every 5 minutes): three hosts with a round trip about 0.8 ms, one of which (10.0.1.21)
+ * loses echoes and slows down for the 21 minutes of its incident.
+ */
+export function alertSeries(): SeriesPoint[] {
+  const points: SeriesPoint[] = [];
+  const opened = Date.parse(OPENED);
+  for (let t = NOW - 24 * 3600_000; t <= NOW; t += 300_000) {
+    const wave = Math.sin(t / 3_600_000) * 0.15;
+    const bad = t >= opened - 300_000;
+    const hosts: SeriesPoint['hosts'] = {
+      '10.0.1.21': bad ? [45 + ((t / 300_000) % 3) * 10, 38 + wave * 40, 95, null] : [0, 0.8 + wave, 1.6 + wave, 2.1],
+      '10.0.1.22': [0, 0.7 + wave, 1.3, 1.9],
+      '10.0.1.23': [0, 0.9 + wave, 2.4, 2.2],
+    };
+    points.push({ at: new Date(t).toISOString(), hosts });
+  }
+  return points;
+}
+
+/** The chart the Graph button posts in the alert's thread, with its words. */
+export function chartThread(): PhoneMessage[] {
+  const watch = alertWatch();
+  const watchOf: WatchRecord = { ...watch, state: { ...watch.state!, incident: { ...watch.state!.incident!, reference: { '10.0.1.21': 'alive 5432/open' } } } };
+  const chart = watchChart(watchOf, alertSeries(), NOW);
+  if (!chart) throw new Error('no chart');
+  return [{ text: chart.legend, files: [{ name: `${watch.id}-chart.png`, png: mapPng(chart.picture) }] }];
 }

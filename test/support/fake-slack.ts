@@ -98,6 +98,16 @@ function fileContent(req: IncomingMessage, body: Buffer): string {
   return part.slice(part.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, '');
 }
 
+/** The bytes of an upload, as sent (a picture is not text). */
+function fileBytes(req: IncomingMessage, body: Buffer): Buffer {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(req.headers['content-type'] ?? '');
+  if (!boundary) return body;
+  const text = body.toString('latin1');
+  const marker = `--${boundary[1] ?? boundary[2]}`;
+  const part = text.split(marker).find((p) => p.includes('\r\n\r\n')) ?? '';
+  return Buffer.from(part.slice(part.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, ''), 'latin1');
+}
+
 /** Web API arguments arrive form-encoded, with objects JSON-encoded in their fields, or as JSON. */
 function parseArgs(req: IncomingMessage, body: Buffer): Record<string, unknown> {
   const text = body.toString('utf8');
@@ -115,6 +125,8 @@ export class FakeSlack {
   readonly responses = new Map<string, Record<string, unknown>[]>();
   /** Uploaded file contents, by file id. */
   readonly uploads = new Map<string, string>();
+  /** The same uploads, as bytes (by file id). */
+  readonly uploadedBytes = new Map<string, Buffer>();
   /** Every Block Kit limit broken by any message, with the method. */
   readonly violations: string[] = [];
   /** Tokens seen in Authorization headers that were not the expected ones. */
@@ -249,6 +261,7 @@ export class FakeSlack {
     }
     if (path.startsWith('/upload/')) {
       this.uploads.set(path.slice('/upload/'.length), fileContent(req, body));
+      this.uploadedBytes.set(path.slice('/upload/'.length), fileBytes(req, body));
       res.writeHead(200).end('OK');
       return;
     }

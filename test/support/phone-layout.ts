@@ -76,6 +76,9 @@ const SHORTCODES: Record<string, string> = {
   arrow_forward: '\u25B6\uFE0F',
   warning: '\u26A0\uFE0F',
   large_green_square: '\u{1F7E9}',
+  large_blue_square: '\u{1F7E6}',
+  large_red_square: '\u{1F7E5}',
+  large_orange_square: '\u{1F7E7}',
 };
 
 /** Text with the emoji codes Slack would draw as pictures replaced by them. */

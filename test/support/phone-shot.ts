@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PHONE } from './phone-layout.js';
 import { threadHtml, type PhoneMessage } from './phone-html.js';
 import { loadReportFixture, type ReportFixture } from './report-fixtures.js';
-import { alertThread, homeScreen, resolvedThread } from './alert-fixture.js';
+import { alertThread, chartThread, homeScreen, resolvedThread } from './alert-fixture.js';
 import { phoneThread } from './phone-thread.js';
 
 function chromium(args: string[], profile: string): string {
@@ -53,7 +53,7 @@ export function shoot(messages: readonly PhoneMessage[], png: string): number {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [name, png] = process.argv.slice(2);
-  if (!name || !png) throw new Error('usage: tsx test/support/phone-shot.ts <fixture | watch-alert | watch-resolved | home> <out.png>');
+  if (!name || !png) throw new Error('usage: tsx test/support/phone-shot.ts <fixture | watch-alert | watch-resolved | home | watch-chart> <out.png>');
   const thread =
     name === 'watch-alert'
       ? alertThread()
@@ -61,6 +61,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         ? resolvedThread()
         : name === 'home'
           ? homeScreen()
+          : name === 'watch-chart'
+            ? chartThread()
         : (() => {
             const { report, now } = loadReportFixture(name as ReportFixture);
             return phoneThread(report, now);

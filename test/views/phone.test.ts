@@ -16,7 +16,8 @@ import { MAP_WIDTH, mapSvg, sweepMap } from '../../src/views/map.js';
 import { PHONE, phoneRowsPerLine, phoneThreadHeight, pngSize } from '../support/phone-layout.js';
 import { loadReportFixture } from '../support/report-fixtures.js';
 import { phoneThread } from '../support/phone-thread.js';
-import { alertThread, resolvedThread } from '../support/alert-fixture.js';
+import { alertSeries, alertThread, chartThread, resolvedThread } from '../support/alert-fixture.js';
+import { chartSvg, worstHosts } from '../../src/views/chart.js';
 
 interface Block {
   type: string;
@@ -143,6 +144,18 @@ describe('the report on a phone (306 px column)', () => {
     // The alert's buttons fit one row of the phone, and its first line one row.
     const alert = alertThread()[0]?.blocks as Block[];
     assert.equal(phoneRowsPerLine(alert[0]?.text?.text ?? '')[0], 1, 'the first line takes one row');
+  });
+
+  it('draws a watch’s chart at the column’s width with its words in two rows, within 300 px; nothing to draw, no chart', () => {
+    const [chart] = chartThread();
+    assert.ok(phoneRowsPerLine(chart?.text ?? '').every((rows) => rows <= 2), 'the legend fits two rows');
+    const png = chart?.files?.[0]?.png;
+    assert.ok(png);
+    assert.equal(pngSize(png).width, PHONE.column);
+    const height = phoneThreadHeight([{ text: chart?.text, files: [{ picture: pngSize(png) }] }]);
+    assert.ok(height <= 300, `${height} px`);
+    assert.equal(chartSvg({ points: alertSeries(), hosts: ['198.18.9.9'], now: Date.now() }), undefined);
+    assert.deepEqual(worstHosts(alertSeries(), Date.parse('2026-12-06T04:02:00.000Z'), 2), ['10.0.1.21', '10.0.1.23']);
   });
 
   it('draws every map, one network or several or a /16, within the column', () => {

@@ -8,6 +8,7 @@ import { describeRequest, parseSweepText } from '../../core/grammar.js';
 import { formatEvery } from '../../core/watch-grammar.js';
 import { newWatchId } from '../../queue/watch-store.js';
 import type { IncidentResponse, RemovedWatch, UnreadableWatch, WatchRecord } from '../../queue/watch-store.js';
+import type { SeriesPoint } from '../../queue/watch-series.js';
 import type { DoorContext } from '../kind.js';
 import { declareKind } from '../kind.js';
 import type { Allowed, Touched } from '../policy.js';
@@ -225,6 +226,18 @@ export const QUIET = declareKind({
   async run(command, watch, { services }): Promise<{ watch: WatchRecord; window?: string }> {
     await watchServices(services).store.setQuiet(watch.id, command.window);
     return command.window ? { watch, window: command.window } : { watch };
+  },
+  audited: 'allowed',
+});
+
+/** A watch's chart: its series, where the requester may reach all it sweeps. */
+export const GRAPH = declareKind({
+  kind: 'graph',
+  touches: 'reveals',
+  decide: (command, context: DoorContext<DoorServices>) => judgedWatch(command.id, context),
+  async run(_command, watch, { services }): Promise<{ watch: WatchRecord; points: SeriesPoint[] }> {
+    const series = watchServices(services).series;
+    return { watch, points: series ? await series.read(watch.id) : [] };
   },
   audited: 'allowed',
 });

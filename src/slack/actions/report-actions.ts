@@ -11,7 +11,8 @@ import { replyTo } from '../answers.js';
 import { PARSE_LIMITS } from '../commands/sweep.js';
 import { errorText } from '../render/replies.js';
 import type { DoorAnswer } from '../../door/door.js';
-import { SILENCE_CHOICES, WATCH_ACTIONS, livingAlert, slackTime } from '../watches/render.js';
+import { SILENCE_CHOICES, WATCH_ACTIONS, livingAlert, slackTime, watchChart } from '../watches/render.js';
+import { mapPng } from '../map-picture.js';
 
 /** A button pressed: by whom, where, on what (the button's value: a sweep id, or a sweep's text for Re-run). */
 export interface ButtonPress {
@@ -43,6 +44,7 @@ const BUTTONS: Record<string, { action: NonNullable<AuditEntry['action']>; subje
   // A watch's alert: the value is the watch's id. Silence asks how long and why first (a modal: SILENCE_VIEW).
   [WATCH_ACTIONS.acknowledge]: { action: 'acknowledge', subject: (value) => value, command: (value) => ({ kind: 'acknowledge', id: value }) },
   [WATCH_ACTIONS.unwatch]: { action: 'unwatch', subject: (value) => value, command: (value) => ({ kind: 'unwatch', id: value }) },
+  [WATCH_ACTIONS.graph]: { action: 'graph', subject: (value) => value, command: (value) => ({ kind: 'graph', id: value }) },
 };
 
 /** The modal Silence… opens, and the request its submission makes (a silence of the watch the button named). */
@@ -96,6 +98,13 @@ async function editWatchAlert(client: WebClient, answer: DoorAnswer, press: { us
       const alert = watch.state?.incident?.alert;
       const message = livingAlert(watch, response);
       if (alert && message) await client.chat.update({ channel: watch.channel, ts: alert.ts, text: message.text, blocks: message.blocks });
+    } else if (answer.kind === 'graph') {
+      const { watch, points } = answer.value;
+      const chart = watchChart(watch, points);
+      const thread = watch.state?.incident?.alert?.ts ?? press.messageTs;
+      if (chart && thread) {
+        await client.files.uploadV2({ channel_id: watch.channel, thread_ts: thread, filename: `${watch.id}-chart.png`, file: mapPng(chart.picture), initial_comment: chart.legend });
+      }
     } else if (answer.kind === 'unwatch' && press.messageTs) {
       const words = `Unwatched by <@${press.user}> ${slackTime(new Date().toISOString())}: \`${answer.value.id}\` no longer runs.`;
       await client.chat.update({

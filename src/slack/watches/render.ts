@@ -9,8 +9,10 @@ import { CALM_RUNS, FLAP_WINDOW, incidentNow, readSignature } from '../../core/w
 import type { HeldChanges, HostChange } from '../../core/watch.js';
 import type { ReadFact } from '../../core/facts.js';
 import { formatEvery } from '../../core/watch-grammar.js';
-import { conditionWords, qualityOf, qualityPhrase } from '../../core/watch-conditions.js';
+import { conditionWords, keepsSeries, qualityOf, qualityPhrase } from '../../core/watch-conditions.js';
 import type { SeriesPoint } from '../../queue/watch-series.js';
+import { chartSvg, worstHosts } from '../../views/chart.js';
+import type { MapPicture } from '../../views/map.js';
 import type { IncidentResponse, SilenceMark, UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';
 import { escapeText } from '../../views/blocks.js';
 import { BLOCK_LIMITS, clip, packLines } from '../../views/block-limits.js';
@@ -165,6 +167,7 @@ export function alertMessage(watch: WatchRecord, notice: Extract<WatchNoticeReco
 export const WATCH_ACTIONS = {
   acknowledge: 'watch_acknowledge',
   silence: 'watch_silence',
+  graph: 'watch_graph',
   unwatch: 'watch_unwatch',
 } as const;
 
@@ -238,6 +241,7 @@ export function livingAlert(watch: WatchRecord, response?: IncidentResponse, now
     elements: [
       ...(ack ? [] : [{ type: 'button' as const, action_id: WATCH_ACTIONS.acknowledge, text: { type: 'plain_text' as const, text: 'Acknowledge' }, style: 'primary' as const, value: watch.id }]),
       { type: 'button', action_id: WATCH_ACTIONS.silence, text: { type: 'plain_text', text: silence ? 'Silence again…' : 'Silence…' }, value: watch.id },
+      ...(keepsSeries(watch) ? [{ type: 'button' as const, action_id: WATCH_ACTIONS.graph, text: { type: 'plain_text' as const, text: 'Graph' }, value: watch.id }] : []),
       {
         type: 'button',
         action_id: WATCH_ACTIONS.unwatch,
@@ -442,4 +446,18 @@ export function watchesText(
     return `${head}\n    ${facts.join(' · ')}`;
   });
   return clip([...lines, ...broken].join('\n'), BLOCK_LIMITS.sectionText);
+}
+
+/**
+ * A watch's chart and the words beside it: the hosts of its open incident (else its worst of the last day), their
+ * median and worst round trip and their loss, the incident's span shaded. Undefined when it has nothing to draw.
+ */
+export function watchChart(watch: WatchRecord, points: readonly SeriesPoint[], now = Date.now()): { picture: MapPicture; legend: string } | undefined {
+  const incident = watch.state?.incident;
+  const hosts = incident ? Object.keys(incident.reference) : worstHosts(points, now);
+  const picture = chartSvg({ points, hosts, now, ...(incident ? { incident: { from: Date.parse(incident.openedAt) } } : {}) });
+  if (!picture) return undefined;
+  const who = hosts.length <= 3 ? hosts.join(', ') : `${hosts.slice(0, 2).join(', ')} and ${hosts.length - 2} more`;
+  const legend = `${who}, ms: :large_blue_square: median :large_red_square: worst · :large_orange_square: loss %${incident ? ' · shaded: the incident' : ''} · UTC`;
+  return { picture, legend };
 }

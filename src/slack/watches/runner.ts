@@ -42,7 +42,7 @@ import {
 import type { WatchMessage } from './render.js';
 import { slackErrorCode } from '../errors.js';
 import { parseQuietWindow, quietAt } from '../../core/quiet-window.js';
-import { qualityOf, qualityWords } from '../../core/watch-conditions.js';
+import { keepsSeries, qualityOf, qualityWords } from '../../core/watch-conditions.js';
 import { isQuiet } from '../../core/watch.js';
 import type { HostChange } from '../../core/watch.js';
 import type { HostResult } from '../../core/report.js';
@@ -456,8 +456,8 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     }
     // loss: and rtt:: a host that meets one this run carries its word (loss/>20%), confirmed and alerted as a change.
     const conditions = watch.agents ? undefined : watch.conditions;
-    const keepsSeries = deps.series !== undefined && (watch.conditions !== undefined || parseSweepText(watch.sweep, { maxAddresses: Number.MAX_SAFE_INTEGER }).options.count > 1);
-    const series = keepsSeries && conditions?.rttFactor !== undefined ? await deps.series?.read(watch.id) : undefined;
+    const keeping = deps.series !== undefined && keepsSeries(watch);
+    const series = keeping && conditions?.rttFactor !== undefined ? await deps.series?.read(watch.id) : undefined;
     const baseline = observed;
     if (conditions) {
       const usual = series ? usualRtts(series, Date.now() - DAY_MS) : new Map<string, number>();
@@ -469,7 +469,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
         if (words.length > 0) observed.set(host.ip, `${signature} ${words.join(' ')}`);
       }
     }
-    if (keepsSeries) await deps.series?.append(watch.id, seriesPoint(report.hosts, new Date().toISOString()));
+    if (keeping) await deps.series?.append(watch.id, seriesPoint(report.hosts, new Date().toISOString()));
     const byIp = new Map(report.hosts.map((h) => [h.ip, h]));
     const { toSay, record } = newDissent(watch.state?.dissent, dissent);
     const noteDissent = (): void => {
