@@ -106,6 +106,10 @@ describe('a watch with loss:>20% on a host that loses its echoes (the network la
       slack.callsOf('chat.postMessage').find((c) => c.args.thread_ts === alert.ts && /^:white_check_mark: Resolved/.test(String(c.args.text))),
     );
     assert.match(JSON.stringify(resolved.args.blocks), /loss back under 20%/);
+    // The incident's chart comes with its end, in the thread, without asking.
+    await slack.waitFor('the chart of the ended incident', () =>
+      slack.callsOf('files.completeUploadExternal').filter((c) => c.args.thread_ts === alert.ts && /shaded: the incident/.test(String(c.args.initial_comment))).length >= 2 ? true : undefined,
+    );
     await postSigned(bot.eventsUrl, commandFields(`unwatch ${id}`, { response_url: slack.responseUrl() }));
   });
 });

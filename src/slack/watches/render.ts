@@ -452,10 +452,17 @@ export function watchesText(
  * A watch's chart and the words beside it: the hosts of its open incident (else its worst of the last day), their
  * median and worst round trip and their loss, the incident's span shaded. Undefined when it has nothing to draw.
  */
-export function watchChart(watch: WatchRecord, points: readonly SeriesPoint[], now = Date.now()): { picture: MapPicture; legend: string } | undefined {
-  const incident = watch.state?.incident;
-  const hosts = incident ? Object.keys(incident.reference) : worstHosts(points, now);
-  const picture = chartSvg({ points, hosts, now, ...(incident ? { incident: { from: Date.parse(incident.openedAt) } } : {}) });
+export function watchChart(
+  watch: WatchRecord,
+  points: readonly SeriesPoint[],
+  now = Date.now(),
+  /** An incident that has ended: its hosts and its span. */
+  ended?: { hosts: string[]; from: number; to: number },
+): { picture: MapPicture; legend: string } | undefined {
+  const open = watch.state?.incident;
+  const incident = ended ? { from: ended.from, to: ended.to } : open ? { from: Date.parse(open.openedAt) } : undefined;
+  const hosts = ended && ended.hosts.length > 0 ? ended.hosts : open ? Object.keys(open.reference) : worstHosts(points, now);
+  const picture = chartSvg({ points, hosts, now, ...(incident ? { incident } : {}) });
   if (!picture) return undefined;
   const who = hosts.length <= 3 ? hosts.join(', ') : `${hosts.slice(0, 2).join(', ')} and ${hosts.length - 2} more`;
   const legend = `${who}, ms: :large_blue_square: median :large_red_square: worst · :large_orange_square: loss %${incident ? ' · shaded: the incident' : ''} · UTC`;

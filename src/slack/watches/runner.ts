@@ -38,7 +38,9 @@ import {
   silenceHolds,
   updateMessage,
   vantageMessage,
+  watchChart,
 } from './render.js';
+import { mapPng } from '../map-picture.js';
 import type { WatchMessage } from './render.js';
 import { slackErrorCode } from '../errors.js';
 import { parseQuietWindow, quietAt } from '../../core/quiet-window.js';
@@ -184,6 +186,22 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     return posted.ts ?? undefined;
   };
 
+  /**
+   * The chart of an incident that ended, in its alert's thread beside the reply (a watch that keeps a series):
+   * best effort, once; a failed upload is logged, and the Graph button draws it again.
+   */
+  const chartInThread = async (watch: WatchRecord, notice: Extract<WatchNoticeRecord, { kind: 'resolved' | 'settled' }>, thread: string): Promise<void> => {
+    if (!deps.series || !keepsSeries(watch)) return;
+    try {
+      const ended = { hosts: [...new Set([...notice.changes.map((c) => c.ip), ...notice.calmed.map((c) => c.ip), ...(notice.held?.changes ?? []).map((c) => c.ip)])], from: Date.parse(notice.openedAt), to: Date.parse(notice.at) };
+      const chart = watchChart(watch, await deps.series.read(watch.id), Date.now(), ended);
+      if (!chart) return;
+      await deps.client.files.uploadV2({ channel_id: watch.channel, thread_ts: thread, filename: `${watch.id}-chart.png`, file: mapPng(chart.picture), initial_comment: chart.legend });
+    } catch (error) {
+      log.info({ event: 'watch_chart_failed', watch: watch.id, message: (error as Error).message });
+    }
+  };
+
   /** The last run's figures of a watch with loss: or rtt:, for its alert. */
   const lastPoint = async (watch: WatchRecord): Promise<SeriesPoint | undefined> =>
     watch.conditions ? (await deps.series?.read(watch.id))?.at(-1) : undefined;
@@ -251,6 +269,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
           }
           // Not said twice if the edit fails and the notice is tried again.
           notice.replied = true;
+          await chartInThread(watch, notice, alert.ts);
         }
         if (alert) {
           const edited = closedAlert(alert.text, notice);
