@@ -63,6 +63,20 @@ await build({
   external: [],
 });
 
+// src/bundle-loader.cts reads a bundle as latin1: esbuild escapes what is not ASCII in strings, but not in a regular
+// expression. One there would be read as other characters and match nothing: the build says where, instead.
+for (const name of ['zensweep', 'distributed', 'queue-vendor']) {
+  const lines = readFileSync(`${outdir}/${name}.cjs`, 'utf8').split('\n');
+  let inComment = false;
+  lines.forEach((line, i) => {
+    const code = inComment ? '' : line.replace(/\/\*.*?\*\//g, '').replace(/\/\*.*$/, '').replace(/(^|[^:'"\\])\/\/.*$/, '$1');
+    if (inComment && line.includes('*/')) inComment = false;
+    else if (!inComment && /\/\*(?!.*\*\/)/.test(line)) inComment = true;
+    // A code line with a character that is not ASCII (comments may have them: they are never read as code).
+    if (/[^\x00-\x7f]/.test(code)) throw new Error(`dist/bundle/${name}.cjs:${i + 1}: a character that is not ASCII outside a string (write it as \\u…): ${line.trim().slice(0, 120)}`);
+  });
+}
+
 // Load each bundle as the CLI does, warm it up, and write its cache, under the V8 flags of the CLI's shebang line:
 // V8 rejects a cache made under flags that change how code compiles.
 const shebang = readFileSync(`${root}src/cli.cts`, 'utf8').split('\n', 1)[0];

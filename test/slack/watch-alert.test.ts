@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { WATCH_QUEUE, WatchStore, type WatchRecord } from '../../src/queue/watch-store.js';
+import { WatchSeries } from '../../src/queue/watch-series.js';
 import { SILENCE_VIEW } from '../../src/slack/actions/report-actions.js';
 import { WATCH_ACTIONS } from '../../src/slack/watches/render.js';
 import { startAgent, type AgentProcess } from '../support/agents.js';
@@ -261,6 +262,28 @@ describe('a watch’s alert: Acknowledge, Silence…, Unwatch, and the alert kep
     assert.match(blocksOf(alert)[0]?.text?.text ?? '', new RegExp(`^:rotating_light: \`127\\.0\\.6\\.30 tcp:${port}\`: 127\\.0\\.6\\.30 ${port}/tcp open → closed$`));
     assert.equal(posted(record).channel.length, 2);
     assert.equal((await store.get(id))?.quietHold, undefined);
+    await command(`unwatch ${id}`);
+  });
+
+  it('opens an incident for a round trip over twice the host’s own usual (rtt:>2x), and resolves it once that is its usual', TIMEOUT, async () => {
+    const f = new Listener('127.0.6.50', port);
+    listeners.push(f);
+    await f.open();
+    const ack = await command(`watch 127.0.6.50 count:3 interval:10 every:1s confirm:1 rtt:>2x`);
+    assert.match(ack, /a host over rtt:>2x is a change too/);
+    const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1] ?? assert.fail(ack);
+    await waitFor('the first run', async () => ((await store.get(id))?.state ? true : undefined));
+    const record = (await store.get(id)) as WatchRecord;
+    // A history in which this host answered in a microsecond: any real round trip is over twice that.
+    const series = new WatchSeries(client);
+    const planted = (await series.read(id)).length;
+    for (let i = 0; i < 7; i += 1) await series.append(id, { at: new Date(Date.now() - (7 - i) * 60_000).toISOString(), hosts: { '127.0.6.50': [0, 0.001, 0.002, null] } });
+    const alert = await slack.waitFor('the alert', () => posted(record).channel[0]);
+    assert.match(String(alert.args.text), /: 127\.0\.6\.50 rtt over 2× its usual \(avg [\d.]+ ms\)$/);
+    assert.ok(planted >= 1, 'the first run was kept in the series');
+    // Its real runs become its usual: the incident resolves by itself.
+    const resolved = await slack.waitFor('the resolution', () => posted(record).replies.find((r) => /^:white_check_mark: Resolved/.test(String(r.args.text))));
+    assert.match(wordsOf(resolved), /127\.0\.6\.50 rtt back within 2× its usual/);
     await command(`unwatch ${id}`);
   });
 

@@ -72,7 +72,7 @@ export function changePhrase(from: string, to: string): string {
     return avg ? ` (avg ${avg.replace(/ms$/, ' ms')})` : '';
   };
   for (const word of now) if (!was.has(word)) parts.push(`${qualityPhrase(word)}${figure(word)}`);
-  for (const word of was) if (!now.includes(word)) parts.push(qualityPhrase(word).replace(' over ', ' back under ').replace(/under (\S+)× its usual/, 'within $1× its usual'));
+  for (const word of was) if (!now.includes(word)) parts.push(qualityPhrase(word).replace(' over ', ' back under ').replace(/under (\S+)\u00d7 its usual/, 'within $1× its usual'));
   return parts.length > 0 ? parts.join(', ') : 'as before';
 }
 
