@@ -23,6 +23,7 @@ const STARTS_SOMETHING = [
   'fake-slack',
   'freeze-proxy',
   'lab',
+  'loopback-netns',
   'neighbour-limit',
   'path-lab',
   'phone-shot',

@@ -5,7 +5,7 @@
  * (the phone's text column), its few figures in the map's pixel font, so no font is needed to draw it; the message
  * beside it says what each colour is.
  */
-import type { SeriesPoint } from '../queue/watch-series.js';
+import type { SeriesPoint } from '../core/series.js';
 import { MAP_WIDTH, pixelText, pixelTextWidth, r } from './map.js';
 import type { MapPicture } from './map.js';
 

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { parseCommand } from '../../src/core/grammar.js';
 import { conditionWords, qualityWords } from '../../src/core/watch-conditions.js';
 import { QUIET, firstState, observeRun } from '../../src/core/watch.js';
-import { bounded, MAX_POINTS, usualRtts } from '../../src/queue/watch-series.js';
-import type { SeriesPoint } from '../../src/queue/watch-series.js';
+import { bounded, MAX_POINTS, usualRtts } from '../../src/core/series.js';
+import type { SeriesPoint } from '../../src/core/series.js';
 import { changePhrase } from '../../src/slack/watches/render.js';
 
 const echo = (sent: number, received: number, avg?: number) => ({

@@ -6,33 +6,25 @@
  * namespace: it has no route anywhere.
  */
 import assert from 'node:assert/strict';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { cliCommand, run } from '../support/cli.js';
 import { assertRoot } from '../support/root.js';
+import { loopbackNamespace, type LoopbackNamespace } from '../support/loopback-netns.js';
 
 describe('zensweep diag when the name server has no route (a namespace of its own, loopback only)', () => {
   const ns = `zs-dns-${process.pid}`;
-  const resolvConf = `/etc/netns/${ns}/resolv.conf`;
+  let namespace: LoopbackNamespace | undefined;
   const diag = async (target: string, server: string) => {
-    await writeFile(resolvConf, `nameserver ${server}\n`);
+    await namespace?.resolvConf(`nameserver ${server}\n`);
     return run(['ip', 'netns', 'exec', ns, ...cliCommand(), 'diag', target], { timeoutMs: 60_000 });
   };
 
   before(async () => {
     assertRoot();
-    for (const step of [
-      ['ip', 'netns', 'add', ns],
-      ['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'],
-    ]) {
-      const done = await run(step);
-      assert.equal(done.code, 0, `${step.join(' ')}: ${done.stderr}`);
-    }
-    await mkdir(`/etc/netns/${ns}`, { recursive: true });
+    namespace = await loopbackNamespace(ns);
   });
   after(async () => {
-    await run(['ip', 'netns', 'delete', ns]);
-    await rm(`/etc/netns/${ns}`, { recursive: true, force: true });
+    await namespace?.destroy();
   });
 
   it('says the name server is unreachable, with no route to it, instead of "no such name"', async () => {

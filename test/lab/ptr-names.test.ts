@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { DistributedReport, SweepReport } from '../../src/core/report.js';
@@ -19,6 +18,7 @@ import { cliCommand, run, zensweep } from '../support/cli.js';
 import { createLab, type Lab } from '../support/lab.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { loopbackNamespace, type LoopbackNamespace } from '../support/loopback-netns.js';
 import { until } from '../support/wait.js';
 
 const PTR_SERVER = fileURLToPath(new URL('../support/ptr-server.mjs', import.meta.url));
@@ -56,22 +56,16 @@ describe('sweep dns:on in a namespace of its own (loopback, a real name server)'
   let server: PtrServer | undefined;
   const sweep = (...args: string[]) => run(['ip', 'netns', 'exec', ns, ...cliCommand(), 'sweep', ...args], { timeoutMs: 60_000 });
 
+  let namespace: LoopbackNamespace | undefined;
+
   before(async () => {
     assertRoot();
-    for (const step of [
-      ['ip', 'netns', 'add', ns],
-      ['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'],
-    ]) {
-      const done = await run(step);
-      assert.equal(done.code, 0, `${step.join(' ')}: ${done.stderr}`);
-    }
-    await mkdir(`/etc/netns/${ns}`, { recursive: true });
-    await writeFile(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
+    namespace = await loopbackNamespace(ns);
+    await namespace.resolvConf('nameserver 127.0.0.1\n');
   });
   after(async () => {
     await server?.stop();
-    await run(['ip', 'netns', 'delete', ns]);
-    await rm(`/etc/netns/${ns}`, { recursive: true, force: true });
+    await namespace?.destroy();
   });
 
   it('names every host that answered, at most 64 lookups at once, beside its address', { timeout: 90_000 }, async () => {

@@ -6,7 +6,6 @@
  * for real.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -19,6 +18,7 @@ import { actionFields, commandFields, freePort, postSigned, startBot, viewSubmis
 import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { Listener } from '../support/loopback-ports.js';
 import { until, waitFor } from '../support/wait.js';
 
 const TIMEOUT = { timeout: 240_000 };
@@ -52,29 +52,6 @@ function buttonsOf(call: SlackCall): Map<string, { label: string; value: string;
   return buttons;
 }
 
-class Listener {
-  private server: Server | undefined;
-  constructor(
-    readonly host: string,
-    readonly port: number,
-  ) {}
-
-  async open(): Promise<void> {
-    if (this.server) return;
-    const server = createServer((socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: this.host, port: this.port, exclusive: true }, resolve);
-    });
-    this.server = server;
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 describe('a watch’s alert: Acknowledge, Silence…, Unwatch, and the alert kept current (real bot, agent and redis-server)', () => {
   let redis: RedisServer;

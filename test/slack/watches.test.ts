@@ -4,7 +4,6 @@
  * always answers ping, so the port's state is what changes), and agent processes that are killed.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -17,36 +16,13 @@ import { FakeSlack, type SlackCall } from '../support/fake-slack.js';
 import { scrape, valueOf } from '../support/metrics.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { assertRoot } from '../support/root.js';
+import { Listener } from '../support/loopback-ports.js';
 import { until, waitFor } from '../support/wait.js';
 
 const TIMEOUT = { timeout: 240_000 };
 /** Watches here may run every second; a run waits 8 s at most for its report. */
 const WATCH_ENV = { ZENSWEEP_WATCH_MIN_INTERVAL_MS: '1000', ZENSWEEP_WATCH_RUN_TIMEOUT_MS: '8000', ZENSWEEP_WATCH_MAX_PER_CHANNEL: '20' };
 
-/** A TCP port on a loopback address that the test opens and closes: open answers SYN-ACK, closed answers RST. */
-class Listener {
-  private server: Server | undefined;
-  constructor(
-    readonly host: string,
-    readonly port: number,
-  ) {}
-
-  async open(): Promise<void> {
-    if (this.server) return;
-    const server = createServer((socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: this.host, port: this.port, exclusive: true }, resolve);
-    });
-    this.server = server;
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 interface Block {
   type: string;

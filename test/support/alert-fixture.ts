@@ -7,7 +7,7 @@ import { QUIET } from '../../src/core/watch.js';
 import type { IncidentResponse, WatchNoticeRecord, WatchRecord } from '../../src/queue/watch-store.js';
 import { closedAlert, closedMessage, livingAlert, updateMessage, watchChart } from '../../src/slack/watches/render.js';
 import { mapPng } from '../../src/slack/map-picture.js';
-import type { SeriesPoint } from '../../src/queue/watch-series.js';
+import type { SeriesPoint } from '../../src/core/series.js';
 import type { PhoneMessage } from './phone-html.js';
 import type { HomePicture } from '../../src/door/kinds/home.js';
 import type { AgentInfo } from '../../src/queue/registry.js';

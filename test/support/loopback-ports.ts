@@ -21,3 +21,28 @@ export async function loopbackPorts(): Promise<LoopbackPorts> {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** A TCP port on a loopback address that a test opens and closes: open answers SYN-ACK, closed answers RST. */
+export class Listener {
+  private server: net.Server | undefined;
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {}
+
+  async open(): Promise<void> {
+    if (this.server) return;
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.host, port: this.port, exclusive: true }, resolve);
+    });
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -12,7 +12,7 @@ import type { DoorContext } from '../kind.js';
 import { declareKind } from '../kind.js';
 import type { DoorServices } from '../services.js';
 import { touchedBySweep } from './reach.js';
-import { networksWithin } from './reveals.js';
+import { agentsWithinReach } from './reveals.js';
 import { touchedByWatch } from './watches.js';
 
 /** A watch as Home shows it: its record, when its mute ends, how its open incident is handled. */
@@ -38,14 +38,8 @@ export const HOME = declareKind({
   kind: 'home',
   touches: 'reveals',
   decide: async (_command, { judge, services, request }: DoorContext<DoorServices>) => {
-    const agents = judge.revealEach(await services.dispatcher.agents(), (agent, scopeIn): AgentInfo | undefined => {
-      const scope = scopeIn(agent.group);
-      if (!scope) return undefined;
-      const cidrs = networksWithin(agent.cidrs, scope);
-      if (cidrs.length === 0) return undefined;
-      const { lastError, ...shown } = agent;
-      return { ...shown, cidrs, ...(lastError && !scope.limited ? { lastError } : {}) };
-    }).value;
+    // The agents as `/sweep agents` shows them to this viewer.
+    const agents = (await agentsWithinReach({ judge, services })).value;
     const mine = services.watches ? await services.watches.store.listOf(request.user) : [];
     const watches = judge.revealEach(mine, (watch, scopeIn) => {
       const touched = touchedByWatch(watch);

@@ -48,18 +48,21 @@ export function networksWithin(cidrs: readonly string[], scope: Scope): string[]
  * went wrong on an agent last (`lastError`) is shown only to a requester whose reach there is whole: even the agent's
  * own errors name what it was doing.
  */
+export async function agentsWithinReach({ judge, services }: Pick<DoorContext<DoorServices>, 'judge' | 'services'>): Promise<Allowed<AgentInfo[]>> {
+  return judge.revealEach(await services.dispatcher.agents(), (agent, scopeIn): AgentInfo | undefined => {
+    const scope = scopeIn(agent.group);
+    if (!scope) return undefined;
+    const cidrs = networksWithin(agent.cidrs, scope);
+    if (cidrs.length === 0) return undefined;
+    const { lastError, ...shown } = agent;
+    return { ...shown, cidrs, ...(lastError && !scope.limited ? { lastError } : {}) };
+  });
+}
+
 export const AGENTS = declareKind({
   kind: 'agents',
   touches: 'reveals',
-  decide: async (_command, { judge, services }: DoorContext<DoorServices>) =>
-    judge.revealEach(await services.dispatcher.agents(), (agent, scopeIn): AgentInfo | undefined => {
-      const scope = scopeIn(agent.group);
-      if (!scope) return undefined;
-      const cidrs = networksWithin(agent.cidrs, scope);
-      if (cidrs.length === 0) return undefined;
-      const { lastError, ...shown } = agent;
-      return { ...shown, cidrs, ...(lastError && !scope.limited ? { lastError } : {}) };
-    }),
+  decide: async (_command, context: DoorContext<DoorServices>) => agentsWithinReach(context),
   run: async (_command, agents) => agents,
   audited: 'allowed',
 });

@@ -8,7 +8,7 @@ import { describeRequest, parseSweepText } from '../../core/grammar.js';
 import { formatEvery } from '../../core/watch-grammar.js';
 import { newWatchId } from '../../queue/watch-store.js';
 import type { IncidentResponse, RemovedWatch, UnreadableWatch, WatchRecord } from '../../queue/watch-store.js';
-import type { SeriesPoint } from '../../queue/watch-series.js';
+import type { SeriesPoint } from '../../core/series.js';
 import type { DoorContext } from '../kind.js';
 import { declareKind } from '../kind.js';
 import type { Allowed, Touched } from '../policy.js';

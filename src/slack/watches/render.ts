@@ -10,7 +10,7 @@ import type { HeldChanges, HostChange } from '../../core/watch.js';
 import type { ReadFact } from '../../core/facts.js';
 import { formatEvery } from '../../core/watch-grammar.js';
 import { conditionWords, keepsSeries, qualityOf, qualityPhrase } from '../../core/watch-conditions.js';
-import type { SeriesPoint } from '../../queue/watch-series.js';
+import type { SeriesPoint } from '../../core/series.js';
 import { chartSvg, worstHosts } from '../../views/chart.js';
 import type { MapPicture } from '../../views/map.js';
 import type { IncidentResponse, SilenceMark, UnreadableWatch, WatchNoticeRecord, WatchRecord } from '../../queue/watch-store.js';

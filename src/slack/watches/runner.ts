@@ -48,8 +48,9 @@ import { keepsSeries, qualityOf, qualityWords } from '../../core/watch-condition
 import { isQuiet } from '../../core/watch.js';
 import type { HostChange } from '../../core/watch.js';
 import type { HostResult } from '../../core/report.js';
-import { usualRtts } from '../../queue/watch-series.js';
-import type { SeriesPoint, WatchSeries } from '../../queue/watch-series.js';
+import { usualRtts } from '../../core/series.js';
+import type { SeriesPoint } from '../../core/series.js';
+import type { WatchSeries } from '../../queue/watch-series.js';
 
 /** How a watch is allowed to sweep: the same checks as `/sweep` (the policy on the request, then on the plan). */
 export interface WatchAccess {
