@@ -14,14 +14,14 @@ import { quoteToken } from './targets.js';
 export interface WatchConditions {
   /** Loss above this share of a run's echoes, in percent (1 to 99). */
   lossPct?: number;
-  /** Average round trip above this, in milliseconds. */
+  /** Average round trip above this, in milliseconds (fractions too: a LAN answers in well under one). */
   rttMs?: number;
   /** Average round trip above this many times the host's own median of the last day (1.1 to 100). */
   rttFactor?: number;
 }
 
 const LOSS = /^>?(\d{1,2})%?$/;
-const RTT_MS = /^>?(\d{1,5})(ms)?$/i;
+const RTT_MS = /^>?(\d{1,5}(?:\.\d{1,3})?)(ms)?$/i;
 const RTT_FACTOR = /^>?(\d{1,3}(?:\.\d)?)x$/i;
 
 /** Reads `loss:>20%`, `rtt:>50ms` or `rtt:>2x` into `into`; throws InvalidOptionError naming the token. */
@@ -44,8 +44,10 @@ export function parseCondition(token: string, key: 'loss' | 'rtt', value: string
   }
   const ms = RTT_MS.exec(value);
   const limit = Number(ms?.[1]);
-  if (!ms || limit < 1 || limit > 60_000) {
-    throw new InvalidOptionError(`${quoteToken(token)} is not valid: rtt takes a round trip in ms (1 to 60000), or a multiple of the host's own median, e.g. rtt:>50ms or rtt:>2x`);
+  if (!ms || limit < 0.01 || limit > 60_000) {
+    throw new InvalidOptionError(
+      `${quoteToken(token)} is not valid: rtt takes a round trip in ms (0.01 to 60000: on a LAN, rtt:>0.5ms), or a multiple of the host's own median, e.g. rtt:>50ms or rtt:>2x`,
+    );
   }
   into.rttMs = limit;
 }

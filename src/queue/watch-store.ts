@@ -133,7 +133,7 @@ export const watchRecordSchema = z.object({
   agents: z.literal(true).optional(),
   /** `loss:>20%`, `rtt:>50ms`, `rtt:>2x`: what else opens an incident (core/watch-conditions.ts). */
   conditions: z
-    .object({ lossPct: z.number().min(1).max(99).optional(), rttMs: z.number().min(1).max(60_000).optional(), rttFactor: z.number().min(1.1).max(100).optional() })
+    .object({ lossPct: z.number().min(1).max(99).optional(), rttMs: z.number().min(0.01).max(60_000).optional(), rttFactor: z.number().min(1.1).max(100).optional() })
     .optional(),
   /** The agent groups the sweep ran in when the watch was made: the ones whose agents it needs. */
   groups: z.array(z.string().min(1).max(63)).max(1000),

@@ -23,6 +23,9 @@ describe('watch conditions: loss and round trips', () => {
     assert.throws(() => parseCommand('watch 10.0.1.0/24 loss:>20%'), /^InvalidOptionError: loss:>20% needs several echoes a host to measure loss: add count:5/);
     assert.throws(() => parseCommand('watch 10.0.1.0/24 count:5 loss:>120%'), /loss takes a share of echoes lost in one run, 1 to 99 percent/);
     assert.throws(() => parseCommand('watch 10.0.1.0/24 rtt:>fast'), /rtt takes a round trip in ms/);
+    const lan = parseCommand('watch 10.0.1.0/24 rtt:>0.5ms');
+    assert.deepEqual(lan.kind === 'watch' && lan.watch.conditions, { rttMs: 0.5 });
+    assert.throws(() => parseCommand('watch 10.0.1.0/24 rtt:>0.001ms'), /0\.01 to 60000/);
     assert.throws(() => parseCommand('watch 10.0.1.0/24 rtt:>1x'), /1\.1 to 100 times/);
     assert.throws(() => parseCommand('watch 10.0.1.0/24 rtt:>5ms rtt:>9ms'), /repeats rtt/);
     assert.throws(() => parseCommand('watch 10.0.1.0/24 count:5 loss:>20% confirm:agents'), /do not go with confirm:agents/);

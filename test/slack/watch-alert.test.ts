@@ -264,6 +264,23 @@ describe('a watch’s alert: Acknowledge, Silence…, Unwatch, and the alert kep
     await command(`unwatch ${id}`);
   });
 
+  it('opens an incident for a round trip over an absolute limit (rtt:>0.01ms: any loopback echo is slower), with its figure', TIMEOUT, async () => {
+    const ack = await command(`watch 127.0.6.60 count:3 interval:10 every:1s confirm:1 rtt:>0.01ms`);
+    assert.match(ack, /a host over rtt:>0\.01ms is a change too/);
+    const id = /\(id `(w[0-9a-f]{6})`\)/.exec(ack)?.[1] ?? assert.fail(ack);
+    const record = await waitFor('the first run', async () => {
+      const now = await store.get(id);
+      return now?.state ? now : undefined;
+    });
+    // The first run is the baseline without the limit: the host over it is a change, said with this run's average.
+    assert.deepEqual(record.state?.baseline, { '127.0.6.60': 'alive' });
+    const alert = await slack.waitFor('the alert', () => posted(record).channel[0]);
+    const avg = /: 127\.0\.6\.60 rtt over 0\.01 ms \(avg ([\d.]+) ms\)$/.exec(String(alert.args.text));
+    assert.ok(avg, String(alert.args.text));
+    assert.ok(Number(avg[1]) > 0.01);
+    await command(`unwatch ${id}`);
+  });
+
   it('says when a silence ran out before its incident, with what changed while it held', TIMEOUT, async () => {
     const c = new Listener('127.0.6.20', port);
     const d = new Listener('127.0.6.21', port);
