@@ -93,3 +93,16 @@ export function qualityPhrase(word: string): string {
 export function keepsSeries(watch: { conditions?: WatchConditions; sweep: string }): boolean {
   return watch.conditions !== undefined || Number(/(?:^| )count:(\d+)/.exec(watch.sweep)?.[1] ?? 1) > 1;
 }
+
+/**
+ * A signature with the figures of a run beside the limits it is over (`lost/55%`, `avg/80.2ms`), for the words of a
+ * notice or an alert; never stored in a watch's state (the limits, not the figures, are what is compared).
+ */
+export function withFigures(signature: string, lossPct: number, avgMs: number | undefined): string {
+  const quality = qualityOf(signature);
+  const figures = [
+    ...(quality.some((w) => w.startsWith('loss/')) ? [`lost/${lossPct}%`] : []),
+    ...(quality.some((w) => w.startsWith('rtt/')) && avgMs !== undefined ? [`avg/${Math.round(avgMs * 10) / 10}ms`] : []),
+  ];
+  return [signature, ...figures].join(' ');
+}

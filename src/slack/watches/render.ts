@@ -9,7 +9,7 @@ import { CALM_RUNS, FLAP_WINDOW, incidentNow, readSignature } from '../../core/w
 import type { HeldChanges, HostChange } from '../../core/watch.js';
 import type { ReadFact } from '../../core/facts.js';
 import { formatEvery } from '../../core/watch-grammar.js';
-import { conditionWords, keepsSeries, qualityOf, qualityPhrase } from '../../core/watch-conditions.js';
+import { conditionWords, keepsSeries, qualityOf, qualityPhrase, withFigures } from '../../core/watch-conditions.js';
 import type { SeriesPoint } from '../../core/series.js';
 import { chartSvg, worstHosts } from '../../views/chart.js';
 import type { MapPicture } from '../../views/map.js';
@@ -214,13 +214,8 @@ export function livingAlert(watch: WatchRecord, response?: IncidentResponse, now
   // A host over a loss: or rtt: limit, with its figures of the last run.
   const changes = bare.map((change) => {
     const figures = last?.hosts[change.ip];
-    const quality = qualityOf(change.to);
-    if (!figures || quality.length === 0) return change;
-    const words = [
-      ...(quality.some((w) => w.startsWith('loss/')) ? [`lost/${Math.round(figures[0])}%`] : []),
-      ...(quality.some((w) => w.startsWith('rtt/')) && figures[1] !== null ? [`avg/${Math.round(figures[1] * 10) / 10}ms`] : []),
-    ];
-    return { ...change, to: [change.to, ...words].join(' ') };
+    if (!figures || qualityOf(change.to).length === 0) return change;
+    return { ...change, to: withFigures(change.to, Math.round(figures[0]), figures[1] ?? undefined) };
   });
   const lines = [
     ...changeLines(changes),

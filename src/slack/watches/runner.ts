@@ -45,7 +45,7 @@ import { mapPng } from '../map-picture.js';
 import type { WatchMessage } from './render.js';
 import { slackErrorCode } from '../errors.js';
 import { parseQuietWindow, quietAt } from '../../core/quiet-window.js';
-import { keepsSeries, qualityOf, qualityWords } from '../../core/watch-conditions.js';
+import { keepsSeries, qualityOf, qualityWords, withFigures } from '../../core/watch-conditions.js';
 import type { HostResult } from '../../core/report.js';
 import { usualRtts } from '../../core/series.js';
 import type { SeriesPoint } from '../../core/series.js';
@@ -92,17 +92,11 @@ function seriesPoint(hosts: readonly HostResult[], at: string): SeriesPoint {
   return point;
 }
 
-/** A change as a notice says it: the host's figures of this run beside a condition it now meets (`lost/55%`). */
-function withFigures(changes: readonly HostChange[], hosts: ReadonlyMap<string, HostResult>): HostChange[] {
+/** Changes as a notice says them: the host's figures of this run beside a limit it is now over (`lost/55%`). */
+function changesWithFigures(changes: readonly HostChange[], hosts: ReadonlyMap<string, HostResult>): HostChange[] {
   return changes.map((change) => {
     const host = hosts.get(change.ip);
-    const quality = qualityOf(change.to);
-    if (!host || quality.length === 0) return change;
-    const figures = [
-      ...(quality.some((w) => w.startsWith('loss/')) ? [`lost/${host.icmp.lossPct}%`] : []),
-      ...(quality.some((w) => w.startsWith('rtt/')) && host.icmp.rtt ? [`avg/${Math.round(host.icmp.rtt.avg * 10) / 10}ms`] : []),
-    ];
-    return { ...change, to: [change.to, ...figures].join(' ') };
+    return host && qualityOf(change.to).length > 0 ? { ...change, to: withFigures(change.to, host.icmp.lossPct, host.icmp.rtt?.avg) } : change;
   });
 }
 
@@ -511,7 +505,7 @@ export function watchProcessor(deps: WatchRunnerDeps) {
     noteDissent();
     if (toSay.length > 0) say(watch, { kind: 'vantage', views: dissentViews(toSay), summary });
     const { flapping, calmed } = verdict;
-    const changes = withFigures(verdict.changes, byIp);
+    const changes = changesWithFigures(verdict.changes, byIp);
     let silence = response?.silence;
     const incident = watch.state.incident;
     if (silence && !verdict.closed && !silenceHolds(silence) && incident) {
